@@ -1,0 +1,114 @@
+# qkvm — build and test.
+#
+#   make                 build ./qkvm
+#   make check           install missing Debian packages, build, run every suite
+#   make check-asan      the same suites, built with ASan + UBSan (halt on error)
+#   make check-valgrind  the same suites under valgrind (errors and leaks fail)
+#   make fuzz            run the libFuzzer target for FUZZ_TIME seconds (clang)
+#   make bench           benchmarks (figures and ratios against a floor)
+#   make regen           regenerate the committed JSON Schema, the README's
+#                        manifest reference and golden files
+#   make checksrc        style checks (banned functions, ...)
+#   make clean
+
+CC       ?= cc
+BUILD    ?= build
+PKGS     := libvirt yaml-0.1 libgit2 sqlite3 libcurl libxml-2.0 jansson
+VERSION  := 0.1.0
+
+WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wvla
+CPPFLAGS += -D_GNU_SOURCE -DQKVM_VERSION='"$(VERSION)"' -Ireconciler -Ischema
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 $(WARN)
+ifeq ($(SAN),asan)
+CFLAGS   += -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+            -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+SRC      := $(wildcard reconciler/*.c schema/*.c)
+LIB_SRC  := $(filter-out reconciler/main.c,$(SRC))
+OBJ      := $(SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+REPLAY   := $(BUILD)/tests/fuzz_replay
+TOOLS    := $(BUILD)/tools/yamlfloor $(BUILD)/tools/runstat
+
+# ./qkvm for the default build; build/asan/qkvm etc. for the others
+ifeq ($(BUILD),build)
+QKVM     := qkvm
+else
+QKVM     := $(BUILD)/qkvm
+endif
+
+.PHONY: all deps check check-asan check-valgrind fuzz bench regen checksrc clean
+all: $(QKVM)
+
+$(QKVM): $(OBJ)
+	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(PKG_LIBS)
+
+$(BUILD)/%.o: %.c $(wildcard reconciler/*.h schema/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ $< \
+	    $(LIB_OBJ) $(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null) $(LDFLAGS)
+
+$(REPLAY): tests/fuzz/fuzz_load.c tests/fuzz/replay.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ \
+	    tests/fuzz/fuzz_load.c tests/fuzz/replay.c $(LIB_OBJ) $(PKG_LIBS) $(LDFLAGS)
+
+$(BUILD)/tools/%: tools/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(PKG_LIBS)
+
+deps:
+	@tools/install-deps test
+
+# The suites, for whichever build BUILD names; WRAP prefixes every run
+# (valgrind). tests/run prints "N passed, N failed" last.
+suites: $(QKVM) $(UNIT_BIN) $(REPLAY)
+	@QKVM=$(QKVM) BUILD=$(BUILD) WRAP="$(WRAP)" tests/run
+
+check: deps
+	@$(MAKE) --no-print-directory checksrc
+	@$(MAKE) --no-print-directory suites
+
+check-asan: deps
+	@ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0 \
+	 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	 $(MAKE) --no-print-directory BUILD=build/asan SAN=asan CFLAGS="-g" suites
+
+check-valgrind: deps
+	@$(MAKE) --no-print-directory BUILD=build/valgrind CFLAGS="-O1 -g" suites \
+	    WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
+
+FUZZ_TIME ?= 60
+fuzz: deps
+	@mkdir -p $(BUILD)/fuzz $(BUILD)/fuzz/corpus
+	clang $(CPPFLAGS) $(PKG_CFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -o $(BUILD)/fuzz/fuzz_load tests/fuzz/fuzz_load.c $(LIB_SRC) $(PKG_LIBS)
+	$(BUILD)/fuzz/fuzz_load -max_total_time=$(FUZZ_TIME) -max_len=65536 \
+	    -timeout=10 -rss_limit_mb=2048 $(BUILD)/fuzz/corpus tests/fuzz/corpus/load
+
+bench: deps $(QKVM) $(TOOLS)
+	@QKVM=$(QKVM) BUILD=$(BUILD) tools/bench/run
+
+regen: $(QKVM)
+	./$(QKVM) schema > schema/qkvm.schema.json
+	tools/regen-readme ./$(QKVM)
+	QKVM_REGENERATE=1 QKVM=$(QKVM) BUILD=$(BUILD) tests/data.sh
+
+checksrc:
+	@tools/checksrc
+
+clean:
+	rm -rf build qkvm

@@ -1,0 +1,17 @@
+/* jsondoc.h — the jansson adapter: trees -> JSON text.
+ *
+ * The only file that includes <jansson.h>; no JSON is ever escaped by hand.
+ * Built scalars keep their type; parsed plain scalars are resolved by the
+ * YAML 1.2 core schema (integers, booleans, null; everything else a string).
+ */
+#ifndef QKVM_JSONDOC_H
+#define QKVM_JSONDOC_H
+
+#include "tree.h"
+
+#include <stdio.h>
+
+/* Write `t` as indented JSON followed by a newline. 0 or -1. */
+int jsondoc_emit(FILE *out, const struct tree *t);
+
+#endif

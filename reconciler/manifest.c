@@ -1,0 +1,250 @@
+/* manifest.c — the manifest loader: walk, read, parse, decode. */
+#include "manifest.h"
+
+#include "arena.h"
+#include "decode.h"
+#include "yamldoc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct loader {
+    struct model *m;
+    struct diag *d;
+    struct manifest_stats *st;
+    const char *root_real;    /* realpath of the directory being walked */
+    char *buf;                /* read buffer, reused */
+    size_t bufcap;
+};
+
+static struct tree_mark nomark(void)
+{
+    return (struct tree_mark){ 0, 0 };
+}
+
+static void sys_error(struct loader *l, const char *path, const char *what)
+{
+    diag_add(l->d, DIAG_ERROR, path, nomark(), NULL, NULL, NULL, "cannot %s: %s",
+             what, strerror(errno));
+}
+
+static int load_file(struct loader *l, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        sys_error(l, path, "open");
+        return -1;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) < 0) {
+        sys_error(l, path, "stat");
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        diag_add(l->d, DIAG_ERROR, path, nomark(), NULL, NULL, NULL,
+                 "not a regular file");
+        close(fd);
+        return -1;
+    }
+    if (sb.st_size > (off_t)MANIFEST_MAX_FILE) {
+        diag_add(l->d, DIAG_ERROR, path, nomark(), NULL, NULL, NULL,
+                 "file is larger than %u MiB; split it into several files",
+                 MANIFEST_MAX_FILE >> 20);
+        close(fd);
+        return 0;
+    }
+    size_t want = (size_t)sb.st_size, len = 0;
+    if (want + 1 > l->bufcap) {
+        l->bufcap = want + 1;
+        l->buf = xrealloc(l->buf, l->bufcap);
+    }
+    /* Read to EOF, within the cap: the file may change size under us. */
+    for (;;) {
+        if (len == l->bufcap) {
+            if (l->bufcap > MANIFEST_MAX_FILE) {
+                diag_add(l->d, DIAG_ERROR, path, nomark(), NULL, NULL, NULL,
+                         "file is larger than %u MiB; split it into several files",
+                         MANIFEST_MAX_FILE >> 20);
+                close(fd);
+                return 0;
+            }
+            l->bufcap *= 2;
+            l->buf = xrealloc(l->buf, l->bufcap);
+        }
+        ssize_t n = read(fd, l->buf + len, l->bufcap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            sys_error(l, path, "read");
+            close(fd);
+            return -1;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+
+    l->st->files++;
+    l->st->bytes += len;
+    struct arena *a = l->m->arena;
+    const char *file = arena_strdup(a, path);
+    struct yamldoc_set set;
+    yamldoc_parse(a, file, l->buf, len, l->d, &set);
+    l->st->documents += set.len;
+    for (size_t i = 0; i < set.len; i++) {
+        struct model_object *o = decode_document(a, file, set.docs[i], l->d);
+        if (o)
+            model_add(l->m, o);
+    }
+    return 0;
+}
+
+static bool yaml_name(const char *name)
+{
+    size_t n = strlen(name);
+    return (n > 5 && strcmp(name + n - 5, ".yaml") == 0) ||
+           (n > 4 && strcmp(name + n - 4, ".yml") == 0);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Is `path` (a symlink) resolved to a regular file inside the root? */
+static bool link_inside(struct loader *l, const char *path, bool *is_dir)
+{
+    char real[PATH_MAX];
+    struct stat sb;
+    *is_dir = false;
+    if (!realpath(path, real) || stat(real, &sb) < 0)
+        return false;
+    *is_dir = S_ISDIR(sb.st_mode);
+    size_t rl = strlen(l->root_real);
+    return S_ISREG(sb.st_mode) && strncmp(real, l->root_real, rl) == 0 &&
+           (real[rl] == '/' || l->root_real[rl - 1] == '/');
+}
+
+static int walk(struct loader *l, const char *dir, int depth)
+{
+    if (depth > MANIFEST_MAX_WALK_DEPTH) {
+        diag_add(l->d, DIAG_WARNING, dir, nomark(), NULL, NULL, NULL,
+                 "directories nested deeper than %d levels are not read",
+                 MANIFEST_MAX_WALK_DEPTH);
+        return 0;
+    }
+    DIR *dh = opendir(dir);
+    if (!dh) {
+        sys_error(l, dir, "open directory");
+        return -1;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(dh))) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            names = xreallocarray(names, cap, sizeof(*names));
+        }
+        names[n++] = strdup(de->d_name);
+        if (!names[n - 1]) {
+            fprintf(stderr, "qkvm: out of memory\n");
+            abort();
+        }
+    }
+    closedir(dh);
+    qsort(names, n, sizeof(*names), cmp_str);
+
+    int rc = 0;
+    size_t dl = strlen(dir);
+    for (size_t i = 0; i < n; i++) {
+        size_t pl = dl + 1 + strlen(names[i]) + 1;
+        char *path = xmalloc(pl);
+        snprintf(path, pl, "%s%s%s", dir, dir[dl - 1] == '/' ? "" : "/", names[i]);
+        struct stat sb;
+        if (lstat(path, &sb) < 0) {
+            sys_error(l, path, "stat");
+            rc = -1;
+        } else if (S_ISDIR(sb.st_mode)) {
+            if (walk(l, path, depth + 1) < 0)
+                rc = -1;
+        } else if (S_ISREG(sb.st_mode)) {
+            if (yaml_name(names[i]) && load_file(l, path) < 0)
+                rc = -1;
+        } else if (S_ISLNK(sb.st_mode) && yaml_name(names[i])) {
+            bool is_dir;
+            if (link_inside(l, path, &is_dir)) {
+                if (load_file(l, path) < 0)
+                    rc = -1;
+            } else {
+                diag_add(l->d, DIAG_WARNING, path, nomark(), NULL, NULL, NULL,
+                         "skipped: symbolic link to something other than a file inside '%s'",
+                         l->root_real);
+            }
+        } else if (S_ISLNK(sb.st_mode)) {
+            bool is_dir;
+            link_inside(l, path, &is_dir);
+            if (is_dir)
+                diag_add(l->d, DIAG_WARNING, path, nomark(), NULL, NULL, NULL,
+                         "skipped: symbolic links to directories are not followed");
+        }
+        free(path);
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+int manifest_load(struct model *m, const char *const *paths, size_t npaths,
+                  struct diag *d, struct manifest_stats *st)
+{
+    struct loader l = { .m = m, .d = d, .st = st };
+    int rc = 0;
+    memset(st, 0, sizeof(*st));
+    for (size_t i = 0; i < npaths; i++) {
+        struct stat sb;
+        if (stat(paths[i], &sb) < 0) {
+            sys_error(&l, paths[i], "read");
+            rc = -1;
+            continue;
+        }
+        if (S_ISDIR(sb.st_mode)) {
+            char real[PATH_MAX];
+            if (!realpath(paths[i], real)) {
+                sys_error(&l, paths[i], "resolve");
+                rc = -1;
+                continue;
+            }
+            l.root_real = real;
+            /* "dir/" and "dir" name files the same way */
+            char *root = strdup(paths[i]);
+            if (!root) {
+                fprintf(stderr, "qkvm: out of memory\n");
+                abort();
+            }
+            size_t rl = strlen(root);
+            while (rl > 1 && root[rl - 1] == '/')
+                root[--rl] = '\0';
+            if (walk(&l, root, 0) < 0)
+                rc = -1;
+            free(root);
+            l.root_real = NULL;
+        } else if (load_file(&l, paths[i]) < 0) {
+            rc = -1;
+        }
+    }
+    free(l.buf);
+    model_sort(m);
+    return rc;
+}

@@ -1,0 +1,103 @@
+/* model.c — the set of decoded objects, indexed by kind and name. */
+#include "model.h"
+
+#include "arena.h"
+#include "tree.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The decoder stores enumerations through an int pointer. */
+_Static_assert(sizeof(enum net_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum vm_state) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum policy_prune) == sizeof(int), "enum size");
+
+struct model *model_new(void)
+{
+    struct model *m = xcalloc(1, sizeof(*m));
+    m->arena = arena_new();
+    return m;
+}
+
+void model_free(struct model *m)
+{
+    if (!m)
+        return;
+    for (int k = 0; k < MODEL_KIND_COUNT; k++)
+        free(m->objs[k]);
+    arena_free(m->arena);
+    free(m);
+}
+
+void model_add(struct model *m, struct model_object *o)
+{
+    enum model_kind k = o->kind;
+    if (m->len[k] == m->cap[k]) {
+        m->cap[k] = m->cap[k] ? m->cap[k] * 2 : 16;
+        m->objs[k] = xreallocarray(m->objs[k], m->cap[k], sizeof(*m->objs[k]));
+    }
+    m->objs[k][m->len[k]++] = o;
+    m->sorted = false;
+}
+
+static int cmp_obj(const void *pa, const void *pb)
+{
+    const struct model_object *a = *(struct model_object *const *)pa;
+    const struct model_object *b = *(struct model_object *const *)pb;
+    int c = strcmp(a->meta.name, b->meta.name);
+    if (c)
+        return c;
+    if (a->file && b->file && (c = strcmp(a->file, b->file)) != 0)
+        return c;
+    unsigned la = a->hdr.src ? a->hdr.src->mark.line : 0;
+    unsigned lb = b->hdr.src ? b->hdr.src->mark.line : 0;
+    return la < lb ? -1 : la > lb;
+}
+
+void model_sort(struct model *m)
+{
+    for (int k = 0; k < MODEL_KIND_COUNT; k++)
+        if (m->len[k] > 1)
+            qsort(m->objs[k], m->len[k], sizeof(*m->objs[k]), cmp_obj);
+    m->sorted = true;
+}
+
+struct model_object *model_find(const struct model *m, enum model_kind k,
+                                const char *name)
+{
+    size_t lo = 0, hi = m->len[k];
+    while (lo < hi) {                 /* first element >= name */
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(m->objs[k][mid]->meta.name, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < m->len[k] && strcmp(m->objs[k][lo]->meta.name, name) == 0)
+        return m->objs[k][lo];
+    return NULL;
+}
+
+size_t model_count(const struct model *m)
+{
+    size_t n = 0;
+    for (int k = 0; k < MODEL_KIND_COUNT; k++)
+        n += m->len[k];
+    return n;
+}
+
+bool model_labels_match(const struct model_labels *selector,
+                        const struct model_labels *labels)
+{
+    for (size_t i = 0; i < selector->n; i++) {
+        bool found = false;
+        for (size_t j = 0; j < labels->n; j++)
+            if (strcmp(selector->v[i].key, labels->v[j].key) == 0) {
+                found = strcmp(selector->v[i].value, labels->v[j].value) == 0;
+                break;
+            }
+        if (!found)
+            return false;
+    }
+    return true;
+}

@@ -1,0 +1,20 @@
+/* text.h — small text helpers: "did you mean" suggestions. */
+#ifndef QKVM_TEXT_H
+#define QKVM_TEXT_H
+
+#include <stddef.h>
+
+/* Optimal string alignment distance (Damerau-Levenshtein with adjacent
+ * transpositions), case-insensitive; gives up (returns limit + 1) as soon as
+ * the distance must exceed `limit`. */
+size_t text_distance(const char *a, const char *b, size_t limit);
+
+/* The candidate closest to `word`, or NULL when none is close enough: at
+ * most 1 edit for words of up to 4 characters, else at most a third of the
+ * word's length (and never more than 3). A case-only difference is always
+ * close. `cands` is an array of `n` strings at `stride` bytes apart, so that
+ * a table of structs whose first member is the name can be passed as it is. */
+const char *text_suggest(const char *word, const void *cands, size_t n,
+                         size_t stride);
+
+#endif

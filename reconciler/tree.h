@@ -1,0 +1,81 @@
+/* tree.h — a YAML/JSON document as a tree of nodes with source marks.
+ *
+ * Parsed manifests (yamldoc.c) and everything qkvm prints as data (-o json,
+ * -o yaml, the JSON Schema) are trees. A parsed scalar keeps whether it was
+ * plain or quoted: the schema decoder resolves plain scalars against the
+ * field's type (YAML 1.2 core schema), so `"2"` is a string and `2` an int.
+ * Built scalars carry their type so the emitters can quote correctly.
+ *
+ * All nodes and strings of a tree live in one arena; scalar text is always
+ * NUL-terminated. Marks are 1-based; 0 means "no source".
+ */
+#ifndef QKVM_TREE_H
+#define QKVM_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+
+enum tree_type { TREE_NULL, TREE_SCALAR, TREE_SEQ, TREE_MAP };
+
+enum tree_scalar {
+    TREE_PLAIN,   /* parsed, unquoted: resolve by the YAML 1.2 core schema */
+    TREE_STR,     /* a string, quoted in the source or built as one */
+    TREE_INT,     /* built as an integer */
+    TREE_BOOL,    /* built as a boolean ("true"/"false") */
+};
+
+struct tree_mark {
+    uint32_t line, col;
+};
+
+struct tree_pair;
+
+struct tree {
+    enum tree_type type;
+    enum tree_scalar scalar;
+    struct tree_mark mark;
+    size_t len;                  /* scalar: bytes; seq, map: children */
+    union {
+        const char *str;         /* TREE_SCALAR */
+        struct tree **items;     /* TREE_SEQ */
+        struct tree_pair *pairs; /* TREE_MAP */
+    } u;
+    size_t cap;                  /* built seq/map: allocated children */
+};
+
+struct tree_pair {
+    struct tree *key;            /* always a scalar */
+    struct tree *value;
+};
+
+/* What a plain scalar means under the YAML 1.2 core schema. */
+enum tree_plain { TREE_PLAIN_STR, TREE_PLAIN_NULL, TREE_PLAIN_BOOL,
+                  TREE_PLAIN_INT, TREE_PLAIN_FLOAT };
+enum tree_plain tree_plain_kind(const char *s, size_t len);
+
+/* Lookup: the value of key `key` in map `m`, or NULL. */
+struct tree *tree_get(const struct tree *m, const char *key);
+/* The pair of key `key`, or NULL (for the key's own mark). */
+const struct tree_pair *tree_pair(const struct tree *m, const char *key);
+const char *tree_type_name(const struct tree *t);   /* "mapping", "string"... */
+
+/* Builders for output trees; everything is allocated in `a`. */
+struct tree *tree_new_map(struct arena *a);
+struct tree *tree_new_seq(struct arena *a);
+struct tree *tree_new_null(struct arena *a);
+struct tree *tree_new_str(struct arena *a, const char *s);   /* copies s */
+struct tree *tree_new_strn(struct arena *a, const char *s, size_t len);
+struct tree *tree_new_int(struct arena *a, long long v);
+struct tree *tree_new_bool(struct arena *a, bool v);
+void tree_seq_add(struct arena *a, struct tree *seq, struct tree *item);
+void tree_map_add(struct arena *a, struct tree *map, const char *key,
+                  struct tree *value);   /* key is copied */
+/* Convenience: add a string / integer / boolean member. */
+void tree_map_str(struct arena *a, struct tree *map, const char *key, const char *v);
+void tree_map_int(struct arena *a, struct tree *map, const char *key, long long v);
+void tree_map_bool(struct arena *a, struct tree *map, const char *key, bool v);
+
+#endif

@@ -1,0 +1,391 @@
+/* validate.c — cross-object checks.
+ *
+ * Each check is linear or n log n in the number of objects: names are found
+ * by binary search in the sorted model, and uniqueness (MACs, IPs, disk
+ * attachments, URIs) by sorting (key, source position) pairs, so the first
+ * declaration in source order is the one the others are reported against.
+ */
+#include "validate.h"
+
+#include "arena.h"
+#include "check.h"
+#include "decode.h"
+#include "schema.h"
+#include "text.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct vctx {
+    const struct model *m;
+    struct diag *d;
+    struct arena *a;
+    const char **names[MODEL_KIND_COUNT];   /* for suggestions, built lazily */
+};
+
+static const char *kname(enum model_kind k)
+{
+    return schema_kind_of(k)->name;
+}
+
+static void verr(struct vctx *v, enum diag_severity sev,
+                 const struct model_object *o, const struct model_hdr *at,
+                 const char *field, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+static void verr(struct vctx *v, enum diag_severity sev,
+                 const struct model_object *o, const struct model_hdr *at,
+                 const char *field, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = arena_vprintf(v->a, fmt, ap);
+    va_end(ap);
+    diag_add(v->d, sev, o->file, decode_mark(o, at, field), kname(o->kind),
+             o->meta.name, path, "%s", msg);
+}
+
+/* A reference from `o` (field `field` of the struct at `at`) to an object of
+ * kind `k` named `name`. Returns the object, or NULL after reporting. */
+static struct model_object *ref(struct vctx *v, const struct model_object *o,
+                                const struct model_hdr *at, const char *field,
+                                const char *path, enum model_kind k,
+                                const char *name)
+{
+    if (!name)
+        return NULL;
+    struct model_object *t = model_find(v->m, k, name);
+    if (t)
+        return t;
+    if (!v->names[k]) {
+        v->names[k] = arena_alloc(v->a, (v->m->len[k] + 1) * sizeof(char *));
+        for (size_t i = 0; i < v->m->len[k]; i++)
+            v->names[k][i] = v->m->objs[k][i]->meta.name;
+    }
+    const char *sugg = text_suggest(name, v->names[k], v->m->len[k],
+                                    sizeof(char *));
+    if (sugg)
+        verr(v, DIAG_ERROR, o, at, field, path,
+             "%s '%s' refers to %s '%s', which is not declared (did you mean '%s'?)",
+             kname(o->kind), o->meta.name, kname(k), name, sugg);
+    else
+        verr(v, DIAG_ERROR, o, at, field, path,
+             "%s '%s' refers to %s '%s', which is not declared",
+             kname(o->kind), o->meta.name, kname(k), name);
+    return NULL;
+}
+
+static void refs_list(struct vctx *v, const struct model_object *o,
+                      const struct model_hdr *at, const char *field,
+                      const struct model_strings *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (!l->v[i] || model_find(v->m, MODEL_NODE, l->v[i]))
+            continue;
+        const struct tree *seq = at->src ? tree_get(at->src, field) : NULL;
+        struct model_hdr item = { .src = seq && seq->type == TREE_SEQ &&
+                                          i < seq->len ? seq->u.items[i] : NULL };
+        char path[64];
+        snprintf(path, sizeof(path), "spec.%s[%zu]", field, i);
+        ref(v, o, item.src ? &item : at, item.src ? NULL : field, path,
+            MODEL_NODE, l->v[i]);
+    }
+}
+
+/* ---- uniqueness by sorting ---- */
+
+struct use {
+    const char *key;           /* what must be unique */
+    const char *scope;         /* IPs: the network; else NULL */
+    const struct model_object *o;
+    const struct model_hdr *at;
+    const char *field;
+    size_t index;
+};
+
+static int cmp_pos(const struct model_object *a, const struct model_hdr *ha,
+                   const struct model_object *b, const struct model_hdr *hb)
+{
+    int c = strcmp(a->file ? a->file : "", b->file ? b->file : "");
+    if (c)
+        return c;
+    struct tree_mark ma = decode_mark(a, ha, NULL), mb = decode_mark(b, hb, NULL);
+    if (ma.line != mb.line)
+        return ma.line < mb.line ? -1 : 1;
+    return ma.col < mb.col ? -1 : ma.col > mb.col;
+}
+
+static int cmp_use(const void *pa, const void *pb)
+{
+    const struct use *a = pa, *b = pb;
+    int c = strcmp(a->scope ? a->scope : "", b->scope ? b->scope : "");
+    if (c)
+        return c;
+    if ((c = strcmp(a->key, b->key)))
+        return c;
+    return cmp_pos(a->o, a->at, b->o, b->at);
+}
+
+struct uses {
+    struct use *v;
+    size_t n, cap;
+};
+
+static void use_add(struct uses *u, struct use e)
+{
+    if (u->n == u->cap) {
+        u->cap = u->cap ? u->cap * 2 : 256;
+        u->v = xreallocarray(u->v, u->cap, sizeof(*u->v));
+    }
+    u->v[u->n++] = e;
+}
+
+/* Calls `dup` for every entry whose key (and scope) an earlier one has. */
+static void find_dups(struct vctx *v, struct uses *u,
+                      void (*dup)(struct vctx *, const struct use *first,
+                                  const struct use *again))
+{
+    qsort(u->v, u->n, sizeof(*u->v), cmp_use);
+    size_t first = 0;
+    for (size_t i = 1; i < u->n; i++) {
+        const struct use *a = &u->v[first], *b = &u->v[i];
+        if (strcmp(a->key, b->key) == 0 &&
+            strcmp(a->scope ? a->scope : "", b->scope ? b->scope : "") == 0)
+            dup(v, a, b);
+        else
+            first = i;
+    }
+}
+
+static const char *where_of(struct vctx *v, const struct use *u)
+{
+    struct tree_mark m = decode_mark(u->o, u->at, u->field);
+    return arena_printf(v->a, "%s:%u", u->o->file ? u->o->file : "?", m.line);
+}
+
+static void dup_disk(struct vctx *v, const struct use *a, const struct use *b)
+{
+    if (a->o == b->o)
+        return;      /* the same VM twice: reported by the VM's own check */
+    verr(v, DIAG_ERROR, b->o, b->at, b->field, "spec.disks",
+         "Disk '%s' is attached to VM '%s' and to VM '%s' (%s); a disk belongs to one VM",
+         b->key, a->o->meta.name, b->o->meta.name, where_of(v, a));
+}
+
+static void dup_mac(struct vctx *v, const struct use *a, const struct use *b)
+{
+    bool derived = !tree_get(b->at->src, "mac");
+    verr(v, DIAG_ERROR, b->o, b->at, derived ? NULL : "mac", "spec.nics",
+         "MAC address %s of VM '%s' is already used by VM '%s' (%s)%s",
+         b->key, b->o->meta.name, a->o->meta.name, where_of(v, a),
+         derived ? "; the derived MACs collide: set mac on one of them" : "");
+}
+
+static void dup_ip(struct vctx *v, const struct use *a, const struct use *b)
+{
+    verr(v, DIAG_ERROR, b->o, b->at, "ip", "spec.nics",
+         "IP address %s in Network '%s' of VM '%s' is already used by VM '%s' (%s)",
+         b->key, b->scope, b->o->meta.name, a->o->meta.name, where_of(v, a));
+}
+
+static void dup_uri(struct vctx *v, const struct use *a, const struct use *b)
+{
+    verr(v, DIAG_ERROR, b->o, b->at, "uri", "spec.uri",
+         "Node '%s' has the same uri as Node '%s' (%s)", b->o->meta.name,
+         a->o->meta.name, where_of(v, a));
+}
+
+static void dup_name(struct vctx *v, const struct model_object *first,
+                     const struct model_object *again)
+{
+    struct tree_mark m = decode_mark(first, &first->meta.hdr, "name");
+    verr(v, DIAG_ERROR, again, &again->meta.hdr, "name", "metadata.name",
+         "duplicate %s '%s' (first declared at %s:%u)", kname(again->kind),
+         again->meta.name, first->file ? first->file : "?", m.line);
+}
+
+/* ---- per-kind checks ---- */
+
+/* Is `node` among `nodes` (empty: every node)? */
+static bool on_node(const struct model_strings *nodes, const char *node)
+{
+    if (!nodes->n)
+        return true;
+    for (size_t i = 0; i < nodes->n; i++)
+        if (nodes->v[i] && strcmp(nodes->v[i], node) == 0)
+            return true;
+    return false;
+}
+
+static void check_nic_ip(struct vctx *v, const struct model_vm *vm,
+                         const struct vm_nic *nic, size_t i,
+                         const struct model_network *net)
+{
+    const struct net_spec *ns = &net->spec;
+    char path[64];
+    snprintf(path, sizeof(path), "spec.nics[%zu].ip", i);
+    if (ns->mode == NET_MODE_BRIDGE) {
+        verr(v, DIAG_ERROR, &vm->obj, &nic->hdr, "ip", path,
+             "VM '%s' has ip %s on Network '%s', which has mode bridge: qkvm manages no addresses there",
+             vm->obj.meta.name, nic->ip, net->obj.meta.name);
+        return;
+    }
+    if (!ns->cidr)
+        return;   /* the network's own error is reported */
+    struct check_ip ip, netaddr, a, b;
+    unsigned prefix;
+    check_ip(nic->ip, &ip);
+    check_cidr(ns->cidr, &netaddr, &prefix);
+    if (!check_ip_in_cidr(&ip, &netaddr, prefix) ||
+        check_ip_is_edge(&ip, &netaddr, prefix)) {
+        verr(v, DIAG_ERROR, &vm->obj, &nic->hdr, "ip", path,
+             "ip %s of VM '%s' is outside cidr %s of Network '%s'", nic->ip,
+             vm->obj.meta.name, ns->cidr, net->obj.meta.name);
+        return;
+    }
+    if (ns->gateway && strcmp(ns->gateway, nic->ip) == 0) {
+        verr(v, DIAG_ERROR, &vm->obj, &nic->hdr, "ip", path,
+             "ip %s of VM '%s' is the gateway of Network '%s'", nic->ip,
+             vm->obj.meta.name, net->obj.meta.name);
+        return;
+    }
+    if (ns->dhcp.hdr.set && ns->dhcp.start && ns->dhcp.end) {
+        check_ip(ns->dhcp.start, &a);
+        check_ip(ns->dhcp.end, &b);
+        if (check_ip_cmp(&a, &ip) <= 0 && check_ip_cmp(&ip, &b) <= 0)
+            verr(v, DIAG_ERROR, &vm->obj, &nic->hdr, "ip", path,
+                 "ip %s of VM '%s' is inside the DHCP range %s-%s of Network '%s'; "
+                 "a static lease must be outside it",
+                 nic->ip, vm->obj.meta.name, ns->dhcp.start, ns->dhcp.end,
+                 net->obj.meta.name);
+    }
+}
+
+static void check_vms(struct vctx *v, struct uses *disks, struct uses *macs,
+                      struct uses *ips)
+{
+    const struct model *m = v->m;
+    for (size_t k = 0; k < m->len[MODEL_VM]; k++) {
+        const struct model_vm *vm = (const struct model_vm *)m->objs[MODEL_VM][k];
+        const struct vm_spec *s = &vm->spec;
+        const struct model_object *o = &vm->obj;
+        char path[64];
+        const struct model_object *node =
+            ref(v, o, &s->hdr, "node", "spec.node", MODEL_NODE, s->node);
+        for (size_t i = 0; i < s->disks.n; i++) {
+            const struct vm_disk *d = &s->disks.v[i];
+            snprintf(path, sizeof(path), "spec.disks[%zu].disk", i);
+            const struct model_disk *disk = (const struct model_disk *)
+                ref(v, o, &d->hdr, "disk", path, MODEL_DISK, d->disk);
+            if (!disk)
+                continue;
+            use_add(disks, (struct use){ d->disk, NULL, o, &d->hdr, "disk", i });
+            const struct model_pool *pool = (const struct model_pool *)
+                model_find(m, MODEL_POOL, disk->spec.pool ? disk->spec.pool : "");
+            if (node && pool && !on_node(&pool->spec.nodes, node->meta.name))
+                verr(v, DIAG_ERROR, o, &d->hdr, "disk", path,
+                     "VM '%s' is pinned to Node '%s', but its Disk '%s' is in Pool '%s', which is not on that node",
+                     o->meta.name, node->meta.name, d->disk, pool->obj.meta.name);
+        }
+        for (size_t i = 0; i < s->nics.n; i++) {
+            const struct vm_nic *nic = &s->nics.v[i];
+            snprintf(path, sizeof(path), "spec.nics[%zu].network", i);
+            const struct model_network *net = (const struct model_network *)
+                ref(v, o, &nic->hdr, "network", path, MODEL_NETWORK, nic->network);
+            if (nic->mac)
+                use_add(macs, (struct use){ nic->mac, NULL, o, &nic->hdr, "mac", i });
+            if (!net)
+                continue;
+            if (node && !on_node(&net->spec.nodes, node->meta.name))
+                verr(v, DIAG_ERROR, o, &nic->hdr, "network", path,
+                     "VM '%s' is pinned to Node '%s', but Network '%s' is not on that node",
+                     o->meta.name, node->meta.name, net->obj.meta.name);
+            if (nic->ip) {
+                check_nic_ip(v, vm, nic, i, net);
+                use_add(ips, (struct use){ nic->ip, net->obj.meta.name, o,
+                                           &nic->hdr, "ip", i });
+            }
+        }
+        if (s->node_selector.n) {
+            bool any = false;
+            for (size_t i = 0; i < m->len[MODEL_NODE] && !any; i++)
+                any = model_labels_match(&s->node_selector,
+                                         &m->objs[MODEL_NODE][i]->meta.labels);
+            if (!any)
+                verr(v, DIAG_WARNING, o, &s->hdr, "nodeSelector", "spec.nodeSelector",
+                     "nodeSelector of VM '%s' matches no Node: the VM cannot be placed",
+                     o->meta.name);
+        }
+    }
+}
+
+static bool selector_matches_any(const struct model *m,
+                                 const struct model_labels *sel)
+{
+    for (int k = 0; k < MODEL_KIND_COUNT; k++) {
+        if (k == MODEL_POLICY)
+            continue;
+        for (size_t i = 0; i < m->len[k]; i++)
+            if (model_labels_match(sel, &m->objs[k][i]->meta.labels))
+                return true;
+    }
+    return false;
+}
+
+void validate_model(const struct model *m, struct diag *d)
+{
+    struct vctx v = { .m = m, .d = d, .a = arena_new() };
+    struct uses disks = { 0 }, macs = { 0 }, ips = { 0 }, uris = { 0 };
+
+    /* duplicates: the model is sorted by name, then source position */
+    for (int k = 0; k < MODEL_KIND_COUNT; k++)
+        for (size_t i = 1, first = 0; i < m->len[k]; i++) {
+            if (strcmp(m->objs[k][first]->meta.name, m->objs[k][i]->meta.name) == 0)
+                dup_name(&v, m->objs[k][first], m->objs[k][i]);
+            else
+                first = i;
+        }
+
+    for (size_t i = 0; i < m->len[MODEL_NODE]; i++) {
+        const struct model_node *n = (const struct model_node *)m->objs[MODEL_NODE][i];
+        if (n->spec.uri)
+            use_add(&uris, (struct use){ n->spec.uri, NULL, &n->obj, &n->spec.hdr, "uri", 0 });
+    }
+    for (size_t i = 0; i < m->len[MODEL_NETWORK]; i++) {
+        const struct model_network *n = (const struct model_network *)m->objs[MODEL_NETWORK][i];
+        refs_list(&v, &n->obj, &n->spec.hdr, "nodes", &n->spec.nodes);
+    }
+    for (size_t i = 0; i < m->len[MODEL_POOL]; i++) {
+        const struct model_pool *p = (const struct model_pool *)m->objs[MODEL_POOL][i];
+        refs_list(&v, &p->obj, &p->spec.hdr, "nodes", &p->spec.nodes);
+    }
+    for (size_t i = 0; i < m->len[MODEL_IMAGE]; i++) {
+        const struct model_image *im = (const struct model_image *)m->objs[MODEL_IMAGE][i];
+        ref(&v, &im->obj, &im->spec.hdr, "pool", "spec.pool", MODEL_POOL, im->spec.pool);
+    }
+    for (size_t i = 0; i < m->len[MODEL_DISK]; i++) {
+        const struct model_disk *dk = (const struct model_disk *)m->objs[MODEL_DISK][i];
+        ref(&v, &dk->obj, &dk->spec.hdr, "pool", "spec.pool", MODEL_POOL, dk->spec.pool);
+        if (dk->spec.from.hdr.set)
+            ref(&v, &dk->obj, &dk->spec.from.hdr, "image", "spec.from.image",
+                MODEL_IMAGE, dk->spec.from.image);
+    }
+    check_vms(&v, &disks, &macs, &ips);
+    for (size_t i = 0; i < m->len[MODEL_POLICY]; i++) {
+        const struct model_policy *p = (const struct model_policy *)m->objs[MODEL_POLICY][i];
+        if (p->spec.selector.n && !selector_matches_any(m, &p->spec.selector))
+            verr(&v, DIAG_WARNING, &p->obj, &p->spec.hdr, "selector", "spec.selector",
+                 "selector of Policy '%s' matches no object", p->obj.meta.name);
+    }
+
+    find_dups(&v, &disks, dup_disk);
+    find_dups(&v, &macs, dup_mac);
+    find_dups(&v, &ips, dup_ip);
+    find_dups(&v, &uris, dup_uri);
+    free(disks.v);
+    free(macs.v);
+    free(ips.v);
+    free(uris.v);
+    arena_free(v.a);
+}

@@ -1,0 +1,604 @@
+/* kinds.c — the tables of every kind: the manifest reference as data.
+ *
+ * To add a field: add the member to its struct in reconciler/model.h, add a
+ * row here (type, default as YAML text, doc), regenerate the committed JSON
+ * Schema and the README reference (`make regen`). The decoder, the encoder,
+ * `qkvm explain` and `qkvm schema` pick it up from the row. A field whose
+ * meaning depends on another field gets its check in the table's finish
+ * hook. See CONTRIBUTING.md.
+ */
+#include "schema.h"
+
+#include "arena.h"
+#include "check.h"
+#include "decode.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define FLD(st, member, key, ty) \
+    .name = key, .type = ty, .offset = offsetof(st, member)
+#define END { .name = NULL }
+
+static const char *const api_versions[] = { SCHEMA_API_VERSION, NULL };
+static const char *const v_disk_format[] = { "qcow2", "raw", NULL };
+
+/* ---- list elements ---- */
+static const struct schema_field elem_nodes = {
+    .name = "nodes", .type = SCHEMA_REF, .ref = MODEL_NODE,
+    .doc = "The name of a Node." };
+static const struct schema_field elem_argv = {
+    .name = "command", .type = SCHEMA_STRING, .doc = "One argument." };
+static const struct schema_field elem_ignore = {
+    .name = "ignore", .type = SCHEMA_STRING,
+    .doc = "A field path such as spec.memory or spec.nics.mac." };
+static const struct schema_field elem_affinity = {
+    .name = "affinity", .type = SCHEMA_LABELS,
+    .doc = "A label set; the VM prefers nodes running VMs with these labels." };
+
+/* ---- metadata ---- */
+static const struct schema_field meta_fields[] = {
+    { FLD(struct model_meta, name, "name", SCHEMA_NAME), .required = true,
+      .doc = "Unique name among objects of this kind: lowercase letters, "
+             "digits and '-', starting and ending with a letter or digit, at "
+             "most 63 characters." },
+    { FLD(struct model_meta, labels, "labels", SCHEMA_LABELS),
+      .doc = "Key/value pairs that Policies select on (e.g. app: web)." },
+    END
+};
+static const struct schema_table meta_table = {
+    "metadata", sizeof(struct model_meta), meta_fields, NULL,
+    "The object's identity." };
+
+#define TOP_FIELDS(kstruct, spec_table, spec_doc)                              \
+    {                                                                          \
+        { FLD(struct model_object, api_version, "apiVersion", SCHEMA_ENUM),    \
+          .required = true, .values = api_versions,                            \
+          .doc = "The manifest format version: " SCHEMA_API_VERSION "." },     \
+        { FLD(struct model_object, kind_name, "kind", SCHEMA_STRING),          \
+          .required = true, .doc = "The kind of object." },                    \
+        { FLD(struct model_object, meta, "metadata", SCHEMA_STRUCT),           \
+          .required = true, .table = &meta_table,                              \
+          .doc = "Name and labels." },                                         \
+        { .name = "spec", .type = SCHEMA_STRUCT,                               \
+          .offset = offsetof(kstruct, spec), .required = true,                 \
+          .table = &spec_table, .doc = spec_doc },                             \
+        END                                                                    \
+    }
+
+/* ================================ Node ================================ */
+
+static void fence_finish(void *obj, struct decode_ctx *c)
+{
+    struct node_fence *f = obj;
+    int methods = (f->command.n > 0) + f->redfish.hdr.set + f->manual;
+    if (methods == 0)
+        f->manual = true;    /* no fence declared: an operator confirms */
+    else if (methods > 1)
+        decode_error(c, &f->hdr, NULL,
+                     "fence of %s has more than one method: choose one of command, redfish, manual",
+                     c->where);
+    if (f->command.n == 0 && f->command.v && f->hdr.set &&
+        tree_get(f->hdr.src, "command"))
+        decode_error(c, &f->hdr, "command", "fence command of %s is empty",
+                     c->where);
+}
+
+static const struct schema_field node_capacity_fields[] = {
+    { FLD(struct node_capacity, cpus, "cpus", SCHEMA_INT), .min = 1,
+      .max = 65536, .doc = "CPUs to offer to VMs (default: what the host reports)." },
+    { FLD(struct node_capacity, memory, "memory", SCHEMA_QUANTITY),
+      .min = 1 << 20, .doc = "Memory to offer to VMs (default: what the host reports)." },
+    END
+};
+static const struct schema_table node_capacity_table = {
+    "Node.spec.capacity", sizeof(struct node_capacity), node_capacity_fields,
+    NULL, "Overrides of the capacity placement may use on this node." };
+
+static const struct schema_field node_redfish_fields[] = {
+    { FLD(struct node_redfish, url, "url", SCHEMA_URL), .required = true,
+      .doc = "The Redfish system resource, e.g. https://bmc-hv1/redfish/v1/Systems/1." },
+    { FLD(struct node_redfish, username, "username", SCHEMA_STRING),
+      .required = true, .doc = "The BMC user." },
+    { FLD(struct node_redfish, password_file, "passwordFile", SCHEMA_PATH),
+      .required = true, .doc = "A file holding the BMC password (never the password itself)." },
+    END
+};
+static const struct schema_table node_redfish_table = {
+    "Node.spec.fence.redfish", sizeof(struct node_redfish),
+    node_redfish_fields, NULL,
+    "Power the node off through its BMC and wait for PowerState Off." };
+
+static const struct schema_field node_fence_fields[] = {
+    { FLD(struct node_fence, command, "command", SCHEMA_LIST), .elem = &elem_argv,
+      .doc = "A command (argv) that powers the node off; exit 0 means fenced." },
+    { FLD(struct node_fence, redfish, "redfish", SCHEMA_STRUCT),
+      .table = &node_redfish_table, .doc = "Fence through a Redfish BMC." },
+    { FLD(struct node_fence, manual, "manual", SCHEMA_BOOL), .def = "false",
+      .doc = "Wait for `qkvm node confirm-down NODE` (the default when no method is given)." },
+    END
+};
+static const struct schema_table node_fence_table = {
+    "Node.spec.fence", sizeof(struct node_fence), node_fence_fields,
+    fence_finish,
+    "How to make sure a failed node runs nothing before its VMs are started "
+    "elsewhere. Exactly one method; none means manual." };
+
+static const struct schema_field node_spec_fields[] = {
+    { FLD(struct node_spec, uri, "uri", SCHEMA_URI), .required = true,
+      .doc = "The libvirt connection URI, e.g. qemu+ssh://root@hv1/system." },
+    { FLD(struct node_spec, capacity, "capacity", SCHEMA_STRUCT),
+      .table = &node_capacity_table, .doc = "Capacity overrides." },
+    { FLD(struct node_spec, fence, "fence", SCHEMA_STRUCT),
+      .table = &node_fence_table, .doc = "The fencing method." },
+    { FLD(struct node_spec, maintenance, "maintenance", SCHEMA_BOOL),
+      .def = "false", .doc = "A node in maintenance gets no new VMs." },
+    END
+};
+static const struct schema_table node_spec_table = {
+    "Node.spec", sizeof(struct node_spec), node_spec_fields, NULL,
+    "A libvirt host." };
+static const struct schema_field node_top_fields[] =
+    TOP_FIELDS(struct model_node, node_spec_table, "The node's connection, capacity and fencing.");
+static const struct schema_table node_top = {
+    "Node", sizeof(struct model_node), node_top_fields, NULL, NULL };
+
+/* ============================== Network =============================== */
+
+static const char *const v_net_mode[] = { "nat", "isolated", "bridge", NULL };
+
+/* Derived gateway, and every address of the network inside its CIDR. */
+static void net_finish(void *obj, struct decode_ctx *c)
+{
+    struct net_spec *n = obj;
+    struct check_ip net, gw, a, b;
+    unsigned prefix;
+    char buf[64];
+
+    if (!n->hdr.set)
+        return;
+    if (n->mode == NET_MODE_BRIDGE) {
+        if (!n->bridge)
+            decode_error(c, &n->hdr, NULL,
+                         "missing required field 'bridge' in %s (mode bridge attaches to an existing host bridge)",
+                         c->where);
+        if (n->cidr || n->dhcp.hdr.set || n->gateway)
+            decode_error(c, &n->hdr, n->cidr ? "cidr" : n->dhcp.hdr.set ? "dhcp" : "gateway",
+                         "%s has mode bridge: addresses belong to the host's LAN, so cidr, gateway and dhcp are not allowed",
+                         c->where);
+        return;
+    }
+    if (!n->cidr) {
+        if (!tree_get(n->hdr.src, "cidr"))
+            decode_error(c, &n->hdr, NULL,
+                         "missing required field 'cidr' in %s (required with mode %s)",
+                         c->where, v_net_mode[n->mode]);
+        return;
+    }
+    check_cidr(n->cidr, &net, &prefix);
+    if (net.family == 4 && prefix > 30) {
+        decode_error(c, &n->hdr, "cidr", "cidr %s of %s is too small for a network (at most /30)",
+                     n->cidr, c->where);
+        return;
+    }
+    if (!n->gateway) {
+        if (tree_get(n->hdr.src, "gateway"))
+            return;            /* declared but invalid: reported */
+        check_ip_add(&net, prefix, 1, &gw);
+        check_ip_format(&gw, buf, sizeof(buf));
+        n->gateway = arena_strdup(c->arena, buf);
+    } else {
+        check_ip(n->gateway, &gw);
+        if (!check_ip_in_cidr(&gw, &net, prefix) || check_ip_is_edge(&gw, &net, prefix)) {
+            decode_error(c, &n->hdr, "gateway",
+                         "gateway %s of %s is not a host address of %s",
+                         n->gateway, c->where, n->cidr);
+            return;
+        }
+    }
+    if (!n->dhcp.hdr.set || !n->dhcp.start || !n->dhcp.end)
+        return;
+    check_ip(n->dhcp.start, &a);
+    check_ip(n->dhcp.end, &b);
+    bool ok = true;
+    if (!check_ip_in_cidr(&a, &net, prefix) || check_ip_is_edge(&a, &net, prefix)) {
+        decode_error(c, &n->dhcp.hdr, "start",
+                     "DHCP range start %s of %s is outside cidr %s",
+                     n->dhcp.start, c->where, n->cidr);
+        ok = false;
+    }
+    if (!check_ip_in_cidr(&b, &net, prefix) || check_ip_is_edge(&b, &net, prefix)) {
+        decode_error(c, &n->dhcp.hdr, "end",
+                     "DHCP range end %s of %s is outside cidr %s",
+                     n->dhcp.end, c->where, n->cidr);
+        ok = false;
+    }
+    if (ok && check_ip_cmp(&a, &b) > 0)
+        decode_error(c, &n->dhcp.hdr, "end",
+                     "DHCP range of %s ends (%s) before it starts (%s)",
+                     c->where, n->dhcp.end, n->dhcp.start);
+    else if (ok && check_ip_cmp(&a, &gw) <= 0 && check_ip_cmp(&gw, &b) <= 0)
+        decode_error(c, &n->dhcp.hdr, NULL,
+                     "DHCP range %s-%s of %s contains the gateway %s",
+                     n->dhcp.start, n->dhcp.end, c->where, n->gateway);
+}
+
+static const struct schema_field net_dhcp_fields[] = {
+    { FLD(struct net_dhcp, start, "start", SCHEMA_IP), .required = true,
+      .doc = "First address handed out." },
+    { FLD(struct net_dhcp, end, "end", SCHEMA_IP), .required = true,
+      .doc = "Last address handed out." },
+    END
+};
+static const struct schema_table net_dhcp_table = {
+    "Network.spec.dhcp", sizeof(struct net_dhcp), net_dhcp_fields, NULL,
+    "The dynamic DHCP range; VMs with a static ip get a fixed lease outside it." };
+
+static const struct schema_field net_spec_fields[] = {
+    { FLD(struct net_spec, mode, "mode", SCHEMA_ENUM), .values = v_net_mode,
+      .def = "nat",
+      .doc = "nat: a private network with outbound NAT; isolated: no way off "
+             "the host; bridge: attach to an existing host bridge." },
+    { FLD(struct net_spec, bridge, "bridge", SCHEMA_IFNAME),
+      .doc = "Bridge device: the host bridge to use (mode bridge) or the name "
+             "libvirt gives the network's bridge (default: chosen by libvirt)." },
+    { FLD(struct net_spec, cidr, "cidr", SCHEMA_CIDR),
+      .doc = "The network's subnet, e.g. 10.10.0.0/24 (required for nat and isolated)." },
+    { FLD(struct net_spec, gateway, "gateway", SCHEMA_IP),
+      .doc = "The host's address on the network (default: the first host address of cidr)." },
+    { FLD(struct net_spec, dhcp, "dhcp", SCHEMA_STRUCT), .table = &net_dhcp_table,
+      .doc = "Dynamic DHCP range (default: no DHCP)." },
+    { FLD(struct net_spec, autostart, "autostart", SCHEMA_BOOL), .def = "true",
+      .doc = "Start the network when libvirtd starts." },
+    { FLD(struct net_spec, nodes, "nodes", SCHEMA_LIST), .elem = &elem_nodes,
+      .doc = "Nodes the network is defined on (default: every node)." },
+    END
+};
+static const struct schema_table net_spec_table = {
+    "Network.spec", sizeof(struct net_spec), net_spec_fields, net_finish,
+    "A libvirt virtual network." };
+static const struct schema_field net_top_fields[] =
+    TOP_FIELDS(struct model_network, net_spec_table, "The network's addressing and where it exists.");
+static const struct schema_table net_top = {
+    "Network", sizeof(struct model_network), net_top_fields, NULL, NULL };
+
+/* ================================ Pool ================================ */
+
+static const char *const v_pool_type[] = { "dir", NULL };
+
+static const struct schema_field pool_spec_fields[] = {
+    { FLD(struct pool_spec, type, "type", SCHEMA_ENUM), .values = v_pool_type,
+      .def = "dir", .doc = "Storage backend: dir (a directory of image files)." },
+    { FLD(struct pool_spec, path, "path", SCHEMA_PATH), .required = true,
+      .doc = "The directory holding the volumes." },
+    { FLD(struct pool_spec, shared, "shared", SCHEMA_BOOL), .def = "false",
+      .doc = "The same storage is reachable from every node (NFS, cluster "
+             "filesystem): VMs with disks here can fail over." },
+    { FLD(struct pool_spec, nodes, "nodes", SCHEMA_LIST), .elem = &elem_nodes,
+      .doc = "Nodes the pool is defined on (default: every node)." },
+    END
+};
+static const struct schema_table pool_spec_table = {
+    "Pool.spec", sizeof(struct pool_spec), pool_spec_fields, NULL,
+    "A libvirt storage pool." };
+static const struct schema_field pool_top_fields[] =
+    TOP_FIELDS(struct model_pool, pool_spec_table, "The pool's backend and path.");
+static const struct schema_table pool_top = {
+    "Pool", sizeof(struct model_pool), pool_top_fields, NULL, NULL };
+
+/* =============================== Image ================================ */
+
+static const struct schema_field image_spec_fields[] = {
+    { FLD(struct image_spec, url, "url", SCHEMA_URL), .required = true,
+      .doc = "Where to download the image from (https, http or file)." },
+    { FLD(struct image_spec, sha256, "sha256", SCHEMA_SHA256), .required = true,
+      .doc = "The image's SHA-256; a download that does not match is discarded." },
+    { FLD(struct image_spec, format, "format", SCHEMA_ENUM),
+      .values = v_disk_format, .def = "qcow2", .doc = "The image's format." },
+    { FLD(struct image_spec, pool, "pool", SCHEMA_REF), .ref = MODEL_POOL,
+      .required = true, .doc = "The Pool the image is cached in." },
+    END
+};
+static const struct schema_table image_spec_table = {
+    "Image.spec", sizeof(struct image_spec), image_spec_fields, NULL,
+    "A base image, downloaded once per pool and verified." };
+static const struct schema_field image_top_fields[] =
+    TOP_FIELDS(struct model_image, image_spec_table, "The image's source and cache pool.");
+static const struct schema_table image_top = {
+    "Image", sizeof(struct model_image), image_top_fields, NULL, NULL };
+
+/* ================================ Disk ================================ */
+
+static void disk_finish(void *obj, struct decode_ctx *c)
+{
+    struct disk_spec *d = obj;
+    if (!d->hdr.set)
+        return;
+    if (!d->size && !d->from.hdr.set && !tree_get(d->hdr.src, "size"))
+        decode_error(c, &d->hdr, NULL,
+                     "missing required field 'size' in %s (required unless the disk is made from an image)",
+                     c->where);
+    if (d->from.hdr.set && d->format == DISK_FORMAT_RAW)
+        decode_error(c, &d->hdr, "format",
+                     "%s is made from an image, which needs format qcow2 (a copy-on-write overlay)",
+                     c->where);
+}
+
+static const struct schema_field disk_from_fields[] = {
+    { FLD(struct disk_from, image, "image", SCHEMA_REF), .ref = MODEL_IMAGE,
+      .required = true, .doc = "The Image the disk is an overlay of." },
+    END
+};
+static const struct schema_table disk_from_table = {
+    "Disk.spec.from", sizeof(struct disk_from), disk_from_fields, NULL,
+    "Make the disk a copy-on-write overlay of a cached image." };
+
+static const struct schema_field disk_spec_fields[] = {
+    { FLD(struct disk_spec, pool, "pool", SCHEMA_REF), .ref = MODEL_POOL,
+      .required = true, .doc = "The Pool the disk's volume lives in." },
+    { FLD(struct disk_spec, size, "size", SCHEMA_QUANTITY), .min = 1 << 20,
+      .doc = "Virtual size (required unless from is given; default then: the image's size). "
+             "Growing it grows the volume in place; shrinking is refused." },
+    { FLD(struct disk_spec, format, "format", SCHEMA_ENUM),
+      .values = v_disk_format, .def = "qcow2", .doc = "Volume format." },
+    { FLD(struct disk_spec, from, "from", SCHEMA_STRUCT), .table = &disk_from_table,
+      .doc = "Base the disk on an image." },
+    { FLD(struct disk_spec, protect, "protect", SCHEMA_BOOL), .def = "false",
+      .doc = "Never delete this disk, even with --prune." },
+    END
+};
+static const struct schema_table disk_spec_table = {
+    "Disk.spec", sizeof(struct disk_spec), disk_spec_fields, disk_finish,
+    "A storage volume." };
+static const struct schema_field disk_top_fields[] =
+    TOP_FIELDS(struct model_disk, disk_spec_table, "The volume's pool, size and origin.");
+static const struct schema_table disk_top = {
+    "Disk", sizeof(struct model_disk), disk_top_fields, NULL, NULL };
+
+/* ================================= VM ================================= */
+
+static const char *const v_vm_state[] = { "running", "stopped", NULL };
+static const char *const v_vm_bus[] = { "virtio", "sata", "scsi", "ide", NULL };
+static const char *const v_vm_nic_model[] = { "virtio", "e1000", "rtl8139", NULL };
+static const char *const v_vm_firmware[] = { "bios", "uefi", NULL };
+static const char *const v_vm_graphics[] = { "none", "vnc", "spice", NULL };
+static const char *const v_vm_console[] = { "serial", "none", NULL };
+
+/* A NIC's MAC when none is given: 52 (locally administered, unicast)
+ * followed by 40 bits of FNV-1a over "NAME/INDEX". Stable for a VM name and
+ * NIC position, and with 40 bits a fleet of ten thousand VMs has a
+ * collision chance of about 1 in 20,000 (validation reports one if it
+ * happens). 52:54:00 + 24 bits would collide a few times in such a fleet. */
+static const char *derive_mac(struct arena *a, const char *vm, size_t index)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    char idx[24];
+    snprintf(idx, sizeof(idx), "/%zu", index);
+    for (const char *p = vm; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    for (const char *p = idx; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    return arena_printf(a, "52:%02x:%02x:%02x:%02x:%02x",
+                        (unsigned)(h >> 32) & 0xff, (unsigned)(h >> 24) & 0xff,
+                        (unsigned)(h >> 16) & 0xff, (unsigned)(h >> 8) & 0xff,
+                        (unsigned)h & 0xff);
+}
+
+/* Runs on the whole object: the derived MACs need the VM's name. */
+static void vm_finish(void *obj, struct decode_ctx *c)
+{
+    struct model_vm *vm = obj;
+    struct vm_spec *s = &vm->spec;
+    if (!vm->obj.meta.name || !s->hdr.set)
+        return;
+    for (size_t i = 0; i < s->nics.n; i++)
+        if (!s->nics.v[i].mac && !tree_get(s->nics.v[i].hdr.src, "mac"))
+            s->nics.v[i].mac = derive_mac(c->arena, vm->obj.meta.name, i);
+    for (size_t i = 0; i < s->disks.n; i++) {
+        const struct vm_disk *d = &s->disks.v[i];
+        for (size_t j = 0; j < i; j++) {
+            const struct vm_disk *e = &s->disks.v[j];
+            if (d->boot && d->boot == e->boot) {
+                decode_error(c, &d->hdr, "boot",
+                             "%s has more than one disk with boot: %lld ('%s' and '%s')",
+                             c->where, (long long)d->boot, e->disk ? e->disk : "?",
+                             d->disk ? d->disk : "?");
+                break;
+            }
+            if (d->disk && e->disk && strcmp(d->disk, e->disk) == 0) {
+                decode_error(c, &d->hdr, "disk", "%s attaches Disk '%s' twice",
+                             c->where, d->disk);
+                break;
+            }
+        }
+    }
+}
+
+static const struct schema_field vm_disk_fields[] = {
+    { FLD(struct vm_disk, disk, "disk", SCHEMA_REF), .ref = MODEL_DISK,
+      .required = true, .doc = "The Disk to attach." },
+    { FLD(struct vm_disk, bus, "bus", SCHEMA_ENUM), .values = v_vm_bus,
+      .def = "virtio", .doc = "The bus the disk is attached to." },
+    { FLD(struct vm_disk, boot, "boot", SCHEMA_INT), .min = 1, .max = 64,
+      .doc = "Boot order (1 boots first); omit for a disk that is not booted from." },
+    END
+};
+static const struct schema_table vm_disk_table = {
+    "VM.spec.disks", sizeof(struct vm_disk), vm_disk_fields, NULL,
+    "A disk attached to the VM. Adding or removing one on a running VM is a hot-plug." };
+static const struct schema_field elem_vm_disk = {
+    .name = "disks", .type = SCHEMA_STRUCT, .table = &vm_disk_table };
+
+static const struct schema_field vm_nic_fields[] = {
+    { FLD(struct vm_nic, network, "network", SCHEMA_REF), .ref = MODEL_NETWORK,
+      .required = true, .doc = "The Network to connect to." },
+    { FLD(struct vm_nic, mac, "mac", SCHEMA_MAC),
+      .doc = "The MAC address (default: derived from the VM name and the NIC's "
+             "position, stable across runs: 52:xx:xx:xx:xx:xx)." },
+    { FLD(struct vm_nic, ip, "ip", SCHEMA_IP),
+      .doc = "A static DHCP lease in the network: inside its cidr, outside its DHCP range." },
+    { FLD(struct vm_nic, model, "model", SCHEMA_ENUM), .values = v_vm_nic_model,
+      .def = "virtio", .doc = "The emulated NIC." },
+    END
+};
+static const struct schema_table vm_nic_table = {
+    "VM.spec.nics", sizeof(struct vm_nic), vm_nic_fields, NULL,
+    "A network interface. Adding or removing one on a running VM is a hot-plug." };
+static const struct schema_field elem_vm_nic = {
+    .name = "nics", .type = SCHEMA_STRUCT, .table = &vm_nic_table };
+
+static const struct schema_field vm_spec_fields[] = {
+    { FLD(struct vm_spec, cpus, "cpus", SCHEMA_INT), .def = "1", .min = 1,
+      .max = 1024, .doc = "Virtual CPUs." },
+    { FLD(struct vm_spec, memory, "memory", SCHEMA_QUANTITY), .required = true,
+      .min = 1 << 20, .doc = "Memory, e.g. 2GiB or 512MiB." },
+    { FLD(struct vm_spec, state, "state", SCHEMA_ENUM), .values = v_vm_state,
+      .def = "running", .doc = "Desired power state." },
+    { FLD(struct vm_spec, disks, "disks", SCHEMA_LIST), .elem = &elem_vm_disk,
+      .doc = "Disks, in order." },
+    { FLD(struct vm_spec, nics, "nics", SCHEMA_LIST), .elem = &elem_vm_nic,
+      .doc = "Network interfaces, in order." },
+    { FLD(struct vm_spec, node, "node", SCHEMA_REF), .ref = MODEL_NODE,
+      .doc = "Pin the VM to this Node (default: placement chooses)." },
+    { FLD(struct vm_spec, node_selector, "nodeSelector", SCHEMA_LABELS),
+      .doc = "Only nodes with all these labels are considered by placement." },
+    { FLD(struct vm_spec, firmware, "firmware", SCHEMA_ENUM),
+      .values = v_vm_firmware, .def = "bios", .doc = "Firmware." },
+    { FLD(struct vm_spec, machine, "machine", SCHEMA_STRING),
+      .doc = "QEMU machine type, e.g. q35 (default: libvirt's default)." },
+    { FLD(struct vm_spec, graphics, "graphics", SCHEMA_ENUM),
+      .values = v_vm_graphics, .def = "none", .doc = "Graphical console." },
+    { FLD(struct vm_spec, console, "console", SCHEMA_ENUM),
+      .values = v_vm_console, .def = "serial", .doc = "Serial console." },
+    END
+};
+static const struct schema_table vm_spec_table = {
+    "VM.spec", sizeof(struct vm_spec), vm_spec_fields, NULL,
+    "A virtual machine. Autostart is always off: qkvm decides where VMs run." };
+static const struct schema_field vm_top_fields[] =
+    TOP_FIELDS(struct model_vm, vm_spec_table, "The VM's resources, devices and placement.");
+static const struct schema_table vm_top = {
+    "VM", sizeof(struct model_vm), vm_top_fields, vm_finish, NULL };
+
+/* =============================== Policy =============================== */
+
+static const char *const v_strategy[] = { "spread", "pack", NULL };
+static const char *const v_drift_mode[] = { "report", "heal", NULL };
+static const char *const v_prune[] = { "never", "report", "delete", NULL };
+static const char *const v_restart[] = { "never", "onChange", NULL };
+
+static void drift_finish(void *obj, struct decode_ctx *c)
+{
+    struct policy_drift *d = obj;
+    for (size_t i = 0; i < d->ignore.n; i++) {
+        const char *p = d->ignore.v[i];
+        char err[256] = "", first[256] = "";
+        bool found = false;
+        if (!p)
+            continue;
+        for (int k = 0; k < MODEL_KIND_COUNT && !found; k++) {
+            char full[300];
+            const struct schema_kind *kind;
+            const struct schema_field *f;
+            snprintf(full, sizeof(full), "%s.%s", schema_kinds[k].name, p);
+            if (schema_lookup(full, &kind, &f, err, sizeof(err)) == 0)
+                found = true;
+            else if (!first[0] || (strstr(err, "did you mean") && !strstr(first, "did you mean")))
+                snprintf(first, sizeof(first), "%s", err);
+        }
+        if (!found) {
+            const struct tree *list = tree_get(d->hdr.src, "ignore");
+            struct tree_mark m = list && list->type == TREE_SEQ && i < list->len
+                                     ? list->u.items[i]->mark
+                                     : decode_mark(c->obj, &d->hdr, "ignore");
+            diag_add(c->diag, DIAG_ERROR, c->file, m, c->kind->name, c->name,
+                     "spec.drift.ignore", "drift.ignore of %s: '%s' is not a field of any kind (%s)",
+                     c->where, p, first);
+        }
+    }
+}
+
+static const struct schema_field policy_ha_fields[] = {
+    { FLD(struct policy_ha, enabled, "enabled", SCHEMA_BOOL), .def = "false",
+      .doc = "Restart the selected VMs on another node when theirs fails (after fencing)." },
+    { FLD(struct policy_ha, priority, "priority", SCHEMA_INT), .def = "0",
+      .min = 0, .max = 1000, .doc = "Higher priority VMs are restarted first." },
+    { FLD(struct policy_ha, max_restarts, "maxRestarts", SCHEMA_INT), .def = "3",
+      .min = 0, .max = 100, .doc = "Give up on a VM after this many failovers in an hour." },
+    END
+};
+static const struct schema_table policy_ha_table = {
+    "Policy.spec.ha", sizeof(struct policy_ha), policy_ha_fields, NULL,
+    "High availability." };
+
+static const struct schema_field policy_placement_fields[] = {
+    { FLD(struct policy_placement, strategy, "strategy", SCHEMA_ENUM),
+      .values = v_strategy, .def = "spread",
+      .doc = "spread: the node with most free capacity; pack: the fullest node that fits." },
+    { FLD(struct policy_placement, anti_affinity, "antiAffinity", SCHEMA_BOOL),
+      .def = "false", .doc = "Never place two of the selected VMs on one node." },
+    { FLD(struct policy_placement, affinity, "affinity", SCHEMA_LIST),
+      .elem = &elem_affinity, .doc = "Prefer nodes already running VMs with these labels." },
+    END
+};
+static const struct schema_table policy_placement_table = {
+    "Policy.spec.placement", sizeof(struct policy_placement),
+    policy_placement_fields, NULL, "Placement of the selected VMs." };
+
+static const struct schema_field policy_drift_fields[] = {
+    { FLD(struct policy_drift, mode, "mode", SCHEMA_ENUM), .values = v_drift_mode,
+      .def = "report", .doc = "report: drift is reported; heal: `qkvm observe` also repairs it." },
+    { FLD(struct policy_drift, ignore, "ignore", SCHEMA_LIST), .elem = &elem_ignore,
+      .doc = "Field paths whose differences are not drift (e.g. spec.memory)." },
+    END
+};
+static const struct schema_table policy_drift_table = {
+    "Policy.spec.drift", sizeof(struct policy_drift), policy_drift_fields,
+    drift_finish, "Drift handling." };
+
+static const struct schema_field policy_spec_fields[] = {
+    { FLD(struct policy_spec, selector, "selector", SCHEMA_LABELS),
+      .doc = "Labels an object must all have to be governed (default: every object)." },
+    { FLD(struct policy_spec, ha, "ha", SCHEMA_STRUCT), .table = &policy_ha_table,
+      .doc = "High availability." },
+    { FLD(struct policy_spec, placement, "placement", SCHEMA_STRUCT),
+      .table = &policy_placement_table, .doc = "Placement." },
+    { FLD(struct policy_spec, drift, "drift", SCHEMA_STRUCT),
+      .table = &policy_drift_table, .doc = "Drift handling." },
+    { FLD(struct policy_spec, prune, "prune", SCHEMA_ENUM), .values = v_prune,
+      .def = "report",
+      .doc = "never: never delete; report: report stale objects, delete with --prune; "
+             "delete: delete stale objects on apply (protected disks never)." },
+    { FLD(struct policy_spec, restart, "restart", SCHEMA_ENUM), .values = v_restart,
+      .def = "never",
+      .doc = "onChange: restart a VM when a change needs it; never: report \"restart required\"." },
+    END
+};
+static const struct schema_table policy_spec_table = {
+    "Policy.spec", sizeof(struct policy_spec), policy_spec_fields, NULL,
+    "Rules for the objects its selector chooses." };
+static const struct schema_field policy_top_fields[] =
+    TOP_FIELDS(struct model_policy, policy_spec_table, "The selector and the rules.");
+static const struct schema_table policy_top = {
+    "Policy", sizeof(struct model_policy), policy_top_fields, NULL, NULL };
+
+/* ================================ kinds =============================== */
+
+const struct schema_kind schema_kinds[MODEL_KIND_COUNT] = {
+    [MODEL_NODE] = { "Node", "nodes", MODEL_NODE, sizeof(struct model_node), &node_top,
+        "A libvirt host qkvm manages. With no Node at all, qkvm manages one "
+        "implicit node: --connect, LIBVIRT_DEFAULT_URI or libvirt's default." },
+    [MODEL_NETWORK] = { "Network", "networks", MODEL_NETWORK, sizeof(struct model_network),
+        &net_top, "A libvirt virtual network, defined on every node (or those listed)." },
+    [MODEL_POOL] = { "Pool", "pools", MODEL_POOL, sizeof(struct model_pool), &pool_top,
+        "A storage pool, defined on every node (or those listed)." },
+    [MODEL_IMAGE] = { "Image", "images", MODEL_IMAGE, sizeof(struct model_image), &image_top,
+        "A base image disks can be made from." },
+    [MODEL_DISK] = { "Disk", "disks", MODEL_DISK, sizeof(struct model_disk), &disk_top,
+        "A volume in a pool, attached to at most one VM." },
+    [MODEL_VM] = { "VM", "vms", MODEL_VM, sizeof(struct model_vm), &vm_top,
+        "A virtual machine." },
+    [MODEL_POLICY] = { "Policy", "policies", MODEL_POLICY, sizeof(struct model_policy),
+        &policy_top, "Rules (HA, placement, drift, prune, restart) for the objects "
+        "whose labels match its selector." },
+};
