@@ -198,6 +198,9 @@ static int walk(struct loader *l, const char *dir, int depth)
             if (is_dir)
                 diag_add(l->d, DIAG_WARNING, path, nomark(), NULL, NULL, NULL,
                          "skipped: symbolic links to directories are not followed");
+        } else if (yaml_name(names[i])) {
+            diag_add(l->d, DIAG_WARNING, path, nomark(), NULL, NULL, NULL,
+                     "skipped: not a regular file");
         }
         free(path);
         free(names[i]);

@@ -76,6 +76,8 @@ const char *check_quantity(const char *s, uint64_t *out)
     return "unknown unit: use KiB, MiB, GiB, TiB (binary) or K, M, G, T (decimal)";
 }
 
+/* The shortest exact spelling; binary units win ties (memory and disk sizes
+ * are usually binary), so 2GiB stays 2GiB and 10G stays 10G. */
 void check_quantity_format(uint64_t v, char *buf, size_t size)
 {
     static const struct unit order[] = {
@@ -83,13 +85,17 @@ void check_quantity_format(uint64_t v, char *buf, size_t size)
         { "KiB", 1ULL << 10 }, { "T", 1000000000000ULL }, { "G", 1000000000ULL },
         { "M", 1000000ULL }, { "K", 1000ULL },
     };
-    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-        if (v >= order[i].mul && v % order[i].mul == 0) {
-            snprintf(buf, size, "%llu%s",
-                     (unsigned long long)(v / order[i].mul), order[i].sfx);
-            return;
-        }
-    snprintf(buf, size, "%llu", (unsigned long long)v);
+    char best[32], cand[32];
+    snprintf(best, sizeof(best), "%llu", (unsigned long long)v);
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        if (v < order[i].mul || v % order[i].mul)
+            continue;
+        snprintf(cand, sizeof(cand), "%llu%s",
+                 (unsigned long long)(v / order[i].mul), order[i].sfx);
+        if (strlen(cand) < strlen(best))
+            memcpy(best, cand, sizeof(best));
+    }
+    snprintf(buf, size, "%s", best);
 }
 
 static int hexval(char c)

@@ -124,7 +124,7 @@ int schema_lookup(const char *path, const struct schema_kind **kind_out,
     snprintf(where, sizeof(where), "%s", kind->name);
     while ((seg = strtok_r(NULL, ".", &save))) {
         if (!t) {
-            snprintf(err, errsize, "'%s' has no fields (it is a %s)", where,
+            snprintf(err, errsize, "'%s' has no fields (its type is %s)", where,
                      schema_type_name(f));
             return -1;
         }

@@ -1,0 +1,145 @@
+# tests/cli.sh — the command line as a user meets it (sourced by tests/run).
+if [ -z "${passed+x}" ]; then . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"; fi
+
+# check NAME EXPECTED_EXIT GREP_STDOUT GREP_STDERR -- ARGS...
+# An empty pattern means "must be empty"; '*' means "anything".
+check() {
+    local name=$1 want=$2 out_pat=$3 err_pat=$4; shift 5
+    local rc=0
+    timeout 60 $WRAP "$QKVM" "$@" >"$TESTTMP/o" 2>"$TESTTMP/e" || rc=$?
+    local why=""
+    [ "$rc" -eq "$want" ] || why="exit $rc, expected $want"
+    if [ -z "$why" ]; then
+        case "$out_pat" in
+        '*') ;;
+        '') [ -s "$TESTTMP/o" ] && why="stdout not empty" ;;
+        *) grep -qE -- "$out_pat" "$TESTTMP/o" || why="stdout lacks /$out_pat/" ;;
+        esac
+    fi
+    if [ -z "$why" ]; then
+        case "$err_pat" in
+        '*') ;;
+        '') [ -s "$TESTTMP/e" ] && why="stderr not empty" ;;
+        *) grep -qE -- "$err_pat" "$TESTTMP/e" || why="stderr lacks /$err_pat/" ;;
+        esac
+    fi
+    if [ -z "$why" ]; then
+        pass "$name"
+    else
+        fail "$name" "$why
+stdout: $(head -c 600 "$TESTTMP/o")
+stderr: $(head -c 600 "$TESTTMP/e")"
+    fi
+}
+
+# help, version, usage errors
+check "--help" 0 '^Usage: qkvm' '' -- --help
+check "help validate" 0 '^Usage: qkvm validate' '' -- help validate
+check "validate --help" 0 '^Usage: qkvm validate' '' -- validate --help
+check "--version" 0 '^qkvm [0-9]+\.[0-9]+\.[0-9]+' '' -- --version
+check "version" 0 '^qkvm [0-9]' '' -- version
+check "no command" 1 '' '^Usage: qkvm' --
+check "unknown command" 1 '' "unknown command 'frobnicate'" -- frobnicate
+check "unknown global flag" 1 '' "unknown flag '--bogus'" -- --bogus validate
+check "unknown command flag" 1 '' "unknown flag '--bogus'" -- validate --bogus -f examples/minimal
+check "unknown short flag" 1 '' "unknown flag '-Z'" -- validate -Z
+check "flag without value" 1 '' "flag '-f' needs a value" -- validate -f
+check "bad output format" 1 '' "unknown output format 'xml'" -- -o xml validate -f examples/minimal
+check "validate without -f" 1 '' 'needs manifests: -f PATH' -- validate
+check "validate with an argument" 1 '' 'takes no arguments' -- validate examples/minimal
+check "--reference outside explain" 1 '' "flag of 'explain'" -- validate --reference
+
+# validate: results on stdout, problems on stderr, exit codes
+check "validate example" 0 '^valid: 4 objects in 3 files' '' -- validate -f examples/minimal
+check "flags before the command" 0 '^valid: 23 objects' '' -- -f examples/homelab validate
+check "-q prints nothing when valid" 0 '' '' -- validate -q -f examples/homelab
+check "-v reports timing" 0 '*' 'read 8 files .* load [0-9.]+ ms' -- validate -v -f examples/homelab
+check "several -f" 0 '^valid: 27 objects in 11 files' '' -- validate -f examples/homelab -f examples/minimal
+check "invalid: exit 3, nothing on stdout" 3 '' "unknown field 'cpu'" -- validate -f tests/data/invalid/unknown-field.yaml
+check "warnings only: exit 0" 0 '^valid: .* with warnings' 'warning: selector' -- validate -f tests/data/invalid/policy-selector-matches-nothing.yaml
+check "missing path: exit 1" 1 '' "^/nonexistent/x: cannot read: No such file or directory" -- validate -f /nonexistent/x
+check "-o json valid" 0 '"valid": true' '' -- validate -o json -f examples/homelab
+check "-o json invalid" 3 '"severity": "error"' '' -- validate -o json -f tests/data/invalid/bad-mac.yaml
+check "-o yaml" 0 '^valid: true' '' -- validate -o yaml -f examples/minimal
+if command -v python3 >/dev/null; then
+    rc=0; $WRAP "$QKVM" validate -o json -f tests/data/invalid >"$TESTTMP/all.json" 2>/dev/null || rc=$?
+    if [ "$rc" -eq 3 ] && python3 - "$TESTTMP/all.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["valid"] is False and r["errors"] > 40, r["errors"]
+keys = {"file", "line", "column", "severity", "kind", "name", "field", "message"}
+for f in r["findings"]:
+    assert set(f) == keys, f
+    assert f["severity"] in ("error", "warning")
+    assert "\n" not in f["message"]
+order = [(f["file"], f["line"] or 0, f["column"] or 0) for f in r["findings"]]
+assert order == sorted(order), "findings are not sorted"
+PY
+    then pass "-o json: every finding has the documented shape, sorted"
+    else fail "-o json: every finding has the documented shape, sorted" "exit $rc"; fi
+else
+    skip "-o json shape" "python3 is not installed (tools/install-deps test installs it)"
+fi
+
+# colour: only on a terminal, never with NO_COLOR
+if command -v script >/dev/null; then
+    bad=tests/data/invalid/unknown-field.yaml
+    env -u NO_COLOR TERM=xterm script -qec "$QKVM validate -f $bad" /dev/null >"$TESTTMP/tty" 2>&1
+    if grep -q $'\033\[' "$TESTTMP/tty"; then pass "colour on a terminal"; else fail "colour on a terminal" "$(cat -v "$TESTTMP/tty")"; fi
+    NO_COLOR=1 TERM=xterm script -qec "$QKVM validate -f $bad" /dev/null >"$TESTTMP/tty" 2>&1
+    if grep -q $'\033\[' "$TESTTMP/tty"; then fail "NO_COLOR respected" "$(cat -v "$TESTTMP/tty")"; else pass "NO_COLOR respected"; fi
+    env -u NO_COLOR "$QKVM" validate -f "$bad" 2>"$TESTTMP/pipe" >/dev/null
+    if grep -q $'\033\[' "$TESTTMP/pipe"; then fail "no colour into a pipe"; else pass "no colour into a pipe"; fi
+else
+    skip "colour checks" "script(1) is not installed"
+fi
+
+# the loader: what it reads and what it refuses
+d="$TESTTMP/tree"
+mkdir -p "$d/sub/deeper" "$d/.git" "$d/.hidden" "$TESTTMP/outside"
+cp examples/minimal/network.yaml "$d/"
+cp examples/minimal/storage.yaml "$d/sub/"
+cp examples/minimal/vm.yaml "$d/sub/deeper/vm.yml"
+echo 'this: [is not' >"$d/.git/broken.yaml"
+echo 'this: [is not' >"$d/.hidden.yaml"
+echo 'this: [is not' >"$d/notes.txt"
+check "recursive walk, .yml, dot entries and other files skipped" 0 '^valid: 4 objects in 3 files' '' -- validate -f "$d"
+check "trailing slash names files the same" 0 '*' '' -- validate -f "$d/"
+echo 'apiVersion: qkvm.dev/v1' >"$TESTTMP/outside/secret.yaml"
+ln -s "$TESTTMP/outside/secret.yaml" "$d/escape.yaml"
+check "symlink out of the tree: skipped with a warning" 0 '^valid: 4 objects' 'escape.yaml: warning: skipped: symbolic link' -- validate -f "$d"
+rm "$d/escape.yaml"
+ln -s sub "$d/loop.yaml"
+ln -s .. "$d/sub/up"
+check "symlinked directories are not followed" 0 '^valid: 4 objects' 'warning: skipped: symbolic links to directories' -- validate -f "$d"
+rm "$d/loop.yaml" "$d/sub/up"
+ln -s network.yaml "$d/link-inside.yaml"
+check "symlink inside the tree is read" 3 '' "duplicate Network 'min-net'" -- validate -f "$d"
+rm "$d/link-inside.yaml"
+mkfifo "$d/pipe.yaml"
+check "a FIFO in the tree is skipped, not opened" 0 '^valid' 'pipe.yaml: warning: skipped: not a regular file' -- validate -f "$d"
+check "a FIFO given by name is refused without blocking" 1 '' 'not a regular file' -- validate -f "$d/pipe.yaml"
+rm "$d/pipe.yaml"
+truncate -s 17M "$d/huge.yaml"
+check "a file over the size cap" 3 '' 'huge.yaml: file is larger than 16 MiB' -- validate -f "$d"
+rm "$d/huge.yaml"
+check "a device is refused" 1 '' 'not a regular file' -- validate -f /dev/zero
+: >"$TESTTMP/empty.yaml"
+check "an empty file is valid and empty" 0 '^valid: 0 objects in 1 file' '' -- validate -f "$TESTTMP/empty.yaml"
+check "a file named without .yaml is read when named" 3 '' 'notes.txt:1:' -- validate -f "$d/notes.txt"
+
+# render
+check "render: normalised YAML" 0 'gateway: 10.77.0.1' '' -- render -f examples/minimal
+check "render -o json" 0 '"kind": "VM"' '' -- render -o json -f examples/minimal
+check "render refuses invalid input" 3 '' 'manifests are invalid' -- render -f tests/data/invalid/bad-ip.yaml
+
+# explain and schema
+check "explain lists kinds" 0 '^   VM$' '' -- explain
+check "explain a kind (any case, plural)" 0 '^KIND:     VM' '' -- explain vms
+check "explain a field" 0 '^FIELD:    spec.nics <\[\]object>' '' -- explain vm.spec.nics
+check "explain a leaf" 0 '^DEFAULT:  virtio' '' -- explain VM.spec.nics.model
+check "explain suggests" 1 '' "no field 'nic' in VM.spec \(did you mean 'nics'\?\)" -- explain vm.spec.nic
+check "explain suggests spec." 1 '' "did you mean 'spec.cpus'" -- explain vm.cpus
+check "explain unknown kind" 1 '' "unknown kind 'vn' \(did you mean 'VM'\?\)" -- explain vn.spec
+check "explain --reference" 0 '^### VM' '' -- explain --reference
+check "schema" 0 '"\$schema": "https://json-schema.org/draft/2020-12/schema"' '' -- schema

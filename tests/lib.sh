@@ -1,0 +1,50 @@
+# tests/lib.sh — counters and helpers shared by the test scripts.
+# Every check calls pass or fail; summary prints "N passed, N failed" and
+# sets the exit status. A skip says why and is counted, never silent.
+passed=0 failed=0 skipped=0
+: "${TMPDIR:=/tmp}"
+TESTTMP=$(mktemp -d "$TMPDIR/qkvm-test.XXXXXX")
+trap 'rm -rf "$TESTTMP"' EXIT
+
+section() { printf '== %s\n' "$1"; }
+pass() { passed=$((passed + 1)); [ -n "${VERBOSE:-}" ] && printf 'ok   %s\n' "$1"; return 0; }
+fail() {
+    failed=$((failed + 1))
+    printf 'FAIL %s\n' "$1"
+    [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/     /' | head -40
+    return 0
+}
+skip() { skipped=$((skipped + 1)); printf 'SKIP %s: %s\n' "$1" "$2"; }
+summary() {
+    if [ "$skipped" -gt 0 ]; then
+        printf '%d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"
+    else
+        printf '%d passed, %d failed\n' "$passed" "$failed"
+    fi
+    [ "$failed" -eq 0 ]
+}
+
+# run_qkvm OUTFILE ARGS...: run qkvm, stdout and stderr kept apart, and
+# write "exit N", stderr and stdout into OUTFILE in a fixed layout.
+run_qkvm() {
+    local out=$1; shift
+    local rc=0
+    $WRAP "$QKVM" "$@" >"$TESTTMP/stdout" 2>"$TESTTMP/stderr" || rc=$?
+    { printf 'exit %d\n--- stderr\n' "$rc"; cat "$TESTTMP/stderr"
+      printf -- '--- stdout\n'; cat "$TESTTMP/stdout"; } >"$out"
+    return 0
+}
+
+# expect_file NAME ACTUAL EXPECTED: compare, or rewrite with QKVM_REGENERATE.
+expect_file() {
+    if [ -n "${QKVM_REGENERATE:-}" ]; then
+        cp "$2" "$3"
+        pass "$1 (regenerated)"
+    elif [ ! -f "$3" ]; then
+        fail "$1" "no expected file $3 (make regen writes it)"
+    elif diff -u "$3" "$2" >"$TESTTMP/diff"; then
+        pass "$1"
+    else
+        fail "$1" "$(cat "$TESTTMP/diff")"
+    fi
+}

@@ -1,0 +1,181 @@
+/* test_yamldoc.c — the libyaml adapter: trees, marks, limits, emitting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "arena.h"
+#include "helpers.h"
+
+#include <stdlib.h>
+
+static int parse(const char *text, struct diag *d, struct yamldoc_set *set,
+                 struct arena *a)
+{
+    return yamldoc_parse(a, "t.yaml", text, strlen(text), d, set);
+}
+
+static void test_yamldoc__marks_and_documents(void **state)
+{
+    (void)state;
+    struct arena *a = arena_new();
+    struct diag d;
+    struct yamldoc_set set;
+    diag_init(&d);
+    assert_int_equal(parse("# c\n---\n---\na:\n  b: [1, \"x\"]\n---\n...\n---\nz: 1\n", &d, &set, a), 0);
+    assert_int_equal(set.len, 2);            /* empty documents skipped */
+    const struct tree *b = tree_get(set.docs[0], "a");
+    assert_non_null(b);
+    const struct tree *seq = tree_get(b, "b");
+    assert_int_equal(seq->type, TREE_SEQ);
+    assert_int_equal(seq->mark.line, 5);
+    assert_int_equal(seq->mark.col, 6);
+    assert_int_equal(seq->u.items[1]->scalar, TREE_STR);
+    assert_int_equal(seq->u.items[0]->scalar, TREE_PLAIN);
+    assert_int_equal(seq->u.items[1]->mark.col, 10);
+    assert_int_equal(d.errors, 0);
+    diag_dispose(&d);
+    arena_free(a);
+}
+
+static void test_yamldoc__depth(void **state)
+{
+    (void)state;
+    char ok[200], deep[200];
+    /* depth 64 is the limit: 63 nested lists inside the root mapping */
+    snprintf(ok, sizeof(ok), "a: %.*s%.*s\n", 63, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+             63, "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+    snprintf(deep, sizeof(deep), "a: %.*s%.*s\n", 64, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+             64, "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+    struct arena *a = arena_new();
+    struct diag d;
+    struct yamldoc_set set;
+    diag_init(&d);
+    assert_int_equal(parse(ok, &d, &set, a), 0);
+    assert_int_equal(d.errors, 0);
+    assert_int_equal(parse(deep, &d, &set, a), -1);
+    assert_int_equal(d.errors, 1);
+    assert_non_null(strstr(d.items[0].message, "nesting deeper than 64 levels"));
+    assert_int_equal(d.items[0].mark.col, 67);
+    diag_dispose(&d);
+    arena_free(a);
+}
+
+static void test_yamldoc__rejections(void **state)
+{
+    (void)state;
+    struct arena *a = arena_new();
+    struct diag d;
+    struct yamldoc_set set;
+    diag_init(&d);
+    parse("a: &x 1\nb: *x\nc: !foo 2\nd: !!str 3\n", &d, &set, a);
+    assert_int_equal(d.errors, 3);
+    diag_sort(&d);
+    assert_non_null(strstr(d.items[0].message, "anchors are not supported ('&x')"));
+    assert_non_null(strstr(d.items[1].message, "aliases are not supported ('*x')"));
+    assert_non_null(strstr(d.items[2].message, "tags are not supported ('!foo')"));
+    assert_int_equal(tree_get(set.docs[0], "d")->scalar, TREE_STR);   /* !!str */
+    diag_dispose(&d);
+
+    /* duplicate keys: the pairwise path (small maps) and the sorting path */
+    diag_init(&d);
+    parse("a: 1\nb: 2\na: 3\n", &d, &set, a);
+    assert_int_equal(d.errors, 1);
+    assert_string_equal(d.items[0].message, "duplicate key 'a' (first at line 1)");
+    assert_int_equal(d.items[0].mark.line, 3);
+    diag_dispose(&d);
+    diag_init(&d);
+    char big[4096];
+    size_t o = 0;
+    for (int i = 0; i < 40; i++)
+        o += (size_t)snprintf(big + o, sizeof(big) - o, "k%02d: %d\n", i, i);
+    snprintf(big + o, sizeof(big) - o, "k07: again\nk07: thrice\n");
+    parse(big, &d, &set, a);
+    assert_int_equal(d.errors, 2);
+    diag_sort(&d);
+    assert_int_equal(d.items[0].mark.line, 41);
+    assert_int_equal(d.items[1].mark.line, 42);
+    assert_string_equal(d.items[1].message, "duplicate key 'k07' (first at line 8)");
+    diag_dispose(&d);
+
+    diag_init(&d);
+    parse("? [a]\n: 1\n", &d, &set, a);
+    assert_int_equal(d.errors, 1);
+    assert_non_null(strstr(d.items[0].message, "mapping keys must be strings, not a list"));
+    diag_dispose(&d);
+    arena_free(a);
+}
+
+static void test_yamldoc__bad_input(void **state)
+{
+    (void)state;
+    struct arena *a = arena_new();
+    struct diag d;
+    struct yamldoc_set set;
+    diag_init(&d);
+    const char utf[] = "a: 1\nb: x\xff\n";
+    assert_int_equal(yamldoc_parse(a, "t.yaml", utf, sizeof(utf) - 1, &d, &set), -1);
+    assert_int_equal(d.errors, 1);
+    assert_int_equal(d.items[0].mark.line, 2);
+    assert_int_equal(d.items[0].mark.col, 5);
+    assert_non_null(strstr(d.items[0].message, "manifests must be UTF-8 text"));
+    diag_dispose(&d);
+    diag_init(&d);
+    assert_int_equal(parse("a: [1, 2\nb: 3\n", &d, &set, a), -1);
+    assert_int_equal(d.errors, 1);
+    assert_non_null(strstr(d.items[0].message, "invalid YAML: "));
+    diag_dispose(&d);
+    arena_free(a);
+}
+
+/* Strings that look like something else come back as strings. */
+static void test_yamldoc__emit_quotes(void **state)
+{
+    (void)state;
+    static const char *const tricky[] = { "yes", "no", "on", "true", "null", "~", "123",
+        "0x1F", "1.5", "", "52:54:00:00:00:01", "a: b", "- x", "#c", "x #y", "'q'",
+        "line\nbreak", "J\xc3\xb6rg", " lead", "trail ", "@at", "%p", "*star", "&amp",
+        "!bang", "{a}", "[a]", ".inf", NULL };
+    struct arena *a = arena_new();
+    struct tree *m = tree_new_map(a);
+    for (size_t i = 0; tricky[i]; i++) {
+        char key[8];
+        snprintf(key, sizeof(key), "k%zu", i);
+        tree_map_str(a, m, key, tricky[i]);
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_int_equal(yamldoc_emit(f, &m, 1), 0);
+    fclose(f);
+    struct diag d;
+    struct yamldoc_set set;
+    diag_init(&d);
+    assert_int_equal(parse(text, &d, &set, a), 0);
+    assert_int_equal(set.len, 1);
+    for (size_t i = 0; tricky[i]; i++) {
+        char key[8];
+        snprintf(key, sizeof(key), "k%zu", i);
+        const struct tree *v = tree_get(set.docs[0], key);
+        assert_non_null(v);
+        assert_string_equal(v->u.str, tricky[i]);
+        if (v->scalar == TREE_PLAIN)
+            assert_int_equal(tree_plain_kind(v->u.str, v->len), TREE_PLAIN_STR);
+    }
+    free(text);
+    diag_dispose(&d);
+    arena_free(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_yamldoc__marks_and_documents),
+        cmocka_unit_test(test_yamldoc__depth),
+        cmocka_unit_test(test_yamldoc__rejections),
+        cmocka_unit_test(test_yamldoc__bad_input),
+        cmocka_unit_test(test_yamldoc__emit_quotes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
