@@ -148,22 +148,21 @@ static void close_seq(struct builder *b, struct frame *f)
 }
 
 /* Anchors and tags are rejected where they appear; !!str is allowed. */
-static bool check_props(struct builder *b, yaml_event_t *ev,
+static void check_props(struct builder *b, yaml_event_t *ev,
                         const yaml_char_t *anchor, const yaml_char_t *tag)
 {
-    bool ok = true;
     if (anchor) {
         error_at(b, mark_of(ev->start_mark),
                  "YAML anchors are not supported ('&%s'): write the value out",
                  (const char *)anchor);
-        ok = false;
     }
     if (tag && strcmp((const char *)tag, YAML_STR_TAG) != 0) {
-        error_at(b, mark_of(ev->start_mark),
-                 "YAML tags are not supported ('%s')", (const char *)tag);
-        ok = false;
+        /* libyaml expands "!!int" to "tag:yaml.org,2002:int": say it as written */
+        const char *t = (const char *)tag, *std = "tag:yaml.org,2002:";
+        bool short_form = strncmp(t, std, strlen(std)) == 0;
+        error_at(b, mark_of(ev->start_mark), "YAML tags are not supported ('%s%s')",
+                 short_form ? "!!" : "", short_form ? t + strlen(std) : t);
     }
-    return ok;
 }
 
 /* Line and column (1-based, in characters) of byte `off` of `buf`. */
@@ -285,12 +284,16 @@ int yamldoc_parse(struct arena *a, const char *file, const char *buf,
             attach(&b, t);
             break;
         case YAML_SCALAR_EVENT:
-            check_props(&b, &ev, ev.data.scalar.anchor, ev.data.scalar.tag);
             t = arena_alloc(a, sizeof(*t));
             t->type = TREE_SCALAR;
             t->mark = mark_of(ev.start_mark);
-            t->scalar = (ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-                         !ev.data.scalar.tag) ? TREE_PLAIN : TREE_STR;
+            /* Quoted or !!str: a string. A rejected tag is reported once
+             * and otherwise ignored, so it causes no second finding. */
+            check_props(&b, &ev, ev.data.scalar.anchor, ev.data.scalar.tag);
+            t->scalar = ev.data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+                                (ev.data.scalar.tag &&
+                                 strcmp((const char *)ev.data.scalar.tag, YAML_STR_TAG) == 0)
+                            ? TREE_STR : TREE_PLAIN;
             t->u.str = arena_strndup(a, (const char *)ev.data.scalar.value,
                                      ev.data.scalar.length);
             t->len = ev.data.scalar.length;

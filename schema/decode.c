@@ -102,6 +102,23 @@ void decode_warning(struct decode_ctx *c, const struct model_hdr *at,
     va_end(ap);
 }
 
+/* "VM 'web-1'" for a field of spec or metadata; "spec.nics[0] of VM
+ * 'web-1'" deeper down, so that a message names which NIC. `depth` is how
+ * many path segments lead to the struct holding the field. */
+static const char *where(struct decode_ctx *c, size_t depth)
+{
+    if (depth <= 1)
+        return c->where;
+    size_t saved = c->nseg;
+    c->nseg = depth;
+    const char *p = render_path(c, NULL);
+    c->nseg = saved;
+    return arena_printf(c->arena, "%s of %s", p, c->where);
+}
+
+/* For messages about the value being decoded (its key is the top segment). */
+#define WHERE_VALUE(c) where((c), (c)->nseg ? (c)->nseg - 1 : 0)
+
 static void push_key(struct decode_ctx *c, const char *key)
 {
     c->seg[c->nseg].key = key;
@@ -127,7 +144,7 @@ static void wrong_type(struct decode_ctx *c, const struct schema_field *f,
                        const struct tree *v)
 {
     report(c, v->mark, "wrong type for '%s' in %s: expected %s, got %s",
-           f->name, c->where, schema_type_name(f), tree_type_name(v));
+           f->name, WHERE_VALUE(c), schema_type_name(f), tree_type_name(v));
 }
 
 /* A scalar usable as a string: quoted, or plain and not null or boolean.
@@ -144,7 +161,7 @@ static const char *want_string(struct decode_ctx *c,
     }
     if (strlen(v->u.str) != v->len) {
         report(c, v->mark, "'%s' in %s contains a NUL character", f->name,
-               c->where);
+               WHERE_VALUE(c));
         return NULL;
     }
     return v->u.str;
@@ -154,8 +171,11 @@ static void bad_value(struct decode_ctx *c, const struct schema_field *f,
                       const struct tree *v, const char *what, const char *s,
                       const char *why)
 {
-    report(c, v->mark, "bad %s '%s' for '%s' in %s: %s", what, s, f->name,
-           c->where, why);
+    if (f->type == SCHEMA_NAME)   /* metadata.name: the name is what is bad */
+        report(c, v->mark, "bad name '%s' for a %s: %s", s, c->kind->name, why);
+    else
+        report(c, v->mark, "bad %s '%s' for '%s' in %s: %s", what, s, f->name,
+               WHERE_VALUE(c), why);
 }
 
 static void decode_struct(struct decode_ctx *c, const struct schema_table *t,
@@ -183,10 +203,10 @@ static void decode_enum(struct decode_ctx *c, const struct schema_field *f,
     const char *sugg = text_suggest(s, f->values, n, sizeof(f->values[0]));
     if (sugg)
         report(c, v->mark, "value '%s' not allowed for '%s' in %s (did you mean '%s'? allowed: %s)",
-               s, f->name, c->where, sugg, allowed);
+               s, f->name, WHERE_VALUE(c), sugg, allowed);
     else
         report(c, v->mark, "value '%s' not allowed for '%s' in %s (allowed: %s)",
-               s, f->name, c->where, allowed);
+               s, f->name, WHERE_VALUE(c), allowed);
 }
 
 static void decode_labels(struct decode_ctx *c, const struct schema_field *f,
@@ -251,7 +271,7 @@ static void decode_value(struct decode_ctx *c, const struct schema_field *f,
                    (!strcmp(v->u.str, "yes") || !strcmp(v->u.str, "no") ||
                     !strcmp(v->u.str, "on") || !strcmp(v->u.str, "off"))) {
             report(c, v->mark, "wrong type for '%s' in %s: expected true or false, got '%s'",
-                   f->name, c->where, v->u.str);
+                   f->name, WHERE_VALUE(c), v->u.str);
         } else {
             wrong_type(c, f, v);
         }
@@ -267,7 +287,7 @@ static void decode_value(struct decode_ctx *c, const struct schema_field *f,
         long long n = strtoll(v->u.str, &end, 0);
         if (errno || *end || n < f->min || n > f->max) {
             report(c, v->mark, "value %s for '%s' in %s is out of range (%lld to %lld)",
-                   v->u.str, f->name, c->where, (long long)f->min,
+                   v->u.str, f->name, WHERE_VALUE(c), (long long)f->min,
                    (long long)f->max);
             return;
         }
@@ -289,7 +309,7 @@ static void decode_value(struct decode_ctx *c, const struct schema_field *f,
             char buf[32];
             check_quantity_format((uint64_t)f->min, buf, sizeof(buf));
             report(c, v->mark, "'%s' in %s must be at least %s", f->name,
-                   c->where, buf);
+                   WHERE_VALUE(c), buf);
             return;
         }
         *(uint64_t *)dst = q;
@@ -320,7 +340,7 @@ static void decode_value(struct decode_ctx *c, const struct schema_field *f,
             const struct tree *item = v->u.items[i];
             if (is_null(item))
                 report(c, item->mark, "empty item in '%s' of %s", f->name,
-                       c->where);
+                       WHERE_VALUE(c));
             else
                 decode_value(c, f->elem, item, (char *)list->v + i * size);
             c->nseg--;
@@ -452,10 +472,10 @@ static void decode_struct(struct decode_ctx *c, const struct schema_table *t,
                                             sizeof(t->fields[0]));
             if (sugg)
                 report(c, k->mark, "unknown field '%s' in %s (did you mean '%s'?)",
-                       k->u.str, c->where, sugg);
+                       k->u.str, where(c, c->nseg), sugg);
             else
                 report(c, k->mark, "unknown field '%s' in %s", k->u.str,
-                       c->where);
+                       where(c, c->nseg));
             continue;
         }
         if (is_null(v))
@@ -477,7 +497,7 @@ static void decode_struct(struct decode_ctx *c, const struct schema_table *t,
         } else {
             if (f->required && node)
                 report(c, node->mark, "missing required field '%s' in %s",
-                       f->name, c->where);
+                       f->name, where(c, c->nseg - 1));
             if (f->type == SCHEMA_STRUCT)
                 decode_struct(c, f->table, NULL, fdst);   /* defaults */
         }

@@ -204,7 +204,9 @@ void explain_reference(FILE *out)
         "Every document has `apiVersion: %s`, a `kind`, `metadata` (`name`: "
         "lowercase letters, digits and `-`, at most 63 characters; optional "
         "`labels`) and a `spec`. Quantities are whole numbers with an optional "
-        "unit: `KiB MiB GiB TiB` (binary) or `K M G T` (decimal). This "
+        "unit: `KiB MiB GiB TiB` (binary) or `K M G T` (decimal). A field "
+        "marked required inside an optional object is required when that "
+        "object is given. This "
         "reference is generated from the schema tables (`qkvm explain "
         "--reference`).\n",
         SCHEMA_API_VERSION);

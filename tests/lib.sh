@@ -2,6 +2,9 @@
 # Every check calls pass or fail; summary prints "N passed, N failed" and
 # sets the exit status. A skip says why and is counted, never silent.
 passed=0 failed=0 skipped=0
+: "${QKVM:=qkvm}" "${BUILD:=build}" "${WRAP:=}"
+case "$QKVM" in /*) ;; *) QKVM="$PWD/$QKVM" ;; esac
+export QKVM BUILD WRAP NO_COLOR=1
 : "${TMPDIR:=/tmp}"
 TESTTMP=$(mktemp -d "$TMPDIR/qkvm-test.XXXXXX")
 trap 'rm -rf "$TESTTMP"' EXIT

@@ -127,7 +127,7 @@ static void test_decode__values(void **state)
 {
     (void)state;
     expect(HDR "kind: VM\nmetadata: {name: Web_1}\nspec: {memory: 1GiB}\n", 1,
-           "bad name 'Web_1' for 'name'", 3, 18);
+           "bad name 'Web_1' for a VM: a name has only lowercase letters", 3, 18);
     expect(VM("  memory: 1.5GiB\n"), 1, "a quantity must be a whole number", 6, 11);
     expect(VM("  memory: 0\n"), 1, "a quantity must be greater than zero", 6, 11);
     expect(VM("  memory: -2GiB\n"), 1, "a quantity must be positive", 6, 11);
@@ -135,7 +135,7 @@ static void test_decode__values(void **state)
     expect(VM("  memory: 100KiB\n"), 1, "'memory' in VM 'web-1' must be at least 1MiB", 6, 11);
     expect(VM("  memory: 1GiB\n  cpus: 0\n"), 1, "value 0 for 'cpus' in VM 'web-1' is out of range (1 to 1024)", 7, 9);
     expect(NET VM("  memory: 1GiB\n  nics: [{network: lan, mac: '52:54:00:00:00'}]\n"), 1,
-           "bad MAC address '52:54:00:00:00'", 12, 30);
+           "bad MAC address '52:54:00:00:00' for 'mac' in spec.nics[0] of VM 'web-1'", 12, 30);
     expect(NET VM("  memory: 1GiB\n  nics: [{network: lan, ip: 10.0.0.999}]\n"), 1,
            "bad IP address '10.0.0.999'", 12, 29);
     expect(HDR "kind: Network\nmetadata: {name: lan}\nspec: {cidr: 10.0.0.1/24}\n", 1,
