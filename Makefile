@@ -19,14 +19,19 @@ VERSION  := 0.1.0
 
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wvla
-CPPFLAGS += -D_GNU_SOURCE -DQKVM_VERSION='"$(VERSION)"' -Ireconciler -Ischema
-CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 $(WARN)
+# Required flags live in QKVM_CFLAGS, so CFLAGS or OPT given on the command
+# line add to them instead of replacing them.
+OPT      ?= -O2 -g
+QKVM_CPPFLAGS := -D_GNU_SOURCE -DQKVM_VERSION='"$(VERSION)"' -Ireconciler -Ischema
+QKVM_CFLAGS   := -std=c11 $(WARN) $(OPT)
+QKVM_LDFLAGS  :=
 ifeq ($(SAN),asan)
-CFLAGS   += -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
-            -fno-omit-frame-pointer
-LDFLAGS  += -fsanitize=address,undefined
+QKVM_CFLAGS   += -fsanitize=address,undefined -fno-sanitize-recover=all \
+                 -fno-omit-frame-pointer
+QKVM_LDFLAGS  += -fsanitize=address,undefined
 endif
+ALL_CFLAGS  = $(QKVM_CPPFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) $(QKVM_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(QKVM_LDFLAGS) $(LDFLAGS)
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -51,25 +56,25 @@ endif
 all: $(QKVM)
 
 $(QKVM): $(OBJ)
-	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(OBJ) $(PKG_LIBS)
 
 $(BUILD)/%.o: %.c $(wildcard reconciler/*.h schema/*.h) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ $< \
-	    $(LIB_OBJ) $(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null) $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< \
+	    $(LIB_OBJ) $(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null) $(ALL_LDFLAGS)
 
 $(REPLAY): tests/fuzz/fuzz_load.c tests/fuzz/replay.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ \
-	    tests/fuzz/fuzz_load.c tests/fuzz/replay.c $(LIB_OBJ) $(PKG_LIBS) $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ \
+	    tests/fuzz/fuzz_load.c tests/fuzz/replay.c $(LIB_OBJ) $(PKG_LIBS) $(ALL_LDFLAGS)
 
 $(BUILD)/tools/%: tools/bench/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(PKG_LIBS)
 
 deps:
 	@tools/install-deps test
@@ -96,16 +101,16 @@ check: deps
 check-asan: deps
 	@ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0 \
 	 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	 $(MAKE) --no-print-directory BUILD=build/asan SAN=asan CFLAGS="-g" suites
+	 $(MAKE) --no-print-directory BUILD=build/asan SAN=asan OPT="-O1 -g" suites
 
 check-valgrind: deps
-	@$(MAKE) --no-print-directory BUILD=build/valgrind CFLAGS="-O1 -g" suites \
+	@$(MAKE) --no-print-directory BUILD=build/valgrind OPT="-O1 -g" suites \
 	    WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
 
 FUZZ_TIME ?= 60
 fuzz: deps
 	@mkdir -p $(BUILD)/fuzz $(BUILD)/fuzz/corpus
-	clang $(CPPFLAGS) $(PKG_CFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	clang $(QKVM_CPPFLAGS) $(PKG_CFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -o $(BUILD)/fuzz/fuzz_load tests/fuzz/fuzz_load.c $(LIB_SRC) $(PKG_LIBS)
 	$(BUILD)/fuzz/fuzz_load -max_total_time=$(FUZZ_TIME) -max_len=65536 \
 	    -timeout=10 -rss_limit_mb=2048 $(BUILD)/fuzz/corpus tests/fuzz/corpus/load

@@ -16,7 +16,7 @@ struct arena;
 struct arena *arena_new(void);
 void arena_free(struct arena *a);                 /* accepts NULL */
 
-void *arena_alloc(struct arena *a, size_t size);  /* zeroed, aligned to 16 */
+void *arena_alloc(struct arena *a, size_t size);  /* zeroed, aligned to 8 */
 char *arena_strndup(struct arena *a, const char *s, size_t len);
 char *arena_strdup(struct arena *a, const char *s);
 char *arena_printf(struct arena *a, const char *fmt, ...)

@@ -136,9 +136,10 @@ static struct model *load(const struct opts *o, struct diag *d,
     diag_sort(d);
     if (o->verbose)
         fprintf(stderr, "qkvm: read %zu files (%zu bytes, %zu documents, %zu objects): "
-                        "load %.1f ms, checks %.1f ms\n",
+                        "load %.1f ms, checks %.1f ms, %.1f MiB of trees and model\n",
                 st->files, st->bytes, st->documents, model_count(m),
-                (t1 - t0) * 1e3, (now() - t1) * 1e3);
+                (t1 - t0) * 1e3, (now() - t1) * 1e3,
+                (double)arena_used(m->arena) / (1 << 20));
     if (rc < 0) {
         diag_print(d, stderr, o->color);
         model_free(m);

@@ -142,7 +142,7 @@ struct tree *tree_new_strn(struct arena *a, const char *s, size_t len)
     struct tree *t = node(a, TREE_SCALAR);
     t->scalar = TREE_STR;
     t->u.str = arena_strndup(a, s, len);
-    t->len = len;
+    t->len = (uint32_t)len;
     return t;
 }
 
@@ -156,7 +156,7 @@ struct tree *tree_new_int(struct arena *a, long long v)
     struct tree *t = node(a, TREE_SCALAR);
     t->scalar = TREE_INT;
     t->u.str = arena_printf(a, "%lld", v);
-    t->len = strlen(t->u.str);
+    t->len = (uint32_t)strlen(t->u.str);
     return t;
 }
 
@@ -165,37 +165,34 @@ struct tree *tree_new_bool(struct arena *a, bool v)
     struct tree *t = node(a, TREE_SCALAR);
     t->scalar = TREE_BOOL;
     t->u.str = v ? "true" : "false";
-    t->len = strlen(t->u.str);
+    t->len = (uint32_t)strlen(t->u.str);
     return t;
 }
 
-/* Children of built nodes grow by doubling inside the arena; the old block
- * is simply abandoned (output trees are small and short-lived). */
-static void *grow(struct arena *a, void *old, size_t *cap, size_t len,
-                  size_t elem)
+/* Children of built nodes grow by doubling inside the arena (the old block
+ * is abandoned: output trees are small and short-lived). The capacity is
+ * implied by the length: 8, 16, 32... so nodes need not store it. */
+static void *grow(struct arena *a, void *old, uint32_t len, size_t elem)
 {
-    if (len < *cap)
-        return old;
-    size_t ncap = *cap ? *cap * 2 : 8;
+    if (len != 0 && (len < 8 || (len & (len - 1)) != 0))
+        return old;                    /* room left */
+    size_t ncap = len ? (size_t)len * 2 : 8;
     void *p = arena_alloc(a, ncap * elem);
     if (old)
-        memcpy(p, old, len * elem);
-    *cap = ncap;
+        memcpy(p, old, (size_t)len * elem);
     return p;
 }
 
 void tree_seq_add(struct arena *a, struct tree *seq, struct tree *item)
 {
-    seq->u.items = grow(a, seq->u.items, &seq->cap, seq->len,
-                        sizeof(struct tree *));
+    seq->u.items = grow(a, seq->u.items, seq->len, sizeof(struct tree *));
     seq->u.items[seq->len++] = item;
 }
 
 void tree_map_add(struct arena *a, struct tree *map, const char *key,
                   struct tree *value)
 {
-    map->u.pairs = grow(a, map->u.pairs, &map->cap, map->len,
-                        sizeof(struct tree_pair));
+    map->u.pairs = grow(a, map->u.pairs, map->len, sizeof(struct tree_pair));
     map->u.pairs[map->len].key = tree_new_str(a, key);
     map->u.pairs[map->len].value = value;
     map->len++;

@@ -33,17 +33,18 @@ struct tree_mark {
 
 struct tree_pair;
 
+/* 24 bytes: a parsed manifest set of ten thousand VMs has about a million
+ * nodes, so their size is what the loader's memory is. */
 struct tree {
-    enum tree_type type;
-    enum tree_scalar scalar;
+    uint8_t type;                /* enum tree_type */
+    uint8_t scalar;              /* enum tree_scalar */
+    uint32_t len;                /* scalar: bytes; seq, map: children */
     struct tree_mark mark;
-    size_t len;                  /* scalar: bytes; seq, map: children */
     union {
         const char *str;         /* TREE_SCALAR */
         struct tree **items;     /* TREE_SEQ */
         struct tree_pair *pairs; /* TREE_MAP */
     } u;
-    size_t cap;                  /* built seq/map: allocated children */
 };
 
 struct tree_pair {

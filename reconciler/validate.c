@@ -146,6 +146,8 @@ static void find_dups(struct vctx *v, struct uses *u,
                       void (*dup)(struct vctx *, const struct use *first,
                                   const struct use *again))
 {
+    if (u->n < 2)
+        return;          /* also: qsort(NULL, 0, ...) is undefined */
     qsort(u->v, u->n, sizeof(*u->v), cmp_use);
     size_t first = 0;
     for (size_t i = 1; i < u->n; i++) {

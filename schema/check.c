@@ -201,6 +201,19 @@ int check_ip_cmp(const struct check_ip *a, const struct check_ip *b)
 
 void check_ip_format(const struct check_ip *ip, char *buf, size_t size)
 {
+    if (ip->family == 4 && size >= 16) {   /* the common case, without printf */
+        char *p = buf;
+        for (int i = 0; i < 4; i++) {
+            unsigned v = ip->a[i];
+            if (v >= 100)
+                *p++ = (char)('0' + v / 100);
+            if (v >= 10)
+                *p++ = (char)('0' + v / 10 % 10);
+            *p++ = (char)('0' + v % 10);
+            *p++ = i < 3 ? '.' : '\0';
+        }
+        return;
+    }
     if (!inet_ntop(ip->family == 4 ? AF_INET : AF_INET6, ip->a, buf,
                    (socklen_t)size))
         snprintf(buf, size, "?");

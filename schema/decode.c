@@ -105,15 +105,23 @@ void decode_warning(struct decode_ctx *c, const struct model_hdr *at,
 /* "VM 'web-1'" for a field of spec or metadata; "spec.nics[0] of VM
  * 'web-1'" deeper down, so that a message names which NIC. `depth` is how
  * many path segments lead to the struct holding the field. */
+const char *decode_where(struct decode_ctx *c)
+{
+    if (!c->where_)
+        c->where_ = c->name ? arena_printf(c->arena, "%s '%s'", c->kind->name, c->name)
+                            : c->kind->name;
+    return c->where_;
+}
+
 static const char *where(struct decode_ctx *c, size_t depth)
 {
     if (depth <= 1)
-        return c->where;
+        return decode_where(c);
     size_t saved = c->nseg;
     c->nseg = depth;
     const char *p = render_path(c, NULL);
     c->nseg = saved;
-    return arena_printf(c->arena, "%s of %s", p, c->where);
+    return arena_printf(c->arena, "%s of %s", p, decode_where(c));
 }
 
 /* For messages about the value being decoded (its key is the top segment). */
@@ -224,7 +232,7 @@ static void decode_labels(struct decode_ctx *c, const struct schema_field *f,
         const char *why = check_label_key(k->u.str);
         if (why) {
             report(c, k->mark, "bad label key '%s' in '%s' of %s: %s",
-                   k->u.str, f->name, c->where, why);
+                   k->u.str, f->name, decode_where(c), why);
             continue;
         }
         const char *s;
@@ -235,14 +243,14 @@ static void decode_labels(struct decode_ctx *c, const struct schema_field *f,
                   tree_plain_kind(val->u.str, val->len) == TREE_PLAIN_BOOL)) {
             report(c, val->mark,
                    "label '%s' in '%s' of %s must be a string, not a %s (quote it)",
-                   k->u.str, f->name, c->where, tree_type_name(val));
+                   k->u.str, f->name, decode_where(c), tree_type_name(val));
             continue;
         } else {
             s = val->u.str;
         }
         if ((why = check_label_value(s))) {
             report(c, val->mark, "bad label value '%s' for '%s' in %s: %s", s,
-                   k->u.str, c->where, why);
+                   k->u.str, decode_where(c), why);
             continue;
         }
         /* insertion sort by key: label sets are small */
@@ -549,11 +557,8 @@ struct model_object *decode_document(struct arena *a, const char *file,
 
     /* The name, as written, for messages about the rest of the document. */
     const struct tree *nv = tree_get(tree_get(doc, "metadata"), "name");
-    if (nv && nv->type == TREE_SCALAR && !is_null(nv)) {
+    if (nv && nv->type == TREE_SCALAR && !is_null(nv))
         c.name = nv->u.str;
-        c.where = arena_printf(a, "%s '%s'", c.kind->name, nv->u.str);
-    } else
-        c.where = c.kind->name;
 
     struct model_object *o = arena_alloc(a, c.kind->size);
     c.obj = o;

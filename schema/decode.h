@@ -25,7 +25,7 @@ struct decode_ctx {
     const struct schema_kind *kind;
     struct model_object *obj;
     const char *name;          /* as written, for findings; may be NULL */
-    const char *where;         /* "VM 'web-1'", for messages */
+    const char *where_;        /* "VM 'web-1'": see decode_where() */
     /* The field path of the current node, as segments: rendered to text
      * ("spec.nics[0].mac") only when a finding is reported. */
     struct { const char *key; long index; } seg[YAMLDOC_MAX_DEPTH];
@@ -48,6 +48,11 @@ void decode_error(struct decode_ctx *c, const struct model_hdr *at,
 void decode_warning(struct decode_ctx *c, const struct model_hdr *at,
                     const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* "VM 'web-1'" (or "VM" when the name is unknown), for messages. Built on
+ * first use: formatting it for every document would cost more than the
+ * decoding when nothing is wrong. */
+const char *decode_where(struct decode_ctx *c);
 
 /* Where a field of a struct was declared (see decode_error). */
 struct tree_mark decode_mark(const struct model_object *obj,

@@ -77,11 +77,11 @@ static void fence_finish(void *obj, struct decode_ctx *c)
     else if (methods > 1)
         decode_error(c, &f->hdr, NULL,
                      "fence of %s has more than one method: choose one of command, redfish, manual",
-                     c->where);
+                     decode_where(c));
     if (f->command.n == 0 && f->command.v && f->hdr.set &&
         tree_get(f->hdr.src, "command"))
         decode_error(c, &f->hdr, "command", "fence command of %s is empty",
-                     c->where);
+                     decode_where(c));
 }
 
 static const struct schema_field node_capacity_fields[] = {
@@ -161,24 +161,24 @@ static void net_finish(void *obj, struct decode_ctx *c)
         if (!n->bridge)
             decode_error(c, &n->hdr, NULL,
                          "missing required field 'bridge' in %s (mode bridge attaches to an existing host bridge)",
-                         c->where);
+                         decode_where(c));
         if (n->cidr || n->dhcp.hdr.set || n->gateway)
             decode_error(c, &n->hdr, n->cidr ? "cidr" : n->dhcp.hdr.set ? "dhcp" : "gateway",
                          "%s has mode bridge: addresses belong to the host's LAN, so cidr, gateway and dhcp are not allowed",
-                         c->where);
+                         decode_where(c));
         return;
     }
     if (!n->cidr) {
         if (!tree_get(n->hdr.src, "cidr"))
             decode_error(c, &n->hdr, NULL,
                          "missing required field 'cidr' in %s (required with mode %s)",
-                         c->where, v_net_mode[n->mode]);
+                         decode_where(c), v_net_mode[n->mode]);
         return;
     }
     check_cidr(n->cidr, &net, &prefix);
     if (net.family == 4 && prefix > 30) {
         decode_error(c, &n->hdr, "cidr", "cidr %s of %s is too small for a network (at most /30)",
-                     n->cidr, c->where);
+                     n->cidr, decode_where(c));
         return;
     }
     if (!n->gateway) {
@@ -192,7 +192,7 @@ static void net_finish(void *obj, struct decode_ctx *c)
         if (!check_ip_in_cidr(&gw, &net, prefix) || check_ip_is_edge(&gw, &net, prefix)) {
             decode_error(c, &n->hdr, "gateway",
                          "gateway %s of %s is not a host address of %s",
-                         n->gateway, c->where, n->cidr);
+                         n->gateway, decode_where(c), n->cidr);
             return;
         }
     }
@@ -204,23 +204,23 @@ static void net_finish(void *obj, struct decode_ctx *c)
     if (!check_ip_in_cidr(&a, &net, prefix) || check_ip_is_edge(&a, &net, prefix)) {
         decode_error(c, &n->dhcp.hdr, "start",
                      "DHCP range start %s of %s is outside cidr %s",
-                     n->dhcp.start, c->where, n->cidr);
+                     n->dhcp.start, decode_where(c), n->cidr);
         ok = false;
     }
     if (!check_ip_in_cidr(&b, &net, prefix) || check_ip_is_edge(&b, &net, prefix)) {
         decode_error(c, &n->dhcp.hdr, "end",
                      "DHCP range end %s of %s is outside cidr %s",
-                     n->dhcp.end, c->where, n->cidr);
+                     n->dhcp.end, decode_where(c), n->cidr);
         ok = false;
     }
     if (ok && check_ip_cmp(&a, &b) > 0)
         decode_error(c, &n->dhcp.hdr, "end",
                      "DHCP range of %s ends (%s) before it starts (%s)",
-                     c->where, n->dhcp.end, n->dhcp.start);
+                     decode_where(c), n->dhcp.end, n->dhcp.start);
     else if (ok && check_ip_cmp(&a, &gw) <= 0 && check_ip_cmp(&gw, &b) <= 0)
         decode_error(c, &n->dhcp.hdr, NULL,
                      "DHCP range %s-%s of %s contains the gateway %s",
-                     n->dhcp.start, n->dhcp.end, c->where, n->gateway);
+                     n->dhcp.start, n->dhcp.end, decode_where(c), n->gateway);
 }
 
 static const struct schema_field net_dhcp_fields[] = {
@@ -317,11 +317,11 @@ static void disk_finish(void *obj, struct decode_ctx *c)
     if (!d->size && !d->from.hdr.set && !tree_get(d->hdr.src, "size"))
         decode_error(c, &d->hdr, NULL,
                      "missing required field 'size' in %s (required unless the disk is made from an image)",
-                     c->where);
+                     decode_where(c));
     if (d->from.hdr.set && d->format == DISK_FORMAT_RAW)
         decode_error(c, &d->hdr, "format",
                      "%s is made from an image, which needs format qcow2 (a copy-on-write overlay)",
-                     c->where);
+                     decode_where(c));
 }
 
 static const struct schema_field disk_from_fields[] = {
@@ -371,17 +371,28 @@ static const char *const v_vm_console[] = { "serial", "none", NULL };
  * happens). 52:54:00 + 24 bits would collide a few times in such a fleet. */
 static const char *derive_mac(struct arena *a, const char *vm, size_t index)
 {
+    static const char hex[] = "0123456789abcdef";
     uint64_t h = 0xcbf29ce484222325ULL;
-    char idx[24];
-    snprintf(idx, sizeof(idx), "/%zu", index);
-    for (const char *p = vm; *p; p++)
-        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-    for (const char *p = idx; *p; p++)
-        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-    return arena_printf(a, "52:%02x:%02x:%02x:%02x:%02x",
-                        (unsigned)(h >> 32) & 0xff, (unsigned)(h >> 24) & 0xff,
-                        (unsigned)(h >> 16) & 0xff, (unsigned)(h >> 8) & 0xff,
-                        (unsigned)h & 0xff);
+    char idx[24], *p = idx + sizeof(idx);
+    *--p = '\0';
+    do {                                /* "/INDEX", without printf */
+        *--p = (char)('0' + index % 10);
+        index /= 10;
+    } while (index);
+    *--p = '/';
+    for (const char *q = vm; *q; q++)
+        h = (h ^ (unsigned char)*q) * 0x100000001b3ULL;
+    for (const char *q = p; *q; q++)
+        h = (h ^ (unsigned char)*q) * 0x100000001b3ULL;
+    char *mac = arena_alloc(a, 18);
+    memcpy(mac, "52", 2);
+    for (int i = 0; i < 5; i++) {
+        unsigned byte = (unsigned)(h >> (32 - 8 * i)) & 0xff;
+        mac[2 + 3 * i] = ':';
+        mac[3 + 3 * i] = hex[byte >> 4];
+        mac[4 + 3 * i] = hex[byte & 15];
+    }
+    return mac;
 }
 
 /* Runs on the whole object: the derived MACs need the VM's name. */
@@ -401,13 +412,13 @@ static void vm_finish(void *obj, struct decode_ctx *c)
             if (d->boot && d->boot == e->boot) {
                 decode_error(c, &d->hdr, "boot",
                              "%s has more than one disk with boot: %lld ('%s' and '%s')",
-                             c->where, (long long)d->boot, e->disk ? e->disk : "?",
+                             decode_where(c), (long long)d->boot, e->disk ? e->disk : "?",
                              d->disk ? d->disk : "?");
                 break;
             }
             if (d->disk && e->disk && strcmp(d->disk, e->disk) == 0) {
                 decode_error(c, &d->hdr, "disk", "%s attaches Disk '%s' twice",
-                             c->where, d->disk);
+                             decode_where(c), d->disk);
                 break;
             }
         }
@@ -513,7 +524,7 @@ static void drift_finish(void *obj, struct decode_ctx *c)
                                      : decode_mark(c->obj, &d->hdr, "ignore");
             diag_add(c->diag, DIAG_ERROR, c->file, m, c->kind->name, c->name,
                      "spec.drift.ignore", "drift.ignore of %s: '%s' is not a field of any kind (%s)",
-                     c->where, p, first);
+                     decode_where(c), p, first);
         }
     }
 }
