@@ -46,12 +46,28 @@ static void verr(struct vctx *v, enum diag_severity sev,
              o->meta.name, path, "%s", msg);
 }
 
-/* A reference from `o` (field `field` of the struct at `at`) to an object of
- * kind `k` named `name`. Returns the object, or NULL after reporting. */
+/* The JSON "field" of a finding: "spec.disks[3].disk", "spec.node" (index
+ * NO_INDEX) or "spec.nodes[1]" (field NULL). Formatted only when a finding
+ * is reported: building it for every reference would cost more than the
+ * checks. */
+#define NO_INDEX ((size_t)-1)
+static const char *field_path(struct vctx *v, const char *prefix, size_t index,
+                              const char *field)
+{
+    if (index == NO_INDEX)
+        return field ? arena_printf(v->a, "%s.%s", prefix, field) : prefix;
+    if (!field)
+        return arena_printf(v->a, "%s[%zu]", prefix, index);
+    return arena_printf(v->a, "%s[%zu].%s", prefix, index, field);
+}
+
+/* A reference from `o` (field `field` of the struct at `at`, which is item
+ * `index` of the list `prefix`) to an object of kind `k` named `name`.
+ * Returns the object, or NULL after reporting. */
 static struct model_object *ref(struct vctx *v, const struct model_object *o,
                                 const struct model_hdr *at, const char *field,
-                                const char *path, enum model_kind k,
-                                const char *name)
+                                const char *prefix, size_t index,
+                                enum model_kind k, const char *name)
 {
     if (!name)
         return NULL;
@@ -65,6 +81,7 @@ static struct model_object *ref(struct vctx *v, const struct model_object *o,
     }
     const char *sugg = text_suggest(name, v->names[k], v->m->len[k],
                                     sizeof(char *));
+    const char *path = field_path(v, prefix, index, field);
     if (sugg)
         verr(v, DIAG_ERROR, o, at, field, path,
              "%s '%s' refers to %s '%s', which is not declared (did you mean '%s'?)",
@@ -86,10 +103,12 @@ static void refs_list(struct vctx *v, const struct model_object *o,
         const struct tree *seq = at->src ? tree_get(at->src, field) : NULL;
         struct model_hdr item = { .src = seq && seq->type == TREE_SEQ &&
                                           i < seq->len ? seq->u.items[i] : NULL };
-        char path[64];
-        snprintf(path, sizeof(path), "spec.%s[%zu]", field, i);
-        ref(v, o, item.src ? &item : at, item.src ? NULL : field, path,
-            MODEL_NODE, l->v[i]);
+        /* the finding points at the list item itself when it can */
+        if (item.src)
+            ref(v, o, &item, NULL, field_path(v, "spec", NO_INDEX, field), i,
+                MODEL_NODE, l->v[i]);
+        else
+            ref(v, o, at, field, "spec", NO_INDEX, MODEL_NODE, l->v[i]);
     }
 }
 
@@ -225,10 +244,8 @@ static void check_nic_ip(struct vctx *v, const struct model_vm *vm,
                          const struct model_network *net)
 {
     const struct net_spec *ns = &net->spec;
-    char path[64];
-    snprintf(path, sizeof(path), "spec.nics[%zu].ip", i);
     if (ns->mode == NET_MODE_BRIDGE) {
-        verr(v, DIAG_ERROR, &vm->obj, &nic->hdr, "ip", path,
+        verr(v, DIAG_ERROR, &vm->obj, &nic->hdr, "ip", field_path(v, "spec.nics", i, "ip"),
              "VM '%s' has ip %s on Network '%s', which has mode bridge: qkvm manages no addresses there",
              vm->obj.meta.name, nic->ip, net->obj.meta.name);
         return;
@@ -241,13 +258,13 @@ static void check_nic_ip(struct vctx *v, const struct model_vm *vm,
     check_cidr(ns->cidr, &netaddr, &prefix);
     if (!check_ip_in_cidr(&ip, &netaddr, prefix) ||
         check_ip_is_edge(&ip, &netaddr, prefix)) {
-        verr(v, DIAG_ERROR, &vm->obj, &nic->hdr, "ip", path,
+        verr(v, DIAG_ERROR, &vm->obj, &nic->hdr, "ip", field_path(v, "spec.nics", i, "ip"),
              "ip %s of VM '%s' is outside cidr %s of Network '%s'", nic->ip,
              vm->obj.meta.name, ns->cidr, net->obj.meta.name);
         return;
     }
     if (ns->gateway && strcmp(ns->gateway, nic->ip) == 0) {
-        verr(v, DIAG_ERROR, &vm->obj, &nic->hdr, "ip", path,
+        verr(v, DIAG_ERROR, &vm->obj, &nic->hdr, "ip", field_path(v, "spec.nics", i, "ip"),
              "ip %s of VM '%s' is the gateway of Network '%s'", nic->ip,
              vm->obj.meta.name, net->obj.meta.name);
         return;
@@ -256,7 +273,7 @@ static void check_nic_ip(struct vctx *v, const struct model_vm *vm,
         check_ip(ns->dhcp.start, &a);
         check_ip(ns->dhcp.end, &b);
         if (check_ip_cmp(&a, &ip) <= 0 && check_ip_cmp(&ip, &b) <= 0)
-            verr(v, DIAG_ERROR, &vm->obj, &nic->hdr, "ip", path,
+            verr(v, DIAG_ERROR, &vm->obj, &nic->hdr, "ip", field_path(v, "spec.nics", i, "ip"),
                  "ip %s of VM '%s' is inside the DHCP range %s-%s of Network '%s'; "
                  "a static lease must be outside it",
                  nic->ip, vm->obj.meta.name, ns->dhcp.start, ns->dhcp.end,
@@ -272,35 +289,33 @@ static void check_vms(struct vctx *v, struct uses *disks, struct uses *macs,
         const struct model_vm *vm = (const struct model_vm *)m->objs[MODEL_VM][k];
         const struct vm_spec *s = &vm->spec;
         const struct model_object *o = &vm->obj;
-        char path[64];
         const struct model_object *node =
-            ref(v, o, &s->hdr, "node", "spec.node", MODEL_NODE, s->node);
+            ref(v, o, &s->hdr, "node", "spec", NO_INDEX, MODEL_NODE, s->node);
         for (size_t i = 0; i < s->disks.n; i++) {
             const struct vm_disk *d = &s->disks.v[i];
-            snprintf(path, sizeof(path), "spec.disks[%zu].disk", i);
             const struct model_disk *disk = (const struct model_disk *)
-                ref(v, o, &d->hdr, "disk", path, MODEL_DISK, d->disk);
+                ref(v, o, &d->hdr, "disk", "spec.disks", i, MODEL_DISK, d->disk);
             if (!disk)
                 continue;
             use_add(disks, (struct use){ d->disk, NULL, o, &d->hdr, "disk", i });
             const struct model_pool *pool = (const struct model_pool *)
                 model_find(m, MODEL_POOL, disk->spec.pool ? disk->spec.pool : "");
             if (node && pool && !on_node(&pool->spec.nodes, node->meta.name))
-                verr(v, DIAG_ERROR, o, &d->hdr, "disk", path,
+                verr(v, DIAG_ERROR, o, &d->hdr, "disk", field_path(v, "spec.disks", i, "disk"),
                      "VM '%s' is pinned to Node '%s', but its Disk '%s' is in Pool '%s', which is not on that node",
                      o->meta.name, node->meta.name, d->disk, pool->obj.meta.name);
         }
         for (size_t i = 0; i < s->nics.n; i++) {
             const struct vm_nic *nic = &s->nics.v[i];
-            snprintf(path, sizeof(path), "spec.nics[%zu].network", i);
             const struct model_network *net = (const struct model_network *)
-                ref(v, o, &nic->hdr, "network", path, MODEL_NETWORK, nic->network);
+                ref(v, o, &nic->hdr, "network", "spec.nics", i, MODEL_NETWORK, nic->network);
             if (nic->mac)
                 use_add(macs, (struct use){ nic->mac, NULL, o, &nic->hdr, "mac", i });
             if (!net)
                 continue;
             if (node && !on_node(&net->spec.nodes, node->meta.name))
-                verr(v, DIAG_ERROR, o, &nic->hdr, "network", path,
+                verr(v, DIAG_ERROR, o, &nic->hdr, "network",
+                     field_path(v, "spec.nics", i, "network"),
                      "VM '%s' is pinned to Node '%s', but Network '%s' is not on that node",
                      o->meta.name, node->meta.name, net->obj.meta.name);
             if (nic->ip) {
@@ -364,13 +379,13 @@ void validate_model(const struct model *m, struct diag *d)
     }
     for (size_t i = 0; i < m->len[MODEL_IMAGE]; i++) {
         const struct model_image *im = (const struct model_image *)m->objs[MODEL_IMAGE][i];
-        ref(&v, &im->obj, &im->spec.hdr, "pool", "spec.pool", MODEL_POOL, im->spec.pool);
+        ref(&v, &im->obj, &im->spec.hdr, "pool", "spec", NO_INDEX, MODEL_POOL, im->spec.pool);
     }
     for (size_t i = 0; i < m->len[MODEL_DISK]; i++) {
         const struct model_disk *dk = (const struct model_disk *)m->objs[MODEL_DISK][i];
-        ref(&v, &dk->obj, &dk->spec.hdr, "pool", "spec.pool", MODEL_POOL, dk->spec.pool);
+        ref(&v, &dk->obj, &dk->spec.hdr, "pool", "spec", NO_INDEX, MODEL_POOL, dk->spec.pool);
         if (dk->spec.from.hdr.set)
-            ref(&v, &dk->obj, &dk->spec.from.hdr, "image", "spec.from.image",
+            ref(&v, &dk->obj, &dk->spec.from.hdr, "image", "spec.from", NO_INDEX,
                 MODEL_IMAGE, dk->spec.from.image);
     }
     check_vms(&v, &disks, &macs, &ips);
