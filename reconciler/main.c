@@ -123,14 +123,26 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Load and validate -f paths. Returns the model (NULL when a path could not
- * be read); findings in d. */
-static struct model *load(const struct opts *o, struct diag *d,
-                          struct manifest_stats *st)
+/* The prelude of every command that reads manifests: no positional
+ * arguments, at least one -f, then load and check everything. Returns the
+ * model with its findings in d (sorted), or NULL with *rc set and d
+ * disposed (bad usage, or a path that could not be read). */
+static struct model *load(const struct opts *o, const char *cmd, int argc,
+                          struct diag *d, struct manifest_stats *st, int *rc)
 {
+    *rc = QKVM_EXIT_ERROR;
+    if (argc > 0) {
+        fprintf(stderr, "qkvm: %s takes no arguments (use -f PATH)\n", cmd);
+        return NULL;
+    }
+    if (!o->nfiles) {
+        fprintf(stderr, "qkvm: %s needs manifests: -f PATH (a file or a directory)\n", cmd);
+        return NULL;
+    }
+    diag_init(d);
     double t0 = now();
     struct model *m = model_new();
-    int rc = manifest_load(m, o->files, o->nfiles, d, st);
+    int lrc = manifest_load(m, o->files, o->nfiles, d, st);
     double t1 = now();
     validate_model(m, d);
     diag_sort(d);
@@ -140,20 +152,14 @@ static struct model *load(const struct opts *o, struct diag *d,
                 st->files, st->bytes, st->documents, model_count(m),
                 (t1 - t0) * 1e3, (now() - t1) * 1e3,
                 (double)arena_used(m->arena) / (1 << 20));
-    if (rc < 0) {
+    if (lrc < 0) {
         diag_print(d, stderr, o->color);
         model_free(m);
+        diag_dispose(d);
         return NULL;
     }
+    *rc = QKVM_EXIT_OK;
     return m;
-}
-
-static int need_files(const struct opts *o, const char *cmd)
-{
-    if (o->nfiles)
-        return 0;
-    fprintf(stderr, "qkvm: %s needs manifests: -f PATH (a file or a directory)\n", cmd);
-    return -1;
 }
 
 /* ---- commands ---- */
@@ -161,19 +167,13 @@ static int need_files(const struct opts *o, const char *cmd)
 static int cmd_validate(struct opts *o, int argc, char **argv)
 {
     (void)argv;
-    if (argc > 0)
-        return fail("validate takes no arguments (use -f PATH)");
-    if (need_files(o, "validate") < 0)
-        return QKVM_EXIT_ERROR;
     struct diag d;
     struct manifest_stats st;
-    diag_init(&d);
-    struct model *m = load(o, &d, &st);
-    if (!m) {
-        diag_dispose(&d);
-        return QKVM_EXIT_ERROR;
-    }
-    int rc = d.errors ? QKVM_EXIT_INVALID : QKVM_EXIT_OK;
+    int rc;
+    struct model *m = load(o, "validate", argc, &d, &st, &rc);
+    if (!m)
+        return rc;
+    rc = d.errors ? QKVM_EXIT_INVALID : QKVM_EXIT_OK;
 
     if (o->output != OUT_TABLE) {
         struct arena *a = arena_new();
@@ -226,20 +226,13 @@ static int cmd_validate(struct opts *o, int argc, char **argv)
 static int cmd_render(struct opts *o, int argc, char **argv)
 {
     (void)argv;
-    if (argc > 0)
-        return fail("render takes no arguments (use -f PATH)");
-    if (need_files(o, "render") < 0)
-        return QKVM_EXIT_ERROR;
     struct diag d;
     struct manifest_stats st;
-    diag_init(&d);
-    struct model *m = load(o, &d, &st);
-    if (!m) {
-        diag_dispose(&d);
-        return QKVM_EXIT_ERROR;
-    }
+    int rc;
+    struct model *m = load(o, "render", argc, &d, &st, &rc);
+    if (!m)
+        return rc;
     diag_print(&d, stderr, o->color);
-    int rc = QKVM_EXIT_OK;
     if (d.errors) {
         fprintf(stderr, "qkvm: %zu error%s: manifests are invalid\n", d.errors,
                 d.errors == 1 ? "" : "s");
