@@ -71,17 +71,22 @@ static const struct schema_table meta_table = {
 static void fence_finish(void *obj, struct decode_ctx *c)
 {
     struct node_fence *f = obj;
+    if (f->command.v && f->command.n == 0) {   /* declared as [] */
+        decode_error(c, &f->hdr, "command", "fence command of %s is empty",
+                     decode_where(c));
+        return;
+    }
     int methods = (f->command.n > 0) + f->redfish.hdr.set + f->manual;
-    if (methods == 0)
-        f->manual = true;    /* no fence declared: an operator confirms */
-    else if (methods > 1)
+    if (methods > 1)
         decode_error(c, &f->hdr, NULL,
                      "fence of %s has more than one method: choose one of command, redfish, manual",
                      decode_where(c));
-    if (f->command.n == 0 && f->command.v && f->hdr.set &&
-        tree_get(f->hdr.src, "command"))
-        decode_error(c, &f->hdr, "command", "fence command of %s is empty",
+    else if (methods == 0 && f->hdr.set && tree_get(f->hdr.src, "manual"))
+        decode_error(c, &f->hdr, "manual",
+                     "fence of %s has no method: manual is false, and neither command nor redfish is given",
                      decode_where(c));
+    else if (methods == 0)
+        f->manual = true;    /* no fence declared: an operator confirms */
 }
 
 static const struct schema_field node_capacity_fields[] = {
