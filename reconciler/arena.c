@@ -73,6 +73,12 @@ void *xreallocarray(void *p, size_t n, size_t size)
     return xrealloc(p, n * size);
 }
 
+char *xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(xmalloc(n), s, n);
+}
+
 struct arena *arena_new(void)
 {
     struct arena *a = xcalloc(1, sizeof(struct arena));

@@ -157,11 +157,7 @@ static int walk(struct loader *l, const char *dir, int depth)
             cap = cap ? cap * 2 : 64;
             names = xreallocarray(names, cap, sizeof(*names));
         }
-        names[n++] = strdup(de->d_name);
-        if (!names[n - 1]) {
-            fprintf(stderr, "qkvm: out of memory\n");
-            abort();
-        }
+        names[n++] = xstrdup(de->d_name);
     }
     closedir(dh);
     qsort(names, n, sizeof(*names), cmp_str);
@@ -231,11 +227,7 @@ int manifest_load(struct model *m, const char *const *paths, size_t npaths,
             }
             l.root_real = real;
             /* "dir/" and "dir" name files the same way */
-            char *root = strdup(paths[i]);
-            if (!root) {
-                fprintf(stderr, "qkvm: out of memory\n");
-                abort();
-            }
+            char *root = xstrdup(paths[i]);
             size_t rl = strlen(root);
             while (rl > 1 && root[rl - 1] == '/')
                 root[--rl] = '\0';

@@ -120,7 +120,7 @@ struct use {
     const struct model_object *o;
     const struct model_hdr *at;
     const char *field;
-    size_t index;
+    size_t index;              /* position in its list, for the finding's field */
 };
 
 static int cmp_pos(const struct model_object *a, const struct model_hdr *ha,
@@ -189,7 +189,7 @@ static void dup_disk(struct vctx *v, const struct use *a, const struct use *b)
 {
     if (a->o == b->o)
         return;      /* the same VM twice: reported by the VM's own check */
-    verr(v, DIAG_ERROR, b->o, b->at, b->field, "spec.disks",
+    verr(v, DIAG_ERROR, b->o, b->at, b->field, field_path(v, "spec.disks", b->index, b->field),
          "Disk '%s' is attached to VM '%s' and to VM '%s' (%s); a disk belongs to one VM",
          b->key, a->o->meta.name, b->o->meta.name, where_of(v, a));
 }
@@ -197,7 +197,8 @@ static void dup_disk(struct vctx *v, const struct use *a, const struct use *b)
 static void dup_mac(struct vctx *v, const struct use *a, const struct use *b)
 {
     bool derived = !tree_get(b->at->src, "mac");
-    verr(v, DIAG_ERROR, b->o, b->at, derived ? NULL : "mac", "spec.nics",
+    verr(v, DIAG_ERROR, b->o, b->at, derived ? NULL : "mac",
+         field_path(v, "spec.nics", b->index, "mac"),
          "MAC address %s of VM '%s' is already used by VM '%s' (%s)%s",
          b->key, b->o->meta.name, a->o->meta.name, where_of(v, a),
          derived ? "; the derived MACs collide: set mac on one of them" : "");
@@ -205,14 +206,14 @@ static void dup_mac(struct vctx *v, const struct use *a, const struct use *b)
 
 static void dup_ip(struct vctx *v, const struct use *a, const struct use *b)
 {
-    verr(v, DIAG_ERROR, b->o, b->at, "ip", "spec.nics",
+    verr(v, DIAG_ERROR, b->o, b->at, "ip", field_path(v, "spec.nics", b->index, "ip"),
          "IP address %s in Network '%s' of VM '%s' is already used by VM '%s' (%s)",
          b->key, b->scope, b->o->meta.name, a->o->meta.name, where_of(v, a));
 }
 
 static void dup_uri(struct vctx *v, const struct use *a, const struct use *b)
 {
-    verr(v, DIAG_ERROR, b->o, b->at, "uri", "spec.uri",
+    verr(v, DIAG_ERROR, b->o, b->at, "uri", field_path(v, "spec", NO_INDEX, "uri"),
          "Node '%s' has the same uri as Node '%s' (%s)", b->o->meta.name,
          a->o->meta.name, where_of(v, a));
 }

@@ -93,18 +93,6 @@ void decode_error(struct decode_ctx *c, const struct model_hdr *at,
     va_end(ap);
 }
 
-void decode_warning(struct decode_ctx *c, const struct model_hdr *at,
-                    const char *field, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vreport(c, DIAG_WARNING, decode_mark(c->obj, at, field), field, fmt, ap);
-    va_end(ap);
-}
-
-/* "VM 'web-1'" for a field of spec or metadata; "spec.nics[0] of VM
- * 'web-1'" deeper down, so that a message names which NIC. `depth` is how
- * many path segments lead to the struct holding the field. */
 const char *decode_where(struct decode_ctx *c)
 {
     if (!c->where_)
@@ -113,6 +101,9 @@ const char *decode_where(struct decode_ctx *c)
     return c->where_;
 }
 
+/* "VM 'web-1'" for a field of spec or metadata; "spec.nics[0] of VM
+ * 'web-1'" deeper down, so that a message names which NIC. `depth` is how
+ * many path segments lead to the struct holding the field. */
 static const char *where(struct decode_ctx *c, size_t depth)
 {
     if (depth <= 1)
@@ -529,7 +520,7 @@ struct model_object *decode_document(struct arena *a, const char *file,
     const struct tree_pair *kp = tree_pair(doc, "kind");
     if (!kp) {
         diag_add(d, DIAG_ERROR, file, doc->mark, NULL, NULL, NULL,
-                 "missing required field 'kind' (one of Node, Network, Pool, Image, Disk, VM, Policy)");
+                 "missing required field 'kind' (one of %s)", schema_kind_names());
         return NULL;
     }
     const struct tree *kv = kp->value;
@@ -550,8 +541,7 @@ struct model_object *decode_document(struct arena *a, const char *file,
                      "unknown kind '%s' (did you mean '%s'?)", kv->u.str, sugg);
         else
             diag_add(d, DIAG_ERROR, file, kv->mark, NULL, NULL, "kind",
-                     "unknown kind '%s' (one of Node, Network, Pool, Image, Disk, VM, Policy)",
-                     kv->u.str);
+                     "unknown kind '%s' (one of %s)", kv->u.str, schema_kind_names());
         return NULL;
     }
 

@@ -45,9 +45,6 @@ struct model_object *decode_document(struct arena *a, const char *file,
 void decode_error(struct decode_ctx *c, const struct model_hdr *at,
                   const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void decode_warning(struct decode_ctx *c, const struct model_hdr *at,
-                    const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 /* "VM 'web-1'" (or "VM" when the name is unknown), for messages. Built on
  * first use: formatting it for every document would cost more than the

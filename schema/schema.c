@@ -22,6 +22,18 @@ const struct schema_kind *schema_kind_of(enum model_kind k)
     return &schema_kinds[k];
 }
 
+const char *schema_kind_names(void)
+{
+    static char buf[128];
+    if (!buf[0]) {
+        size_t o = 0;
+        for (int k = 0; k < MODEL_KIND_COUNT && o < sizeof(buf); k++)
+            o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s",
+                                  k ? ", " : "", schema_kinds[k].name);
+    }
+    return buf;
+}
+
 size_t schema_field_size(const struct schema_field *f)
 {
     switch (f->type) {
@@ -113,9 +125,8 @@ int schema_lookup(const char *path, const struct schema_kind **kind_out,
         if (sugg)
             snprintf(err, errsize, "unknown kind '%s' (did you mean '%s'?)", seg, sugg);
         else
-            snprintf(err, errsize,
-                     "unknown kind '%s' (one of Node, Network, Pool, Image, Disk, VM, Policy)",
-                     seg);
+            snprintf(err, errsize, "unknown kind '%s' (one of %s)", seg,
+                     schema_kind_names());
         return -1;
     }
     const struct schema_table *t = kind->top;

@@ -85,6 +85,8 @@ extern const struct schema_kind schema_kinds[MODEL_KIND_COUNT];
 /* By name ("VM"), any case, or by plural ("vms"). NULL if unknown. */
 const struct schema_kind *schema_kind_find(const char *name);
 const struct schema_kind *schema_kind_of(enum model_kind k);
+/* "Node, Network, Pool, Image, Disk, VM, Policy": for messages. */
+const char *schema_kind_names(void);
 
 /* Size of one stored value of a field (a list element, a struct...). */
 size_t schema_field_size(const struct schema_field *f);
