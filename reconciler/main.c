@@ -6,6 +6,7 @@
  * and findings to stderr. Exit codes are the same for every command (see
  * enum qkvm_exit and the README).
  */
+#include "apply.h"
 #include "arena.h"
 #include "diag.h"
 #include "encode.h"
@@ -14,12 +15,19 @@
 #include "jsonschema.h"
 #include "manifest.h"
 #include "model.h"
+#include "observe.h"
+#include "owned.h"
+#include "plan.h"
+#include "report.h"
 #include "schema.h"
 #include "tree.h"
 #include "validate.h"
+#include "virt.h"
 #include "yamldoc.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +58,9 @@ struct opts {
     int quiet, verbose;
     bool color;              /* stderr is a terminal and NO_COLOR is unset */
     bool reference;          /* explain --reference */
+    bool yes, prune, adopt;  /* apply */
+    bool detailed_exitcode;  /* plan */
+    int shutdown_timeout;    /* apply: seconds, -1 unset */
 };
 
 struct command {
@@ -283,6 +294,244 @@ static int cmd_schema(struct opts *o, int argc, char **argv)
     return rc;
 }
 
+/* ---- reconcile: plan, apply, drift ---- */
+
+/* The state database's path (the ownership record lives next to it):
+ * --state, $QKVM_STATE, /var/lib/qkvm/state.db as root, else
+ * $XDG_STATE_HOME/qkvm/state.db or ~/.local/state/qkvm/state.db. */
+static char *state_path(const struct opts *o)
+{
+    const char *s = o->state ? o->state : getenv("QKVM_STATE");
+    if (s && *s)
+        return xstrdup(s);
+    if (geteuid() == 0)
+        return xstrdup("/var/lib/qkvm/state.db");
+    const char *x = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    char buf[PATH_MAX];
+    if (x && *x == '/')
+        snprintf(buf, sizeof(buf), "%s/qkvm/state.db", x);
+    else
+        snprintf(buf, sizeof(buf), "%s/.local/state/qkvm/state.db", home && *home ? home : ".");
+    return xstrdup(buf);
+}
+
+/* Which libvirt host: -c, else the one Node's uri, else libvirt's default
+ * (LIBVIRT_DEFAULT_URI, then its own rules). */
+static int pick_uri(const struct opts *o, const struct model *m, const char **uri)
+{
+    *uri = o->connect;
+    if (*uri)
+        return 0;
+    if (m->len[MODEL_NODE] == 1) {
+        *uri = ((const struct model_node *)m->objs[MODEL_NODE][0])->spec.uri;
+        return 0;
+    }
+    if (m->len[MODEL_NODE] > 1) {
+        fprintf(stderr, "qkvm: the manifests declare %zu Nodes; this version reconciles one "
+                        "host at a time: pass -c URI\n", m->len[MODEL_NODE]);
+        return -1;
+    }
+    return 0;
+}
+
+struct reconcile {
+    struct model *m;
+    struct diag d;
+    struct virt *v;
+    struct owned *own;
+    struct obs_host *obs;
+    struct plan *plan;
+    double t_load, t_observe;
+};
+
+static void reconcile_dispose(struct reconcile *r)
+{
+    plan_free(r->plan);
+    observe_free(r->obs);
+    owned_free(r->own);
+    virt_close(r->v);
+    if (r->m) {
+        model_free(r->m);
+        diag_dispose(&r->d);
+    }
+}
+
+/* Load and check the manifests, connect, observe, plan. Invalid manifests
+ * stop everything before libvirt is even contacted. */
+static int reconcile_prepare(const struct opts *o, const char *cmd, int argc,
+                             struct reconcile *r, unsigned observe_flags)
+{
+    struct manifest_stats st;
+    int rc;
+    memset(r, 0, sizeof(*r));
+    double t0 = now();
+    r->m = load(o, cmd, argc, &r->d, &st, &rc);
+    if (!r->m)
+        return rc;
+    r->t_load = now() - t0;
+    diag_print(&r->d, stderr, o->color);
+    if (r->d.errors) {
+        fprintf(stderr, "qkvm: %zu error%s: manifests are invalid; nothing was changed\n",
+                r->d.errors, r->d.errors == 1 ? "" : "s");
+        return QKVM_EXIT_INVALID;
+    }
+    const char *uri;
+    if (pick_uri(o, r->m, &uri) < 0)
+        return QKVM_EXIT_ERROR;
+    char err[1024];
+    char *sp = state_path(o);
+    size_t n = strlen(sp) + 8;
+    char *op = xmalloc(n);
+    snprintf(op, n, "%s.owned", sp);
+    free(sp);
+    r->own = owned_load(op, err, sizeof(err));
+    free(op);
+    if (!r->own) {
+        fprintf(stderr, "qkvm: cannot read the ownership record: %s\n", err);
+        return QKVM_EXIT_ERROR;
+    }
+    t0 = now();
+    r->v = virt_open(uri, err, sizeof(err));
+    if (!r->v) {
+        fprintf(stderr, "qkvm: cannot connect: %s\n", err);
+        return QKVM_EXIT_ERROR;
+    }
+    r->obs = observe_host(r->v, r->m, r->own, observe_flags, err, sizeof(err));
+    if (!r->obs) {
+        fprintf(stderr, "qkvm: cannot observe %s: %s\n", virt_uri(r->v), err);
+        return QKVM_EXIT_ERROR;
+    }
+    r->t_observe = now() - t0;
+    struct plan_opts po = { o->prune, o->adopt };
+    r->plan = plan_build(r->m, r->obs, &po);
+    if (o->verbose)
+        fprintf(stderr, "qkvm: %s: load %.1f ms, observe %.1f ms (%zu domains, %zu networks, "
+                        "%zu pools; %lu libvirt calls)\n",
+                virt_uri(r->v), r->t_load * 1e3, r->t_observe * 1e3, r->obs->ndoms,
+                r->obs->nnets, r->obs->npools, r->obs->calls);
+    return QKVM_EXIT_OK;
+}
+
+static int cmd_plan(struct opts *o, int argc, char **argv)
+{
+    (void)argv;
+    struct reconcile r;
+    int rc = reconcile_prepare(o, "plan", argc, &r, 0);
+    if (rc == QKVM_EXIT_OK) {
+        if (o->output != OUT_TABLE) {
+            struct arena *a = arena_new();
+            rc = emit_tree(o, report_plan_tree(a, r.plan, NULL), false);
+            arena_free(a);
+        } else {
+            report_plan_text(stdout, r.plan, o->color && isatty(STDOUT_FILENO));
+        }
+        if (rc == QKVM_EXIT_OK && o->detailed_exitcode && report_plan_has_changes(r.plan))
+            rc = QKVM_EXIT_CHANGES;
+    }
+    reconcile_dispose(&r);
+    return rc;
+}
+
+static bool confirm(const struct plan *p)
+{
+    if (!isatty(STDIN_FILENO)) {
+        fprintf(stderr, "qkvm: stdin is not a terminal: pass --yes to apply without a "
+                        "question; nothing was changed\n");
+        return false;
+    }
+    fprintf(stderr, "\nApply these %zu action%s to %s%s? Only 'yes' is accepted: ", p->n,
+            p->n == 1 ? "" : "s", p->uri,
+            p->count[PLAN_DELETE] ? " (including deletions)" : "");
+    char line[64];
+    if (!fgets(line, sizeof(line), stdin) || strcmp(line, "yes\n") != 0) {
+        fprintf(stderr, "qkvm: not confirmed; nothing was changed\n");
+        return false;
+    }
+    return true;
+}
+
+static int cmd_apply(struct opts *o, int argc, char **argv)
+{
+    (void)argv;
+    struct reconcile r;
+    int rc = reconcile_prepare(o, "apply", argc, &r, 0);
+    if (rc != QKVM_EXIT_OK) {
+        reconcile_dispose(&r);
+        return rc;
+    }
+    bool text = o->output == OUT_TABLE;
+    if (text && !o->quiet)
+        report_plan_text(stdout, r.plan, o->color && isatty(STDOUT_FILENO));
+    if (!r.plan->n) {
+        if (!text) {
+            struct arena *a = arena_new();
+            struct apply_result none = { 0 };
+            rc = emit_tree(o, report_plan_tree(a, r.plan, &none), false);
+            arena_free(a);
+        }
+        reconcile_dispose(&r);
+        return rc;
+    }
+    if (!o->yes && !confirm(r.plan)) {
+        reconcile_dispose(&r);
+        return QKVM_EXIT_ERROR;
+    }
+    if (text && !o->quiet)
+        putchar('\n');
+    fflush(stdout);
+    struct apply_opts ao = {
+        .shutdown_timeout_ms = (o->shutdown_timeout < 0 ? 60 : o->shutdown_timeout) * 1000,
+        .commit = "",
+        .log = text && !o->quiet ? stdout : NULL,
+        .color = o->color && isatty(STDOUT_FILENO),
+    };
+    struct apply_result res;
+    double t0 = now();
+    int arc = apply_plan(r.v, r.m, r.obs, r.plan, r.own, &ao, &res);
+    if (!text) {
+        struct arena *a = arena_new();
+        rc = emit_tree(o, report_plan_tree(a, r.plan, &res), false);
+        arena_free(a);
+    } else if (!o->quiet || arc < 0) {
+        printf("\nApply %s: %zu done, %zu failed, %zu skipped (%.1f s).\n",
+               arc < 0 ? "incomplete" : "complete", res.done, res.failed, res.skipped,
+               now() - t0);
+    }
+    if (arc < 0) {
+        for (size_t i = 0; i < r.plan->n; i++)
+            if (res.status[i] == APPLY_FAILED || res.status[i] == APPLY_SKIPPED)
+                fprintf(stderr, "qkvm: %s %s/%s: %s\n", plan_verb_name(r.plan->v[i].verb),
+                        plan_kind_name(r.plan->v[i].kind), r.plan->v[i].name,
+                        res.error[i] ? res.error[i] : "failed");
+        rc = QKVM_EXIT_ERROR;
+    }
+    if (o->verbose)
+        fprintf(stderr, "qkvm: %lu libvirt calls in all\n", virt_calls(r.v));
+    apply_result_dispose(&res, r.plan->n);
+    reconcile_dispose(&r);
+    return rc;
+}
+
+static int cmd_drift(struct opts *o, int argc, char **argv)
+{
+    (void)argv;
+    struct reconcile r;
+    int rc = reconcile_prepare(o, "drift", argc, &r, OBSERVE_DEEP);
+    if (rc == QKVM_EXIT_OK) {
+        if (o->output != OUT_TABLE) {
+            struct arena *a = arena_new();
+            rc = emit_tree(o, report_drift_tree(a, r.plan), false);
+            arena_free(a);
+        } else {
+            report_drift_text(stdout, r.plan, o->color && isatty(STDOUT_FILENO));
+        }
+        if (rc == QKVM_EXIT_OK && r.plan->ndrift)
+            rc = QKVM_EXIT_CHANGES;
+    }
+    reconcile_dispose(&r);
+    return rc;
+}
+
 static int cmd_version(struct opts *o, int argc, char **argv)
 {
     (void)o;
@@ -318,11 +567,42 @@ static const struct command commands[] = {
       "Print the JSON Schema (draft 2020-12) of a manifest document, generated\n"
       "from the schema, for yaml-language-server and other editors:\n"
       "  # yaml-language-server: $schema=./qkvm.schema.json\n" },
+    { "plan", cmd_plan, "-f PATH [-c URI] [--detailed-exitcode] [--prune] [--adopt] [-o json]",
+      "show what apply would change on the host",
+      "Observe the libvirt host, compare it with the manifests field by field and\n"
+      "print the actions apply would take, in order: + create, ~ update in place\n"
+      "(live, or in the definition with \"restart required\"), -/+ replace, - delete,\n"
+      "and ! for what apply will not do (conflicts, blocked changes, pending\n"
+      "restarts, stale objects without --prune). Nothing is changed.\n"
+      "  --detailed-exitcode  exit 2 when there are changes, 0 when none, 1 on error\n"
+      "  --prune              plan deletion of stale objects (qkvm's, no longer declared)\n"
+      "  --adopt              plan taking over same-named objects qkvm did not create\n" },
+    { "apply", cmd_apply, "-f PATH [-c URI] [--yes] [--prune] [--adopt] [--shutdown-timeout S]",
+      "make the host match the manifests",
+      "Plan as 'qkvm plan' does, ask for confirmation (unless --yes), then apply\n"
+      "the actions in order: pools, networks, disks, VMs; deletions in reverse.\n"
+      "Independent actions go on when one fails; dependents of a failure are\n"
+      "skipped. Exit 1 when anything failed, one line per failure on stderr.\n"
+      "  --yes                do not ask (required when stdin is not a terminal)\n"
+      "  --prune              delete stale objects (never Disks with protect: true)\n"
+      "  --adopt              take over same-named objects qkvm did not create\n"
+      "  --shutdown-timeout S graceful shutdown wait before destroy (default 60)\n" },
+    { "drift", cmd_drift, "-f PATH [-c URI] [-o json]",
+      "report drift, stale objects and orphans; exit 2 when there are any",
+      "Observe the host thoroughly (running domains' persistent definitions too)\n"
+      "and report: changed fields (desired vs actual), missing objects, VMs in the\n"
+      "wrong power state, stale objects (qkvm's, no longer declared), orphans\n"
+      "(domains, networks, pools, volumes qkvm did not create and nobody declares;\n"
+      "files in managed pool directories libvirt does not know), domains whose\n"
+      "disk file is missing, and qemu processes no domain accounts for. Fields in\n"
+      "a selecting Policy's drift.ignore are left out. Exit 2 when anything is\n"
+      "found, 0 when nothing is.\n" },
     { "version", cmd_version, "", "print the version", "Print the version.\n" },
     { NULL, NULL, NULL, NULL, NULL },
 };
 
-enum { OPT_STATE = 256, OPT_REFERENCE };
+enum { OPT_STATE = 256, OPT_REFERENCE, OPT_YES, OPT_PRUNE, OPT_ADOPT, OPT_DETAILED,
+       OPT_SHUTDOWN_TIMEOUT };
 
 static const struct option long_opts[] = {
     { "file", required_argument, NULL, 'f' },
@@ -334,6 +614,11 @@ static const struct option long_opts[] = {
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { "reference", no_argument, NULL, OPT_REFERENCE },
+    { "yes", no_argument, NULL, OPT_YES },
+    { "prune", no_argument, NULL, OPT_PRUNE },
+    { "adopt", no_argument, NULL, OPT_ADOPT },
+    { "detailed-exitcode", no_argument, NULL, OPT_DETAILED },
+    { "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -386,6 +671,49 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
             }
             o->reference = true;
             break;
+        case OPT_YES:
+        case OPT_PRUNE:
+        case OPT_ADOPT:
+        case OPT_DETAILED:
+        case OPT_SHUTDOWN_TIMEOUT: {
+            static const struct { int opt; const char *flag, *cmds; } allowed[] = {
+                { OPT_YES, "--yes", " apply " },
+                { OPT_PRUNE, "--prune", " apply plan " },
+                { OPT_ADOPT, "--adopt", " apply plan " },
+                { OPT_DETAILED, "--detailed-exitcode", " plan " },
+                { OPT_SHUTDOWN_TIMEOUT, "--shutdown-timeout", " apply " },
+            };
+            for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+                if (allowed[i].opt != c)
+                    continue;
+                char word[32];
+                snprintf(word, sizeof(word), " %s ", cmd ? cmd->name : "");
+                if (!cmd || !strstr(allowed[i].cmds, word)) {
+                    fprintf(stderr, "qkvm: %s is a flag of:%s\n", allowed[i].flag, allowed[i].cmds);
+                    return -1;
+                }
+            }
+            if (c == OPT_YES)
+                o->yes = true;
+            else if (c == OPT_PRUNE)
+                o->prune = true;
+            else if (c == OPT_ADOPT)
+                o->adopt = true;
+            else if (c == OPT_DETAILED)
+                o->detailed_exitcode = true;
+            else {
+                char *end;
+                errno = 0;
+                long t = strtol(optarg, &end, 10);
+                if (errno || *end || end == optarg || t < 0 || t > 86400) {
+                    fprintf(stderr, "qkvm: --shutdown-timeout takes seconds (0-86400), not '%s'\n",
+                            optarg);
+                    return -1;
+                }
+                o->shutdown_timeout = (int)t;
+            }
+            break;
+        }
         case ':':
             fprintf(stderr, "qkvm: flag '%s' needs a value\n", argv[optind - 1]);
             return -1;
@@ -403,6 +731,7 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
 int main(int argc, char **argv)
 {
     struct opts o = { 0 };
+    o.shutdown_timeout = -1;
     const char *nc = getenv("NO_COLOR");
     const char *term = getenv("TERM");
     o.color = isatty(STDERR_FILENO) && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);

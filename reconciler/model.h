@@ -175,6 +175,7 @@ enum vm_nic_model { VM_NIC_VIRTIO, VM_NIC_E1000, VM_NIC_RTL8139 };
 enum vm_firmware { VM_FIRMWARE_BIOS, VM_FIRMWARE_UEFI };
 enum vm_graphics { VM_GRAPHICS_NONE, VM_GRAPHICS_VNC, VM_GRAPHICS_SPICE };
 enum vm_console { VM_CONSOLE_SERIAL, VM_CONSOLE_NONE };
+enum vm_accel { VM_ACCEL_KVM, VM_ACCEL_TCG };
 struct vm_disk {
     struct model_hdr hdr;
     const char *disk;
@@ -199,7 +200,9 @@ struct vm_nics {
 struct vm_spec {
     struct model_hdr hdr;
     int64_t cpus;
+    int64_t max_cpus;           /* derived: cpus when not given */
     uint64_t memory;
+    uint64_t max_memory;        /* derived: memory when not given */
     enum vm_state state;
     struct vm_disks disks;
     struct vm_nics nics;
@@ -209,6 +212,7 @@ struct vm_spec {
     const char *machine;
     enum vm_graphics graphics;
     enum vm_console console;
+    enum vm_accel accel;
 };
 struct model_vm {
     struct model_object obj;

@@ -368,6 +368,7 @@ static const char *const v_vm_nic_model[] = { "virtio", "e1000", "rtl8139", NULL
 static const char *const v_vm_firmware[] = { "bios", "uefi", NULL };
 static const char *const v_vm_graphics[] = { "none", "vnc", "spice", NULL };
 static const char *const v_vm_console[] = { "serial", "none", NULL };
+static const char *const v_vm_accel[] = { "kvm", "tcg", NULL };
 
 /* A NIC's MAC when none is given: 52 (locally administered, unicast)
  * followed by 40 bits of FNV-1a over "NAME/INDEX". Stable for a VM name and
@@ -410,6 +411,16 @@ static void vm_finish(void *obj, struct decode_ctx *c)
     for (size_t i = 0; i < s->nics.n; i++)
         if (!s->nics.v[i].mac && !tree_get(s->nics.v[i].hdr.src, "mac"))
             s->nics.v[i].mac = derive_mac(c->arena, vm->obj.meta.name, i);
+    if (!s->max_cpus)
+        s->max_cpus = s->cpus;
+    else if (s->max_cpus < s->cpus)
+        decode_error(c, &s->hdr, "maxCpus", "%s has maxCpus %lld below cpus %lld",
+                     decode_where(c), (long long)s->max_cpus, (long long)s->cpus);
+    if (!s->max_memory)
+        s->max_memory = s->memory;
+    else if (s->max_memory < s->memory)
+        decode_error(c, &s->hdr, "maxMemory", "%s has maxMemory below memory",
+                     decode_where(c));
     for (size_t i = 0; i < s->disks.n; i++) {
         const struct vm_disk *d = &s->disks.v[i];
         for (size_t j = 0; j < i; j++) {
@@ -466,8 +477,14 @@ static const struct schema_field elem_vm_nic = {
 static const struct schema_field vm_spec_fields[] = {
     { FLD(struct vm_spec, cpus, "cpus", SCHEMA_INT), .def = "1", .min = 1,
       .max = 1024, .doc = "Virtual CPUs." },
+    { FLD(struct vm_spec, max_cpus, "maxCpus", SCHEMA_INT), .min = 1, .max = 1024,
+      .doc = "The most vCPUs the VM can have; cpus can grow up to it on a running "
+             "VM (default: cpus, so a change needs a restart)." },
     { FLD(struct vm_spec, memory, "memory", SCHEMA_QUANTITY), .required = true,
       .min = 1 << 20, .doc = "Memory, e.g. 2GiB or 512MiB." },
+    { FLD(struct vm_spec, max_memory, "maxMemory", SCHEMA_QUANTITY), .min = 1 << 20,
+      .doc = "The most memory the VM can have; memory can change up to it on a "
+             "running VM through the balloon (default: memory)." },
     { FLD(struct vm_spec, state, "state", SCHEMA_ENUM), .values = v_vm_state,
       .def = "running", .doc = "Desired power state." },
     { FLD(struct vm_spec, disks, "disks", SCHEMA_LIST), .elem = &elem_vm_disk,
@@ -486,6 +503,9 @@ static const struct schema_field vm_spec_fields[] = {
       .values = v_vm_graphics, .def = "none", .doc = "Graphical console." },
     { FLD(struct vm_spec, console, "console", SCHEMA_ENUM),
       .values = v_vm_console, .def = "serial", .doc = "Serial console." },
+    { FLD(struct vm_spec, accel, "accel", SCHEMA_ENUM), .values = v_vm_accel,
+      .def = "kvm", .doc = "Acceleration: kvm (hardware), or tcg (emulation, for "
+                           "hosts without /dev/kvm and tests)." },
     END
 };
 static const struct schema_table vm_spec_table = {

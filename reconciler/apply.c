@@ -1,0 +1,498 @@
+/* apply.c — execute a plan against one libvirt host. See apply.h. */
+#include "apply.h"
+
+#include "arena.h"
+#include "encode.h"
+#include "observe.h"
+#include "owned.h"
+#include "plan.h"
+#include "tree.h"
+#include "virt.h"
+#include "virtxml.h"
+#include "yamldoc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void apply_spec_hash(const struct model_object *o, char *out)
+{
+    struct arena *a = arena_new();
+    struct tree *t = encode_object(a, o);
+    struct tree *spec = tree_get(t, "spec");
+    char *buf = NULL;
+    size_t len = 0;
+    uint64_t h = 1469598103934665603ull;
+    FILE *f = open_memstream(&buf, &len);
+    if (f) {
+        if (spec)
+            yamldoc_emit(f, &spec, 1);
+        fclose(f);
+        for (size_t i = 0; i < len; i++)
+            h = (h ^ (unsigned char)buf[i]) * 1099511628211ull;
+    }
+    free(buf);
+    arena_free(a);
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+struct run {
+    struct virt *v;
+    const struct model *want;
+    const struct obs_host *obs;
+    const struct plan *p;
+    struct owned *own;
+    const struct apply_opts *o;
+    char err[1024];
+};
+
+static void mark_of(const struct run *r, const struct model_object *o, char *hash,
+                    struct virtxml_mark *m)
+{
+    apply_spec_hash(o, hash);
+    *m = (struct virtxml_mark){ o->kind_name, o->meta.name, hash,
+                                o->file ? o->file : "", r->o->commit ? r->o->commit : "" };
+}
+
+static int record_pool(struct run *r, const char *name)
+{
+    char uuid[64];
+    if (virt_pool_uuid(r->v, name, uuid, sizeof(uuid)) < 0) {
+        snprintf(r->err, sizeof(r->err), "%s: created, but its UUID cannot be read", name);
+        return -1;
+    }
+    owned_add_pool(r->own, uuid, name);
+    return owned_save(r->own, r->err, sizeof(r->err));
+}
+
+static int record_volume(struct run *r, const char *pool, const char *name, bool protect)
+{
+    char uuid[64];
+    if (virt_pool_uuid(r->v, pool, uuid, sizeof(uuid)) < 0) {
+        snprintf(r->err, sizeof(r->err), "pool %s: its UUID cannot be read", pool);
+        return -1;
+    }
+    owned_add_volume(r->own, uuid, name, protect);
+    return owned_save(r->own, r->err, sizeof(r->err));
+}
+
+/* ---- pools ---- */
+
+static int do_pool(struct run *r, const struct plan_action *a)
+{
+    const struct model_pool *want = (const struct model_pool *)a->want;
+    const struct obs_pool *op = observe_pool(r->obs, a->name);
+    char *err = r->err;
+    size_t el = sizeof(r->err);
+    switch (a->verb) {
+    case PLAN_CREATE: {
+        char *xml = virtxml_pool_encode(want);
+        int rc = virt_pool_define(r->v, xml, err, el);
+        free(xml);
+        if (rc < 0 || record_pool(r, a->name) < 0)
+            return -1;
+        return virt_pool_start(r->v, a->name, err, el);
+    }
+    case PLAN_START:
+        return virt_pool_start(r->v, a->name, err, el);
+    case PLAN_ADOPT:
+        return record_pool(r, a->name);
+    case PLAN_DELETE:
+        if (virt_pool_remove(r->v, a->name, err, el) < 0)
+            return -1;
+        if (op && op->uuid) {
+            owned_remove_pool(r->own, op->uuid);
+            return owned_save(r->own, err, el);
+        }
+        return 0;
+    default:
+        snprintf(err, el, "no such action on a pool");
+        return -1;
+    }
+}
+
+/* ---- networks ---- */
+
+/* The DHCP host entries of a network, from the declared VMs. */
+static size_t hosts_of(const struct model *want, const char *net,
+                       struct virtxml_dhcp_host **out)
+{
+    size_t n = 0;
+    struct virtxml_dhcp_host *v = NULL;
+    for (size_t i = 0; i < want->len[MODEL_VM]; i++) {
+        const struct model_vm *vm = (const struct model_vm *)want->objs[MODEL_VM][i];
+        for (size_t j = 0; j < vm->spec.nics.n; j++) {
+            const struct vm_nic *nic = &vm->spec.nics.v[j];
+            if (!nic->ip || strcmp(nic->network, net) != 0)
+                continue;
+            v = xreallocarray(v, n + 1, sizeof(*v));
+            v[n++] = (struct virtxml_dhcp_host){ nic->mac, nic->ip, vm->obj.meta.name };
+        }
+    }
+    *out = v;
+    return n;
+}
+
+static int network_define(struct run *r, const struct model_network *want)
+{
+    struct virtxml_dhcp_host *hosts;
+    size_t nh = hosts_of(r->want, want->obj.meta.name, &hosts);
+    char hash[17];
+    struct virtxml_mark m;
+    mark_of(r, &want->obj, hash, &m);
+    char *xml = virtxml_network_encode(want, hosts, nh, &m);
+    int rc = virt_network_define(r->v, xml, r->err, sizeof(r->err));
+    free(xml);
+    free(hosts);
+    return rc;
+}
+
+static int network_up(struct run *r, const struct model_network *want)
+{
+    if (virt_network_start(r->v, want->obj.meta.name, r->err, sizeof(r->err)) < 0)
+        return -1;
+    return virt_network_autostart(r->v, want->obj.meta.name, want->spec.autostart, r->err,
+                                  sizeof(r->err));
+}
+
+static int network_update(struct run *r, const struct plan_action *a)
+{
+    const struct model_network *want = (const struct model_network *)a->want;
+    for (size_t i = 0; i < a->nchanges; i++) {
+        const struct diff_change *ch = &a->changes[i];
+        if (strcmp(ch->field, "spec.autostart") == 0) {
+            if (virt_network_autostart(r->v, a->name, want->spec.autostart, r->err,
+                                       sizeof(r->err)) < 0)
+                return -1;
+            continue;
+        }
+        const char *pre = "spec.dhcp.hosts[";
+        if (strncmp(ch->field, pre, strlen(pre)) != 0)
+            continue;
+        char mac[32];
+        snprintf(mac, sizeof(mac), "%.*s", (int)strcspn(ch->field + strlen(pre), "]"),
+                 ch->field + strlen(pre));
+        if (ch->from) {
+            struct virtxml_dhcp_host h = { mac, ch->from, NULL };
+            char *x = virtxml_dhcp_host_encode(&h);
+            int rc = virt_network_dhcp_host(r->v, a->name, x, false, r->err, sizeof(r->err));
+            free(x);
+            if (rc < 0)
+                return -1;
+        }
+        if (ch->to) {
+            struct virtxml_dhcp_host *hosts, h = { mac, ch->to, NULL };
+            size_t nh = hosts_of(r->want, a->name, &hosts);
+            for (size_t j = 0; j < nh; j++)
+                if (strcasecmp(hosts[j].mac, mac) == 0)
+                    h.name = hosts[j].name;
+            char *x = virtxml_dhcp_host_encode(&h);
+            int rc = virt_network_dhcp_host(r->v, a->name, x, true, r->err, sizeof(r->err));
+            free(x);
+            free(hosts);
+            if (rc < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int do_network(struct run *r, const struct plan_action *a)
+{
+    const struct model_network *want = (const struct model_network *)a->want;
+    switch (a->verb) {
+    case PLAN_CREATE:
+        if (network_define(r, want) < 0)
+            return -1;
+        return network_up(r, want);
+    case PLAN_UPDATE:
+        return network_update(r, a);
+    case PLAN_REPLACE:
+        if (virt_network_remove(r->v, a->name, r->err, sizeof(r->err)) < 0 ||
+            network_define(r, want) < 0)
+            return -1;
+        return network_up(r, want);
+    case PLAN_ADOPT:
+        return network_define(r, want);
+    case PLAN_START:
+        return virt_network_start(r->v, a->name, r->err, sizeof(r->err));
+    case PLAN_DELETE:
+        return virt_network_remove(r->v, a->name, r->err, sizeof(r->err));
+    default:
+        snprintf(r->err, sizeof(r->err), "no such action on a network");
+        return -1;
+    }
+}
+
+/* ---- disks ---- */
+
+/* A running domain that has pool/volume attached; its target in *target. */
+static const struct obs_domain *attached(const struct obs_host *h, const char *pool,
+                                         const char *vol, const char **target)
+{
+    for (size_t i = 0; i < h->ndoms; i++) {
+        const struct obs_domain *d = &h->doms[i];
+        if (!d->active)
+            continue;
+        for (size_t j = 0; j < d->vm->spec.disks.n; j++) {
+            const struct virtxml_disk_src *s = &d->src[j];
+            if (s->pool && s->volume && strcmp(s->pool, pool) == 0 &&
+                strcmp(s->volume, vol) == 0) {
+                *target = s->target;
+                return d;
+            }
+        }
+    }
+    return NULL;
+}
+
+static int do_disk(struct run *r, const struct plan_action *a)
+{
+    const struct model_disk *want = (const struct model_disk *)a->want;
+    char *err = r->err;
+    size_t el = sizeof(r->err);
+    switch (a->verb) {
+    case PLAN_CREATE: {
+        char *xml = virtxml_volume_encode(want);
+        int rc = virt_volume_create(r->v, a->pool, xml, err, el);
+        free(xml);
+        if (rc < 0)
+            return -1;
+        return record_volume(r, a->pool, a->name, want->spec.protect);
+    }
+    case PLAN_ADOPT:
+        return record_volume(r, a->pool, a->name, want->spec.protect);
+    case PLAN_UPDATE: {
+        const char *target = NULL;
+        const struct obs_domain *d = attached(r->obs, a->pool, a->name, &target);
+        if (d && target)
+            return virt_domain_block_resize(r->v, d->name, target, want->spec.size, err, el);
+        return virt_volume_resize(r->v, a->pool, a->name, want->spec.size, err, el);
+    }
+    case PLAN_DELETE: {
+        const struct obs_pool *op = observe_pool(r->obs, a->pool);
+        if (virt_volume_delete(r->v, a->pool, a->name, err, el) < 0)
+            return -1;
+        if (op && op->uuid) {
+            owned_remove_volume(r->own, op->uuid, a->name);
+            return owned_save(r->own, err, el);
+        }
+        return 0;
+    }
+    default:
+        snprintf(err, el, "no such action on a disk");
+        return -1;
+    }
+}
+
+/* ---- VMs ---- */
+
+static int vm_define(struct run *r, const struct model_vm *want, const char *uuid)
+{
+    char hash[17];
+    struct virtxml_mark m;
+    mark_of(r, &want->obj, hash, &m);
+    char *xml = virtxml_domain_encode(r->want, want, uuid, &m);
+    int rc = virt_domain_define(r->v, xml, r->err, sizeof(r->err));
+    free(xml);
+    return rc;
+}
+
+static const char *key_of(const char *field, const char *prefix, char *buf, size_t size)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(field, prefix, n) != 0)
+        return NULL;
+    const char *k = field + n;
+    size_t len = strcspn(k, "]");
+    if (k[len] != ']' || k[len + 1] != '\0')
+        return NULL;                 /* a sub-field, not the entry itself */
+    snprintf(buf, size, "%.*s", (int)len, k);
+    return buf;
+}
+
+/* The first target name of `bus` the running domain does not use. */
+static void free_target(const struct obs_domain *d, enum vm_bus bus, char *buf, size_t size)
+{
+    for (size_t i = 0;; i++) {
+        virtxml_target_name(bus, i, buf, size);
+        bool used = false;
+        for (size_t j = 0; j < d->vm->spec.disks.n && !used; j++)
+            used = d->src[j].target && strcmp(d->src[j].target, buf) == 0;
+        if (!used)
+            return;
+    }
+}
+
+static int vm_live(struct run *r, const struct model_vm *want, const struct obs_domain *od,
+                   const struct diff_change *ch)
+{
+    char *err = r->err, key[256];
+    size_t el = sizeof(r->err);
+    const char *name = want->obj.meta.name;
+    if (strcmp(ch->field, "spec.memory") == 0)
+        return virt_domain_set_memory(r->v, name, want->spec.memory, err, el);
+    if (strcmp(ch->field, "spec.cpus") == 0)
+        return virt_domain_set_vcpus(r->v, name, (unsigned)want->spec.cpus, err, el);
+    if (key_of(ch->field, "spec.disks[", key, sizeof(key))) {
+        if (ch->to) {
+            for (size_t i = 0; i < want->spec.disks.n; i++) {
+                const struct vm_disk *d = &want->spec.disks.v[i];
+                if (strcmp(d->disk, key) != 0)
+                    continue;
+                char target[16];
+                free_target(od, d->bus, target, sizeof(target));
+                char *x = virtxml_disk_encode(r->want, d, target);
+                int rc = virt_domain_attach(r->v, name, x, err, el);
+                free(x);
+                return rc;
+            }
+        } else {
+            for (size_t i = 0; i < od->vm->spec.disks.n; i++) {
+                const struct vm_disk *d = &od->vm->spec.disks.v[i];
+                if (strcmp(d->disk, key) != 0)
+                    continue;
+                char *x = virtxml_disk_encode(r->want, d, od->src[i].target);
+                int rc = virt_domain_detach(r->v, name, x, err, el);
+                free(x);
+                return rc;
+            }
+        }
+        return 0;
+    }
+    if (key_of(ch->field, "spec.nics[", key, sizeof(key))) {
+        const struct model_vm *from = ch->to ? want : od->vm;
+        for (size_t i = 0; i < from->spec.nics.n; i++) {
+            const struct vm_nic *n = &from->spec.nics.v[i];
+            if (!n->mac || strcasecmp(n->mac, key) != 0)
+                continue;
+            char *x = virtxml_nic_encode(n);
+            int rc = ch->to ? virt_domain_attach(r->v, name, x, err, el)
+                            : virt_domain_detach(r->v, name, x, err, el);
+            free(x);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int do_vm(struct run *r, const struct plan_action *a)
+{
+    const struct model_vm *want = (const struct model_vm *)a->want;
+    const struct obs_domain *od = observe_domain(r->obs, a->name);
+    char *err = r->err;
+    size_t el = sizeof(r->err);
+    bool forced;
+    switch (a->verb) {
+    case PLAN_CREATE:
+        return vm_define(r, want, NULL);
+    case PLAN_START:
+        return virt_domain_start(r->v, a->name, err, el);
+    case PLAN_STOP:
+        return virt_domain_stop(r->v, a->name, r->o->shutdown_timeout_ms, &forced, err, el);
+    case PLAN_ADOPT:
+        return vm_define(r, want, od ? od->uuid : NULL);
+    case PLAN_UPDATE:
+        if (od && od->active)
+            for (size_t i = 0; i < a->nchanges; i++)
+                if (a->changes[i].how == DIFF_LIVE && vm_live(r, want, od, &a->changes[i]) < 0)
+                    return -1;
+        return vm_define(r, want, od ? od->uuid : NULL);
+    case PLAN_DELETE:
+        if (od && od->active &&
+            virt_domain_stop(r->v, a->name, r->o->shutdown_timeout_ms, &forced, err, el) < 0)
+            return -1;
+        return virt_domain_remove(r->v, a->name, err, el);
+    default:
+        snprintf(err, el, "no such action on a VM");
+        return -1;
+    }
+}
+
+static const char *past(enum plan_verb v)
+{
+    static const char *const words[PLAN_VERB_COUNT] = {
+        "created", "updated", "replaced", "deleted", "started", "stopped", "adopted",
+    };
+    return words[v];
+}
+
+int apply_plan(struct virt *v, const struct model *desired, const struct obs_host *obs,
+               const struct plan *p, struct owned *own, const struct apply_opts *o,
+               struct apply_result *res)
+{
+    struct run r = { v, desired, obs, p, own, o, { 0 } };
+    memset(res, 0, sizeof(*res));
+    res->status = xcalloc(p->n + 1, sizeof(*res->status));
+    res->error = xcalloc(p->n + 1, sizeof(*res->error));
+    for (size_t i = 0; i < p->n; i++) {
+        const struct plan_action *a = &p->v[i];
+        const char *kind = plan_kind_name(a->kind);
+        const struct plan_action *bad = NULL;
+        for (size_t j = 0; j < a->ndeps && !bad; j++)
+            if (res->status[a->deps[j]] == APPLY_FAILED || res->status[a->deps[j]] == APPLY_SKIPPED)
+                bad = &p->v[a->deps[j]];
+        if (bad) {
+            res->status[i] = APPLY_SKIPPED;
+            res->skipped++;
+            char msg[512];
+            snprintf(msg, sizeof(msg), "skipped: needs %s/%s, which %s", plan_kind_name(bad->kind),
+                     bad->name, res->status[bad - p->v] == APPLY_FAILED ? "failed" : "was skipped");
+            res->error[i] = xstrdup(msg);
+            if (o->log)
+                fprintf(o->log, "%s/%s: %s %s\n", kind, a->name, plan_verb_name(a->verb), msg);
+            continue;
+        }
+        r.err[0] = '\0';
+        int rc;
+        switch (a->kind) {
+        case MODEL_POOL: rc = do_pool(&r, a); break;
+        case MODEL_NETWORK: rc = do_network(&r, a); break;
+        case MODEL_DISK: rc = do_disk(&r, a); break;
+        case MODEL_VM: rc = do_vm(&r, a); break;
+        default:
+            snprintf(r.err, sizeof(r.err), "not reconciled by this version");
+            rc = -1;
+        }
+        if (rc < 0) {
+            res->status[i] = APPLY_FAILED;
+            res->failed++;
+            res->error[i] = xstrdup(r.err[0] ? r.err : "failed");
+            if (o->log)
+                fprintf(o->log, "%s%s/%s: %s FAILED: %s%s\n", o->color ? "\033[31m" : "", kind,
+                        a->name, plan_verb_name(a->verb), res->error[i], o->color ? "\033[0m" : "");
+        } else {
+            res->status[i] = APPLY_DONE;
+            res->done++;
+            if (o->log)
+                fprintf(o->log, "%s/%s: %s%s\n", kind, a->name, past(a->verb),
+                        a->restart_required ? " (restart required for some changes)" : "");
+        }
+    }
+    /* Keep the recorded protect flags of declared Disks current. */
+    for (size_t i = 0; i < desired->len[MODEL_DISK]; i++) {
+        const struct model_disk *d = (const struct model_disk *)desired->objs[MODEL_DISK][i];
+        const struct obs_pool *op = observe_pool(obs, d->spec.pool);
+        bool prot;
+        if (op && op->uuid && owned_volume(own, op->uuid, d->obj.meta.name, &prot) &&
+            prot != d->spec.protect)
+            owned_add_volume(own, op->uuid, d->obj.meta.name, d->spec.protect);
+    }
+    if (owned_dirty(own) && owned_save(own, r.err, sizeof(r.err)) < 0) {
+        if (o->log)
+            fprintf(o->log, "qkvm: %s\n", r.err);
+        return -1;
+    }
+    return res->failed || res->skipped ? -1 : 0;
+}
+
+void apply_result_dispose(struct apply_result *r, size_t n)
+{
+    if (r->error)
+        for (size_t i = 0; i < n; i++)
+            free(r->error[i]);
+    free(r->error);
+    free(r->status);
+    memset(r, 0, sizeof(*r));
+}

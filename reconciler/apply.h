@@ -1,0 +1,56 @@
+/* apply.h — execute a plan: the only module that changes libvirt.
+ *
+ * Actions run in plan order. An action whose dependency failed (or was
+ * skipped) is skipped and reported; independent actions go on. Every
+ * failure is one line naming the resource and libvirt's message.
+ *
+ * In place wherever libvirt allows: on a running domain, memory and vCPU
+ * changes within the maximums and disk/NIC hot-plug are applied live, then
+ * the persistent definition is rewritten from the manifest (keeping the
+ * domain's UUID), so live and persistent agree; what only a restart applies
+ * waits in the definition ("restart required"). Disk growth uses
+ * virStorageVolResize, or virDomainBlockResize when a running domain has the
+ * disk attached. DHCP host entries change through virNetworkUpdate.
+ *
+ * Pools and volumes qkvm creates (or adopts) are recorded in the ownership
+ * record right after libvirt creates them, before anything else happens.
+ */
+#ifndef QKVM_APPLY_H
+#define QKVM_APPLY_H
+
+#include "model.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct obs_host;
+struct owned;
+struct plan;
+struct virt;
+
+enum apply_status { APPLY_PENDING, APPLY_DONE, APPLY_FAILED, APPLY_SKIPPED };
+
+struct apply_opts {
+    int shutdown_timeout_ms;   /* graceful stop before destroy */
+    const char *commit;        /* recorded in the mark; "" for a directory */
+    FILE *log;                 /* one line per action, NULL for none */
+    bool color;
+};
+
+struct apply_result {
+    enum apply_status *status; /* per plan action */
+    char **error;              /* per plan action: message (FAILED, SKIPPED) */
+    size_t done, failed, skipped;
+};
+
+/* Returns 0 when every action succeeded, -1 otherwise (see r). */
+int apply_plan(struct virt *v, const struct model *desired, const struct obs_host *obs,
+               const struct plan *p, struct owned *own, const struct apply_opts *o,
+               struct apply_result *r);
+void apply_result_dispose(struct apply_result *r, size_t n);
+
+/* FNV-1a 64 of a declared object's normalised spec, as hex (17 bytes). */
+void apply_spec_hash(const struct model_object *o, char *out);
+
+#endif

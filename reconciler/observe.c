@@ -1,0 +1,369 @@
+/* observe.c — one observation pass of a libvirt host. See observe.h. */
+#include "observe.h"
+
+#include "arena.h"
+#include "diff.h"
+#include "owned.h"
+#include "virt.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Each obs_* struct starts with its name, so one bsearch serves all. */
+static const void *find(const void *base, size_t n, size_t size, const char *name)
+{
+    return bsearch(&name, base, n, size, by_name);
+}
+
+const struct obs_domain *observe_domain(const struct obs_host *h, const char *name)
+{
+    return find(h->doms, h->ndoms, sizeof(*h->doms), name);
+}
+const struct obs_network *observe_network(const struct obs_host *h, const char *name)
+{
+    return find(h->nets, h->nnets, sizeof(*h->nets), name);
+}
+const struct obs_pool *observe_pool(const struct obs_host *h, const char *name)
+{
+    return find(h->pools, h->npools, sizeof(*h->pools), name);
+}
+const struct obs_volume *observe_volume(const struct obs_pool *p, const char *name)
+{
+    return find(p->vols, p->nvols, sizeof(*p->vols), name);
+}
+
+void observe_free(struct obs_host *h)
+{
+    if (!h)
+        return;
+    arena_free(h->arena);
+    free(h);
+}
+
+static bool managed_pool(const struct model *desired, const struct obs_pool *p)
+{
+    return p->owned || (desired && model_find(desired, MODEL_POOL, p->name));
+}
+
+/* Files in a dir pool's directory that are not volumes libvirt knows. */
+static void stray_files(struct arena *a, struct obs_pool *p)
+{
+    if (!p->pool->spec.path || !p->type || strcmp(p->type, "dir") != 0)
+        return;
+    DIR *dir = opendir(p->pool->spec.path);
+    if (!dir)
+        return;
+    size_t cap = 0;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+            continue;
+        if (observe_volume(p, e->d_name))
+            continue;
+        if (p->nstray_files == cap) {
+            const char **old = p->stray_files;
+            cap = cap ? cap * 2 : 8;
+            p->stray_files = arena_alloc(a, cap * sizeof(*p->stray_files));
+            if (old)
+                memcpy(p->stray_files, old, p->nstray_files * sizeof(*old));
+        }
+        p->stray_files[p->nstray_files++] =
+            arena_printf(a, "%s/%s", p->pool->spec.path, e->d_name);
+    }
+    closedir(dir);
+    qsort(p->stray_files, p->nstray_files, sizeof(*p->stray_files), by_name);
+}
+
+/* /proc/PID/ns/NAME of a process, "" when unreadable. */
+static void ns_of(int pid, const char *name, char *buf, size_t size)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, name);
+    ssize_t n = readlink(path, buf, size - 1);
+    buf[n > 0 ? n : 0] = '\0';
+}
+
+/* qemu processes in the daemon's namespaces whose -uuid matches no domain. */
+static void stray_processes(struct obs_host *h, int daemon)
+{
+    char dnet[64], dmnt[64];
+    ns_of(daemon, "net", dnet, sizeof(dnet));
+    ns_of(daemon, "mnt", dmnt, sizeof(dmnt));
+    if (!*dnet || !*dmnt)
+        return;
+    DIR *proc = opendir("/proc");
+    if (!proc)
+        return;
+    size_t cap = 0;
+    struct dirent *e;
+    while ((e = readdir(proc))) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 0)
+            continue;
+        char path[64], buf[8192];
+        snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        buf[n] = '\0';
+        const char *exe = strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
+        if (strncmp(exe, "qemu-system-", 12) != 0 && strncmp(exe, "qemu-kvm", 8) != 0)
+            continue;
+        char net[64], mnt[64];
+        ns_of((int)pid, "net", net, sizeof(net));
+        ns_of((int)pid, "mnt", mnt, sizeof(mnt));
+        if (strcmp(net, dnet) != 0 || strcmp(mnt, dmnt) != 0)
+            continue;
+        const char *uuid = NULL, *name = NULL;
+        for (char *arg = buf; arg < buf + n; arg += strlen(arg) + 1) {
+            char *next = arg + strlen(arg) + 1;
+            if (next >= buf + n)
+                break;
+            if (strcmp(arg, "-uuid") == 0)
+                uuid = next;
+            else if (strcmp(arg, "-name") == 0)
+                name = strncmp(next, "guest=", 6) == 0 ? next + 6 : next;
+        }
+        bool known = false;
+        for (size_t i = 0; uuid && i < h->ndoms && !known; i++)
+            known = h->doms[i].active && h->doms[i].uuid &&
+                    strcasecmp(h->doms[i].uuid, uuid) == 0;
+        if (known)
+            continue;
+        if (h->nstrays == cap) {
+            struct obs_process *old = h->strays;
+            cap = cap ? cap * 2 : 4;
+            h->strays = arena_alloc(h->arena, cap * sizeof(*h->strays));
+            if (old)
+                memcpy(h->strays, old, h->nstrays * sizeof(*old));
+        }
+        struct obs_process *p = &h->strays[h->nstrays++];
+        p->pid = (int)pid;
+        p->uuid = uuid ? arena_strdup(h->arena, uuid) : NULL;
+        if (name) {
+            size_t len = strcspn(name, ",");
+            p->name = arena_strndup(h->arena, name, len);
+        }
+    }
+    closedir(proc);
+}
+
+static int observe_pools(struct virt *v, struct obs_host *h, const struct model *desired,
+                         const struct owned *own, char *err, size_t errlen)
+{
+    struct arena *a = h->arena;
+    struct virt_list pools;
+    if (virt_list_pools(v, &pools, err, errlen) < 0) {
+        virt_list_free(&pools);
+        return -1;
+    }
+    h->pools = arena_alloc(a, (pools.n + 1) * sizeof(*h->pools));
+    int rc = 0;
+    for (size_t i = 0; i < pools.n && rc == 0; i++) {
+        const struct virt_item *it = &pools.v[i];
+        struct obs_pool *p = &h->pools[h->npools++];
+        struct virtxml_pool px;
+        if (virtxml_pool_decode(a, it->xml, &px, err, errlen) < 0) {
+            rc = -1;
+            break;
+        }
+        p->name = arena_strdup(a, it->name);
+        p->pool = px.pool;
+        p->uuid = px.uuid;
+        p->type = px.type;
+        p->active = it->active;
+        p->autostart = it->autostart;
+        p->owned = own && owned_pool(own, p->uuid);
+        if (!it->active)
+            continue;
+        struct virt_list vols;
+        if (virt_list_volumes(v, it, &vols, err, errlen) < 0) {
+            virt_list_free(&vols);
+            rc = -1;
+            break;
+        }
+        p->vols = arena_alloc(a, (vols.n + 1) * sizeof(*p->vols));
+        for (size_t j = 0; j < vols.n; j++) {
+            struct virtxml_volume vx;
+            if (virtxml_volume_decode(a, vols.v[j].xml, &vx, err, errlen) < 0) {
+                rc = -1;
+                break;
+            }
+            struct obs_volume *ov = &p->vols[p->nvols++];
+            ov->name = arena_strdup(a, vols.v[j].name);
+            ov->disk = vx.disk;
+            ov->disk->spec.pool = p->name;
+            ov->path = vx.path;
+            ov->owned = own && owned_volume(own, p->uuid, ov->name, &ov->protect);
+        }
+        virt_list_free(&vols);
+        qsort(p->vols, p->nvols, sizeof(*p->vols), by_name);
+        if (h->local && managed_pool(desired, p))
+            stray_files(a, p);
+    }
+    virt_list_free(&pools);
+    qsort(h->pools, h->npools, sizeof(*h->pools), by_name);
+    return rc;
+}
+
+static int observe_networks(struct virt *v, struct obs_host *h, char *err, size_t errlen)
+{
+    struct virt_list nets;
+    if (virt_list_networks(v, &nets, err, errlen) < 0) {
+        virt_list_free(&nets);
+        return -1;
+    }
+    h->nets = arena_alloc(h->arena, (nets.n + 1) * sizeof(*h->nets));
+    int rc = 0;
+    for (size_t i = 0; i < nets.n; i++) {
+        struct virtxml_network nx;
+        if (virtxml_network_decode(h->arena, nets.v[i].xml, &nx, err, errlen) < 0) {
+            rc = -1;
+            break;
+        }
+        struct obs_network *n = &h->nets[h->nnets++];
+        n->name = arena_strdup(h->arena, nets.v[i].name);
+        n->net = nx.net;
+        n->mark = nx.mark;
+        n->uuid = nx.uuid;
+        n->hosts = nx.hosts;
+        n->nhosts = nx.nhosts;
+        n->active = nets.v[i].active;
+        n->autostart = nets.v[i].autostart;
+        n->net->spec.autostart = n->autostart;
+    }
+    virt_list_free(&nets);
+    qsort(h->nets, h->nnets, sizeof(*h->nets), by_name);
+    return rc;
+}
+
+/* Where a domain disk's data lives, from the observed pools. */
+static const char *disk_path(const struct obs_host *h, const struct virtxml_disk_src *s,
+                             bool *missing)
+{
+    *missing = false;
+    if (s->file) {
+        struct stat st;
+        *missing = h->local && stat(s->file, &st) < 0;
+        return s->file;
+    }
+    if (!s->pool || !s->volume)
+        return NULL;
+    const struct obs_pool *p = observe_pool(h, s->pool);
+    if (!p || !p->active)
+        return NULL;           /* reported as a missing pool, not a missing file */
+    const struct obs_volume *vol = observe_volume(p, s->volume);
+    if (!vol) {
+        *missing = true;
+        return arena_printf(h->arena, "%s/%s", p->pool->spec.path ? p->pool->spec.path : "?",
+                            s->volume);
+    }
+    struct stat st;
+    *missing = h->local && vol->path && stat(vol->path, &st) < 0;
+    return vol->path;
+}
+
+static int observe_domains(struct virt *v, struct obs_host *h, const struct model *desired,
+                           unsigned flags, char *err, size_t errlen)
+{
+    struct arena *a = h->arena;
+    struct virt_list doms;
+    if (virt_list_domains(v, &doms, err, errlen) < 0) {
+        virt_list_free(&doms);
+        return -1;
+    }
+    h->doms = arena_alloc(a, (doms.n + 1) * sizeof(*h->doms));
+    int rc = 0;
+    for (size_t i = 0; i < doms.n; i++) {
+        const struct virt_item *it = &doms.v[i];
+        struct virtxml_domain dx;
+        if (virtxml_domain_decode(a, it->xml, &dx, err, errlen) < 0) {
+            rc = -1;
+            break;
+        }
+        struct obs_domain *d = &h->doms[h->ndoms++];
+        d->name = arena_strdup(a, it->name);
+        d->vm = dx.vm;
+        d->src = dx.src;
+        d->mark = dx.mark;
+        d->uuid = dx.uuid;
+        d->active = it->active;
+        d->paused = it->paused;
+        d->persistent = it->persistent;
+        d->vm->spec.state = it->active ? VM_STATE_RUNNING : VM_STATE_STOPPED;
+        size_t nd = d->vm->spec.disks.n;
+        d->disk_path = arena_alloc(a, (nd + 1) * sizeof(*d->disk_path));
+        d->disk_missing = arena_alloc(a, (nd + 1) * sizeof(*d->disk_missing));
+        for (size_t j = 0; j < nd; j++)
+            d->disk_path[j] = disk_path(h, &d->src[j], &d->disk_missing[j]);
+
+        if (!it->active || !it->persistent)
+            continue;
+        bool fetch = flags & OBSERVE_DEEP;
+        if (!fetch && desired) {
+            const struct model_vm *want =
+                (const struct model_vm *)model_find(desired, MODEL_VM, d->name);
+            if (want) {
+                struct diff df;
+                diff_init(&df, a);
+                diff_vm(&df, want, d->vm, true);
+                fetch = df.n > 0;
+                diff_dispose(&df);
+            }
+        }
+        if (fetch) {
+            char *x = virt_domain_config_xml(v, it, err, errlen);
+            struct virtxml_domain cx;
+            if (!x || virtxml_domain_decode(a, x, &cx, err, errlen) < 0) {
+                free(x);
+                rc = -1;
+                break;
+            }
+            free(x);
+            d->config = cx.vm;
+            d->config->spec.state = VM_STATE_RUNNING;
+        }
+    }
+    virt_list_free(&doms);
+    qsort(h->doms, h->ndoms, sizeof(*h->doms), by_name);
+    return rc;
+}
+
+struct obs_host *observe_host(struct virt *v, const struct model *desired,
+                              const struct owned *own, unsigned flags, char *err,
+                              size_t errlen)
+{
+    struct obs_host *h = xcalloc(1, sizeof(*h));
+    h->arena = arena_new();
+    h->uri = arena_strdup(h->arena, virt_uri(v));
+    h->local = virt_is_local(v);
+    unsigned long before = virt_calls(v);
+    if (observe_pools(v, h, desired, own, err, errlen) < 0 ||
+        observe_networks(v, h, err, errlen) < 0 ||
+        observe_domains(v, h, desired, flags, err, errlen) < 0) {
+        observe_free(h);
+        return NULL;
+    }
+    if (h->local) {
+        int pid = virt_daemon_pid(v);
+        if (pid > 0)
+            stray_processes(h, pid);
+    }
+    h->calls = virt_calls(v) - before;
+    return h;
+}

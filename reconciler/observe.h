@@ -1,0 +1,104 @@
+/* observe.h — what one libvirt host really runs, as model structs.
+ *
+ * One pass: list every domain, network and storage pool (bulk), fetch each
+ * object's XML once, list each active pool's volumes, decode all of it with
+ * virtxml into the model's own structs. On a local daemon it also lists the
+ * directories of pools qkvm manages (files libvirt does not know), checks
+ * that every domain's disk file exists, and looks for qemu processes of the
+ * daemon that no domain accounts for. No guest agent is ever asked anything.
+ *
+ * A running domain is observed through its live XML. Its persistent XML is
+ * fetched too only where it can matter: when the live definition differs
+ * from the declared one (to tell "restart required, already in the config"
+ * from "not applied"), or for every running domain with OBSERVE_DEEP.
+ */
+#ifndef QKVM_OBSERVE_H
+#define QKVM_OBSERVE_H
+
+#include "model.h"
+#include "virtxml.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct arena;
+struct owned;
+struct virt;
+
+struct obs_domain {
+    const char *name;
+    struct model_vm *vm;          /* the live definition, or the persistent one */
+    struct model_vm *config;      /* persistent definition of a running domain, if fetched */
+    struct virtxml_disk_src *src; /* per vm->spec.disks entry */
+    const char **disk_path;       /* per disk: the file, NULL when unknown */
+    bool *disk_missing;           /* per disk: the file does not exist */
+    struct virtxml_mark mark;
+    const char *uuid;
+    bool active, paused, persistent;
+};
+
+struct obs_network {
+    const char *name;
+    struct model_network *net;
+    struct virtxml_mark mark;
+    const char *uuid;
+    struct virtxml_dhcp_host *hosts;
+    size_t nhosts;
+    bool active, autostart;
+};
+
+struct obs_volume {
+    const char *name;
+    struct model_disk *disk;      /* spec.pool is the pool's name */
+    const char *path;
+    bool owned, protect;          /* recorded as qkvm's, with its protect flag */
+};
+
+struct obs_pool {
+    const char *name;
+    struct model_pool *pool;
+    const char *uuid, *type;
+    bool active, autostart, owned;
+    struct obs_volume *vols;
+    size_t nvols;
+    const char **stray_files;     /* files in the directory libvirt does not know */
+    size_t nstray_files;
+};
+
+struct obs_process {
+    int pid;
+    const char *name, *uuid;      /* from qemu's -name guest=... and -uuid */
+};
+
+struct obs_host {
+    struct arena *arena;
+    const char *uri;
+    bool local;
+    struct obs_domain *doms;
+    size_t ndoms;
+    struct obs_network *nets;
+    size_t nnets;
+    struct obs_pool *pools;
+    size_t npools;
+    struct obs_process *strays;   /* qemu processes no domain accounts for */
+    size_t nstrays;
+    unsigned long calls;          /* libvirt calls made to observe */
+};
+
+enum { OBSERVE_DEEP = 1 };
+
+/* Observe the host behind v. `desired` (may be NULL) decides which
+ * persistent definitions are worth fetching and which pool directories are
+ * managed; `own` says which pools and volumes are qkvm's. NULL with err on
+ * failure (nothing partial is returned). */
+struct obs_host *observe_host(struct virt *v, const struct model *desired,
+                              const struct owned *own, unsigned flags, char *err,
+                              size_t errlen);
+void observe_free(struct obs_host *h);            /* accepts NULL */
+
+const struct obs_domain *observe_domain(const struct obs_host *h, const char *name);
+const struct obs_network *observe_network(const struct obs_host *h, const char *name);
+const struct obs_pool *observe_pool(const struct obs_host *h, const char *name);
+const struct obs_volume *observe_volume(const struct obs_pool *p, const char *name);
+
+#endif

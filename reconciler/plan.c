@@ -1,0 +1,768 @@
+/* plan.c — diff a desired model against an observed host into actions and
+ * drift findings. See plan.h. Pure: no I/O. */
+#include "plan.h"
+
+#include "arena.h"
+#include "observe.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const verb_names[PLAN_VERB_COUNT] = {
+    "create", "update", "replace", "delete", "start", "stop", "adopt",
+};
+static const char *const kind_names[MODEL_KIND_COUNT] = {
+    "node", "network", "pool", "image", "disk", "vm", "policy",
+};
+static const char *const kind_titles[MODEL_KIND_COUNT] = {
+    "Node", "Network", "Pool", "Image", "Disk", "VM", "Policy",
+};
+static const char *const category_names[DRIFT_CATEGORY_COUNT] = {
+    "changed", "missing", "stopped", "running", "stale", "orphan",
+    "orphan-file", "disk-missing", "stray-process", "conflict",
+};
+
+const char *plan_verb_name(enum plan_verb v) { return verb_names[v]; }
+const char *plan_kind_name(enum model_kind k) { return kind_names[k]; }
+const char *drift_category_name(enum drift_category c) { return category_names[c]; }
+
+void plan_free(struct plan *p)
+{
+    if (!p)
+        return;
+    free(p->v);
+    free(p->notes);
+    free(p->drift);
+    arena_free(p->arena);
+    free(p);
+}
+
+/* ---- building blocks ---- */
+
+/* (kind, name) -> index of the last action on that object, for dependencies;
+ * also remembers objects in conflict, whose dependents must wait. */
+struct key_map {
+    struct { enum model_kind kind; const char *name; size_t action; bool blocked; } *v;
+    size_t cap, n;
+};
+
+static uint64_t key_hash(enum model_kind k, const char *name)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)k;
+    for (const unsigned char *s = (const unsigned char *)name; *s; s++)
+        h = (h ^ *s) * 1099511628211ull;
+    return h;
+}
+
+static size_t key_slot(const struct key_map *m, enum model_kind k, const char *name)
+{
+    size_t i = (size_t)key_hash(k, name) & (m->cap - 1);
+    while (m->v[i].name && (m->v[i].kind != k || strcmp(m->v[i].name, name) != 0))
+        i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+static void key_put(struct key_map *m, enum model_kind k, const char *name, size_t action,
+                    bool blocked)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        struct key_map old = *m;
+        m->cap = m->cap ? m->cap * 2 : 64;
+        m->v = xcalloc(m->cap, sizeof(*m->v));
+        m->n = 0;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.v[i].name)
+                key_put(m, old.v[i].kind, old.v[i].name, old.v[i].action, old.v[i].blocked);
+        free(old.v);
+    }
+    size_t i = key_slot(m, k, name);
+    if (!m->v[i].name)
+        m->n++;
+    m->v[i].kind = k;
+    m->v[i].name = name;
+    m->v[i].action = action;
+    m->v[i].blocked = blocked;
+}
+
+/* Returns 1 with *action set, 2 when blocked, 0 when nothing is planned. */
+static int key_get(const struct key_map *m, enum model_kind k, const char *name,
+                   size_t *action)
+{
+    if (!m->cap)
+        return 0;
+    size_t i = key_slot(m, k, name);
+    if (!m->v[i].name)
+        return 0;
+    if (m->v[i].blocked)
+        return 2;
+    *action = m->v[i].action;
+    return 1;
+}
+
+struct ctx {
+    struct plan *p;
+    struct arena *a;
+    const struct model *want;
+    const struct obs_host *obs;
+    const struct plan_opts *opts;
+    struct key_map keys;
+};
+
+static struct plan_action *add_action(struct ctx *c, enum plan_verb verb, enum model_kind k,
+                                      const char *name, const struct model_object *want,
+                                      const char *reason)
+{
+    struct plan *p = c->p;
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 16;
+        p->v = xreallocarray(p->v, p->cap, sizeof(*p->v));
+    }
+    struct plan_action *a = &p->v[p->n++];
+    memset(a, 0, sizeof(*a));
+    a->verb = verb;
+    a->kind = k;
+    a->name = name;
+    a->want = want;
+    a->reason = reason;
+    p->count[verb]++;
+    key_put(&c->keys, k, name, p->n - 1, false);
+    return a;
+}
+
+static void add_dep(struct ctx *c, struct plan_action *a, size_t dep)
+{
+    for (size_t i = 0; i < a->ndeps; i++)
+        if (a->deps[i] == dep)
+            return;
+    size_t *d = arena_alloc(c->a, (a->ndeps + 1) * sizeof(*d));
+    if (a->ndeps)
+        memcpy(d, a->deps, a->ndeps * sizeof(*d));
+    d[a->ndeps++] = dep;
+    a->deps = d;
+}
+
+/* Make action `ai` depend on whatever is planned for (k, name). */
+static void depend(struct ctx *c, size_t ai, enum model_kind k, const char *name)
+{
+    size_t dep;
+    if (key_get(&c->keys, k, name, &dep) == 1 && dep != ai)
+        add_dep(c, &c->p->v[ai], dep);
+}
+
+static void note(struct ctx *c, enum plan_note_type t, enum model_kind k, const char *name,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void note(struct ctx *c, enum plan_note_type t, enum model_kind k, const char *name,
+                 const char *fmt, ...)
+{
+    struct plan *p = c->p;
+    if (p->nnotes == p->notes_cap) {
+        p->notes_cap = p->notes_cap ? p->notes_cap * 2 : 8;
+        p->notes = xreallocarray(p->notes, p->notes_cap, sizeof(*p->notes));
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    p->notes[p->nnotes++] = (struct plan_note){ t, k, name, arena_vprintf(c->a, fmt, ap) };
+    va_end(ap);
+}
+
+static void finding(struct ctx *c, enum drift_category cat, const char *kind,
+                    const char *name, const char *field, const char *desired,
+                    const char *actual, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+static void finding(struct ctx *c, enum drift_category cat, const char *kind,
+                    const char *name, const char *field, const char *desired,
+                    const char *actual, const char *fmt, ...)
+{
+    struct plan *p = c->p;
+    if (p->ndrift == p->drift_cap) {
+        p->drift_cap = p->drift_cap ? p->drift_cap * 2 : 16;
+        p->drift = xreallocarray(p->drift, p->drift_cap, sizeof(*p->drift));
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    p->drift[p->ndrift++] = (struct drift_finding){ cat, kind, name, field, desired, actual,
+                                                    arena_vprintf(c->a, fmt, ap) };
+    va_end(ap);
+}
+
+static void conflict(struct ctx *c, enum model_kind k, const char *name, const char *what)
+{
+    key_put(&c->keys, k, name, 0, true);
+    note(c, NOTE_CONFLICT, k, name,
+         "conflict: a %s of this name exists and was not created by qkvm; it is left "
+         "alone (use --adopt to manage it)", what);
+    finding(c, DRIFT_CONFLICT, kind_titles[k], name, NULL, NULL, NULL,
+            "a %s of this name exists and was not created by qkvm", what);
+}
+
+/* Is any dependency of a declared object in conflict or blocked? */
+static bool blocked_by(struct ctx *c, enum model_kind self_kind, const char *self,
+                       enum model_kind k, const char *name)
+{
+    size_t dummy;
+    if (key_get(&c->keys, k, name, &dummy) != 2)
+        return false;
+    key_put(&c->keys, self_kind, self, 0, true);
+    note(c, NOTE_BLOCKED, self_kind, self, "waits for %s/%s, which is in conflict",
+         kind_names[k], name);
+    return true;
+}
+
+/* The drift.ignore paths of every Policy selecting this object. */
+static bool ignored(const struct ctx *c, const struct model_object *o, const char *field)
+{
+    for (size_t i = 0; i < c->want->len[MODEL_POLICY]; i++) {
+        const struct model_policy *pol = (const struct model_policy *)c->want->objs[MODEL_POLICY][i];
+        if (pol->spec.drift.ignore.n && model_labels_match(&pol->spec.selector, &o->meta.labels) &&
+            diff_ignored(field, &pol->spec.drift.ignore))
+            return true;
+    }
+    return false;
+}
+
+/* Drop ignored changes; report the rest as drift. */
+static void filter(struct ctx *c, const struct model_object *o, struct diff *d)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        if (c->want->len[MODEL_POLICY] && ignored(c, o, d->v[i].field))
+            continue;
+        d->v[out++] = d->v[i];
+    }
+    d->n = out;
+}
+
+static void report_changes(struct ctx *c, const struct model_object *o, const struct diff *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        const struct diff_change *ch = &d->v[i];
+        finding(c, DRIFT_CHANGED, kind_titles[o->kind], o->meta.name, ch->field, ch->to,
+                ch->from, "%s: %s, declared %s", ch->field, ch->from ? ch->from : "(none)",
+                ch->to ? ch->to : "(none)");
+    }
+}
+
+static void take_changes(struct ctx *c, struct plan_action *a, const struct diff *d)
+{
+    if (!d->n)
+        return;
+    a->changes = arena_alloc(c->a, d->n * sizeof(*a->changes));
+    memcpy(a->changes, d->v, d->n * sizeof(*a->changes));
+    a->nchanges = d->n;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->v[i].how == DIFF_RESTART)
+            a->restart_required = true;
+}
+
+static void blocked_changes(struct ctx *c, const struct model_object *o, struct diff *d)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->v[i].how == DIFF_BLOCKED)
+            note(c, NOTE_BLOCKED, o->kind, o->meta.name, "%s: %s → %s not applied: %s",
+                 d->v[i].field, d->v[i].from ? d->v[i].from : "(none)",
+                 d->v[i].to ? d->v[i].to : "(none)", d->v[i].why);
+        else
+            d->v[out++] = d->v[i];
+    }
+    d->n = out;
+}
+
+/* ---- per kind ---- */
+
+#define EACH(kind, T, var)                                                        \
+    for (size_t i_##var = 0; i_##var < c->want->len[kind]; i_##var++)             \
+        for (const T *var = (const T *)c->want->objs[kind][i_##var]; var; var = NULL)
+
+static void plan_pools(struct ctx *c)
+{
+    EACH(MODEL_POOL, struct model_pool, want) {
+        const char *name = want->obj.meta.name;
+        const struct obs_pool *op = observe_pool(c->obs, name);
+        if (!op) {
+            add_action(c, PLAN_CREATE, MODEL_POOL, name, &want->obj, "not on the host");
+            finding(c, DRIFT_MISSING, "Pool", name, NULL, NULL, NULL, "declared, not on the host");
+            continue;
+        }
+        if (!op->owned && !c->opts->adopt) {
+            conflict(c, MODEL_POOL, name, "storage pool");
+            continue;
+        }
+        if (!op->owned)
+            add_action(c, PLAN_ADOPT, MODEL_POOL, name, &want->obj, "--adopt: record as qkvm's");
+        struct diff d;
+        diff_init(&d, c->a);
+        if (op->type && strcmp(op->type, "dir") != 0)
+            diff_add(&d, "spec.type", op->type, "dir", DIFF_BLOCKED,
+                     "a pool's type cannot change; re-create it by hand");
+        diff_pool(&d, want, op->pool);
+        filter(c, &want->obj, &d);
+        report_changes(c, &want->obj, &d);
+        blocked_changes(c, &want->obj, &d);
+        diff_dispose(&d);
+        if (!op->active) {
+            add_action(c, PLAN_START, MODEL_POOL, name, &want->obj, "the pool is inactive");
+            finding(c, DRIFT_STOPPED, "Pool", name, NULL, "active", "inactive", "the pool is inactive");
+        }
+    }
+}
+
+/* The DHCP host entries a network should have: every NIC with an ip. */
+static size_t want_hosts(struct ctx *c, const char *net, struct virtxml_dhcp_host **out)
+{
+    size_t n = 0, cap = 0;
+    struct virtxml_dhcp_host *v = NULL;
+    EACH(MODEL_VM, struct model_vm, vm) {
+        for (size_t j = 0; j < vm->spec.nics.n; j++) {
+            const struct vm_nic *nic = &vm->spec.nics.v[j];
+            if (!nic->ip || strcmp(nic->network, net) != 0)
+                continue;
+            if (n == cap) {
+                struct virtxml_dhcp_host *old = v;
+                cap = cap ? cap * 2 : 8;
+                v = arena_alloc(c->a, cap * sizeof(*v));
+                if (old)
+                    memcpy(v, old, n * sizeof(*v));
+            }
+            v[n++] = (struct virtxml_dhcp_host){ nic->mac, nic->ip, vm->obj.meta.name };
+        }
+    }
+    *out = v;
+    return n;
+}
+
+static const struct virtxml_dhcp_host *find_host(const struct virtxml_dhcp_host *v, size_t n,
+                                                 const char *mac)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].mac && mac && strcasecmp(v[i].mac, mac) == 0)
+            return &v[i];
+    return NULL;
+}
+
+static void plan_networks(struct ctx *c)
+{
+    EACH(MODEL_NETWORK, struct model_network, want) {
+        const char *name = want->obj.meta.name;
+        const struct obs_network *on = observe_network(c->obs, name);
+        if (!on) {
+            add_action(c, PLAN_CREATE, MODEL_NETWORK, name, &want->obj, "not on the host");
+            finding(c, DRIFT_MISSING, "Network", name, NULL, NULL, NULL,
+                    "declared, not on the host");
+            continue;
+        }
+        if (!on->mark.kind && !c->opts->adopt) {
+            conflict(c, MODEL_NETWORK, name, "network");
+            continue;
+        }
+        struct diff d;
+        diff_init(&d, c->a);
+        diff_network(&d, want, on->net);
+        /* DHCP host entries: changed in place with virNetworkUpdate */
+        struct virtxml_dhcp_host *hosts;
+        size_t nh = want_hosts(c, name, &hosts);
+        for (size_t i = 0; i < on->nhosts; i++) {
+            const struct virtxml_dhcp_host *h = &on->hosts[i], *w = find_host(hosts, nh, h->mac);
+            if (!w || !h->ip || strcmp(w->ip, h->ip) != 0)
+                diff_add(&d, arena_printf(c->a, "spec.dhcp.hosts[%s]", h->mac ? h->mac : "?"),
+                         h->ip, w ? w->ip : NULL, DIFF_LIVE, NULL);
+        }
+        for (size_t i = 0; i < nh; i++)
+            if (!find_host(on->hosts, on->nhosts, hosts[i].mac))
+                diff_add(&d, arena_printf(c->a, "spec.dhcp.hosts[%s]", hosts[i].mac), NULL,
+                         hosts[i].ip, DIFF_LIVE, NULL);
+        if (want->spec.autostart != on->autostart)
+            diff_add(&d, "spec.autostart", on->autostart ? "true" : "false",
+                     want->spec.autostart ? "true" : "false", DIFF_LIVE, NULL);
+        filter(c, &want->obj, &d);
+        report_changes(c, &want->obj, &d);
+        bool replace = false;
+        for (size_t i = 0; i < d.n; i++)
+            replace |= d.v[i].how == DIFF_REPLACE;
+        if (!on->mark.kind)
+            add_action(c, PLAN_ADOPT, MODEL_NETWORK, name, &want->obj,
+                       "--adopt: mark as qkvm's (takes effect in the definition)");
+        struct plan_action *a = NULL;
+        if (replace)
+            a = add_action(c, PLAN_REPLACE, MODEL_NETWORK, name, &want->obj,
+                           "libvirt cannot change these on a defined network: it is "
+                           "destroyed and re-created; running guests on it lose their link "
+                           "until they restart");
+        else if (d.n)
+            a = add_action(c, PLAN_UPDATE, MODEL_NETWORK, name, &want->obj, "in place");
+        if (a)
+            take_changes(c, a, &d);
+        diff_dispose(&d);
+        if (!on->active && !replace) {
+            add_action(c, PLAN_START, MODEL_NETWORK, name, &want->obj, "the network is inactive");
+            finding(c, DRIFT_STOPPED, "Network", name, NULL, "active", "inactive",
+                    "the network is inactive");
+        }
+    }
+}
+
+static void plan_images(struct ctx *c)
+{
+    EACH(MODEL_IMAGE, struct model_image, want)
+        note(c, NOTE_UNSUPPORTED, MODEL_IMAGE, want->obj.meta.name,
+             "Images are not downloaded by this version; the Image is not reconciled");
+}
+
+static void plan_disks(struct ctx *c)
+{
+    EACH(MODEL_DISK, struct model_disk, want) {
+        const char *name = want->obj.meta.name, *pool = want->spec.pool;
+        if (want->spec.from.hdr.set && want->spec.from.image) {
+            key_put(&c->keys, MODEL_DISK, name, 0, true);
+            note(c, NOTE_UNSUPPORTED, MODEL_DISK, name,
+                 "a Disk from an Image is not created by this version (Image '%s')",
+                 want->spec.from.image);
+            continue;
+        }
+        if (blocked_by(c, MODEL_DISK, name, MODEL_POOL, pool))
+            continue;
+        const struct obs_pool *op = observe_pool(c->obs, pool);
+        const struct obs_volume *ov = op ? observe_volume(op, name) : NULL;
+        if (!ov) {
+            struct plan_action *a = add_action(c, PLAN_CREATE, MODEL_DISK, name, &want->obj,
+                                               "not in its pool");
+            a->pool = pool;
+            depend(c, (size_t)(a - c->p->v), MODEL_POOL, pool);
+            finding(c, DRIFT_MISSING, "Disk", name, NULL, NULL, NULL,
+                    "declared, no volume in pool %s", pool);
+            continue;
+        }
+        if (!ov->owned && !c->opts->adopt) {
+            conflict(c, MODEL_DISK, name, "volume");
+            continue;
+        }
+        if (!ov->owned)
+            add_action(c, PLAN_ADOPT, MODEL_DISK, name, &want->obj,
+                       "--adopt: record as qkvm's")->pool = pool;
+        struct diff d;
+        diff_init(&d, c->a);
+        diff_disk(&d, want, ov->disk);
+        filter(c, &want->obj, &d);
+        report_changes(c, &want->obj, &d);
+        blocked_changes(c, &want->obj, &d);
+        if (d.n) {
+            struct plan_action *a = add_action(c, PLAN_UPDATE, MODEL_DISK, name, &want->obj,
+                                               "grown in place");
+            a->pool = pool;
+            take_changes(c, a, &d);
+        }
+        diff_dispose(&d);
+    }
+}
+
+static void vm_deps(struct ctx *c, size_t ai, const struct model_vm *vm)
+{
+    for (size_t j = 0; j < vm->spec.disks.n; j++) {
+        depend(c, ai, MODEL_DISK, vm->spec.disks.v[j].disk);
+        const struct model_disk *d =
+            (const struct model_disk *)model_find(c->want, MODEL_DISK, vm->spec.disks.v[j].disk);
+        if (d)
+            depend(c, ai, MODEL_POOL, d->spec.pool);
+    }
+    for (size_t j = 0; j < vm->spec.nics.n; j++)
+        depend(c, ai, MODEL_NETWORK, vm->spec.nics.v[j].network);
+}
+
+static bool vm_blocked(struct ctx *c, const struct model_vm *vm)
+{
+    const char *name = vm->obj.meta.name;
+    for (size_t j = 0; j < vm->spec.disks.n; j++)
+        if (blocked_by(c, MODEL_VM, name, MODEL_DISK, vm->spec.disks.v[j].disk))
+            return true;
+    for (size_t j = 0; j < vm->spec.nics.n; j++)
+        if (blocked_by(c, MODEL_VM, name, MODEL_NETWORK, vm->spec.nics.v[j].network))
+            return true;
+    return false;
+}
+
+static bool has_field(const struct diff *d, const char *field)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (strcmp(d->v[i].field, field) == 0)
+            return true;
+    return false;
+}
+
+static void plan_vms(struct ctx *c)
+{
+    EACH(MODEL_VM, struct model_vm, want) {
+        const char *name = want->obj.meta.name;
+        bool run = want->spec.state == VM_STATE_RUNNING;
+        if (vm_blocked(c, want))
+            continue;
+        const struct obs_domain *od = observe_domain(c->obs, name);
+        if (!od) {
+            struct plan_action *a = add_action(c, PLAN_CREATE, MODEL_VM, name, &want->obj,
+                                               "not on the host");
+            size_t ai = (size_t)(a - c->p->v);
+            vm_deps(c, ai, want);
+            finding(c, DRIFT_MISSING, "VM", name, NULL, NULL, NULL, "declared, not on the host");
+            if (run) {
+                a = add_action(c, PLAN_START, MODEL_VM, name, &want->obj, "state: running");
+                add_dep(c, a, ai);
+            }
+            continue;
+        }
+        if (!od->mark.kind && !c->opts->adopt) {
+            conflict(c, MODEL_VM, name, "domain");
+            continue;
+        }
+        if (!od->mark.kind) {
+            struct plan_action *a = add_action(c, PLAN_ADOPT, MODEL_VM, name, &want->obj,
+                                               "--adopt: mark as qkvm's");
+            vm_deps(c, (size_t)(a - c->p->v), want);
+        }
+        /* Live definition first; for a running domain whose live definition
+         * differs in what only a restart applies, the persistent one says
+         * whether that change is already made. */
+        struct diff live, conf, out;
+        diff_init(&live, c->a);
+        diff_init(&conf, c->a);
+        diff_init(&out, c->a);
+        bool active = od->active;
+        diff_vm(&live, want, od->vm, active);
+        filter(c, &want->obj, &live);
+        if (active && od->config) {
+            diff_vm(&conf, want, od->config, false);
+            filter(c, &want->obj, &conf);
+        }
+        for (size_t i = 0; i < live.n; i++) {
+            struct diff_change ch = live.v[i];
+            if (ch.how == DIFF_RESTART && od->config && !has_field(&conf, ch.field)) {
+                note(c, NOTE_RESTART_PENDING, MODEL_VM, name,
+                     "restart required: %s %s → %s is in the definition, not yet running",
+                     ch.field, ch.from ? ch.from : "(none)", ch.to ? ch.to : "(none)");
+                continue;
+            }
+            diff_add(&out, ch.field, ch.from, ch.to, ch.how, ch.why);
+        }
+        /* Changes only in the persistent definition (made with --config). */
+        for (size_t i = 0; i < conf.n; i++)
+            if (!has_field(&live, conf.v[i].field))
+                diff_add(&out, conf.v[i].field, conf.v[i].from, conf.v[i].to, DIFF_RESTART,
+                         NULL);
+        report_changes(c, &want->obj, &out);
+        size_t upd = 0;
+        bool has_upd = false;
+        if (out.n) {
+            struct plan_action *a = add_action(c, PLAN_UPDATE, MODEL_VM, name, &want->obj,
+                                               active ? "in place" : "in its definition");
+            take_changes(c, a, &out);
+            upd = (size_t)(a - c->p->v);
+            has_upd = true;
+            vm_deps(c, upd, want);
+        }
+        diff_dispose(&live);
+        diff_dispose(&conf);
+        diff_dispose(&out);
+        if (run && !active) {
+            struct plan_action *a = add_action(c, PLAN_START, MODEL_VM, name, &want->obj,
+                                               "state: running, the domain is shut off");
+            size_t ai = (size_t)(a - c->p->v);
+            vm_deps(c, ai, want);
+            if (has_upd)
+                add_dep(c, a, upd);
+            finding(c, DRIFT_STOPPED, "VM", name, "spec.state", "running", "stopped",
+                    "should run, is shut off");
+        } else if (!run && active) {
+            struct plan_action *a = add_action(c, PLAN_STOP, MODEL_VM, name, &want->obj,
+                                               "state: stopped, the domain runs");
+            if (has_upd)
+                add_dep(c, a, upd);
+            finding(c, DRIFT_RUNNING, "VM", name, "spec.state", "stopped", "running",
+                    "should be stopped, runs");
+        }
+    }
+}
+
+/* ---- what is on the host and not declared ---- */
+
+static bool declared(const struct ctx *c, enum model_kind k, const char *name)
+{
+    return model_find(c->want, k, name) != NULL;
+}
+
+static const struct model_disk *declared_disk(const struct ctx *c, const char *pool,
+                                              const char *name)
+{
+    const struct model_disk *d = (const struct model_disk *)model_find(c->want, MODEL_DISK, name);
+    return d && strcmp(d->spec.pool, pool) == 0 ? d : NULL;
+}
+
+static void plan_stale(struct ctx *c)
+{
+    const struct obs_host *h = c->obs;
+    bool prune = c->opts->prune;
+    /* VMs first */
+    for (size_t i = 0; i < h->ndoms; i++) {
+        const struct obs_domain *d = &h->doms[i];
+        if (declared(c, MODEL_VM, d->name))
+            continue;
+        if (!d->mark.kind) {
+            finding(c, DRIFT_ORPHAN, "VM", d->name, NULL, NULL, NULL,
+                    "a domain qkvm did not create and no manifest declares (%s)",
+                    d->active ? "running" : "shut off");
+            continue;
+        }
+        finding(c, DRIFT_STALE, "VM", d->name, NULL, NULL, NULL,
+                "created by qkvm, no longer declared");
+        if (prune)
+            add_action(c, PLAN_DELETE, MODEL_VM, d->name, NULL,
+                       d->active ? "no longer declared (--prune): stopped and undefined"
+                                 : "no longer declared (--prune): undefined");
+        else
+            note(c, NOTE_PRUNE_SKIPPED, MODEL_VM, d->name,
+                 "stale: no longer declared; 'apply --prune' deletes it");
+    }
+    /* volumes */
+    for (size_t i = 0; i < h->npools; i++) {
+        const struct obs_pool *p = &h->pools[i];
+        for (size_t j = 0; j < p->nvols; j++) {
+            const struct obs_volume *v = &p->vols[j];
+            if (declared_disk(c, p->name, v->name))
+                continue;
+            const char *vname = arena_printf(c->a, "%s/%s", p->name, v->name);
+            if (!v->owned) {
+                finding(c, DRIFT_ORPHAN, "Volume", vname, NULL, NULL, NULL,
+                        "a volume qkvm did not create and no manifest declares");
+                continue;
+            }
+            finding(c, DRIFT_STALE, "Disk", v->name, NULL, NULL, NULL,
+                    "created by qkvm in pool %s, no longer declared", p->name);
+            /* used by a domain that stays? */
+            const char *user = NULL;
+            bool user_deleted = false;
+            size_t user_action = 0;
+            for (size_t k = 0; k < h->ndoms && !user; k++) {
+                const struct obs_domain *d = &h->doms[k];
+                for (size_t m = 0; m < d->vm->spec.disks.n; m++) {
+                    const struct virtxml_disk_src *s = &d->src[m];
+                    bool hit = (s->pool && s->volume && strcmp(s->pool, p->name) == 0 &&
+                                strcmp(s->volume, v->name) == 0) ||
+                               (s->file && v->path && strcmp(s->file, v->path) == 0);
+                    if (hit) {
+                        user = d->name;
+                        user_deleted = key_get(&c->keys, MODEL_VM, d->name, &user_action) == 1 &&
+                                       c->p->v[user_action].verb == PLAN_DELETE;
+                        break;
+                    }
+                }
+            }
+            if (v->protect)
+                note(c, NOTE_PROTECTED, MODEL_DISK, v->name,
+                     "stale, but protect: true was declared; never deleted (pool %s)", p->name);
+            else if (user && !user_deleted)
+                note(c, NOTE_PRUNE_SKIPPED, MODEL_DISK, v->name,
+                     "stale, but domain %s still uses it; not deleted", user);
+            else if (prune) {
+                struct plan_action *a = add_action(c, PLAN_DELETE, MODEL_DISK, v->name, NULL,
+                                                   arena_printf(c->a, "no longer declared "
+                                                                "(--prune): volume deleted "
+                                                                "from pool %s", p->name));
+                a->pool = p->name;
+                if (user_deleted)
+                    add_dep(c, a, user_action);
+            } else
+                note(c, NOTE_PRUNE_SKIPPED, MODEL_DISK, v->name,
+                     "stale: no longer declared; 'apply --prune' deletes it from pool %s",
+                     p->name);
+        }
+        for (size_t j = 0; j < p->nstray_files; j++)
+            finding(c, DRIFT_ORPHAN_FILE, "File", p->stray_files[j], NULL, NULL, NULL,
+                    "in the directory of pool %s, unknown to libvirt", p->name);
+    }
+    /* networks */
+    for (size_t i = 0; i < h->nnets; i++) {
+        const struct obs_network *n = &h->nets[i];
+        if (declared(c, MODEL_NETWORK, n->name))
+            continue;
+        if (!n->mark.kind) {
+            finding(c, DRIFT_ORPHAN, "Network", n->name, NULL, NULL, NULL,
+                    "a network qkvm did not create and no manifest declares");
+            continue;
+        }
+        finding(c, DRIFT_STALE, "Network", n->name, NULL, NULL, NULL,
+                "created by qkvm, no longer declared");
+        if (!prune) {
+            note(c, NOTE_PRUNE_SKIPPED, MODEL_NETWORK, n->name,
+                 "stale: no longer declared; 'apply --prune' deletes it");
+            continue;
+        }
+        struct plan_action *a = add_action(c, PLAN_DELETE, MODEL_NETWORK, n->name, NULL,
+                                           "no longer declared (--prune)");
+        size_t ai = (size_t)(a - c->p->v);
+        for (size_t k = 0; k < h->ndoms; k++)
+            for (size_t m = 0; m < h->doms[k].vm->spec.nics.n; m++)
+                if (strcmp(h->doms[k].vm->spec.nics.v[m].network, n->name) == 0)
+                    depend(c, ai, MODEL_VM, h->doms[k].name);
+    }
+    /* pools last */
+    for (size_t i = 0; i < h->npools; i++) {
+        const struct obs_pool *p = &h->pools[i];
+        if (declared(c, MODEL_POOL, p->name))
+            continue;
+        if (!p->owned) {
+            finding(c, DRIFT_ORPHAN, "Pool", p->name, NULL, NULL, NULL,
+                    "a storage pool qkvm did not create and no manifest declares");
+            continue;
+        }
+        finding(c, DRIFT_STALE, "Pool", p->name, NULL, NULL, NULL,
+                "created by qkvm, no longer declared");
+        if (!prune) {
+            note(c, NOTE_PRUNE_SKIPPED, MODEL_POOL, p->name,
+                 "stale: no longer declared; 'apply --prune' removes its definition");
+            continue;
+        }
+        struct plan_action *a = add_action(c, PLAN_DELETE, MODEL_POOL, p->name, NULL,
+                                           "no longer declared (--prune): definition "
+                                           "removed, the directory and its files stay");
+        size_t ai = (size_t)(a - c->p->v);
+        for (size_t j = 0; j < p->nvols; j++)
+            depend(c, ai, MODEL_DISK, p->vols[j].name);
+    }
+}
+
+static void plan_host_checks(struct ctx *c)
+{
+    const struct obs_host *h = c->obs;
+    for (size_t i = 0; i < h->ndoms; i++) {
+        const struct obs_domain *d = &h->doms[i];
+        for (size_t j = 0; j < d->vm->spec.disks.n; j++)
+            if (d->disk_missing[j])
+                finding(c, DRIFT_DISK_MISSING, "VM", d->name,
+                        arena_printf(c->a, "spec.disks[%s]", d->vm->spec.disks.v[j].disk),
+                        NULL, NULL, "the disk file %s does not exist",
+                        d->disk_path[j] ? d->disk_path[j] : "?");
+    }
+    for (size_t i = 0; i < h->nstrays; i++) {
+        const struct obs_process *s = &h->strays[i];
+        finding(c, DRIFT_STRAY_PROCESS, "Process", arena_printf(c->a, "%d", s->pid), NULL,
+                NULL, NULL, "qemu process of guest %s (uuid %s) that no libvirt domain accounts for",
+                s->name ? s->name : "?", s->uuid ? s->uuid : "?");
+    }
+}
+
+struct plan *plan_build(const struct model *desired, const struct obs_host *obs,
+                        const struct plan_opts *opts)
+{
+    struct plan *p = xcalloc(1, sizeof(*p));
+    p->arena = arena_new();
+    p->uri = arena_strdup(p->arena, obs->uri);
+    struct ctx c = { p, p->arena, desired, obs, opts, { 0 } };
+    plan_pools(&c);
+    plan_networks(&c);
+    plan_images(&c);
+    plan_disks(&c);
+    plan_vms(&c);
+    plan_stale(&c);
+    plan_host_checks(&c);
+    free(c.keys.v);
+    return p;
+}

@@ -1,0 +1,116 @@
+/* plan.h — from (desired, observed, ownership) to an ordered list of actions
+ * and a list of drift findings. Pure: no I/O; the plan is data that can be
+ * printed, serialised, compared with a golden file and applied.
+ *
+ * Order: creations and updates by kind Pool, Network, Image, Disk, VM, then
+ * deletions in the reverse order (VMs first, pools last). Every action names
+ * the actions it depends on, so apply can skip the dependents of a failure.
+ *
+ * Ownership (DESIGN §4): a domain or network is qkvm's when it carries the
+ * qkvm:resource mark; a pool or volume when the ownership record has it. An
+ * object that is not qkvm's is never changed or deleted: with the name of a
+ * declared object it is a conflict (until --adopt), otherwise an orphan.
+ */
+#ifndef QKVM_PLAN_H
+#define QKVM_PLAN_H
+
+#include "diff.h"
+#include "model.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct obs_host;
+
+enum plan_verb {
+    PLAN_CREATE,
+    PLAN_UPDATE,      /* in place: live and/or persistent definition */
+    PLAN_REPLACE,     /* delete and re-create: libvirt cannot change it in place */
+    PLAN_DELETE,
+    PLAN_START,
+    PLAN_STOP,
+    PLAN_ADOPT,       /* mark an existing object as qkvm's (--adopt) */
+    PLAN_VERB_COUNT
+};
+
+/* Something apply will not do, shown with '!': a conflict, a blocked change,
+ * a restart still pending, what --prune would delete. */
+enum plan_note_type {
+    NOTE_CONFLICT,
+    NOTE_BLOCKED,
+    NOTE_RESTART_PENDING,
+    NOTE_PRUNE_SKIPPED,   /* stale, --prune not given */
+    NOTE_PROTECTED,       /* stale but protect: true */
+    NOTE_UNSUPPORTED,     /* a kind or feature this version does not reconcile */
+};
+
+struct plan_action {
+    enum plan_verb verb;
+    enum model_kind kind;
+    const char *name;
+    const char *pool;                 /* Disk actions: the pool of the volume */
+    const char *reason;
+    struct diff_change *changes;
+    size_t nchanges;
+    bool restart_required;            /* some changes wait for a restart */
+    const struct model_object *want;  /* NULL for deletions */
+    size_t *deps;                     /* indices of actions this one needs */
+    size_t ndeps;
+};
+
+struct plan_note {
+    enum plan_note_type type;
+    enum model_kind kind;
+    const char *name;
+    const char *message;
+};
+
+enum drift_category {
+    DRIFT_CHANGED,        /* a field differs */
+    DRIFT_MISSING,        /* declared, absent */
+    DRIFT_STOPPED,        /* should run, does not */
+    DRIFT_RUNNING,        /* should be stopped, runs */
+    DRIFT_STALE,          /* qkvm's, no longer declared */
+    DRIFT_ORPHAN,         /* not qkvm's, not declared */
+    DRIFT_ORPHAN_FILE,    /* a file in a managed pool directory libvirt does not know */
+    DRIFT_DISK_MISSING,   /* a defined domain's disk file does not exist */
+    DRIFT_STRAY_PROCESS,  /* a qemu process no domain accounts for */
+    DRIFT_CONFLICT,       /* declared, exists, not qkvm's */
+    DRIFT_CATEGORY_COUNT
+};
+
+struct drift_finding {
+    enum drift_category category;
+    const char *kind;     /* "VM", "Network", ... "File", "Process" */
+    const char *name;
+    const char *field;    /* DRIFT_CHANGED */
+    const char *desired, *actual;
+    const char *message;
+};
+
+struct plan {
+    struct arena *arena;
+    const char *uri;
+    struct plan_action *v;
+    size_t n, cap;
+    struct plan_note *notes;
+    size_t nnotes, notes_cap;
+    struct drift_finding *drift;
+    size_t ndrift, drift_cap;
+    size_t count[PLAN_VERB_COUNT];
+};
+
+struct plan_opts {
+    bool prune;       /* delete stale objects */
+    bool adopt;       /* take over same-named unmanaged objects */
+};
+
+struct plan *plan_build(const struct model *desired, const struct obs_host *obs,
+                        const struct plan_opts *opts);
+void plan_free(struct plan *p);                 /* accepts NULL */
+
+const char *plan_verb_name(enum plan_verb v);  /* "create", ... */
+const char *plan_kind_name(enum model_kind k); /* "vm", "network", ... (for kind/name) */
+const char *drift_category_name(enum drift_category c);
+
+#endif

@@ -1,0 +1,621 @@
+/* virt.c — the libvirt adapter. See virt.h. */
+#include "virt.h"
+
+#include "arena.h"
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+struct virt {
+    virConnectPtr conn;
+    unsigned long calls;
+    char *uri;
+    char *socket_path;   /* the daemon's unix socket, NULL when not local */
+};
+
+static void silent(void *data, virErrorPtr e)
+{
+    (void)data;
+    (void)e;
+}
+
+static int lverr(char *err, size_t errlen, const char *what)
+{
+    const char *m = virGetLastErrorMessage();
+    snprintf(err, errlen, "%s: %s", what, m && *m ? m : "unknown libvirt error");
+    return -1;
+}
+
+/* "qemu+unix:///system?socket=/x/sock" -> "/x/sock"; qemu:///system ->
+ * /run/libvirt/libvirt-sock; NULL for remote or non-daemon URIs. */
+static char *socket_of(const char *uri)
+{
+    if (!uri || strncmp(uri, "test:", 5) == 0)
+        return NULL;
+    const char *sep = strstr(uri, "://");
+    if (!sep)
+        return NULL;
+    const char *host = sep + 3;
+    if (*host != '/')                        /* a host name: remote */
+        return NULL;
+    size_t scheme_len = (size_t)(sep - uri);
+    const char *plus = memchr(uri, '+', scheme_len);
+    if (plus && strncmp(plus, "+unix", 5) != 0)
+        return NULL;
+    const char *q = strstr(uri, "socket=");
+    if (q) {
+        q += 7;
+        size_t n = strcspn(q, "&");
+        char *p = xmalloc(n + 1);
+        memcpy(p, q, n);
+        p[n] = '\0';
+        return p;
+    }
+    if (strstr(uri, "/session"))
+        return NULL;
+    return xstrdup("/run/libvirt/libvirt-sock");
+}
+
+struct virt *virt_open(const char *uri, char *err, size_t errlen)
+{
+    static int initialised;
+    if (!initialised) {
+        if (virInitialize() < 0) {
+            snprintf(err, errlen, "cannot initialise libvirt");
+            return NULL;
+        }
+        virSetErrorFunc(NULL, silent);
+        initialised = 1;
+    }
+    virConnectPtr c = virConnectOpen(uri);
+    if (!c) {
+        lverr(err, errlen, uri ? uri : "libvirt's default URI");
+        return NULL;
+    }
+    struct virt *v = xcalloc(1, sizeof(*v));
+    v->conn = c;
+    v->calls = 1;
+    char *u = virConnectGetURI(c);
+    v->calls++;
+    v->uri = xstrdup(u ? u : uri ? uri : "");
+    free(u);
+    v->socket_path = socket_of(uri ? uri : v->uri);
+    return v;
+}
+
+void virt_close(struct virt *v)
+{
+    if (!v)
+        return;
+    virConnectClose(v->conn);
+    free(v->uri);
+    free(v->socket_path);
+    free(v);
+}
+
+unsigned long virt_calls(const struct virt *v) { return v->calls; }
+const char *virt_uri(const struct virt *v) { return v->uri; }
+bool virt_is_local(const struct virt *v) { return v->socket_path != NULL; }
+
+int virt_daemon_pid(const struct virt *v)
+{
+    if (!v->socket_path || strlen(v->socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return 0;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    memcpy(sa.sun_path, v->socket_path, strlen(v->socket_path) + 1);
+    struct ucred cred = { 0 };
+    socklen_t len = sizeof(cred);
+    int pid = 0;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+        pid = cred.pid;
+    close(fd);
+    return pid;
+}
+
+/* ---- lists ---- */
+
+static bool in(char **names, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
+static void free_names(char **names, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Names of the domains matching `flags` (one call). */
+static int domain_names(struct virt *v, unsigned flags, char ***out)
+{
+    virDomainPtr *doms = NULL;
+    v->calls++;
+    int n = virConnectListAllDomains(v->conn, &doms, flags);
+    if (n < 0)
+        return -1;
+    char **names = xcalloc((size_t)n + 1, sizeof(*names));
+    for (int i = 0; i < n; i++) {
+        names[i] = xstrdup(virDomainGetName(doms[i]));
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    *out = names;
+    return n;
+}
+
+int virt_list_domains(struct virt *v, struct virt_list *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    out->type = VIRT_DOMAIN;
+    virDomainPtr *doms = NULL;
+    v->calls++;
+    int n = virConnectListAllDomains(v->conn, &doms, 0);
+    if (n < 0)
+        return lverr(err, errlen, "cannot list domains");
+    char **paused = NULL, **transient = NULL, **active = NULL;
+    int na = domain_names(v, VIR_CONNECT_LIST_DOMAINS_ACTIVE, &active);
+    int np = domain_names(v, VIR_CONNECT_LIST_DOMAINS_PAUSED, &paused);
+    int nt = domain_names(v, VIR_CONNECT_LIST_DOMAINS_TRANSIENT, &transient);
+    out->v = xcalloc((size_t)n + 1, sizeof(*out->v));
+    int rc = 0;
+    if (na < 0 || np < 0 || nt < 0)
+        rc = lverr(err, errlen, "cannot list domains");
+    for (int i = 0; i < n; i++) {
+        struct virt_item *it = &out->v[out->n++];
+        it->handle = doms[i];
+        it->name = xstrdup(virDomainGetName(doms[i]));
+        if (rc == 0) {
+            v->calls++;
+            it->xml = virDomainGetXMLDesc(doms[i], 0);
+            if (!it->xml) {
+                /* Undefined between the list and this call: skip it. */
+                if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) {
+                    out->n--;
+                    free(it->name);
+                    virDomainFree(doms[i]);
+                    continue;
+                }
+                rc = lverr(err, errlen, it->name);
+            }
+            it->active = in(active, na, it->name);
+            it->paused = in(paused, np, it->name);
+            it->persistent = !in(transient, nt, it->name);
+        }
+    }
+    free(doms);
+    free_names(active, na < 0 ? 0 : na);
+    free_names(paused, np < 0 ? 0 : np);
+    free_names(transient, nt < 0 ? 0 : nt);
+    return rc;
+}
+
+char *virt_domain_config_xml(struct virt *v, const struct virt_item *dom, char *err,
+                             size_t errlen)
+{
+    v->calls++;
+    char *x = virDomainGetXMLDesc(dom->handle, VIR_DOMAIN_XML_INACTIVE);
+    if (!x)
+        lverr(err, errlen, dom->name);
+    return x;
+}
+
+int virt_list_networks(struct virt *v, struct virt_list *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    out->type = VIRT_NETWORK;
+    virNetworkPtr *nets = NULL;
+    v->calls++;
+    int n = virConnectListAllNetworks(v->conn, &nets, 0);
+    if (n < 0)
+        return lverr(err, errlen, "cannot list networks");
+    out->v = xcalloc((size_t)n + 1, sizeof(*out->v));
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        struct virt_item *it = &out->v[out->n++];
+        it->handle = nets[i];
+        it->name = xstrdup(virNetworkGetName(nets[i]));
+        if (rc)
+            continue;
+        v->calls += 3;
+        it->xml = virNetworkGetXMLDesc(nets[i], 0);
+        int a = virNetworkIsActive(nets[i]);
+        int s = 0;
+        if (virNetworkGetAutostart(nets[i], &s) < 0)
+            s = 0;
+        if (!it->xml || a < 0)
+            rc = lverr(err, errlen, it->name);
+        it->active = a == 1;
+        it->autostart = s != 0;
+        it->persistent = true;
+    }
+    free(nets);
+    return rc;
+}
+
+int virt_list_pools(struct virt *v, struct virt_list *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    out->type = VIRT_POOL;
+    virStoragePoolPtr *pools = NULL;
+    v->calls++;
+    int n = virConnectListAllStoragePools(v->conn, &pools, 0);
+    if (n < 0)
+        return lverr(err, errlen, "cannot list storage pools");
+    out->v = xcalloc((size_t)n + 1, sizeof(*out->v));
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        struct virt_item *it = &out->v[out->n++];
+        it->handle = pools[i];
+        it->name = xstrdup(virStoragePoolGetName(pools[i]));
+        if (rc)
+            continue;
+        v->calls += 3;
+        it->xml = virStoragePoolGetXMLDesc(pools[i], 0);
+        int a = virStoragePoolIsActive(pools[i]);
+        int s = 0;
+        if (virStoragePoolGetAutostart(pools[i], &s) < 0)
+            s = 0;
+        if (!it->xml || a < 0)
+            rc = lverr(err, errlen, it->name);
+        it->active = a == 1;
+        it->autostart = s != 0;
+        it->persistent = true;
+    }
+    free(pools);
+    return rc;
+}
+
+int virt_list_volumes(struct virt *v, const struct virt_item *pool, struct virt_list *out,
+                      char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    out->type = VIRT_VOLUME;
+    virStorageVolPtr *vols = NULL;
+    v->calls++;
+    int n = virStoragePoolListAllVolumes(pool->handle, &vols, 0);
+    if (n < 0)
+        return lverr(err, errlen, pool->name);
+    out->v = xcalloc((size_t)n + 1, sizeof(*out->v));
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        struct virt_item *it = &out->v[out->n++];
+        it->handle = vols[i];
+        it->name = xstrdup(virStorageVolGetName(vols[i]));
+        if (rc)
+            continue;
+        v->calls++;
+        it->xml = virStorageVolGetXMLDesc(vols[i], 0);
+        if (!it->xml)
+            rc = lverr(err, errlen, it->name);
+        it->active = true;
+        it->persistent = true;
+    }
+    free(vols);
+    return rc;
+}
+
+void virt_list_free(struct virt_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        struct virt_item *it = &l->v[i];
+        free(it->name);
+        free(it->xml);
+        switch (l->type) {
+        case VIRT_DOMAIN: virDomainFree(it->handle); break;
+        case VIRT_NETWORK: virNetworkFree(it->handle); break;
+        case VIRT_POOL: virStoragePoolFree(it->handle); break;
+        case VIRT_VOLUME: virStorageVolFree(it->handle); break;
+        }
+    }
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+/* ---- writes ---- */
+
+#define LOOKUP(type, fn, what)                                        \
+    v->calls++;                                                       \
+    type o = fn(v->conn, name);                                       \
+    if (!o)                                                           \
+        return lverr(err, errlen, what);
+
+int virt_pool_define(struct virt *v, const char *xml, char *err, size_t errlen)
+{
+    v->calls++;
+    virStoragePoolPtr p = virStoragePoolDefineXML(v->conn, xml, 0);
+    if (!p)
+        return lverr(err, errlen, "cannot define pool");
+    virStoragePoolFree(p);
+    return 0;
+}
+
+int virt_pool_start(struct virt *v, const char *name, char *err, size_t errlen)
+{
+    LOOKUP(virStoragePoolPtr, virStoragePoolLookupByName, name);
+    int rc = 0;
+    v->calls += 3;
+    /* build creates the directory (and is harmless when it exists) */
+    if (virStoragePoolBuild(o, 0) < 0 || virStoragePoolCreate(o, 0) < 0 ||
+        virStoragePoolSetAutostart(o, 1) < 0)
+        rc = lverr(err, errlen, name);
+    virStoragePoolFree(o);
+    return rc;
+}
+
+/* Stop and undefine; the directory and its files stay. */
+int virt_pool_remove(struct virt *v, const char *name, char *err, size_t errlen)
+{
+    LOOKUP(virStoragePoolPtr, virStoragePoolLookupByName, name);
+    int rc = 0;
+    v->calls += 2;
+    if ((virStoragePoolIsActive(o) == 1 && virStoragePoolDestroy(o) < 0) ||
+        virStoragePoolUndefine(o) < 0)
+        rc = lverr(err, errlen, name);
+    virStoragePoolFree(o);
+    return rc;
+}
+
+int virt_pool_uuid(struct virt *v, const char *name, char *uuid, size_t size)
+{
+    v->calls++;
+    virStoragePoolPtr o = virStoragePoolLookupByName(v->conn, name);
+    if (!o || size < VIR_UUID_STRING_BUFLEN) {
+        if (o)
+            virStoragePoolFree(o);
+        return -1;
+    }
+    int rc = virStoragePoolGetUUIDString(o, uuid);
+    virStoragePoolFree(o);
+    return rc;
+}
+
+int virt_volume_create(struct virt *v, const char *pool, const char *xml, char *err,
+                       size_t errlen)
+{
+    const char *name = pool;
+    LOOKUP(virStoragePoolPtr, virStoragePoolLookupByName, pool);
+    v->calls++;
+    virStorageVolPtr vol = virStorageVolCreateXML(o, xml, 0);
+    int rc = vol ? 0 : lverr(err, errlen, "cannot create volume");
+    if (vol)
+        virStorageVolFree(vol);
+    virStoragePoolFree(o);
+    return rc;
+}
+
+static virStorageVolPtr volume(struct virt *v, const char *pool, const char *name,
+                               char *err, size_t errlen)
+{
+    v->calls += 2;
+    virStoragePoolPtr p = virStoragePoolLookupByName(v->conn, pool);
+    if (!p) {
+        lverr(err, errlen, pool);
+        return NULL;
+    }
+    virStorageVolPtr vol = virStorageVolLookupByName(p, name);
+    if (!vol)
+        lverr(err, errlen, name);
+    virStoragePoolFree(p);
+    return vol;
+}
+
+int virt_volume_resize(struct virt *v, const char *pool, const char *name, uint64_t bytes,
+                       char *err, size_t errlen)
+{
+    virStorageVolPtr vol = volume(v, pool, name, err, errlen);
+    if (!vol)
+        return -1;
+    v->calls++;
+    int rc = virStorageVolResize(vol, bytes, 0) < 0 ? lverr(err, errlen, "cannot resize") : 0;
+    virStorageVolFree(vol);
+    return rc;
+}
+
+int virt_volume_delete(struct virt *v, const char *pool, const char *name, char *err,
+                       size_t errlen)
+{
+    virStorageVolPtr vol = volume(v, pool, name, err, errlen);
+    if (!vol)
+        return -1;
+    v->calls++;
+    int rc = virStorageVolDelete(vol, 0) < 0 ? lverr(err, errlen, "cannot delete") : 0;
+    virStorageVolFree(vol);
+    return rc;
+}
+
+int virt_network_define(struct virt *v, const char *xml, char *err, size_t errlen)
+{
+    v->calls++;
+    virNetworkPtr n = virNetworkDefineXML(v->conn, xml);
+    if (!n)
+        return lverr(err, errlen, "cannot define network");
+    virNetworkFree(n);
+    return 0;
+}
+
+int virt_network_start(struct virt *v, const char *name, char *err, size_t errlen)
+{
+    LOOKUP(virNetworkPtr, virNetworkLookupByName, name);
+    v->calls++;
+    int rc = virNetworkCreate(o) < 0 ? lverr(err, errlen, name) : 0;
+    virNetworkFree(o);
+    return rc;
+}
+
+int virt_network_autostart(struct virt *v, const char *name, bool on, char *err,
+                           size_t errlen)
+{
+    LOOKUP(virNetworkPtr, virNetworkLookupByName, name);
+    v->calls++;
+    int rc = virNetworkSetAutostart(o, on) < 0 ? lverr(err, errlen, name) : 0;
+    virNetworkFree(o);
+    return rc;
+}
+
+int virt_network_remove(struct virt *v, const char *name, char *err, size_t errlen)
+{
+    LOOKUP(virNetworkPtr, virNetworkLookupByName, name);
+    int rc = 0;
+    v->calls += 2;
+    if ((virNetworkIsActive(o) == 1 && virNetworkDestroy(o) < 0) || virNetworkUndefine(o) < 0)
+        rc = lverr(err, errlen, name);
+    virNetworkFree(o);
+    return rc;
+}
+
+int virt_network_dhcp_host(struct virt *v, const char *name, const char *host_xml, bool add,
+                           char *err, size_t errlen)
+{
+    LOOKUP(virNetworkPtr, virNetworkLookupByName, name);
+    unsigned flags = VIR_NETWORK_UPDATE_AFFECT_CONFIG;
+    v->calls++;
+    if (virNetworkIsActive(o) == 1)
+        flags |= VIR_NETWORK_UPDATE_AFFECT_LIVE;
+    v->calls++;
+    int rc = virNetworkUpdate(o, add ? VIR_NETWORK_UPDATE_COMMAND_ADD_LAST
+                                     : VIR_NETWORK_UPDATE_COMMAND_DELETE,
+                              VIR_NETWORK_SECTION_IP_DHCP_HOST, -1, host_xml, flags);
+    if (rc < 0)
+        lverr(err, errlen, name);
+    virNetworkFree(o);
+    return rc < 0 ? -1 : 0;
+}
+
+int virt_domain_define(struct virt *v, const char *xml, char *err, size_t errlen)
+{
+    v->calls++;
+    virDomainPtr d = virDomainDefineXMLFlags(v->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
+    if (!d)
+        return lverr(err, errlen, "cannot define domain");
+    virDomainFree(d);
+    return 0;
+}
+
+int virt_domain_start(struct virt *v, const char *name, char *err, size_t errlen)
+{
+    LOOKUP(virDomainPtr, virDomainLookupByName, name);
+    v->calls++;
+    int rc = virDomainCreate(o) < 0 ? lverr(err, errlen, name) : 0;
+    virDomainFree(o);
+    return rc;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+int virt_domain_stop(struct virt *v, const char *name, int timeout_ms, bool *forced,
+                     char *err, size_t errlen)
+{
+    LOOKUP(virDomainPtr, virDomainLookupByName, name);
+    int rc = 0;
+    *forced = false;
+    v->calls++;
+    if (timeout_ms > 0 && virDomainShutdown(o) == 0) {
+        for (int waited = 0; waited < timeout_ms; waited += 100) {
+            v->calls++;
+            int a = virDomainIsActive(o);
+            if (a == 0)
+                goto out;
+            sleep_ms(100);
+        }
+    }
+    *forced = true;
+    v->calls++;
+    if (virDomainDestroy(o) < 0) {
+        v->calls++;
+        if (virDomainIsActive(o) != 0)
+            rc = lverr(err, errlen, name);
+    }
+out:
+    virDomainFree(o);
+    return rc;
+}
+
+int virt_domain_remove(struct virt *v, const char *name, char *err, size_t errlen)
+{
+    LOOKUP(virDomainPtr, virDomainLookupByName, name);
+    int rc = 0;
+    v->calls += 2;
+    if ((virDomainIsActive(o) == 1 && virDomainDestroy(o) < 0) ||
+        virDomainUndefineFlags(o, VIR_DOMAIN_UNDEFINE_NVRAM |
+                                      VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                                      VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) < 0)
+        rc = lverr(err, errlen, name);
+    virDomainFree(o);
+    return rc;
+}
+
+int virt_domain_set_memory(struct virt *v, const char *name, uint64_t bytes, char *err,
+                           size_t errlen)
+{
+    LOOKUP(virDomainPtr, virDomainLookupByName, name);
+    v->calls++;
+    int rc = virDomainSetMemoryFlags(o, (unsigned long)(bytes / 1024),
+                                     VIR_DOMAIN_AFFECT_LIVE) < 0
+                 ? lverr(err, errlen, "cannot set memory") : 0;
+    virDomainFree(o);
+    return rc;
+}
+
+int virt_domain_set_vcpus(struct virt *v, const char *name, unsigned n, char *err,
+                          size_t errlen)
+{
+    LOOKUP(virDomainPtr, virDomainLookupByName, name);
+    v->calls++;
+    int rc = virDomainSetVcpusFlags(o, n, VIR_DOMAIN_AFFECT_LIVE) < 0
+                 ? lverr(err, errlen, "cannot set vCPUs") : 0;
+    virDomainFree(o);
+    return rc;
+}
+
+int virt_domain_attach(struct virt *v, const char *name, const char *device_xml, char *err,
+                       size_t errlen)
+{
+    LOOKUP(virDomainPtr, virDomainLookupByName, name);
+    v->calls++;
+    int rc = virDomainAttachDeviceFlags(o, device_xml, VIR_DOMAIN_AFFECT_LIVE) < 0
+                 ? lverr(err, errlen, "cannot hot-plug") : 0;
+    virDomainFree(o);
+    return rc;
+}
+
+int virt_domain_detach(struct virt *v, const char *name, const char *device_xml, char *err,
+                       size_t errlen)
+{
+    LOOKUP(virDomainPtr, virDomainLookupByName, name);
+    v->calls++;
+    int rc = virDomainDetachDeviceFlags(o, device_xml, VIR_DOMAIN_AFFECT_LIVE) < 0
+                 ? lverr(err, errlen, "cannot unplug") : 0;
+    virDomainFree(o);
+    return rc;
+}
+
+int virt_domain_block_resize(struct virt *v, const char *name, const char *target,
+                             uint64_t bytes, char *err, size_t errlen)
+{
+    LOOKUP(virDomainPtr, virDomainLookupByName, name);
+    v->calls++;
+    int rc = virDomainBlockResize(o, target, bytes, VIR_DOMAIN_BLOCK_RESIZE_BYTES) < 0
+                 ? lverr(err, errlen, "cannot resize the attached disk") : 0;
+    virDomainFree(o);
+    return rc;
+}

@@ -1,0 +1,96 @@
+/* virt.h — the libvirt adapter: the only code that calls libvirt.
+ *
+ * One connection per node. Reads are bulk: one virConnectListAll* per object
+ * type (plus one per state filter: active, paused, autostart), then one XML
+ * fetch per object; virt_calls() counts every libvirt call made, so the
+ * benchmark can hold qkvm to "at most 2 per domain + a constant".
+ * Writes name objects by name. Errors carry libvirt's own message.
+ */
+#ifndef QKVM_VIRT_H
+#define QKVM_VIRT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct virt;
+
+enum virt_type { VIRT_DOMAIN, VIRT_NETWORK, VIRT_POOL, VIRT_VOLUME };
+
+struct virt_item {
+    char *name;
+    char *xml;            /* domains: live XML for running ones (flags 0) */
+    bool active;          /* running domain, started network or pool */
+    bool paused;          /* domains */
+    bool persistent;      /* defined, not transient */
+    bool autostart;
+    void *handle;         /* the libvirt object, for follow-up reads */
+};
+
+struct virt_list {
+    struct virt_item *v;
+    size_t n;
+    enum virt_type type;
+};
+
+/* NULL with the reason in err when the URI cannot be opened. */
+struct virt *virt_open(const char *uri, char *err, size_t errlen);
+void virt_close(struct virt *v);                 /* accepts NULL */
+unsigned long virt_calls(const struct virt *v);
+const char *virt_uri(const struct virt *v);     /* as libvirt reports it */
+/* Is the connection to a daemon on this machine (qemu:///system, unix
+ * socket)? Then qemu processes and pool directories can be inspected. */
+bool virt_is_local(const struct virt *v);
+/* The daemon's PID through the unix socket's peer credentials; 0 when
+ * unknown (remote, or not a unix socket). */
+int virt_daemon_pid(const struct virt *v);
+
+/* Lists (0, or -1 with err): */
+int virt_list_domains(struct virt *v, struct virt_list *out, char *err, size_t errlen);
+int virt_list_networks(struct virt *v, struct virt_list *out, char *err, size_t errlen);
+int virt_list_pools(struct virt *v, struct virt_list *out, char *err, size_t errlen);
+int virt_list_volumes(struct virt *v, const struct virt_item *pool, struct virt_list *out,
+                      char *err, size_t errlen);
+/* The persistent (inactive) XML of a listed domain; malloc'd, NULL on error. */
+char *virt_domain_config_xml(struct virt *v, const struct virt_item *dom, char *err,
+                             size_t errlen);
+void virt_list_free(struct virt_list *l);
+
+/* Writes: 0, or -1 with libvirt's message in err. */
+int virt_pool_define(struct virt *v, const char *xml, char *err, size_t errlen);
+int virt_pool_start(struct virt *v, const char *name, char *err, size_t errlen);
+int virt_pool_remove(struct virt *v, const char *name, char *err, size_t errlen);
+int virt_pool_uuid(struct virt *v, const char *name, char *uuid, size_t size);
+int virt_volume_create(struct virt *v, const char *pool, const char *xml, char *err,
+                       size_t errlen);
+int virt_volume_resize(struct virt *v, const char *pool, const char *name, uint64_t bytes,
+                       char *err, size_t errlen);
+int virt_volume_delete(struct virt *v, const char *pool, const char *name, char *err,
+                       size_t errlen);
+int virt_network_define(struct virt *v, const char *xml, char *err, size_t errlen);
+int virt_network_start(struct virt *v, const char *name, char *err, size_t errlen);
+int virt_network_remove(struct virt *v, const char *name, char *err, size_t errlen);
+int virt_network_autostart(struct virt *v, const char *name, bool on, char *err,
+                           size_t errlen);
+/* Add (add=true) or delete a DHCP host entry, live and in the config. */
+int virt_network_dhcp_host(struct virt *v, const char *name, const char *host_xml, bool add,
+                           char *err, size_t errlen);
+int virt_domain_define(struct virt *v, const char *xml, char *err, size_t errlen);
+int virt_domain_start(struct virt *v, const char *name, char *err, size_t errlen);
+/* ACPI shutdown, then wait up to timeout_ms for it to stop; destroy after. */
+int virt_domain_stop(struct virt *v, const char *name, int timeout_ms, bool *forced,
+                     char *err, size_t errlen);
+int virt_domain_remove(struct virt *v, const char *name, char *err, size_t errlen);
+/* Live changes of a running domain. */
+int virt_domain_set_memory(struct virt *v, const char *name, uint64_t bytes, char *err,
+                           size_t errlen);
+int virt_domain_set_vcpus(struct virt *v, const char *name, unsigned n, char *err,
+                          size_t errlen);
+int virt_domain_attach(struct virt *v, const char *name, const char *device_xml, char *err,
+                       size_t errlen);
+int virt_domain_detach(struct virt *v, const char *name, const char *device_xml, char *err,
+                       size_t errlen);
+int virt_domain_block_resize(struct virt *v, const char *name, const char *target,
+                             uint64_t bytes, char *err, size_t errlen);
+
+#endif

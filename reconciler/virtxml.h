@@ -1,0 +1,107 @@
+/* virtxml.h — libvirt's XML and the model, both ways (the only libxml2 user).
+ *
+ * Decoding turns domain, network, pool and volume XML into the very structs
+ * manifests decode into (model.h), with the same derived values (a VM's
+ * maxCpus/maxMemory, a network's gateway), so that diff compares like with
+ * like. Only what the schema describes is read; everything libvirt adds on
+ * its own (controllers, PCI addresses, a network's MAC, a bridge name qkvm
+ * did not ask for) is left out and never compared.
+ *
+ * Encoding builds XML with libxml2's tree API, never by pasting strings.
+ * Names of libvirt objects are the manifest names: a Disk is the volume of
+ * the same name in its Pool; domain disks refer to volumes as
+ * <source pool= volume=>, so the mapping back is exact.
+ *
+ * Strings returned by decoders live in the arena; encoders return malloc'd
+ * text the caller frees.
+ */
+#ifndef QKVM_VIRTXML_H
+#define QKVM_VIRTXML_H
+
+#include "model.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+
+#define VIRTXML_NS "https://qkvm.dev/xmlns/1"
+#define VIRTXML_NS_PREFIX "qkvm"
+
+/* The ownership mark: <qkvm:resource kind= name= hash= source= commit=/>.
+ * kind is NULL when the object carries no mark (not ours). */
+struct virtxml_mark {
+    const char *kind, *name, *hash, *source, *commit;
+};
+
+/* Where a domain disk's data is: a pool volume, or a plain file. */
+struct virtxml_disk_src {
+    const char *pool, *volume, *file;
+    const char *target;          /* vda, sdb... */
+};
+
+struct virtxml_domain {
+    struct model_vm *vm;         /* disks[i].disk is the volume name, or the file path */
+    struct virtxml_disk_src *src;/* one per vm->spec.disks entry */
+    struct virtxml_mark mark;
+    const char *uuid;
+    bool active;                 /* the XML has an id (a running domain) */
+};
+
+struct virtxml_dhcp_host {
+    const char *mac, *ip, *name;
+};
+
+struct virtxml_network {
+    struct model_network *net;
+    struct virtxml_mark mark;
+    const char *uuid;
+    struct virtxml_dhcp_host *hosts;
+    size_t nhosts;
+};
+
+struct virtxml_pool {
+    struct model_pool *pool;     /* NULL fields for types qkvm does not model */
+    const char *uuid;
+    const char *type;            /* libvirt's pool type: "dir", "logical"... */
+};
+
+struct virtxml_volume {
+    struct model_disk *disk;     /* spec.pool is set by the caller */
+    const char *path;
+    const char *backing;         /* backing file, or NULL */
+};
+
+/* Decoders: 0, or -1 with a message in err. */
+int virtxml_domain_decode(struct arena *a, const char *xml, struct virtxml_domain *out,
+                          char *err, size_t errlen);
+int virtxml_network_decode(struct arena *a, const char *xml, struct virtxml_network *out,
+                           char *err, size_t errlen);
+int virtxml_pool_decode(struct arena *a, const char *xml, struct virtxml_pool *out,
+                        char *err, size_t errlen);
+int virtxml_volume_decode(struct arena *a, const char *xml, struct virtxml_volume *out,
+                          char *err, size_t errlen);
+
+/* Encoders. `desired` resolves a VM's Disks (pool, format). */
+/* uuid: the existing domain's, when redefining it (NULL for a new one). */
+char *virtxml_domain_encode(const struct model *desired, const struct model_vm *vm,
+                            const char *uuid, const struct virtxml_mark *mark);
+/* One <disk> element of vm->spec.disks[i], with target dev `target`. */
+char *virtxml_disk_encode(const struct model *desired, const struct vm_disk *d,
+                          const char *target);
+/* One <interface> element; target_dev may be NULL. */
+char *virtxml_nic_encode(const struct vm_nic *nic);
+char *virtxml_network_encode(const struct model_network *net,
+                             const struct virtxml_dhcp_host *hosts, size_t nhosts,
+                             const struct virtxml_mark *mark);
+char *virtxml_dhcp_host_encode(const struct virtxml_dhcp_host *h);
+char *virtxml_pool_encode(const struct model_pool *pool);
+char *virtxml_volume_encode(const struct model_disk *disk);
+/* The mark as the element virDomainSetMetadata takes (no namespace). */
+char *virtxml_mark_encode(const struct virtxml_mark *mark);
+
+/* The target name for the index-th disk of a bus: vda, sdb, hdc... */
+void virtxml_target_name(enum vm_bus bus, size_t index, char *buf, size_t size);
+
+#endif
