@@ -114,37 +114,18 @@ static int do_pool(struct run *r, const struct plan_action *a)
 
 /* ---- networks ---- */
 
-/* The DHCP host entries of a network, from the declared VMs. */
-static size_t hosts_of(const struct model *want, const char *net,
-                       struct virtxml_dhcp_host **out)
-{
-    size_t n = 0;
-    struct virtxml_dhcp_host *v = NULL;
-    for (size_t i = 0; i < want->len[MODEL_VM]; i++) {
-        const struct model_vm *vm = (const struct model_vm *)want->objs[MODEL_VM][i];
-        for (size_t j = 0; j < vm->spec.nics.n; j++) {
-            const struct vm_nic *nic = &vm->spec.nics.v[j];
-            if (!nic->ip || strcmp(nic->network, net) != 0)
-                continue;
-            v = xreallocarray(v, n + 1, sizeof(*v));
-            v[n++] = (struct virtxml_dhcp_host){ nic->mac, nic->ip, vm->obj.meta.name };
-        }
-    }
-    *out = v;
-    return n;
-}
-
 static int network_define(struct run *r, const struct model_network *want)
 {
+    struct arena *a = arena_new();
     struct virtxml_dhcp_host *hosts;
-    size_t nh = hosts_of(r->want, want->obj.meta.name, &hosts);
+    size_t nh = plan_dhcp_hosts(a, r->want, want->obj.meta.name, &hosts);
     char hash[17];
     struct virtxml_mark m;
     mark_of(r, &want->obj, hash, &m);
     char *xml = virtxml_network_encode(want, hosts, nh, &m);
     int rc = virt_network_define(r->v, xml, r->err, sizeof(r->err));
     free(xml);
-    free(hosts);
+    arena_free(a);
     return rc;
 }
 
@@ -182,15 +163,16 @@ static int network_update(struct run *r, const struct plan_action *a)
                 return -1;
         }
         if (ch->to) {
+            struct arena *ar = arena_new();
             struct virtxml_dhcp_host *hosts, h = { mac, ch->to, NULL };
-            size_t nh = hosts_of(r->want, a->name, &hosts);
+            size_t nh = plan_dhcp_hosts(ar, r->want, a->name, &hosts);
             for (size_t j = 0; j < nh; j++)
                 if (strcasecmp(hosts[j].mac, mac) == 0)
                     h.name = hosts[j].name;
             char *x = virtxml_dhcp_host_encode(&h);
             int rc = virt_network_dhcp_host(r->v, a->name, x, true, r->err, sizeof(r->err));
             free(x);
-            free(hosts);
+            arena_free(ar);
             if (rc < 0)
                 return -1;
         }

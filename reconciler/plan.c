@@ -205,7 +205,7 @@ static bool blocked_by(struct ctx *c, enum model_kind self_kind, const char *sel
     if (key_get(&c->keys, k, name, &dummy) != 2)
         return false;
     key_put(&c->keys, self_kind, self, 0, true);
-    note(c, NOTE_BLOCKED, self_kind, self, "waits for %s/%s, which is in conflict",
+    note(c, NOTE_BLOCKED, self_kind, self, "waits for %s/%s, which cannot be reconciled (see above)",
          kind_names[k], name);
     return true;
 }
@@ -309,12 +309,14 @@ static void plan_pools(struct ctx *c)
     }
 }
 
-/* The DHCP host entries a network should have: every NIC with an ip. */
-static size_t want_hosts(struct ctx *c, const char *net, struct virtxml_dhcp_host **out)
+size_t plan_dhcp_hosts(struct arena *a, const struct model *want, const char *net,
+                       struct virtxml_dhcp_host **out)
 {
     size_t n = 0, cap = 0;
     struct virtxml_dhcp_host *v = NULL;
-    EACH(MODEL_VM, struct model_vm, vm) {
+    for (size_t i = 0; i < want->len[MODEL_VM]; i++) {
+        const struct model_vm *vm = (const struct model_vm *)want->objs[MODEL_VM][i];
+        bool named = false;
         for (size_t j = 0; j < vm->spec.nics.n; j++) {
             const struct vm_nic *nic = &vm->spec.nics.v[j];
             if (!nic->ip || strcmp(nic->network, net) != 0)
@@ -322,11 +324,15 @@ static size_t want_hosts(struct ctx *c, const char *net, struct virtxml_dhcp_hos
             if (n == cap) {
                 struct virtxml_dhcp_host *old = v;
                 cap = cap ? cap * 2 : 8;
-                v = arena_alloc(c->a, cap * sizeof(*v));
+                v = arena_alloc(a, cap * sizeof(*v));
                 if (old)
                     memcpy(v, old, n * sizeof(*v));
             }
-            v[n++] = (struct virtxml_dhcp_host){ nic->mac, nic->ip, vm->obj.meta.name };
+            /* libvirt refuses two entries with one name: the VM's first
+             * NIC on the network gets its name, the others none. */
+            v[n++] = (struct virtxml_dhcp_host){ nic->mac, nic->ip,
+                                                 named ? NULL : vm->obj.meta.name };
+            named = true;
         }
     }
     *out = v;
@@ -362,7 +368,7 @@ static void plan_networks(struct ctx *c)
         diff_network(&d, want, on->net);
         /* DHCP host entries: changed in place with virNetworkUpdate */
         struct virtxml_dhcp_host *hosts;
-        size_t nh = want_hosts(c, name, &hosts);
+        size_t nh = plan_dhcp_hosts(c->a, c->want, name, &hosts);
         for (size_t i = 0; i < on->nhosts; i++) {
             const struct virtxml_dhcp_host *h = &on->hosts[i], *w = find_host(hosts, nh, h->mac);
             if (!w || !h->ip || strcmp(w->ip, h->ip) != 0)
@@ -535,6 +541,23 @@ static void plan_vms(struct ctx *c)
         }
         for (size_t i = 0; i < live.n; i++) {
             struct diff_change ch = live.v[i];
+            /* The live memory of a running domain is the balloon's actual
+             * size, which the guest decides (a guest without a balloon
+             * driver keeps maxMemory); the declared target is in the
+             * persistent definition, and that is what is compared. */
+            if (strcmp(ch.field, "spec.memory") == 0 && od->config &&
+                !has_field(&conf, ch.field))
+                continue;
+            /* An unplug the guest has not completed (a guest must release
+             * a device; one without ACPI hot-plug support never does): the
+             * definition is done, the rest waits for a restart. Asking
+             * again would only wait for libvirt's timeout again. */
+            if (ch.how == DIFF_LIVE && !ch.to && od->config && !has_field(&conf, ch.field)) {
+                note(c, NOTE_RESTART_PENDING, MODEL_VM, name,
+                     "restart required: %s was unplugged in the definition; the guest has "
+                     "not released it", ch.field);
+                continue;
+            }
             if (ch.how == DIFF_RESTART && od->config && !has_field(&conf, ch.field)) {
                 note(c, NOTE_RESTART_PENDING, MODEL_VM, name,
                      "restart required: %s %s → %s is in the definition, not yet running",

@@ -109,6 +109,12 @@ struct plan *plan_build(const struct model *desired, const struct obs_host *obs,
                         const struct plan_opts *opts);
 void plan_free(struct plan *p);                 /* accepts NULL */
 
+/* The DHCP host entries network `net` should have: one per declared NIC
+ * with an ip on it (arena-allocated). */
+struct virtxml_dhcp_host;
+size_t plan_dhcp_hosts(struct arena *a, const struct model *want, const char *net,
+                       struct virtxml_dhcp_host **out);
+
 const char *plan_verb_name(enum plan_verb v);  /* "create", ... */
 const char *plan_kind_name(enum model_kind k); /* "vm", "network", ... (for kind/name) */
 const char *drift_category_name(enum drift_category c);

@@ -93,8 +93,16 @@ void report_plan_text(FILE *out, const struct plan *p, bool color)
         }
     }
     if (!p->n) {
-        fprintf(out, "%sNo changes.%s %s matches the manifests.\n", p->nnotes ? "\n" : "",
-                "", p->uri);
+        size_t attention = 0;
+        for (size_t i = 0; i < p->nnotes; i++)
+            attention += p->notes[i].type == NOTE_CONFLICT || p->notes[i].type == NOTE_BLOCKED;
+        if (attention)
+            fprintf(out, "\nNothing to apply, but %s does not match the manifests: %zu item%s "
+                         "above need%s attention.\n", p->uri, attention,
+                    attention == 1 ? "" : "s", attention == 1 ? "s" : "");
+        else
+            fprintf(out, "%sNo changes. %s matches the manifests.\n", p->nnotes ? "\n" : "",
+                    p->uri);
         return;
     }
     fprintf(out, "\n%sPlan:%s %zu to create, %zu to update, %zu to replace, %zu to delete, "
