@@ -1,7 +1,8 @@
 # qkvm — build and test.
 #
 #   make                 build ./qkvm
-#   make demo            install what is missing, build, validate the examples
+#   make demo            install what is missing, build, run the reconcile story on
+#                        a private libvirtd (tools/demo), then clean up
 #   make check           install missing Debian packages, build, run every suite
 #   make check-asan      the same suites, built with ASan + UBSan (halt on error)
 #   make check-valgrind  the same suites under valgrind (errors and leaks fail)
@@ -43,7 +44,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 REPLAY   := $(BUILD)/tests/fuzz_replay
-TOOLS    := $(BUILD)/tools/yamlfloor $(BUILD)/tools/runstat
+TOOLS    := $(BUILD)/tools/yamlfloor $(BUILD)/tools/runstat $(BUILD)/tools/virtfloor
 
 # ./qkvm for the default build; build/asan/qkvm etc. for the others
 ifeq ($(BUILD),build)
@@ -77,17 +78,13 @@ $(BUILD)/tools/%: tools/bench/%.c
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(PKG_LIBS)
 
 deps:
-	@tools/install-deps test
+	@tools/install-deps testbed
 
-# The quick start's first command: install, build, show validation at work.
+# The quick start's first command: install, build, then plan/apply/drift/
+# heal/prune examples/minimal on a private libvirtd (or the test driver).
 demo: deps
 	@$(MAKE) --no-print-directory $(QKVM)
-	@echo '$$ ./qkvm validate -f examples/homelab'
-	@./$(QKVM) validate -f examples/homelab
-	@echo; echo '$$ ./qkvm validate -f tests/data/invalid/many-errors-sorted.yaml  # exit 3 expected'
-	@./$(QKVM) validate -f tests/data/invalid/many-errors-sorted.yaml; test $$? -eq 3
-	@echo; echo '$$ ./qkvm explain vm.spec.nics.mac'
-	@./$(QKVM) explain vm.spec.nics.mac
+	@QKVM=./$(QKVM) tools/demo
 
 # The suites, for whichever build BUILD names; WRAP prefixes every run
 # (valgrind). tests/run prints "N passed, N failed" last.

@@ -27,6 +27,7 @@ it_run() {
         return
     fi
     pass "testbed: a private libvirtd starts"
+    trap 'tools/testbed stop "'"$node"'" >/dev/null 2>&1; rm -rf "$TESTTMP"' EXIT
     IT_URI=$U
     IT_NODE=$node
     it_cases
