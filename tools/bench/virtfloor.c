@@ -52,7 +52,7 @@ int main(int argc, char **argv)
             free(x);
         }
     } else {
-        int want = atoi(argv[3]);
+        int want = (int)strtol(argv[3], NULL, 10);
         for (int i = 1; i <= want; i++) {
             char name[128], xml[2048];
             snprintf(name, sizeof(name), "%s-%d", argv[4], i);
