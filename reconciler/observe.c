@@ -81,7 +81,8 @@ static void stray_files(struct arena *a, struct obs_pool *p)
             arena_printf(a, "%s/%s", p->pool->spec.path, e->d_name);
     }
     closedir(dir);
-    qsort(p->stray_files, p->nstray_files, sizeof(*p->stray_files), by_name);
+    if (p->nstray_files)
+        qsort(p->stray_files, p->nstray_files, sizeof(*p->stray_files), by_name);
 }
 
 /* /proc/PID/ns/NAME of a process, "" when unreadable. */
