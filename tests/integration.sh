@@ -224,6 +224,28 @@ EOF
     check "--prune never deletes an orphan" 'V net-info it-orphan >/dev/null 2>&1'
     V net-undefine it-orphan >/dev/null
 
+    # --- coherence: a domain whose disk file is gone, a qemu no domain accounts for
+    cat >"$TESTTMP/it/gone.xml" <<EOF
+<domain type='qemu'><name>it-gone</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+<os><type arch='x86_64'>hvm</type></os><devices><disk type='file' device='disk'>
+<driver name='qemu' type='qcow2'/><source file='$TESTTMP/it/gone.qcow2'/><target dev='vda' bus='virtio'/>
+</disk></devices></domain>
+EOF
+    V define "$TESTTMP/it/gone.xml" >/dev/null
+    # a qemu started by hand in the node's namespaces, ended below by its PID
+    nsenter -t "$(cat "/tmp/qkvm-testbed/$IT_NODE/libvirtd.pid")" -n -m \
+        qemu-system-x86_64 -name guest=it-ghost -uuid 6a1b2c3d-0000-4000-8000-000000000001 \
+        -machine none -nodefaults -display none -S </dev/null >/dev/null 2>&1 &
+    local ghost=$!
+    sleep 0.3
+    q drift -f "$M"
+    expect "drift: a missing disk file and a stray qemu process" 2 \
+        "disk-missing +VM +it-gone .*gone.qcow2 does not exist" "orphan +VM +it-gone" \
+        "stray-process +Process +$ghost +qemu process of guest it-ghost"
+    kill "$ghost" 2>/dev/null
+    wait "$ghost" 2>/dev/null
+    V undefine it-gone >/dev/null
+
     # --- a libvirt failure mid-apply: independent resources applied, nothing lost
     echo "precious" >"$IT_POOL/it-2-root"
     cat >"$M/more.yaml" <<'EOF'
