@@ -143,3 +143,13 @@ check "explain suggests spec." 1 '' "did you mean 'spec.cpus'" -- explain vm.cpu
 check "explain unknown kind" 1 '' "unknown kind 'vn' \(did you mean 'VM'\?\)" -- explain vn.spec
 check "explain --reference" 0 '^### VM' '' -- explain --reference
 check "schema" 0 '"\$schema": "https://json-schema.org/draft/2020-12/schema"' '' -- schema
+
+# plan, apply, drift: usage errors never reach libvirt
+check "plan needs -f" 1 '' 'plan needs manifests' -- plan
+check "--yes is a flag of apply" 1 '' '--yes is a flag of: apply' -- plan --yes -f examples/minimal
+check "--shutdown-timeout takes seconds" 1 '' 'takes seconds' -- apply -f examples/minimal --shutdown-timeout soon
+check "apply of invalid manifests: exit 3 before connecting" 3 '' 'nothing was changed' -- \
+    apply -f tests/data/invalid/many-errors-sorted.yaml -c test:///nonexistent.xml --yes
+check "plan: an unreachable URI is an error" 1 '' 'cannot connect' -- \
+    plan -f examples/minimal -c "test://$PWD/tests/data/plan/no-such-host.xml" --state "$TESTTMP/s.db"
+check "plan --help" 0 'detailed-exitcode' '' -- plan --help

@@ -63,7 +63,7 @@ no_changes() {   # NAME DIR: plan after apply says nothing is left to do
     expect "$1: plan again → no changes" 0 "No changes"
 }
 
-check() {   # NAME COMMAND...: a shell condition
+holds() {   # NAME COMMAND...: a shell condition
     local name=$1
     shift
     if eval "$*"; then pass "$name"; else fail "$name" "not true: $*"; fi
@@ -122,10 +122,10 @@ it_cases() {
     printf 'apiVersion: qkvm.dev/v1\nkind: VM\nmetadata: {name: bad}\nspec: {memory: lots}\n' >"$TESTTMP/it-bad.yaml"
     q apply -f "$M" -f "$TESTTMP/it-bad.yaml" --yes
     expect "invalid manifests: exit 3, nothing applied" 3 "it-bad.yaml:4:" "nothing was changed"
-    check "invalid manifests: the host is untouched" '[ -z "$(V list --all --name)" ] && [ -z "$(V net-list --all --name)" ]'
+    holds "invalid manifests: the host is untouched" '[ -z "$(V list --all --name)" ] && [ -z "$(V net-list --all --name)" ]'
     q apply -f "$M" </dev/null
     expect "apply without --yes on a pipe: refused" 1 "pass --yes"
-    check "refused apply: the host is untouched" '[ -z "$(V list --all --name)" ]'
+    holds "refused apply: the host is untouched" '[ -z "$(V list --all --name)" ]'
 
     # --- from nothing
     q plan -f "$M" --detailed-exitcode
@@ -133,11 +133,11 @@ it_cases() {
     q apply -f "$M" --yes
     expect "apply from nothing" 0 "pool/it-pool: created" "network/it-net: created" \
         "disk/it-1-root: created" "vm/it-1: created" "vm/it-1: started"
-    check "the guest runs" '[ "$(V domstate it-1)" = running ]'
-    check "its disk is a qcow2 volume in the pool" 'qemu-img info -U "$IT_POOL/it-1-root" | grep -q "file format: qcow2"'
-    check "its MAC is derived and its lease declared" 'V net-dumpxml it-net | grep -q "ip=.10.79.0.10"'
-    check "the domain carries the qkvm mark" 'V dumpxml it-1 | grep -q "qkvm:resource.*kind=\"VM\""'
-    check "the pool is recorded in the ownership record" 'grep -q "^pool" "$IT_STATE.owned"'
+    holds "the guest runs" '[ "$(V domstate it-1)" = running ]'
+    holds "its disk is a qcow2 volume in the pool" 'qemu-img info -U "$IT_POOL/it-1-root" | grep -q "file format: qcow2"'
+    holds "its MAC is derived and its lease declared" 'V net-dumpxml it-net | grep -q "ip=.10.79.0.10"'
+    holds "the domain carries the qkvm mark" 'V dumpxml it-1 | grep -q "qkvm:resource.*kind=\"VM\""'
+    holds "the pool is recorded in the ownership record" 'grep -q "^pool" "$IT_STATE.owned"'
     no_changes "apply from nothing" "$M"
     local mac
     mac=$(V domiflist it-1 | awk '{print $5}')
@@ -153,10 +153,10 @@ it_cases() {
     expect "drift -o json" 2 '"kind": "DriftReport"' '"category": "changed"' '"field": "spec.maxMemory"'
     q apply -f "$M" --yes
     expect "apply heals the drift" 0 "vm/it-1: updated" "vm/it-1: started"
-    check "healed: running again" '[ "$(V domstate it-1)" = running ]'
-    check "healed: maxMemory back to 96MiB" 'V dominfo it-1 | grep -q "Max memory: *98304 KiB"'
-    check "the MAC never changes" '[ "$(V domiflist it-1 | awk "{print \$5}")" = "$mac" ]'
-    check "the orphan file is reported, never deleted" '[ -f "$IT_POOL/stray.img" ]'
+    holds "healed: running again" '[ "$(V domstate it-1)" = running ]'
+    holds "healed: maxMemory back to 96MiB" 'V dominfo it-1 | grep -q "Max memory: *98304 KiB"'
+    holds "the MAC never changes" '[ "$(V domiflist it-1 | awk "{print \$5}")" = "$mac" ]'
+    holds "the orphan file is reported, never deleted" '[ -f "$IT_POOL/stray.img" ]'
     rm -f "$IT_POOL/stray.img"
     no_changes "heal" "$M"
 
@@ -172,18 +172,18 @@ it_cases() {
     id_before=$(V domid it-1)
     q apply -f "$M" --yes
     expect "apply in place" 0 "vm/it-1: updated" "disk/it-1-root: updated"
-    check "still the same running guest (not restarted)" '[ "$(V domstate it-1)" = running ] && [ "$(V domid it-1)" = "$id_before" ]'
-    check "2 live vCPUs" '[ "$(V vcpucount it-1 --live --active)" = 2 ]'
-    check "the data disk is hot-plugged" 'V domblklist it-1 | grep -q it-1-data'
-    check "a second NIC is hot-plugged" '[ "$(V domiflist it-1 | wc -l)" -ge 2 ]'
-    check "the root disk grew to 32MiB (block resize of the attached disk)" 'qemu-img info -U "$IT_POOL/it-1-root" | grep -q "virtual size: 32 MiB"'
+    holds "still the same running guest (not restarted)" '[ "$(V domstate it-1)" = running ] && [ "$(V domid it-1)" = "$id_before" ]'
+    holds "2 live vCPUs" '[ "$(V vcpucount it-1 --live --active)" = 2 ]'
+    holds "the data disk is hot-plugged" 'V domblklist it-1 | grep -q it-1-data'
+    holds "a second NIC is hot-plugged" '[ "$(V domiflist it-1 | wc -l)" -ge 2 ]'
+    holds "the root disk grew to 32MiB (block resize of the attached disk)" 'qemu-img info -U "$IT_POOL/it-1-root" | grep -q "virtual size: 32 MiB"'
     no_changes "in place" "$M"
 
     # --- power state
     sed -i 's/  state: running/  state: stopped/' "$M/vm.yaml"
     q apply -f "$M" --yes --shutdown-timeout 1
     expect "state: stopped → graceful shutdown, then destroy" 0 "vm/it-1: stopped"
-    check "the guest is shut off" '[ "$(V domstate it-1)" = "shut off" ]'
+    holds "the guest is shut off" '[ "$(V domstate it-1)" = "shut off" ]'
     no_changes "stop" "$M"
     sed -i 's/  state: stopped/  state: running/' "$M/vm.yaml"
     q apply -f "$M" --yes
@@ -208,10 +208,10 @@ EOF
     q apply -f "$M" --yes
     expect "apply leaves the conflict alone" 0 "conflict"
     V dumpxml it-hand >"$TESTTMP/it/hand.after"
-    check "the unmanaged domain is unchanged" 'cmp -s "$TESTTMP/it/hand.before" "$TESTTMP/it/hand.after"'
+    holds "the unmanaged domain is unchanged" 'cmp -s "$TESTTMP/it/hand.before" "$TESTTMP/it/hand.after"'
     q apply -f "$M" --yes --adopt
     expect "--adopt takes it over" 0 "vm/it-hand: adopted"
-    check "adopted: marked, memory as declared" 'V dumpxml it-hand | grep -q qkvm:resource && V dominfo it-hand | grep -q "Max memory: *98304 KiB"'
+    holds "adopted: marked, memory as declared" 'V dumpxml it-hand | grep -q qkvm:resource && V dominfo it-hand | grep -q "Max memory: *98304 KiB"'
     no_changes "adopt" "$M"
 
     # --- orphans are reported, never touched, even with --prune
@@ -221,7 +221,7 @@ EOF
     q drift -f "$M"
     expect "an unmanaged network is an orphan" 2 "orphan +Network +it-orphan"
     q apply -f "$M" --yes --prune --shutdown-timeout 1
-    check "--prune never deletes an orphan" 'V net-info it-orphan >/dev/null 2>&1'
+    holds "--prune never deletes an orphan" 'V net-info it-orphan >/dev/null 2>&1'
     V net-undefine it-orphan >/dev/null
 
     # --- coherence: a domain whose disk file is gone, a qemu no domain accounts for
@@ -272,10 +272,10 @@ EOF
     q apply -f "$M" --yes
     expect "a volume that cannot be created: exit 1, named with libvirt's message" 1 \
         "create disk/it-2-root: cannot create volume: .*exists" "vm/it-2: .*skipped: needs disk/it-2-root"
-    check "independent resources were applied" 'V net-info it-net2 >/dev/null && [ "$(V domstate it-3)" = running ]'
-    check "the dependent VM was not created" '! V dominfo it-2 >/dev/null 2>&1'
-    check "nothing lost: the file in the way is intact" '[ "$(cat "$IT_POOL/it-2-root")" = precious ]'
-    check "nothing deleted: it-1 still runs" '[ "$(V domstate it-1)" = running ]'
+    holds "independent resources were applied" 'V net-info it-net2 >/dev/null && [ "$(V domstate it-3)" = running ]'
+    holds "the dependent VM was not created" '! V dominfo it-2 >/dev/null 2>&1'
+    holds "nothing lost: the file in the way is intact" '[ "$(cat "$IT_POOL/it-2-root")" = precious ]'
+    holds "nothing deleted: it-1 still runs" '[ "$(V domstate it-1)" = running ]'
     rm -f "$IT_POOL/it-2-root"
     q apply -f "$M" --yes
     expect "once the way is clear, apply converges" 0 "disk/it-2-root: created" "vm/it-2: started"
@@ -294,13 +294,13 @@ spec: {type: dir, path: $IT_POOL}
 EOF
     q apply -f "$M" --yes
     expect "without --prune, stale objects stay" 0 "'apply --prune' deletes it"
-    check "stale VMs still defined" 'V dominfo it-1 >/dev/null && V dominfo it-2 >/dev/null'
+    holds "stale VMs still defined" 'V dominfo it-1 >/dev/null && V dominfo it-2 >/dev/null'
     q apply -f "$M" --yes --prune --shutdown-timeout 1
     expect "--prune deletes what qkvm created and is no longer declared" 0 \
         "vm/it-1: deleted" "vm/it-2: deleted" "vm/it-hand: deleted" "disk/it-1-root: deleted" \
         "network/it-net2: deleted" "protect: true"
-    check "pruned domains are gone" '[ -z "$(V list --all --name)" ]'
-    check "the protected disk survives --prune" '[ -f "$IT_POOL/it-1-data" ] && V vol-info --pool it-pool it-1-data >/dev/null'
+    holds "pruned domains are gone" '[ -z "$(V list --all --name)" ]'
+    holds "the protected disk survives --prune" '[ -f "$IT_POOL/it-1-data" ] && V vol-info --pool it-pool it-1-data >/dev/null'
     no_changes "prune" "$M"
 
     # --- the minimal example, end to end, then cleaned up
