@@ -308,6 +308,10 @@ EOF
     mkdir -p "$EX"
     cp examples/minimal/*.yaml "$EX/"
     sed -i "s#path: /var/lib/qkvm/pools/min-pool#path: $TESTTMP/it/min-pool#" "$EX/storage.yaml"
+    if [ ! -e /dev/kvm ]; then
+        echo "note: no /dev/kvm here: examples/minimal runs with accel: tcg in this test"
+        printf '  accel: tcg\n' >>"$EX/vm.yaml"
+    fi
     q apply -f "$EX" --yes
     expect "examples/minimal applies" 0 "vm/min-vm-1: started"
     no_changes "examples/minimal" "$EX"
