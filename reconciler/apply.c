@@ -209,26 +209,6 @@ static int do_network(struct run *r, const struct plan_action *a)
 
 /* ---- disks ---- */
 
-/* A running domain that has pool/volume attached; its target in *target. */
-static const struct obs_domain *attached(const struct obs_host *h, const char *pool,
-                                         const char *vol, const char **target)
-{
-    for (size_t i = 0; i < h->ndoms; i++) {
-        const struct obs_domain *d = &h->doms[i];
-        if (!d->active)
-            continue;
-        for (size_t j = 0; j < d->vm->spec.disks.n; j++) {
-            const struct virtxml_disk_src *s = &d->src[j];
-            if (s->pool && s->volume && strcmp(s->pool, pool) == 0 &&
-                strcmp(s->volume, vol) == 0) {
-                *target = s->target;
-                return d;
-            }
-        }
-    }
-    return NULL;
-}
-
 static int do_disk(struct run *r, const struct plan_action *a)
 {
     const struct model_disk *want = (const struct model_disk *)a->want;
@@ -246,10 +226,13 @@ static int do_disk(struct run *r, const struct plan_action *a)
     case PLAN_ADOPT:
         return record_volume(r, a->pool, a->name, want->spec.protect);
     case PLAN_UPDATE: {
-        const char *target = NULL;
-        const struct obs_domain *d = attached(r->obs, a->pool, a->name, &target);
-        if (d && target)
-            return virt_domain_block_resize(r->v, d->name, target, want->spec.size, err, el);
+        const struct obs_pool *op = observe_pool(r->obs, a->pool);
+        const struct obs_volume *ov = op ? observe_volume(op, a->name) : NULL;
+        size_t disk;
+        const struct obs_domain *d = ov ? observe_volume_user(r->obs, op, ov, true, &disk) : NULL;
+        if (d && d->src[disk].target)
+            return virt_domain_block_resize(r->v, d->name, d->src[disk].target,
+                                            want->spec.size, err, el);
         return virt_volume_resize(r->v, a->pool, a->name, want->spec.size, err, el);
     }
     case PLAN_DELETE: {

@@ -4,6 +4,7 @@
 
 #include "arena.h"
 #include "check.h"
+#include "schema.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,14 +56,18 @@ static void str_field(struct diff *d, const char *field, const char *want, const
         diff_add(d, field, got, want, how, why);
 }
 
+/* Enumerations print as the manifests spell them (the schema's values). */
+static const char *const *const bus_names = schema_values_vm_bus;
+static const char *const *const nic_models = schema_values_vm_nic_model;
+static const char *const *const firmwares = schema_values_vm_firmware;
+static const char *const *const graphics = schema_values_vm_graphics;
+static const char *const *const consoles = schema_values_vm_console;
+static const char *const *const accels = schema_values_vm_accel;
+static const char *const *const net_modes = schema_values_net_mode;
+static const char *const *const formats = schema_values_disk_format;
+
 /* ---- VM ---- */
 
-static const char *const bus_names[] = { "virtio", "sata", "scsi", "ide" };
-static const char *const nic_models[] = { "virtio", "e1000", "rtl8139" };
-static const char *const firmwares[] = { "bios", "uefi" };
-static const char *const graphics[] = { "none", "vnc", "spice" };
-static const char *const consoles[] = { "serial", "none" };
-static const char *const accels[] = { "kvm", "tcg" };
 
 /* libvirt expands "pc" to "pc-i440fx-7.2" and "q35" to "pc-q35-7.2". */
 static bool machine_matches(const char *want, const char *got)
@@ -187,7 +192,6 @@ void diff_vm(struct diff *d, const struct model_vm *want, const struct model_vm 
 
 /* ---- Network ---- */
 
-static const char *const net_modes[] = { "nat", "isolated", "bridge" };
 
 void diff_network(struct diff *d, const struct model_network *want,
                   const struct model_network *o)
@@ -221,7 +225,6 @@ void diff_pool(struct diff *d, const struct model_pool *want, const struct model
 
 /* ---- Disk ---- */
 
-static const char *const formats[] = { "qcow2", "raw" };
 
 void diff_disk(struct diff *d, const struct model_disk *want, const struct model_disk *o)
 {

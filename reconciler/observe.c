@@ -42,6 +42,27 @@ const struct obs_volume *observe_volume(const struct obs_pool *p, const char *na
     return find(p->vols, p->nvols, sizeof(*p->vols), name);
 }
 
+const struct obs_domain *observe_volume_user(const struct obs_host *h, const struct obs_pool *p,
+                                             const struct obs_volume *vol, bool active_only,
+                                             size_t *disk)
+{
+    for (size_t i = 0; i < h->ndoms; i++) {
+        const struct obs_domain *d = &h->doms[i];
+        if (active_only && !d->active)
+            continue;
+        for (size_t j = 0; j < d->vm->spec.disks.n; j++) {
+            const struct virtxml_disk_src *s = &d->src[j];
+            if ((s->pool && s->volume && strcmp(s->pool, p->name) == 0 &&
+                 strcmp(s->volume, vol->name) == 0) ||
+                (s->file && vol->path && strcmp(s->file, vol->path) == 0)) {
+                *disk = j;
+                return d;
+            }
+        }
+    }
+    return NULL;
+}
+
 void observe_free(struct obs_host *h)
 {
     if (!h)

@@ -100,5 +100,11 @@ const struct obs_domain *observe_domain(const struct obs_host *h, const char *na
 const struct obs_network *observe_network(const struct obs_host *h, const char *name);
 const struct obs_pool *observe_pool(const struct obs_host *h, const char *name);
 const struct obs_volume *observe_volume(const struct obs_pool *p, const char *name);
+/* The first domain (a running one, with active_only) whose disk is volume
+ * `vol` of pool `p`, named as pool/volume or by its file; *disk gets the
+ * disk's index. NULL when no domain uses it. */
+const struct obs_domain *observe_volume_user(const struct obs_host *h, const struct obs_pool *p,
+                                             const struct obs_volume *vol, bool active_only,
+                                             size_t *disk);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "arena.h"
 #include "observe.h"
+#include "schema.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,9 +16,6 @@ static const char *const verb_names[PLAN_VERB_COUNT] = {
 };
 static const char *const kind_names[MODEL_KIND_COUNT] = {
     "node", "network", "pool", "image", "disk", "vm", "policy",
-};
-static const char *const kind_titles[MODEL_KIND_COUNT] = {
-    "Node", "Network", "Pool", "Image", "Disk", "VM", "Policy",
 };
 static const char *const category_names[DRIFT_CATEGORY_COUNT] = {
     "changed", "missing", "stopped", "running", "stale", "orphan",
@@ -193,7 +191,7 @@ static void conflict(struct ctx *c, enum model_kind k, const char *name, const c
     note(c, NOTE_CONFLICT, k, name,
          "conflict: a %s of this name exists and was not created by qkvm; it is left "
          "alone (use --adopt to manage it)", what);
-    finding(c, DRIFT_CONFLICT, kind_titles[k], name, NULL, NULL, NULL,
+    finding(c, DRIFT_CONFLICT, schema_kinds[k].name, name, NULL, NULL, NULL,
             "a %s of this name exists and was not created by qkvm", what);
 }
 
@@ -238,7 +236,7 @@ static void report_changes(struct ctx *c, const struct model_object *o, const st
 {
     for (size_t i = 0; i < d->n; i++) {
         const struct diff_change *ch = &d->v[i];
-        finding(c, DRIFT_CHANGED, kind_titles[o->kind], o->meta.name, ch->field, ch->to,
+        finding(c, DRIFT_CHANGED, schema_kinds[o->kind].name, o->meta.name, ch->field, ch->to,
                 ch->from, "%s: %s, declared %s", ch->field, ch->from ? ch->from : "(none)",
                 ch->to ? ch->to : "(none)");
     }
@@ -660,24 +658,11 @@ static void plan_stale(struct ctx *c)
             finding(c, DRIFT_STALE, "Disk", v->name, NULL, NULL, NULL,
                     "created by qkvm in pool %s, no longer declared", p->name);
             /* used by a domain that stays? */
-            const char *user = NULL;
-            bool user_deleted = false;
-            size_t user_action = 0;
-            for (size_t k = 0; k < h->ndoms && !user; k++) {
-                const struct obs_domain *d = &h->doms[k];
-                for (size_t m = 0; m < d->vm->spec.disks.n; m++) {
-                    const struct virtxml_disk_src *s = &d->src[m];
-                    bool hit = (s->pool && s->volume && strcmp(s->pool, p->name) == 0 &&
-                                strcmp(s->volume, v->name) == 0) ||
-                               (s->file && v->path && strcmp(s->file, v->path) == 0);
-                    if (hit) {
-                        user = d->name;
-                        user_deleted = key_get(&c->keys, MODEL_VM, d->name, &user_action) == 1 &&
-                                       c->p->v[user_action].verb == PLAN_DELETE;
-                        break;
-                    }
-                }
-            }
+            size_t disk, user_action = 0;
+            const struct obs_domain *ud = observe_volume_user(h, p, v, false, &disk);
+            const char *user = ud ? ud->name : NULL;
+            bool user_deleted = ud && key_get(&c->keys, MODEL_VM, ud->name, &user_action) == 1 &&
+                                c->p->v[user_action].verb == PLAN_DELETE;
             if (v->protect)
                 note(c, NOTE_PROTECTED, MODEL_DISK, v->name,
                      "stale, but protect: true was declared; never deleted (pool %s)", p->name);

@@ -21,9 +21,6 @@ static const char *const how_names[] = { "config", "live", "restart", "replace",
 static const char *const note_names[] = {
     "conflict", "blocked", "restart-pending", "prune-skipped", "protected", "unsupported",
 };
-static const char *const kind_titles[MODEL_KIND_COUNT] = {
-    "Node", "Network", "Pool", "Image", "Disk", "VM", "Policy",
-};
 
 static const char *symbol(enum plan_verb v, const char **color)
 {
@@ -138,7 +135,7 @@ struct tree *report_plan_tree(struct arena *a, const struct plan *p,
         const struct plan_action *pa = &p->v[i];
         struct tree *m = tree_new_map(a), *chs = tree_new_seq(a), *deps = tree_new_seq(a);
         tree_map_str(a, m, "action", plan_verb_name(pa->verb));
-        tree_map_str(a, m, "kind", kind_titles[pa->kind]);
+        tree_map_str(a, m, "kind", schema_kinds[pa->kind].name);
         tree_map_str(a, m, "name", pa->name);
         if (pa->pool)
             tree_map_str(a, m, "pool", pa->pool);
@@ -171,7 +168,7 @@ struct tree *report_plan_tree(struct arena *a, const struct plan *p,
         const struct plan_note *n = &p->notes[i];
         struct tree *m = tree_new_map(a);
         tree_map_str(a, m, "type", note_names[n->type]);
-        tree_map_str(a, m, "kind", kind_titles[n->kind]);
+        tree_map_str(a, m, "kind", schema_kinds[n->kind].name);
         tree_map_str(a, m, "name", n->name);
         tree_map_str(a, m, "message", n->message);
         tree_seq_add(a, notes, m);

@@ -126,12 +126,15 @@ int virt_daemon_pid(const struct virt *v)
 
 /* ---- lists ---- */
 
-static bool in(char **names, int n, const char *name)
+static int cmp_name(const void *a, const void *b)
 {
-    for (int i = 0; i < n; i++)
-        if (strcmp(names[i], name) == 0)
-            return true;
-    return false;
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Is name in the sorted list (from names())? */
+static bool in(char **sorted, int n, const char *name)
+{
+    return n > 0 && bsearch(&name, sorted, (size_t)n, sizeof(*sorted), cmp_name) != NULL;
 }
 
 static void free_names(char **names, int n)
@@ -141,68 +144,168 @@ static void free_names(char **names, int n)
     free(names);
 }
 
-/* Names of the domains matching `flags` (one call). */
-static int domain_names(struct virt *v, unsigned flags, char ***out)
+/* Domains, networks and pools through one interface, so that listing them
+ * is one piece of code. */
+static int list_all(struct virt *v, enum virt_type t, unsigned flags, void ***out)
 {
-    virDomainPtr *doms = NULL;
+    int n = -1;
     v->calls++;
-    int n = virConnectListAllDomains(v->conn, &doms, flags);
+    switch (t) {
+    case VIRT_DOMAIN: {
+        virDomainPtr *d = NULL;
+        n = virConnectListAllDomains(v->conn, &d, flags);
+        *out = (void **)d;
+        break;
+    }
+    case VIRT_NETWORK: {
+        virNetworkPtr *d = NULL;
+        n = virConnectListAllNetworks(v->conn, &d, flags);
+        *out = (void **)d;
+        break;
+    }
+    case VIRT_POOL: {
+        virStoragePoolPtr *d = NULL;
+        n = virConnectListAllStoragePools(v->conn, &d, flags);
+        *out = (void **)d;
+        break;
+    }
+    case VIRT_VOLUME:
+        *out = NULL;
+        break;
+    }
+    return n;
+}
+
+static const char *obj_name(enum virt_type t, void *h)
+{
+    switch (t) {
+    case VIRT_DOMAIN: return virDomainGetName(h);
+    case VIRT_NETWORK: return virNetworkGetName(h);
+    case VIRT_POOL: return virStoragePoolGetName(h);
+    case VIRT_VOLUME: return virStorageVolGetName(h);
+    }
+    return NULL;
+}
+
+static char *obj_xml(enum virt_type t, void *h)
+{
+    switch (t) {
+    case VIRT_DOMAIN: return virDomainGetXMLDesc(h, 0);
+    case VIRT_NETWORK: return virNetworkGetXMLDesc(h, 0);
+    case VIRT_POOL: return virStoragePoolGetXMLDesc(h, 0);
+    case VIRT_VOLUME: return virStorageVolGetXMLDesc(h, 0);
+    }
+    return NULL;
+}
+
+static void obj_free(enum virt_type t, void *h)
+{
+    switch (t) {
+    case VIRT_DOMAIN: virDomainFree(h); break;
+    case VIRT_NETWORK: virNetworkFree(h); break;
+    case VIRT_POOL: virStoragePoolFree(h); break;
+    case VIRT_VOLUME: virStorageVolFree(h); break;
+    }
+}
+
+/* Undefined between the list and the XML fetch: not an error. */
+static bool vanished(enum virt_type t)
+{
+    int code = virGetLastErrorCode();
+    return (t == VIRT_DOMAIN && code == VIR_ERR_NO_DOMAIN) ||
+           (t == VIRT_NETWORK && code == VIR_ERR_NO_NETWORK) ||
+           (t == VIRT_POOL && code == VIR_ERR_NO_STORAGE_POOL) ||
+           (t == VIRT_VOLUME && code == VIR_ERR_NO_STORAGE_VOL);
+}
+
+/* Names of the objects matching `flags` (one call). */
+static int names(struct virt *v, enum virt_type t, unsigned flags, char ***out)
+{
+    void **objs = NULL;
+    *out = NULL;
+    if (!flags)
+        return 0;
+    int n = list_all(v, t, flags, &objs);
     if (n < 0)
         return -1;
-    char **names = xcalloc((size_t)n + 1, sizeof(*names));
+    char **nm = xcalloc((size_t)n + 1, sizeof(*nm));
     for (int i = 0; i < n; i++) {
-        names[i] = xstrdup(virDomainGetName(doms[i]));
-        virDomainFree(doms[i]);
+        nm[i] = xstrdup(obj_name(t, objs[i]));
+        obj_free(t, objs[i]);
     }
-    free(doms);
-    *out = names;
+    free(objs);
+    qsort(nm, (size_t)n, sizeof(*nm), cmp_name);
+    *out = nm;
     return n;
+}
+
+/* Every object of a type with its XML; states come from one filtered list
+ * each (active, autostart, transient, paused), never from per-object calls. */
+static int list_objects(struct virt *v, enum virt_type t, struct virt_list *out,
+                        char *err, size_t errlen)
+{
+    static const struct {
+        const char *what;
+        unsigned active, autostart, transient, paused;
+    } f[] = {
+        [VIRT_DOMAIN] = { "cannot list domains", VIR_CONNECT_LIST_DOMAINS_ACTIVE,
+                          VIR_CONNECT_LIST_DOMAINS_AUTOSTART, VIR_CONNECT_LIST_DOMAINS_TRANSIENT,
+                          VIR_CONNECT_LIST_DOMAINS_PAUSED },
+        [VIRT_NETWORK] = { "cannot list networks", VIR_CONNECT_LIST_NETWORKS_ACTIVE,
+                           VIR_CONNECT_LIST_NETWORKS_AUTOSTART,
+                           VIR_CONNECT_LIST_NETWORKS_TRANSIENT, 0 },
+        [VIRT_POOL] = { "cannot list storage pools", VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE,
+                        VIR_CONNECT_LIST_STORAGE_POOLS_AUTOSTART,
+                        VIR_CONNECT_LIST_STORAGE_POOLS_TRANSIENT, 0 },
+    };
+    memset(out, 0, sizeof(*out));
+    out->type = t;
+    void **objs = NULL;
+    int n = list_all(v, t, 0, &objs);
+    if (n < 0)
+        return lverr(err, errlen, f[t].what);
+    char **active, **autostart, **transient, **paused;
+    int na = names(v, t, f[t].active, &active);
+    int ns = names(v, t, f[t].autostart, &autostart);
+    int nt = names(v, t, f[t].transient, &transient);
+    int np = names(v, t, f[t].paused, &paused);
+    out->v = xcalloc((size_t)n + 1, sizeof(*out->v));
+    int rc = 0;
+    if (na < 0 || ns < 0 || nt < 0 || np < 0)
+        rc = lverr(err, errlen, f[t].what);
+    for (int i = 0; i < n; i++) {
+        struct virt_item *it = &out->v[out->n++];
+        it->handle = objs[i];
+        it->name = xstrdup(obj_name(t, objs[i]));
+        if (rc)
+            continue;
+        v->calls++;
+        it->xml = obj_xml(t, objs[i]);
+        if (!it->xml) {
+            if (vanished(t)) {
+                out->n--;
+                free(it->name);
+                obj_free(t, objs[i]);
+                continue;
+            }
+            rc = lverr(err, errlen, it->name);
+        }
+        it->active = in(active, na, it->name);
+        it->autostart = in(autostart, ns, it->name);
+        it->persistent = !in(transient, nt, it->name);
+        it->paused = in(paused, np, it->name);
+    }
+    free(objs);
+    free_names(active, na < 0 ? 0 : na);
+    free_names(autostart, ns < 0 ? 0 : ns);
+    free_names(transient, nt < 0 ? 0 : nt);
+    free_names(paused, np < 0 ? 0 : np);
+    return rc;
 }
 
 int virt_list_domains(struct virt *v, struct virt_list *out, char *err, size_t errlen)
 {
-    memset(out, 0, sizeof(*out));
-    out->type = VIRT_DOMAIN;
-    virDomainPtr *doms = NULL;
-    v->calls++;
-    int n = virConnectListAllDomains(v->conn, &doms, 0);
-    if (n < 0)
-        return lverr(err, errlen, "cannot list domains");
-    char **paused = NULL, **transient = NULL, **active = NULL;
-    int na = domain_names(v, VIR_CONNECT_LIST_DOMAINS_ACTIVE, &active);
-    int np = domain_names(v, VIR_CONNECT_LIST_DOMAINS_PAUSED, &paused);
-    int nt = domain_names(v, VIR_CONNECT_LIST_DOMAINS_TRANSIENT, &transient);
-    out->v = xcalloc((size_t)n + 1, sizeof(*out->v));
-    int rc = 0;
-    if (na < 0 || np < 0 || nt < 0)
-        rc = lverr(err, errlen, "cannot list domains");
-    for (int i = 0; i < n; i++) {
-        struct virt_item *it = &out->v[out->n++];
-        it->handle = doms[i];
-        it->name = xstrdup(virDomainGetName(doms[i]));
-        if (rc == 0) {
-            v->calls++;
-            it->xml = virDomainGetXMLDesc(doms[i], 0);
-            if (!it->xml) {
-                /* Undefined between the list and this call: skip it. */
-                if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) {
-                    out->n--;
-                    free(it->name);
-                    virDomainFree(doms[i]);
-                    continue;
-                }
-                rc = lverr(err, errlen, it->name);
-            }
-            it->active = in(active, na, it->name);
-            it->paused = in(paused, np, it->name);
-            it->persistent = !in(transient, nt, it->name);
-        }
-    }
-    free(doms);
-    free_names(active, na < 0 ? 0 : na);
-    free_names(paused, np < 0 ? 0 : np);
-    free_names(transient, nt < 0 ? 0 : nt);
-    return rc;
+    return list_objects(v, VIRT_DOMAIN, out, err, errlen);
 }
 
 char *virt_domain_config_xml(struct virt *v, const struct virt_item *dom, char *err,
@@ -217,68 +320,12 @@ char *virt_domain_config_xml(struct virt *v, const struct virt_item *dom, char *
 
 int virt_list_networks(struct virt *v, struct virt_list *out, char *err, size_t errlen)
 {
-    memset(out, 0, sizeof(*out));
-    out->type = VIRT_NETWORK;
-    virNetworkPtr *nets = NULL;
-    v->calls++;
-    int n = virConnectListAllNetworks(v->conn, &nets, 0);
-    if (n < 0)
-        return lverr(err, errlen, "cannot list networks");
-    out->v = xcalloc((size_t)n + 1, sizeof(*out->v));
-    int rc = 0;
-    for (int i = 0; i < n; i++) {
-        struct virt_item *it = &out->v[out->n++];
-        it->handle = nets[i];
-        it->name = xstrdup(virNetworkGetName(nets[i]));
-        if (rc)
-            continue;
-        v->calls += 3;
-        it->xml = virNetworkGetXMLDesc(nets[i], 0);
-        int a = virNetworkIsActive(nets[i]);
-        int s = 0;
-        if (virNetworkGetAutostart(nets[i], &s) < 0)
-            s = 0;
-        if (!it->xml || a < 0)
-            rc = lverr(err, errlen, it->name);
-        it->active = a == 1;
-        it->autostart = s != 0;
-        it->persistent = true;
-    }
-    free(nets);
-    return rc;
+    return list_objects(v, VIRT_NETWORK, out, err, errlen);
 }
 
 int virt_list_pools(struct virt *v, struct virt_list *out, char *err, size_t errlen)
 {
-    memset(out, 0, sizeof(*out));
-    out->type = VIRT_POOL;
-    virStoragePoolPtr *pools = NULL;
-    v->calls++;
-    int n = virConnectListAllStoragePools(v->conn, &pools, 0);
-    if (n < 0)
-        return lverr(err, errlen, "cannot list storage pools");
-    out->v = xcalloc((size_t)n + 1, sizeof(*out->v));
-    int rc = 0;
-    for (int i = 0; i < n; i++) {
-        struct virt_item *it = &out->v[out->n++];
-        it->handle = pools[i];
-        it->name = xstrdup(virStoragePoolGetName(pools[i]));
-        if (rc)
-            continue;
-        v->calls += 3;
-        it->xml = virStoragePoolGetXMLDesc(pools[i], 0);
-        int a = virStoragePoolIsActive(pools[i]);
-        int s = 0;
-        if (virStoragePoolGetAutostart(pools[i], &s) < 0)
-            s = 0;
-        if (!it->xml || a < 0)
-            rc = lverr(err, errlen, it->name);
-        it->active = a == 1;
-        it->autostart = s != 0;
-        it->persistent = true;
-    }
-    free(pools);
-    return rc;
+    return list_objects(v, VIRT_POOL, out, err, errlen);
 }
 
 int virt_list_volumes(struct virt *v, const struct virt_item *pool, struct virt_list *out,
@@ -296,11 +343,11 @@ int virt_list_volumes(struct virt *v, const struct virt_item *pool, struct virt_
     for (int i = 0; i < n; i++) {
         struct virt_item *it = &out->v[out->n++];
         it->handle = vols[i];
-        it->name = xstrdup(virStorageVolGetName(vols[i]));
+        it->name = xstrdup(obj_name(VIRT_VOLUME, vols[i]));
         if (rc)
             continue;
         v->calls++;
-        it->xml = virStorageVolGetXMLDesc(vols[i], 0);
+        it->xml = obj_xml(VIRT_VOLUME, vols[i]);
         if (!it->xml)
             rc = lverr(err, errlen, it->name);
         it->active = true;
@@ -316,12 +363,7 @@ void virt_list_free(struct virt_list *l)
         struct virt_item *it = &l->v[i];
         free(it->name);
         free(it->xml);
-        switch (l->type) {
-        case VIRT_DOMAIN: virDomainFree(it->handle); break;
-        case VIRT_NETWORK: virNetworkFree(it->handle); break;
-        case VIRT_POOL: virStoragePoolFree(it->handle); break;
-        case VIRT_VOLUME: virStorageVolFree(it->handle); break;
-        }
+        obj_free(l->type, it->handle);
     }
     free(l->v);
     memset(l, 0, sizeof(*l));

@@ -1,9 +1,10 @@
 /* virt.h — the libvirt adapter: the only code that calls libvirt.
  *
  * One connection per node. Reads are bulk: one virConnectListAll* per object
- * type (plus one per state filter: active, paused, autostart), then one XML
- * fetch per object; virt_calls() counts every libvirt call made, so the
- * benchmark can hold qkvm to "at most 2 per domain + a constant".
+ * type, plus one per state filter (active, autostart, transient, and paused
+ * for domains), then one XML fetch per object: never a per-object state
+ * call. virt_calls() counts every libvirt call made, so the benchmark can
+ * hold qkvm to "at most 2 per domain + a constant".
  * Writes name objects by name. Errors carry libvirt's own message.
  */
 #ifndef QKVM_VIRT_H

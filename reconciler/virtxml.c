@@ -3,6 +3,7 @@
 
 #include "arena.h"
 #include "check.h"
+#include "schema.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -148,8 +149,6 @@ static void set_meta(struct arena *a, struct model_object *o, enum model_kind k,
     o->meta.name = name ? name : arena_strdup(a, "");
 }
 
-static const char *const bus_names[] = { "virtio", "sata", "scsi", "ide", NULL };
-static const char *const nic_models[] = { "virtio", "e1000", "rtl8139", NULL };
 
 int virtxml_domain_decode(struct arena *a, const char *xml, struct virtxml_domain *out,
                           char *err, size_t errlen)
@@ -220,7 +219,7 @@ int virtxml_domain_decode(struct arena *a, const char *xml, struct virtxml_domai
             xmlNodePtr tg = child(c, "target");
             src->target = get(a, tg, "dev");
             d->disk = src->volume ? src->volume : src->file ? src->file : "";
-            d->bus = enum_index(bus_names, get(a, tg, "bus"), VM_BUS_VIRTIO);
+            d->bus = enum_index(schema_values_vm_bus, get(a, tg, "bus"), VM_BUS_VIRTIO);
             if (get_u64(child(c, "boot"), "order", &v))
                 d->boot = (int64_t)v;
         } else if (is(c, "interface")) {
@@ -233,7 +232,7 @@ int virtxml_domain_decode(struct arena *a, const char *xml, struct virtxml_domai
             if (!n->network)
                 n->network = "";
             n->mac = get(a, child(c, "mac"), "address");
-            n->model = enum_index(nic_models, get(a, child(c, "model"), "type"), -1);
+            n->model = enum_index(schema_values_vm_nic_model, get(a, child(c, "model"), "type"), -1);
             if (n->model < 0)
                 n->model = VM_NIC_VIRTIO;
         } else if (is(c, "graphics")) {
@@ -501,7 +500,7 @@ static void disk_element(xmlNodePtr devs, const struct model *desired,
     attr(src, "volume", d->disk);
     xmlNodePtr tg = add(e, "target", NULL);
     attr(tg, "dev", target);
-    attr(tg, "bus", bus_names[d->bus]);
+    attr(tg, "bus", schema_values_vm_bus[d->bus]);
     if (d->boot)
         attr_u64(add(e, "boot", NULL), "order", (uint64_t)d->boot);
 }
@@ -512,7 +511,7 @@ static void nic_element(xmlNodePtr devs, const struct vm_nic *n)
     attr(e, "type", "network");
     attr(add(e, "mac", NULL), "address", n->mac);
     attr(add(e, "source", NULL), "network", n->network);
-    attr(add(e, "model", NULL), "type", nic_models[n->model]);
+    attr(add(e, "model", NULL), "type", schema_values_vm_nic_model[n->model]);
 }
 
 char *virtxml_domain_encode(const struct model *desired, const struct model_vm *vm,

@@ -21,7 +21,7 @@
 #define END { .name = NULL }
 
 static const char *const api_versions[] = { SCHEMA_API_VERSION, NULL };
-static const char *const v_disk_format[] = { "qcow2", "raw", NULL };
+const char *const schema_values_disk_format[] = { "qcow2", "raw", NULL };
 
 /* ---- list elements ---- */
 static const struct schema_field elem_nodes = {
@@ -150,7 +150,7 @@ static const struct schema_table node_top = {
 
 /* ============================== Network =============================== */
 
-static const char *const v_net_mode[] = { "nat", "isolated", "bridge", NULL };
+const char *const schema_values_net_mode[] = { "nat", "isolated", "bridge", NULL };
 
 /* Derived gateway, and every address of the network inside its CIDR. */
 static void net_finish(void *obj, struct decode_ctx *c)
@@ -177,7 +177,7 @@ static void net_finish(void *obj, struct decode_ctx *c)
         if (!tree_get(n->hdr.src, "cidr"))
             decode_error(c, &n->hdr, NULL,
                          "missing required field 'cidr' in %s (required with mode %s)",
-                         decode_where(c), v_net_mode[n->mode]);
+                         decode_where(c), schema_values_net_mode[n->mode]);
         return;
     }
     check_cidr(n->cidr, &net, &prefix);
@@ -240,7 +240,7 @@ static const struct schema_table net_dhcp_table = {
     "The dynamic DHCP range; VMs with a static ip get a fixed lease outside it." };
 
 static const struct schema_field net_spec_fields[] = {
-    { FLD(struct net_spec, mode, "mode", SCHEMA_ENUM), .values = v_net_mode,
+    { FLD(struct net_spec, mode, "mode", SCHEMA_ENUM), .values = schema_values_net_mode,
       .def = "nat",
       .doc = "nat: a private network with outbound NAT; isolated: no way off "
              "the host; bridge: attach to an existing host bridge." },
@@ -299,7 +299,7 @@ static const struct schema_field image_spec_fields[] = {
     { FLD(struct image_spec, sha256, "sha256", SCHEMA_SHA256), .required = true,
       .doc = "The image's SHA-256; a download that does not match is discarded." },
     { FLD(struct image_spec, format, "format", SCHEMA_ENUM),
-      .values = v_disk_format, .def = "qcow2", .doc = "The image's format." },
+      .values = schema_values_disk_format, .def = "qcow2", .doc = "The image's format." },
     { FLD(struct image_spec, pool, "pool", SCHEMA_REF), .ref = MODEL_POOL,
       .required = true, .doc = "The Pool the image is cached in." },
     END
@@ -345,7 +345,7 @@ static const struct schema_field disk_spec_fields[] = {
       .doc = "Virtual size (required unless from is given; default then: the image's size). "
              "Growing it grows the volume in place; shrinking is refused." },
     { FLD(struct disk_spec, format, "format", SCHEMA_ENUM),
-      .values = v_disk_format, .def = "qcow2", .doc = "Volume format." },
+      .values = schema_values_disk_format, .def = "qcow2", .doc = "Volume format." },
     { FLD(struct disk_spec, from, "from", SCHEMA_STRUCT), .table = &disk_from_table,
       .doc = "Base the disk on an image." },
     { FLD(struct disk_spec, protect, "protect", SCHEMA_BOOL), .def = "false",
@@ -363,12 +363,12 @@ static const struct schema_table disk_top = {
 /* ================================= VM ================================= */
 
 static const char *const v_vm_state[] = { "running", "stopped", NULL };
-static const char *const v_vm_bus[] = { "virtio", "sata", "scsi", "ide", NULL };
-static const char *const v_vm_nic_model[] = { "virtio", "e1000", "rtl8139", NULL };
-static const char *const v_vm_firmware[] = { "bios", "uefi", NULL };
-static const char *const v_vm_graphics[] = { "none", "vnc", "spice", NULL };
-static const char *const v_vm_console[] = { "serial", "none", NULL };
-static const char *const v_vm_accel[] = { "kvm", "tcg", NULL };
+const char *const schema_values_vm_bus[] = { "virtio", "sata", "scsi", "ide", NULL };
+const char *const schema_values_vm_nic_model[] = { "virtio", "e1000", "rtl8139", NULL };
+const char *const schema_values_vm_firmware[] = { "bios", "uefi", NULL };
+const char *const schema_values_vm_graphics[] = { "none", "vnc", "spice", NULL };
+const char *const schema_values_vm_console[] = { "serial", "none", NULL };
+const char *const schema_values_vm_accel[] = { "kvm", "tcg", NULL };
 
 /* A NIC's MAC when none is given: 52 (locally administered, unicast)
  * followed by 40 bits of FNV-1a over "NAME/INDEX". Stable for a VM name and
@@ -444,7 +444,7 @@ static void vm_finish(void *obj, struct decode_ctx *c)
 static const struct schema_field vm_disk_fields[] = {
     { FLD(struct vm_disk, disk, "disk", SCHEMA_REF), .ref = MODEL_DISK,
       .required = true, .doc = "The Disk to attach." },
-    { FLD(struct vm_disk, bus, "bus", SCHEMA_ENUM), .values = v_vm_bus,
+    { FLD(struct vm_disk, bus, "bus", SCHEMA_ENUM), .values = schema_values_vm_bus,
       .def = "virtio", .doc = "The bus the disk is attached to." },
     { FLD(struct vm_disk, boot, "boot", SCHEMA_INT), .min = 1, .max = 64,
       .doc = "Boot order (1 boots first); omit for a disk that is not booted from." },
@@ -464,7 +464,7 @@ static const struct schema_field vm_nic_fields[] = {
              "position, stable across runs: 52:xx:xx:xx:xx:xx)." },
     { FLD(struct vm_nic, ip, "ip", SCHEMA_IP),
       .doc = "A static DHCP lease in the network: inside its cidr, outside its DHCP range." },
-    { FLD(struct vm_nic, model, "model", SCHEMA_ENUM), .values = v_vm_nic_model,
+    { FLD(struct vm_nic, model, "model", SCHEMA_ENUM), .values = schema_values_vm_nic_model,
       .def = "virtio", .doc = "The emulated NIC." },
     END
 };
@@ -496,14 +496,14 @@ static const struct schema_field vm_spec_fields[] = {
     { FLD(struct vm_spec, node_selector, "nodeSelector", SCHEMA_LABELS),
       .doc = "Only nodes with all these labels are considered by placement." },
     { FLD(struct vm_spec, firmware, "firmware", SCHEMA_ENUM),
-      .values = v_vm_firmware, .def = "bios", .doc = "Firmware." },
+      .values = schema_values_vm_firmware, .def = "bios", .doc = "Firmware." },
     { FLD(struct vm_spec, machine, "machine", SCHEMA_STRING),
       .doc = "QEMU machine type, e.g. q35 (default: libvirt's default)." },
     { FLD(struct vm_spec, graphics, "graphics", SCHEMA_ENUM),
-      .values = v_vm_graphics, .def = "none", .doc = "Graphical console." },
+      .values = schema_values_vm_graphics, .def = "none", .doc = "Graphical console." },
     { FLD(struct vm_spec, console, "console", SCHEMA_ENUM),
-      .values = v_vm_console, .def = "serial", .doc = "Serial console." },
-    { FLD(struct vm_spec, accel, "accel", SCHEMA_ENUM), .values = v_vm_accel,
+      .values = schema_values_vm_console, .def = "serial", .doc = "Serial console." },
+    { FLD(struct vm_spec, accel, "accel", SCHEMA_ENUM), .values = schema_values_vm_accel,
       .def = "kvm", .doc = "Acceleration: kvm (hardware), or tcg (emulation, for "
                            "hosts without /dev/kvm and tests)." },
     END

@@ -82,6 +82,17 @@ struct schema_kind {
 
 extern const struct schema_kind schema_kinds[MODEL_KIND_COUNT];
 
+/* The allowed values of enumerations the reconciler prints and maps to
+ * libvirt, indexed by the model's C enums (NULL-ended). */
+extern const char *const schema_values_disk_format[];  /* enum disk_format */
+extern const char *const schema_values_net_mode[];     /* enum net_mode */
+extern const char *const schema_values_vm_bus[];       /* enum vm_bus */
+extern const char *const schema_values_vm_nic_model[]; /* enum vm_nic_model */
+extern const char *const schema_values_vm_firmware[];  /* enum vm_firmware */
+extern const char *const schema_values_vm_graphics[];  /* enum vm_graphics */
+extern const char *const schema_values_vm_console[];   /* enum vm_console */
+extern const char *const schema_values_vm_accel[];     /* enum vm_accel */
+
 /* By name ("VM"), any case, or by plural ("vms"). NULL if unknown. */
 const struct schema_kind *schema_kind_find(const char *name);
 const struct schema_kind *schema_kind_of(enum model_kind k);
