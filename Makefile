@@ -23,7 +23,7 @@ WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
 # Required flags live in QKVM_CFLAGS, so CFLAGS or OPT given on the command
 # line add to them instead of replacing them.
 OPT      ?= -O2 -g
-QKVM_CPPFLAGS := -D_GNU_SOURCE -DQKVM_VERSION='"$(VERSION)"' -Ireconciler -Ischema
+QKVM_CPPFLAGS := -D_GNU_SOURCE -DQKVM_VERSION='"$(VERSION)"' -Ireconciler -Ischema -Istate
 QKVM_CFLAGS   := -std=c11 $(WARN) $(OPT)
 QKVM_LDFLAGS  :=
 ifeq ($(SAN),asan)
@@ -37,7 +37,7 @@ ALL_LDFLAGS = $(QKVM_LDFLAGS) $(LDFLAGS)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-SRC      := $(wildcard reconciler/*.c schema/*.c)
+SRC      := $(wildcard reconciler/*.c schema/*.c state/*.c)
 LIB_SRC  := $(filter-out reconciler/main.c,$(SRC))
 OBJ      := $(SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -59,7 +59,7 @@ all: $(QKVM)
 $(QKVM): $(OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(OBJ) $(PKG_LIBS)
 
-$(BUILD)/%.o: %.c $(wildcard reconciler/*.h schema/*.h) Makefile
+$(BUILD)/%.o: %.c $(wildcard reconciler/*.h schema/*.h state/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -4,8 +4,10 @@
 #include "arena.h"
 #include "encode.h"
 #include "observe.h"
-#include "owned.h"
+#include "jsondoc.h"
 #include "plan.h"
+#include "schema.h"
+#include "store.h"
 #include "tree.h"
 #include "virt.h"
 #include "virtxml.h"
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 void apply_spec_hash(const struct model_object *o, char *out)
 {
@@ -42,7 +45,7 @@ struct run {
     const struct model *want;
     const struct obs_host *obs;
     const struct plan *p;
-    struct owned *own;
+    struct store *st;
     const struct apply_opts *o;
     char err[1024];
 };
@@ -55,26 +58,47 @@ static void mark_of(const struct run *r, const struct model_object *o, char *has
                                 o->file ? o->file : "", r->o->commit ? r->o->commit : "" };
 }
 
-static int record_pool(struct run *r, const char *name)
+/* Ownership is recorded before libvirt creates the object (a pool's UUID
+ * is chosen here for that), so a crash between the two never leaves an
+ * object of ours unrecorded; a record whose object was never created is
+ * harmless (nothing of that UUID or name exists to be pruned) and is
+ * replaced when the object is created. A failed create removes it. */
+static int record(struct run *r, const char *pool_uuid, const char *volume, const char *name,
+                  bool protect)
 {
-    char uuid[64];
-    if (virt_pool_uuid(r->v, name, uuid, sizeof(uuid)) < 0) {
-        snprintf(r->err, sizeof(r->err), "%s: created, but its UUID cannot be read", name);
-        return -1;
-    }
-    owned_add_pool(r->own, uuid, name);
-    return owned_save(r->own, r->err, sizeof(r->err));
+    struct store_owned so = { pool_uuid, volume, name, protect };
+    return store_owned_put(r->st, &so, r->p->uri, r->o->run, r->err, sizeof(r->err));
 }
 
-static int record_volume(struct run *r, const char *pool, const char *name, bool protect)
+static void unrecord(struct run *r, const char *pool_uuid, const char *volume)
 {
-    char uuid[64];
-    if (virt_pool_uuid(r->v, pool, uuid, sizeof(uuid)) < 0) {
+    char err[256];
+    store_owned_delete(r->st, pool_uuid, volume, err, sizeof(err));
+}
+
+static int pool_uuid(struct run *r, const char *pool, char *uuid, size_t size)
+{
+    if (virt_pool_uuid(r->v, pool, uuid, size) < 0) {
         snprintf(r->err, sizeof(r->err), "pool %s: its UUID cannot be read", pool);
         return -1;
     }
-    owned_add_volume(r->own, uuid, name, protect);
-    return owned_save(r->own, r->err, sizeof(r->err));
+    return 0;
+}
+
+static void new_uuid(char *out)
+{
+    unsigned char b[16];
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+        FILE *f = fopen("/dev/urandom", "re");
+        if (!f || fread(b, 1, sizeof(b), f) != sizeof(b))
+            abort();
+        fclose(f);
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
 }
 
 /* ---- pools ---- */
@@ -87,24 +111,32 @@ static int do_pool(struct run *r, const struct plan_action *a)
     size_t el = sizeof(r->err);
     switch (a->verb) {
     case PLAN_CREATE: {
-        char *xml = virtxml_pool_encode(want);
+        char uuid[37];
+        new_uuid(uuid);
+        if (record(r, uuid, NULL, a->name, false) < 0)
+            return -1;
+        char *xml = virtxml_pool_encode(want, uuid);
         int rc = virt_pool_define(r->v, xml, err, el);
         free(xml);
-        if (rc < 0 || record_pool(r, a->name) < 0)
+        if (rc < 0) {
+            unrecord(r, uuid, NULL);
             return -1;
+        }
         return virt_pool_start(r->v, a->name, err, el);
     }
     case PLAN_START:
         return virt_pool_start(r->v, a->name, err, el);
-    case PLAN_ADOPT:
-        return record_pool(r, a->name);
+    case PLAN_ADOPT: {
+        char uuid[64];
+        if (pool_uuid(r, a->name, uuid, sizeof(uuid)) < 0)
+            return -1;
+        return record(r, uuid, NULL, a->name, false);
+    }
     case PLAN_DELETE:
         if (virt_pool_remove(r->v, a->name, err, el) < 0)
             return -1;
-        if (op && op->uuid) {
-            owned_remove_pool(r->own, op->uuid);
-            return owned_save(r->own, err, el);
-        }
+        if (op && op->uuid)
+            return store_owned_delete(r->st, op->uuid, NULL, err, el);
         return 0;
     default:
         snprintf(err, el, "no such action on a pool");
@@ -216,15 +248,23 @@ static int do_disk(struct run *r, const struct plan_action *a)
     size_t el = sizeof(r->err);
     switch (a->verb) {
     case PLAN_CREATE: {
+        char uuid[64];
+        if (pool_uuid(r, a->pool, uuid, sizeof(uuid)) < 0 ||
+            record(r, uuid, a->name, a->name, want->spec.protect) < 0)
+            return -1;
         char *xml = virtxml_volume_encode(want);
         int rc = virt_volume_create(r->v, a->pool, xml, err, el);
         free(xml);
         if (rc < 0)
-            return -1;
-        return record_volume(r, a->pool, a->name, want->spec.protect);
+            unrecord(r, uuid, a->name);
+        return rc;
     }
-    case PLAN_ADOPT:
-        return record_volume(r, a->pool, a->name, want->spec.protect);
+    case PLAN_ADOPT: {
+        char uuid[64];
+        if (pool_uuid(r, a->pool, uuid, sizeof(uuid)) < 0)
+            return -1;
+        return record(r, uuid, a->name, a->name, want->spec.protect);
+    }
     case PLAN_UPDATE: {
         const struct obs_pool *op = observe_pool(r->obs, a->pool);
         const struct obs_volume *ov = op ? observe_volume(op, a->name) : NULL;
@@ -239,10 +279,8 @@ static int do_disk(struct run *r, const struct plan_action *a)
         const struct obs_pool *op = observe_pool(r->obs, a->pool);
         if (virt_volume_delete(r->v, a->pool, a->name, err, el) < 0)
             return -1;
-        if (op && op->uuid) {
-            owned_remove_volume(r->own, op->uuid, a->name);
-            return owned_save(r->own, err, el);
-        }
+        if (op && op->uuid)
+            return store_owned_delete(r->st, op->uuid, a->name, err, el);
         return 0;
     }
     default:
@@ -375,6 +413,85 @@ static int do_vm(struct run *r, const struct plan_action *a)
     }
 }
 
+/* ---- the journal ---- */
+
+static struct tree *spec_of(struct arena *a, const struct model_object *o)
+{
+    return o ? tree_get(encode_object(a, o), "spec") : NULL;
+}
+
+/* The observed object a deletion removes. */
+static const struct model_object *observed(const struct obs_host *obs, const struct plan_action *a)
+{
+    switch (a->kind) {
+    case MODEL_VM: {
+        const struct obs_domain *d = observe_domain(obs, a->name);
+        return d ? &d->vm->obj : NULL;
+    }
+    case MODEL_NETWORK: {
+        const struct obs_network *n = observe_network(obs, a->name);
+        return n && n->net ? &n->net->obj : NULL;
+    }
+    case MODEL_POOL: {
+        const struct obs_pool *p = observe_pool(obs, a->name);
+        return p && p->pool ? &p->pool->obj : NULL;
+    }
+    case MODEL_DISK: {
+        const struct obs_pool *p = a->pool ? observe_pool(obs, a->pool) : NULL;
+        const struct obs_volume *v = p ? observe_volume(p, a->name) : NULL;
+        return v && v->disk ? &v->disk->obj : NULL;
+    }
+    default:
+        return NULL;
+    }
+}
+
+static char *json_or_null(const struct tree *t)
+{
+    return t ? jsondoc_string(t) : NULL;
+}
+
+/* What an action changes, as two JSON documents: the object (or the
+ * changed fields) before and after. */
+static void sides(const struct obs_host *obs, const struct plan_action *a, char **before,
+                  char **after)
+{
+    struct arena *ar = arena_new();
+    struct tree *b = NULL, *f = NULL;
+    switch (a->verb) {
+    case PLAN_CREATE:
+        f = spec_of(ar, a->want);
+        break;
+    case PLAN_DELETE:
+        b = spec_of(ar, observed(obs, a));
+        break;
+    case PLAN_START:
+    case PLAN_STOP:
+        b = tree_new_map(ar);
+        f = tree_new_map(ar);
+        tree_map_str(ar, b, "state", a->verb == PLAN_START ? "shut off" : "running");
+        tree_map_str(ar, f, "state", a->verb == PLAN_START ? "running" : "shut off");
+        break;
+    case PLAN_ADOPT:
+        b = tree_new_map(ar);
+        f = tree_new_map(ar);
+        tree_map_str(ar, b, "owner", "none");
+        tree_map_str(ar, f, "owner", "qkvm");
+        break;
+    default:
+        b = tree_new_map(ar);
+        f = tree_new_map(ar);
+        for (size_t i = 0; i < a->nchanges; i++) {
+            const struct diff_change *c = &a->changes[i];
+            tree_map_add(ar, b, c->field, c->from ? tree_new_str(ar, c->from) : tree_new_null(ar));
+            tree_map_add(ar, f, c->field, c->to ? tree_new_str(ar, c->to) : tree_new_null(ar));
+        }
+    }
+    *before = json_or_null(b);
+    *after = json_or_null(f);
+    arena_free(ar);
+}
+
 static const char *past(enum plan_verb v)
 {
     static const char *const words[PLAN_VERB_COUNT] = {
@@ -383,15 +500,66 @@ static const char *past(enum plan_verb v)
     return words[v];
 }
 
+static const char *reason_of(enum plan_verb v)
+{
+    static const char *const words[PLAN_VERB_COUNT] = {
+        "Created", "Updated", "Replaced", "Deleted", "Started", "Stopped", "Adopted",
+    };
+    return words[v];
+}
+
+static int journal_begin(struct run *r, size_t i)
+{
+    const struct plan_action *a = &r->p->v[i];
+    char *before, *after;
+    sides(r->obs, a, &before, &after);
+    struct store_action sa = { r->o->run, (long)i, plan_kind_name(a->kind), a->name,
+                               plan_verb_name(a->verb), a->reason, before, after, "pending",
+                               NULL, 0, 0 };
+    int rc = store_action_begin(r->st, &sa, r->err, sizeof(r->err));
+    free(before);
+    free(after);
+    return rc;
+}
+
+/* The end of action i and its event, in one transaction. */
+static int journal_end(struct run *r, size_t i, enum apply_status status, const char *error)
+{
+    static const char *const names[] = { "pending", "done", "failed", "skipped" };
+    const struct plan_action *a = &r->p->v[i];
+    char err[512], msg[1024];
+    if (status == APPLY_DONE)
+        snprintf(msg, sizeof(msg), "%s%s", past(a->verb),
+                 a->restart_required ? " (restart required for some changes)" : "");
+    else
+        snprintf(msg, sizeof(msg), "%s %s: %s", plan_verb_name(a->verb),
+                 status == APPLY_FAILED ? "failed" : "skipped", error ? error : "");
+    struct store_event e = { 0, r->o->run, status == APPLY_DONE ? "Normal" : "Warning",
+                             status == APPLY_DONE ? reason_of(a->verb)
+                             : status == APPLY_FAILED ? "Failed" : "Skipped",
+                             schema_kinds[a->kind].name, a->name, r->p->uri, msg };
+    if (store_begin(r->st, err, sizeof(err)) < 0 ||
+        store_action_end(r->st, r->o->run, (long)i, names[status], error, err, sizeof(err)) < 0 ||
+        store_event(r->st, &e, err, sizeof(err)) < 0 || store_commit(r->st, err, sizeof(err)) < 0) {
+        store_rollback(r->st);
+        if (r->o->log)
+            fprintf(r->o->log, "qkvm: %s/%s: %s, but the journal cannot record it: %s\n",
+                    plan_kind_name(a->kind), a->name, names[status], err);
+        return -1;
+    }
+    return 0;
+}
+
 int apply_plan(struct virt *v, const struct model *desired, const struct obs_host *obs,
-               const struct plan *p, struct owned *own, const struct apply_opts *o,
+               const struct plan *p, struct store *st, const struct apply_opts *o,
                struct apply_result *res)
 {
-    struct run r = { v, desired, obs, p, own, o, { 0 } };
+    struct run r = { v, desired, obs, p, st, o, { 0 } };
     memset(res, 0, sizeof(*res));
     res->status = xcalloc(p->n + 1, sizeof(*res->status));
     res->error = xcalloc(p->n + 1, sizeof(*res->error));
-    for (size_t i = 0; i < p->n; i++) {
+    size_t i;
+    for (i = 0; i < p->n; i++) {
         const struct plan_action *a = &p->v[i];
         const char *kind = plan_kind_name(a->kind);
         const struct plan_action *bad = NULL;
@@ -407,8 +575,14 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
             res->error[i] = xstrdup(msg);
             if (o->log)
                 fprintf(o->log, "%s/%s: %s %s\n", kind, a->name, plan_verb_name(a->verb), msg);
+            if (o->journal && (journal_begin(&r, i) < 0 ||
+                               journal_end(&r, i, APPLY_SKIPPED, msg) < 0))
+                break;
             continue;
         }
+        /* Written before libvirt is touched, or not done at all. */
+        if (o->journal && journal_begin(&r, i) < 0)
+            break;
         r.err[0] = '\0';
         int rc;
         switch (a->kind) {
@@ -434,20 +608,35 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
                 fprintf(o->log, "%s/%s: %s%s\n", kind, a->name, past(a->verb),
                         a->restart_required ? " (restart required for some changes)" : "");
         }
+        if (o->journal)
+            journal_end(&r, i, res->status[i], res->error[i]);
+    }
+    if (i < p->n) {
+        /* The journal could not be written: stop before changing more. */
+        char why[1200];
+        snprintf(why, sizeof(why), "not started: the journal cannot be written: %s", r.err);
+        if (o->log)
+            fprintf(o->log, "qkvm: %s\n", why);
+        for (; i < p->n; i++) {
+            if (res->status[i] != APPLY_PENDING)
+                continue;
+            res->status[i] = APPLY_SKIPPED;
+            res->skipped++;
+            res->error[i] = xstrdup(why);
+        }
+        return -1;
     }
     /* Keep the recorded protect flags of declared Disks current. */
-    for (size_t i = 0; i < desired->len[MODEL_DISK]; i++) {
-        const struct model_disk *d = (const struct model_disk *)desired->objs[MODEL_DISK][i];
+    for (size_t k = 0; k < desired->len[MODEL_DISK]; k++) {
+        const struct model_disk *d = (const struct model_disk *)desired->objs[MODEL_DISK][k];
         const struct obs_pool *op = observe_pool(obs, d->spec.pool);
-        bool prot;
-        if (op && op->uuid && owned_volume(own, op->uuid, d->obj.meta.name, &prot) &&
-            prot != d->spec.protect)
-            owned_add_volume(own, op->uuid, d->obj.meta.name, d->spec.protect);
-    }
-    if (owned_dirty(own) && owned_save(own, r.err, sizeof(r.err)) < 0) {
-        if (o->log)
-            fprintf(o->log, "qkvm: %s\n", r.err);
-        return -1;
+        const struct obs_volume *ov = op ? observe_volume(op, d->obj.meta.name) : NULL;
+        if (ov && ov->owned && ov->protect != d->spec.protect &&
+            record(&r, op->uuid, d->obj.meta.name, d->obj.meta.name, d->spec.protect) < 0) {
+            if (o->log)
+                fprintf(o->log, "qkvm: %s\n", r.err);
+            return -1;
+        }
     }
     return res->failed || res->skipped ? -1 : 0;
 }

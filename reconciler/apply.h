@@ -12,8 +12,14 @@
  * virStorageVolResize, or virDomainBlockResize when a running domain has the
  * disk attached. DHCP host entries change through virNetworkUpdate.
  *
- * Pools and volumes qkvm creates (or adopts) are recorded in the ownership
- * record right after libvirt creates them, before anything else happens.
+ * Pools and volumes qkvm creates (or adopts) are recorded in the state
+ * store's ownership table before libvirt creates them (see apply.c).
+ *
+ * The journal: every action is written to the store as pending before it
+ * starts and updated to done / failed (with libvirt's message) / skipped
+ * when it ends, with an event. When the journal cannot be written, the
+ * action is not started and nothing after it either: qkvm never changes
+ * libvirt without a record of it.
  */
 #ifndef QKVM_APPLY_H
 #define QKVM_APPLY_H
@@ -22,11 +28,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct obs_host;
-struct owned;
 struct plan;
+struct store;
 struct virt;
 
 enum apply_status { APPLY_PENDING, APPLY_DONE, APPLY_FAILED, APPLY_SKIPPED };
@@ -36,6 +43,8 @@ struct apply_opts {
     const char *commit;        /* recorded in the mark; "" for a directory */
     FILE *log;                 /* one line per action, NULL for none */
     bool color;
+    int64_t run;               /* the run's id in the store */
+    bool journal;              /* write actions and events (off only to measure it) */
 };
 
 struct apply_result {
@@ -46,7 +55,7 @@ struct apply_result {
 
 /* Returns 0 when every action succeeded, -1 otherwise (see r). */
 int apply_plan(struct virt *v, const struct model *desired, const struct obs_host *obs,
-               const struct plan *p, struct owned *own, const struct apply_opts *o,
+               const struct plan *p, struct store *st, const struct apply_opts *o,
                struct apply_result *r);
 void apply_result_dispose(struct apply_result *r, size_t n);
 

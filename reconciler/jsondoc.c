@@ -70,3 +70,13 @@ int jsondoc_emit(FILE *out, const struct tree *t)
         rc = -1;
     return rc;
 }
+
+char *jsondoc_string(const struct tree *t)
+{
+    json_t *j = convert(t);
+    if (!j)
+        return NULL;
+    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    return s;
+}

@@ -13,5 +13,7 @@
 
 /* Write `t` as indented JSON followed by a newline. 0 or -1. */
 int jsondoc_emit(FILE *out, const struct tree *t);
+/* `t` as compact JSON on the heap (free()), or NULL. */
+char *jsondoc_string(const struct tree *t);
 
 #endif

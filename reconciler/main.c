@@ -14,17 +14,21 @@
 #include "jsondoc.h"
 #include "jsonschema.h"
 #include "manifest.h"
+#include "inventory.h"
 #include "model.h"
 #include "observe.h"
 #include "owned.h"
 #include "plan.h"
 #include "report.h"
 #include "schema.h"
+#include "store.h"
+#include "text.h"
 #include "tree.h"
 #include "validate.h"
 #include "virt.h"
 #include "yamldoc.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -32,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,6 +66,11 @@ struct opts {
     bool yes, prune, adopt;  /* apply */
     bool detailed_exitcode;  /* plan */
     int shutdown_timeout;    /* apply: seconds, -1 unset */
+    bool wide;               /* -o wide */
+    int lock_timeout_ms;     /* apply */
+    long long since_ms;      /* history, events: -1 unset */
+    long long prune_older_ms;/* history: -1 unset */
+    long limit;              /* history, events: -1 unset */
 };
 
 struct command {
@@ -294,16 +304,20 @@ static int cmd_schema(struct opts *o, int argc, char **argv)
     return rc;
 }
 
-/* ---- reconcile: plan, apply, drift ---- */
+/* ---- the state store ---- */
 
-/* The state database's path (the ownership record lives next to it):
- * --state, $QKVM_STATE, /var/lib/qkvm/state.db as root, else
- * $XDG_STATE_HOME/qkvm/state.db or ~/.local/state/qkvm/state.db. */
-static char *state_path(const struct opts *o)
+/* The state database's path: --state, $QKVM_STATE, /var/lib/qkvm/state.db
+ * as root, else $XDG_STATE_HOME/qkvm/state.db or ~/.local/state/qkvm/state.db.
+ * *dflt tells whether it is the default (whose directory qkvm creates; a
+ * given path's directory must exist, so a typo is not silently a new
+ * database somewhere). */
+static char *state_path(const struct opts *o, bool *dflt)
 {
     const char *s = o->state ? o->state : getenv("QKVM_STATE");
+    *dflt = false;
     if (s && *s)
         return xstrdup(s);
+    *dflt = true;
     if (geteuid() == 0)
         return xstrdup("/var/lib/qkvm/state.db");
     const char *x = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
@@ -315,23 +329,85 @@ static char *state_path(const struct opts *o)
     return xstrdup(buf);
 }
 
+static int mkdirs(char *dir)
+{
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        int r = mkdir(dir, 0700);
+        *p = '/';
+        if (r < 0 && errno != EEXIST)
+            return -1;
+    }
+    return mkdir(dir, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Open the store. Writers create the default directory; a writer whose
+ * file is read-only gets an error (the caller decides whether reading is
+ * enough). NULL with the message printed. */
+static struct store *open_store(const struct opts *o, enum store_mode mode)
+{
+    bool dflt;
+    char *path = state_path(o, &dflt), err[1024];
+    if (dflt && mode == STORE_WRITE) {
+        char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+            *slash = '\0';
+            if (mkdirs(dir) < 0)
+                fprintf(stderr, "qkvm: cannot create '%s': %s\n", dir, strerror(errno));
+        }
+        free(dir);
+    }
+    struct store *st = store_open(path, mode, err, sizeof(err));
+    if (!st)
+        fprintf(stderr, "qkvm: %s\n", err);
+    free(path);
+    return st;
+}
+
+/* ---- reconcile: plan, apply, drift ---- */
+
 /* Which libvirt host: -c, else the one Node's uri, else libvirt's default
- * (LIBVIRT_DEFAULT_URI, then its own rules). */
-static int pick_uri(const struct opts *o, const struct model *m, const char **uri)
+ * (LIBVIRT_DEFAULT_URI, then its own rules). *label gets the node's name:
+ * the Node's, else the URI's host, else "localhost". */
+static int pick_uri(const struct opts *o, const struct model *m, const char **uri,
+                    const char **label)
 {
     *uri = o->connect;
-    if (*uri)
-        return 0;
-    if (m->len[MODEL_NODE] == 1) {
-        *uri = ((const struct model_node *)m->objs[MODEL_NODE][0])->spec.uri;
-        return 0;
-    }
-    if (m->len[MODEL_NODE] > 1) {
+    *label = NULL;
+    if (m && m->len[MODEL_NODE] == 1) {
+        const struct model_node *n = (const struct model_node *)m->objs[MODEL_NODE][0];
+        if (!*uri || strcmp(*uri, n->spec.uri) == 0) {
+            *uri = n->spec.uri;
+            *label = n->obj.meta.name;
+        }
+    } else if (m && m->len[MODEL_NODE] > 1 && !*uri) {
         fprintf(stderr, "qkvm: the manifests declare %zu Nodes; this version reconciles one "
                         "host at a time: pass -c URI\n", m->len[MODEL_NODE]);
         return -1;
+    } else if (m && *uri) {
+        for (size_t i = 0; i < m->len[MODEL_NODE]; i++) {
+            const struct model_node *n = (const struct model_node *)m->objs[MODEL_NODE][i];
+            if (strcmp(n->spec.uri, *uri) == 0)
+                *label = n->obj.meta.name;
+        }
     }
     return 0;
+}
+
+/* A node's name from its URI: the host part, or "localhost". */
+static const char *uri_label(struct arena *a, const char *uri)
+{
+    const char *p = uri ? strstr(uri, "://") : NULL;
+    if (!p)
+        return "localhost";
+    p += 3;
+    const char *at = strchr(p, '@'), *end = p + strcspn(p, "/:?");
+    if (at && at < end)
+        p = at + 1;
+    end = p + strcspn(p, "/:?");
+    return end > p ? arena_strndup(a, p, (size_t)(end - p)) : "localhost";
 }
 
 struct reconcile {
@@ -341,6 +417,10 @@ struct reconcile {
     struct owned *own;
     struct obs_host *obs;
     struct plan *plan;
+    struct store *st;
+    struct arena *a;
+    int64_t run;               /* 0: not recorded */
+    const char *node;          /* label */
     double t_load, t_observe;
 };
 
@@ -350,58 +430,169 @@ static void reconcile_dispose(struct reconcile *r)
     observe_free(r->obs);
     owned_free(r->own);
     virt_close(r->v);
+    store_close(r->st);
+    arena_free(r->a);
     if (r->m) {
         model_free(r->m);
         diag_dispose(&r->d);
     }
 }
 
-/* Load and check the manifests, connect, observe, plan. Invalid manifests
- * stop everything before libvirt is even contacted. */
+/* End the run's record. A failure to record is reported, not fatal: what
+ * happened on the host already happened. */
+static void run_end(struct reconcile *r, const char *result, const char *summary,
+                    const char *error)
+{
+    char err[1024];
+    if (r->run && store_run_end(r->st, r->run, result, summary, error, err, sizeof(err)) < 0)
+        fprintf(stderr, "qkvm: warning: %s\n", err);
+}
+
+static const char *join_files(struct arena *a, const struct opts *o)
+{
+    const char *s = "";
+    for (size_t i = 0; i < o->nfiles; i++)
+        s = arena_printf(a, "%s%s%s", s, i ? "," : "", o->files[i]);
+    return s;
+}
+
+/* Record the node's health and what was seen on it (with the declared
+ * specs when with_spec: apply and drift; plan keeps it cheap). */
+static void record_seen(struct reconcile *r, struct inventory *inv, bool with_spec)
+{
+    char err[1024];
+    if (!r->run)
+        return;
+    struct store_object *so;
+    size_t n = inventory_snapshot(inv, with_spec, &so);
+    if (store_objects_put(r->st, r->run, so, n, err, sizeof(err)) < 0)
+        fprintf(stderr, "qkvm: warning: %s\n", err);
+}
+
+static bool journal_on(void)
+{
+    /* Only for `make bench`, which measures what the journal costs. */
+    const char *e = getenv("QKVM_BENCH_NO_JOURNAL");
+    return !(e && *e == '1');
+}
+
+/* Load and check the manifests, open the store and record the run, take
+ * the reconcile lock (apply), connect, observe, plan. Invalid manifests stop
+ * everything before libvirt is even contacted; so does a store apply cannot
+ * write. */
 static int reconcile_prepare(const struct opts *o, const char *cmd, int argc,
-                             struct reconcile *r, unsigned observe_flags)
+                             struct reconcile *r, unsigned observe_flags, bool lock)
 {
     struct manifest_stats st;
     int rc;
+    char err[1024];
     memset(r, 0, sizeof(*r));
+    r->a = arena_new();
     double t0 = now();
     r->m = load(o, cmd, argc, &r->d, &st, &rc);
     if (!r->m)
         return rc;
     r->t_load = now() - t0;
     diag_print(&r->d, stderr, o->color);
+
+    r->st = open_store(o, STORE_WRITE);
+    if (!r->st && !lock && !r->d.errors) {
+        /* plan and drift still work from a store they may only read */
+        r->st = open_store(o, STORE_READ);
+        if (r->st)
+            fprintf(stderr, "qkvm: warning: this %s is not recorded\n", cmd);
+    }
+    if (!r->st && (lock || !r->d.errors)) {
+        if (lock)
+            fprintf(stderr, "qkvm: nothing was changed\n");
+        return r->d.errors ? QKVM_EXIT_INVALID : QKVM_EXIT_ERROR;
+    }
+    const char *uri = NULL, *label = NULL;
+    int urc = r->d.errors ? 0 : pick_uri(o, r->m, &uri, &label);
+    if (r->st && store_writable(r->st)) {
+        if (owned_import_legacy(r->st, err, sizeof(err)) < 0) {
+            fprintf(stderr, "qkvm: cannot import the ownership record: %s\n", err);
+            return QKVM_EXIT_ERROR;
+        }
+        if (store_prune(r->st, STORE_DEFAULT_KEEP_RUNS,
+                        store_now() - STORE_DEFAULT_KEEP_DAYS * 86400000LL, err, sizeof(err)) < 0 ||
+            store_run_begin(r->st, cmd, uri ? uri : "", join_files(r->a, o), "", &r->run, err,
+                            sizeof(err)) < 0) {
+            fprintf(stderr, "qkvm: %s%s\n", err, lock ? "; nothing was changed" : "");
+            if (lock)
+                return QKVM_EXIT_ERROR;
+            r->run = 0;
+        }
+    }
     if (r->d.errors) {
         fprintf(stderr, "qkvm: %zu error%s: manifests are invalid; nothing was changed\n",
                 r->d.errors, r->d.errors == 1 ? "" : "s");
+        char *msg = arena_printf(r->a, "%zu error%s in the manifests", r->d.errors,
+                                 r->d.errors == 1 ? "" : "s");
+        run_end(r, "invalid", msg, msg);
         return QKVM_EXIT_INVALID;
     }
-    const char *uri;
-    if (pick_uri(o, r->m, &uri) < 0)
+    if (urc < 0) {
+        run_end(r, "error", "", "several Nodes and no -c");
         return QKVM_EXIT_ERROR;
-    char err[1024];
-    char *sp = state_path(o);
-    size_t n = strlen(sp) + 8;
-    char *op = xmalloc(n);
-    snprintf(op, n, "%s.owned", sp);
-    free(sp);
-    r->own = owned_load(op, err, sizeof(err));
-    free(op);
+    }
+    if (lock) {
+        bool took;
+        struct store_holder prev;
+        if (store_lock(r->st, cmd, o->lock_timeout_ms, &took, &prev, err, sizeof(err)) < 0) {
+            fprintf(stderr, "qkvm: %s; nothing was changed\n", err);
+            run_end(r, "error", "", err);
+            return QKVM_EXIT_ERROR;
+        }
+        char e2[1024];
+        if (took) {
+            char when[64];
+            time_t t = (time_t)(prev.since / 1000);
+            struct tm tm;
+            localtime_r(&t, &tm);
+            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+            struct store_event ev = {
+                0, r->run, "Warning", "LockTakenOver", "", "", uri ? uri : "",
+                arena_printf(r->a, "the lock of pid %d (%s started %s) was taken over: that "
+                                   "process is gone", prev.pid, prev.what, when) };
+            if (store_event(r->st, &ev, e2, sizeof(e2)) < 0)
+                fprintf(stderr, "qkvm: warning: %s\n", e2);
+            if (!o->quiet)
+                fprintf(stderr, "qkvm: %s\n", ev.message);
+        }
+        if (store_reap(r->st, e2, sizeof(e2)) < 0)
+            fprintf(stderr, "qkvm: warning: %s\n", e2);
+    }
+    r->own = owned_from_store(r->st, err, sizeof(err));
     if (!r->own) {
-        fprintf(stderr, "qkvm: cannot read the ownership record: %s\n", err);
+        fprintf(stderr, "qkvm: cannot read the ownership records: %s\n", err);
+        run_end(r, "error", "", err);
         return QKVM_EXIT_ERROR;
     }
     t0 = now();
     r->v = virt_open(uri, err, sizeof(err));
     if (!r->v) {
         fprintf(stderr, "qkvm: cannot connect: %s\n", err);
+        char e2[256];
+        if (r->run && uri)
+            store_node_seen(r->st, r->run, uri, label ? label : uri_label(r->a, uri),
+                            "unreachable", err, e2, sizeof(e2));
+        run_end(r, "error", "", err);
         return QKVM_EXIT_ERROR;
     }
+    uri = virt_uri(r->v);
+    r->node = label ? label : uri_label(r->a, uri);
+    if (r->run)
+        store_run_set_node(r->st, r->run, uri, err, sizeof(err));
     r->obs = observe_host(r->v, r->m, r->own, observe_flags, err, sizeof(err));
     if (!r->obs) {
         fprintf(stderr, "qkvm: cannot observe %s: %s\n", virt_uri(r->v), err);
+        run_end(r, "error", "", err);
         return QKVM_EXIT_ERROR;
     }
     r->t_observe = now() - t0;
+    if (r->run && store_node_seen(r->st, r->run, uri, r->node, "ready", "", err, sizeof(err)) < 0)
+        fprintf(stderr, "qkvm: warning: %s\n", err);
     struct plan_opts po = { o->prune, o->adopt };
     r->plan = plan_build(r->m, r->obs, &po);
     if (o->verbose)
@@ -412,11 +603,34 @@ static int reconcile_prepare(const struct opts *o, const char *cmd, int argc,
     return QKVM_EXIT_OK;
 }
 
+static const char *plan_summary(struct arena *a, const struct plan *p)
+{
+    if (!p->n)
+        return arena_printf(a, "no changes%s", p->nnotes ? ", with notes" : "");
+    return arena_printf(a, "%zu to create, %zu to update, %zu to replace, %zu to delete, "
+                           "%zu to start/stop, %zu to adopt", p->count[PLAN_CREATE],
+                        p->count[PLAN_UPDATE], p->count[PLAN_REPLACE], p->count[PLAN_DELETE],
+                        p->count[PLAN_START] + p->count[PLAN_STOP], p->count[PLAN_ADOPT]);
+}
+
+static struct store_object *stored_objects(struct reconcile *r, size_t *n)
+{
+    struct store_object *so = NULL;
+    char err[1024];
+    *n = 0;
+    if (r->st && store_objects(r->st, r->a, virt_uri(r->v), NULL, NULL, &so, n, err,
+                               sizeof(err)) < 0) {
+        fprintf(stderr, "qkvm: warning: %s\n", err);
+        *n = 0;
+    }
+    return so;
+}
+
 static int cmd_plan(struct opts *o, int argc, char **argv)
 {
     (void)argv;
     struct reconcile r;
-    int rc = reconcile_prepare(o, "plan", argc, &r, 0);
+    int rc = reconcile_prepare(o, "plan", argc, &r, 0, false);
     if (rc == QKVM_EXIT_OK) {
         if (o->output != OUT_TABLE) {
             struct arena *a = arena_new();
@@ -425,8 +639,18 @@ static int cmd_plan(struct opts *o, int argc, char **argv)
         } else {
             report_plan_text(stdout, r.plan, o->color && isatty(STDOUT_FILENO));
         }
-        if (rc == QKVM_EXIT_OK && o->detailed_exitcode && report_plan_has_changes(r.plan))
+        bool changes = report_plan_has_changes(r.plan);
+        if (rc == QKVM_EXIT_OK && o->detailed_exitcode && changes)
             rc = QKVM_EXIT_CHANGES;
+        if (r.run) {
+            size_t n;
+            struct store_object *so = stored_objects(&r, &n);
+            struct inventory *inv = inventory_build(r.node, virt_uri(r.v), r.m, r.obs, r.plan,
+                                                    so, n);
+            record_seen(&r, inv, false);
+            inventory_free(inv);
+            run_end(&r, changes ? "changes" : "ok", plan_summary(r.a, r.plan), NULL);
+        }
     }
     reconcile_dispose(&r);
     return rc;
@@ -454,7 +678,7 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 {
     (void)argv;
     struct reconcile r;
-    int rc = reconcile_prepare(o, "apply", argc, &r, 0);
+    int rc = reconcile_prepare(o, "apply", argc, &r, 0, true);
     if (rc != QKVM_EXIT_OK) {
         reconcile_dispose(&r);
         return rc;
@@ -462,6 +686,10 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
     bool text = o->output == OUT_TABLE;
     if (text && !o->quiet)
         report_plan_text(stdout, r.plan, o->color && isatty(STDOUT_FILENO));
+    size_t nstored;
+    struct store_object *so = stored_objects(&r, &nstored);
+    struct inventory *inv = inventory_build(r.node, virt_uri(r.v), r.m, r.obs, r.plan, so,
+                                            nstored);
     if (!r.plan->n) {
         if (!text) {
             struct arena *a = arena_new();
@@ -469,10 +697,15 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
             rc = emit_tree(o, report_plan_tree(a, r.plan, &none), false);
             arena_free(a);
         }
+        record_seen(&r, inv, true);
+        run_end(&r, "ok", plan_summary(r.a, r.plan), NULL);
+        inventory_free(inv);
         reconcile_dispose(&r);
         return rc;
     }
     if (!o->yes && !confirm(r.plan)) {
+        run_end(&r, "error", "", "not confirmed");
+        inventory_free(inv);
         reconcile_dispose(&r);
         return QKVM_EXIT_ERROR;
     }
@@ -484,10 +717,12 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
         .commit = "",
         .log = text && !o->quiet ? stdout : NULL,
         .color = o->color && isatty(STDOUT_FILENO),
+        .run = r.run,
+        .journal = journal_on(),
     };
     struct apply_result res;
     double t0 = now();
-    int arc = apply_plan(r.v, r.m, r.obs, r.plan, r.own, &ao, &res);
+    int arc = apply_plan(r.v, r.m, r.obs, r.plan, r.st, &ao, &res);
     if (!text) {
         struct arena *a = arena_new();
         rc = emit_tree(o, report_plan_tree(a, r.plan, &res), false);
@@ -507,6 +742,17 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
     }
     if (o->verbose)
         fprintf(stderr, "qkvm: %lu libvirt calls in all\n", virt_calls(r.v));
+    inventory_applied(inv, r.plan, &res);
+    if (ao.journal)
+        record_seen(&r, inv, true);
+    const char *first_error = NULL;
+    for (size_t i = 0; i < r.plan->n && !first_error; i++)
+        if (res.status[i] == APPLY_FAILED || res.status[i] == APPLY_SKIPPED)
+            first_error = res.error[i];
+    run_end(&r, arc < 0 ? "failed" : "ok",
+            arena_printf(r.a, "%zu done, %zu failed, %zu skipped", res.done, res.failed,
+                         res.skipped), first_error);
+    inventory_free(inv);
     apply_result_dispose(&res, r.plan->n);
     reconcile_dispose(&r);
     return rc;
@@ -516,7 +762,7 @@ static int cmd_drift(struct opts *o, int argc, char **argv)
 {
     (void)argv;
     struct reconcile r;
-    int rc = reconcile_prepare(o, "drift", argc, &r, OBSERVE_DEEP);
+    int rc = reconcile_prepare(o, "drift", argc, &r, OBSERVE_DEEP, false);
     if (rc == QKVM_EXIT_OK) {
         if (o->output != OUT_TABLE) {
             struct arena *a = arena_new();
@@ -527,7 +773,587 @@ static int cmd_drift(struct opts *o, int argc, char **argv)
         }
         if (rc == QKVM_EXIT_OK && r.plan->ndrift)
             rc = QKVM_EXIT_CHANGES;
+        if (r.run) {
+            char err[1024];
+            struct store_finding *f = arena_alloc(r.a, (r.plan->ndrift + 1) * sizeof(*f));
+            for (size_t i = 0; i < r.plan->ndrift; i++) {
+                const struct drift_finding *d = &r.plan->drift[i];
+                f[i] = (struct store_finding){ drift_category_name(d->category), d->kind, d->name,
+                                               d->field, d->desired, d->actual, d->message,
+                                               0, 0, 0, 0 };
+            }
+            if (store_begin(r.st, err, sizeof(err)) < 0 ||
+                store_findings_record(r.st, r.run, virt_uri(r.v), f, r.plan->ndrift, err,
+                                      sizeof(err)) < 0 ||
+                store_commit(r.st, err, sizeof(err)) < 0) {
+                store_rollback(r.st);
+                fprintf(stderr, "qkvm: warning: the findings are not recorded: %s\n", err);
+            }
+            size_t n;
+            struct store_object *so = stored_objects(&r, &n);
+            struct inventory *inv = inventory_build(r.node, virt_uri(r.v), r.m, r.obs, r.plan,
+                                                    so, n);
+            record_seen(&r, inv, true);
+            inventory_free(inv);
+            run_end(&r, r.plan->ndrift ? "drift" : "ok",
+                    arena_printf(r.a, "%zu finding%s", r.plan->ndrift,
+                                 r.plan->ndrift == 1 ? "" : "s"), NULL);
+        }
     }
+    reconcile_dispose(&r);
+    return rc;
+}
+
+/* ---- reading the store: history, events, get, describe ---- */
+
+static void fmt_when(int64_t ms, char *buf, size_t size)
+{
+    if (!ms) {
+        snprintf(buf, size, "-");
+        return;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static const char *duration(struct arena *a, const struct store_run *r)
+{
+    if (!r->ended)
+        return "-";
+    double s = (double)(r->ended - r->started) / 1000.0;
+    return s < 60 ? arena_printf(a, "%.1fs", s) : arena_printf(a, "%.0fm%02.0fs", s / 60 - 0.5,
+                                                               s - 60 * (double)(long)(s / 60));
+}
+
+static struct tree *run_tree(struct arena *a, const struct store_run *r)
+{
+    struct tree *t = tree_new_map(a);
+    tree_map_int(a, t, "id", r->id);
+    tree_map_str(a, t, "kind", r->kind);
+    tree_map_str(a, t, "node", r->node);
+    tree_map_str(a, t, "source", r->source);
+    tree_map_str(a, t, "commit", r->commit);
+    tree_map_int(a, t, "pid", r->pid);
+    tree_map_int(a, t, "started", r->started / 1000);
+    tree_map_add(a, t, "ended", r->ended ? tree_new_int(a, r->ended / 1000) : tree_new_null(a));
+    tree_map_add(a, t, "durationMs",
+                 r->ended ? tree_new_int(a, r->ended - r->started) : tree_new_null(a));
+    tree_map_str(a, t, "result", r->result);
+    tree_map_str(a, t, "summary", r->summary);
+    tree_map_str(a, t, "error", r->error);
+    tree_map_int(a, t, "actions", (long long)r->nactions);
+    if (r->last_action)
+        tree_map_str(a, t, "lastAction", r->last_action);
+    return t;
+}
+
+static struct tree *json_tree(struct arena *a, const char *json)
+{
+    if (!json)
+        return tree_new_null(a);
+    struct diag d;
+    struct yamldoc_set set = { 0 };
+    diag_init(&d);
+    int rc = yamldoc_parse(a, "state", json, strlen(json), &d, &set);
+    diag_dispose(&d);
+    return rc == 0 && set.len == 1 ? set.docs[0] : tree_new_str(a, json);
+}
+
+static int history_one(const struct opts *o, struct store *st, const char *arg)
+{
+    char *end, err[1024];
+    errno = 0;
+    long long id = strtoll(arg, &end, 10);
+    if (errno || *end || end == arg || id <= 0) {
+        fprintf(stderr, "qkvm: history takes a run id (a number), not '%s'\n", arg);
+        return QKVM_EXIT_ERROR;
+    }
+    struct arena *a = arena_new();
+    struct store_run r;
+    struct store_action *act;
+    size_t n;
+    int rc = store_run_get(st, a, id, &r, &act, &n, err, sizeof(err));
+    if (rc != 0) {
+        if (rc > 0)
+            fprintf(stderr, "qkvm: no run %lld in '%s'\n", id, store_path(st));
+        else
+            fprintf(stderr, "qkvm: %s\n", err);
+        arena_free(a);
+        return QKVM_EXIT_ERROR;
+    }
+    struct store_finding *f = NULL;
+    size_t nf = 0;
+    if (strcmp(r.kind, "drift") == 0 &&
+        store_findings(st, a, r.id, NULL, &f, &nf, err, sizeof(err)) < 0) {
+        fprintf(stderr, "qkvm: %s\n", err);
+        arena_free(a);
+        return QKVM_EXIT_ERROR;
+    }
+    rc = QKVM_EXIT_OK;
+    if (o->output != OUT_TABLE) {
+        struct tree *t = run_tree(a, &r), *acts = tree_new_seq(a), *fs = tree_new_seq(a);
+        for (size_t i = 0; i < n; i++) {
+            struct tree *x = tree_new_map(a);
+            tree_map_int(a, x, "seq", act[i].seq);
+            tree_map_str(a, x, "kind", act[i].kind);
+            tree_map_str(a, x, "name", act[i].name);
+            tree_map_str(a, x, "verb", act[i].verb);
+            tree_map_str(a, x, "reason", act[i].reason ? act[i].reason : "");
+            tree_map_str(a, x, "status", act[i].status);
+            tree_map_add(a, x, "error", act[i].error ? tree_new_str(a, act[i].error)
+                                                     : tree_new_null(a));
+            tree_map_add(a, x, "before", json_tree(a, act[i].before));
+            tree_map_add(a, x, "after", json_tree(a, act[i].after));
+            tree_map_int(a, x, "started", act[i].started / 1000);
+            tree_map_add(a, x, "durationMs", act[i].ended ? tree_new_int(a, act[i].ended -
+                                                                            act[i].started)
+                                                          : tree_new_null(a));
+            tree_seq_add(a, acts, x);
+        }
+        for (size_t i = 0; i < nf; i++) {
+            struct tree *x = tree_new_map(a);
+            tree_map_str(a, x, "category", f[i].category);
+            tree_map_str(a, x, "kind", f[i].kind);
+            tree_map_str(a, x, "name", f[i].name);
+            tree_map_str(a, x, "field", f[i].field ? f[i].field : "");
+            tree_map_str(a, x, "desired", f[i].desired ? f[i].desired : "");
+            tree_map_str(a, x, "actual", f[i].actual ? f[i].actual : "");
+            tree_map_str(a, x, "message", f[i].message ? f[i].message : "");
+            tree_map_int(a, x, "since", f[i].opened / 1000);
+            tree_map_int(a, x, "sinceRun", f[i].opened_run);
+            tree_seq_add(a, fs, x);
+        }
+        tree_map_add(a, t, "actions", acts);
+        tree_map_add(a, t, "findings", fs);
+        rc = emit_tree(o, t, false);
+        arena_free(a);
+        return rc;
+    }
+    char started[32], ended[32];
+    fmt_when(r.started, started, sizeof(started));
+    fmt_when(r.ended, ended, sizeof(ended));
+    printf("Run %lld: %s, %s\n", (long long)r.id, r.kind, r.result);
+    printf("  node:     %s\n", *r.node ? r.node : "-");
+    printf("  source:   %s\n", *r.source ? r.source : "-");
+    printf("  commit:   %s\n", *r.commit ? r.commit : "-");
+    printf("  started:  %s (pid %d)\n", started, r.pid);
+    printf("  ended:    %s%s%s%s\n", ended, r.ended ? " (" : "", r.ended ? duration(a, &r) : "",
+           r.ended ? ")" : "");
+    if (*r.summary)
+        printf("  summary:  %s\n", r.summary);
+    if (*r.error)
+        printf("  error:    %s\n", r.error);
+    if (strcmp(r.result, "interrupted") == 0)
+        printf("  last action: %s\n", r.last_action ? r.last_action : "none was started");
+    if (n) {
+        printf("\nActions:\n");
+        for (size_t i = 0; i < n; i++) {
+            double ms = act[i].ended ? (double)(act[i].ended - act[i].started) : -1;
+            printf("  %3ld  %-7s %s/%s: %s", act[i].seq, act[i].verb, act[i].kind, act[i].name,
+                   act[i].status);
+            if (ms >= 0)
+                printf(" (%.1f s)", ms / 1000.0);
+            putchar('\n');
+            if (act[i].reason && *act[i].reason)
+                printf("         reason: %s\n", act[i].reason);
+            if (act[i].before)
+                printf("         before: %s\n", act[i].before);
+            if (act[i].after)
+                printf("         after:  %s\n", act[i].after);
+            if (act[i].error)
+                printf("         error:  %s\n", act[i].error);
+        }
+    }
+    if (nf) {
+        printf("\nFindings:\n");
+        for (size_t i = 0; i < nf; i++) {
+            char since[32];
+            fmt_when(f[i].opened, since, sizeof(since));
+            printf("  %-13s %s/%s", f[i].category, f[i].kind, f[i].name);
+            if (f[i].field && *f[i].field)
+                printf(" %s: desired %s, actual %s", f[i].field, f[i].desired, f[i].actual);
+            else if (f[i].message && *f[i].message)
+                printf(": %s", f[i].message);
+            printf("  (since %s, run %lld)\n", since, (long long)f[i].opened_run);
+        }
+    }
+    arena_free(a);
+    return rc;
+}
+
+static int cmd_history(struct opts *o, int argc, char **argv)
+{
+    char err[1024];
+    if (argc > 1)
+        return fail("history takes at most one run id");
+    if (o->prune_older_ms >= 0) {
+        if (argc)
+            return fail("--prune-older-than takes no run id");
+        struct store *st = open_store(o, STORE_WRITE);
+        if (!st)
+            return QKVM_EXIT_ERROR;
+        long n = store_prune(st, 0, store_now() - o->prune_older_ms, err, sizeof(err));
+        if (n < 0)
+            fprintf(stderr, "qkvm: %s\n", err);
+        else if (!o->quiet)
+            printf("removed %ld run%s (with their actions, findings and events)\n", n,
+                   n == 1 ? "" : "s");
+        store_close(st);
+        return n < 0 ? QKVM_EXIT_ERROR : QKVM_EXIT_OK;
+    }
+    struct store *st = open_store(o, STORE_READ);
+    if (!st)
+        return QKVM_EXIT_ERROR;
+    if (argc == 1) {
+        int rc = history_one(o, st, argv[0]);
+        store_close(st);
+        return rc;
+    }
+    struct arena *a = arena_new();
+    struct store_run *runs;
+    size_t n;
+    int64_t since = o->since_ms >= 0 ? store_now() - o->since_ms : 0;
+    long limit = o->limit >= 0 ? o->limit : 20;
+    int rc = QKVM_EXIT_OK;
+    if (store_runs(st, a, limit, since, &runs, &n, err, sizeof(err)) < 0) {
+        fprintf(stderr, "qkvm: %s\n", err);
+        rc = QKVM_EXIT_ERROR;
+    } else if (o->output != OUT_TABLE) {
+        struct tree *list = tree_new_map(a), *items = tree_new_seq(a);
+        tree_map_str(a, list, "apiVersion", SCHEMA_API_VERSION);
+        tree_map_str(a, list, "kind", "RunList");
+        for (size_t i = n; i-- > 0;)
+            tree_seq_add(a, items, run_tree(a, &runs[i]));
+        tree_map_add(a, list, "items", items);
+        rc = emit_tree(o, list, false);
+    } else if (!n) {
+        printf("no runs recorded in %s\n", store_path(st));
+    } else {
+        /* oldest first, like a log: the newest run is the last line */
+        printf("%-6s %-5s %-14s %8s %-11s %-16s %s%s\n", "ID", "KIND", "STARTED", "DURATION",
+               "RESULT", "SOURCE", "COMMIT", o->wide ? "  NODE  SUMMARY" : "");
+        for (size_t i = n; i-- > 0;) {
+            const struct store_run *r = &runs[i];
+            char when[32];
+            time_t t = (time_t)(r->started / 1000);
+            struct tm tm;
+            localtime_r(&t, &tm);
+            strftime(when, sizeof(when), "%m-%d %H:%M:%S", &tm);
+            const char *src = *r->source ? r->source : "-";
+            size_t sl = strlen(src);
+            char srcbuf[20];
+            if (!o->wide && sl > 16)
+                snprintf(srcbuf, sizeof(srcbuf), "~%s", src + sl - 15);
+            printf("%-6lld %-5s %-14s %8s %-11s %-16s %.7s", (long long)r->id, r->kind, when,
+                   duration(a, r), r->result, !o->wide && sl > 16 ? srcbuf : src,
+                   *r->commit ? r->commit : "-");
+            if (o->wide)
+                printf("  %s  %s%s%s", *r->node ? r->node : "-", r->summary,
+                       *r->error ? ": " : "", r->error);
+            putchar('\n');
+        }
+    }
+    arena_free(a);
+    store_close(st);
+    return rc;
+}
+
+static int cmd_events(struct opts *o, int argc, char **argv)
+{
+    char err[1024];
+    const char *kind = NULL, *name = NULL;
+    if (argc > 2)
+        return fail("events takes at most KIND and NAME");
+    if (argc >= 1) {
+        int k = inventory_kind(argv[0]);
+        if (k < 0) {
+            fprintf(stderr, "qkvm: unknown kind '%s' (vm, disk, network, pool, image, node, "
+                            "policy)\n", argv[0]);
+            return QKVM_EXIT_ERROR;
+        }
+        kind = schema_kinds[k].name;
+        name = argc == 2 ? argv[1] : NULL;
+    }
+    struct store *st = open_store(o, STORE_READ);
+    if (!st)
+        return QKVM_EXIT_ERROR;
+    struct arena *a = arena_new();
+    struct store_event *ev;
+    size_t n;
+    int64_t t = store_now();
+    int64_t since = o->since_ms >= 0 ? t - o->since_ms : 0;
+    int rc = QKVM_EXIT_OK;
+    if (store_events(st, a, since, kind, name, o->limit >= 0 ? o->limit : 50, &ev, &n, err,
+                     sizeof(err)) < 0) {
+        fprintf(stderr, "qkvm: %s\n", err);
+        rc = QKVM_EXIT_ERROR;
+    } else if (o->output != OUT_TABLE) {
+        struct tree *list = tree_new_map(a), *items = tree_new_seq(a);
+        tree_map_str(a, list, "apiVersion", SCHEMA_API_VERSION);
+        tree_map_str(a, list, "kind", "EventList");
+        for (size_t i = 0; i < n; i++) {
+            struct tree *x = tree_new_map(a);
+            tree_map_int(a, x, "time", ev[i].at / 1000);
+            tree_map_int(a, x, "run", ev[i].run);
+            tree_map_str(a, x, "type", ev[i].type);
+            tree_map_str(a, x, "reason", ev[i].reason);
+            tree_map_str(a, x, "kind", ev[i].kind);
+            tree_map_str(a, x, "name", ev[i].name);
+            tree_map_str(a, x, "node", ev[i].node);
+            tree_map_str(a, x, "message", ev[i].message);
+            tree_seq_add(a, items, x);
+        }
+        tree_map_add(a, list, "items", items);
+        rc = emit_tree(o, list, false);
+    } else if (!n) {
+        printf("no events%s\n", o->since_ms >= 0 ? " in that time" : "");
+    } else {
+        printf("%-5s %-7s %-14s %-20s %s\n", "AGE", "TYPE", "REASON", "OBJECT", "MESSAGE");
+        for (size_t i = 0; i < n; i++) {
+            char ag[16], obj[256];
+            text_age(t - ev[i].at, ag, sizeof(ag));
+            if (*ev[i].kind) {
+                snprintf(obj, sizeof(obj), "%s/%s", ev[i].kind, ev[i].name);
+                for (char *p = obj; *p && *p != '/'; p++)
+                    *p = (char)tolower((unsigned char)*p);
+            } else {
+                snprintf(obj, sizeof(obj), "run/%lld", (long long)ev[i].run);
+            }
+            int room = o->wide ? INT_MAX : 80 - 51;
+            int ml = (int)strlen(ev[i].message);
+            printf("%-5s %-7s %-14s %-20.20s %.*s%s\n", ag, ev[i].type, ev[i].reason, obj,
+                   ml > room ? room - 1 : ml, ev[i].message, ml > room ? "~" : "");
+        }
+    }
+    arena_free(a);
+    store_close(st);
+    return rc;
+}
+
+/* get and describe: desired (with -f), observed (when the node answers) and
+ * stored, joined. Never takes the reconcile lock; never writes. */
+static int inventory_load(const struct opts *o, const char *cmd, struct reconcile *r,
+                          struct inventory **out)
+{
+    char err[1024];
+    int rc;
+    *out = NULL;
+    memset(r, 0, sizeof(*r));
+    r->a = arena_new();
+    if (o->nfiles) {
+        struct manifest_stats st;
+        r->m = load(o, cmd, 0, &r->d, &st, &rc);
+        if (!r->m)
+            return rc;
+        diag_print(&r->d, stderr, o->color);
+        if (r->d.errors) {
+            fprintf(stderr, "qkvm: %zu error%s: manifests are invalid\n", r->d.errors,
+                    r->d.errors == 1 ? "" : "s");
+            return QKVM_EXIT_INVALID;
+        }
+    }
+    r->st = open_store(o, STORE_READ);
+    if (!r->st)
+        return QKVM_EXIT_ERROR;
+    const char *uri, *label;
+    if (pick_uri(o, r->m, &uri, &label) < 0)
+        return QKVM_EXIT_ERROR;
+    r->own = owned_from_store(r->st, err, sizeof(err));
+    if (!r->own) {
+        fprintf(stderr, "qkvm: cannot read the ownership records: %s\n", err);
+        return QKVM_EXIT_ERROR;
+    }
+    r->v = virt_open(uri, err, sizeof(err));
+    if (r->v) {
+        uri = virt_uri(r->v);
+        r->obs = observe_host(r->v, r->m, r->own, 0, err, sizeof(err));
+    }
+    const char *node = label ? label : uri_label(r->a, uri);
+    struct store_object *so;
+    size_t n;
+    if (!r->obs) {
+        fprintf(stderr, "qkvm: warning: cannot observe %s: %s; showing what was last "
+                        "recorded\n", uri ? uri : "the default libvirt host", err);
+    } else if (r->m) {
+        struct plan_opts po = { false, false };
+        r->plan = plan_build(r->m, r->obs, &po);
+    }
+    if (store_objects(r->st, r->a, uri, NULL, NULL, &so, &n, err, sizeof(err)) < 0) {
+        fprintf(stderr, "qkvm: %s\n", err);
+        return QKVM_EXIT_ERROR;
+    }
+    *out = inventory_build(node, uri, r->m, r->obs, r->plan, so, n);
+    return QKVM_EXIT_OK;
+}
+
+static int kind_arg(const char *word, enum model_kind *k)
+{
+    int x = inventory_kind(word);
+    if (x < 0) {
+        fprintf(stderr, "qkvm: unknown kind '%s' (vms, disks, networks, pools, images, nodes, "
+                        "policies)\n", word);
+        return -1;
+    }
+    *k = (enum model_kind)x;
+    return 0;
+}
+
+static int cmd_get(struct opts *o, int argc, char **argv)
+{
+    enum model_kind k;
+    if (argc < 1 || argc > 2)
+        return fail("get takes KIND [NAME], e.g. 'qkvm get vms' or 'qkvm get vm web-1'");
+    if (kind_arg(argv[0], &k) < 0)
+        return QKVM_EXIT_ERROR;
+    const char *name = argc == 2 ? argv[1] : NULL;
+    struct reconcile r;
+    struct inventory *inv;
+    int rc = inventory_load(o, "get", &r, &inv);
+    if (rc == QKVM_EXIT_OK) {
+        if (name && !inventory_find(inv, k, name)) {
+            fprintf(stderr, "qkvm: %s '%s' not found on %s\n", plan_kind_name(k), name,
+                    *inv->uri ? inv->uri : "the host");
+            rc = QKVM_EXIT_ERROR;
+        } else if (o->output != OUT_TABLE) {
+            struct arena *a = arena_new();
+            rc = emit_tree(o, inventory_tree(a, inv, k, name, store_now()), false);
+            arena_free(a);
+        } else {
+            inventory_table(stdout, inv, k, name, o->wide, store_now());
+        }
+    }
+    inventory_free(inv);
+    reconcile_dispose(&r);
+    return rc;
+}
+
+static int cmd_describe(struct opts *o, int argc, char **argv)
+{
+    enum model_kind k;
+    char err[1024];
+    if (argc != 2)
+        return fail("describe takes KIND NAME, e.g. 'qkvm describe vm web-1'");
+    if (kind_arg(argv[0], &k) < 0)
+        return QKVM_EXIT_ERROR;
+    struct reconcile r;
+    struct inventory *inv;
+    int rc = inventory_load(o, "describe", &r, &inv);
+    const struct inventory_row *row = inv ? inventory_find(inv, k, argv[1]) : NULL;
+    if (rc == QKVM_EXIT_OK && !row) {
+        fprintf(stderr, "qkvm: %s '%s' not found on %s\n", plan_kind_name(k), argv[1],
+                *inv->uri ? inv->uri : "the host");
+        rc = QKVM_EXIT_ERROR;
+    }
+    if (rc != QKVM_EXIT_OK) {
+        inventory_free(inv);
+        reconcile_dispose(&r);
+        return rc;
+    }
+    struct arena *a = arena_new();
+    int64_t t = store_now();
+    struct tree *doc = inventory_tree(a, inv, k, argv[1], t);
+    /* drift: the plan's field changes when manifests were given, else the
+     * open findings the last drift run recorded */
+    struct tree *drift = tree_new_seq(a);
+    if (r.plan) {
+        for (size_t i = 0; i < r.plan->ndrift; i++) {
+            const struct drift_finding *d = &r.plan->drift[i];
+            if (strcmp(d->kind, schema_kinds[k].name) != 0 || strcmp(d->name, argv[1]) != 0)
+                continue;
+            struct tree *x = tree_new_map(a);
+            tree_map_str(a, x, "category", drift_category_name(d->category));
+            if (d->field)
+                tree_map_str(a, x, "field", d->field);
+            if (d->desired)
+                tree_map_str(a, x, "desired", d->desired);
+            if (d->actual)
+                tree_map_str(a, x, "actual", d->actual);
+            tree_map_str(a, x, "message", d->message);
+            tree_seq_add(a, drift, x);
+        }
+    } else {
+        struct store_finding *f;
+        size_t nf;
+        if (store_findings(r.st, a, 0, inv->uri, &f, &nf, err, sizeof(err)) == 0)
+            for (size_t i = 0; i < nf; i++) {
+                if (strcmp(f[i].kind, schema_kinds[k].name) != 0 || strcmp(f[i].name, argv[1]))
+                    continue;
+                struct tree *x = tree_new_map(a);
+                tree_map_str(a, x, "category", f[i].category);
+                if (f[i].field && *f[i].field) {
+                    tree_map_str(a, x, "field", f[i].field);
+                    tree_map_str(a, x, "desired", f[i].desired);
+                    tree_map_str(a, x, "actual", f[i].actual);
+                }
+                tree_map_str(a, x, "message", f[i].message ? f[i].message : "");
+                tree_map_int(a, x, "since", f[i].opened / 1000);
+                tree_seq_add(a, drift, x);
+            }
+    }
+    struct store_event *ev;
+    size_t nev = 0;
+    if (store_events(r.st, a, 0, schema_kinds[k].name, argv[1], 10, &ev, &nev, err,
+                     sizeof(err)) < 0)
+        fprintf(stderr, "qkvm: warning: %s\n", err);
+    struct tree *events = tree_new_seq(a);
+    for (size_t i = 0; i < nev; i++) {
+        struct tree *x = tree_new_map(a);
+        tree_map_int(a, x, "time", ev[i].at / 1000);
+        tree_map_str(a, x, "type", ev[i].type);
+        tree_map_str(a, x, "reason", ev[i].reason);
+        tree_map_str(a, x, "message", ev[i].message);
+        tree_seq_add(a, events, x);
+    }
+    tree_map_add(a, doc, "drift", drift);
+    tree_map_add(a, doc, "events", events);
+    if (o->output != OUT_TABLE) {
+        rc = emit_tree(o, doc, false);
+    } else {
+        struct tree *spec = tree_get(doc, "spec"), *status = tree_get(doc, "status");
+        char first[32];
+        fmt_when(row->created, first, sizeof(first));
+        printf("Name:        %s\n", row->name);
+        printf("Kind:        %s\n", schema_kinds[k].name);
+        printf("Node:        %s (%s)\n", inv->node, *inv->uri ? inv->uri : "-");
+        printf("State:       %s\n", row->state);
+        printf("Sync:        %s\n", row->sync);
+        printf("Declared:    %s\n", row->want ? "yes (in the manifests given)"
+                                    : row->stored_spec ? "as last recorded (no -f given)" : "no");
+        printf("First seen:  %s\n", first);
+        fflush(stdout);
+        if (spec && spec->type != TREE_NULL) {
+            printf("Spec:\n");
+            fflush(stdout);
+            yamldoc_emit(stdout, &spec, 1);
+        }
+        struct tree *seen = status ? tree_get(status, "observed") : NULL;
+        if (seen) {
+            printf("Observed:\n");
+            fflush(stdout);
+            yamldoc_emit(stdout, &seen, 1);
+        }
+        printf("Drift:%s\n", drift->len ? "" : "       none");
+        for (size_t i = 0; i < drift->len; i++) {
+            struct tree *x = drift->u.items[i], *f = tree_get(x, "field");
+            if (f)
+                printf("  %s: desired %s, actual %s\n", f->u.str,
+                       tree_get(x, "desired") ? tree_get(x, "desired")->u.str : "-",
+                       tree_get(x, "actual") ? tree_get(x, "actual")->u.str : "-");
+            else
+                printf("  %s: %s\n", tree_get(x, "category")->u.str,
+                       tree_get(x, "message")->u.str);
+        }
+        printf("Events:%s\n", nev ? "" : "      none recorded");
+        for (size_t i = 0; i < nev; i++) {
+            char ag[16];
+            text_age(t - ev[i].at, ag, sizeof(ag));
+            printf("  %-5s %-7s %-14s %s\n", ag, ev[i].type, ev[i].reason, ev[i].message);
+        }
+    }
+    arena_free(a);
+    inventory_free(inv);
     reconcile_dispose(&r);
     return rc;
 }
@@ -586,7 +1412,11 @@ static const struct command commands[] = {
       "  --yes                do not ask (required when stdin is not a terminal)\n"
       "  --prune              delete stale objects (never Disks with protect: true)\n"
       "  --adopt              take over same-named objects qkvm did not create\n"
-      "  --shutdown-timeout S graceful shutdown wait before destroy (default 60)\n" },
+      "  --shutdown-timeout S graceful shutdown wait before destroy (default 60)\n"
+      "  --lock-timeout D     wait this long for another apply on the same state file\n"
+      "                       (default 30s), then fail naming its pid\n"
+      "Every action is journalled in the state database before it starts; see\n"
+      "'qkvm history'.\n" },
     { "drift", cmd_drift, "-f PATH [-c URI] [-o json]",
       "report drift, stale objects and orphans; exit 2 when there are any",
       "Observe the host thoroughly (running domains' persistent definitions too)\n"
@@ -597,12 +1427,44 @@ static const struct command commands[] = {
       "disk file is missing, and qemu processes no domain accounts for. Fields in\n"
       "a selecting Policy's drift.ignore are left out. Exit 2 when anything is\n"
       "found, 0 when nothing is.\n" },
+    { "history", cmd_history, "[RUN] [--limit N] [--since D] [--prune-older-than D] [-o wide|json|yaml]",
+      "list recorded runs, or show one run's actions",
+      "Without RUN: the most recent runs (20 unless --limit; 0 for all), oldest\n"
+      "first: id, kind (plan, apply, drift), start, duration, result, source,\n"
+      "commit. A run whose process died shows as interrupted. With RUN: every\n"
+      "action with before/after, status and error, and a drift run's findings\n"
+      "with the run since which each one has been seen.\n"
+      "  --since D              only runs started in the last D (90s, 30m, 1h, 7d)\n"
+      "  --prune-older-than D   delete runs older than D, with their actions,\n"
+      "                         findings and events, and shrink the file\n"
+      "Runs beyond the newest 100000 or older than 90 days are removed\n"
+      "automatically. Never waits for a running apply.\n" },
+    { "get", cmd_get, "KIND [NAME] [-f PATH] [-c URI] [-o wide|json|yaml]",
+      "list objects: desired joined with observed",
+      "KIND is vms, disks, networks, pools, images, nodes or policies (singular\n"
+      "works too). Rows come from the host (observed now), the manifests (with\n"
+      "-f) and the state database (AGE: since qkvm first saw the object; SYNC as\n"
+      "the last run recorded it when no -f is given). When the host cannot be\n"
+      "reached, the last recorded state is shown with a warning. -o yaml/json\n"
+      "gives spec (as declared) and status (observed). Never waits for a\n"
+      "running apply and never writes.\n" },
+    { "describe", cmd_describe, "KIND NAME [-f PATH] [-c URI] [-o json|yaml]",
+      "one object: spec, observed, drift, recent events",
+      "Like 'get KIND NAME', plus the drift of the object (from a plan when -f is\n"
+      "given, else the findings the last 'qkvm drift' recorded) and its last ten\n"
+      "events.\n" },
+    { "events", cmd_events, "[KIND [NAME]] [--since D] [--limit N] [-o wide|json|yaml]",
+      "what happened to which object",
+      "Events recorded by runs, oldest first (the last 50 unless --limit): objects\n"
+      "created, updated, deleted, failed; drift detected and resolved; runs\n"
+      "interrupted; locks taken over from a dead process.\n"
+      "  --since D   only the last D (90s, 30m, 1h, 7d)\n" },
     { "version", cmd_version, "", "print the version", "Print the version.\n" },
     { NULL, NULL, NULL, NULL, NULL },
 };
 
 enum { OPT_STATE = 256, OPT_REFERENCE, OPT_YES, OPT_PRUNE, OPT_ADOPT, OPT_DETAILED,
-       OPT_SHUTDOWN_TIMEOUT };
+       OPT_SHUTDOWN_TIMEOUT, OPT_LOCK_TIMEOUT, OPT_SINCE, OPT_PRUNE_OLDER, OPT_LIMIT };
 
 static const struct option long_opts[] = {
     { "file", required_argument, NULL, 'f' },
@@ -619,6 +1481,10 @@ static const struct option long_opts[] = {
     { "adopt", no_argument, NULL, OPT_ADOPT },
     { "detailed-exitcode", no_argument, NULL, OPT_DETAILED },
     { "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT },
+    { "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
+    { "since", required_argument, NULL, OPT_SINCE },
+    { "prune-older-than", required_argument, NULL, OPT_PRUNE_OLDER },
+    { "limit", required_argument, NULL, OPT_LIMIT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -640,14 +1506,17 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
             o->connect = optarg;
             break;
         case 'o':
-            if (strcmp(optarg, "table") == 0 || strcmp(optarg, "wide") == 0)
+            if (strcmp(optarg, "table") == 0 || strcmp(optarg, "wide") == 0) {
                 o->output = OUT_TABLE;
+                o->wide = strcmp(optarg, "wide") == 0;
+            }
             else if (strcmp(optarg, "json") == 0)
                 o->output = OUT_JSON;
             else if (strcmp(optarg, "yaml") == 0)
                 o->output = OUT_YAML;
             else {
-                fprintf(stderr, "qkvm: unknown output format '%s' (table, json or yaml)\n", optarg);
+                fprintf(stderr, "qkvm: unknown output format '%s' (table, wide, json or yaml)\n",
+                        optarg);
                 return -1;
             }
             break;
@@ -675,13 +1544,21 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
         case OPT_PRUNE:
         case OPT_ADOPT:
         case OPT_DETAILED:
-        case OPT_SHUTDOWN_TIMEOUT: {
+        case OPT_SHUTDOWN_TIMEOUT:
+        case OPT_LOCK_TIMEOUT:
+        case OPT_SINCE:
+        case OPT_PRUNE_OLDER:
+        case OPT_LIMIT: {
             static const struct { int opt; const char *flag, *cmds; } allowed[] = {
                 { OPT_YES, "--yes", " apply " },
                 { OPT_PRUNE, "--prune", " apply plan " },
                 { OPT_ADOPT, "--adopt", " apply plan " },
                 { OPT_DETAILED, "--detailed-exitcode", " plan " },
                 { OPT_SHUTDOWN_TIMEOUT, "--shutdown-timeout", " apply " },
+                { OPT_LOCK_TIMEOUT, "--lock-timeout", " apply " },
+                { OPT_SINCE, "--since", " history events " },
+                { OPT_PRUNE_OLDER, "--prune-older-than", " history " },
+                { OPT_LIMIT, "--limit", " history events " },
             };
             for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
                 if (allowed[i].opt != c)
@@ -701,7 +1578,31 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
                 o->adopt = true;
             else if (c == OPT_DETAILED)
                 o->detailed_exitcode = true;
-            else {
+            else if (c == OPT_LOCK_TIMEOUT || c == OPT_SINCE || c == OPT_PRUNE_OLDER) {
+                long long ms;
+                if (text_duration(optarg, &ms) < 0 ||
+                    (c == OPT_LOCK_TIMEOUT && ms > 86400000LL)) {
+                    fprintf(stderr, "qkvm: %s takes a duration like 30s, 5m, 1h or 30d, not "
+                                    "'%s'\n", argv[optind - 1], optarg);
+                    return -1;
+                }
+                if (c == OPT_LOCK_TIMEOUT)
+                    o->lock_timeout_ms = (int)ms;
+                else if (c == OPT_SINCE)
+                    o->since_ms = ms;
+                else
+                    o->prune_older_ms = ms;
+            } else if (c == OPT_LIMIT) {
+                char *end;
+                errno = 0;
+                long n = strtol(optarg, &end, 10);
+                if (errno || *end || end == optarg || n < 0) {
+                    fprintf(stderr, "qkvm: --limit takes a number (0 for all), not '%s'\n",
+                            optarg);
+                    return -1;
+                }
+                o->limit = n;
+            } else {
                 char *end;
                 errno = 0;
                 long t = strtol(optarg, &end, 10);
@@ -732,6 +1633,9 @@ int main(int argc, char **argv)
 {
     struct opts o = { 0 };
     o.shutdown_timeout = -1;
+    o.lock_timeout_ms = 30000;
+    o.since_ms = o.prune_older_ms = -1;
+    o.limit = -1;
     const char *nc = getenv("NO_COLOR");
     const char *term = getenv("TERM");
     o.color = isatty(STDERR_FILENO) && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);
@@ -779,7 +1683,7 @@ int main(int argc, char **argv)
     /* The command's own argv: flags anywhere, then its arguments. */
     int cargc = argc - optind;
     char **cargv = argv + optind;
-    optind = 1;
+    optind = 0;   /* 0, not 1: GNU getopt re-reads the ordering ("+" above) */
     r = parse_flags(&o, cargc, cargv, false, cmd);
     if (r == 1) {
         command_usage(stdout, cmd);

@@ -1,6 +1,6 @@
-/* owned.c — the record of pools and volumes qkvm created. See owned.h.
+/* owned.c — which pools and volumes are qkvm's. See owned.h.
  *
- * Format, one entry per line, fields separated by a tab:
+ * The legacy text record, one entry per line, fields separated by a tab:
  *     # qkvm owned v1
  *     pool    UUID    NAME
  *     volume  POOL-UUID   NAME    protect|-
@@ -8,14 +8,12 @@
 #include "owned.h"
 
 #include "arena.h"
+#include "store.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define HEADER "# qkvm owned v1"
 
@@ -25,10 +23,8 @@ struct entry {
 };
 
 struct owned {
-    char *path;
     struct entry *v;
     size_t n, cap;
-    bool dirty;
 };
 
 static struct entry *find(const struct owned *o, bool volume, const char *uuid,
@@ -52,7 +48,6 @@ static void add(struct owned *o, bool volume, const char *uuid, const char *name
             e->protect = protect;
             free(e->name);
             e->name = xstrdup(name);
-            o->dirty = true;
         }
         return;
     }
@@ -61,17 +56,24 @@ static void add(struct owned *o, bool volume, const char *uuid, const char *name
         o->v = xreallocarray(o->v, o->cap, sizeof(*o->v));
     }
     o->v[o->n++] = (struct entry){ volume, protect, xstrdup(uuid), xstrdup(name) };
-    o->dirty = true;
 }
 
-struct owned *owned_load(const char *path, char *err, size_t errlen)
+struct owned *owned_new(void)
 {
-    struct owned *o = xcalloc(1, sizeof(*o));
-    o->path = xstrdup(path);
+    return xcalloc(1, sizeof(struct owned));
+}
+
+/* The legacy text file; *missing when there is none. */
+static struct owned *load_file(const char *path, bool *missing, char *err, size_t errlen)
+{
+    struct owned *o = owned_new();
     FILE *f = fopen(path, "re");
+    *missing = false;
     if (!f) {
-        if (errno == ENOENT)
+        if (errno == ENOENT) {
+            *missing = true;
             return o;
+        }
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         owned_free(o);
         return NULL;
@@ -112,7 +114,6 @@ struct owned *owned_load(const char *path, char *err, size_t errlen)
     }
     free(line);
     fclose(f);
-    o->dirty = false;
     return o;
 bad:
     free(line);
@@ -130,7 +131,6 @@ void owned_free(struct owned *o)
         free(o->v[i].name);
     }
     free(o->v);
-    free(o->path);
     free(o);
 }
 
@@ -157,96 +157,58 @@ void owned_add_volume(struct owned *o, const char *uuid, const char *name, bool 
     add(o, true, uuid, name, protect);
 }
 
-static void remove_entry(struct owned *o, struct entry *e)
+struct owned *owned_from_store(struct store *s, char *err, size_t errlen)
 {
-    if (!e)
-        return;
-    free(e->uuid);
-    free(e->name);
-    *e = o->v[--o->n];
-    o->dirty = true;
+    struct arena *a = arena_new();
+    struct store_owned *v;
+    size_t n;
+    if (store_owned_all(s, a, &v, &n, err, errlen) < 0) {
+        arena_free(a);
+        return NULL;
+    }
+    struct owned *o = owned_new();
+    for (size_t i = 0; i < n; i++)
+        add(o, v[i].volume != NULL, v[i].pool_uuid, v[i].volume ? v[i].volume : v[i].name,
+            v[i].protect);
+    arena_free(a);
+    return o;
 }
 
-void owned_remove_pool(struct owned *o, const char *uuid)
+int owned_import_legacy(struct store *s, char *err, size_t errlen)
 {
-    remove_entry(o, find(o, false, uuid, NULL));
-    /* its volumes go with it */
-    for (size_t i = 0; i < o->n;) {
-        if (o->v[i].volume && strcmp(o->v[i].uuid, uuid) == 0)
-            remove_entry(o, &o->v[i]);
-        else
-            i++;
+    size_t n = strlen(store_path(s)) + 16;
+    char *path = xmalloc(n), *done = xmalloc(n);
+    snprintf(path, n, "%s.owned", store_path(s));
+    snprintf(done, n, "%s.owned.imported", store_path(s));
+    bool missing;
+    int rc = -1;
+    struct owned *o = load_file(path, &missing, err, errlen);
+    if (!o || missing) {
+        rc = o ? 0 : -1;
+        goto out;
     }
-}
-
-void owned_remove_volume(struct owned *o, const char *uuid, const char *name)
-{
-    remove_entry(o, find(o, true, uuid, name));
-}
-
-bool owned_dirty(const struct owned *o) { return o->dirty; }
-const char *owned_path(const struct owned *o) { return o->path; }
-
-static int mkdirs(char *dir)
-{
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        int r = mkdir(dir, 0700);
-        *p = '/';
-        if (r < 0 && errno != EEXIST)
-            return -1;
-    }
-    return mkdir(dir, 0700) < 0 && errno != EEXIST ? -1 : 0;
-}
-
-int owned_save(struct owned *o, char *err, size_t errlen)
-{
-    if (!o->dirty)
-        return 0;
-    char *dir = xstrdup(o->path);
-    char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
-        *slash = '\0';
-        if (mkdirs(dir) < 0) {
-            snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
-            free(dir);
-            return -1;
-        }
-    }
-    free(dir);
-    size_t n = strlen(o->path) + 8;
-    char *tmp = xmalloc(n);
-    snprintf(tmp, n, "%s.tmp", o->path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        free(tmp);
-        return -1;
-    }
-    fprintf(f, "%s\n", HEADER);
+    if (store_begin(s, err, errlen) < 0)
+        goto out;
     for (size_t i = 0; i < o->n; i++) {
         const struct entry *e = &o->v[i];
-        if (e->volume)
-            fprintf(f, "volume\t%s\t%s\t%s\n", e->uuid, e->name, e->protect ? "protect" : "-");
-        else
-            fprintf(f, "pool\t%s\t%s\n", e->uuid, e->name);
+        struct store_owned so = { e->uuid, e->volume ? e->name : NULL, e->name, e->protect };
+        if (store_owned_put(s, &so, NULL, 0, err, errlen) < 0) {
+            store_rollback(s);
+            goto out;
+        }
     }
-    int bad = fflush(f) == EOF || fsync(fileno(f)) < 0;
-    int saved = errno;
-    if (fclose(f) == EOF)
-        bad = 1;
-    if (bad || rename(tmp, o->path) < 0) {
-        snprintf(err, errlen, "cannot write %s: %s", o->path, strerror(bad ? saved : errno));
-        unlink(tmp);
-        free(tmp);
-        return -1;
+    if (store_commit(s, err, errlen) < 0)
+        goto out;
+    /* Imported: a crash before the rename imports it again, which changes
+     * nothing (the same rows). */
+    if (rename(path, done) < 0) {
+        snprintf(err, errlen, "cannot rename '%s' after importing it: %s", path, strerror(errno));
+        goto out;
     }
-    free(tmp);
-    o->dirty = false;
-    return 0;
+    rc = 0;
+out:
+    owned_free(o);
+    free(path);
+    free(done);
+    return rc;
 }

@@ -2,6 +2,10 @@
 #include "text.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define TEXT_MAXLEN 64   /* longer words are never suggested for */
@@ -69,4 +73,41 @@ const char *text_suggest(const char *word, const void *cands, size_t n,
         }
     }
     return best;
+}
+
+int text_duration(const char *s, long long *ms)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || v < 0 || *s == '+' || *s == '-')
+        return -1;
+    long long unit;
+    switch (*end) {
+    case '\0': case 's': unit = 1000; break;
+    case 'm': unit = 60 * 1000LL; break;
+    case 'h': unit = 3600 * 1000LL; break;
+    case 'd': unit = 86400 * 1000LL; break;
+    case 'w': unit = 7 * 86400 * 1000LL; break;
+    default: return -1;
+    }
+    if (*end && end[1])
+        return -1;
+    if (v > LLONG_MAX / unit)
+        return -1;
+    *ms = v * unit;
+    return 0;
+}
+
+void text_age(long long ms, char *buf, size_t size)
+{
+    long long s = ms < 0 ? 0 : ms / 1000;
+    if (s < 120)
+        snprintf(buf, size, "%llds", s);
+    else if (s < 2 * 3600)
+        snprintf(buf, size, "%lldm", s / 60);
+    else if (s < 2 * 86400)
+        snprintf(buf, size, "%lldh", s / 3600);
+    else
+        snprintf(buf, size, "%lldd", s / 86400);
 }

@@ -1,4 +1,4 @@
-/* text.h — small text helpers: "did you mean" suggestions. */
+/* text.h — small text helpers: "did you mean" suggestions, durations. */
 #ifndef QKVM_TEXT_H
 #define QKVM_TEXT_H
 
@@ -16,5 +16,12 @@ size_t text_distance(const char *a, const char *b, size_t limit);
  * a table of structs whose first member is the name can be passed as it is. */
 const char *text_suggest(const char *word, const void *cands, size_t n,
                          size_t stride);
+
+/* A duration: a number with a unit s, m, h, d or w ("90s", "30m", "1h",
+ * "30d"; a bare number is seconds), into milliseconds. 0 or -1. */
+int text_duration(const char *s, long long *ms);
+
+/* A short age like kubectl's: "45s", "12m", "5h", "3d". */
+void text_age(long long ms, char *buf, size_t size);
 
 #endif

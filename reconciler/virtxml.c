@@ -642,12 +642,14 @@ char *virtxml_dhcp_host_encode(const struct virtxml_dhcp_host *h)
     return s;
 }
 
-char *virtxml_pool_encode(const struct model_pool *pool)
+char *virtxml_pool_encode(const struct model_pool *pool, const char *uuid)
 {
     xmlDocPtr doc;
     xmlNodePtr r = new_root(&doc, "pool");
     attr(r, "type", "dir");
     add(r, "name", pool->obj.meta.name);
+    if (uuid)
+        add(r, "uuid", uuid);
     add(add(r, "target", NULL), "path", pool->spec.path);
     return finish(doc);
 }

@@ -96,7 +96,8 @@ char *virtxml_network_encode(const struct model_network *net,
                              const struct virtxml_dhcp_host *hosts, size_t nhosts,
                              const struct virtxml_mark *mark);
 char *virtxml_dhcp_host_encode(const struct virtxml_dhcp_host *h);
-char *virtxml_pool_encode(const struct model_pool *pool);
+/* uuid: the pool's UUID, chosen by the caller; NULL lets libvirt choose. */
+char *virtxml_pool_encode(const struct model_pool *pool, const char *uuid);
 char *virtxml_volume_encode(const struct model_disk *disk);
 /* The mark as the element virDomainSetMetadata takes (no namespace). */
 char *virtxml_mark_encode(const struct virtxml_mark *mark);

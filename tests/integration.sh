@@ -137,7 +137,7 @@ it_cases() {
     holds "its disk is a qcow2 volume in the pool" 'qemu-img info -U "$IT_POOL/it-1-root" | grep -q "file format: qcow2"'
     holds "its MAC is derived and its lease declared" 'V net-dumpxml it-net | grep -q "ip=.10.79.0.10"'
     holds "the domain carries the qkvm mark" 'V dumpxml it-1 | grep -q "qkvm:resource.*kind=\"VM\""'
-    holds "the pool is recorded in the ownership record" 'grep -q "^pool" "$IT_STATE.owned"'
+    holds "the pool is recorded in the state database" '[ "$(sqlite3 "$IT_STATE" "SELECT count(*) FROM owned WHERE volume = ''")" = 1 ]'
     no_changes "apply from nothing" "$M"
     local mac
     mac=$(V domiflist it-1 | awk '{print $5}')

@@ -1,0 +1,638 @@
+/* inventory.c — desired joined with observed and stored. See inventory.h.
+ *
+ * Rows are merged by (kind, name): every source adds candidates to one
+ * array, which is sorted once; equal neighbours become one row. The SYNC of
+ * a row comes from the plan (its actions and notes) through a sorted
+ * lookup, so building is O(n log n) for a node of thousands of objects.
+ */
+#include "inventory.h"
+
+#include "apply.h"
+#include "arena.h"
+#include "diff.h"
+#include "encode.h"
+#include "jsondoc.h"
+#include "observe.h"
+#include "plan.h"
+#include "schema.h"
+#include "store.h"
+#include "text.h"
+#include "tree.h"
+#include "yamldoc.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum source { SRC_WANT, SRC_SEEN, SRC_STORED };
+
+struct cand {
+    enum model_kind kind;
+    const char *name;
+    enum source src;
+    const void *p;
+    const char *pool;
+};
+
+struct verdict {
+    enum model_kind kind;
+    const char *name;
+    const char *sync;
+    int rank;
+};
+
+static int cmp_key(enum model_kind ka, const char *na, enum model_kind kb, const char *nb)
+{
+    if (ka != kb)
+        return ka < kb ? -1 : 1;
+    return strcmp(na, nb);
+}
+
+static int cmp_cand(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    int c = cmp_key(x->kind, x->name, y->kind, y->name);
+    return c ? c : (int)x->src - (int)y->src;
+}
+
+static int cmp_verdict(const void *a, const void *b)
+{
+    const struct verdict *x = a, *y = b;
+    return cmp_key(x->kind, x->name, y->kind, y->name);
+}
+
+/* Higher rank wins when an object has several actions or notes. */
+static void verdict_add(struct verdict **v, size_t *n, size_t *cap, enum model_kind k,
+                        const char *name, const char *sync, int rank)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *v = xreallocarray(*v, *cap, sizeof(**v));
+    }
+    (*v)[(*n)++] = (struct verdict){ k, name, sync, rank };
+}
+
+static const char *verb_sync(enum plan_verb verb, int *rank)
+{
+    switch (verb) {
+    case PLAN_CREATE: *rank = 9; return "Missing";
+    case PLAN_ADOPT: *rank = 8; return "Conflict";
+    case PLAN_DELETE: *rank = 5; return "Stale";
+    default: *rank = 6; return "OutOfSync";
+    }
+}
+
+static const char *note_sync(enum plan_note_type t, int *rank)
+{
+    switch (t) {
+    case NOTE_CONFLICT: *rank = 8; return "Conflict";
+    case NOTE_BLOCKED: *rank = 7; return "Blocked";
+    case NOTE_RESTART_PENDING: *rank = 3; return "RestartPending";
+    case NOTE_PRUNE_SKIPPED:
+    case NOTE_PROTECTED: *rank = 5; return "Stale";
+    case NOTE_UNSUPPORTED: *rank = 2; return "Unsupported";
+    }
+    *rank = 0;
+    return "Unknown";
+}
+
+static const char *vm_state(const struct obs_domain *d)
+{
+    if (!d->active)
+        return "shut off";
+    return d->paused ? "paused" : "running";
+}
+
+static void add_cand(struct cand **v, size_t *n, size_t *cap, struct cand c)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 256;
+        *v = xreallocarray(*v, *cap, sizeof(**v));
+    }
+    (*v)[(*n)++] = c;
+}
+
+struct inventory *inventory_build(const char *node, const char *uri, const struct model *m,
+                                  const struct obs_host *obs, const struct plan *p,
+                                  const struct store_object *stored, size_t nstored)
+{
+    struct inventory *inv = xcalloc(1, sizeof(*inv));
+    inv->arena = arena_new();
+    inv->node = arena_strdup(inv->arena, node ? node : "");
+    inv->uri = arena_strdup(inv->arena, uri ? uri : "");
+    inv->observed = obs != NULL;
+    struct cand *c = NULL;
+    size_t nc = 0, cc = 0;
+
+    if (m)
+        for (int k = 0; k < MODEL_KIND_COUNT; k++)
+            for (size_t i = 0; i < m->len[k]; i++) {
+                const struct model_object *o = m->objs[k][i];
+                const char *pool = k == MODEL_DISK ? ((const struct model_disk *)o)->spec.pool
+                                                   : NULL;
+                add_cand(&c, &nc, &cc, (struct cand){ k, o->meta.name, SRC_WANT, o, pool });
+            }
+    if (obs) {
+        for (size_t i = 0; i < obs->ndoms; i++)
+            add_cand(&c, &nc, &cc, (struct cand){ MODEL_VM, obs->doms[i].name, SRC_SEEN,
+                                                  &obs->doms[i], NULL });
+        for (size_t i = 0; i < obs->nnets; i++)
+            add_cand(&c, &nc, &cc, (struct cand){ MODEL_NETWORK, obs->nets[i].name, SRC_SEEN,
+                                                  &obs->nets[i], NULL });
+        for (size_t i = 0; i < obs->npools; i++) {
+            const struct obs_pool *op = &obs->pools[i];
+            add_cand(&c, &nc, &cc, (struct cand){ MODEL_POOL, op->name, SRC_SEEN, op, NULL });
+            for (size_t j = 0; j < op->nvols; j++)
+                add_cand(&c, &nc, &cc, (struct cand){ MODEL_DISK, op->vols[j].name, SRC_SEEN,
+                                                      &op->vols[j], op->name });
+        }
+    }
+    for (size_t i = 0; i < nstored; i++) {
+        int k = inventory_kind(stored[i].kind);
+        if (k >= 0)
+            add_cand(&c, &nc, &cc, (struct cand){ k, stored[i].name, SRC_STORED, &stored[i],
+                                                  NULL });
+    }
+    qsort(c, nc, sizeof(*c), cmp_cand);
+
+    struct verdict *vd = NULL;
+    size_t nv = 0, cv = 0;
+    if (p) {
+        int rank;
+        for (size_t i = 0; i < p->n; i++) {
+            const char *s = verb_sync(p->v[i].verb, &rank);
+            verdict_add(&vd, &nv, &cv, p->v[i].kind, p->v[i].name, s, rank);
+        }
+        for (size_t i = 0; i < p->nnotes; i++) {
+            const char *s = note_sync(p->notes[i].type, &rank);
+            verdict_add(&vd, &nv, &cv, p->notes[i].kind, p->notes[i].name, s, rank);
+        }
+        qsort(vd, nv, sizeof(*vd), cmp_verdict);
+    }
+
+    inv->v = arena_alloc(inv->arena, (nc + 1) * sizeof(*inv->v));
+    for (size_t i = 0; i < nc;) {
+        struct inventory_row *r = &inv->v[inv->n++];
+        r->kind = c[i].kind;
+        r->name = c[i].name;
+        r->cpus = r->memory = -1;
+        r->state = "-";
+        const struct store_object *so = NULL;
+        bool declared = false, seen = false;
+        for (; i < nc && c[i].kind == r->kind && strcmp(c[i].name, r->name) == 0; i++) {
+            switch (c[i].src) {
+            case SRC_WANT:
+                declared = true;
+                r->want = c[i].p;
+                r->pool = c[i].pool;
+                break;
+            case SRC_SEEN:
+                seen = true;
+                if (!r->pool)
+                    r->pool = c[i].pool;
+                switch (r->kind) {
+                case MODEL_VM: {
+                    const struct obs_domain *d = c[i].p;
+                    r->seen = &d->vm->obj;
+                    r->state = vm_state(d);
+                    break;
+                }
+                case MODEL_NETWORK: {
+                    const struct obs_network *n = c[i].p;
+                    r->seen = n->net ? &n->net->obj : NULL;
+                    r->state = n->active ? "active" : "inactive";
+                    break;
+                }
+                case MODEL_POOL: {
+                    const struct obs_pool *op = c[i].p;
+                    r->seen = op->pool ? &op->pool->obj : NULL;
+                    r->state = op->active ? "active" : "inactive";
+                    break;
+                }
+                case MODEL_DISK: {
+                    const struct obs_volume *ov = c[i].p;
+                    r->seen = ov->disk ? &ov->disk->obj : NULL;
+                    r->state = "present";
+                    break;
+                }
+                default:
+                    break;
+                }
+                break;
+            case SRC_STORED:
+                so = c[i].p;
+                break;
+            }
+        }
+        if (so) {
+            r->stored = true;
+            r->created = so->created;
+            r->stored_spec = so->spec;
+        }
+        if (!seen && obs && (r->kind == MODEL_VM || r->kind == MODEL_NETWORK ||
+                             r->kind == MODEL_POOL || r->kind == MODEL_DISK))
+            r->state = declared ? "missing" : "gone";
+        else if (!seen && !obs && so)
+            r->state = so->state;       /* not reachable: the last thing seen */
+        if (r->kind == MODEL_NODE)
+            r->state = obs ? "ready" : inv->uri[0] && !declared ? "-" : "unreachable";
+        const struct model_vm *vm = (const struct model_vm *)(r->seen ? r->seen : r->want);
+        if (r->kind == MODEL_VM && vm) {
+            r->cpus = vm->spec.cpus;
+            r->memory = (long long)vm->spec.memory;
+        } else if (r->kind == MODEL_VM && so) {
+            r->cpus = so->cpus;
+            r->memory = so->memory;
+        }
+        /* SYNC */
+        struct verdict key = { r->kind, r->name, NULL, 0 }, *hit = NULL;
+        if (nv)
+            hit = bsearch(&key, vd, nv, sizeof(*vd), cmp_verdict);
+        if (hit) {
+            /* the highest rank among equal keys */
+            struct verdict *lo = hit, *hi = hit;
+            while (lo > vd && cmp_verdict(lo - 1, &key) == 0)
+                lo--;
+            while (hi + 1 < vd + nv && cmp_verdict(hi + 1, &key) == 0)
+                hi++;
+            for (hit = lo; lo <= hi; lo++)
+                if (lo->rank > hit->rank)
+                    hit = lo;
+            r->sync = hit->sync;
+        } else if (p) {
+            r->sync = declared ? "Synced" : seen ? "Orphan" : "Unknown";
+        } else {
+            r->sync = so && so->sync && *so->sync ? so->sync : "Unknown";
+        }
+        if (r->kind == MODEL_POLICY || r->kind == MODEL_NODE)
+            r->sync = declared || (so && *so->sync) ? (p || !so ? "Synced" : so->sync) : "Unknown";
+    }
+    free(c);
+    free(vd);
+    return inv;
+}
+
+void inventory_free(struct inventory *inv)
+{
+    if (!inv)
+        return;
+    arena_free(inv->arena);
+    free(inv);
+}
+
+const struct inventory_row *inventory_find(const struct inventory *inv, enum model_kind k,
+                                           const char *name)
+{
+    for (size_t i = 0; i < inv->n; i++)
+        if (inv->v[i].kind == k && strcmp(inv->v[i].name, name) == 0)
+            return &inv->v[i];
+    return NULL;
+}
+
+void inventory_applied(struct inventory *inv, const struct plan *p, const struct apply_result *res)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        const struct plan_action *a = &p->v[i];
+        struct inventory_row *r = (struct inventory_row *)inventory_find(inv, a->kind, a->name);
+        if (!r)
+            continue;
+        if (res->status[i] != APPLY_DONE) {
+            r->sync = "Failed";
+            continue;
+        }
+        r->sync = a->restart_required ? "RestartPending" : "Synced";
+        switch (a->verb) {
+        case PLAN_DELETE:
+            r->state = "gone";
+            r->sync = "Deleted";
+            break;
+        case PLAN_START:
+            r->state = a->kind == MODEL_VM ? "running" : "active";
+            break;
+        case PLAN_STOP:
+            r->state = "shut off";
+            break;
+        case PLAN_CREATE:
+        case PLAN_REPLACE:
+            if (a->kind == MODEL_VM && r->want)
+                r->state = ((const struct model_vm *)r->want)->spec.state == VM_STATE_RUNNING
+                               ? "running" : "shut off";
+            else if (a->kind == MODEL_DISK)
+                r->state = "present";
+            else
+                r->state = "active";
+            break;
+        default:
+            break;
+        }
+        if (a->kind == MODEL_VM && r->want) {
+            const struct model_vm *vm = (const struct model_vm *)r->want;
+            r->cpus = vm->spec.cpus;
+            r->memory = (long long)vm->spec.memory;
+        }
+    }
+    /* objects whose start action came after their create are covered above;
+     * a created VM that should run but whose start failed stays Failed */
+}
+
+size_t inventory_snapshot(struct inventory *inv, bool with_spec, struct store_object **out)
+{
+    struct store_object *v = arena_alloc(inv->arena, (inv->n + 1) * sizeof(*v));
+    size_t n = 0;
+    for (size_t i = 0; i < inv->n; i++) {
+        const struct inventory_row *r = &inv->v[i];
+        if (strcmp(r->state, "gone") == 0 && !r->want)
+            continue;              /* deleted, or no longer there: forgotten */
+        char *spec = NULL;
+        if (r->want && with_spec) {
+            struct arena *a = arena_new();
+            struct tree *t = tree_get(encode_object(a, r->want), "spec");
+            char *j = t ? jsondoc_string(t) : NULL;
+            spec = j ? arena_strdup(inv->arena, j) : NULL;
+            free(j);
+            arena_free(a);
+        }
+        v[n++] = (struct store_object){ inv->uri, schema_kinds[r->kind].name, r->name, r->state,
+                                        r->sync, r->cpus, r->memory, NULL, spec, 0, 0 };
+    }
+    *out = v;
+    return n;
+}
+
+int inventory_kind(const char *word)
+{
+    static const struct { const char *w; enum model_kind k; } words[] = {
+        { "vm", MODEL_VM }, { "vms", MODEL_VM }, { "domain", MODEL_VM }, { "domains", MODEL_VM },
+        { "disk", MODEL_DISK }, { "disks", MODEL_DISK }, { "volume", MODEL_DISK },
+        { "volumes", MODEL_DISK }, { "network", MODEL_NETWORK }, { "networks", MODEL_NETWORK },
+        { "net", MODEL_NETWORK }, { "nets", MODEL_NETWORK }, { "pool", MODEL_POOL },
+        { "pools", MODEL_POOL }, { "image", MODEL_IMAGE }, { "images", MODEL_IMAGE },
+        { "node", MODEL_NODE }, { "nodes", MODEL_NODE }, { "policy", MODEL_POLICY },
+        { "policies", MODEL_POLICY },
+    };
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strcasecmp(word, words[i].w) == 0)
+            return (int)words[i].k;
+    return -1;
+}
+
+/* ---- output ---- */
+
+#define MAXCOLS 10
+
+struct table {
+    const char *head[MAXCOLS];
+    int cap[MAXCOLS];               /* narrow width limits; 0: none */
+    size_t ncols;
+    const char **cells;             /* rows * ncols */
+    size_t nrows, cap_rows;
+};
+
+static void table_row(struct table *t, const char **cells)
+{
+    if (t->nrows == t->cap_rows) {
+        t->cap_rows = t->cap_rows ? t->cap_rows * 2 : 64;
+        t->cells = xreallocarray(t->cells, t->cap_rows * t->ncols, sizeof(*t->cells));
+    }
+    memcpy(&t->cells[t->nrows++ * t->ncols], cells, t->ncols * sizeof(*cells));
+}
+
+/* Columns as wide as their widest cell, but never beyond cap (the cell is
+ * cut with '~'), so a table fits 80 columns with names of up to 24 chars. */
+static void table_print(FILE *out, struct table *t, bool wide)
+{
+    int w[MAXCOLS];
+    for (size_t c = 0; c < t->ncols; c++) {
+        w[c] = (int)strlen(t->head[c]);
+        for (size_t r = 0; r < t->nrows; r++) {
+            int l = (int)strlen(t->cells[r * t->ncols + c]);
+            if (l > w[c])
+                w[c] = l;
+        }
+        if (!wide && t->cap[c] && w[c] > t->cap[c])
+            w[c] = t->cap[c];
+    }
+    for (size_t r = 0; r <= t->nrows; r++) {
+        const char **row = r == 0 ? t->head : &t->cells[(r - 1) * t->ncols];
+        for (size_t c = 0; c < t->ncols; c++) {
+            const char *s = row[c];
+            int l = (int)strlen(s);
+            bool last = c + 1 == t->ncols;
+            if (l > w[c])
+                fprintf(out, "%.*s~", w[c] - 1, s);
+            else
+                fprintf(out, "%s%*s", s, last ? 0 : w[c] - l, "");
+            fputs(last ? "\n" : "  ", out);
+        }
+    }
+    free(t->cells);
+}
+
+static const char *age(struct arena *a, const struct inventory_row *r, int64_t now)
+{
+    if (!r->created)
+        return "-";
+    char buf[32];
+    text_age(now - r->created, buf, sizeof(buf));
+    return arena_strdup(a, buf);
+}
+
+static const char *qty(struct arena *a, long long v)
+{
+    return v < 0 ? "-" : diff_quantity(a, (uint64_t)v);
+}
+
+static const char *num(struct arena *a, long long v)
+{
+    return v < 0 ? "-" : arena_printf(a, "%lld", v);
+}
+
+static const struct model_object *best(const struct inventory_row *r)
+{
+    return r->want ? r->want : r->seen;
+}
+
+static bool wanted(const struct inventory_row *r, enum model_kind k, const char *name)
+{
+    return r->kind == k && (!name || strcmp(r->name, name) == 0);
+}
+
+void inventory_table(FILE *out, const struct inventory *inv, enum model_kind k,
+                     const char *name, bool wide, int64_t now)
+{
+    struct arena *a = arena_new();
+    struct table t = { 0 };
+    static const char *const vm[] = { "NAME", "NODE", "STATE", "CPUS", "MEMORY", "SYNC", "AGE",
+                                      "DISKS", "NICS", "FIRMWARE" };
+    static const char *const disk[] = { "NAME", "NODE", "POOL", "SIZE", "FORMAT", "SYNC", "AGE",
+                                        "PROTECT" };
+    static const char *const net[] = { "NAME", "NODE", "MODE", "CIDR", "STATE", "SYNC", "AGE",
+                                       "BRIDGE" };
+    static const char *const pool[] = { "NAME", "NODE", "STATE", "SYNC", "AGE", "PATH" };
+    static const char *const image[] = { "NAME", "FORMAT", "POOL", "SYNC", "AGE", "URL" };
+    static const char *const node[] = { "NAME", "STATE", "SYNC", "AGE", "URI" };
+    static const char *const pol[] = { "NAME", "PRUNE", "RESTART", "DRIFT", "SYNC", "AGE",
+                                       "SELECTOR" };
+    const char *const *head;
+    size_t narrow, all;
+    switch (k) {
+    case MODEL_VM: head = vm; narrow = 7; all = 10; break;
+    case MODEL_DISK: head = disk; narrow = 7; all = 8; break;
+    case MODEL_NETWORK: head = net; narrow = 7; all = 8; break;
+    case MODEL_POOL: head = pool; narrow = 5; all = 6; break;
+    case MODEL_IMAGE: head = image; narrow = 5; all = 6; break;
+    case MODEL_NODE: head = node; narrow = 4; all = 5; break;
+    default: head = pol; narrow = 6; all = 7; break;
+    }
+    t.ncols = wide ? all : narrow;
+    for (size_t c = 0; c < t.ncols; c++) {
+        t.head[c] = head[c];
+        t.cap[c] = c == 0 ? 24 : strcmp(head[c], "NODE") == 0 ? 12 : 16;
+    }
+    const char *cells[MAXCOLS];
+    for (size_t i = 0; i < inv->n; i++) {
+        const struct inventory_row *r = &inv->v[i];
+        if (!wanted(r, k, name))
+            continue;
+        const struct model_object *o = best(r);
+        switch (k) {
+        case MODEL_VM: {
+            const struct model_vm *v = (const struct model_vm *)o;
+            cells[0] = r->name; cells[1] = inv->node; cells[2] = r->state;
+            cells[3] = num(a, r->cpus); cells[4] = qty(a, r->memory); cells[5] = r->sync;
+            cells[6] = age(a, r, now);
+            cells[7] = v ? arena_printf(a, "%zu", v->spec.disks.n) : "-";
+            cells[8] = v ? arena_printf(a, "%zu", v->spec.nics.n) : "-";
+            cells[9] = v ? schema_values_vm_firmware[v->spec.firmware] : "-";
+            break;
+        }
+        case MODEL_DISK: {
+            const struct model_disk *d = (const struct model_disk *)o;
+            cells[0] = r->name; cells[1] = inv->node;
+            cells[2] = r->pool ? r->pool : "-";
+            cells[3] = d ? diff_quantity(a, d->spec.size) : "-";
+            cells[4] = d ? schema_values_disk_format[d->spec.format] : "-";
+            cells[5] = r->sync; cells[6] = age(a, r, now);
+            cells[7] = d ? (d->spec.protect ? "true" : "false") : "-";
+            break;
+        }
+        case MODEL_NETWORK: {
+            const struct model_network *n = (const struct model_network *)o;
+            cells[0] = r->name; cells[1] = inv->node;
+            cells[2] = n ? schema_values_net_mode[n->spec.mode] : "-";
+            cells[3] = n && n->spec.cidr ? n->spec.cidr : "-";
+            cells[4] = r->state; cells[5] = r->sync; cells[6] = age(a, r, now);
+            cells[7] = n && n->spec.bridge ? n->spec.bridge : "-";
+            break;
+        }
+        case MODEL_POOL: {
+            const struct model_pool *pl = (const struct model_pool *)o;
+            cells[0] = r->name; cells[1] = inv->node; cells[2] = r->state; cells[3] = r->sync;
+            cells[4] = age(a, r, now);
+            cells[5] = pl && pl->spec.path ? pl->spec.path : "-";
+            break;
+        }
+        case MODEL_IMAGE: {
+            const struct model_image *im = (const struct model_image *)o;
+            cells[0] = r->name;
+            cells[1] = im ? schema_values_disk_format[im->spec.format] : "-";
+            cells[2] = im && im->spec.pool ? im->spec.pool : "-";
+            cells[3] = r->sync; cells[4] = age(a, r, now);
+            cells[5] = im && im->spec.url ? im->spec.url : "-";
+            break;
+        }
+        case MODEL_NODE: {
+            const struct model_node *nd = (const struct model_node *)o;
+            cells[0] = r->name; cells[1] = r->state; cells[2] = r->sync;
+            cells[3] = age(a, r, now);
+            cells[4] = nd && nd->spec.uri ? nd->spec.uri : inv->uri;
+            break;
+        }
+        default: {
+            const struct model_policy *po = (const struct model_policy *)o;
+            static const char *const prune[] = { "never", "report", "delete" };
+            static const char *const restart[] = { "never", "onChange" };
+            static const char *const drift[] = { "report", "heal" };
+            cells[0] = r->name;
+            cells[1] = po ? prune[po->spec.prune] : "-";
+            cells[2] = po ? restart[po->spec.restart] : "-";
+            cells[3] = po ? drift[po->spec.drift.mode] : "-";
+            cells[4] = r->sync; cells[5] = age(a, r, now);
+            const char *sel = "";
+            if (po)
+                for (size_t j = 0; j < po->spec.selector.n; j++)
+                    sel = arena_printf(a, "%s%s%s=%s", sel, j ? "," : "",
+                                       po->spec.selector.v[j].key, po->spec.selector.v[j].value);
+            cells[6] = *sel ? sel : "*";
+            break;
+        }
+        }
+        table_row(&t, cells);
+    }
+    table_print(out, &t, wide);
+    arena_free(a);
+}
+
+/* A stored spec (JSON) back as a tree: JSON is YAML, so yamldoc reads it. */
+static struct tree *parse_json(struct arena *a, const char *json)
+{
+    struct diag d;
+    struct yamldoc_set set = { 0 };
+    diag_init(&d);
+    int rc = yamldoc_parse(a, "state", json, strlen(json), &d, &set);
+    diag_dispose(&d);
+    return rc == 0 && set.len == 1 ? set.docs[0] : NULL;
+}
+
+struct tree *inventory_tree(struct arena *a, const struct inventory *inv, enum model_kind k,
+                            const char *name, int64_t now)
+{
+    struct tree *items = tree_new_seq(a);
+    for (size_t i = 0; i < inv->n; i++) {
+        const struct inventory_row *r = &inv->v[i];
+        if (!wanted(r, k, name))
+            continue;
+        struct tree *o = tree_new_map(a), *meta = tree_new_map(a), *st = tree_new_map(a);
+        tree_map_str(a, o, "apiVersion", SCHEMA_API_VERSION);
+        tree_map_str(a, o, "kind", schema_kinds[k].name);
+        tree_map_str(a, meta, "name", r->name);
+        tree_map_add(a, o, "metadata", meta);
+        struct tree *spec = NULL;
+        if (r->want)
+            spec = tree_get(encode_object(a, r->want), "spec");
+        else if (r->stored_spec)
+            spec = parse_json(a, r->stored_spec);
+        tree_map_add(a, o, "spec", spec ? spec : tree_new_null(a));
+        tree_map_str(a, st, "node", inv->node);
+        tree_map_str(a, st, "uri", inv->uri);
+        tree_map_str(a, st, "state", r->state);
+        tree_map_str(a, st, "sync", r->sync);
+        tree_map_bool(a, st, "declared", r->want != NULL);
+        if (r->pool)
+            tree_map_str(a, st, "pool", r->pool);
+        if (r->cpus >= 0)
+            tree_map_int(a, st, "cpus", r->cpus);
+        if (r->memory >= 0)
+            tree_map_int(a, st, "memory", r->memory);
+        if (r->seen) {
+            struct tree *seen = tree_get(encode_object(a, r->seen), "spec");
+            if (seen)
+                tree_map_add(a, st, "observed", seen);
+        }
+        if (r->created) {
+            char buf[32];
+            text_age(now - r->created, buf, sizeof(buf));
+            tree_map_int(a, st, "firstSeen", r->created / 1000);
+            tree_map_str(a, st, "age", buf);
+        }
+        tree_map_add(a, o, "status", st);
+        tree_seq_add(a, items, o);
+    }
+    if (name)
+        return items->len ? items->u.items[0] : tree_new_null(a);
+    struct tree *list = tree_new_map(a);
+    tree_map_str(a, list, "apiVersion", SCHEMA_API_VERSION);
+    tree_map_str(a, list, "kind", "List");
+    tree_map_add(a, list, "items", items);
+    return list;
+}

@@ -1,0 +1,84 @@
+/* inventory.h — every object of one node, desired joined with observed and
+ * with what the state store remembers: the rows of `qkvm get` and
+ * `qkvm describe`, and the snapshot a run leaves in the store.
+ *
+ * A row exists for every declared object (when manifests are given), every
+ * object libvirt has (when the node was observed) and every object the store
+ * last saw on the node. Its SYNC says how it relates to the manifests:
+ *   Synced          declared, matches
+ *   OutOfSync       declared, differs (apply changes it)
+ *   RestartPending  applied to the definition, waits for a restart
+ *   Missing         declared, absent (apply creates it)
+ *   Conflict        declared, exists, not qkvm's (--adopt)
+ *   Blocked         declared, differs in a way apply refuses
+ *   Stale           qkvm's, no longer declared (--prune deletes it)
+ *   Orphan          nobody declares it and it is not qkvm's
+ *   Unsupported     a kind or feature this version does not reconcile
+ *   Failed          the last apply failed on it
+ *   Unknown         not compared (no manifests given and none recorded)
+ * Without manifests, SYNC is the one recorded by the last run.
+ */
+#ifndef QKVM_INVENTORY_H
+#define QKVM_INVENTORY_H
+
+#include "model.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct apply_result;
+struct obs_host;
+struct plan;
+struct store_object;
+struct tree;
+
+struct inventory_row {
+    enum model_kind kind;
+    const char *name;
+    const char *state;                /* running, shut off, active, inactive, missing... */
+    const char *sync;
+    long long cpus, memory;           /* VM, -1 unknown */
+    const struct model_object *want;  /* declared, or NULL */
+    const struct model_object *seen;  /* observed, or NULL */
+    const char *pool;                 /* Disks: the pool */
+    const char *stored_spec;          /* the spec last declared, as JSON (store) */
+    int64_t created;                  /* first seen (store), 0 unknown */
+    bool stored;                      /* the store has a row for it */
+};
+
+struct inventory {
+    struct arena *arena;
+    const char *node, *uri;           /* the node's label and URI */
+    bool observed;                    /* the node was reachable */
+    struct inventory_row *v;
+    size_t n;
+};
+
+/* Build the rows. m, obs, p and stored may each be NULL / empty. */
+struct inventory *inventory_build(const char *node, const char *uri, const struct model *m,
+                                  const struct obs_host *obs, const struct plan *p,
+                                  const struct store_object *stored, size_t nstored);
+void inventory_free(struct inventory *inv);     /* accepts NULL */
+
+/* After an apply: rows of done actions are Synced (or RestartPending) in
+ * the state the manifests ask for; failed and skipped ones Failed. */
+void inventory_applied(struct inventory *inv, const struct plan *p, const struct apply_result *r);
+
+/* The rows as store objects (for store_objects_put), allocated in the
+ * inventory's arena; with_spec: the declared specs as JSON too. */
+size_t inventory_snapshot(struct inventory *inv, bool with_spec, struct store_object **out);
+
+/* A kind from what a user types: "vm", "vms", "VM", "disks"... -1 if none. */
+int inventory_kind(const char *word);
+
+/* `qkvm get KIND [NAME]`: a table (80 columns unless wide), or a tree. */
+void inventory_table(FILE *out, const struct inventory *inv, enum model_kind k,
+                     const char *name, bool wide, int64_t now);
+struct tree *inventory_tree(struct arena *a, const struct inventory *inv, enum model_kind k,
+                            const char *name, int64_t now);
+const struct inventory_row *inventory_find(const struct inventory *inv, enum model_kind k,
+                                           const char *name);
+
+#endif
