@@ -40,6 +40,7 @@
 #define NSTMT 48
 
 struct store {
+    long crash_after;           /* QKVM_TEST_CRASH_AFTER_COMMITS: 0 off */
     sqlite3 *db;                /* NULL: a missing file opened for reading */
     char *path;
     bool writable;
@@ -166,6 +167,16 @@ static sqlite3_stmt *stmt(struct store *s, const char *sql, char *err, size_t er
     return st;
 }
 
+/* Fault injection for the crash tests (tests/crash.sh): with
+ * QKVM_TEST_CRASH_AFTER_COMMITS=N the process kills itself with SIGKILL
+ * right after its Nth committed write, i.e. at every point where the
+ * database has just become durable, before anything else happens. */
+static void committed(struct store *s)
+{
+    if (s->crash_after > 0 && --s->crash_after == 0)
+        raise(SIGKILL);
+}
+
 /* A statement without results: step it to the end. */
 static int done(struct store *s, sqlite3_stmt *st, char *err, size_t errlen, const char *what)
 {
@@ -175,7 +186,10 @@ static int done(struct store *s, sqlite3_stmt *st, char *err, size_t errlen, con
         sqlite3_reset(st);
         return -1;
     }
+    bool wrote = !sqlite3_stmt_readonly(st);
     sqlite3_reset(st);
+    if (wrote && sqlite3_get_autocommit(s->db))
+        committed(s);
     return 0;
 }
 
@@ -363,6 +377,8 @@ struct store *store_open(const char *path, enum store_mode mode, char *err, size
     struct store *s = xcalloc(1, sizeof(*s));
     s->path = xstrdup(path);
     s->lockfd = -1;
+    const char *crash = getenv("QKVM_TEST_CRASH_AFTER_COMMITS");
+    s->crash_after = crash ? strtol(crash, NULL, 10) : 0;
     bool exists;
     if (check_header(path, &exists, err, errlen) < 0)
         goto bad;
@@ -474,6 +490,7 @@ int store_commit(struct store *s, char *err, size_t errlen)
         store_rollback(s);
         return -1;
     }
+    committed(s);
     return 0;
 }
 

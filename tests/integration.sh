@@ -10,6 +10,7 @@
 # without root it fails, unless QKVM_SKIP_LIBVIRT=1 asks to skip it, which
 # prints why. CI runs it as root.
 if [ -z "${passed+x}" ]; then . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"; fi
+. "$(dirname "${BASH_SOURCE[0]}")/state.sh"
 
 it_run() {
     local node="it$$"
@@ -31,6 +32,17 @@ it_run() {
     IT_URI=$U
     IT_NODE=$node
     it_cases
+    tools/testbed stop "$node"
+    # the state store's cases on a node of their own (an empty host)
+    node="st$$"
+    if ! U=$(tools/testbed start "$node" 2>"$TESTTMP/testbed.err"); then
+        fail "testbed: a second private libvirtd starts" "$(cat "$TESTTMP/testbed.err")"
+        return
+    fi
+    trap 'tools/testbed stop "'"$node"'" >/dev/null 2>&1; rm -rf "$TESTTMP"' EXIT
+    IT_URI=$U
+    IT_NODE=$node
+    st_cases
     tools/testbed stop "$node"
 }
 
@@ -137,7 +149,7 @@ it_cases() {
     holds "its disk is a qcow2 volume in the pool" 'qemu-img info -U "$IT_POOL/it-1-root" | grep -q "file format: qcow2"'
     holds "its MAC is derived and its lease declared" 'V net-dumpxml it-net | grep -q "ip=.10.79.0.10"'
     holds "the domain carries the qkvm mark" 'V dumpxml it-1 | grep -q "qkvm:resource.*kind=\"VM\""'
-    holds "the pool is recorded in the state database" '[ "$(sqlite3 "$IT_STATE" "SELECT count(*) FROM owned WHERE volume = ''")" = 1 ]'
+    holds "the pool is recorded in the state database" '[ "$(sqlite3 "$IT_STATE" "SELECT count(*) FROM owned WHERE length(volume) = 0")" = 1 ]'
     no_changes "apply from nothing" "$M"
     local mac
     mac=$(V domiflist it-1 | awk '{print $5}')
