@@ -259,9 +259,10 @@ EOF
     local n=1 points=0 bad=""
     while [ "$n" -le 80 ]; do
         st_reset
-        rc=0
-        QKVM_TEST_CRASH_AFTER_COMMITS=$n "$QKVM" -c "$IT_URI" --state "$IT_STATE" \
-            apply -f "$ST_M" --yes >"$TESTTMP/st-kill.out" 2>&1 || rc=$?
+        # in a subshell that outlives the kill, so bash's "Killed" goes to the file
+        (QKVM_TEST_CRASH_AFTER_COMMITS=$n "$QKVM" -c "$IT_URI" --state "$IT_STATE" \
+            apply -f "$ST_M" --yes; echo "rc=$?") >"$TESTTMP/st-kill.out" 2>&1
+        rc=$(sed -n 's/^rc=//p' "$TESTTMP/st-kill.out")
         if [ "$rc" -eq 0 ]; then
             break                      # fewer than n commits: every point was covered
         fi
@@ -287,7 +288,7 @@ EOF
         local pid=$!
         sleep "$t"
         kill -9 "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null || true
         st_after_kill "kill at ${t}s"
         if [ -n "$st_bad" ]; then bad=$st_bad; break; fi
     done
