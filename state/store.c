@@ -424,7 +424,8 @@ bad:
     return NULL;
 }
 
-int store_create_at_version(const char *path, int version, char *err, size_t errlen)
+int store_create_at_version(const char *path, int version, const char *seed, char *err,
+                            size_t errlen)
 {
     struct store s = { .path = (char *)path, .lockfd = -1 };
     if (version < 1 || version > STORE_VERSION) {
@@ -434,6 +435,8 @@ int store_create_at_version(const char *path, int version, char *err, size_t err
     int rc = open_db(&s, true, err, errlen);
     if (rc == 0)
         rc = prepare_write(&s, true, version, err, errlen);
+    if (rc == 0 && seed)
+        rc = exec(&s, seed, err, errlen, "seed");
     close_db(&s);
     return rc;
 }

@@ -59,8 +59,10 @@ bool store_writable(const struct store *s);
 int64_t store_now(void);                            /* ms since the epoch */
 
 /* For tests: create a fresh database at schema version `version`
- * (0 < version <= STORE_VERSION) without migrating further. */
-int store_create_at_version(const char *path, int version, char *err, size_t errlen);
+ * (0 < version <= STORE_VERSION) without migrating further, then run
+ * `seed` (SQL, may be NULL) in it. */
+int store_create_at_version(const char *path, int version, const char *seed, char *err,
+                            size_t errlen);
 
 /* Run `sql` (a test helper and for sqlite's own checks): the first column
  * of the first row as text into out. */
