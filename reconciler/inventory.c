@@ -153,7 +153,8 @@ struct inventory *inventory_build(const char *node, const char *uri, const struc
             add_cand(&c, &nc, &cc, (struct cand){ k, stored[i].name, SRC_STORED, &stored[i],
                                                   NULL });
     }
-    qsort(c, nc, sizeof(*c), cmp_cand);
+    if (nc)
+        qsort(c, nc, sizeof(*c), cmp_cand);
 
     struct verdict *vd = NULL;
     size_t nv = 0, cv = 0;
@@ -167,7 +168,8 @@ struct inventory *inventory_build(const char *node, const char *uri, const struc
             const char *s = note_sync(p->notes[i].type, &rank);
             verdict_add(&vd, &nv, &cv, p->notes[i].kind, p->notes[i].name, s, rank);
         }
-        qsort(vd, nv, sizeof(*vd), cmp_verdict);
+        if (nv)
+            qsort(vd, nv, sizeof(*vd), cmp_verdict);
     }
 
     inv->v = arena_alloc(inv->arena, (nc + 1) * sizeof(*inv->v));

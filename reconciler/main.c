@@ -674,6 +674,36 @@ static bool confirm(const struct plan *p)
     return true;
 }
 
+/* Objects whose every action succeeded match their manifests now: the
+ * drift the last drift run recorded for them is over. */
+static void resolve_healed(struct reconcile *r, const struct apply_result *res)
+{
+    char err[1024];
+    if (store_begin(r->st, err, sizeof(err)) < 0)
+        goto bad;
+    for (size_t i = 0; i < r->plan->n; i++) {
+        const struct plan_action *a = &r->plan->v[i];
+        bool all = true, first = true;
+        for (size_t j = 0; j < r->plan->n && all; j++) {
+            const struct plan_action *b = &r->plan->v[j];
+            if (b->kind != a->kind || strcmp(b->name, a->name) != 0)
+                continue;
+            all = res->status[j] == APPLY_DONE;
+            first = first && j >= i;
+        }
+        if (all && first && store_findings_resolve(r->st, r->run, virt_uri(r->v),
+                                                   schema_kinds[a->kind].name, a->name, err,
+                                                   sizeof(err)) < 0) {
+            store_rollback(r->st);
+            goto bad;
+        }
+    }
+    if (store_commit(r->st, err, sizeof(err)) == 0)
+        return;
+bad:
+    fprintf(stderr, "qkvm: warning: %s\n", err);
+}
+
 static int cmd_apply(struct opts *o, int argc, char **argv)
 {
     (void)argv;
@@ -743,8 +773,10 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
     if (o->verbose)
         fprintf(stderr, "qkvm: %lu libvirt calls in all\n", virt_calls(r.v));
     inventory_applied(inv, r.plan, &res);
-    if (ao.journal)
+    if (ao.journal) {
         record_seen(&r, inv, true);
+        resolve_healed(&r, &res);
+    }
     const char *first_error = NULL;
     for (size_t i = 0; i < r.plan->n && !first_error; i++)
         if (res.status[i] == APPLY_FAILED || res.status[i] == APPLY_SKIPPED)
@@ -1334,7 +1366,11 @@ static int cmd_describe(struct opts *o, int argc, char **argv)
             fflush(stdout);
             yamldoc_emit(stdout, &seen, 1);
         }
-        printf("Drift:%s\n", drift->len ? "" : "       none");
+        if (r.plan)
+            printf("Drift:%s\n", drift->len ? "" : "       none");
+        else
+            printf("Drift (as the last 'qkvm drift' found it, unless an apply healed it since):"
+                   "%s\n", drift->len ? "" : " none");
         for (size_t i = 0; i < drift->len; i++) {
             struct tree *x = drift->u.items[i], *f = tree_get(x, "field");
             if (f)

@@ -1094,6 +1094,32 @@ out:
     return rc;
 }
 
+static const char SQL_FINDINGS_RESOLVE[] =
+    "UPDATE findings SET closed_run = ?1, closed = ?2 WHERE node = ?3 AND kind = ?4 AND "
+    "name = ?5 AND closed_run IS NULL";
+
+int store_findings_resolve(struct store *s, int64_t run, const char *node, const char *kind,
+                           const char *name, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = stmt(s, SQL_FINDINGS_RESOLVE, err, errlen);
+    if (!st)
+        return -1;
+    int64_t now = store_now();
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_text(st, 3, node, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
+    if (done(s, st, err, errlen, "cannot close findings") < 0)
+        return -1;
+    if (sqlite3_changes(s->db) == 0)
+        return 0;
+    char msg[128];
+    snprintf(msg, sizeof(msg), "healed by apply (run %lld)", (long long)run);
+    struct store_event e = { now, run, "Normal", "DriftResolved", kind, name, node, msg };
+    return store_event(s, &e, err, errlen);
+}
+
 static const char SQL_FINDINGS_RUN[] =
     "SELECT f.category, f.kind, f.name, f.field, f.desired, f.actual, f.message, f.opened, "
     "coalesce(f.closed, 0), f.opened_run, coalesce(f.closed_run, 0) FROM findings f, runs r "

@@ -151,6 +151,10 @@ struct store_finding {
  * (event DriftResolved). */
 int store_findings_record(struct store *s, int64_t run, const char *node,
                           const struct store_finding *f, size_t n, char *err, size_t errlen);
+/* Close the open findings of one object on node (an apply changed it to
+ * match the manifests), with a DriftResolved event naming run. */
+int store_findings_resolve(struct store *s, int64_t run, const char *node, const char *kind,
+                           const char *name, char *err, size_t errlen);
 /* The findings a run saw (drift runs), or the open ones of a node (run 0). */
 int store_findings(struct store *s, struct arena *a, int64_t run, const char *node,
                    struct store_finding **out, size_t *n, char *err, size_t errlen);

@@ -166,7 +166,9 @@ EOF
     q apply -f "$ST_M" --yes
     q drift -f "$ST_M"
     q events vm c-2
-    expect "drift healed: DriftResolved" 0 "Normal +DriftResolved +vm/c-2"
+    expect "drift healed by apply: DriftResolved" 0 "Normal +DriftResolved +vm/c-2 +healed by apply \(run [0-9]+\)"
+    q describe vm c-2
+    expect "describe after the heal: no drift left" 0 "^Drift .*: none"
 
     # --- the lock: a guest without an OS ignores ACPI, so stopping it waits
     st_write "$ST_M" stopped
