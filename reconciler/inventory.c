@@ -147,6 +147,9 @@ struct inventory *inventory_build(const char *node, const char *uri, const struc
                                                       &op->vols[j], op->name });
         }
     }
+    /* the node itself, declared or not */
+    if (obs && node && *node)
+        add_cand(&c, &nc, &cc, (struct cand){ MODEL_NODE, inv->node, SRC_SEEN, NULL, NULL });
     for (size_t i = 0; i < nstored; i++) {
         int k = inventory_kind(stored[i].kind);
         if (k >= 0)
@@ -236,8 +239,12 @@ struct inventory *inventory_build(const char *node, const char *uri, const struc
             r->state = declared ? "missing" : "gone";
         else if (!seen && !obs && so)
             r->state = so->state;       /* not reachable: the last thing seen */
-        if (r->kind == MODEL_NODE)
-            r->state = obs ? "ready" : inv->uri[0] && !declared ? "-" : "unreachable";
+        if (r->kind == MODEL_NODE) {
+            /* only the node this run connected to was seen */
+            const struct model_node *nd = (const struct model_node *)r->want;
+            bool here = obs && (seen || (nd && nd->spec.uri && strcmp(nd->spec.uri, inv->uri) == 0));
+            r->state = here ? "ready" : so && so->state && *so->state ? so->state : "-";
+        }
         const struct model_vm *vm = (const struct model_vm *)(r->seen ? r->seen : r->want);
         if (r->kind == MODEL_VM && vm) {
             r->cpus = vm->spec.cpus;

@@ -495,12 +495,18 @@ static int reconcile_prepare(const struct opts *o, const char *cmd, int argc,
     r->t_load = now() - t0;
     diag_print(&r->d, stderr, o->color);
 
-    r->st = open_store(o, STORE_WRITE);
-    if (!r->st && !lock && !r->d.errors) {
+    bool dflt;
+    char *sp = state_path(o, &dflt);
+    bool readonly = !lock && access(sp, F_OK) == 0 && access(sp, W_OK) < 0;
+    free(sp);
+    if (readonly) {
         /* plan and drift still work from a store they may only read */
         r->st = open_store(o, STORE_READ);
         if (r->st)
-            fprintf(stderr, "qkvm: warning: this %s is not recorded\n", cmd);
+            fprintf(stderr, "qkvm: warning: the state database is read-only: this %s is not "
+                            "recorded\n", cmd);
+    } else {
+        r->st = open_store(o, STORE_WRITE);
     }
     if (!r->st && (lock || !r->d.errors)) {
         if (lock)

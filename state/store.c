@@ -162,8 +162,13 @@ static sqlite3_stmt *stmt(struct store *s, const char *sql, char *err, size_t er
         fail(s, err, errlen, "cannot prepare a statement");
         return NULL;
     }
-    if (s->ncache < NSTMT)
-        s->cache[s->ncache++] = (struct cached){ sql, st };
+    if (s->ncache == NSTMT) {          /* a new statement without raising NSTMT */
+        sqlite3_finalize(st);
+        snprintf(err, errlen, "state database '%s': internal error: statement cache full",
+                 s->path);
+        return NULL;
+    }
+    s->cache[s->ncache++] = (struct cached){ sql, st };
     return st;
 }
 
