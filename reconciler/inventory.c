@@ -18,7 +18,6 @@
 #include "store.h"
 #include "text.h"
 #include "tree.h"
-#include "yamldoc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -289,13 +288,17 @@ void inventory_free(struct inventory *inv)
     free(inv);
 }
 
+static int cmp_row(const void *key, const void *row)
+{
+    const struct inventory_row *k = key, *r = row;
+    return cmp_key(k->kind, k->name, r->kind, r->name);
+}
+
 const struct inventory_row *inventory_find(const struct inventory *inv, enum model_kind k,
                                            const char *name)
 {
-    for (size_t i = 0; i < inv->n; i++)
-        if (inv->v[i].kind == k && strcmp(inv->v[i].name, name) == 0)
-            return &inv->v[i];
-    return NULL;
+    struct inventory_row key = { .kind = k, .name = name };
+    return inv->n ? bsearch(&key, inv->v, inv->n, sizeof(*inv->v), cmp_row) : NULL;
 }
 
 void inventory_applied(struct inventory *inv, const struct plan *p, const struct apply_result *res)
@@ -305,8 +308,9 @@ void inventory_applied(struct inventory *inv, const struct plan *p, const struct
         struct inventory_row *r = (struct inventory_row *)inventory_find(inv, a->kind, a->name);
         if (!r)
             continue;
-        if (res->status[i] != APPLY_DONE) {
-            r->sync = "Failed";
+        r->applied = true;
+        if (res->status[i] != APPLY_DONE || strcmp(r->sync, "Failed") == 0) {
+            r->sync = "Failed";             /* one failed action is enough */
             continue;
         }
         r->sync = a->restart_required ? "RestartPending" : "Synced";
@@ -582,17 +586,6 @@ void inventory_table(FILE *out, const struct inventory *inv, enum model_kind k,
     arena_free(a);
 }
 
-/* A stored spec (JSON) back as a tree: JSON is YAML, so yamldoc reads it. */
-static struct tree *parse_json(struct arena *a, const char *json)
-{
-    struct diag d;
-    struct yamldoc_set set = { 0 };
-    diag_init(&d);
-    int rc = yamldoc_parse(a, "state", json, strlen(json), &d, &set);
-    diag_dispose(&d);
-    return rc == 0 && set.len == 1 ? set.docs[0] : NULL;
-}
-
 struct tree *inventory_tree(struct arena *a, const struct inventory *inv, enum model_kind k,
                             const char *name, int64_t now)
 {
@@ -610,7 +603,7 @@ struct tree *inventory_tree(struct arena *a, const struct inventory *inv, enum m
         if (r->want)
             spec = tree_get(encode_object(a, r->want), "spec");
         else if (r->stored_spec)
-            spec = parse_json(a, r->stored_spec);
+            spec = jsondoc_parse(a, r->stored_spec);
         tree_map_add(a, o, "spec", spec ? spec : tree_new_null(a));
         tree_map_str(a, st, "node", inv->node);
         tree_map_str(a, st, "uri", inv->uri);

@@ -46,6 +46,7 @@ struct inventory_row {
     const char *stored_spec;          /* the spec last declared, as JSON (store) */
     int64_t created;                  /* first seen (store), 0 unknown */
     bool stored;                      /* the store has a row for it */
+    bool applied;                     /* an apply acted on it (inventory_applied) */
 };
 
 struct inventory {
@@ -63,7 +64,8 @@ struct inventory *inventory_build(const char *node, const char *uri, const struc
 void inventory_free(struct inventory *inv);     /* accepts NULL */
 
 /* After an apply: rows of done actions are Synced (or RestartPending) in
- * the state the manifests ask for; failed and skipped ones Failed. */
+ * the state the manifests ask for; a row with any failed or skipped action
+ * is Failed. Every row acted on is marked `applied`. */
 void inventory_applied(struct inventory *inv, const struct plan *p, const struct apply_result *r);
 
 /* The rows as store objects (for store_objects_put), allocated in the
@@ -78,6 +80,7 @@ void inventory_table(FILE *out, const struct inventory *inv, enum model_kind k,
                      const char *name, bool wide, int64_t now);
 struct tree *inventory_tree(struct arena *a, const struct inventory *inv, enum model_kind k,
                             const char *name, int64_t now);
+/* Rows are sorted by kind and name: a binary search. */
 const struct inventory_row *inventory_find(const struct inventory *inv, enum model_kind k,
                                            const char *name);
 

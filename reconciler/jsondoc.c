@@ -1,8 +1,9 @@
-/* jsondoc.c — trees to JSON through jansson. */
+/* jsondoc.c — trees to JSON and back through jansson. */
 #include "jsondoc.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static json_t *scalar(const struct tree *t)
@@ -79,4 +80,53 @@ char *jsondoc_string(const struct tree *t)
     char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(j);
     return s;
+}
+
+/* JSON text qkvm wrote itself (the state store's before/after and specs):
+ * shallow, so recursion is fine here too. */
+static struct tree *from_json(struct arena *a, json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        struct tree *m = tree_new_map(a);
+        const char *key;
+        json_t *v;
+        json_object_foreach(j, key, v)
+            tree_map_add(a, m, key, from_json(a, v));
+        return m;
+    }
+    case JSON_ARRAY: {
+        struct tree *s = tree_new_seq(a);
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v)
+            tree_seq_add(a, s, from_json(a, v));
+        return s;
+    }
+    case JSON_STRING:
+        return tree_new_strn(a, json_string_value(j), json_string_length(j));
+    case JSON_INTEGER:
+        return tree_new_int(a, (long long)json_integer_value(j));
+    case JSON_REAL: {
+        char buf[64];
+        snprintf(buf, sizeof(buf), "%.17g", json_real_value(j));
+        return tree_new_str(a, buf);
+    }
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return tree_new_bool(a, json_is_true(j));
+    case JSON_NULL:
+        break;
+    }
+    return tree_new_null(a);
+}
+
+struct tree *jsondoc_parse(struct arena *a, const char *text)
+{
+    json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
+    if (!j)
+        return NULL;
+    struct tree *t = from_json(a, j);
+    json_decref(j);
+    return t;
 }

@@ -619,17 +619,19 @@ static const char *plan_summary(struct arena *a, const struct plan *p)
                         p->count[PLAN_START] + p->count[PLAN_STOP], p->count[PLAN_ADOPT]);
 }
 
-static struct store_object *stored_objects(struct reconcile *r, size_t *n)
+/* The node's rows: manifests, observation, plan and what the store last
+ * saw on the node (for AGE). */
+static struct inventory *reconcile_inventory(struct reconcile *r)
 {
     struct store_object *so = NULL;
+    size_t n = 0;
     char err[1024];
-    *n = 0;
-    if (r->st && store_objects(r->st, r->a, virt_uri(r->v), NULL, NULL, &so, n, err,
+    if (r->st && store_objects(r->st, r->a, virt_uri(r->v), NULL, NULL, &so, &n, err,
                                sizeof(err)) < 0) {
         fprintf(stderr, "qkvm: warning: %s\n", err);
-        *n = 0;
+        n = 0;
     }
-    return so;
+    return inventory_build(r->node, virt_uri(r->v), r->m, r->obs, r->plan, so, n);
 }
 
 static int cmd_plan(struct opts *o, int argc, char **argv)
@@ -649,10 +651,7 @@ static int cmd_plan(struct opts *o, int argc, char **argv)
         if (rc == QKVM_EXIT_OK && o->detailed_exitcode && changes)
             rc = QKVM_EXIT_CHANGES;
         if (r.run) {
-            size_t n;
-            struct store_object *so = stored_objects(&r, &n);
-            struct inventory *inv = inventory_build(r.node, virt_uri(r.v), r.m, r.obs, r.plan,
-                                                    so, n);
+            struct inventory *inv = reconcile_inventory(&r);
             record_seen(&r, inv, false);
             inventory_free(inv);
             run_end(&r, changes ? "changes" : "ok", plan_summary(r.a, r.plan), NULL);
@@ -680,26 +679,19 @@ static bool confirm(const struct plan *p)
     return true;
 }
 
-/* Objects whose every action succeeded match their manifests now: the
- * drift the last drift run recorded for them is over. */
-static void resolve_healed(struct reconcile *r, const struct apply_result *res)
+/* Objects whose every action succeeded (inventory_applied marked them)
+ * match their manifests now: the drift the last drift run recorded for
+ * them is over. */
+static void resolve_healed(struct reconcile *r, const struct inventory *inv)
 {
     char err[1024];
     if (store_begin(r->st, err, sizeof(err)) < 0)
         goto bad;
-    for (size_t i = 0; i < r->plan->n; i++) {
-        const struct plan_action *a = &r->plan->v[i];
-        bool all = true, first = true;
-        for (size_t j = 0; j < r->plan->n && all; j++) {
-            const struct plan_action *b = &r->plan->v[j];
-            if (b->kind != a->kind || strcmp(b->name, a->name) != 0)
-                continue;
-            all = res->status[j] == APPLY_DONE;
-            first = first && j >= i;
-        }
-        if (all && first && store_findings_resolve(r->st, r->run, virt_uri(r->v),
-                                                   schema_kinds[a->kind].name, a->name, err,
-                                                   sizeof(err)) < 0) {
+    for (size_t i = 0; i < inv->n; i++) {
+        const struct inventory_row *row = &inv->v[i];
+        if (row->applied && strcmp(row->sync, "Failed") != 0 &&
+            store_findings_resolve(r->st, r->run, inv->uri, schema_kinds[row->kind].name,
+                                   row->name, err, sizeof(err)) < 0) {
             store_rollback(r->st);
             goto bad;
         }
@@ -722,10 +714,7 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
     bool text = o->output == OUT_TABLE;
     if (text && !o->quiet)
         report_plan_text(stdout, r.plan, o->color && isatty(STDOUT_FILENO));
-    size_t nstored;
-    struct store_object *so = stored_objects(&r, &nstored);
-    struct inventory *inv = inventory_build(r.node, virt_uri(r.v), r.m, r.obs, r.plan, so,
-                                            nstored);
+    struct inventory *inv = reconcile_inventory(&r);
     if (!r.plan->n) {
         if (!text) {
             struct arena *a = arena_new();
@@ -781,7 +770,7 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
     inventory_applied(inv, r.plan, &res);
     if (ao.journal) {
         record_seen(&r, inv, true);
-        resolve_healed(&r, &res);
+        resolve_healed(&r, inv);
     }
     const char *first_error = NULL;
     for (size_t i = 0; i < r.plan->n && !first_error; i++)
@@ -827,10 +816,7 @@ static int cmd_drift(struct opts *o, int argc, char **argv)
                 store_rollback(r.st);
                 fprintf(stderr, "qkvm: warning: the findings are not recorded: %s\n", err);
             }
-            size_t n;
-            struct store_object *so = stored_objects(&r, &n);
-            struct inventory *inv = inventory_build(r.node, virt_uri(r.v), r.m, r.obs, r.plan,
-                                                    so, n);
+            struct inventory *inv = reconcile_inventory(&r);
             record_seen(&r, inv, true);
             inventory_free(inv);
             run_end(&r, r.plan->ndrift ? "drift" : "ok",
@@ -860,9 +846,10 @@ static const char *duration(struct arena *a, const struct store_run *r)
 {
     if (!r->ended)
         return "-";
-    double s = (double)(r->ended - r->started) / 1000.0;
-    return s < 60 ? arena_printf(a, "%.1fs", s) : arena_printf(a, "%.0fm%02.0fs", s / 60 - 0.5,
-                                                               s - 60 * (double)(long)(s / 60));
+    long long ms = r->ended - r->started, s = (ms + 500) / 1000;
+    if (ms < 60000)
+        return arena_printf(a, "%.1fs", (double)ms / 1000.0);
+    return arena_printf(a, "%lldm%02llds", s / 60, s % 60);
 }
 
 static struct tree *run_tree(struct arena *a, const struct store_run *r)
@@ -887,16 +874,11 @@ static struct tree *run_tree(struct arena *a, const struct store_run *r)
     return t;
 }
 
+/* A stored before/after: JSON, or null; kept as text if it is not JSON. */
 static struct tree *json_tree(struct arena *a, const char *json)
 {
-    if (!json)
-        return tree_new_null(a);
-    struct diag d;
-    struct yamldoc_set set = { 0 };
-    diag_init(&d);
-    int rc = yamldoc_parse(a, "state", json, strlen(json), &d, &set);
-    diag_dispose(&d);
-    return rc == 0 && set.len == 1 ? set.docs[0] : tree_new_str(a, json);
+    struct tree *t = json ? jsondoc_parse(a, json) : tree_new_null(a);
+    return t ? t : tree_new_str(a, json);
 }
 
 static int history_one(const struct opts *o, struct store *st, const char *arg)

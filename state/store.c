@@ -219,6 +219,19 @@ static const char *col_text(struct arena *a, sqlite3_stmt *st, int i)
     return t ? arena_strdup(a, (const char *)t) : NULL;
 }
 
+/* The rows of a query go into an array in the caller's arena, grown by
+ * doubling (the outgrown copies stay in the arena until it is freed). */
+static void *grow(struct arena *a, void *v, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return v;
+    *cap = *cap ? *cap * 2 : 16;
+    void *w = arena_alloc(a, *cap * size);
+    if (n)
+        memcpy(w, v, n * size);
+    return w;
+}
+
 static long long pragma_int(struct store *s, const char *sql, int *ok)
 {
     sqlite3_stmt *st;
@@ -734,14 +747,14 @@ int store_reap(struct store *s, char *err, size_t errlen)
         return -1;
     struct arena *a = arena_new();
     struct dead { int64_t id; const char *kind; int pid; } *v = NULL;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     sqlite3_stmt *st = stmt(s, SQL_RUNNING, err, errlen);
     int rc = st ? 0 : -1;
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         int pid = sqlite3_column_int(st, 2);
         if (pid == getpid() || alive(pid, sqlite3_column_int64(st, 3)))
             continue;
-        v = xreallocarray(v, n + 1, sizeof(*v));
+        v = grow(a, v, n, &cap, sizeof(*v));
         v[n++] = (struct dead){ sqlite3_column_int64(st, 0), col_text(a, st, 1), pid };
     }
     if (st)
@@ -766,7 +779,6 @@ int store_reap(struct store *s, char *err, size_t errlen)
                                               (long long)v[i].id, summary) };
         rc = store_event(s, &e, err, errlen);
     }
-    free(v);
     arena_free(a);
     return rc < 0 ? -1 : (int)n;
 }
@@ -902,16 +914,11 @@ int store_runs(struct store *s, struct arena *a, long limit, int64_t since,
         return -1;
     sqlite3_bind_int64(st, 1, since);
     sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
-    size_t cap = limit > 0 ? (size_t)limit : 64;
-    struct store_run *v = arena_alloc(a, cap * sizeof(*v));
+    size_t cap = 0;
+    struct store_run *v = NULL;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            struct store_run *w = arena_alloc(a, 2 * cap * sizeof(*w));
-            memcpy(w, v, cap * sizeof(*v));
-            v = w;
-            cap *= 2;
-        }
+        v = grow(a, v, *n, &cap, sizeof(*v));
         read_run(s, a, st, &v[(*n)++]);
     }
     sqlite3_reset(st);
@@ -1007,10 +1014,9 @@ int store_findings_record(struct store *s, int64_t run, const char *node,
     if (need_write(s, err, errlen) < 0)
         return -1;
     struct arena *a = arena_new();
-    bool *seen = xcalloc(n + 1, sizeof(*seen));
-    int64_t *closing = NULL;
-    const char **closing_what = NULL;
-    size_t nclosing = 0;
+    bool *seen = arena_alloc(a, (n + 1) * sizeof(*seen));
+    struct closing { int64_t id; const char *kind, *name, *what; } *closing = NULL;
+    size_t nclosing = 0, cap = 0;
     int rc = -1;
     sqlite3_stmt *st = stmt(s, SQL_FINDINGS_OPEN, err, errlen);
     if (!st)
@@ -1029,11 +1035,10 @@ int store_findings_record(struct store *s, int64_t run, const char *node,
             seen[i] = true;
             continue;
         }
-        closing = xreallocarray(closing, nclosing + 1, sizeof(*closing));
-        closing_what = xreallocarray(closing_what, nclosing + 1, sizeof(*closing_what));
-        closing[nclosing] = sqlite3_column_int64(st, 0);
-        closing_what[nclosing++] = arena_printf(a, "%s\x1f%s\x1f%s%s%s", c[1], c[2], c[0],
-                                                *c[3] ? ": " : "", c[3]);
+        closing = grow(a, closing, nclosing, &cap, sizeof(*closing));
+        closing[nclosing++] = (struct closing){
+            sqlite3_column_int64(st, 0), arena_strdup(a, c[1]), arena_strdup(a, c[2]),
+            arena_printf(a, "%s%s%s", c[0], *c[3] ? ": " : "", c[3]) };
     }
     sqlite3_reset(st);
     if (step != SQLITE_DONE) {
@@ -1047,16 +1052,12 @@ int store_findings_record(struct store *s, int64_t run, const char *node,
             goto out;
         sqlite3_bind_int64(st, 1, run);
         sqlite3_bind_int64(st, 2, now);
-        sqlite3_bind_int64(st, 3, closing[i]);
+        sqlite3_bind_int64(st, 3, closing[i].id);
         if (done(s, st, err, errlen, "cannot close a finding") < 0)
             goto out;
-        char *kind = arena_strdup(a, closing_what[i]);
-        char *name = strchr(kind, '\x1f');
-        *name++ = '\0';
-        char *what = strchr(name, '\x1f');
-        *what++ = '\0';
-        struct store_event e = { now, run, "Normal", "DriftResolved", kind, name, node,
-                                 arena_printf(a, "no longer found: %s", what) };
+        struct store_event e = { now, run, "Normal", "DriftResolved", closing[i].kind,
+                                 closing[i].name, node,
+                                 arena_printf(a, "no longer found: %s", closing[i].what) };
         if (store_event(s, &e, err, errlen) < 0)
             goto out;
     }
@@ -1092,9 +1093,6 @@ int store_findings_record(struct store *s, int64_t run, const char *node,
     }
     rc = 0;
 out:
-    free(seen);
-    free(closing);
-    free(closing_what);
     arena_free(a);
     return rc;
 }
@@ -1149,12 +1147,11 @@ int store_findings(struct store *s, struct arena *a, int64_t run, const char *no
         sqlite3_bind_int64(st, 1, run);
     else
         bind_text(st, 1, node);
-    size_t cap = 16;
-    struct store_finding *v = xmalloc(cap * sizeof(*v));
+    size_t cap = 0;
+    struct store_finding *v = NULL;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap)
-            v = xreallocarray(v, cap *= 2, sizeof(*v));
+        v = grow(a, v, *n, &cap, sizeof(*v));
         struct store_finding *x = &v[(*n)++];
         x->category = col_text(a, st, 0);
         x->kind = col_text(a, st, 1);
@@ -1169,9 +1166,7 @@ int store_findings(struct store *s, struct arena *a, int64_t run, const char *no
         x->closed_run = sqlite3_column_int64(st, 10);
     }
     sqlite3_reset(st);
-    *out = arena_alloc(a, (*n + 1) * sizeof(*v));
-    memcpy(*out, v, *n * sizeof(*v));
-    free(v);
+    *out = v;
     if (rc != SQLITE_DONE)
         return fail(s, err, errlen, "cannot read findings");
     return 0;
@@ -1230,21 +1225,18 @@ int store_owned_all(struct store *s, struct arena *a, struct store_owned **out, 
     sqlite3_stmt *st = stmt(s, SQL_OWNED_ALL, err, errlen);
     if (!st)
         return -1;
-    size_t cap = 16;
-    struct store_owned *v = xmalloc(cap * sizeof(*v));
+    size_t cap = 0;
+    struct store_owned *v = NULL;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap)
-            v = xreallocarray(v, cap *= 2, sizeof(*v));
+        v = grow(a, v, *n, &cap, sizeof(*v));
         const char *vol = (const char *)sqlite3_column_text(st, 1);
         v[(*n)++] = (struct store_owned){ col_text(a, st, 0),
                                           vol && *vol ? arena_strdup(a, vol) : NULL,
                                           col_text(a, st, 2), sqlite3_column_int(st, 3) != 0 };
     }
     sqlite3_reset(st);
-    *out = arena_alloc(a, (*n + 1) * sizeof(*v));
-    memcpy(*out, v, *n * sizeof(*v));
-    free(v);
+    *out = v;
     if (rc != SQLITE_DONE)
         return fail(s, err, errlen, "cannot read the ownership records");
     return 0;
@@ -1321,12 +1313,11 @@ int store_objects(struct store *s, struct arena *a, const char *node, const char
     bind_text(st, 1, node);
     bind_text(st, 2, kind);
     bind_text(st, 3, name);
-    size_t cap = 16;
-    struct store_object *v = xmalloc(cap * sizeof(*v));
+    size_t cap = 0;
+    struct store_object *v = NULL;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap)
-            v = xreallocarray(v, cap *= 2, sizeof(*v));
+        v = grow(a, v, *n, &cap, sizeof(*v));
         struct store_object *x = &v[(*n)++];
         x->node = col_text(a, st, 0);
         x->kind = col_text(a, st, 1);
@@ -1341,9 +1332,7 @@ int store_objects(struct store *s, struct arena *a, const char *node, const char
         x->updated = sqlite3_column_int64(st, 10);
     }
     sqlite3_reset(st);
-    *out = arena_alloc(a, (*n + 1) * sizeof(*v));
-    memcpy(*out, v, *n * sizeof(*v));
-    free(v);
+    *out = v;
     if (rc != SQLITE_DONE)
         return fail(s, err, errlen, "cannot read objects");
     return 0;
@@ -1384,21 +1373,18 @@ int store_nodes(struct store *s, struct arena *a, struct store_node **out, size_
     sqlite3_stmt *st = stmt(s, SQL_NODES, err, errlen);
     if (!st)
         return -1;
-    size_t cap = 8;
-    struct store_node *v = xmalloc(cap * sizeof(*v));
+    size_t cap = 0;
+    struct store_node *v = NULL;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap)
-            v = xreallocarray(v, cap *= 2, sizeof(*v));
+        v = grow(a, v, *n, &cap, sizeof(*v));
         v[(*n)++] = (struct store_node){ col_text(a, st, 0), col_text(a, st, 1),
                                          col_text(a, st, 2), col_text(a, st, 3),
                                          sqlite3_column_int64(st, 4),
                                          sqlite3_column_int64(st, 5) };
     }
     sqlite3_reset(st);
-    *out = arena_alloc(a, (*n + 1) * sizeof(*v));
-    memcpy(*out, v, *n * sizeof(*v));
-    free(v);
+    *out = v;
     if (rc != SQLITE_DONE)
         return fail(s, err, errlen, "cannot read nodes");
     return 0;
@@ -1447,12 +1433,11 @@ int store_events(struct store *s, struct arena *a, int64_t since, const char *ki
     bind_text(st, 2, kind);
     bind_text(st, 3, name);
     sqlite3_bind_int64(st, 4, limit > 0 ? limit : -1);
-    size_t cap = 16;
-    struct store_event *v = xmalloc(cap * sizeof(*v));
+    size_t cap = 0;
+    struct store_event *v = NULL;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap)
-            v = xreallocarray(v, cap *= 2, sizeof(*v));
+        v = grow(a, v, *n, &cap, sizeof(*v));
         v[(*n)++] = (struct store_event){ sqlite3_column_int64(st, 0),
                                           sqlite3_column_int64(st, 1), col_text(a, st, 2),
                                           col_text(a, st, 3), col_text(a, st, 4),
@@ -1460,9 +1445,7 @@ int store_events(struct store *s, struct arena *a, int64_t since, const char *ki
                                           col_text(a, st, 7) };
     }
     sqlite3_reset(st);
-    *out = arena_alloc(a, (*n + 1) * sizeof(*v));
-    memcpy(*out, v, *n * sizeof(*v));
-    free(v);
+    *out = v;
     if (rc != SQLITE_DONE)
         return fail(s, err, errlen, "cannot read events");
     return 0;
