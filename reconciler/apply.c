@@ -4,6 +4,7 @@
 #include "arena.h"
 #include "encode.h"
 #include "observe.h"
+#include "owned.h"
 #include "jsondoc.h"
 #include "plan.h"
 #include "schema.h"
@@ -50,12 +51,30 @@ struct run {
     char err[1024];
 };
 
-static void mark_of(const struct run *r, const struct model_object *o, char *hash,
-                    struct virtxml_mark *m)
+/* The mark of a domain or network this project defines: it names the
+ * object's UUID (chosen before libvirt defines a new one), so a copy that
+ * keeps the mark is never taken for it. */
+static void mark_of(const struct run *r, const struct model_object *o, const char *uuid,
+                    char *hash, struct virtxml_mark *m)
 {
     apply_spec_hash(o, hash);
-    *m = (struct virtxml_mark){ o->kind_name, o->meta.name, hash,
-                                o->file ? o->file : "", r->o->commit ? r->o->commit : "" };
+    *m = (struct virtxml_mark){ o->kind_name, o->meta.name, hash, o->file ? o->file : "",
+                                r->o->commit ? r->o->commit : "", r->p->project, uuid,
+                                o->meta.labels };
+}
+
+/* Labels as an ownership record keeps them: "k=v" lines. */
+static char *labels_text(const struct model_labels *l)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        abort();
+    for (size_t i = 0; i < l->n; i++)
+        fprintf(f, "%s%s=%s", i ? "\n" : "", l->v[i].key, l->v[i].value);
+    fclose(f);
+    return buf;
 }
 
 /* Ownership is recorded before libvirt creates the object (a pool's UUID
@@ -64,10 +83,30 @@ static void mark_of(const struct run *r, const struct model_object *o, char *has
  * harmless (nothing of that UUID or name exists to be pruned) and is
  * replaced when the object is created. A failed create removes it. */
 static int record(struct run *r, const char *pool_uuid, const char *volume, const char *name,
-                  bool protect)
+                  bool protect, const struct model_labels *labels, const char *ident)
 {
-    struct store_owned so = { pool_uuid, volume, name, protect };
-    return store_owned_put(r->st, &so, r->p->uri, r->o->run, r->err, sizeof(r->err));
+    char *lt = labels_text(labels);
+    struct store_owned so = { pool_uuid, volume, name, protect, r->p->project, ident, lt };
+    int rc = store_owned_put(r->st, &so, r->p->uri, r->o->run, r->err, sizeof(r->err));
+    free(lt);
+    return rc;
+}
+
+/* After creating a volume: record what identifies its file (inode and
+ * birth time, on a local host), so one deleted and re-created by hand
+ * under the same name is not taken for it. */
+static int record_ident(struct run *r, const char *pool_uuid, const struct model_disk *want)
+{
+    if (!r->obs->local)
+        return 0;
+    char path[4096], ident[96];
+    if (virt_volume_path(r->v, want->spec.pool, want->obj.meta.name, path, sizeof(path)) < 0)
+        return 0;                   /* unknown: ownership stays pool UUID + name */
+    owned_file_ident(path, ident, sizeof(ident));
+    if (!*ident)
+        return 0;
+    return record(r, pool_uuid, want->obj.meta.name, want->obj.meta.name, want->spec.protect,
+                  &want->obj.meta.labels, ident);
 }
 
 static void unrecord(struct run *r, const char *pool_uuid, const char *volume)
@@ -113,7 +152,7 @@ static int do_pool(struct run *r, const struct plan_action *a)
     case PLAN_CREATE: {
         char uuid[37];
         new_uuid(uuid);
-        if (record(r, uuid, NULL, a->name, false) < 0)
+        if (record(r, uuid, NULL, a->name, false, &want->obj.meta.labels, NULL) < 0)
             return -1;
         char *xml = virtxml_pool_encode(want, uuid);
         int rc = virt_pool_define(r->v, xml, err, el);
@@ -130,7 +169,7 @@ static int do_pool(struct run *r, const struct plan_action *a)
         char uuid[64];
         if (pool_uuid(r, a->name, uuid, sizeof(uuid)) < 0)
             return -1;
-        return record(r, uuid, NULL, a->name, false);
+        return record(r, uuid, NULL, a->name, false, &want->obj.meta.labels, NULL);
     }
     case PLAN_DELETE:
         if (virt_pool_remove(r->v, a->name, err, el) < 0)
@@ -146,14 +185,19 @@ static int do_pool(struct run *r, const struct plan_action *a)
 
 /* ---- networks ---- */
 
-static int network_define(struct run *r, const struct model_network *want)
+/* uuid: the existing network's, or NULL for a new one. */
+static int network_define(struct run *r, const struct model_network *want, const char *uuid)
 {
     struct arena *a = arena_new();
     struct virtxml_dhcp_host *hosts;
     size_t nh = plan_dhcp_hosts(a, r->want, want->obj.meta.name, &hosts);
-    char hash[17];
+    char hash[17], fresh[37];
+    if (!uuid) {
+        new_uuid(fresh);
+        uuid = fresh;
+    }
     struct virtxml_mark m;
-    mark_of(r, &want->obj, hash, &m);
+    mark_of(r, &want->obj, uuid, hash, &m);
     char *xml = virtxml_network_encode(want, hosts, nh, &m);
     int rc = virt_network_define(r->v, xml, r->err, sizeof(r->err));
     free(xml);
@@ -215,20 +259,21 @@ static int network_update(struct run *r, const struct plan_action *a)
 static int do_network(struct run *r, const struct plan_action *a)
 {
     const struct model_network *want = (const struct model_network *)a->want;
+    const struct obs_network *on = observe_network(r->obs, a->name);
     switch (a->verb) {
     case PLAN_CREATE:
-        if (network_define(r, want) < 0)
+        if (network_define(r, want, NULL) < 0)
             return -1;
         return network_up(r, want);
     case PLAN_UPDATE:
         return network_update(r, a);
     case PLAN_REPLACE:
         if (virt_network_remove(r->v, a->name, r->err, sizeof(r->err)) < 0 ||
-            network_define(r, want) < 0)
+            network_define(r, want, on ? on->uuid : NULL) < 0)
             return -1;
         return network_up(r, want);
     case PLAN_ADOPT:
-        return network_define(r, want);
+        return network_define(r, want, on ? on->uuid : NULL);
     case PLAN_START:
         return virt_network_start(r->v, a->name, r->err, sizeof(r->err));
     case PLAN_DELETE:
@@ -250,20 +295,25 @@ static int do_disk(struct run *r, const struct plan_action *a)
     case PLAN_CREATE: {
         char uuid[64];
         if (pool_uuid(r, a->pool, uuid, sizeof(uuid)) < 0 ||
-            record(r, uuid, a->name, a->name, want->spec.protect) < 0)
+            record(r, uuid, a->name, a->name, want->spec.protect, &want->obj.meta.labels,
+                   NULL) < 0)
             return -1;
         char *xml = virtxml_volume_encode(want);
         int rc = virt_volume_create(r->v, a->pool, xml, err, el);
         free(xml);
-        if (rc < 0)
+        if (rc < 0) {
             unrecord(r, uuid, a->name);
-        return rc;
+            return rc;
+        }
+        return record_ident(r, uuid, want);
     }
     case PLAN_ADOPT: {
         char uuid[64];
-        if (pool_uuid(r, a->pool, uuid, sizeof(uuid)) < 0)
+        if (pool_uuid(r, a->pool, uuid, sizeof(uuid)) < 0 ||
+            record(r, uuid, a->name, a->name, want->spec.protect, &want->obj.meta.labels,
+                   NULL) < 0)
             return -1;
-        return record(r, uuid, a->name, a->name, want->spec.protect);
+        return record_ident(r, uuid, want);
     }
     case PLAN_UPDATE: {
         const struct obs_pool *op = observe_pool(r->obs, a->pool);
@@ -291,11 +341,16 @@ static int do_disk(struct run *r, const struct plan_action *a)
 
 /* ---- VMs ---- */
 
+/* uuid: the existing domain's, or NULL for a new one. */
 static int vm_define(struct run *r, const struct model_vm *want, const char *uuid)
 {
-    char hash[17];
+    char hash[17], fresh[37];
+    if (!uuid) {
+        new_uuid(fresh);
+        uuid = fresh;
+    }
     struct virtxml_mark m;
-    mark_of(r, &want->obj, hash, &m);
+    mark_of(r, &want->obj, uuid, hash, &m);
     char *xml = virtxml_domain_encode(r->want, want, uuid, &m);
     int rc = virt_domain_define(r->v, xml, r->err, sizeof(r->err));
     free(xml);
@@ -626,13 +681,18 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
         }
         return -1;
     }
-    /* Keep the recorded protect flags of declared Disks current. */
+    /* Keep the recorded protect flags and labels of declared Disks current. */
     for (size_t k = 0; k < desired->len[MODEL_DISK]; k++) {
         const struct model_disk *d = (const struct model_disk *)desired->objs[MODEL_DISK][k];
         const struct obs_pool *op = observe_pool(obs, d->spec.pool);
         const struct obs_volume *ov = op ? observe_volume(op, d->obj.meta.name) : NULL;
-        if (ov && ov->owned && ov->protect != d->spec.protect &&
-            record(&r, op->uuid, d->obj.meta.name, d->obj.meta.name, d->spec.protect) < 0) {
+        if (!ov || !ov->rec || strcmp(ov->rec->project, p->project) != 0)
+            continue;
+        char *lt = labels_text(&d->obj.meta.labels);
+        bool same = ov->rec->protect == d->spec.protect && strcmp(ov->rec->labels, lt) == 0;
+        free(lt);
+        if (!same && record(&r, op->uuid, d->obj.meta.name, d->obj.meta.name, d->spec.protect,
+                            &d->obj.meta.labels, NULL) < 0) {
             if (o->log)
                 fprintf(o->log, "qkvm: %s\n", r.err);
             return -1;

@@ -90,6 +90,7 @@ static const char *note_sync(enum plan_note_type t, int *rank)
     case NOTE_PRUNE_SKIPPED:
     case NOTE_PROTECTED: *rank = 5; return "Stale";
     case NOTE_UNSUPPORTED: *rank = 2; return "Unsupported";
+    case NOTE_REFUSED: *rank = 7; return "Blocked";
     }
     *rank = 0;
     return "Unknown";
@@ -170,6 +171,8 @@ struct inventory *inventory_build(const char *node, const char *uri, const struc
             const char *s = note_sync(p->notes[i].type, &rank);
             verdict_add(&vd, &nv, &cv, p->notes[i].kind, p->notes[i].name, s, rank);
         }
+        for (size_t i = 0; i < p->nforeign; i++)
+            verdict_add(&vd, &nv, &cv, p->foreign[i].kind, p->foreign[i].name, "Foreign", 1);
         if (nv)
             qsort(vd, nv, sizeof(*vd), cmp_verdict);
     }

@@ -13,6 +13,7 @@
  *   Blocked         declared, differs in a way apply refuses
  *   Stale           qkvm's, no longer declared (--prune deletes it)
  *   Orphan          nobody declares it and it is not qkvm's
+ *   Foreign         another project's: shown, never touched
  *   Unsupported     a kind or feature this version does not reconcile
  *   Failed          the last apply failed on it
  *   Unknown         not compared (no manifests given and none recorded)

@@ -68,6 +68,7 @@ struct opts {
     int shutdown_timeout;    /* apply: seconds, -1 unset */
     bool wide;               /* -o wide */
     int lock_timeout_ms;     /* apply */
+    long max_deletions;      /* plan, apply: -1 unset (the Project's maxDeletions) */
     long long since_ms;      /* history, events: -1 unset */
     long long prune_older_ms;/* history: -1 unset */
     long limit;              /* history, events: -1 unset */
@@ -599,7 +600,7 @@ static int reconcile_prepare(const struct opts *o, const char *cmd, int argc,
     r->t_observe = now() - t0;
     if (r->run && store_node_seen(r->st, r->run, uri, r->node, "ready", "", err, sizeof(err)) < 0)
         fprintf(stderr, "qkvm: warning: %s\n", err);
-    struct plan_opts po = { o->prune, o->adopt };
+    struct plan_opts po = { o->prune, o->adopt, o->max_deletions };
     r->plan = plan_build(r->m, r->obs, &po);
     if (o->verbose)
         fprintf(stderr, "qkvm: %s: load %.1f ms, observe %.1f ms (%zu domains, %zu networks, "
@@ -714,6 +715,16 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
     bool text = o->output == OUT_TABLE;
     if (text && !o->quiet)
         report_plan_text(stdout, r.plan, o->color && isatty(STDOUT_FILENO));
+    /* withheld deletions are a failure the operator must see, even when
+     * everything else is applied */
+    bool refused = false;
+    for (size_t i = 0; i < r.plan->nnotes; i++)
+        if (r.plan->notes[i].type == NOTE_REFUSED) {
+            fprintf(stderr, "qkvm: error: %s\n", r.plan->notes[i].message);
+            refused = true;
+        }
+    if (refused)
+        rc = QKVM_EXIT_ERROR;
     struct inventory *inv = reconcile_inventory(&r);
     if (!r.plan->n) {
         if (!text) {
@@ -723,7 +734,8 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
             arena_free(a);
         }
         record_seen(&r, inv, true);
-        run_end(&r, "ok", plan_summary(r.a, r.plan), NULL);
+        run_end(&r, rc == QKVM_EXIT_OK ? "ok" : "failed", plan_summary(r.a, r.plan),
+                rc == QKVM_EXIT_OK ? NULL : "deletions refused by the deletion guard");
         inventory_free(inv);
         reconcile_dispose(&r);
         return rc;
@@ -776,7 +788,12 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
     for (size_t i = 0; i < r.plan->n && !first_error; i++)
         if (res.status[i] == APPLY_FAILED || res.status[i] == APPLY_SKIPPED)
             first_error = res.error[i];
-    run_end(&r, arc < 0 ? "failed" : "ok",
+    if (refused) {
+        rc = QKVM_EXIT_ERROR;
+        if (!first_error)
+            first_error = "deletions refused by the deletion guard";
+    }
+    run_end(&r, arc < 0 || refused ? "failed" : "ok",
             arena_printf(r.a, "%zu done, %zu failed, %zu skipped", res.done, res.failed,
                          res.skipped), first_error);
     inventory_free(inv);
@@ -1197,7 +1214,7 @@ static int inventory_load(const struct opts *o, const char *cmd, struct reconcil
         fprintf(stderr, "qkvm: warning: cannot observe %s: %s; showing what was last "
                         "recorded\n", uri ? uri : "the default libvirt host", err);
     } else if (r->m) {
-        struct plan_opts po = { false, false };
+        struct plan_opts po = { false, false, -1 };
         r->plan = plan_build(r->m, r->obs, &po);
     }
     if (store_objects(r->st, r->a, uri, NULL, NULL, &so, &n, err, sizeof(err)) < 0) {
@@ -1488,7 +1505,8 @@ static const struct command commands[] = {
 };
 
 enum { OPT_STATE = 256, OPT_REFERENCE, OPT_YES, OPT_PRUNE, OPT_ADOPT, OPT_DETAILED,
-       OPT_SHUTDOWN_TIMEOUT, OPT_LOCK_TIMEOUT, OPT_SINCE, OPT_PRUNE_OLDER, OPT_LIMIT };
+       OPT_SHUTDOWN_TIMEOUT, OPT_LOCK_TIMEOUT, OPT_SINCE, OPT_PRUNE_OLDER, OPT_LIMIT,
+       OPT_MAX_DELETIONS };
 
 static const struct option long_opts[] = {
     { "file", required_argument, NULL, 'f' },
@@ -1509,6 +1527,7 @@ static const struct option long_opts[] = {
     { "since", required_argument, NULL, OPT_SINCE },
     { "prune-older-than", required_argument, NULL, OPT_PRUNE_OLDER },
     { "limit", required_argument, NULL, OPT_LIMIT },
+    { "max-deletions", required_argument, NULL, OPT_MAX_DELETIONS },
     { NULL, 0, NULL, 0 },
 };
 
@@ -1572,6 +1591,7 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
         case OPT_LOCK_TIMEOUT:
         case OPT_SINCE:
         case OPT_PRUNE_OLDER:
+        case OPT_MAX_DELETIONS:
         case OPT_LIMIT: {
             static const struct { int opt; const char *flag, *cmds; } allowed[] = {
                 { OPT_YES, "--yes", " apply " },
@@ -1583,6 +1603,7 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
                 { OPT_SINCE, "--since", " history events " },
                 { OPT_PRUNE_OLDER, "--prune-older-than", " history " },
                 { OPT_LIMIT, "--limit", " history events " },
+                { OPT_MAX_DELETIONS, "--max-deletions", " apply plan " },
             };
             for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
                 if (allowed[i].opt != c)
@@ -1616,16 +1637,20 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
                     o->since_ms = ms;
                 else
                     o->prune_older_ms = ms;
-            } else if (c == OPT_LIMIT) {
+            } else if (c == OPT_LIMIT || c == OPT_MAX_DELETIONS) {
                 char *end;
                 errno = 0;
                 long n = strtol(optarg, &end, 10);
                 if (errno || *end || end == optarg || n < 0) {
-                    fprintf(stderr, "qkvm: --limit takes a number (0 for all), not '%s'\n",
-                            optarg);
+                    fprintf(stderr, "qkvm: %s takes a number%s, not '%s'\n",
+                            c == OPT_LIMIT ? "--limit" : "--max-deletions",
+                            c == OPT_LIMIT ? " (0 for all)" : "", optarg);
                     return -1;
                 }
-                o->limit = n;
+                if (c == OPT_LIMIT)
+                    o->limit = n;
+                else
+                    o->max_deletions = n;
             } else {
                 char *end;
                 errno = 0;
@@ -1660,6 +1685,7 @@ int main(int argc, char **argv)
     o.lock_timeout_ms = 30000;
     o.since_ms = o.prune_older_ms = -1;
     o.limit = -1;
+    o.max_deletions = -1;
     const char *nc = getenv("NO_COLOR");
     const char *term = getenv("TERM");
     o.color = isatty(STDERR_FILENO) && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);

@@ -101,3 +101,15 @@ bool model_labels_match(const struct model_labels *selector,
     }
     return true;
 }
+
+const struct model_project *model_project(const struct model *m)
+{
+    return m && m->len[MODEL_PROJECT] ? (const struct model_project *)m->objs[MODEL_PROJECT][0]
+                                      : NULL;
+}
+
+const char *model_project_name(const struct model *m)
+{
+    const struct model_project *p = model_project(m);
+    return p ? p->obj.meta.name : MODEL_DEFAULT_PROJECT;
+}

@@ -32,6 +32,7 @@ enum model_kind {
     MODEL_DISK,
     MODEL_VM,
     MODEL_POLICY,
+    MODEL_PROJECT,
     MODEL_KIND_COUNT
 };
 
@@ -255,6 +256,20 @@ struct model_policy {
     struct policy_spec spec;
 };
 
+/* ---- Project ---- */
+/* At most one per manifest set; without one the set is project "default".
+ * The project's name is the identity every mark and ownership record
+ * carries: it comes from the manifests, never from a path or a state file. */
+#define MODEL_DEFAULT_PROJECT "default"
+struct project_spec {
+    struct model_hdr hdr;
+    int64_t max_deletions;      /* deletions one plan may make; more is refused */
+};
+struct model_project {
+    struct model_object obj;
+    struct project_spec spec;
+};
+
 /* ---- the set of objects ---- */
 struct model {
     struct arena *arena;        /* objects and their values */
@@ -275,5 +290,9 @@ size_t model_count(const struct model *m);
 /* Do `labels` contain every key=value of `selector`? */
 bool model_labels_match(const struct model_labels *selector,
                         const struct model_labels *labels);
+
+/* The set's Project, or NULL (then the set is project "default"). */
+const struct model_project *model_project(const struct model *m);
+const char *model_project_name(const struct model *m);
 
 #endif

@@ -73,7 +73,7 @@ void observe_free(struct obs_host *h)
 
 static bool managed_pool(const struct model *desired, const struct obs_pool *p)
 {
-    return p->owned || (desired && model_find(desired, MODEL_POOL, p->name));
+    return p->rec || (desired && model_find(desired, MODEL_POOL, p->name));
 }
 
 /* Files in a dir pool's directory that are not volumes libvirt knows. */
@@ -210,7 +210,7 @@ static int observe_pools(struct virt *v, struct obs_host *h, const struct model 
         p->type = px.type;
         p->active = it->active;
         p->autostart = it->autostart;
-        p->owned = own && owned_pool(own, p->uuid);
+        p->rec = own ? owned_pool(own, p->uuid) : NULL;
         if (!it->active)
             continue;
         struct virt_list vols;
@@ -231,7 +231,16 @@ static int observe_pools(struct virt *v, struct obs_host *h, const struct model 
             ov->disk = vx.disk;
             ov->disk->spec.pool = p->name;
             ov->path = vx.path;
-            ov->owned = own && owned_volume(own, p->uuid, ov->name, &ov->protect);
+            ov->rec = own ? owned_volume(own, p->uuid, ov->name) : NULL;
+            if (ov->rec && *ov->rec->ident && h->local) {
+                /* the file must still be the one qkvm created */
+                char ident[96];
+                owned_file_ident(ov->path, ident, sizeof(ident));
+                if (*ident && strcmp(ident, ov->rec->ident) != 0) {
+                    ov->rec = NULL;
+                    ov->replaced = true;
+                }
+            }
         }
         virt_list_free(&vols);
         qsort(p->vols, p->nvols, sizeof(*p->vols), by_name);

@@ -47,18 +47,26 @@ struct obs_network {
     bool active, autostart;
 };
 
+struct owned_entry;
+
 struct obs_volume {
     const char *name;
     struct model_disk *disk;      /* spec.pool is the pool's name */
     const char *path;
-    bool owned, protect;          /* recorded as qkvm's, with its protect flag */
+    /* The ownership record of pool UUID + name, NULL when there is none or
+     * when the file is not the one qkvm created (replaced set: deleted and
+     * re-created by hand under the same name, told by inode and birth time
+     * on a local host). */
+    const struct owned_entry *rec;
+    bool replaced;
 };
 
 struct obs_pool {
     const char *name;
     struct model_pool *pool;
     const char *uuid, *type;
-    bool active, autostart, owned;
+    bool active, autostart;
+    const struct owned_entry *rec;/* the ownership record of its UUID, or NULL */
     struct obs_volume *vols;
     size_t nvols;
     const char **stray_files;     /* files in the directory libvirt does not know */

@@ -11,27 +11,24 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define HEADER "# qkvm owned v1"
 
-struct entry {
-    bool volume, protect;
-    char *uuid, *name;
-};
-
 struct owned {
-    struct entry *v;
+    struct owned_entry *v;
     size_t n, cap;
 };
 
-static struct entry *find(const struct owned *o, bool volume, const char *uuid,
+static struct owned_entry *find(const struct owned *o, bool volume, const char *uuid,
                           const char *name)
 {
     for (size_t i = 0; i < o->n; i++) {
-        struct entry *e = &o->v[i];
+        struct owned_entry *e = &o->v[i];
         if (e->volume == volume && strcmp(e->uuid, uuid) == 0 &&
             (!volume || strcmp(e->name, name) == 0))
             return e;
@@ -39,23 +36,31 @@ static struct entry *find(const struct owned *o, bool volume, const char *uuid,
     return NULL;
 }
 
-static void add(struct owned *o, bool volume, const char *uuid, const char *name,
-                bool protect)
+static void entry_free(struct owned_entry *e)
 {
-    struct entry *e = find(o, volume, uuid, name);
-    if (e) {
-        if (e->protect != protect || strcmp(e->name, name) != 0) {
-            e->protect = protect;
-            free(e->name);
-            e->name = xstrdup(name);
+    free(e->uuid);
+    free(e->name);
+    free(e->project);
+    free(e->ident);
+    free(e->labels);
+}
+
+static void add(struct owned *o, bool volume, const char *uuid, const char *name,
+                bool protect, const char *project, const char *ident, const char *labels)
+{
+    struct owned_entry *e = find(o, volume, uuid, name);
+    if (e)
+        entry_free(e);
+    else {
+        if (o->n == o->cap) {
+            o->cap = o->cap ? o->cap * 2 : 16;
+            o->v = xreallocarray(o->v, o->cap, sizeof(*o->v));
         }
-        return;
+        e = &o->v[o->n++];
     }
-    if (o->n == o->cap) {
-        o->cap = o->cap ? o->cap * 2 : 16;
-        o->v = xreallocarray(o->v, o->cap, sizeof(*o->v));
-    }
-    o->v[o->n++] = (struct entry){ volume, protect, xstrdup(uuid), xstrdup(name) };
+    *e = (struct owned_entry){ volume, protect, xstrdup(uuid), xstrdup(name),
+                               xstrdup(project && *project ? project : "default"),
+                               xstrdup(ident ? ident : ""), xstrdup(labels ? labels : "") };
 }
 
 struct owned *owned_new(void)
@@ -104,9 +109,9 @@ static struct owned *load_file(const char *path, bool *missing, char *err, size_
         if (f4)
             *f4++ = '\0';
         if (strcmp(f1, "pool") == 0) {
-            add(o, false, f2, f3, false);
+            add(o, false, f2, f3, false, NULL, NULL, NULL);
         } else if (strcmp(f1, "volume") == 0) {
-            add(o, true, f2, f3, f4 && strcmp(f4, "protect") == 0);
+            add(o, true, f2, f3, f4 && strcmp(f4, "protect") == 0, NULL, NULL, NULL);
         } else {
             snprintf(err, errlen, "%s:%u: unknown entry '%s'", path, lineno, f1);
             goto bad;
@@ -126,35 +131,32 @@ void owned_free(struct owned *o)
 {
     if (!o)
         return;
-    for (size_t i = 0; i < o->n; i++) {
-        free(o->v[i].uuid);
-        free(o->v[i].name);
-    }
+    for (size_t i = 0; i < o->n; i++)
+        entry_free(&o->v[i]);
     free(o->v);
     free(o);
 }
 
-bool owned_pool(const struct owned *o, const char *uuid)
+const struct owned_entry *owned_pool(const struct owned *o, const char *uuid)
 {
-    return uuid && find(o, false, uuid, NULL) != NULL;
+    return uuid ? find(o, false, uuid, NULL) : NULL;
 }
 
-bool owned_volume(const struct owned *o, const char *uuid, const char *name, bool *protect)
+const struct owned_entry *owned_volume(const struct owned *o, const char *uuid,
+                                       const char *name)
 {
-    const struct entry *e = uuid ? find(o, true, uuid, name) : NULL;
-    if (protect)
-        *protect = e && e->protect;
-    return e != NULL;
+    return uuid ? find(o, true, uuid, name) : NULL;
 }
 
-void owned_add_pool(struct owned *o, const char *uuid, const char *name)
+void owned_file_ident(const char *path, char *out, size_t size)
 {
-    add(o, false, uuid, name, false);
-}
-
-void owned_add_volume(struct owned *o, const char *uuid, const char *name, bool protect)
-{
-    add(o, true, uuid, name, protect);
+    struct statx sx;
+    out[0] = '\0';
+    if (!path || statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_INO | STATX_BTIME, &sx) < 0 ||
+        !(sx.stx_mask & STATX_BTIME))
+        return;
+    snprintf(out, size, "%llu:%lld.%09u", (unsigned long long)sx.stx_ino,
+             (long long)sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec);
 }
 
 struct owned *owned_from_store(struct store *s, char *err, size_t errlen)
@@ -169,7 +171,7 @@ struct owned *owned_from_store(struct store *s, char *err, size_t errlen)
     struct owned *o = owned_new();
     for (size_t i = 0; i < n; i++)
         add(o, v[i].volume != NULL, v[i].pool_uuid, v[i].volume ? v[i].volume : v[i].name,
-            v[i].protect);
+            v[i].protect, v[i].project, v[i].ident, v[i].labels);
     arena_free(a);
     return o;
 }
@@ -190,8 +192,9 @@ int owned_import_legacy(struct store *s, char *err, size_t errlen)
     if (store_begin(s, err, errlen) < 0)
         goto out;
     for (size_t i = 0; i < o->n; i++) {
-        const struct entry *e = &o->v[i];
-        struct store_owned so = { e->uuid, e->volume ? e->name : NULL, e->name, e->protect };
+        const struct owned_entry *e = &o->v[i];
+        struct store_owned so = { e->uuid, e->volume ? e->name : NULL, e->name, e->protect,
+                                  "default", "", "" };
         if (store_owned_put(s, &so, NULL, 0, err, errlen) < 0) {
             store_rollback(s);
             goto out;

@@ -23,6 +23,16 @@
 struct owned;
 struct store;
 
+/* One record. Strings are owned by the set. */
+struct owned_entry {
+    bool volume, protect;
+    char *uuid;                 /* the pool's UUID (for a volume, its pool's) */
+    char *name;
+    char *project;              /* who created or adopted it */
+    char *ident;                /* volumes: "ino:btime" of the file qkvm created, "" unknown */
+    char *labels;               /* as last declared: "k=v" lines */
+};
+
 struct owned *owned_new(void);
 /* The set recorded in the store. NULL with err on failure. */
 struct owned *owned_from_store(struct store *s, char *err, size_t errlen);
@@ -32,11 +42,14 @@ struct owned *owned_from_store(struct store *s, char *err, size_t errlen);
  * left as it is. */
 int owned_import_legacy(struct store *s, char *err, size_t errlen);
 void owned_free(struct owned *o);                    /* accepts NULL */
-bool owned_pool(const struct owned *o, const char *pool_uuid);
-/* Is the volume ours? *protect gets its last recorded protect flag. */
-bool owned_volume(const struct owned *o, const char *pool_uuid, const char *name,
-                  bool *protect);
-void owned_add_pool(struct owned *o, const char *pool_uuid, const char *name);
-void owned_add_volume(struct owned *o, const char *pool_uuid, const char *name, bool protect);
+/* The record of a pool, or of a volume (pool UUID + name), or NULL. A
+ * record is not yet proof: observe.c checks a volume's file against its
+ * ident, plan.c the project. */
+const struct owned_entry *owned_pool(const struct owned *o, const char *pool_uuid);
+const struct owned_entry *owned_volume(const struct owned *o, const char *pool_uuid,
+                                       const char *name);
+/* The identity of a local volume file: "INODE:BIRTH-TIME-NS", or "" when
+ * the file cannot be inspected (remote, no birth time). */
+void owned_file_ident(const char *path, char *out, size_t size);
 
 #endif

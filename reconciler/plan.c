@@ -4,7 +4,9 @@
 
 #include "arena.h"
 #include "observe.h"
+#include "owned.h"
 #include "schema.h"
+#include "tree.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,7 +17,7 @@ static const char *const verb_names[PLAN_VERB_COUNT] = {
     "create", "update", "replace", "delete", "start", "stop", "adopt",
 };
 static const char *const kind_names[MODEL_KIND_COUNT] = {
-    "node", "network", "pool", "image", "disk", "vm", "policy",
+    "node", "network", "pool", "image", "disk", "vm", "policy", "project",
 };
 static const char *const category_names[DRIFT_CATEGORY_COUNT] = {
     "changed", "missing", "stopped", "running", "stale", "orphan",
@@ -33,6 +35,7 @@ void plan_free(struct plan *p)
     free(p->v);
     free(p->notes);
     free(p->drift);
+    free(p->foreign);
     arena_free(p->arena);
     free(p);
 }
@@ -106,7 +109,55 @@ struct ctx {
     const struct obs_host *obs;
     const struct plan_opts *opts;
     struct key_map keys;
+    const char *project;
+    bool empty;                 /* the manifests declare no resource: never prune */
+    size_t managed;             /* objects of this project on the host */
 };
+
+enum plan_owner plan_owner(struct arena *a, const struct virtxml_mark *m, const char *kind,
+                           const char *name, const char *uuid, const char *project,
+                           const char **owner, const char **why)
+{
+    *owner = NULL;
+    *why = NULL;
+    if (!m->kind)
+        return OWNER_NONE;
+    if (!*m->kind || !m->name || !*m->name)
+        *why = "its qkvm mark is empty";
+    else if (strcmp(m->kind, kind) != 0)
+        *why = arena_printf(a, "its qkvm mark is of a %s", m->kind);
+    else if (strcmp(m->name, name) != 0)
+        *why = arena_printf(a, "its qkvm mark names '%s': a copy of another object", m->name);
+    else if (m->uuid && (!uuid || strcasecmp(m->uuid, uuid) != 0))
+        *why = arena_printf(a, "its qkvm mark names UUID %s, not its own %s: a copy of "
+                               "another object", m->uuid, uuid ? uuid : "(none)");
+    else if (m->project && !*m->project)
+        *why = "its qkvm mark names no project";
+    if (*why)
+        return OWNER_MISMATCH;
+    *owner = m->project ? m->project : MODEL_DEFAULT_PROJECT;
+    return strcmp(*owner, project) == 0 ? OWNER_OURS : OWNER_FOREIGN;
+}
+
+/* Whose a pool or volume is, from its ownership record. */
+static enum plan_owner record_owner(const struct ctx *c, const struct owned_entry *rec,
+                                    const char **owner)
+{
+    *owner = rec ? rec->project : NULL;
+    if (!rec)
+        return OWNER_NONE;
+    return strcmp(rec->project, c->project) == 0 ? OWNER_OURS : OWNER_FOREIGN;
+}
+
+static void foreign(struct ctx *c, enum model_kind k, const char *name, const char *project)
+{
+    struct plan *p = c->p;
+    if (p->nforeign == p->foreign_cap) {
+        p->foreign_cap = p->foreign_cap ? p->foreign_cap * 2 : 8;
+        p->foreign = xreallocarray(p->foreign, p->foreign_cap, sizeof(*p->foreign));
+    }
+    p->foreign[p->nforeign++] = (struct plan_foreign){ k, name, project };
+}
 
 static struct plan_action *add_action(struct ctx *c, enum plan_verb verb, enum model_kind k,
                                       const char *name, const struct model_object *want,
@@ -193,6 +244,44 @@ static void conflict(struct ctx *c, enum model_kind k, const char *name, const c
          "alone (use --adopt to manage it)", what);
     finding(c, DRIFT_CONFLICT, schema_kinds[k].name, name, NULL, NULL, NULL,
             "a %s of this name exists and was not created by qkvm", what);
+}
+
+/* May this project change the declared object that exists? Notes the
+ * conflict and returns false when it may not; *adopt when --adopt takes it
+ * over. Another project's object is never taken, whatever the flags. */
+static bool may_manage(struct ctx *c, enum model_kind k, const char *name, const char *what,
+                       enum plan_owner own, const char *owner, const char *why, bool *adopt)
+{
+    *adopt = false;
+    switch (own) {
+    case OWNER_OURS:
+        return true;
+    case OWNER_FOREIGN:
+        key_put(&c->keys, k, name, 0, true);
+        note(c, NOTE_CONFLICT, k, name,
+             "conflict: a %s of this name belongs to project '%s'; it is left alone (a "
+             "project never changes another's objects: rename one of them)", what, owner);
+        finding(c, DRIFT_CONFLICT, schema_kinds[k].name, name, NULL, NULL, NULL,
+                "a %s of this name belongs to project '%s'", what, owner);
+        return false;
+    case OWNER_MISMATCH:
+        if (c->opts->adopt)
+            break;
+        key_put(&c->keys, k, name, 0, true);
+        note(c, NOTE_CONFLICT, k, name,
+             "conflict: a %s of this name exists, but %s; it is not qkvm's and is left "
+             "alone (use --adopt to manage it)", what, why);
+        finding(c, DRIFT_CONFLICT, schema_kinds[k].name, name, NULL, NULL, NULL,
+                "a %s of this name exists, but %s", what, why);
+        return false;
+    case OWNER_NONE:
+        if (c->opts->adopt)
+            break;
+        conflict(c, k, name, what);
+        return false;
+    }
+    *adopt = true;
+    return true;
 }
 
 /* Is any dependency of a declared object in conflict or blocked? */
@@ -284,11 +373,12 @@ static void plan_pools(struct ctx *c)
             finding(c, DRIFT_MISSING, "Pool", name, NULL, NULL, NULL, "declared, not on the host");
             continue;
         }
-        if (!op->owned && !c->opts->adopt) {
-            conflict(c, MODEL_POOL, name, "storage pool");
+        const char *owner = NULL;
+        bool adopt;
+        if (!may_manage(c, MODEL_POOL, name, "storage pool", record_owner(c, op->rec, &owner),
+                        owner, NULL, &adopt))
             continue;
-        }
-        if (!op->owned)
+        if (adopt)
             add_action(c, PLAN_ADOPT, MODEL_POOL, name, &want->obj, "--adopt: record as qkvm's");
         struct diff d;
         diff_init(&d, c->a);
@@ -357,10 +447,12 @@ static void plan_networks(struct ctx *c)
                     "declared, not on the host");
             continue;
         }
-        if (!on->mark.kind && !c->opts->adopt) {
-            conflict(c, MODEL_NETWORK, name, "network");
+        const char *owner = NULL, *why = NULL;
+        bool adopt;
+        enum plan_owner own = plan_owner(c->a, &on->mark, "Network", name, on->uuid, c->project,
+                                         &owner, &why);
+        if (!may_manage(c, MODEL_NETWORK, name, "network", own, owner, why, &adopt))
             continue;
-        }
         struct diff d;
         diff_init(&d, c->a);
         diff_network(&d, want, on->net);
@@ -385,7 +477,7 @@ static void plan_networks(struct ctx *c)
         bool replace = false;
         for (size_t i = 0; i < d.n; i++)
             replace |= d.v[i].how == DIFF_REPLACE;
-        if (!on->mark.kind)
+        if (adopt)
             add_action(c, PLAN_ADOPT, MODEL_NETWORK, name, &want->obj,
                        "--adopt: mark as qkvm's (takes effect in the definition)");
         struct plan_action *a = NULL;
@@ -438,11 +530,16 @@ static void plan_disks(struct ctx *c)
                     "declared, no volume in pool %s", pool);
             continue;
         }
-        if (!ov->owned && !c->opts->adopt) {
-            conflict(c, MODEL_DISK, name, "volume");
+        const char *owner = NULL;
+        bool adopt;
+        enum plan_owner own = record_owner(c, ov->rec, &owner);
+        if (ov->replaced)
+            own = OWNER_MISMATCH;
+        if (!may_manage(c, MODEL_DISK, name, "volume", own, owner,
+                        "its file is not the one qkvm created (deleted and re-created by hand)",
+                        &adopt))
             continue;
-        }
-        if (!ov->owned)
+        if (adopt)
             add_action(c, PLAN_ADOPT, MODEL_DISK, name, &want->obj,
                        "--adopt: record as qkvm's")->pool = pool;
         struct diff d;
@@ -514,11 +611,13 @@ static void plan_vms(struct ctx *c)
             }
             continue;
         }
-        if (!od->mark.kind && !c->opts->adopt) {
-            conflict(c, MODEL_VM, name, "domain");
+        const char *owner = NULL, *why = NULL;
+        bool adopt;
+        enum plan_owner own = plan_owner(c->a, &od->mark, "VM", name, od->uuid, c->project,
+                                         &owner, &why);
+        if (!may_manage(c, MODEL_VM, name, "domain", own, owner, why, &adopt))
             continue;
-        }
-        if (!od->mark.kind) {
+        if (adopt) {
             struct plan_action *a = add_action(c, PLAN_ADOPT, MODEL_VM, name, &want->obj,
                                                "--adopt: mark as qkvm's");
             vm_deps(c, (size_t)(a - c->p->v), want);
@@ -617,16 +716,101 @@ static const struct model_disk *declared_disk(const struct ctx *c, const char *p
     return d && strcmp(d->spec.pool, pool) == 0 ? d : NULL;
 }
 
+/* "k=v" lines (an ownership record's labels) as a label set. */
+static struct model_labels parse_labels(struct arena *a, const char *text)
+{
+    struct model_labels l = { 0 };
+    if (!text || !*text)
+        return l;
+    size_t n = 1;
+    for (const char *p = text; *p; p++)
+        n += *p == '\n';
+    l.v = arena_alloc(a, n * sizeof(*l.v));
+    for (const char *p = text; *p;) {
+        size_t len = strcspn(p, "\n");
+        const char *eq = memchr(p, '=', len);
+        if (eq)
+            l.v[l.n++] = (struct model_label){ arena_strndup(a, p, (size_t)(eq - p)),
+                                               arena_strndup(a, eq + 1, len - (size_t)(eq - p) - 1) };
+        p += len + (p[len] == '\n');
+    }
+    return l;
+}
+
+/* The prune rule of a stale object: the most careful (never < report <
+ * delete) of the Policies that declare `prune` and select the labels it was
+ * last declared with; report when none does. *by names the Policy. */
+static enum policy_prune prune_rule(const struct ctx *c, const struct model_labels *labels,
+                                    const char **by)
+{
+    enum policy_prune rule = POLICY_PRUNE_REPORT;
+    bool any = false;
+    *by = NULL;
+    for (size_t i = 0; i < c->want->len[MODEL_POLICY]; i++) {
+        const struct model_policy *pol = (const struct model_policy *)c->want->objs[MODEL_POLICY][i];
+        if (!tree_get(pol->spec.hdr.src, "prune") ||
+            !model_labels_match(&pol->spec.selector, labels))
+            continue;
+        if (!any || pol->spec.prune < rule) {
+            rule = pol->spec.prune;
+            *by = pol->obj.meta.name;
+        }
+        any = true;
+    }
+    return rule;
+}
+
+/* Is a stale object to be deleted? When not, says why in a note. */
+static bool prune_it(struct ctx *c, enum model_kind k, const char *name,
+                     const struct model_labels *labels, const char *where, const char **how)
+{
+    const char *by;
+    if (c->empty) {
+        note(c, NOTE_PRUNE_SKIPPED, k, name, "stale: no longer declared; not deleted: the "
+             "manifests declare nothing, and an empty manifest set never prunes");
+        return false;
+    }
+    enum policy_prune rule = prune_rule(c, labels, &by);
+    if (rule == POLICY_PRUNE_NEVER) {
+        note(c, NOTE_PRUNE_SKIPPED, k, name, "stale: no longer declared; not deleted: Policy "
+             "'%s' says prune: never", by);
+        return false;
+    }
+    if (rule == POLICY_PRUNE_DELETE) {
+        *how = arena_printf(c->a, "Policy '%s', prune: delete", by);
+        return true;
+    }
+    if (c->opts->prune) {
+        *how = "--prune";
+        return true;
+    }
+    note(c, NOTE_PRUNE_SKIPPED, k, name, "stale: no longer declared; 'apply --prune' deletes it%s",
+         where);
+    return false;
+}
+
 static void plan_stale(struct ctx *c)
 {
     const struct obs_host *h = c->obs;
-    bool prune = c->opts->prune;
+    const char *owner, *why, *how;
     /* VMs first */
     for (size_t i = 0; i < h->ndoms; i++) {
         const struct obs_domain *d = &h->doms[i];
+        enum plan_owner own = plan_owner(c->a, &d->mark, "VM", d->name, d->uuid, c->project,
+                                         &owner, &why);
+        c->managed += own == OWNER_OURS;
         if (declared(c, MODEL_VM, d->name))
             continue;
-        if (!d->mark.kind) {
+        if (own == OWNER_FOREIGN) {
+            foreign(c, MODEL_VM, d->name, owner);
+            continue;
+        }
+        if (own == OWNER_MISMATCH) {
+            finding(c, DRIFT_CONFLICT, "VM", d->name, NULL, NULL, NULL,
+                    "a domain no manifest declares, %s; it is not qkvm's and is left alone", why);
+            continue;
+        }
+        if (own == OWNER_NONE) {
             finding(c, DRIFT_ORPHAN, "VM", d->name, NULL, NULL, NULL,
                     "a domain qkvm did not create and no manifest declares (%s)",
                     d->active ? "running" : "shut off");
@@ -634,25 +818,36 @@ static void plan_stale(struct ctx *c)
         }
         finding(c, DRIFT_STALE, "VM", d->name, NULL, NULL, NULL,
                 "created by qkvm, no longer declared");
-        if (prune)
+        if (prune_it(c, MODEL_VM, d->name, &d->mark.labels, "", &how))
             add_action(c, PLAN_DELETE, MODEL_VM, d->name, NULL,
-                       d->active ? "no longer declared (--prune): stopped and undefined"
-                                 : "no longer declared (--prune): undefined");
-        else
-            note(c, NOTE_PRUNE_SKIPPED, MODEL_VM, d->name,
-                 "stale: no longer declared; 'apply --prune' deletes it");
+                       d->active ? arena_printf(c->a, "no longer declared (%s): stopped and "
+                                                "undefined", how)
+                                 : arena_printf(c->a, "no longer declared (%s): undefined", how));
     }
     /* volumes */
     for (size_t i = 0; i < h->npools; i++) {
         const struct obs_pool *p = &h->pools[i];
         for (size_t j = 0; j < p->nvols; j++) {
             const struct obs_volume *v = &p->vols[j];
+            enum plan_owner own = record_owner(c, v->rec, &owner);
+            c->managed += own == OWNER_OURS;
             if (declared_disk(c, p->name, v->name))
                 continue;
             const char *vname = arena_printf(c->a, "%s/%s", p->name, v->name);
-            if (!v->owned) {
+            if (own == OWNER_FOREIGN) {
+                foreign(c, MODEL_DISK, v->name, owner);
+                continue;
+            }
+            if (v->replaced) {
+                finding(c, DRIFT_CONFLICT, "Volume", vname, NULL, NULL, NULL,
+                        "recorded as created by qkvm, but its file is not the one qkvm created "
+                        "(deleted and re-created by hand): not qkvm's, left alone");
+                continue;
+            }
+            if (own == OWNER_NONE) {
                 finding(c, DRIFT_ORPHAN, "Volume", vname, NULL, NULL, NULL,
-                        "a volume qkvm did not create and no manifest declares");
+                        "a volume no manifest declares, not recorded as qkvm's (in this state "
+                        "database)");
                 continue;
             }
             finding(c, DRIFT_STALE, "Disk", v->name, NULL, NULL, NULL,
@@ -663,24 +858,23 @@ static void plan_stale(struct ctx *c)
             const char *user = ud ? ud->name : NULL;
             bool user_deleted = ud && key_get(&c->keys, MODEL_VM, ud->name, &user_action) == 1 &&
                                 c->p->v[user_action].verb == PLAN_DELETE;
-            if (v->protect)
+            struct model_labels labels = parse_labels(c->a, v->rec->labels);
+            if (v->rec->protect)
                 note(c, NOTE_PROTECTED, MODEL_DISK, v->name,
                      "stale, but protect: true was declared; never deleted (pool %s)", p->name);
             else if (user && !user_deleted)
                 note(c, NOTE_PRUNE_SKIPPED, MODEL_DISK, v->name,
                      "stale, but domain %s still uses it; not deleted", user);
-            else if (prune) {
+            else if (prune_it(c, MODEL_DISK, v->name, &labels,
+                              arena_printf(c->a, " from pool %s", p->name), &how)) {
                 struct plan_action *a = add_action(c, PLAN_DELETE, MODEL_DISK, v->name, NULL,
                                                    arena_printf(c->a, "no longer declared "
-                                                                "(--prune): volume deleted "
-                                                                "from pool %s", p->name));
+                                                                "(%s): volume deleted "
+                                                                "from pool %s", how, p->name));
                 a->pool = p->name;
                 if (user_deleted)
                     add_dep(c, a, user_action);
-            } else
-                note(c, NOTE_PRUNE_SKIPPED, MODEL_DISK, v->name,
-                     "stale: no longer declared; 'apply --prune' deletes it from pool %s",
-                     p->name);
+            }
         }
         for (size_t j = 0; j < p->nstray_files; j++)
             finding(c, DRIFT_ORPHAN_FILE, "File", p->stray_files[j], NULL, NULL, NULL,
@@ -689,22 +883,32 @@ static void plan_stale(struct ctx *c)
     /* networks */
     for (size_t i = 0; i < h->nnets; i++) {
         const struct obs_network *n = &h->nets[i];
+        enum plan_owner own = plan_owner(c->a, &n->mark, "Network", n->name, n->uuid, c->project,
+                                         &owner, &why);
+        c->managed += own == OWNER_OURS;
         if (declared(c, MODEL_NETWORK, n->name))
             continue;
-        if (!n->mark.kind) {
+        if (own == OWNER_FOREIGN) {
+            foreign(c, MODEL_NETWORK, n->name, owner);
+            continue;
+        }
+        if (own == OWNER_MISMATCH) {
+            finding(c, DRIFT_CONFLICT, "Network", n->name, NULL, NULL, NULL,
+                    "a network no manifest declares, %s; it is not qkvm's and is left alone",
+                    why);
+            continue;
+        }
+        if (own == OWNER_NONE) {
             finding(c, DRIFT_ORPHAN, "Network", n->name, NULL, NULL, NULL,
                     "a network qkvm did not create and no manifest declares");
             continue;
         }
         finding(c, DRIFT_STALE, "Network", n->name, NULL, NULL, NULL,
                 "created by qkvm, no longer declared");
-        if (!prune) {
-            note(c, NOTE_PRUNE_SKIPPED, MODEL_NETWORK, n->name,
-                 "stale: no longer declared; 'apply --prune' deletes it");
+        if (!prune_it(c, MODEL_NETWORK, n->name, &n->mark.labels, "", &how))
             continue;
-        }
         struct plan_action *a = add_action(c, PLAN_DELETE, MODEL_NETWORK, n->name, NULL,
-                                           "no longer declared (--prune)");
+                                           arena_printf(c->a, "no longer declared (%s)", how));
         size_t ai = (size_t)(a - c->p->v);
         for (size_t k = 0; k < h->ndoms; k++)
             for (size_t m = 0; m < h->doms[k].vm->spec.nics.n; m++)
@@ -714,27 +918,77 @@ static void plan_stale(struct ctx *c)
     /* pools last */
     for (size_t i = 0; i < h->npools; i++) {
         const struct obs_pool *p = &h->pools[i];
+        enum plan_owner own = record_owner(c, p->rec, &owner);
+        c->managed += own == OWNER_OURS;
         if (declared(c, MODEL_POOL, p->name))
             continue;
-        if (!p->owned) {
+        if (own == OWNER_FOREIGN) {
+            foreign(c, MODEL_POOL, p->name, owner);
+            continue;
+        }
+        if (own == OWNER_NONE) {
             finding(c, DRIFT_ORPHAN, "Pool", p->name, NULL, NULL, NULL,
-                    "a storage pool qkvm did not create and no manifest declares");
+                    "a storage pool no manifest declares, not recorded as qkvm's (in this "
+                    "state database)");
             continue;
         }
         finding(c, DRIFT_STALE, "Pool", p->name, NULL, NULL, NULL,
                 "created by qkvm, no longer declared");
-        if (!prune) {
-            note(c, NOTE_PRUNE_SKIPPED, MODEL_POOL, p->name,
-                 "stale: no longer declared; 'apply --prune' removes its definition");
+        struct model_labels labels = parse_labels(c->a, p->rec->labels);
+        if (!prune_it(c, MODEL_POOL, p->name, &labels, " (its definition; the directory stays)",
+                      &how))
             continue;
-        }
         struct plan_action *a = add_action(c, PLAN_DELETE, MODEL_POOL, p->name, NULL,
-                                           "no longer declared (--prune): definition "
-                                           "removed, the directory and its files stay");
+                                           arena_printf(c->a, "no longer declared (%s): "
+                                                        "definition removed, the directory and "
+                                                        "its files stay", how));
         size_t ai = (size_t)(a - c->p->v);
         for (size_t j = 0; j < p->nvols; j++)
             depend(c, ai, MODEL_DISK, p->vols[j].name);
     }
+}
+
+/* The deletion guards: too many deletions, or all of the project's objects,
+ * and none of them is kept in the plan. Deletions are the plan's tail
+ * (plan_stale adds only those, after everything else). */
+static void plan_guard(struct ctx *c)
+{
+    struct plan *p = c->p;
+    size_t first = p->n, n = 0;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->v[i].verb == PLAN_DELETE) {
+            n++;
+            if (first == p->n)
+                first = i;
+        }
+    if (!n)
+        return;
+    for (size_t i = first; i < p->n; i++)
+        if (p->v[i].verb != PLAN_DELETE)
+            abort();                   /* plan_stale's invariant broken */
+    const struct model_project *proj = model_project(c->want);
+    bool given = c->opts->max_deletions >= 0;
+    long max = given ? c->opts->max_deletions : proj ? (long)proj->spec.max_deletions : 10;
+    bool all = n >= c->managed;
+    if (n <= (size_t)max && (!all || given))
+        return;
+    for (size_t i = first; i < p->n; i++)
+        note(c, NOTE_PRUNE_SKIPPED, p->v[i].kind, p->v[i].name,
+             "stale: its deletion is refused by the deletion guard (see project/%s)",
+             c->project);
+    if (n > (size_t)max)
+        note(c, NOTE_REFUSED, MODEL_PROJECT, c->project,
+             "refused: this plan would delete %zu objects, more than the %ld that project '%s' "
+             "allows (%s); nothing is deleted. Pass --max-deletions %zu to allow it",
+             n, max, c->project, given ? "--max-deletions" : "spec.maxDeletions", n);
+    else
+        note(c, NOTE_REFUSED, MODEL_PROJECT, c->project,
+             "refused: this plan would delete every object project '%s' manages on the host "
+             "(%zu); nothing is deleted. Pass --max-deletions %zu to allow it",
+             c->project, n, n);
+    p->refused = n;
+    p->count[PLAN_DELETE] = 0;
+    p->n = first;
 }
 
 static void plan_host_checks(struct ctx *c)
@@ -763,13 +1017,18 @@ struct plan *plan_build(const struct model *desired, const struct obs_host *obs,
     struct plan *p = xcalloc(1, sizeof(*p));
     p->arena = arena_new();
     p->uri = arena_strdup(p->arena, obs->uri);
-    struct ctx c = { p, p->arena, desired, obs, opts, { 0 } };
+    struct ctx c = { p, p->arena, desired, obs, opts, { 0 }, model_project_name(desired),
+                     true, 0 };
+    p->project = c.project;
+    for (int k = MODEL_NETWORK; k <= MODEL_VM; k++)
+        c.empty &= desired->len[k] == 0;
     plan_pools(&c);
     plan_networks(&c);
     plan_images(&c);
     plan_disks(&c);
     plan_vms(&c);
     plan_stale(&c);
+    plan_guard(&c);
     plan_host_checks(&c);
     free(c.keys.v);
     return p;

@@ -6,10 +6,28 @@
  * deletions in the reverse order (VMs first, pools last). Every action names
  * the actions it depends on, so apply can skip the dependents of a failure.
  *
- * Ownership (DESIGN §4): a domain or network is qkvm's when it carries the
- * qkvm:resource mark; a pool or volume when the ownership record has it. An
- * object that is not qkvm's is never changed or deleted: with the name of a
- * declared object it is a conflict (until --adopt), otherwise an orphan.
+ * Ownership (DESIGN §4) is proven, not assumed. A domain or network is this
+ * project's when it carries a qkvm:resource mark whose kind and name are the
+ * object's own, whose UUID is the object's UUID, and whose project is the
+ * manifests' (plan_owner); a pool or volume when the ownership record has it
+ * for this project (and, for a volume, the file is still the one qkvm
+ * created: observe.c). An object that is not this project's is never
+ * changed or deleted, whatever the flags: another project's is "foreign"
+ * (listed, never stale or orphan; with the name of a declared object a
+ * conflict naming that project); one without a mark is an orphan, or a
+ * conflict until --adopt when declared; one whose mark does not match it (a
+ * copy made with virt-clone or dumpxml + define keeps the mark) is a
+ * conflict, never ours.
+ *
+ * Deletion guards: an empty manifest set (no Network, Pool, Image, Disk or
+ * VM) never prunes. A plan whose deletions number more than the Project's
+ * maxDeletions (default 10), or that would delete every object the project
+ * manages on the host, keeps none of them and says so in a NOTE_REFUSED;
+ * --max-deletions N (plan_opts.max_deletions) allows up to N, including all.
+ * A Policy's prune selects stale objects by the labels they were last
+ * declared with (in the mark, or the ownership record): never keeps them
+ * even with --prune, delete deletes them without it; the most careful of
+ * the matching Policies wins.
  */
 #ifndef QKVM_PLAN_H
 #define QKVM_PLAN_H
@@ -42,6 +60,31 @@ enum plan_note_type {
     NOTE_PRUNE_SKIPPED,   /* stale, --prune not given */
     NOTE_PROTECTED,       /* stale but protect: true */
     NOTE_UNSUPPORTED,     /* a kind or feature this version does not reconcile */
+    NOTE_REFUSED,         /* deletions withheld by a deletion guard */
+};
+
+/* Whose an observed domain or network is, from its mark. */
+enum plan_owner {
+    OWNER_NONE,           /* no mark: not qkvm's */
+    OWNER_OURS,           /* this project's, and the mark matches the object */
+    OWNER_FOREIGN,        /* another project's (its mark matches the object) */
+    OWNER_MISMATCH,       /* a mark that does not match the object: never ours */
+};
+struct virtxml_mark;
+struct arena;
+/* kind: "VM" or "Network"; uuid: the object's. *owner gets the project the
+ * mark names; *why (MISMATCH) says what does not match, in a. Marks written
+ * before projects (no project, no UUID) belong to project "default" and are
+ * checked by kind and name. */
+enum plan_owner plan_owner(struct arena *a, const struct virtxml_mark *m, const char *kind,
+                           const char *name, const char *uuid, const char *project,
+                           const char **owner, const char **why);
+
+/* An object of another project on the host: shown, never touched. */
+struct plan_foreign {
+    enum model_kind kind;
+    const char *name;
+    const char *project;
 };
 
 struct plan_action {
@@ -97,12 +140,17 @@ struct plan {
     size_t nnotes, notes_cap;
     struct drift_finding *drift;
     size_t ndrift, drift_cap;
+    struct plan_foreign *foreign;
+    size_t nforeign, foreign_cap;
     size_t count[PLAN_VERB_COUNT];
+    const char *project;              /* the manifests' project */
+    size_t refused;                   /* deletions a guard withheld */
 };
 
 struct plan_opts {
     bool prune;       /* delete stale objects */
     bool adopt;       /* take over same-named unmanaged objects */
+    long max_deletions;   /* -1: the Project's maxDeletions; else this many, all included */
 };
 
 struct plan *plan_build(const struct model *desired, const struct obs_host *obs,

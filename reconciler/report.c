@@ -20,6 +20,7 @@
 static const char *const how_names[] = { "config", "live", "restart", "replace", "blocked" };
 static const char *const note_names[] = {
     "conflict", "blocked", "restart-pending", "prune-skipped", "protected", "unsupported",
+    "deletion-refused",
 };
 
 static const char *symbol(enum plan_verb v, const char **color)
@@ -38,12 +39,41 @@ static const char *short_field(const char *f)
     return strncmp(f, "spec.", 5) == 0 ? f + 5 : f;
 }
 
+/* Objects of other projects: one line, never counted as changes or drift. */
+static void foreign_text(FILE *out, const struct plan *p)
+{
+    if (!p->nforeign)
+        return;
+    fprintf(out, "\n%zu object%s of other projects on this host %s left alone:", p->nforeign,
+            p->nforeign == 1 ? "" : "s", p->nforeign == 1 ? "is" : "are");
+    for (size_t i = 0; i < p->nforeign && i < 8; i++)
+        fprintf(out, "%s %s/%s (project %s)", i ? "," : "", plan_kind_name(p->foreign[i].kind),
+                p->foreign[i].name, p->foreign[i].project);
+    if (p->nforeign > 8)
+        fprintf(out, " and %zu more ('qkvm get' lists them)", p->nforeign - 8);
+    fputs(".\n", out);
+}
+
+static struct tree *foreign_tree(struct arena *a, const struct plan *p)
+{
+    struct tree *list = tree_new_seq(a);
+    for (size_t i = 0; i < p->nforeign; i++) {
+        struct tree *m = tree_new_map(a);
+        tree_map_str(a, m, "kind", schema_kinds[p->foreign[i].kind].name);
+        tree_map_str(a, m, "name", p->foreign[i].name);
+        tree_map_str(a, m, "project", p->foreign[i].project);
+        tree_seq_add(a, list, m);
+    }
+    return list;
+}
+
 bool report_plan_has_changes(const struct plan *p)
 {
     if (p->n)
         return true;
     for (size_t i = 0; i < p->nnotes; i++)
-        if (p->notes[i].type == NOTE_CONFLICT || p->notes[i].type == NOTE_BLOCKED)
+        if (p->notes[i].type == NOTE_CONFLICT || p->notes[i].type == NOTE_BLOCKED ||
+            p->notes[i].type == NOTE_REFUSED)
             return true;
     return false;
 }
@@ -92,16 +122,19 @@ void report_plan_text(FILE *out, const struct plan *p, bool color)
     if (!p->n) {
         size_t attention = 0;
         for (size_t i = 0; i < p->nnotes; i++)
-            attention += p->notes[i].type == NOTE_CONFLICT || p->notes[i].type == NOTE_BLOCKED;
+            attention += p->notes[i].type == NOTE_CONFLICT || p->notes[i].type == NOTE_BLOCKED ||
+                         p->notes[i].type == NOTE_REFUSED;
+        foreign_text(out, p);
         if (attention)
             fprintf(out, "\nNothing to apply, but %s does not match the manifests: %zu item%s "
                          "above need%s attention.\n", p->uri, attention,
                     attention == 1 ? "" : "s", attention == 1 ? "s" : "");
         else
-            fprintf(out, "%sNo changes. %s matches the manifests.\n", p->nnotes ? "\n" : "",
-                    p->uri);
+            fprintf(out, "%sNo changes. %s matches the manifests.\n",
+                    p->nnotes || p->nforeign ? "\n" : "", p->uri);
         return;
     }
+    foreign_text(out, p);
     fprintf(out, "\n%sPlan:%s %zu to create, %zu to update, %zu to replace, %zu to delete, "
                  "%zu to start, %zu to stop",
             color ? C_BOLD : "", reset, p->count[PLAN_CREATE], p->count[PLAN_UPDATE],
@@ -174,6 +207,8 @@ struct tree *report_plan_tree(struct arena *a, const struct plan *p,
         tree_seq_add(a, notes, m);
     }
     tree_map_add(a, root, "notes", notes);
+    tree_map_str(a, root, "project", p->project);
+    tree_map_add(a, root, "foreign", foreign_tree(a, p));
     return root;
 }
 
@@ -181,6 +216,7 @@ void report_drift_text(FILE *out, const struct plan *p, bool color)
 {
     if (!p->ndrift) {
         fprintf(out, "No drift: %s matches the manifests; no orphans.\n", p->uri);
+        foreign_text(out, p);
         return;
     }
     fprintf(out, "%-14s %-8s %-24s %s\n", "CATEGORY", "KIND", "NAME", "DETAIL");
@@ -205,6 +241,7 @@ void report_drift_text(FILE *out, const struct plan *p, bool color)
             sep = ", ";
         }
     fputs(".\n", out);
+    foreign_text(out, p);
 }
 
 struct tree *report_drift_tree(struct arena *a, const struct plan *p)
@@ -232,5 +269,7 @@ struct tree *report_drift_tree(struct arena *a, const struct plan *p)
         tree_map_int(a, counts, drift_category_name((enum drift_category)c), (long long)count[c]);
     tree_map_add(a, root, "counts", counts);
     tree_map_add(a, root, "findings", list);
+    tree_map_str(a, root, "project", p->project);
+    tree_map_add(a, root, "foreign", foreign_tree(a, p));
     return root;
 }

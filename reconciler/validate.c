@@ -342,7 +342,7 @@ static bool selector_matches_any(const struct model *m,
                                  const struct model_labels *sel)
 {
     for (int k = 0; k < MODEL_KIND_COUNT; k++) {
-        if (k == MODEL_POLICY)
+        if (k == MODEL_POLICY || k == MODEL_PROJECT)
             continue;
         for (size_t i = 0; i < m->len[k]; i++)
             if (model_labels_match(sel, &m->objs[k][i]->meta.labels))
@@ -365,6 +365,17 @@ void validate_model(const struct model *m, struct diag *d)
                 first = i;
         }
 
+    /* one project per set: its name is the identity of everything it creates */
+    for (size_t i = 1; i < m->len[MODEL_PROJECT]; i++) {
+        const struct model_object *first = m->objs[MODEL_PROJECT][0], *o = m->objs[MODEL_PROJECT][i];
+        if (strcmp(first->meta.name, o->meta.name) == 0)
+            continue;                  /* reported as a duplicate above */
+        struct tree_mark fm = decode_mark(first, &first->meta.hdr, "name");
+        verr(&v, DIAG_ERROR, o, &o->meta.hdr, "name", "metadata.name",
+             "a manifest set is one project: Project '%s' is a second one (Project '%s' "
+             "at %s:%u)", o->meta.name, first->meta.name, first->file ? first->file : "?",
+             fm.line);
+    }
     for (size_t i = 0; i < m->len[MODEL_NODE]; i++) {
         const struct model_node *n = (const struct model_node *)m->objs[MODEL_NODE][i];
         if (n->spec.uri)

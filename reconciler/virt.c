@@ -469,6 +469,23 @@ int virt_volume_resize(struct virt *v, const char *pool, const char *name, uint6
     return rc;
 }
 
+int virt_volume_path(struct virt *v, const char *pool, const char *name, char *out,
+                     size_t size)
+{
+    char err[256];
+    virStorageVolPtr vol = volume(v, pool, name, err, sizeof(err));
+    if (!vol)
+        return -1;
+    v->calls++;
+    char *path = virStorageVolGetPath(vol);
+    virStorageVolFree(vol);
+    if (!path)
+        return -1;
+    snprintf(out, size, "%s", path);
+    free(path);
+    return 0;
+}
+
 int virt_volume_delete(struct virt *v, const char *pool, const char *name, char *err,
                        size_t errlen)
 {

@@ -68,6 +68,9 @@ int virt_volume_resize(struct virt *v, const char *pool, const char *name, uint6
                        char *err, size_t errlen);
 int virt_volume_delete(struct virt *v, const char *pool, const char *name, char *err,
                        size_t errlen);
+/* The volume's file (its target path); -1 when it cannot be read. */
+int virt_volume_path(struct virt *v, const char *pool, const char *name, char *out,
+                     size_t size);
 int virt_network_define(struct virt *v, const char *xml, char *err, size_t errlen);
 int virt_network_start(struct virt *v, const char *name, char *err, size_t errlen);
 int virt_network_remove(struct virt *v, const char *name, char *err, size_t errlen);

@@ -133,6 +133,18 @@ static void read_mark(struct arena *a, const xmlNode *metadata, struct virtxml_m
         m->hash = get(a, c, "hash");
         m->source = get(a, c, "source");
         m->commit = get(a, c, "commit");
+        m->project = get(a, c, "project");
+        m->uuid = get(a, c, "uuid");
+        size_t nl = 0;
+        for (xmlNodePtr l = c->children; l; l = l->next)
+            nl += is(l, "label");
+        m->labels.v = nl ? arena_alloc(a, nl * sizeof(*m->labels.v)) : NULL;
+        for (xmlNodePtr l = c->children; l; l = l->next) {
+            const char *k = is(l, "label") ? get(a, l, "key") : NULL;
+            if (k)
+                m->labels.v[m->labels.n++] = (struct model_label){ k, get(a, l, "value") ?
+                                                                   get(a, l, "value") : "" };
+        }
         if (!m->kind)
             m->kind = "";
         return;
@@ -447,11 +459,20 @@ static xmlNodePtr new_root(xmlDocPtr *doc, const char *name)
 
 static void mark_attrs(xmlNodePtr n, const struct virtxml_mark *m)
 {
+    if (m->project)
+        attr(n, "project", m->project);
     attr(n, "kind", m->kind);
     attr(n, "name", m->name);
+    if (m->uuid)
+        attr(n, "uuid", m->uuid);
     attr(n, "hash", m->hash);
     attr(n, "source", m->source ? m->source : "");
     attr(n, "commit", m->commit ? m->commit : "");
+    for (size_t i = 0; i < m->labels.n; i++) {
+        xmlNodePtr l = xmlNewChild(n, n->ns, (const xmlChar *)"label", NULL);
+        attr(l, "key", m->labels.v[i].key);
+        attr(l, "value", m->labels.v[i].value);
+    }
 }
 
 static void add_mark(xmlNodePtr parent, const struct virtxml_mark *m)
@@ -602,6 +623,8 @@ char *virtxml_network_encode(const struct model_network *net,
     xmlDocPtr doc;
     xmlNodePtr r = new_root(&doc, "network");
     add(r, "name", net->obj.meta.name);
+    if (mark && mark->uuid)
+        add(r, "uuid", mark->uuid);
     add_mark(r, mark);
     if (s->mode == NET_MODE_NAT) {
         attr(add(r, "forward", NULL), "mode", "nat");

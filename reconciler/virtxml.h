@@ -29,10 +29,17 @@ struct arena;
 #define VIRTXML_NS "https://qkvm.dev/xmlns/1"
 #define VIRTXML_NS_PREFIX "qkvm"
 
-/* The ownership mark: <qkvm:resource kind= name= hash= source= commit=/>.
- * kind is NULL when the object carries no mark (not ours). */
+/* The ownership mark: <qkvm:resource project= kind= name= uuid= hash= source=
+ * commit=/>. kind is NULL when the object carries no mark element at all
+ * ("" when the element has no kind). project and uuid are NULL in marks
+ * written before projects existed (those belong to project "default" and
+ * bind to no UUID). Whether a mark makes an object qkvm's is decided by
+ * plan.c (plan_owner), never here: a mark proves nothing until its kind,
+ * name and UUID are checked against the object that carries it. */
 struct virtxml_mark {
     const char *kind, *name, *hash, *source, *commit;
+    const char *project, *uuid;
+    struct model_labels labels;  /* <qkvm:label key= value=/> children: as last declared */
 };
 
 /* Where a domain disk's data is: a pool volume, or a plain file. */
@@ -92,6 +99,8 @@ char *virtxml_disk_encode(const struct model *desired, const struct vm_disk *d,
                           const char *target);
 /* One <interface> element; target_dev may be NULL. */
 char *virtxml_nic_encode(const struct vm_nic *nic);
+/* The network's <uuid> is mark->uuid when given (chosen by the caller, so
+ * the mark can name it before libvirt defines the network). */
 char *virtxml_network_encode(const struct model_network *net,
                              const struct virtxml_dhcp_host *hosts, size_t nhosts,
                              const struct virtxml_mark *mark);

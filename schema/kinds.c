@@ -618,6 +618,36 @@ static const struct schema_field policy_top_fields[] =
 static const struct schema_table policy_top = {
     "Policy", sizeof(struct model_policy), policy_top_fields, NULL, NULL };
 
+/* =============================== Project ============================== */
+
+static const struct schema_field project_spec_fields[] = {
+    { FLD(struct project_spec, max_deletions, "maxDeletions", SCHEMA_INT), .def = "10",
+      .min = 0, .max = 100000,
+      .doc = "The most objects one apply may delete (--prune or prune: delete); a plan "
+             "deleting more, or every object the project manages, is refused unless "
+             "--max-deletions allows it." },
+    END
+};
+static const struct schema_table project_spec_table = {
+    "Project.spec", sizeof(struct project_spec), project_spec_fields, NULL,
+    "The project's limits." };
+/* As TOP_FIELDS, but the spec may be left out: a Project is often just a name. */
+static const struct schema_field project_top_fields[] = {
+    { FLD(struct model_object, api_version, "apiVersion", SCHEMA_ENUM),
+      .required = true, .values = api_versions,
+      .doc = "The manifest format version: " SCHEMA_API_VERSION "." },
+    { FLD(struct model_object, kind_name, "kind", SCHEMA_STRING),
+      .required = true, .doc = "The kind of object." },
+    { FLD(struct model_object, meta, "metadata", SCHEMA_STRUCT),
+      .required = true, .table = &meta_table,
+      .doc = "The project's name (its identity on every host) and labels." },
+    { .name = "spec", .type = SCHEMA_STRUCT, .offset = offsetof(struct model_project, spec),
+      .table = &project_spec_table, .doc = "The project's limits." },
+    END
+};
+static const struct schema_table project_top = {
+    "Project", sizeof(struct model_project), project_top_fields, NULL, NULL };
+
 /* ================================ kinds =============================== */
 
 const struct schema_kind schema_kinds[MODEL_KIND_COUNT] = {
@@ -637,4 +667,8 @@ const struct schema_kind schema_kinds[MODEL_KIND_COUNT] = {
     [MODEL_POLICY] = { "Policy", "policies", MODEL_POLICY, sizeof(struct model_policy),
         &policy_top, "Rules (HA, placement, drift, prune, restart) for the objects "
         "whose labels match its selector." },
+    [MODEL_PROJECT] = { "Project", "projects", MODEL_PROJECT, sizeof(struct model_project),
+        &project_top, "The manifest set's identity: every object qkvm creates carries the "
+        "project's name, and a project never changes or deletes another's objects. At most "
+        "one per set; without one the set is project 'default'." },
 };

@@ -44,6 +44,7 @@ struct store {
     sqlite3 *db;                /* NULL: a missing file opened for reading */
     char *path;
     bool writable;
+    long long version;          /* the file's schema version once opened */
     int lockfd;
     struct cached { const char *sql; sqlite3_stmt *st; } cache[NSTMT];
     size_t ncache;
@@ -122,6 +123,13 @@ static const char *const migrations[STORE_VERSION] = {
     "  hash TEXT NOT NULL DEFAULT '', spec TEXT,"
     "  run INTEGER NOT NULL,"
     "  PRIMARY KEY(node, kind, name)) WITHOUT ROWID;",
+
+    /* 3: projects: who owns a pool or volume, what identifies the volume's
+     * file as the one qkvm created, and the labels last declared (so a
+     * Policy's prune rule can select a stale object) */
+    "ALTER TABLE owned ADD COLUMN project TEXT NOT NULL DEFAULT 'default';"
+    "ALTER TABLE owned ADD COLUMN ident TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE owned ADD COLUMN labels TEXT NOT NULL DEFAULT '';",
 };
 
 int64_t store_now(void)
@@ -423,6 +431,7 @@ struct store *store_open(const char *path, enum store_mode mode, char *err, size
     int fresh = classify(s, &version, err, errlen);
     if (fresh < 0)
         goto bad;
+    s->version = fresh == 1 || write || access(path, W_OK) == 0 ? STORE_VERSION : version;
     if (write) {
         if (prepare_write(s, fresh == 1, STORE_VERSION, err, errlen) < 0)
             goto bad;
@@ -1175,12 +1184,18 @@ int store_findings(struct store *s, struct arena *a, int64_t run, const char *no
 /* ---- ownership ---- */
 
 static const char SQL_OWNED_PUT[] =
-    "INSERT INTO owned(pool_uuid, volume, name, protect, node, created, run) "
-    "VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(pool_uuid, volume) DO UPDATE SET "
-    "name = excluded.name, protect = excluded.protect";
+    "INSERT INTO owned(pool_uuid, volume, name, protect, node, created, run, project, ident, "
+    "labels) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(pool_uuid, volume) DO UPDATE SET "
+    "name = excluded.name, protect = excluded.protect, project = excluded.project, "
+    "labels = excluded.labels, "
+    "ident = CASE WHEN excluded.ident <> '' THEN excluded.ident ELSE owned.ident END";
 static const char SQL_OWNED_DELETE[] = "DELETE FROM owned WHERE pool_uuid = ? AND volume = ?";
 static const char SQL_OWNED_DELETE_POOL[] = "DELETE FROM owned WHERE pool_uuid = ?";
-static const char SQL_OWNED_ALL[] = "SELECT pool_uuid, volume, name, protect FROM owned";
+static const char SQL_OWNED_ALL[] =
+    "SELECT pool_uuid, volume, name, protect, project, ident, labels FROM owned";
+/* a read-only file of schema 2 or older: no project, ident, labels */
+static const char SQL_OWNED_ALL_V2[] =
+    "SELECT pool_uuid, volume, name, protect, 'default', '', '' FROM owned";
 
 int store_owned_put(struct store *s, const struct store_owned *o, const char *node, int64_t run,
                     char *err, size_t errlen)
@@ -1198,6 +1213,10 @@ int store_owned_put(struct store *s, const struct store_owned *o, const char *no
     sqlite3_bind_int64(st, 6, store_now());
     if (run)
         sqlite3_bind_int64(st, 7, run);
+    sqlite3_bind_text(st, 8, o->project && *o->project ? o->project : "default", -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, o->ident ? o->ident : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, o->labels ? o->labels : "", -1, SQLITE_STATIC);
     return done(s, st, err, errlen, "cannot record ownership");
 }
 
@@ -1222,7 +1241,7 @@ int store_owned_all(struct store *s, struct arena *a, struct store_owned **out, 
     *n = 0;
     if (!s->db)
         return 0;
-    sqlite3_stmt *st = stmt(s, SQL_OWNED_ALL, err, errlen);
+    sqlite3_stmt *st = stmt(s, s->version < 3 ? SQL_OWNED_ALL_V2 : SQL_OWNED_ALL, err, errlen);
     if (!st)
         return -1;
     size_t cap = 0;
@@ -1233,7 +1252,9 @@ int store_owned_all(struct store *s, struct arena *a, struct store_owned **out, 
         const char *vol = (const char *)sqlite3_column_text(st, 1);
         v[(*n)++] = (struct store_owned){ col_text(a, st, 0),
                                           vol && *vol ? arena_strdup(a, vol) : NULL,
-                                          col_text(a, st, 2), sqlite3_column_int(st, 3) != 0 };
+                                          col_text(a, st, 2), sqlite3_column_int(st, 3) != 0,
+                                          col_text(a, st, 4), col_text(a, st, 5),
+                                          col_text(a, st, 6) };
     }
     sqlite3_reset(st);
     *out = v;

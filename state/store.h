@@ -41,7 +41,7 @@
 struct arena;
 struct store;
 
-#define STORE_VERSION 2          /* the schema this binary writes */
+#define STORE_VERSION 3          /* the schema this binary writes */
 #define STORE_DEFAULT_KEEP_RUNS 100000
 #define STORE_DEFAULT_KEEP_DAYS 90
 
@@ -166,6 +166,11 @@ struct store_owned {
     const char *volume;            /* NULL for the pool itself */
     const char *name;              /* the pool's name, or the volume's */
     bool protect;
+    const char *project;           /* the project that created or adopted it */
+    const char *ident;             /* volumes: what identifies the file qkvm created
+                                    * ("ino:btime" of a local file), "" unknown; a put
+                                    * with "" keeps the recorded one */
+    const char *labels;            /* "k=v\n..." as last declared, "" none */
 };
 
 int store_owned_put(struct store *s, const struct store_owned *o, const char *node,

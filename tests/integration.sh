@@ -11,6 +11,7 @@
 # prints why. CI runs it as root.
 if [ -z "${passed+x}" ]; then . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"; fi
 . "$(dirname "${BASH_SOURCE[0]}")/state.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/projects.sh"
 
 it_run() {
     local node="it$$"
@@ -43,6 +44,17 @@ it_run() {
     IT_URI=$U
     IT_NODE=$node
     st_cases
+    tools/testbed stop "$node"
+    # projects sharing a host, ownership proof, deletion guards (a third node)
+    node="pj$$"
+    if ! U=$(tools/testbed start "$node" 2>"$TESTTMP/testbed.err"); then
+        fail "testbed: a third private libvirtd starts" "$(cat "$TESTTMP/testbed.err")"
+        return
+    fi
+    trap 'tools/testbed stop "'"$node"'" >/dev/null 2>&1; rm -rf "$TESTTMP"' EXIT
+    IT_URI=$U
+    IT_NODE=$node
+    pj_cases
     tools/testbed stop "$node"
 }
 
@@ -304,6 +316,9 @@ kind: Pool
 metadata: {name: it-pool}
 spec: {type: dir, path: $IT_POOL}
 EOF
+    mkdir -p "$TESTTMP/it/empty"
+    q plan -f "$TESTTMP/it/empty" --prune --detailed-exitcode
+    expect "an empty manifest directory with --prune plans no deletion" 0 "an empty manifest set never prunes"
     q apply -f "$M" --yes
     expect "without --prune, stale objects stay" 0 "'apply --prune' deletes it"
     holds "stale VMs still defined" 'V dominfo it-1 >/dev/null && V dominfo it-2 >/dev/null'
