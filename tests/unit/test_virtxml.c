@@ -32,7 +32,9 @@ static void domain_round_trip(void **state)
     load_str(&l, manifests);
     assert_int_equal(l.d.errors, 0);
     const struct model_vm *vm = (const struct model_vm *)model_find(l.m, MODEL_VM, "web-1");
-    struct virtxml_mark mark = { "VM", "web-1", "00ff", "vms.yaml", "" };
+    struct model_label lv[] = { { "app", "web" }, { "tier", "a&b\"<" } };
+    struct virtxml_mark mark = { "VM", "web-1", "00ff", "vms.yaml", "", "alpha",
+                                 "33333333-0000-0000-0000-000000000001", { lv, 2 } };
     char *xml = virtxml_domain_encode(l.m, vm, "33333333-0000-0000-0000-000000000001", &mark);
     assert_non_null(strstr(xml, "<source pool=\"local\" volume=\"d\"/>"));
 
@@ -42,6 +44,11 @@ static void domain_round_trip(void **state)
     assert_int_equal(virtxml_domain_decode(a, xml, &dx, err, sizeof(err)), 0);
     assert_string_equal(dx.mark.kind, "VM");
     assert_string_equal(dx.mark.hash, "00ff");
+    assert_string_equal(dx.mark.project, "alpha");
+    assert_string_equal(dx.mark.uuid, "33333333-0000-0000-0000-000000000001");
+    assert_int_equal(dx.mark.labels.n, 2);
+    assert_string_equal(dx.mark.labels.v[1].key, "tier");
+    assert_string_equal(dx.mark.labels.v[1].value, "a&b\"<");
     assert_string_equal(dx.uuid, "33333333-0000-0000-0000-000000000001");
     assert_false(dx.active);
     assert_string_equal(dx.src[1].target, "sda");
@@ -87,7 +94,8 @@ static void network_round_trip(void **state)
     const struct model_network *net =
         (const struct model_network *)model_find(l.m, MODEL_NETWORK, "lab");
     struct virtxml_dhcp_host hosts[] = { { "52:54:00:00:00:01", "10.10.0.5", "web-1" } };
-    struct virtxml_mark mark = { "Network", "lab", "1", "", "" };
+    struct virtxml_mark mark = { "Network", "lab", "1", "", "", "alpha",
+                                 "55555555-0000-4000-8000-000000000001", { NULL, 0 } };
     char *xml = virtxml_network_encode(net, hosts, 1, &mark);
     assert_null(strstr(xml, "<forward"));      /* isolated */
     struct arena *a = arena_new();
@@ -98,6 +106,9 @@ static void network_round_trip(void **state)
     assert_string_equal(nx.net->spec.gateway, "10.10.0.1");
     assert_int_equal(nx.nhosts, 1);
     assert_string_equal(nx.hosts[0].ip, "10.10.0.5");
+    /* the network's UUID is the one the mark names */
+    assert_string_equal(nx.uuid, "55555555-0000-4000-8000-000000000001");
+    assert_string_equal(nx.mark.uuid, nx.uuid);
     struct diff d;
     diff_init(&d, a);
     diff_network(&d, net, nx.net);
