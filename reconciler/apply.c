@@ -446,9 +446,26 @@ static int do_vm(struct run *r, const struct plan_action *a)
     case PLAN_CREATE:
         return vm_define(r, want, NULL);
     case PLAN_START:
+        if (want && want->spec.state == VM_STATE_PAUSED)
+            return virt_domain_start_paused(r->v, a->name, err, el);
         return virt_domain_start(r->v, a->name, err, el);
     case PLAN_STOP:
+        /* a paused guest cannot take the ACPI power button */
+        if (od && od->paused && virt_domain_resume(r->v, a->name, err, el) < 0)
+            return -1;
         return virt_domain_stop(r->v, a->name, r->o->shutdown_timeout_ms, &forced, err, el);
+    case PLAN_RESTART:
+        if (od && od->paused && virt_domain_resume(r->v, a->name, err, el) < 0)
+            return -1;
+        if (virt_domain_stop(r->v, a->name, r->o->shutdown_timeout_ms, &forced, err, el) < 0)
+            return -1;
+        if (want && want->spec.state == VM_STATE_PAUSED)
+            return virt_domain_start_paused(r->v, a->name, err, el);
+        return virt_domain_start(r->v, a->name, err, el);
+    case PLAN_PAUSE:
+        return virt_domain_suspend(r->v, a->name, err, el);
+    case PLAN_RESUME:
+        return virt_domain_resume(r->v, a->name, err, el);
     case PLAN_ADOPT:
         return vm_define(r, want, od ? od->uuid : NULL);
     case PLAN_UPDATE:
@@ -522,11 +539,21 @@ static void sides(const struct obs_host *obs, const struct plan_action *a, char 
         break;
     case PLAN_START:
     case PLAN_STOP:
+    case PLAN_RESTART:
+    case PLAN_PAUSE:
+    case PLAN_RESUME: {
+        static const char *const from[PLAN_VERB_COUNT] = {
+            [PLAN_START] = "shut off", [PLAN_STOP] = "running", [PLAN_PAUSE] = "running",
+            [PLAN_RESUME] = "paused", [PLAN_RESTART] = "running (changes pending)" };
+        static const char *const to[PLAN_VERB_COUNT] = {
+            [PLAN_START] = "running", [PLAN_STOP] = "shut off", [PLAN_PAUSE] = "paused",
+            [PLAN_RESUME] = "running", [PLAN_RESTART] = "running (restarted)" };
         b = tree_new_map(ar);
         f = tree_new_map(ar);
-        tree_map_str(ar, b, "state", a->verb == PLAN_START ? "shut off" : "running");
-        tree_map_str(ar, f, "state", a->verb == PLAN_START ? "running" : "shut off");
+        tree_map_str(ar, b, "state", from[a->verb]);
+        tree_map_str(ar, f, "state", to[a->verb]);
         break;
+    }
     case PLAN_ADOPT:
         b = tree_new_map(ar);
         f = tree_new_map(ar);
@@ -551,6 +578,7 @@ static const char *past(enum plan_verb v)
 {
     static const char *const words[PLAN_VERB_COUNT] = {
         "created", "updated", "replaced", "deleted", "started", "stopped", "adopted",
+        "restarted", "paused", "resumed",
     };
     return words[v];
 }
@@ -559,6 +587,7 @@ static const char *reason_of(enum plan_verb v)
 {
     static const char *const words[PLAN_VERB_COUNT] = {
         "Created", "Updated", "Replaced", "Deleted", "Started", "Stopped", "Adopted",
+        "Restarted", "Paused", "Resumed",
     };
     return words[v];
 }

@@ -121,7 +121,14 @@ void diff_vm(struct diff *d, const struct model_vm *want, const struct model_vm 
     if (w->max_cpus != g->max_cpus)
         diff_add(d, "spec.maxCpus", num(a, g->max_cpus), num(a, w->max_cpus), restart, NULL);
     if (w->cpus != g->cpus) {
-        bool live = running && w->cpus <= g->max_cpus && w->max_cpus == g->max_cpus;
+        /* Only growth is live. Removing a vCPU from a running guest needs
+         * the guest's cooperation (ACPI CPU hot-unplug in QEMU's modern CPU
+         * hotplug mode, which the guest OS switches on): QEMU 7.2 refuses it
+         * otherwise ("CPU hot unplug not supported without ACPI", "device
+         * unplug request for not supported device type"), so planning it
+         * live would fail on every apply. It waits for a restart. */
+        bool live = running && w->cpus > g->cpus && w->cpus <= g->max_cpus &&
+                    w->max_cpus == g->max_cpus;
         diff_add(d, "spec.cpus", num(a, g->cpus), num(a, w->cpus),
                  !running ? DIFF_CONFIG : live ? DIFF_LIVE : DIFF_RESTART, NULL);
     }

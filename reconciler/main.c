@@ -64,6 +64,7 @@ struct opts {
     bool color;              /* stderr is a terminal and NO_COLOR is unset */
     bool reference;          /* explain --reference */
     bool yes, prune, adopt;  /* apply */
+    bool restart;            /* apply, plan: restart VMs whose changes need it */
     bool detailed_exitcode;  /* plan */
     int shutdown_timeout;    /* apply: seconds, -1 unset */
     bool wide;               /* -o wide */
@@ -600,7 +601,7 @@ static int reconcile_prepare(const struct opts *o, const char *cmd, int argc,
     r->t_observe = now() - t0;
     if (r->run && store_node_seen(r->st, r->run, uri, r->node, "ready", "", err, sizeof(err)) < 0)
         fprintf(stderr, "qkvm: warning: %s\n", err);
-    struct plan_opts po = { o->prune, o->adopt, o->max_deletions };
+    struct plan_opts po = { o->prune, o->adopt, o->max_deletions, o->restart };
     r->plan = plan_build(r->m, r->obs, &po);
     if (o->verbose)
         fprintf(stderr, "qkvm: %s: load %.1f ms, observe %.1f ms (%zu domains, %zu networks, "
@@ -612,12 +613,17 @@ static int reconcile_prepare(const struct opts *o, const char *cmd, int argc,
 
 static const char *plan_summary(struct arena *a, const struct plan *p)
 {
+    if (!p->n && p->restarts_pending)
+        return arena_printf(a, "nothing to apply, %zu restart%s pending", p->restarts_pending,
+                            p->restarts_pending == 1 ? "" : "s");
     if (!p->n)
         return arena_printf(a, "no changes%s", p->nnotes ? ", with notes" : "");
     return arena_printf(a, "%zu to create, %zu to update, %zu to replace, %zu to delete, "
-                           "%zu to start/stop, %zu to adopt", p->count[PLAN_CREATE],
-                        p->count[PLAN_UPDATE], p->count[PLAN_REPLACE], p->count[PLAN_DELETE],
-                        p->count[PLAN_START] + p->count[PLAN_STOP], p->count[PLAN_ADOPT]);
+                           "%zu to start/stop/pause/resume, %zu to restart, %zu to adopt",
+                        p->count[PLAN_CREATE], p->count[PLAN_UPDATE], p->count[PLAN_REPLACE],
+                        p->count[PLAN_DELETE], p->count[PLAN_START] + p->count[PLAN_STOP] +
+                        p->count[PLAN_PAUSE] + p->count[PLAN_RESUME], p->count[PLAN_RESTART],
+                        p->count[PLAN_ADOPT]);
 }
 
 /* The node's rows: manifests, observation, plan and what the store last
@@ -1214,7 +1220,7 @@ static int inventory_load(const struct opts *o, const char *cmd, struct reconcil
         fprintf(stderr, "qkvm: warning: cannot observe %s: %s; showing what was last "
                         "recorded\n", uri ? uri : "the default libvirt host", err);
     } else if (r->m) {
-        struct plan_opts po = { false, false, -1 };
+        struct plan_opts po = { false, false, -1, false };
         r->plan = plan_build(r->m, r->obs, &po);
     }
     if (store_objects(r->st, r->a, uri, NULL, NULL, &so, &n, err, sizeof(err)) < 0) {
@@ -1434,25 +1440,41 @@ static const struct command commands[] = {
       "Print the JSON Schema (draft 2020-12) of a manifest document, generated\n"
       "from the schema, for yaml-language-server and other editors:\n"
       "  # yaml-language-server: $schema=./qkvm.schema.json\n" },
-    { "plan", cmd_plan, "-f PATH [-c URI] [--detailed-exitcode] [--prune] [--adopt] [-o json]",
+    { "plan", cmd_plan, "-f PATH [-c URI] [--detailed-exitcode] [--prune] [--max-deletions N] "
+                        "[--adopt] [--restart] [-o json]",
       "show what apply would change on the host",
       "Observe the libvirt host, compare it with the manifests field by field and\n"
       "print the actions apply would take, in order: + create, ~ update in place\n"
       "(live, or in the definition with \"restart required\"), -/+ replace, - delete,\n"
       "and ! for what apply will not do (conflicts, blocked changes, pending\n"
-      "restarts, stale objects without --prune). Nothing is changed.\n"
-      "  --detailed-exitcode  exit 2 when there are changes, 0 when none, 1 on error\n"
-      "  --prune              plan deletion of stale objects (qkvm's, no longer declared)\n"
-      "  --adopt              plan taking over same-named objects qkvm did not create\n" },
-    { "apply", cmd_apply, "-f PATH [-c URI] [--yes] [--prune] [--adopt] [--shutdown-timeout S]",
+      "restarts, stale objects without --prune, deletions a guard refused).\n"
+      "Objects of other projects are listed apart and never touched. Nothing is\n"
+      "changed.\n"
+      "  --detailed-exitcode  exit 2 when there are changes, pending restarts or\n"
+      "                       items needing attention; 0 when none; 1 on error\n"
+      "  --prune              plan deletion of stale objects (the project's, no longer\n"
+      "                       declared)\n"
+      "  --max-deletions N    allow up to N deletions (default: the Project's\n"
+      "                       maxDeletions, 10; deleting all of the project's objects\n"
+      "                       needs it too)\n"
+      "  --adopt              plan taking over same-named objects no project created\n"
+      "  --restart            plan restarting VMs whose changes wait for a restart\n" },
+    { "apply", cmd_apply, "-f PATH [-c URI] [--yes] [--prune] [--max-deletions N] [--adopt] "
+                          "[--restart] [--shutdown-timeout S]",
       "make the host match the manifests",
       "Plan as 'qkvm plan' does, ask for confirmation (unless --yes), then apply\n"
       "the actions in order: pools, networks, disks, VMs; deletions in reverse.\n"
       "Independent actions go on when one fails; dependents of a failure are\n"
       "skipped. Exit 1 when anything failed, one line per failure on stderr.\n"
       "  --yes                do not ask (required when stdin is not a terminal)\n"
-      "  --prune              delete stale objects (never Disks with protect: true)\n"
-      "  --adopt              take over same-named objects qkvm did not create\n"
+      "  --prune              delete stale objects (never Disks with protect: true),\n"
+      "                       within the deletion guards: an empty manifest set never\n"
+      "                       prunes; more than maxDeletions, or every object of the\n"
+      "                       project, is refused (exit 1) unless --max-deletions\n"
+      "  --max-deletions N    allow up to N deletions in this run\n"
+      "  --adopt              take over same-named objects no project created\n"
+      "  --restart            restart VMs whose changes wait for a restart (graceful\n"
+      "                       shutdown, destroy after --shutdown-timeout, start)\n"
       "  --shutdown-timeout S graceful shutdown wait before destroy (default 60)\n"
       "  --lock-timeout D     wait this long for another apply on the same state file\n"
       "                       (default 30s), then fail naming its pid\n"
@@ -1506,7 +1528,7 @@ static const struct command commands[] = {
 
 enum { OPT_STATE = 256, OPT_REFERENCE, OPT_YES, OPT_PRUNE, OPT_ADOPT, OPT_DETAILED,
        OPT_SHUTDOWN_TIMEOUT, OPT_LOCK_TIMEOUT, OPT_SINCE, OPT_PRUNE_OLDER, OPT_LIMIT,
-       OPT_MAX_DELETIONS };
+       OPT_MAX_DELETIONS, OPT_RESTART };
 
 static const struct option long_opts[] = {
     { "file", required_argument, NULL, 'f' },
@@ -1528,6 +1550,7 @@ static const struct option long_opts[] = {
     { "prune-older-than", required_argument, NULL, OPT_PRUNE_OLDER },
     { "limit", required_argument, NULL, OPT_LIMIT },
     { "max-deletions", required_argument, NULL, OPT_MAX_DELETIONS },
+    { "restart", no_argument, NULL, OPT_RESTART },
     { NULL, 0, NULL, 0 },
 };
 
@@ -1592,6 +1615,7 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
         case OPT_SINCE:
         case OPT_PRUNE_OLDER:
         case OPT_MAX_DELETIONS:
+        case OPT_RESTART:
         case OPT_LIMIT: {
             static const struct { int opt; const char *flag, *cmds; } allowed[] = {
                 { OPT_YES, "--yes", " apply " },
@@ -1604,6 +1628,7 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
                 { OPT_PRUNE_OLDER, "--prune-older-than", " history " },
                 { OPT_LIMIT, "--limit", " history events " },
                 { OPT_MAX_DELETIONS, "--max-deletions", " apply plan " },
+                { OPT_RESTART, "--restart", " apply plan " },
             };
             for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
                 if (allowed[i].opt != c)
@@ -1623,6 +1648,8 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
                 o->adopt = true;
             else if (c == OPT_DETAILED)
                 o->detailed_exitcode = true;
+            else if (c == OPT_RESTART)
+                o->restart = true;
             else if (c == OPT_LOCK_TIMEOUT || c == OPT_SINCE || c == OPT_PRUNE_OLDER) {
                 long long ms;
                 if (text_duration(optarg, &ms) < 0 ||

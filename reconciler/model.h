@@ -170,7 +170,7 @@ struct model_disk {
 };
 
 /* ---- VM ---- */
-enum vm_state { VM_STATE_RUNNING, VM_STATE_STOPPED };
+enum vm_state { VM_STATE_RUNNING, VM_STATE_STOPPED, VM_STATE_PAUSED };
 enum vm_bus { VM_BUS_VIRTIO, VM_BUS_SATA, VM_BUS_SCSI, VM_BUS_IDE };
 enum vm_nic_model { VM_NIC_VIRTIO, VM_NIC_E1000, VM_NIC_RTL8139 };
 enum vm_firmware { VM_FIRMWARE_BIOS, VM_FIRMWARE_UEFI };

@@ -335,6 +335,11 @@ static int observe_domains(struct virt *v, struct obs_host *h, const struct mode
         d->uuid = dx.uuid;
         d->active = it->active;
         d->paused = it->paused;
+        if (it->paused) {
+            enum virt_paused why = virt_domain_paused_reason(v, it, &d->paused_why);
+            d->paused_ioerror = why == VIRT_PAUSED_IOERROR;
+            d->starting_up = why == VIRT_PAUSED_STARTING_UP;
+        }
         d->persistent = it->persistent;
         d->vm->spec.state = it->active ? VM_STATE_RUNNING : VM_STATE_STOPPED;
         size_t nd = d->vm->spec.disks.n;
@@ -343,20 +348,15 @@ static int observe_domains(struct virt *v, struct obs_host *h, const struct mode
         for (size_t j = 0; j < nd; j++)
             d->disk_path[j] = disk_path(h, &d->src[j], &d->disk_missing[j]);
 
+        if (it->paused)
+            d->vm->spec.state = VM_STATE_PAUSED;
         if (!it->active || !it->persistent)
             continue;
-        bool fetch = flags & OBSERVE_DEEP;
-        if (!fetch && desired) {
-            const struct model_vm *want =
-                (const struct model_vm *)model_find(desired, MODEL_VM, d->name);
-            if (want) {
-                struct diff df;
-                diff_init(&df, a);
-                diff_vm(&df, want, d->vm, true);
-                fetch = df.n > 0;
-                diff_dispose(&df);
-            }
-        }
+        /* The persistent definition of every running domain qkvm may
+         * compare (declared, or all of them with OBSERVE_DEEP): an edit of
+         * the definition alone is drift, healed by redefining it. */
+        bool fetch = (flags & OBSERVE_DEEP) || !desired ||
+                     model_find(desired, MODEL_VM, d->name) != NULL;
         if (fetch) {
             char *x = virt_domain_config_xml(v, it, err, errlen);
             struct virtxml_domain cx;

@@ -7,10 +7,10 @@
  * that every domain's disk file exists, and looks for qemu processes of the
  * daemon that no domain accounts for. No guest agent is ever asked anything.
  *
- * A running domain is observed through its live XML. Its persistent XML is
- * fetched too only where it can matter: when the live definition differs
- * from the declared one (to tell "restart required, already in the config"
- * from "not applied"), or for every running domain with OBSERVE_DEEP.
+ * A running domain is observed through its live XML and its persistent XML
+ * (two calls per domain): a change made to the definition alone (virsh ...
+ * --config) is drift too, and a pending restart is told from a change not
+ * yet applied. A paused domain's reason costs one more call.
  */
 #ifndef QKVM_OBSERVE_H
 #define QKVM_OBSERVE_H
@@ -35,6 +35,9 @@ struct obs_domain {
     struct virtxml_mark mark;
     const char *uuid;
     bool active, paused, persistent;
+    const char *paused_why;       /* libvirt's reason, in words, when paused */
+    bool paused_ioerror;          /* paused by an I/O error: resuming fixes nothing */
+    bool starting_up;             /* "paused (starting up)": on its way to running */
 };
 
 struct obs_network {

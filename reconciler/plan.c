@@ -14,14 +14,15 @@
 #include <string.h>
 
 static const char *const verb_names[PLAN_VERB_COUNT] = {
-    "create", "update", "replace", "delete", "start", "stop", "adopt",
+    "create", "update", "replace", "delete", "start", "stop", "adopt", "restart", "pause",
+    "resume",
 };
 static const char *const kind_names[MODEL_KIND_COUNT] = {
     "node", "network", "pool", "image", "disk", "vm", "policy", "project",
 };
 static const char *const category_names[DRIFT_CATEGORY_COUNT] = {
     "changed", "missing", "stopped", "running", "stale", "orphan",
-    "orphan-file", "disk-missing", "stray-process", "conflict",
+    "orphan-file", "disk-missing", "stray-process", "conflict", "paused",
 };
 
 const char *plan_verb_name(enum plan_verb v) { return verb_names[v]; }
@@ -591,11 +592,81 @@ static bool has_field(const struct diff *d, const char *field)
     return false;
 }
 
+/* Does a Policy (one that declares `restart`) let qkvm restart the VM? The
+ * most careful of those selecting it wins; *by names the deciding one. */
+static bool restart_allowed(const struct ctx *c, const struct model_vm *vm, const char **by)
+{
+    enum policy_restart rule = POLICY_RESTART_NEVER;
+    bool any = false;
+    *by = NULL;
+    for (size_t i = 0; i < c->want->len[MODEL_POLICY]; i++) {
+        const struct model_policy *pol = (const struct model_policy *)c->want->objs[MODEL_POLICY][i];
+        if (!tree_get(pol->spec.hdr.src, "restart") ||
+            !model_labels_match(&pol->spec.selector, &vm->obj.meta.labels))
+            continue;
+        if (!any || pol->spec.restart < rule) {
+            rule = pol->spec.restart;
+            *by = pol->obj.meta.name;
+        }
+        any = true;
+    }
+    return any && rule == POLICY_RESTART_ONCHANGE;
+}
+
+/* The power state: declared (running, stopped, paused) against observed. */
+static void plan_power(struct ctx *c, const struct model_vm *want, const struct obs_domain *od,
+                       bool has_upd, size_t upd, bool restarting)
+{
+    const char *name = want->obj.meta.name;
+    enum vm_state w = want->spec.state;
+    struct plan_action *a = NULL;
+    if (!od->active) {
+        if (w == VM_STATE_STOPPED)
+            return;
+        a = add_action(c, PLAN_START, MODEL_VM, name, &want->obj,
+                       w == VM_STATE_PAUSED ? "state: paused, the domain is shut off: started "
+                                              "with its vCPUs paused"
+                                            : "state: running, the domain is shut off");
+        vm_deps(c, (size_t)(a - c->p->v), want);
+        finding(c, DRIFT_STOPPED, "VM", name, "spec.state", w == VM_STATE_PAUSED ? "paused"
+                                                                                 : "running",
+                "stopped", "should %s, is shut off", w == VM_STATE_PAUSED ? "be paused" : "run");
+    } else if (w == VM_STATE_STOPPED) {
+        a = add_action(c, PLAN_STOP, MODEL_VM, name, &want->obj,
+                       od->paused ? "state: stopped, the domain is paused: resumed, then shut "
+                                    "down"
+                                  : "state: stopped, the domain runs");
+        finding(c, DRIFT_RUNNING, "VM", name, "spec.state", "stopped",
+                od->paused ? "paused" : "running", "should be stopped, %s",
+                od->paused ? "is paused" : "runs");
+    } else if (w == VM_STATE_RUNNING && od->paused && !od->starting_up && !restarting) {
+        finding(c, DRIFT_PAUSED, "VM", name, "spec.state", "running", "paused",
+                "should run, is paused (%s)", od->paused_why ? od->paused_why : "unknown");
+        if (od->paused_ioerror) {
+            key_put(&c->keys, MODEL_VM, name, 0, true);
+            note(c, NOTE_BLOCKED, MODEL_VM, name,
+                 "paused by an I/O error: not resumed (resuming onto a full or failing disk "
+                 "fixes nothing); free the storage, then 'virsh resume %s'", name);
+            return;
+        }
+        a = add_action(c, PLAN_RESUME, MODEL_VM, name, &want->obj,
+                       arena_printf(c->a, "state: running, the domain is paused (%s)",
+                                    od->paused_why ? od->paused_why : "unknown"));
+    } else if (w == VM_STATE_PAUSED && !od->paused) {
+        a = add_action(c, PLAN_PAUSE, MODEL_VM, name, &want->obj,
+                       "state: paused, the domain runs");
+        finding(c, DRIFT_RUNNING, "VM", name, "spec.state", "paused", "running",
+                "should be paused, runs");
+    }
+    if (a && has_upd)
+        add_dep(c, a, upd);
+}
+
 static void plan_vms(struct ctx *c)
 {
     EACH(MODEL_VM, struct model_vm, want) {
         const char *name = want->obj.meta.name;
-        bool run = want->spec.state == VM_STATE_RUNNING;
+        bool run = want->spec.state != VM_STATE_STOPPED;
         if (vm_blocked(c, want))
             continue;
         const struct obs_domain *od = observe_domain(c->obs, name);
@@ -606,7 +677,10 @@ static void plan_vms(struct ctx *c)
             vm_deps(c, ai, want);
             finding(c, DRIFT_MISSING, "VM", name, NULL, NULL, NULL, "declared, not on the host");
             if (run) {
-                a = add_action(c, PLAN_START, MODEL_VM, name, &want->obj, "state: running");
+                a = add_action(c, PLAN_START, MODEL_VM, name, &want->obj,
+                               want->spec.state == VM_STATE_PAUSED
+                                   ? "state: paused: started with its vCPUs paused"
+                                   : "state: running");
                 add_dep(c, a, ai);
             }
             continue;
@@ -622,9 +696,12 @@ static void plan_vms(struct ctx *c)
                                                "--adopt: mark as qkvm's");
             vm_deps(c, (size_t)(a - c->p->v), want);
         }
-        /* Live definition first; for a running domain whose live definition
-         * differs in what only a restart applies, the persistent one says
-         * whether that change is already made. */
+        /* The live definition of a running domain says what runs; its
+         * persistent definition (always fetched for a declared running
+         * domain) says what the next start runs. A change in the live one
+         * only, already in the definition, is a pending restart; a change in
+         * the definition only (virsh ... --config) is healed by redefining
+         * it from the manifest. */
         struct diff live, conf, out;
         diff_init(&live, c->a);
         diff_init(&conf, c->a);
@@ -636,6 +713,8 @@ static void plan_vms(struct ctx *c)
             diff_vm(&conf, want, od->config, false);
             filter(c, &want->obj, &conf);
         }
+        const char **pending = arena_alloc(c->a, (live.n + 1) * sizeof(*pending));
+        size_t npending = 0;
         for (size_t i = 0; i < live.n; i++) {
             struct diff_change ch = live.v[i];
             /* The live memory of a running domain is the balloon's actual
@@ -650,55 +729,66 @@ static void plan_vms(struct ctx *c)
              * definition is done, the rest waits for a restart. Asking
              * again would only wait for libvirt's timeout again. */
             if (ch.how == DIFF_LIVE && !ch.to && od->config && !has_field(&conf, ch.field)) {
-                note(c, NOTE_RESTART_PENDING, MODEL_VM, name,
-                     "restart required: %s was unplugged in the definition; the guest has "
-                     "not released it", ch.field);
+                pending[npending++] = arena_printf(c->a, "%s was unplugged in the definition; "
+                                                   "the guest has not released it", ch.field);
                 continue;
             }
             if (ch.how == DIFF_RESTART && od->config && !has_field(&conf, ch.field)) {
-                note(c, NOTE_RESTART_PENDING, MODEL_VM, name,
-                     "restart required: %s %s → %s is in the definition, not yet running",
-                     ch.field, ch.from ? ch.from : "(none)", ch.to ? ch.to : "(none)");
+                pending[npending++] = arena_printf(c->a, "%s %s → %s is in the definition, not "
+                                                   "yet running", ch.field,
+                                                   ch.from ? ch.from : "(none)",
+                                                   ch.to ? ch.to : "(none)");
                 continue;
             }
             diff_add(&out, ch.field, ch.from, ch.to, ch.how, ch.why);
         }
-        /* Changes only in the persistent definition (made with --config). */
+        /* Changes only in the persistent definition (made with --config):
+         * what runs is right, the definition is rewritten. */
         for (size_t i = 0; i < conf.n; i++)
             if (!has_field(&live, conf.v[i].field))
-                diff_add(&out, conf.v[i].field, conf.v[i].from, conf.v[i].to, DIFF_RESTART,
+                diff_add(&out, conf.v[i].field, conf.v[i].from, conf.v[i].to, DIFF_CONFIG,
                          NULL);
         report_changes(c, &want->obj, &out);
         size_t upd = 0;
-        bool has_upd = false;
+        bool has_upd = false, needs_restart = npending > 0;
+        bool any_live = false;
+        for (size_t i = 0; i < out.n; i++)
+            any_live |= out.v[i].how == DIFF_LIVE;
         if (out.n) {
             struct plan_action *a = add_action(c, PLAN_UPDATE, MODEL_VM, name, &want->obj,
-                                               active ? "in place" : "in its definition");
+                                               any_live ? "in place"
+                                               : active ? "in its definition (the running "
+                                                          "domain keeps what it runs)"
+                                                        : "in its definition");
             take_changes(c, a, &out);
             upd = (size_t)(a - c->p->v);
             has_upd = true;
+            needs_restart |= a->restart_required;
             vm_deps(c, upd, want);
         }
         diff_dispose(&live);
         diff_dispose(&conf);
         diff_dispose(&out);
-        if (run && !active) {
-            struct plan_action *a = add_action(c, PLAN_START, MODEL_VM, name, &want->obj,
-                                               "state: running, the domain is shut off");
-            size_t ai = (size_t)(a - c->p->v);
-            vm_deps(c, ai, want);
+        /* Restart what needs it when a Policy (restart: onChange) or
+         * --restart allows; otherwise the restart stays pending. */
+        const char *by = NULL;
+        bool restarting = false;
+        if (needs_restart && active && run &&
+            (c->opts->restart || restart_allowed(c, want, &by))) {
+            struct plan_action *a = add_action(
+                c, PLAN_RESTART, MODEL_VM, name, &want->obj,
+                by ? arena_printf(c->a, "changes wait for a restart (Policy '%s', restart: "
+                                        "onChange): graceful shutdown, then start", by)
+                   : "changes wait for a restart (--restart): graceful shutdown, then start");
             if (has_upd)
                 add_dep(c, a, upd);
-            finding(c, DRIFT_STOPPED, "VM", name, "spec.state", "running", "stopped",
-                    "should run, is shut off");
-        } else if (!run && active) {
-            struct plan_action *a = add_action(c, PLAN_STOP, MODEL_VM, name, &want->obj,
-                                               "state: stopped, the domain runs");
-            if (has_upd)
-                add_dep(c, a, upd);
-            finding(c, DRIFT_RUNNING, "VM", name, "spec.state", "stopped", "running",
-                    "should be stopped, runs");
+            restarting = true;
+        } else {
+            for (size_t i = 0; i < npending; i++)
+                note(c, NOTE_RESTART_PENDING, MODEL_VM, name, "restart required: %s",
+                     pending[i]);
         }
+        plan_power(c, want, od, has_upd, upd, restarting);
     }
 }
 
@@ -1030,6 +1120,28 @@ struct plan *plan_build(const struct model *desired, const struct obs_host *obs,
     plan_stale(&c);
     plan_guard(&c);
     plan_host_checks(&c);
+    /* VMs left waiting for a restart: a pending one, or one this plan's
+     * update makes, that no restart action of the plan takes care of */
+    for (size_t i = 0; i < p->nnotes; i++) {
+        const struct plan_note *n = &p->notes[i];
+        bool first = n->type == NOTE_RESTART_PENDING;
+        for (size_t j = 0; first && j < i; j++)
+            first = !(p->notes[j].type == NOTE_RESTART_PENDING &&
+                      strcmp(p->notes[j].name, n->name) == 0);
+        p->restarts_pending += first;
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        const struct plan_action *a = &p->v[i];
+        if (a->kind != MODEL_VM || a->verb != PLAN_UPDATE || !a->restart_required)
+            continue;
+        bool counted = false;
+        for (size_t j = 0; j < p->n && !counted; j++)
+            counted = p->v[j].verb == PLAN_RESTART && strcmp(p->v[j].name, a->name) == 0;
+        for (size_t j = 0; j < p->nnotes && !counted; j++)
+            counted = p->notes[j].type == NOTE_RESTART_PENDING &&
+                      strcmp(p->notes[j].name, a->name) == 0;
+        p->restarts_pending += !counted;
+    }
     free(c.keys.v);
     return p;
 }

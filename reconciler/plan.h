@@ -48,6 +48,9 @@ enum plan_verb {
     PLAN_START,
     PLAN_STOP,
     PLAN_ADOPT,       /* mark an existing object as qkvm's (--adopt) */
+    PLAN_RESTART,     /* graceful shutdown (destroy after the timeout), then start */
+    PLAN_PAUSE,       /* suspend a running VM (state: paused) */
+    PLAN_RESUME,      /* resume a paused VM (state: running) */
     PLAN_VERB_COUNT
 };
 
@@ -119,6 +122,7 @@ enum drift_category {
     DRIFT_DISK_MISSING,   /* a defined domain's disk file does not exist */
     DRIFT_STRAY_PROCESS,  /* a qemu process no domain accounts for */
     DRIFT_CONFLICT,       /* declared, exists, not qkvm's */
+    DRIFT_PAUSED,         /* should run, is paused (with libvirt's reason) */
     DRIFT_CATEGORY_COUNT
 };
 
@@ -145,12 +149,15 @@ struct plan {
     size_t count[PLAN_VERB_COUNT];
     const char *project;              /* the manifests' project */
     size_t refused;                   /* deletions a guard withheld */
+    size_t restarts_pending;          /* VMs whose definition waits for a restart, after
+                                       * this plan (not restarted by it) */
 };
 
 struct plan_opts {
     bool prune;       /* delete stale objects */
     bool adopt;       /* take over same-named unmanaged objects */
     long max_deletions;   /* -1: the Project's maxDeletions; else this many, all included */
+    bool restart;     /* restart running VMs whose pending changes need it (apply --restart) */
 };
 
 struct plan *plan_build(const struct model *desired, const struct obs_host *obs,

@@ -69,7 +69,7 @@ static struct tree *foreign_tree(struct arena *a, const struct plan *p)
 
 bool report_plan_has_changes(const struct plan *p)
 {
-    if (p->n)
+    if (p->n || p->restarts_pending)
         return true;
     for (size_t i = 0; i < p->nnotes; i++)
         if (p->notes[i].type == NOTE_CONFLICT || p->notes[i].type == NOTE_BLOCKED ||
@@ -129,6 +129,14 @@ void report_plan_text(FILE *out, const struct plan *p, bool color)
             fprintf(out, "\nNothing to apply, but %s does not match the manifests: %zu item%s "
                          "above need%s attention.\n", p->uri, attention,
                     attention == 1 ? "" : "s", attention == 1 ? "s" : "");
+        else if (p->restarts_pending)
+            fprintf(out, "\nNothing to apply, but %zu VM%s wait%s for a restart to run what "
+                         "%s definition%s say%s ('apply --restart', or a Policy with restart: "
+                         "onChange, restarts %s).\n", p->restarts_pending,
+                    p->restarts_pending == 1 ? "" : "s", p->restarts_pending == 1 ? "s" : "",
+                    p->restarts_pending == 1 ? "its" : "their",
+                    p->restarts_pending == 1 ? "" : "s", p->restarts_pending == 1 ? "s" : "",
+                    p->restarts_pending == 1 ? "it" : "them");
         else
             fprintf(out, "%sNo changes. %s matches the manifests.\n",
                     p->nnotes || p->nforeign ? "\n" : "", p->uri);
@@ -140,8 +148,13 @@ void report_plan_text(FILE *out, const struct plan *p, bool color)
             color ? C_BOLD : "", reset, p->count[PLAN_CREATE], p->count[PLAN_UPDATE],
             p->count[PLAN_REPLACE], p->count[PLAN_DELETE], p->count[PLAN_START],
             p->count[PLAN_STOP]);
-    if (p->count[PLAN_ADOPT])
-        fprintf(out, ", %zu to adopt", p->count[PLAN_ADOPT]);
+    static const enum plan_verb more[] = { PLAN_RESTART, PLAN_PAUSE, PLAN_RESUME, PLAN_ADOPT };
+    for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
+        if (p->count[more[i]])
+            fprintf(out, ", %zu to %s", p->count[more[i]], plan_verb_name(more[i]));
+    if (p->restarts_pending)
+        fprintf(out, "; %zu restart%s pending after it", p->restarts_pending,
+                p->restarts_pending == 1 ? "" : "s");
     fputs(".\n", out);
 }
 
@@ -162,6 +175,7 @@ struct tree *report_plan_tree(struct arena *a, const struct plan *p,
         tree_map_int(a, sum, "failed", (long long)r->failed);
         tree_map_int(a, sum, "skipped", (long long)r->skipped);
     }
+    tree_map_int(a, sum, "restartsPending", (long long)p->restarts_pending);
     tree_map_bool(a, sum, "changes", report_plan_has_changes(p));
     tree_map_add(a, root, "summary", sum);
     for (size_t i = 0; i < p->n; i++) {

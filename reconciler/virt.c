@@ -318,6 +318,29 @@ char *virt_domain_config_xml(struct virt *v, const struct virt_item *dom, char *
     return x;
 }
 
+enum virt_paused virt_domain_paused_reason(struct virt *v, const struct virt_item *dom,
+                                           const char **text)
+{
+    static const char *const names[] = {
+        "unknown", "paused by the user", "migrating", "saving", "dumping", "an I/O error",
+        "the watchdog", "restored from a snapshot", "shutting down", "taking a snapshot",
+        "crashed", "starting up", "post-copy migration", "post-copy migration failed",
+        "an API error",
+    };
+    int state = 0, reason = 0;
+    v->calls++;
+    *text = "unknown";
+    if (virDomainGetState(dom->handle, &state, &reason, 0) < 0 || state != VIR_DOMAIN_PAUSED)
+        return VIRT_PAUSED_OTHER;
+    if (reason >= 0 && (size_t)reason < sizeof(names) / sizeof(names[0]))
+        *text = names[reason];
+    if (reason == VIR_DOMAIN_PAUSED_IOERROR)
+        return VIRT_PAUSED_IOERROR;
+    if (reason == VIR_DOMAIN_PAUSED_STARTING_UP)
+        return VIRT_PAUSED_STARTING_UP;
+    return VIRT_PAUSED_OTHER;
+}
+
 int virt_list_networks(struct virt *v, struct virt_list *out, char *err, size_t errlen)
 {
     return list_objects(v, VIRT_NETWORK, out, err, errlen);
@@ -571,6 +594,34 @@ int virt_domain_start(struct virt *v, const char *name, char *err, size_t errlen
     LOOKUP(virDomainPtr, virDomainLookupByName, name);
     v->calls++;
     int rc = virDomainCreate(o) < 0 ? lverr(err, errlen, name) : 0;
+    virDomainFree(o);
+    return rc;
+}
+
+int virt_domain_start_paused(struct virt *v, const char *name, char *err, size_t errlen)
+{
+    LOOKUP(virDomainPtr, virDomainLookupByName, name);
+    v->calls++;
+    int rc = virDomainCreateWithFlags(o, VIR_DOMAIN_START_PAUSED) < 0 ? lverr(err, errlen, name)
+                                                                       : 0;
+    virDomainFree(o);
+    return rc;
+}
+
+int virt_domain_suspend(struct virt *v, const char *name, char *err, size_t errlen)
+{
+    LOOKUP(virDomainPtr, virDomainLookupByName, name);
+    v->calls++;
+    int rc = virDomainSuspend(o) < 0 ? lverr(err, errlen, name) : 0;
+    virDomainFree(o);
+    return rc;
+}
+
+int virt_domain_resume(struct virt *v, const char *name, char *err, size_t errlen)
+{
+    LOOKUP(virDomainPtr, virDomainLookupByName, name);
+    v->calls++;
+    int rc = virDomainResume(o) < 0 ? lverr(err, errlen, name) : 0;
     virDomainFree(o);
     return rc;
 }

@@ -56,6 +56,11 @@ int virt_list_volumes(struct virt *v, const struct virt_item *pool, struct virt_
 char *virt_domain_config_xml(struct virt *v, const struct virt_item *dom, char *err,
                              size_t errlen);
 void virt_list_free(struct virt_list *l);
+/* Why a listed domain is paused (one call; only asked of paused ones).
+ * *text: libvirt's reason in words ("paused by the user", "an I/O error"). */
+enum virt_paused { VIRT_PAUSED_OTHER, VIRT_PAUSED_IOERROR, VIRT_PAUSED_STARTING_UP };
+enum virt_paused virt_domain_paused_reason(struct virt *v, const struct virt_item *dom,
+                                           const char **text);
 
 /* Writes: 0, or -1 with libvirt's message in err. */
 int virt_pool_define(struct virt *v, const char *xml, char *err, size_t errlen);
@@ -81,6 +86,10 @@ int virt_network_dhcp_host(struct virt *v, const char *name, const char *host_xm
                            char *err, size_t errlen);
 int virt_domain_define(struct virt *v, const char *xml, char *err, size_t errlen);
 int virt_domain_start(struct virt *v, const char *name, char *err, size_t errlen);
+/* Start a shut off domain with its vCPUs paused (state: paused). */
+int virt_domain_start_paused(struct virt *v, const char *name, char *err, size_t errlen);
+int virt_domain_suspend(struct virt *v, const char *name, char *err, size_t errlen);
+int virt_domain_resume(struct virt *v, const char *name, char *err, size_t errlen);
 /* ACPI shutdown, then wait up to timeout_ms for it to stop; destroy after. */
 int virt_domain_stop(struct virt *v, const char *name, int timeout_ms, bool *forced,
                      char *err, size_t errlen);

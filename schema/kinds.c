@@ -362,7 +362,7 @@ static const struct schema_table disk_top = {
 
 /* ================================= VM ================================= */
 
-static const char *const v_vm_state[] = { "running", "stopped", NULL };
+static const char *const v_vm_state[] = { "running", "stopped", "paused", NULL };
 const char *const schema_values_vm_bus[] = { "virtio", "sata", "scsi", "ide", NULL };
 const char *const schema_values_vm_nic_model[] = { "virtio", "e1000", "rtl8139", NULL };
 const char *const schema_values_vm_firmware[] = { "bios", "uefi", NULL };
@@ -486,7 +486,11 @@ static const struct schema_field vm_spec_fields[] = {
       .doc = "The most memory the VM can have; memory can change up to it on a "
              "running VM through the balloon (default: memory)." },
     { FLD(struct vm_spec, state, "state", SCHEMA_ENUM), .values = v_vm_state,
-      .def = "running", .doc = "Desired power state." },
+      .def = "running",
+      .doc = "Desired power state. running: a paused domain is drift and is resumed (unless "
+             "an I/O error paused it: then it is reported and left paused); stopped: a graceful "
+             "shutdown, then destroy after --shutdown-timeout; paused: started with its vCPUs "
+             "paused, or suspended." },
     { FLD(struct vm_spec, disks, "disks", SCHEMA_LIST), .elem = &elem_vm_disk,
       .doc = "Disks, in order." },
     { FLD(struct vm_spec, nics, "nics", SCHEMA_LIST), .elem = &elem_vm_nic,

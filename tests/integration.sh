@@ -12,6 +12,7 @@
 if [ -z "${passed+x}" ]; then . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"; fi
 . "$(dirname "${BASH_SOURCE[0]}")/state.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/projects.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/live.sh"
 
 it_run() {
     local node="it$$"

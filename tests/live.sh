@@ -1,0 +1,155 @@
+# tests/live.sh — what plan calls live is done live on a real running
+# guest, power states are exact, a definition edited by hand is healed, and
+# restarts happen only when asked (sourced by tests/integration.sh, on a
+# node of its own: $IT_URI).
+#
+# Every change class diff.c classifies as live (DIFF_LIVE) is applied here to
+# a running QEMU guest, and the apply must succeed and the next plan be
+# empty (or, for an unplug a guest without an OS never completes, a pending
+# restart, never a change asked again).
+
+lv_write() {   # DIR [VM SPEC LINES...]
+    local dir=$1
+    shift
+    mkdir -p "$dir"
+    cat >"$dir/base.yaml" <<EOF
+apiVersion: qkvm.dev/v1
+kind: Network
+metadata: {name: lv-net}
+spec: {mode: isolated, cidr: 10.95.0.0/24, dhcp: {start: 10.95.0.100, end: 10.95.0.199}, autostart: ${LV_AUTOSTART:-true}}
+---
+apiVersion: qkvm.dev/v1
+kind: Pool
+metadata: {name: lv-pool}
+spec: {path: $TESTTMP/lv/pool}
+---
+apiVersion: qkvm.dev/v1
+kind: Disk
+metadata: {name: lv-root}
+spec: {pool: lv-pool, size: ${LV_ROOT:-16MiB}}
+---
+apiVersion: qkvm.dev/v1
+kind: Disk
+metadata: {name: lv-data}
+spec: {pool: lv-pool, size: 8MiB}
+EOF
+    {
+        printf 'apiVersion: qkvm.dev/v1\nkind: VM\nmetadata: {name: lv-1, labels: {app: lv}}\nspec:\n'
+        printf '  accel: tcg\n  maxCpus: 3\n  maxMemory: 128MiB\n'
+        for l in "$@"; do printf '  %s\n' "$l"; done
+    } >"$dir/vm.yaml"
+}
+
+lv_cases() {
+    IT_STATE="$TESTTMP/lv/state.db"
+    local LV_AUTOSTART=true LV_ROOT=16MiB
+    local M="$TESTTMP/lv/m"
+    local base=("cpus: 1" "memory: 64MiB" "state: running")
+    lv_write "$M" "${base[@]}" "disks: [{disk: lv-root, boot: 1}]" "nics: [{network: lv-net, ip: 10.95.0.10}]"
+    q apply -f "$M" --yes
+    expect "live: a running guest to change" 0 "vm/lv-1: started"
+    local id
+    id=$(V domid lv-1)
+
+    # every live class at once: vCPU and memory growth, disk and NIC
+    # hot-plug, disk growth, a new DHCP host entry, network autostart
+    LV_AUTOSTART=false LV_ROOT=32MiB
+    lv_write "$M" "cpus: 2" "memory: 96MiB" "state: running" \
+        "disks: [{disk: lv-root, boot: 1}, {disk: lv-data}]" \
+        "nics: [{network: lv-net, ip: 10.95.0.10}, {network: lv-net, ip: 10.95.0.11}]"
+    q plan -f "$M"
+    expect "live: plan names every class live" 0 "cpus: 1 → 2 \(live\)" "memory: .* → 96MiB \(live\)" \
+        "disks\[lv-data\]: \+ lv-data .*\(live\)" "nics\[.*\]: \+ .* on lv-net .*\(live\)" \
+        "size: 16MiB → 32MiB \(live\)" "dhcp.hosts\[.*\]: \+ 10.95.0.11 \(live\)" "autostart: true → false \(live\)"
+    q apply -f "$M" --yes
+    expect "live: every class applied to the running guest" 0 "vm/lv-1: updated" "network/lv-net: updated"
+    holds "live: the same guest, never restarted" '[ "$(V domid lv-1)" = "$id" ]'
+    holds "live: 2 vCPUs" '[ "$(V vcpucount lv-1 --live --active)" = 2 ]'
+    # the balloon target is set live; the live figure is what the guest
+    # gives back (one without a balloon driver never does), so the declared
+    # target is read from the definition
+    holds "live: 96 MiB is the memory target" 'V dumpxml --inactive lv-1 | grep -q "<currentMemory unit=.KiB.>98304<"'
+    holds "live: two disks" '[ "$(V domblklist lv-1 | grep -c lv-)" = 2 ]'
+    holds "live: two NICs" '[ "$(V domiflist lv-1 | grep -c lv-net)" = 2 ]'
+    no_changes "live: every class" "$M"
+
+    # the unplugs: sent live; a guest without an OS never releases the
+    # device, so what is left is a pending restart, never a change again
+    lv_write "$M" "cpus: 2" "memory: 96MiB" "state: running" "disks: [{disk: lv-root, boot: 1}]" \
+        "nics: [{network: lv-net, ip: 10.95.0.10}]"
+    q apply -f "$M" --yes
+    expect "live: disk and NIC unplugs are requested live" 0 "vm/lv-1: updated"
+    q plan -f "$M" --detailed-exitcode
+    if [ "$rc" -eq 0 ] || printf '%s\n' "$out" | grep -q "restart required: spec.*was unplugged"; then
+        pass "live: after the unplugs, nothing is asked again (done, or a pending restart)"
+    else
+        fail "live: after the unplugs, nothing is asked again (done, or a pending restart)" "$out"
+    fi
+
+    # vCPU removal is never planned live (QEMU refuses it without the guest's
+    # cooperation); it waits for a restart, and --restart does it
+    lv_write "$M" "cpus: 1" "memory: 96MiB" "state: running" "disks: [{disk: lv-root, boot: 1}]" \
+        "nics: [{network: lv-net, ip: 10.95.0.10}]"
+    q plan -f "$M" --detailed-exitcode
+    expect "vCPU removal: restart required, not live" 2 "cpus: 2 → 1 \(restart required\)"
+    q apply -f "$M" --yes
+    expect "vCPU removal: the definition is written, no failure" 0 "vm/lv-1: updated \(restart required"
+    q plan -f "$M" --detailed-exitcode
+    expect "a pending restart is not 'No changes': counted, exit 2" 2 \
+        "restart required: spec.cpus 2 → 1 is in the definition" "1 VM waits for a restart"
+    if printf '%s\n' "$out" | grep -q "No changes"; then fail "pending restart: never 'No changes'" "$out"; else pass "pending restart: never 'No changes'"; fi
+    id=$(V domid lv-1)
+    q apply -f "$M" --yes --restart --shutdown-timeout 1
+    expect "apply --restart restarts it" 0 "vm/lv-1: restarted"
+    holds "restarted: a new qemu with 1 vCPU" '[ "$(V domid lv-1)" != "$id" ] && [ "$(V vcpucount lv-1 --live --active)" = 1 ]'
+    no_changes "restart" "$M"
+
+    # restart: onChange on a Policy does the same without the flag
+    printf 'apiVersion: qkvm.dev/v1\nkind: Policy\nmetadata: {name: lv-restart}\nspec: {selector: {app: lv}, restart: onChange}\n' >"$M/policy.yaml"
+    lv_write "$M" "cpus: 1" "memory: 96MiB" "state: running" "disks: [{disk: lv-root, boot: 1, bus: sata}]" \
+        "nics: [{network: lv-net, ip: 10.95.0.10}]"
+    id=$(V domid lv-1)
+    q apply -f "$M" --yes --shutdown-timeout 1
+    expect "restart: onChange restarts the VM whose change needs it" 0 "vm/lv-1: restarted"
+    holds "onChange: the disk is on the new bus" '[ "$(V domid lv-1)" != "$id" ] && V domblklist lv-1 | grep -q "^ *sda "'
+    no_changes "restart: onChange" "$M"
+    rm "$M/policy.yaml"
+
+    # a definition edited by hand (virsh ... --config) of a running domain:
+    # plan sees it, apply heals it by redefining, no restart
+    id=$(V domid lv-1)
+    V setmaxmem lv-1 160M --config >/dev/null
+    q plan -f "$M" --detailed-exitcode
+    expect "a --config edit of a running domain is planned" 2 "maxMemory: 160MiB → 128MiB"
+    q apply -f "$M" --yes
+    expect "apply heals the definition" 0 "vm/lv-1: updated"
+    holds "healed in the definition, the guest not restarted" \
+        'V dumpxml --inactive lv-1 | grep -q "<memory unit=.KiB.>131072<" && [ "$(V domid lv-1)" = "$id" ]'
+    no_changes "--config edit" "$M"
+
+    # power states: paused by hand is drift, resumed; paused declared
+    V suspend lv-1 >/dev/null
+    q drift -f "$M"
+    expect "a VM declared running and paused by hand is drift, with libvirt's reason" 2 "paused +VM +lv-1 +should run, is paused \(paused by the user\)"
+    q apply -f "$M" --yes
+    expect "apply resumes it" 0 "vm/lv-1: resumed"
+    holds "running again" '[ "$(V domstate lv-1)" = running ]'
+    no_changes "resume" "$M"
+    lv_write "$M" "cpus: 1" "memory: 96MiB" "state: paused" "disks: [{disk: lv-root, boot: 1, bus: sata}]" \
+        "nics: [{network: lv-net, ip: 10.95.0.10}]"
+    q apply -f "$M" --yes
+    expect "state: paused pauses it" 0 "vm/lv-1: paused"
+    holds "paused" '[ "$(V domstate lv-1)" = paused ]'
+    no_changes "pause" "$M"
+    lv_write "$M" "cpus: 1" "memory: 96MiB" "state: stopped" "disks: [{disk: lv-root, boot: 1, bus: sata}]" \
+        "nics: [{network: lv-net, ip: 10.95.0.10}]"
+    q apply -f "$M" --yes --shutdown-timeout 1
+    expect "state: stopped of a paused VM: resumed, shut down" 0 "vm/lv-1: stopped"
+    holds "shut off" '[ "$(V domstate lv-1)" = "shut off" ]'
+    lv_write "$M" "cpus: 1" "memory: 96MiB" "state: paused" "disks: [{disk: lv-root, boot: 1, bus: sata}]" \
+        "nics: [{network: lv-net, ip: 10.95.0.10}]"
+    q apply -f "$M" --yes
+    expect "state: paused of a shut off VM: started paused" 0 "vm/lv-1: started"
+    holds "paused from the start" '[ "$(V domstate lv-1)" = paused ]'
+    no_changes "start paused" "$M"
+}
