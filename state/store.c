@@ -523,8 +523,31 @@ void store_rollback(struct store *s)
 
 /* ---- processes ---- */
 
-/* The start time of process pid (clock ticks after boot), 0 when it does
- * not exist. Together with the pid it names one process across pid reuse. */
+/* The start time (field 22, clock ticks after boot) in a /proc/PID/stat
+ * line, 0 when the line is malformed. Field 2, the command name, is in
+ * parentheses and may itself hold spaces and parentheses ("a) b (c"), so
+ * the fields are counted from its last ')'. */
+long long store_proc_starttime(const char *stat)
+{
+    const char *p = strrchr(stat, ')');
+    if (!p)
+        return 0;
+    p++;
+    for (int field = 3;; field++) {
+        p += strspn(p, " ");
+        if (!*p)
+            return 0;
+        if (field == 22)
+            break;
+        p += strcspn(p, " ");
+    }
+    char *end;
+    long long v = strtoll(p, &end, 10);
+    return end != p && (*end == ' ' || *end == '\n' || !*end) && v > 0 ? v : 0;
+}
+
+/* The start time of process pid, 0 when it cannot be read (no such
+ * process). Together with the pid it names one process across pid reuse. */
 static long long proc_start(int pid)
 {
     char path[64], buf[1024];
@@ -537,22 +560,19 @@ static long long proc_start(int pid)
     if (n <= 0)
         return 0;
     buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return 0;
-    /* after ") ": state is field 3; starttime is field 22 */
-    p++;
-    for (int field = 2; field < 22 && p; field++)
-        p = strchr(p + 1, ' ');
-    return p ? strtoll(p + 1, NULL, 10) : 0;
+    return store_proc_starttime(buf);
 }
 
+/* Is the process that recorded (pid, start) still running? A pid that runs
+ * with another start time was reused: that process is gone. Without a
+ * start time (or without /proc), the pid alone decides. */
 static bool alive(int pid, long long start)
 {
     if (pid <= 0)
         return false;
-    if (start)
-        return proc_start(pid) == start;
+    long long now = start ? proc_start(pid) : 0;
+    if (now)
+        return now == start;
     return kill(pid, 0) == 0 || errno == EPERM;
 }
 
@@ -752,7 +772,7 @@ int store_reap(struct store *s, char *err, size_t errlen)
     int rc = st ? 0 : -1;
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         int pid = sqlite3_column_int(st, 2);
-        if (pid == getpid() || alive(pid, sqlite3_column_int64(st, 3)))
+        if (alive(pid, sqlite3_column_int64(st, 3)))
             continue;
         v = grow(a, v, n, &cap, sizeof(*v));
         v[n++] = (struct dead){ sqlite3_column_int64(st, 0), col_text(a, st, 1), pid };

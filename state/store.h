@@ -69,6 +69,11 @@ int store_create_at_version(const char *path, int version, const char *seed, cha
 int store_query_text(struct store *s, const char *sql, char *out, size_t size,
                      char *err, size_t errlen);
 
+/* For tests: the start time (field 22, clock ticks after boot) in a line of
+ * /proc/PID/stat, 0 when the line is malformed. A run records it beside its
+ * pid, so that a reused pid does not pass for the process that ran it. */
+long long store_proc_starttime(const char *stat_line);
+
 /* ---- the reconcile lock ---- */
 
 struct store_holder {
@@ -108,8 +113,9 @@ int store_run_begin(struct store *s, const char *kind, const char *node, const c
 int store_run_set_node(struct store *s, int64_t id, const char *node, char *err, size_t errlen);
 int store_run_end(struct store *s, int64_t id, const char *result, const char *summary,
                   const char *error, char *err, size_t errlen);
-/* Mark runs whose process is gone as interrupted, with an event for each.
- * Returns how many, or -1. */
+/* Mark runs whose process is gone as interrupted, with an event for each:
+ * its pid does not run, or runs with another start time (the pid was
+ * reused). Returns how many, or -1. */
 int store_reap(struct store *s, char *err, size_t errlen);
 /* Apply the retention rules: runs older than keep_days or beyond the newest
  * keep_runs go, with their actions, closed findings, node rows and events.
