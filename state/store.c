@@ -611,15 +611,42 @@ static bool read_holder(int fd, struct store_holder *h)
     return h->pid > 0;
 }
 
+/* The lock file of the database at path: beside the file that path
+ * resolves to (symbolic links followed, "." and ".." gone), so that every
+ * spelling of one database takes one lock. A file not created yet resolves
+ * through its directory. */
+static char *lock_path(const char *path)
+{
+    char *real = realpath(path, NULL);
+    if (!real) {
+        char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+        const char *base = slash ? slash + 1 : path;
+        if (slash)
+            *slash = '\0';
+        char *rdir = realpath(slash ? (*dir ? dir : "/") : ".", NULL);
+        if (rdir) {
+            size_t n = strlen(rdir) + strlen(base) + 2;
+            real = xmalloc(n);
+            snprintf(real, n, "%s%s%s", rdir, strcmp(rdir, "/") ? "/" : "", base);
+            free(rdir);
+        }
+        free(dir);
+    }
+    const char *p = real ? real : path;
+    size_t n = strlen(p) + 6;
+    char *lp = xmalloc(n);
+    snprintf(lp, n, "%s.lock", p);
+    free(real);
+    return lp;
+}
+
 int store_lock(struct store *s, const char *what, int timeout_ms, bool *took_over,
                struct store_holder *prev, char *err, size_t errlen)
 {
     *took_over = false;
     if (s->lockfd >= 0)
         return 0;
-    size_t n = strlen(s->path) + 6;
-    char *lp = xmalloc(n);
-    snprintf(lp, n, "%s.lock", s->path);
+    char *lp = lock_path(s->path);
     int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         snprintf(err, errlen, "cannot open the lock file '%s': %s", lp, strerror(errno));

@@ -23,11 +23,13 @@
  * qkvm is refused with a message and never written to.
  *
  * Locking: one reconcile (apply) at a time per state file, by an exclusive
- * flock(2) on PATH.lock. The kernel drops it when the holder dies, so a dead
- * holder never blocks anyone; the file's content (pid, what, since) names
- * the holder for the message a waiter prints, and finding it non-empty when
- * taking the lock means the previous holder died: that takeover is
- * recorded as an event. Readers (plan, get, history...) never take it.
+ * flock(2) on PATH.lock, PATH being the file the given path resolves to
+ * (symbolic links followed), so two spellings of one database share one
+ * lock. The kernel drops it when the holder dies, so a dead holder never
+ * blocks anyone; the file's content (pid, what, since) names the holder
+ * for the message a waiter prints, and finding it non-empty when taking
+ * the lock means the previous holder died: that takeover is recorded as an
+ * event. Readers (plan, get, history...) never take it.
  *
  * Timestamps are milliseconds since the epoch, UTC.
  */

@@ -461,6 +461,52 @@ static void test_store__lock(void **state)
     store_close(s1);
 }
 
+/* Two paths to one database (a symbolic link to its directory, one to the
+ * file itself) take one lock: the lock file is beside the resolved file. */
+static void test_store__lock_through_a_symlink(void **state)
+{
+    (void)state;
+    assert_int_equal(mkdir(tmp("real"), 0700), 0);
+    assert_int_equal(symlink("real", tmp("linked")), 0);
+    assert_int_equal(symlink("real/state.db", tmp("state-link.db")), 0);
+    struct store *s1 = store_open(tmp("real/state.db"), STORE_WRITE, err, sizeof(err));
+    assert_non_null(s1);
+    struct store *s2 = store_open(tmp("linked/state.db"), STORE_WRITE, err, sizeof(err));
+    assert_non_null(s2);
+    struct store *s3 = store_open(tmp("state-link.db"), STORE_WRITE, err, sizeof(err));
+    assert_non_null(s3);
+    bool took;
+    struct store_holder prev;
+    assert_int_equal(store_lock(s1, "apply", 0, &took, &prev, err, sizeof(err)), 0);
+    char want[64];
+    snprintf(want, sizeof(want), "state locked by pid %d (apply started ", (int)getpid());
+    assert_int_equal(store_lock(s2, "apply", 0, &took, &prev, err, sizeof(err)), -1);
+    if (!strstr(err, want))
+        fail_msg("'%s' lacks '%s'", err, want);
+    assert_int_equal(store_lock(s3, "apply", 0, &took, &prev, err, sizeof(err)), -1);
+    if (!strstr(err, want))
+        fail_msg("'%s' lacks '%s'", err, want);
+    assert_int_equal(access(tmp("real/state.db.lock"), F_OK), 0);
+    assert_int_equal(access(tmp("state-link.db.lock"), F_OK), -1);
+    store_unlock(s1);
+    assert_int_equal(store_lock(s3, "apply", 0, &took, &prev, err, sizeof(err)), 0);
+    assert_false(took);
+    store_close(s3);
+    store_close(s2);
+    store_close(s1);
+    /* a file not created yet resolves through its directory */
+    s1 = store_open(tmp("real/absent.db"), STORE_READ, err, sizeof(err));
+    s2 = store_open(tmp("linked/absent.db"), STORE_READ, err, sizeof(err));
+    assert_non_null(s1);
+    assert_non_null(s2);
+    assert_int_equal(store_lock(s1, "apply", 0, &took, &prev, err, sizeof(err)), 0);
+    assert_int_equal(store_lock(s2, "apply", 0, &took, &prev, err, sizeof(err)), -1);
+    if (!strstr(err, want))
+        fail_msg("'%s' lacks '%s'", err, want);
+    store_close(s2);
+    store_close(s1);
+}
+
 /* 100,000 runs with their actions: the default cap keeps exactly that many,
  * the file stays bounded, pruning by age removes and shrinks. */
 static void test_store__retention(void **state)
@@ -522,8 +568,17 @@ static int setup(void **state)
 {
     (void)state;
     const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof(dir), "%s/qkvm-store.XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(dir) ? 0 : -1;
+    char made[256];
+    snprintf(made, sizeof(made), "%s/qkvm-store.XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(made))
+        return -1;
+    /* resolved, as the lock files beside the databases are */
+    char *real = realpath(made, NULL);
+    if (!real)
+        return -1;
+    snprintf(dir, sizeof(dir), "%s", real);
+    free(real);
+    return 0;
 }
 
 static int teardown(void **state)
@@ -549,6 +604,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_store__findings_are_intervals),
         cmocka_unit_test(test_store__owned),
         cmocka_unit_test(test_store__lock),
+        cmocka_unit_test(test_store__lock_through_a_symlink),
         cmocka_unit_test(test_store__retention),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
