@@ -4,7 +4,9 @@
  *
  * Opening: the first 16 bytes must be SQLite's header (or the file empty);
  * PRAGMA application_id must be qkvm's ('qkvm') unless the database is
- * empty; PRAGMA user_version is the schema version. Versions below
+ * empty; PRAGMA user_version is the schema version, and the tables and
+ * indexes must be exactly those its migrations make (check_schema), before
+ * anything is written. Versions below
  * STORE_VERSION are migrated in one transaction each (BEGIN IMMEDIATE, so
  * two processes never migrate at once); above it, the file is refused. A
  * reader (STORE_READ) of an older file migrates it first when it can write
@@ -370,6 +372,128 @@ static int classify(struct store *s, long long *version, char *err, size_t errle
     return 0;
 }
 
+/* ---- the schema, checked ----
+ *
+ * A qkvm database has exactly the tables and indexes its migrations made,
+ * as they wrote them: the rows of sqlite_master (sqlite's own objects
+ * aside) are compared with those of a database in memory that ran the
+ * same migrations. A column added, a table dropped or added, an index or
+ * trigger more: another program changed the file, and qkvm refuses it
+ * as it refuses any file that is not its own. */
+
+static const char SQL_SCHEMA[] =
+    "SELECT type, name, tbl_name, sql FROM sqlite_master "
+    "WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name";
+
+struct schema_row {
+    const char *type, *name, *tbl, *sql;
+};
+
+static int schema_rows(sqlite3 *db, struct arena *a, struct schema_row **out, size_t *n)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(db, SQL_SCHEMA, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = grow(a, *out, *n, &cap, sizeof(**out));
+        const char *c[4];
+        for (int i = 0; i < 4; i++) {
+            c[i] = col_text(a, st, i);
+            if (!c[i])
+                c[i] = "";
+        }
+        (*out)[(*n)++] = (struct schema_row){ c[0], c[1], c[2], c[3] };
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The schema of `version` as the migrations make it. */
+static int expected_schema(const struct store *s, long long version, struct arena *a,
+                           struct schema_row **out, size_t *n, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    int rc = -1;
+    if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) ==
+        SQLITE_OK) {
+        long long v = 0;
+        while (v < version && sqlite3_exec(db, migrations[v], NULL, NULL, NULL) == SQLITE_OK)
+            v++;
+        if (v == version)
+            rc = schema_rows(db, a, out, n);
+    }
+    if (rc < 0)
+        snprintf(err, errlen, "state database '%s': internal error: cannot build the schema "
+                              "of version %lld: %s", s->path, version,
+                 db ? sqlite3_errmsg(db) : "out of memory");
+    sqlite3_close(db);
+    return rc;
+}
+
+static int schema_cmp(const struct schema_row *x, const struct schema_row *y)
+{
+    int c = strcmp(x->type, y->type);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+/* Refuse the file unless its schema is exactly that of `version`. */
+static int check_schema(struct store *s, long long version, char *err, size_t errlen)
+{
+    struct arena *a = arena_new();
+    struct schema_row *want, *have;
+    size_t nwant, nhave;
+    int rc = -1;
+    if (expected_schema(s, version, a, &want, &nwant, err, errlen) < 0)
+        goto out;
+    if (schema_rows(s->db, a, &have, &nhave) < 0) {
+        fail(s, err, errlen, "cannot read the schema");
+        goto out;
+    }
+    /* both sorted by (type, name): one merge names every difference; the
+     * message shows the first one about a table, else the first one */
+    const char *first = NULL;
+    bool first_table = false;
+    size_t ndiff = 0, i = 0, j = 0;
+    while (i < nwant || j < nhave) {
+        int c = i == nwant ? 1 : j == nhave ? -1 : schema_cmp(&want[i], &have[j]);
+        const struct schema_row *r = c > 0 ? &have[j] : &want[i];
+        const char *what = NULL;
+        if (c < 0)
+            what = "is missing";
+        else if (c > 0)
+            what = "was added";
+        else if (strcmp(want[i].tbl, have[j].tbl) || strcmp(want[i].sql, have[j].sql))
+            what = "differs";
+        i += c <= 0;
+        j += c >= 0;
+        if (!what)
+            continue;
+        bool table = strcmp(r->type, "table") == 0;
+        if (!first || (table && !first_table)) {
+            first = arena_printf(a, "%s '%s' %s", r->type, r->name, what);
+            first_table = table;
+        }
+        ndiff++;
+    }
+    if (ndiff) {
+        char more[64] = "";
+        if (ndiff > 1)
+            snprintf(more, sizeof(more), ", and %zu more difference%s", ndiff - 1,
+                     ndiff > 2 ? "s" : "");
+        snprintf(err, errlen, "'%s' is not a qkvm state database: its schema was altered "
+                              "(%s%s); it was left as it is", s->path, first, more);
+        goto out;
+    }
+    rc = 0;
+out:
+    arena_free(a);
+    return rc;
+}
+
 static int prepare_write(struct store *s, bool fresh, int target, char *err, size_t errlen)
 {
     if (fresh && exec(s, "PRAGMA auto_vacuum = INCREMENTAL", err, errlen,
@@ -422,6 +546,9 @@ struct store *store_open(const char *path, enum store_mode mode, char *err, size
     long long version;
     int fresh = classify(s, &version, err, errlen);
     if (fresh < 0)
+        goto bad;
+    /* before anything is written, migrations included */
+    if (fresh == 0 && check_schema(s, version, err, errlen) < 0)
         goto bad;
     if (write) {
         if (prepare_write(s, fresh == 1, STORE_VERSION, err, errlen) < 0)

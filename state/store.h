@@ -19,8 +19,10 @@
  * survives the process being killed at any point; power loss may lose the
  * last few, never corrupt the file), foreign keys on, a busy timeout. The
  * schema is versioned by PRAGMA user_version and migrated forward at open;
- * a file that is not a qkvm database, is corrupt, or was written by a newer
- * qkvm is refused with a message and never written to.
+ * a file that is not a qkvm database, is corrupt, was written by a newer
+ * qkvm, or whose schema differs from what qkvm's migrations make (a column,
+ * table or index added or removed by hand) is refused with a message and
+ * never written to.
  *
  * Locking: one reconcile (apply) at a time per state file, by an exclusive
  * flock(2) on PATH.lock, PATH being the file the given path resolves to

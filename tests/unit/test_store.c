@@ -1,8 +1,8 @@
 /* test_store.c — the state store on real sqlite files in a temporary
  * directory: schema and migrations from every earlier version, refusal of
- * foreign, newer and non-SQLite files (left byte for byte as they were),
- * the journal, interrupted runs (only those whose process is gone, told
- * apart from a reused pid by its start time), findings as intervals,
+ * foreign, newer, altered and non-SQLite files (left byte for byte as they
+ * were), the journal, interrupted runs (only those whose process is gone,
+ * told apart from a reused pid by its start time), findings as intervals,
  * ownership, the lock, and retention over 100,000 runs. */
 #include "arena.h"
 #include "store.h"
@@ -160,6 +160,45 @@ static void test_store__refuses_what_is_not_ours(void **state)
     struct store *s = store_open(tmp("no/such/dir/state.db"), STORE_WRITE, err, sizeof(err));
     assert_null(s);
     assert_non_null(strstr(err, "does not exist"));
+}
+
+/* A qkvm database whose schema was changed by hand is refused like any
+ * other foreign file, by readers and writers, and left as it was. */
+static void test_store__refuses_an_altered_schema(void **state)
+{
+    (void)state;
+    static const struct { const char *name, *sql, *want; } cases[] = {
+        { "added-column.db", "ALTER TABLE runs ADD COLUMN x", "(table 'runs' differs)" },
+        { "dropped-table.db", "DROP TABLE events", "(table 'events' is missing, and 3 more" },
+        { "extra-table.db", "CREATE TABLE extra(a)", "(table 'extra' was added)" },
+        { "extra-index.db", "CREATE INDEX extra_kind ON runs(kind)",
+          "(index 'extra_kind' was added)" },
+        { "extra-trigger.db", "CREATE TRIGGER t AFTER INSERT ON runs BEGIN SELECT 1; END",
+          "(trigger 't' was added)" },
+        { "changed-index.db", "DROP INDEX runs_started; CREATE INDEX runs_started ON runs(id)",
+          "(index 'runs_started' differs)" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        assert_int_equal(store_create_at_version(tmp(cases[i].name), STORE_VERSION,
+                                                 cases[i].sql, err, sizeof(err)), 0);
+        refused(cases[i].name, "is not a qkvm state database: its schema was altered");
+        refused(cases[i].name, cases[i].want);
+    }
+    /* an older version altered: refused before it is migrated */
+    if (STORE_VERSION > 1) {
+        assert_int_equal(store_create_at_version(tmp("old-altered.db"), 1,
+                                                 "ALTER TABLE owned ADD COLUMN y", err,
+                                                 sizeof(err)), 0);
+        refused("old-altered.db", "(table 'owned' differs)");
+    }
+    /* the same files unaltered open */
+    assert_int_equal(store_create_at_version(tmp("unaltered.db"), 1, NULL, err, sizeof(err)), 0);
+    struct store *s = store_open(tmp("unaltered.db"), STORE_WRITE, err, sizeof(err));
+    assert_non_null(s);
+    store_close(s);
+    s = store_open(tmp("unaltered.db"), STORE_READ, err, sizeof(err));
+    assert_non_null(s);
+    store_close(s);
 }
 
 static void test_store__journal(void **state)
@@ -598,6 +637,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_store__fresh_file),
         cmocka_unit_test(test_store__migrations),
         cmocka_unit_test(test_store__refuses_what_is_not_ours),
+        cmocka_unit_test(test_store__refuses_an_altered_schema),
         cmocka_unit_test(test_store__journal),
         cmocka_unit_test(test_store__proc_stat_parsing),
         cmocka_unit_test(test_store__reap_only_what_is_gone),
