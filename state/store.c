@@ -16,9 +16,11 @@
  * keyed by the SQL text's address), so a journal write is a bind, a step
  * and, outside store_begin/commit, an implicit transaction of its own.
  *
- * Errors are translated here: the message names the database file and
- * says what sqlite said ("database or disk is full", "attempt to write a
- * readonly database", "database disk image is malformed").
+ * Errors are translated here: the message names the database file. A full
+ * or read-only file system and a refused permission are said as such (from
+ * the system error behind sqlite's "disk I/O error" or "unable to open
+ * database file"); otherwise it says what sqlite said ("database disk
+ * image is malformed").
  */
 #include "store.h"
 
@@ -136,11 +138,50 @@ int64_t store_now(void)
 const char *store_path(const struct store *s) { return s->path; }
 bool store_writable(const struct store *s) { return s->writable; }
 
-/* The message of a failed sqlite call, naming the file. */
+/* What a system error means for the file at path, in words that name it:
+ * the file system full or read-only, or a permission refused; `what` says
+ * what could not be done. False (err untouched) for other errors. */
+static bool fs_error(char *err, size_t errlen, int e, const char *path, const char *what)
+{
+    if (e == ENOSPC)
+        snprintf(err, errlen, "the file system holding '%s' is full: %s", path, what);
+    else if (e == EROFS)
+        snprintf(err, errlen, "'%s' is on a read-only file system: %s", path, what);
+    else if (e == EACCES || e == EPERM)
+        snprintf(err, errlen, "permission denied on '%s': %s", path, what);
+    else
+        return false;
+    return true;
+}
+
+/* The message of a failed sqlite call, naming the file. sqlite's words
+ * ("disk I/O error", "unable to open database file") hide the cause a
+ * user can act on, so the system error behind them comes first. */
 static int fail(const struct store *s, char *err, size_t errlen, const char *what)
 {
     int code = s->db ? sqlite3_extended_errcode(s->db) : 0;
     const char *msg = s->db ? sqlite3_errmsg(s->db) : "no database";
+    int sys = 0;
+    if ((code & 0xff) == SQLITE_FULL)
+        sys = ENOSPC;
+    else if ((code & 0xff) == SQLITE_IOERR || (code & 0xff) == SQLITE_CANTOPEN)
+        sys = sqlite3_system_errno(s->db);    /* set by sqlite for these two */
+    else if ((code & 0xff) == SQLITE_READONLY && access(s->path, W_OK) < 0)
+        sys = errno;
+    if ((code & 0xff) == SQLITE_CANTOPEN && sys != ENOSPC && sys != EROFS && sys != EACCES) {
+        /* sqlite's last try (the -wal file opened read-only) hides why it
+         * could not create it: the directory it goes in says */
+        char *dir = xstrdup(s->path), *slash = strrchr(dir, '/');
+        if (slash == dir)
+            slash[1] = '\0';                  /* "/" */
+        else if (slash)
+            *slash = '\0';
+        if (access(slash ? dir : ".", W_OK) < 0)
+            sys = errno;
+        free(dir);
+    }
+    if (fs_error(err, errlen, sys, s->path, what))
+        return -1;
     if ((code & 0xff) == SQLITE_NOTADB)
         snprintf(err, errlen, "'%s' is not a qkvm state database: %s", s->path, msg);
     else if ((code & 0xff) == SQLITE_CORRUPT)
@@ -292,7 +333,9 @@ static int check_header(const char *path, bool *exists, char *err, size_t errlen
     if (stat(path, &sb) < 0) {
         if (errno == ENOENT)
             return 0;
-        snprintf(err, errlen, "cannot read the state database '%s': %s", path, strerror(errno));
+        if (!fs_error(err, errlen, errno, path, "cannot read the state database"))
+            snprintf(err, errlen, "cannot read the state database '%s': %s", path,
+                     strerror(errno));
         return -1;
     }
     *exists = true;
@@ -305,7 +348,9 @@ static int check_header(const char *path, bool *exists, char *err, size_t errlen
     char head[16] = { 0 };
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, errlen, "cannot read the state database '%s': %s", path, strerror(errno));
+        if (!fs_error(err, errlen, errno, path, "cannot read the state database"))
+            snprintf(err, errlen, "cannot read the state database '%s': %s", path,
+                     strerror(errno));
         return -1;
     }
     ssize_t n = read(fd, head, sizeof(head));
@@ -330,8 +375,10 @@ static int open_db(struct store *s, bool write, char *err, size_t errlen)
     sqlite3_busy_timeout(s->db, 5000);
     s->writable = write && sqlite3_db_readonly(s->db, "main") == 0;
     if (write && !s->writable) {
-        snprintf(err, errlen, "state database '%s' is read-only: %s", s->path,
-                 access(s->path, W_OK) < 0 ? strerror(errno) : "opened read-only");
+        int e = access(s->path, W_OK) < 0 ? errno : 0;
+        if (!fs_error(err, errlen, e, s->path, "cannot write the state database"))
+            snprintf(err, errlen, "state database '%s' is read-only: %s", s->path,
+                     e ? strerror(e) : "opened read-only");
         return -1;
     }
     return 0;
@@ -354,7 +401,7 @@ static int classify(struct store *s, long long *version, char *err, size_t errle
     *version = pragma_int(s, "PRAGMA user_version", &ok2);
     long long tables = pragma_int(s, "SELECT count(*) FROM sqlite_master", &ok3);
     if (!ok1 || !ok2 || !ok3)
-        return fail(s, err, errlen, "cannot read the header");
+        return fail(s, err, errlen, "cannot read the state database");
     if (app == 0 && *version == 0 && tables == 0)
         return 1;
     if (app != APPLICATION_ID) {
@@ -776,7 +823,8 @@ int store_lock(struct store *s, const char *what, int timeout_ms, bool *took_ove
     char *lp = lock_path(s->path);
     int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        snprintf(err, errlen, "cannot open the lock file '%s': %s", lp, strerror(errno));
+        if (!fs_error(err, errlen, errno, lp, "cannot open the lock file"))
+            snprintf(err, errlen, "cannot open the lock file '%s': %s", lp, strerror(errno));
         free(lp);
         return -1;
     }
@@ -816,7 +864,9 @@ int store_lock(struct store *s, const char *what, int timeout_ms, bool *took_ove
     int len = snprintf(buf, sizeof(buf), "%d %lld %s\n", (int)getpid(),
                        (long long)store_now(), what);
     if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
-        snprintf(err, errlen, "cannot write the lock file of '%s': %s", s->path, strerror(errno));
+        if (!fs_error(err, errlen, errno, s->path, "cannot write its lock file"))
+            snprintf(err, errlen, "cannot write the lock file of '%s': %s", s->path,
+                     strerror(errno));
         flock(fd, LOCK_UN);
         close(fd);
         return -1;
