@@ -170,16 +170,25 @@ EOF
     q describe vm c-2
     expect "describe after the heal: no drift left" 0 "^Drift .*: none"
 
-    # --- the lock: a guest without an OS ignores ACPI, so stopping it waits
+    # --- the lock: a guest without an OS ignores ACPI, so the first apply's
+    # stop of c-1 waits out --shutdown-timeout (300 s: far more than the
+    # checks below take, even under valgrind on a loaded machine). Each step
+    # waits for an event, never for a stretch of time.
     st_write "$ST_M" stopped
-    "$QKVM" -c "$IT_URI" --state "$IT_STATE" apply -f "$ST_M" --yes --shutdown-timeout 6 \
+    "$QKVM" -c "$IT_URI" --state "$IT_STATE" apply -f "$ST_M" --yes --shutdown-timeout 300 \
         >"$TESTTMP/st-first.out" 2>&1 &
     local first=$!
-    local i
-    for i in $(seq 1 50); do
-        [ -s "$IT_STATE.lock" ] && break
+    # It holds the lock once its stop of c-1 is in the journal, pending. The
+    # 120 s bound only keeps a broken build from hanging the suite.
+    local stop_sql="SELECT a.status FROM actions a JOIN runs r ON r.id = a.run WHERE r.pid = $first AND a.kind = 'vm' AND a.name = 'c-1' AND a.verb = 'stop'"
+    local stop="" deadline=$((SECONDS + 120))
+    while [ "$SECONDS" -lt "$deadline" ] && kill -0 "$first" 2>/dev/null; do
+        stop=$(sqlite3 "$IT_STATE" "$stop_sql" 2>/dev/null)
+        [ "$stop" = pending ] && break
         sleep 0.1
     done
+    holds "the first apply is stopping c-1 (journalled pending)" \
+        '[ "$stop" = pending ] || { cat "$TESTTMP/st-first.out"; false; }'
     q apply -f "$ST_M" --yes --lock-timeout 1
     expect "a second apply waits, then names the holder" 1 \
         "state locked by pid $first \(apply started [0-9]{2}:[0-9]{2}:[0-9]{2}\)" "nothing was changed"
@@ -189,7 +198,9 @@ EOF
     expect "get does not wait for the lock" 0 "c-1"
     q plan -f "$ST_M"
     expect "plan does not wait for the lock" 0 "vm/c-1"
-    holds "... all while the first apply still holds it" 'kill -0 "$first" 2>/dev/null'
+    holds "... all while the first apply still holds it, stopping c-1" \
+        'kill -0 "$first" 2>/dev/null && [ "$(sqlite3 "$IT_STATE" "$stop_sql")" = pending ]'
+    # killed in the middle of its stop (it waits for the guest for minutes)
     kill -9 "$first"
     wait "$first" 2>/dev/null
     q history --limit 3 -o json
