@@ -6,8 +6,9 @@
 # until an apply completes) and at moments inside libvirt calls (a guest
 # being started); after each kill the database passes integrity_check, the
 # run shows as interrupted with its last action, and the next apply
-# converges with nothing duplicated and nothing deleted. A full file system
-# and a read-only state file give clear errors and leave libvirt untouched.
+# converges with nothing duplicated and nothing deleted. Files that are not
+# qkvm's (a schema altered by hand included), a full file system and a
+# read-only state file give clear errors and leave libvirt untouched.
 
 st_write() {   # DIR [STATE-OF-c-1]
     mkdir -p "$1"
@@ -238,6 +239,18 @@ EOF
     q history
     expect "... by readers too" 1 "written by a newer qkvm"
     holds "... left as it was" 'cmp -s "$IT_STATE" "$TESTTMP/st-newer"'
+    rm -f "$IT_STATE"
+    q plan -f "$ST_M"
+    sqlite3 "$IT_STATE" 'ALTER TABLE runs ADD COLUMN note TEXT'
+    cp "$IT_STATE" "$TESTTMP/st-altered"
+    q apply -f "$ST_M" --yes
+    expect "a qkvm database whose schema was altered: refused, named" 1 \
+        "is not a qkvm state database: its schema was altered \(table 'runs' differs\)" \
+        "nothing was changed"
+    q history
+    expect "... by readers too" 1 "its schema was altered"
+    holds "... left as it was, the host untouched" \
+        'cmp -s "$IT_STATE" "$TESTTMP/st-altered" && ! V pool-info c-pool >/dev/null 2>&1'
     rm -f "$IT_STATE"
     # corrupt: a valid header, garbage in the pages after it
     q plan -f "$ST_M"
