@@ -606,12 +606,13 @@ static int journal_begin(struct run *r, size_t i)
     return rc;
 }
 
-/* The end of action i and its event, in one transaction. */
+/* The end of action i and its event, in one transaction. A failure is
+ * said at once (the action itself is over) and left in r->err. */
 static int journal_end(struct run *r, size_t i, enum apply_status status, const char *error)
 {
     static const char *const names[] = { "pending", "done", "failed", "skipped" };
     const struct plan_action *a = &r->p->v[i];
-    char err[512], msg[1024];
+    char *err = r->err, msg[1024];
     if (status == APPLY_DONE)
         snprintf(msg, sizeof(msg), "%s%s", past(a->verb),
                  a->restart_required ? " (restart required for some changes)" : "");
@@ -622,13 +623,14 @@ static int journal_end(struct run *r, size_t i, enum apply_status status, const 
                              status == APPLY_DONE ? reason_of(a->verb)
                              : status == APPLY_FAILED ? "Failed" : "Skipped",
                              schema_kinds[a->kind].name, a->name, r->p->uri, msg };
-    if (store_begin(r->st, err, sizeof(err)) < 0 ||
-        store_action_end(r->st, r->o->run, (long)i, names[status], error, err, sizeof(err)) < 0 ||
-        store_event(r->st, &e, err, sizeof(err)) < 0 || store_commit(r->st, err, sizeof(err)) < 0) {
+    size_t errlen = sizeof(r->err);
+    if (store_begin(r->st, err, errlen) < 0 ||
+        store_action_end(r->st, r->o->run, (long)i, names[status], error, err, errlen) < 0 ||
+        store_event(r->st, &e, err, errlen) < 0 || store_commit(r->st, err, errlen) < 0) {
         store_rollback(r->st);
-        if (r->o->log)
-            fprintf(r->o->log, "qkvm: %s/%s: %s, but the journal cannot record it: %s\n",
-                    plan_kind_name(a->kind), a->name, names[status], err);
+        fprintf(r->o->log ? r->o->log : stderr,
+                "qkvm: %s/%s: %s, but the journal cannot record it: %s\n",
+                plan_kind_name(a->kind), a->name, names[status], err);
         return -1;
     }
     return 0;
@@ -692,8 +694,9 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
                 fprintf(o->log, "%s/%s: %s%s\n", kind, a->name, past(a->verb),
                         a->restart_required ? " (restart required for some changes)" : "");
         }
-        if (o->journal)
-            journal_end(&r, i, res->status[i], res->error[i]);
+        /* Its end not recorded: stop, as when its start could not be. */
+        if (o->journal && journal_end(&r, i, res->status[i], res->error[i]) < 0)
+            break;
     }
     if (i < p->n) {
         /* The journal could not be written: stop before changing more. */

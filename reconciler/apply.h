@@ -19,7 +19,9 @@
  * starts and updated to done / failed (with libvirt's message) / skipped
  * when it ends, with an event. When the journal cannot be written, the
  * action is not started and nothing after it either: qkvm never changes
- * libvirt without a record of it.
+ * libvirt without a record of it. When the end of an action that ran
+ * cannot be recorded, that action keeps its status, nothing after it is
+ * started, and apply_plan fails.
  */
 #ifndef QKVM_APPLY_H
 #define QKVM_APPLY_H

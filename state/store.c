@@ -4,7 +4,9 @@
  *
  * Opening: the first 16 bytes must be SQLite's header (or the file empty);
  * PRAGMA application_id must be qkvm's ('qkvm') unless the database is
- * empty; PRAGMA user_version is the schema version. Versions below
+ * empty; PRAGMA user_version is the schema version, and the tables and
+ * indexes must be exactly those its migrations make (check_schema), before
+ * anything is written. Versions below
  * STORE_VERSION are migrated in one transaction each (BEGIN IMMEDIATE, so
  * two processes never migrate at once); above it, the file is refused. A
  * reader (STORE_READ) of an older file migrates it first when it can write
@@ -14,9 +16,11 @@
  * keyed by the SQL text's address), so a journal write is a bind, a step
  * and, outside store_begin/commit, an implicit transaction of its own.
  *
- * Errors are translated here: the message names the database file and
- * says what sqlite said ("database or disk is full", "attempt to write a
- * readonly database", "database disk image is malformed").
+ * Errors are translated here: the message names the database file. A full
+ * or read-only file system and a refused permission are said as such (from
+ * the system error behind sqlite's "disk I/O error" or "unable to open
+ * database file"); otherwise it says what sqlite said ("database disk
+ * image is malformed").
  */
 #include "store.h"
 
@@ -142,11 +146,50 @@ int64_t store_now(void)
 const char *store_path(const struct store *s) { return s->path; }
 bool store_writable(const struct store *s) { return s->writable; }
 
-/* The message of a failed sqlite call, naming the file. */
+/* What a system error means for the file at path, in words that name it:
+ * the file system full or read-only, or a permission refused; `what` says
+ * what could not be done. False (err untouched) for other errors. */
+static bool fs_error(char *err, size_t errlen, int e, const char *path, const char *what)
+{
+    if (e == ENOSPC)
+        snprintf(err, errlen, "the file system holding '%s' is full: %s", path, what);
+    else if (e == EROFS)
+        snprintf(err, errlen, "'%s' is on a read-only file system: %s", path, what);
+    else if (e == EACCES || e == EPERM)
+        snprintf(err, errlen, "permission denied on '%s': %s", path, what);
+    else
+        return false;
+    return true;
+}
+
+/* The message of a failed sqlite call, naming the file. sqlite's words
+ * ("disk I/O error", "unable to open database file") hide the cause a
+ * user can act on, so the system error behind them comes first. */
 static int fail(const struct store *s, char *err, size_t errlen, const char *what)
 {
     int code = s->db ? sqlite3_extended_errcode(s->db) : 0;
     const char *msg = s->db ? sqlite3_errmsg(s->db) : "no database";
+    int sys = 0;
+    if ((code & 0xff) == SQLITE_FULL)
+        sys = ENOSPC;
+    else if ((code & 0xff) == SQLITE_IOERR || (code & 0xff) == SQLITE_CANTOPEN)
+        sys = sqlite3_system_errno(s->db);    /* set by sqlite for these two */
+    else if ((code & 0xff) == SQLITE_READONLY && access(s->path, W_OK) < 0)
+        sys = errno;
+    if ((code & 0xff) == SQLITE_CANTOPEN && sys != ENOSPC && sys != EROFS && sys != EACCES) {
+        /* sqlite's last try (the -wal file opened read-only) hides why it
+         * could not create it: the directory it goes in says */
+        char *dir = xstrdup(s->path), *slash = strrchr(dir, '/');
+        if (slash == dir)
+            slash[1] = '\0';                  /* "/" */
+        else if (slash)
+            *slash = '\0';
+        if (access(slash ? dir : ".", W_OK) < 0)
+            sys = errno;
+        free(dir);
+    }
+    if (fs_error(err, errlen, sys, s->path, what))
+        return -1;
     if ((code & 0xff) == SQLITE_NOTADB)
         snprintf(err, errlen, "'%s' is not a qkvm state database: %s", s->path, msg);
     else if ((code & 0xff) == SQLITE_CORRUPT)
@@ -298,7 +341,9 @@ static int check_header(const char *path, bool *exists, char *err, size_t errlen
     if (stat(path, &sb) < 0) {
         if (errno == ENOENT)
             return 0;
-        snprintf(err, errlen, "cannot read the state database '%s': %s", path, strerror(errno));
+        if (!fs_error(err, errlen, errno, path, "cannot read the state database"))
+            snprintf(err, errlen, "cannot read the state database '%s': %s", path,
+                     strerror(errno));
         return -1;
     }
     *exists = true;
@@ -311,7 +356,9 @@ static int check_header(const char *path, bool *exists, char *err, size_t errlen
     char head[16] = { 0 };
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, errlen, "cannot read the state database '%s': %s", path, strerror(errno));
+        if (!fs_error(err, errlen, errno, path, "cannot read the state database"))
+            snprintf(err, errlen, "cannot read the state database '%s': %s", path,
+                     strerror(errno));
         return -1;
     }
     ssize_t n = read(fd, head, sizeof(head));
@@ -336,8 +383,10 @@ static int open_db(struct store *s, bool write, char *err, size_t errlen)
     sqlite3_busy_timeout(s->db, 5000);
     s->writable = write && sqlite3_db_readonly(s->db, "main") == 0;
     if (write && !s->writable) {
-        snprintf(err, errlen, "state database '%s' is read-only: %s", s->path,
-                 access(s->path, W_OK) < 0 ? strerror(errno) : "opened read-only");
+        int e = access(s->path, W_OK) < 0 ? errno : 0;
+        if (!fs_error(err, errlen, e, s->path, "cannot write the state database"))
+            snprintf(err, errlen, "state database '%s' is read-only: %s", s->path,
+                     e ? strerror(e) : "opened read-only");
         return -1;
     }
     return 0;
@@ -360,7 +409,7 @@ static int classify(struct store *s, long long *version, char *err, size_t errle
     *version = pragma_int(s, "PRAGMA user_version", &ok2);
     long long tables = pragma_int(s, "SELECT count(*) FROM sqlite_master", &ok3);
     if (!ok1 || !ok2 || !ok3)
-        return fail(s, err, errlen, "cannot read the header");
+        return fail(s, err, errlen, "cannot read the state database");
     if (app == 0 && *version == 0 && tables == 0)
         return 1;
     if (app != APPLICATION_ID) {
@@ -376,6 +425,128 @@ static int classify(struct store *s, long long *version, char *err, size_t errle
         return -1;
     }
     return 0;
+}
+
+/* ---- the schema, checked ----
+ *
+ * A qkvm database has exactly the tables and indexes its migrations made,
+ * as they wrote them: the rows of sqlite_master (sqlite's own objects
+ * aside) are compared with those of a database in memory that ran the
+ * same migrations. A column added, a table dropped or added, an index or
+ * trigger more: another program changed the file, and qkvm refuses it
+ * as it refuses any file that is not its own. */
+
+static const char SQL_SCHEMA[] =
+    "SELECT type, name, tbl_name, sql FROM sqlite_master "
+    "WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name";
+
+struct schema_row {
+    const char *type, *name, *tbl, *sql;
+};
+
+static int schema_rows(sqlite3 *db, struct arena *a, struct schema_row **out, size_t *n)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(db, SQL_SCHEMA, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = grow(a, *out, *n, &cap, sizeof(**out));
+        const char *c[4];
+        for (int i = 0; i < 4; i++) {
+            c[i] = col_text(a, st, i);
+            if (!c[i])
+                c[i] = "";
+        }
+        (*out)[(*n)++] = (struct schema_row){ c[0], c[1], c[2], c[3] };
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The schema of `version` as the migrations make it. */
+static int expected_schema(const struct store *s, long long version, struct arena *a,
+                           struct schema_row **out, size_t *n, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    int rc = -1;
+    if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) ==
+        SQLITE_OK) {
+        long long v = 0;
+        while (v < version && sqlite3_exec(db, migrations[v], NULL, NULL, NULL) == SQLITE_OK)
+            v++;
+        if (v == version)
+            rc = schema_rows(db, a, out, n);
+    }
+    if (rc < 0)
+        snprintf(err, errlen, "state database '%s': internal error: cannot build the schema "
+                              "of version %lld: %s", s->path, version,
+                 db ? sqlite3_errmsg(db) : "out of memory");
+    sqlite3_close(db);
+    return rc;
+}
+
+static int schema_cmp(const struct schema_row *x, const struct schema_row *y)
+{
+    int c = strcmp(x->type, y->type);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+/* Refuse the file unless its schema is exactly that of `version`. */
+static int check_schema(struct store *s, long long version, char *err, size_t errlen)
+{
+    struct arena *a = arena_new();
+    struct schema_row *want, *have;
+    size_t nwant, nhave;
+    int rc = -1;
+    if (expected_schema(s, version, a, &want, &nwant, err, errlen) < 0)
+        goto out;
+    if (schema_rows(s->db, a, &have, &nhave) < 0) {
+        fail(s, err, errlen, "cannot read the schema");
+        goto out;
+    }
+    /* both sorted by (type, name): one merge names every difference; the
+     * message shows the first one about a table, else the first one */
+    const char *first = NULL;
+    bool first_table = false;
+    size_t ndiff = 0, i = 0, j = 0;
+    while (i < nwant || j < nhave) {
+        int c = i == nwant ? 1 : j == nhave ? -1 : schema_cmp(&want[i], &have[j]);
+        const struct schema_row *r = c > 0 ? &have[j] : &want[i];
+        const char *what = NULL;
+        if (c < 0)
+            what = "is missing";
+        else if (c > 0)
+            what = "was added";
+        else if (strcmp(want[i].tbl, have[j].tbl) || strcmp(want[i].sql, have[j].sql))
+            what = "differs";
+        i += c <= 0;
+        j += c >= 0;
+        if (!what)
+            continue;
+        bool table = strcmp(r->type, "table") == 0;
+        if (!first || (table && !first_table)) {
+            first = arena_printf(a, "%s '%s' %s", r->type, r->name, what);
+            first_table = table;
+        }
+        ndiff++;
+    }
+    if (ndiff) {
+        char more[64] = "";
+        if (ndiff > 1)
+            snprintf(more, sizeof(more), ", and %zu more difference%s", ndiff - 1,
+                     ndiff > 2 ? "s" : "");
+        snprintf(err, errlen, "'%s' is not a qkvm state database: its schema was altered "
+                              "(%s%s); it was left as it is", s->path, first, more);
+        goto out;
+    }
+    rc = 0;
+out:
+    arena_free(a);
+    return rc;
 }
 
 static int prepare_write(struct store *s, bool fresh, int target, char *err, size_t errlen)
@@ -432,6 +603,9 @@ struct store *store_open(const char *path, enum store_mode mode, char *err, size
     if (fresh < 0)
         goto bad;
     s->version = fresh == 1 || write || access(path, W_OK) == 0 ? STORE_VERSION : version;
+    /* before anything is written, migrations included */
+    if (fresh == 0 && check_schema(s, version, err, errlen) < 0)
+        goto bad;
     if (write) {
         if (prepare_write(s, fresh == 1, STORE_VERSION, err, errlen) < 0)
             goto bad;
@@ -532,8 +706,31 @@ void store_rollback(struct store *s)
 
 /* ---- processes ---- */
 
-/* The start time of process pid (clock ticks after boot), 0 when it does
- * not exist. Together with the pid it names one process across pid reuse. */
+/* The start time (field 22, clock ticks after boot) in a /proc/PID/stat
+ * line, 0 when the line is malformed. Field 2, the command name, is in
+ * parentheses and may itself hold spaces and parentheses ("a) b (c"), so
+ * the fields are counted from its last ')'. */
+long long store_proc_starttime(const char *stat)
+{
+    const char *p = strrchr(stat, ')');
+    if (!p)
+        return 0;
+    p++;
+    for (int field = 3;; field++) {
+        p += strspn(p, " ");
+        if (!*p)
+            return 0;
+        if (field == 22)
+            break;
+        p += strcspn(p, " ");
+    }
+    char *end;
+    long long v = strtoll(p, &end, 10);
+    return end != p && (*end == ' ' || *end == '\n' || !*end) && v > 0 ? v : 0;
+}
+
+/* The start time of process pid, 0 when it cannot be read (no such
+ * process). Together with the pid it names one process across pid reuse. */
 static long long proc_start(int pid)
 {
     char path[64], buf[1024];
@@ -546,22 +743,19 @@ static long long proc_start(int pid)
     if (n <= 0)
         return 0;
     buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return 0;
-    /* after ") ": state is field 3; starttime is field 22 */
-    p++;
-    for (int field = 2; field < 22 && p; field++)
-        p = strchr(p + 1, ' ');
-    return p ? strtoll(p + 1, NULL, 10) : 0;
+    return store_proc_starttime(buf);
 }
 
+/* Is the process that recorded (pid, start) still running? A pid that runs
+ * with another start time was reused: that process is gone. Without a
+ * start time (or without /proc), the pid alone decides. */
 static bool alive(int pid, long long start)
 {
     if (pid <= 0)
         return false;
-    if (start)
-        return proc_start(pid) == start;
+    long long now = start ? proc_start(pid) : 0;
+    if (now)
+        return now == start;
     return kill(pid, 0) == 0 || errno == EPERM;
 }
 
@@ -600,18 +794,46 @@ static bool read_holder(int fd, struct store_holder *h)
     return h->pid > 0;
 }
 
+/* The lock file of the database at path: beside the file that path
+ * resolves to (symbolic links followed, "." and ".." gone), so that every
+ * spelling of one database takes one lock. A file not created yet resolves
+ * through its directory. */
+static char *lock_path(const char *path)
+{
+    char *real = realpath(path, NULL);
+    if (!real) {
+        char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+        const char *base = slash ? slash + 1 : path;
+        if (slash)
+            *slash = '\0';
+        char *rdir = realpath(slash ? (*dir ? dir : "/") : ".", NULL);
+        if (rdir) {
+            size_t n = strlen(rdir) + strlen(base) + 2;
+            real = xmalloc(n);
+            snprintf(real, n, "%s%s%s", rdir, strcmp(rdir, "/") ? "/" : "", base);
+            free(rdir);
+        }
+        free(dir);
+    }
+    const char *p = real ? real : path;
+    size_t n = strlen(p) + 6;
+    char *lp = xmalloc(n);
+    snprintf(lp, n, "%s.lock", p);
+    free(real);
+    return lp;
+}
+
 int store_lock(struct store *s, const char *what, int timeout_ms, bool *took_over,
                struct store_holder *prev, char *err, size_t errlen)
 {
     *took_over = false;
     if (s->lockfd >= 0)
         return 0;
-    size_t n = strlen(s->path) + 6;
-    char *lp = xmalloc(n);
-    snprintf(lp, n, "%s.lock", s->path);
+    char *lp = lock_path(s->path);
     int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        snprintf(err, errlen, "cannot open the lock file '%s': %s", lp, strerror(errno));
+        if (!fs_error(err, errlen, errno, lp, "cannot open the lock file"))
+            snprintf(err, errlen, "cannot open the lock file '%s': %s", lp, strerror(errno));
         free(lp);
         return -1;
     }
@@ -651,7 +873,9 @@ int store_lock(struct store *s, const char *what, int timeout_ms, bool *took_ove
     int len = snprintf(buf, sizeof(buf), "%d %lld %s\n", (int)getpid(),
                        (long long)store_now(), what);
     if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
-        snprintf(err, errlen, "cannot write the lock file of '%s': %s", s->path, strerror(errno));
+        if (!fs_error(err, errlen, errno, s->path, "cannot write its lock file"))
+            snprintf(err, errlen, "cannot write the lock file of '%s': %s", s->path,
+                     strerror(errno));
         flock(fd, LOCK_UN);
         close(fd);
         return -1;
@@ -761,7 +985,7 @@ int store_reap(struct store *s, char *err, size_t errlen)
     int rc = st ? 0 : -1;
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         int pid = sqlite3_column_int(st, 2);
-        if (pid == getpid() || alive(pid, sqlite3_column_int64(st, 3)))
+        if (alive(pid, sqlite3_column_int64(st, 3)))
             continue;
         v = grow(a, v, n, &cap, sizeof(*v));
         v[n++] = (struct dead){ sqlite3_column_int64(st, 0), col_text(a, st, 1), pid };

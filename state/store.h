@@ -19,15 +19,19 @@
  * survives the process being killed at any point; power loss may lose the
  * last few, never corrupt the file), foreign keys on, a busy timeout. The
  * schema is versioned by PRAGMA user_version and migrated forward at open;
- * a file that is not a qkvm database, is corrupt, or was written by a newer
- * qkvm is refused with a message and never written to.
+ * a file that is not a qkvm database, is corrupt, was written by a newer
+ * qkvm, or whose schema differs from what qkvm's migrations make (a column,
+ * table or index added or removed by hand) is refused with a message and
+ * never written to.
  *
  * Locking: one reconcile (apply) at a time per state file, by an exclusive
- * flock(2) on PATH.lock. The kernel drops it when the holder dies, so a dead
- * holder never blocks anyone; the file's content (pid, what, since) names
- * the holder for the message a waiter prints, and finding it non-empty when
- * taking the lock means the previous holder died: that takeover is
- * recorded as an event. Readers (plan, get, history...) never take it.
+ * flock(2) on PATH.lock, PATH being the file the given path resolves to
+ * (symbolic links followed), so two spellings of one database share one
+ * lock. The kernel drops it when the holder dies, so a dead holder never
+ * blocks anyone; the file's content (pid, what, since) names the holder
+ * for the message a waiter prints, and finding it non-empty when taking
+ * the lock means the previous holder died: that takeover is recorded as an
+ * event. Readers (plan, get, history...) never take it.
  *
  * Timestamps are milliseconds since the epoch, UTC.
  */
@@ -69,6 +73,11 @@ int store_create_at_version(const char *path, int version, const char *seed, cha
 int store_query_text(struct store *s, const char *sql, char *out, size_t size,
                      char *err, size_t errlen);
 
+/* For tests: the start time (field 22, clock ticks after boot) in a line of
+ * /proc/PID/stat, 0 when the line is malformed. A run records it beside its
+ * pid, so that a reused pid does not pass for the process that ran it. */
+long long store_proc_starttime(const char *stat_line);
+
 /* ---- the reconcile lock ---- */
 
 struct store_holder {
@@ -108,8 +117,9 @@ int store_run_begin(struct store *s, const char *kind, const char *node, const c
 int store_run_set_node(struct store *s, int64_t id, const char *node, char *err, size_t errlen);
 int store_run_end(struct store *s, int64_t id, const char *result, const char *summary,
                   const char *error, char *err, size_t errlen);
-/* Mark runs whose process is gone as interrupted, with an event for each.
- * Returns how many, or -1. */
+/* Mark runs whose process is gone as interrupted, with an event for each:
+ * its pid does not run, or runs with another start time (the pid was
+ * reused). Returns how many, or -1. */
 int store_reap(struct store *s, char *err, size_t errlen);
 /* Apply the retention rules: runs older than keep_days or beyond the newest
  * keep_runs go, with their actions, closed findings, node rows and events.

@@ -258,7 +258,7 @@ EOF
 EOF
     V define "$TESTTMP/it/gone.xml" >/dev/null
     # a qemu started by hand in the node's namespaces, ended below by its PID
-    nsenter -t "$(cat "/tmp/qkvm-testbed/$IT_NODE/libvirtd.pid")" -n -m \
+    nsenter -t "$(cat "${QKVM_TESTBED:-/tmp/qkvm-testbed}/$IT_NODE/libvirtd.pid")" -n -m \
         qemu-system-x86_64 -name guest=it-ghost -uuid 6a1b2c3d-0000-4000-8000-000000000001 \
         -machine none -nodefaults -display none -S </dev/null >/dev/null 2>&1 &
     local ghost=$!

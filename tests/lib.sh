@@ -8,6 +8,10 @@ export QKVM BUILD WRAP NO_COLOR=1
 : "${TMPDIR:=/tmp}"
 TESTTMP=$(mktemp -d "$TMPDIR/qkvm-test.XXXXXX")
 trap 'rm -rf "$TESTTMP"' EXIT
+# Whatever a suite runs without --state reaches a database of the test's
+# own, never the default (/var/lib/qkvm/state.db as root, else under
+# $XDG_STATE_HOME); tests/run checks the default was not touched.
+export QKVM_STATE="$TESTTMP/default-state.db" XDG_STATE_HOME="$TESTTMP/xdg-state"
 
 section() { printf '== %s\n' "$1"; }
 pass() { passed=$((passed + 1)); [ -n "${VERBOSE:-}" ] && printf 'ok   %s\n' "$1"; return 0; }

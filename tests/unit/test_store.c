@@ -1,8 +1,9 @@
 /* test_store.c — the state store on real sqlite files in a temporary
  * directory: schema and migrations from every earlier version, refusal of
- * foreign, newer and non-SQLite files (left byte for byte as they were),
- * the journal, interrupted runs, findings as intervals, ownership, the
- * lock, and retention over 100,000 runs. */
+ * foreign, newer, altered and non-SQLite files (left byte for byte as they
+ * were), the journal, interrupted runs (only those whose process is gone,
+ * told apart from a reused pid by its start time), findings as intervals,
+ * ownership, the lock, and retention over 100,000 runs. */
 #include "arena.h"
 #include "store.h"
 
@@ -12,12 +13,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 static char dir[256];
 static char err[1024];
+static const char *self;            /* argv[0]: this program, run again as a helper */
 
 static const char *tmp(const char *name)
 {
@@ -157,6 +162,45 @@ static void test_store__refuses_what_is_not_ours(void **state)
     assert_non_null(strstr(err, "does not exist"));
 }
 
+/* A qkvm database whose schema was changed by hand is refused like any
+ * other foreign file, by readers and writers, and left as it was. */
+static void test_store__refuses_an_altered_schema(void **state)
+{
+    (void)state;
+    static const struct { const char *name, *sql, *want; } cases[] = {
+        { "added-column.db", "ALTER TABLE runs ADD COLUMN x", "(table 'runs' differs)" },
+        { "dropped-table.db", "DROP TABLE events", "(table 'events' is missing, and 3 more" },
+        { "extra-table.db", "CREATE TABLE extra(a)", "(table 'extra' was added)" },
+        { "extra-index.db", "CREATE INDEX extra_kind ON runs(kind)",
+          "(index 'extra_kind' was added)" },
+        { "extra-trigger.db", "CREATE TRIGGER t AFTER INSERT ON runs BEGIN SELECT 1; END",
+          "(trigger 't' was added)" },
+        { "changed-index.db", "DROP INDEX runs_started; CREATE INDEX runs_started ON runs(id)",
+          "(index 'runs_started' differs)" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        assert_int_equal(store_create_at_version(tmp(cases[i].name), STORE_VERSION,
+                                                 cases[i].sql, err, sizeof(err)), 0);
+        refused(cases[i].name, "is not a qkvm state database: its schema was altered");
+        refused(cases[i].name, cases[i].want);
+    }
+    /* an older version altered: refused before it is migrated */
+    if (STORE_VERSION > 1) {
+        assert_int_equal(store_create_at_version(tmp("old-altered.db"), 1,
+                                                 "ALTER TABLE owned ADD COLUMN y", err,
+                                                 sizeof(err)), 0);
+        refused("old-altered.db", "(table 'owned' differs)");
+    }
+    /* the same files unaltered open */
+    assert_int_equal(store_create_at_version(tmp("unaltered.db"), 1, NULL, err, sizeof(err)), 0);
+    struct store *s = store_open(tmp("unaltered.db"), STORE_WRITE, err, sizeof(err));
+    assert_non_null(s);
+    store_close(s);
+    s = store_open(tmp("unaltered.db"), STORE_READ, err, sizeof(err));
+    assert_non_null(s);
+    store_close(s);
+}
+
 static void test_store__journal(void **state)
 {
     (void)state;
@@ -215,6 +259,151 @@ static void test_store__journal(void **state)
     assert_non_null(strstr(ev[0].message, "last action: pool/p create (pending)"));
     assert_int_equal(store_reap(s, err, sizeof(err)), 0);      /* once */
     arena_free(ar);
+    store_close(s);
+}
+
+/* /proc/PID/stat: the command name (field 2) is in parentheses and may
+ * hold spaces and parentheses; the start time is field 22. */
+static void test_store__proc_stat_parsing(void **state)
+{
+    (void)state;
+    static const char *const names[] = { "qkvm", "a) b (c", ") (", ")", "(", "x y z" };
+    for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+        char line[1024];
+        int len = snprintf(line, sizeof(line), "4242 (%s) S", names[i]);
+        for (int field = 4; field <= 52; field++)     /* field k holds k * 1000 */
+            len += snprintf(line + len, sizeof(line) - (size_t)len, " %d", field * 1000);
+        snprintf(line + len, sizeof(line) - (size_t)len, "\n");
+        if (store_proc_starttime(line) != 22000)
+            fail_msg("comm '%s': start time %lld, expected 22000 (field 22)", names[i],
+                     store_proc_starttime(line));
+    }
+    assert_int_equal(store_proc_starttime("4242 (qkvm"), 0);
+    assert_int_equal(store_proc_starttime("4242 (qkvm) S 1 2 3"), 0);   /* cut short */
+    assert_int_equal(store_proc_starttime(""), 0);
+}
+
+/* `test_store --hold PATH`, the other process of the next test: under the
+ * name "a) b (c", record an apply run in PATH, then grow the address space
+ * (as an apply does while it works), print the run's id and hold until
+ * stdin closes. */
+static int hold(const char *path)
+{
+    char e[1024];
+    int64_t id;
+    prctl(PR_SET_NAME, "a) b (c", 0, 0, 0);
+    struct store *s = store_open(path, STORE_WRITE, e, sizeof(e));
+    if (!s || store_run_begin(s, "apply", "", "", "", &id, e, sizeof(e)) < 0) {
+        fprintf(stderr, "hold: %s\n", e);
+        return 1;
+    }
+    store_close(s);
+    if (mmap(NULL, 64 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+        return 1;
+    printf("%lld\n", (long long)id);
+    fflush(stdout);
+    char c;
+    while (read(STDIN_FILENO, &c, 1) > 0)
+        ;
+    return 0;
+}
+
+static const char *result_of(struct store *s, int64_t id)
+{
+    static char v[64];
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT result FROM runs WHERE id = %lld", (long long)id);
+    q(s, sql, v, sizeof(v));
+    return v;
+}
+
+static int64_t insert_run(struct store *s, long long pid, long long pid_start)
+{
+    char sql[256], v[64];
+    snprintf(sql, sizeof(sql), "INSERT INTO runs(kind, pid, pid_start, started) VALUES"
+                               "('apply', %lld, %lld, 5) RETURNING id", pid, pid_start);
+    q(s, sql, v, sizeof(v));
+    return strtoll(v, NULL, 10);
+}
+
+/* store_reap marks a run interrupted only when its process is gone: its pid
+ * does not run, or runs with another start time. A live apply in another
+ * process, whose memory grew since it recorded its run, is left alone. */
+static void test_store__reap_only_what_is_gone(void **state)
+{
+    (void)state;
+    const char *path = tmp("reap.db");
+    struct store *s = store_open(path, STORE_WRITE, err, sizeof(err));
+    assert_non_null(s);
+    int64_t own;
+    assert_int_equal(store_run_begin(s, "plan", "", "", "", &own, err, sizeof(err)), 0);
+
+    int in[2], out[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    pid_t holder = fork();
+    assert_true(holder >= 0);
+    if (holder == 0) {
+        dup2(in[0], STDIN_FILENO);
+        dup2(out[1], STDOUT_FILENO);
+        close(in[1]);
+        close(out[0]);
+        execl(self, self, "--hold", path, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    char line[64] = { 0 };
+    ssize_t got = read(out[0], line, sizeof(line) - 1);
+    close(out[0]);
+    if (got <= 0)
+        fail_msg("the holding process did not record its run");
+    int64_t held = strtoll(line, NULL, 10);
+    assert_true(held > 0);
+
+    /* what it recorded is a start time: after ours, before now */
+    char v[64];
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT pid_start FROM runs WHERE id = %lld", (long long)held);
+    q(s, sql, v, sizeof(v));
+    long long held_start = strtoll(v, NULL, 10);
+    snprintf(sql, sizeof(sql), "SELECT pid_start FROM runs WHERE id = %lld", (long long)own);
+    q(s, sql, v, sizeof(v));
+    long long own_start = strtoll(v, NULL, 10);
+    FILE *f = fopen("/proc/uptime", "r");
+    assert_non_null(f);
+    double up = 0;
+    assert_non_null(fgets(v, sizeof(v), f));
+    fclose(f);
+    up = strtod(v, NULL);
+    long long now_ticks = (long long)(up * (double)sysconf(_SC_CLK_TCK)) + 1;
+    if (own_start <= 0 || held_start < own_start || held_start > now_ticks)
+        fail_msg("start times: ours %lld, the holder's %lld, now %lld ticks after boot",
+                 own_start, held_start, now_ticks);
+
+    /* a pid that is gone: a child that exited and was waited for */
+    pid_t dead = fork();
+    assert_true(dead >= 0);
+    if (dead == 0)
+        _exit(0);
+    assert_int_equal(waitpid(dead, NULL, 0), dead);
+    int64_t gone = insert_run(s, dead, held_start);
+    /* the holder's pid with another start time: a reused pid */
+    int64_t reused = insert_run(s, holder, held_start + 1);
+
+    assert_int_equal(store_reap(s, err, sizeof(err)), 2);
+    assert_string_equal(result_of(s, own), "running");       /* this process */
+    assert_string_equal(result_of(s, held), "running");      /* alive elsewhere */
+    assert_string_equal(result_of(s, gone), "interrupted");
+    assert_string_equal(result_of(s, reused), "interrupted");
+
+    close(in[1]);                                            /* the holder ends */
+    int status;
+    assert_int_equal(waitpid(holder, &status, 0), holder);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(store_reap(s, err, sizeof(err)), 1);
+    assert_string_equal(result_of(s, held), "interrupted");
+    assert_string_equal(result_of(s, own), "running");
     store_close(s);
 }
 
@@ -317,6 +506,52 @@ static void test_store__lock(void **state)
     store_close(s1);
 }
 
+/* Two paths to one database (a symbolic link to its directory, one to the
+ * file itself) take one lock: the lock file is beside the resolved file. */
+static void test_store__lock_through_a_symlink(void **state)
+{
+    (void)state;
+    assert_int_equal(mkdir(tmp("real"), 0700), 0);
+    assert_int_equal(symlink("real", tmp("linked")), 0);
+    assert_int_equal(symlink("real/state.db", tmp("state-link.db")), 0);
+    struct store *s1 = store_open(tmp("real/state.db"), STORE_WRITE, err, sizeof(err));
+    assert_non_null(s1);
+    struct store *s2 = store_open(tmp("linked/state.db"), STORE_WRITE, err, sizeof(err));
+    assert_non_null(s2);
+    struct store *s3 = store_open(tmp("state-link.db"), STORE_WRITE, err, sizeof(err));
+    assert_non_null(s3);
+    bool took;
+    struct store_holder prev;
+    assert_int_equal(store_lock(s1, "apply", 0, &took, &prev, err, sizeof(err)), 0);
+    char want[64];
+    snprintf(want, sizeof(want), "state locked by pid %d (apply started ", (int)getpid());
+    assert_int_equal(store_lock(s2, "apply", 0, &took, &prev, err, sizeof(err)), -1);
+    if (!strstr(err, want))
+        fail_msg("'%s' lacks '%s'", err, want);
+    assert_int_equal(store_lock(s3, "apply", 0, &took, &prev, err, sizeof(err)), -1);
+    if (!strstr(err, want))
+        fail_msg("'%s' lacks '%s'", err, want);
+    assert_int_equal(access(tmp("real/state.db.lock"), F_OK), 0);
+    assert_int_equal(access(tmp("state-link.db.lock"), F_OK), -1);
+    store_unlock(s1);
+    assert_int_equal(store_lock(s3, "apply", 0, &took, &prev, err, sizeof(err)), 0);
+    assert_false(took);
+    store_close(s3);
+    store_close(s2);
+    store_close(s1);
+    /* a file not created yet resolves through its directory */
+    s1 = store_open(tmp("real/absent.db"), STORE_READ, err, sizeof(err));
+    s2 = store_open(tmp("linked/absent.db"), STORE_READ, err, sizeof(err));
+    assert_non_null(s1);
+    assert_non_null(s2);
+    assert_int_equal(store_lock(s1, "apply", 0, &took, &prev, err, sizeof(err)), 0);
+    assert_int_equal(store_lock(s2, "apply", 0, &took, &prev, err, sizeof(err)), -1);
+    if (!strstr(err, want))
+        fail_msg("'%s' lacks '%s'", err, want);
+    store_close(s2);
+    store_close(s1);
+}
+
 /* 100,000 runs with their actions: the default cap keeps exactly that many,
  * the file stays bounded, pruning by age removes and shrinks. */
 static void test_store__retention(void **state)
@@ -378,8 +613,17 @@ static int setup(void **state)
 {
     (void)state;
     const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof(dir), "%s/qkvm-store.XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(dir) ? 0 : -1;
+    char made[256];
+    snprintf(made, sizeof(made), "%s/qkvm-store.XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(made))
+        return -1;
+    /* resolved, as the lock files beside the databases are */
+    char *real = realpath(made, NULL);
+    if (!real)
+        return -1;
+    snprintf(dir, sizeof(dir), "%s", real);
+    free(real);
+    return 0;
 }
 
 static int teardown(void **state)
@@ -390,16 +634,23 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    self = argv[0];
+    if (argc == 3 && strcmp(argv[1], "--hold") == 0)
+        return hold(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store__fresh_file),
         cmocka_unit_test(test_store__migrations),
         cmocka_unit_test(test_store__refuses_what_is_not_ours),
+        cmocka_unit_test(test_store__refuses_an_altered_schema),
         cmocka_unit_test(test_store__journal),
+        cmocka_unit_test(test_store__proc_stat_parsing),
+        cmocka_unit_test(test_store__reap_only_what_is_gone),
         cmocka_unit_test(test_store__findings_are_intervals),
         cmocka_unit_test(test_store__owned),
         cmocka_unit_test(test_store__lock),
+        cmocka_unit_test(test_store__lock_through_a_symlink),
         cmocka_unit_test(test_store__retention),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,142 @@
+/* test_apply.c — apply against libvirt's test driver (test:///default, in
+ * process) with a real state store: when the journal cannot record the end
+ * of an action that ran, apply stops there (nothing after it is started),
+ * keeps that action's own status, and fails. */
+#include "apply.h"
+#include "observe.h"
+#include "owned.h"
+#include "plan.h"
+#include "store.h"
+#include "virt.h"
+
+#include "helpers.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+static char dir[256];
+static char err[1024];
+
+static const char *const NETS =
+    HDR "kind: Network\nmetadata: {name: ja-net-a}\nspec: {mode: isolated, cidr: 10.91.0.0/24}\n"
+    "---\n"
+    HDR "kind: Network\nmetadata: {name: ja-net-b}\nspec: {mode: isolated, cidr: 10.92.0.0/24}\n";
+
+static size_t action_of(const struct plan *p, const char *name)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->v[i].name, name) == 0)
+            return i;
+    fail_msg("no action for '%s' in the plan", name);
+    return 0;
+}
+
+static void test_apply__journal_end_failure_stops(void **state)
+{
+    (void)state;
+    struct loaded l;
+    load_str(&l, NETS);
+    if (l.d.errors)
+        dump(&l);
+    assert_int_equal(l.d.errors, 0);
+
+    char path[512];
+    snprintf(path, sizeof(path), "%s/state.db", dir);
+    struct store *st = store_open(path, STORE_WRITE, err, sizeof(err));
+    assert_non_null(st);
+    int64_t run;
+    assert_int_equal(store_run_begin(st, "apply", "test:///default", "", "", &run, err,
+                                     sizeof(err)), 0);
+    /* the end of an action cannot be written (as on a file system that
+     * filled up while the action ran); its start can */
+    char v[64];
+    assert_int_equal(store_query_text(st, "CREATE TEMP TRIGGER no_end BEFORE UPDATE ON "
+                                          "main.actions BEGIN SELECT RAISE(ABORT, "
+                                          "'database or disk is full'); END", v, sizeof(v),
+                                      err, sizeof(err)), 0);
+
+    struct virt *virt = virt_open("test:///default", err, sizeof(err));
+    if (!virt)
+        fail_msg("%s", err);
+    struct owned *own = owned_new();
+    struct obs_host *obs = observe_host(virt, l.m, own, 0, err, sizeof(err));
+    assert_non_null(obs);
+    struct plan_opts po = { false, false, -1, false };
+    struct plan *p = plan_build(l.m, obs, &po);
+    assert_non_null(p);
+    assert_int_equal(p->n, 2);
+    size_t a = action_of(p, "ja-net-a"), b = action_of(p, "ja-net-b");
+    size_t first = a < b ? a : b, second = a < b ? b : a;
+
+    char *log = NULL;
+    size_t loglen = 0;
+    FILE *logf = open_memstream(&log, &loglen);
+    assert_non_null(logf);
+    struct apply_opts ao = { 1000, "", logf, false, run, true };
+    struct apply_result res;
+    int rc = apply_plan(virt, l.m, obs, p, st, &ao, &res);
+    fclose(logf);
+
+    assert_int_equal(rc, -1);
+    assert_int_equal(res.status[first], APPLY_DONE);         /* it did run */
+    assert_int_equal(res.status[second], APPLY_SKIPPED);     /* never started */
+    if (!strstr(res.error[second], "not started: the journal cannot be written") ||
+        !strstr(res.error[second], "database or disk is full"))
+        fail_msg("skipped with '%s'", res.error[second]);
+    if (!strstr(log, "but the journal cannot record it"))
+        fail_msg("the log does not say the journal failed: '%s'", log);
+
+    /* libvirt: the first network exists, the second was never created */
+    struct obs_host *after = observe_host(virt, l.m, own, 0, err, sizeof(err));
+    assert_non_null(after);
+    assert_non_null(observe_network(after, p->v[first].name));
+    assert_null(observe_network(after, p->v[second].name));
+    /* the journal: the first action as far as it got, nothing of the second */
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT group_concat(seq || ' ' || status) FROM actions "
+                               "WHERE run = %lld", (long long)run);
+    assert_int_equal(store_query_text(st, sql, v, sizeof(v), err, sizeof(err)), 0);
+    char want[32];
+    snprintf(want, sizeof(want), "%zu pending", first);
+    assert_string_equal(v, want);
+
+    observe_free(after);
+    free(log);
+    apply_result_dispose(&res, p->n);
+    plan_free(p);
+    observe_free(obs);
+    owned_free(own);
+    virt_close(virt);
+    store_close(st);
+    load_free(&l);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, sizeof(dir), "%s/qkvm-apply.XXXXXX", t && *t ? t : "/tmp");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_apply__journal_end_failure_stops),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
