@@ -578,7 +578,7 @@ static int reconcile_prepare(const struct opts *o, const char *cmd, int argc,
     t0 = now();
     r->v = virt_open(uri, err, sizeof(err));
     if (!r->v) {
-        fprintf(stderr, "qkvm: cannot connect: %s\n", err);
+        fprintf(stderr, "qkvm: %s\n", err);
         char e2[256];
         if (r->run && uri)
             store_node_seen(r->st, r->run, uri, label ? label : uri_label(r->a, uri),

@@ -1,4 +1,11 @@
-/* virt.c — the libvirt adapter. See virt.h. */
+/* virt.c — the libvirt adapter. See virt.h.
+ *
+ * A lost connection is named as such: libvirt calls the close callback
+ * registered at open (the daemon closed the socket, an I/O error), and a
+ * failed call on a closed connection reports "lost the connection to
+ * 'URI': why" instead of libvirt's message for the call, which is often
+ * only "client socket is closed".
+ */
 #include "virt.h"
 
 #include "arena.h"
@@ -6,6 +13,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +27,7 @@ struct virt {
     unsigned long calls;
     char *uri;
     char *socket_path;   /* the daemon's unix socket, NULL when not local */
+    atomic_int closed;   /* 0, or 1 + the virConnectCloseReason (set by on_close) */
 };
 
 static void silent(void *data, virErrorPtr e)
@@ -27,10 +36,52 @@ static void silent(void *data, virErrorPtr e)
     (void)e;
 }
 
-static int lverr(char *err, size_t errlen, const char *what)
+/* Runs in whichever thread notices the close (libvirt's I/O code). */
+static void on_close(virConnectPtr conn, int reason, void *opaque)
+{
+    (void)conn;
+    struct virt *v = opaque;
+    atomic_store(&v->closed, reason + 1);
+}
+
+/* Is the connection gone? Then why, as a message. */
+static bool lost(struct virt *v, const char *libvirt_msg, char *why, size_t whylen)
+{
+    int closed = atomic_load(&v->closed);
+    if (!closed) {
+        v->calls++;
+        if (virConnectIsAlive(v->conn) != 0)     /* alive, or cannot tell */
+            return false;
+    }
+    const char *reason;
+    switch (closed - 1) {
+    case VIR_CONNECT_CLOSE_REASON_EOF: reason = "the daemon closed it"; break;
+    case VIR_CONNECT_CLOSE_REASON_ERROR: reason = "an I/O error on it"; break;
+    case VIR_CONNECT_CLOSE_REASON_CLIENT: reason = "closed by qkvm"; break;
+    default: reason = "it is closed"; break;
+    }
+    if (libvirt_msg && *libvirt_msg)
+        snprintf(why, whylen, "lost the connection to '%s': %s (%s)", v->uri, reason,
+                 libvirt_msg);
+    else
+        snprintf(why, whylen, "lost the connection to '%s': %s", v->uri, reason);
+    return true;
+}
+
+bool virt_lost(struct virt *v, char *why, size_t whylen)
+{
+    return lost(v, NULL, why, whylen);
+}
+
+/* err = "what: libvirt's message", or the lost connection. */
+static int lverr(struct virt *v, char *err, size_t errlen, const char *what)
 {
     const char *m = virGetLastErrorMessage();
-    snprintf(err, errlen, "%s: %s", what, m && *m ? m : "unknown libvirt error");
+    char msg[512];
+    /* copied first: virConnectIsAlive (in lost) resets the last error */
+    snprintf(msg, sizeof(msg), "%s", m && *m ? m : "unknown libvirt error");
+    if (!lost(v, msg, err, errlen))
+        snprintf(err, errlen, "%s: %s", what, msg);
     return -1;
 }
 
@@ -75,9 +126,12 @@ struct virt *virt_open(const char *uri, char *err, size_t errlen)
         virSetErrorFunc(NULL, silent);
         initialised = 1;
     }
+    const char *name = uri ? uri : "libvirt's default URI";
     virConnectPtr c = virConnectOpen(uri);
     if (!c) {
-        lverr(err, errlen, uri ? uri : "libvirt's default URI");
+        const char *m = virGetLastErrorMessage();
+        snprintf(err, errlen, "cannot connect to '%s': %s", name,
+                 m && *m ? m : "unknown libvirt error");
         return NULL;
     }
     struct virt *v = xcalloc(1, sizeof(*v));
@@ -88,6 +142,11 @@ struct virt *virt_open(const char *uri, char *err, size_t errlen)
     v->uri = xstrdup(u ? u : uri ? uri : "");
     free(u);
     v->socket_path = socket_of(uri ? uri : v->uri);
+    atomic_init(&v->closed, 0);
+    /* drivers without a connection to lose (test:///) may refuse: harmless */
+    v->calls++;
+    if (virConnectRegisterCloseCallback(c, on_close, v, NULL) < 0)
+        virResetLastError();
     return v;
 }
 
@@ -95,6 +154,7 @@ void virt_close(struct virt *v)
 {
     if (!v)
         return;
+    virConnectUnregisterCloseCallback(v->conn, on_close);
     virConnectClose(v->conn);
     free(v->uri);
     free(v->socket_path);
@@ -263,7 +323,7 @@ static int list_objects(struct virt *v, enum virt_type t, struct virt_list *out,
     void **objs = NULL;
     int n = list_all(v, t, 0, &objs);
     if (n < 0)
-        return lverr(err, errlen, f[t].what);
+        return lverr(v, err, errlen, f[t].what);
     char **active, **autostart, **transient, **paused;
     int na = names(v, t, f[t].active, &active);
     int ns = names(v, t, f[t].autostart, &autostart);
@@ -272,7 +332,7 @@ static int list_objects(struct virt *v, enum virt_type t, struct virt_list *out,
     out->v = xcalloc((size_t)n + 1, sizeof(*out->v));
     int rc = 0;
     if (na < 0 || ns < 0 || nt < 0 || np < 0)
-        rc = lverr(err, errlen, f[t].what);
+        rc = lverr(v, err, errlen, f[t].what);
     for (int i = 0; i < n; i++) {
         struct virt_item *it = &out->v[out->n++];
         it->handle = objs[i];
@@ -288,7 +348,7 @@ static int list_objects(struct virt *v, enum virt_type t, struct virt_list *out,
                 obj_free(t, objs[i]);
                 continue;
             }
-            rc = lverr(err, errlen, it->name);
+            rc = lverr(v, err, errlen, it->name);
         }
         it->active = in(active, na, it->name);
         it->autostart = in(autostart, ns, it->name);
@@ -314,7 +374,7 @@ char *virt_domain_config_xml(struct virt *v, const struct virt_item *dom, char *
     v->calls++;
     char *x = virDomainGetXMLDesc(dom->handle, VIR_DOMAIN_XML_INACTIVE);
     if (!x)
-        lverr(err, errlen, dom->name);
+        lverr(v, err, errlen, dom->name);
     return x;
 }
 
@@ -337,7 +397,7 @@ int virt_list_volumes(struct virt *v, const struct virt_item *pool, struct virt_
     v->calls++;
     int n = virStoragePoolListAllVolumes(pool->handle, &vols, 0);
     if (n < 0)
-        return lverr(err, errlen, pool->name);
+        return lverr(v, err, errlen, pool->name);
     out->v = xcalloc((size_t)n + 1, sizeof(*out->v));
     int rc = 0;
     for (int i = 0; i < n; i++) {
@@ -349,7 +409,7 @@ int virt_list_volumes(struct virt *v, const struct virt_item *pool, struct virt_
         v->calls++;
         it->xml = obj_xml(VIRT_VOLUME, vols[i]);
         if (!it->xml)
-            rc = lverr(err, errlen, it->name);
+            rc = lverr(v, err, errlen, it->name);
         it->active = true;
         it->persistent = true;
     }
@@ -375,14 +435,14 @@ void virt_list_free(struct virt_list *l)
     v->calls++;                                                       \
     type o = fn(v->conn, name);                                       \
     if (!o)                                                           \
-        return lverr(err, errlen, what);
+        return lverr(v, err, errlen, what);
 
 int virt_pool_define(struct virt *v, const char *xml, char *err, size_t errlen)
 {
     v->calls++;
     virStoragePoolPtr p = virStoragePoolDefineXML(v->conn, xml, 0);
     if (!p)
-        return lverr(err, errlen, "cannot define pool");
+        return lverr(v, err, errlen, "cannot define pool");
     virStoragePoolFree(p);
     return 0;
 }
@@ -395,7 +455,7 @@ int virt_pool_start(struct virt *v, const char *name, char *err, size_t errlen)
     /* build creates the directory (and is harmless when it exists) */
     if (virStoragePoolBuild(o, 0) < 0 || virStoragePoolCreate(o, 0) < 0 ||
         virStoragePoolSetAutostart(o, 1) < 0)
-        rc = lverr(err, errlen, name);
+        rc = lverr(v, err, errlen, name);
     virStoragePoolFree(o);
     return rc;
 }
@@ -408,7 +468,7 @@ int virt_pool_remove(struct virt *v, const char *name, char *err, size_t errlen)
     v->calls += 2;
     if ((virStoragePoolIsActive(o) == 1 && virStoragePoolDestroy(o) < 0) ||
         virStoragePoolUndefine(o) < 0)
-        rc = lverr(err, errlen, name);
+        rc = lverr(v, err, errlen, name);
     virStoragePoolFree(o);
     return rc;
 }
@@ -434,7 +494,7 @@ int virt_volume_create(struct virt *v, const char *pool, const char *xml, char *
     LOOKUP(virStoragePoolPtr, virStoragePoolLookupByName, pool);
     v->calls++;
     virStorageVolPtr vol = virStorageVolCreateXML(o, xml, 0);
-    int rc = vol ? 0 : lverr(err, errlen, "cannot create volume");
+    int rc = vol ? 0 : lverr(v, err, errlen, "cannot create volume");
     if (vol)
         virStorageVolFree(vol);
     virStoragePoolFree(o);
@@ -447,12 +507,12 @@ static virStorageVolPtr volume(struct virt *v, const char *pool, const char *nam
     v->calls += 2;
     virStoragePoolPtr p = virStoragePoolLookupByName(v->conn, pool);
     if (!p) {
-        lverr(err, errlen, pool);
+        lverr(v, err, errlen, pool);
         return NULL;
     }
     virStorageVolPtr vol = virStorageVolLookupByName(p, name);
     if (!vol)
-        lverr(err, errlen, name);
+        lverr(v, err, errlen, name);
     virStoragePoolFree(p);
     return vol;
 }
@@ -464,7 +524,7 @@ int virt_volume_resize(struct virt *v, const char *pool, const char *name, uint6
     if (!vol)
         return -1;
     v->calls++;
-    int rc = virStorageVolResize(vol, bytes, 0) < 0 ? lverr(err, errlen, "cannot resize") : 0;
+    int rc = virStorageVolResize(vol, bytes, 0) < 0 ? lverr(v, err, errlen, "cannot resize") : 0;
     virStorageVolFree(vol);
     return rc;
 }
@@ -476,7 +536,7 @@ int virt_volume_delete(struct virt *v, const char *pool, const char *name, char 
     if (!vol)
         return -1;
     v->calls++;
-    int rc = virStorageVolDelete(vol, 0) < 0 ? lverr(err, errlen, "cannot delete") : 0;
+    int rc = virStorageVolDelete(vol, 0) < 0 ? lverr(v, err, errlen, "cannot delete") : 0;
     virStorageVolFree(vol);
     return rc;
 }
@@ -486,7 +546,7 @@ int virt_network_define(struct virt *v, const char *xml, char *err, size_t errle
     v->calls++;
     virNetworkPtr n = virNetworkDefineXML(v->conn, xml);
     if (!n)
-        return lverr(err, errlen, "cannot define network");
+        return lverr(v, err, errlen, "cannot define network");
     virNetworkFree(n);
     return 0;
 }
@@ -495,7 +555,7 @@ int virt_network_start(struct virt *v, const char *name, char *err, size_t errle
 {
     LOOKUP(virNetworkPtr, virNetworkLookupByName, name);
     v->calls++;
-    int rc = virNetworkCreate(o) < 0 ? lverr(err, errlen, name) : 0;
+    int rc = virNetworkCreate(o) < 0 ? lverr(v, err, errlen, name) : 0;
     virNetworkFree(o);
     return rc;
 }
@@ -505,7 +565,7 @@ int virt_network_autostart(struct virt *v, const char *name, bool on, char *err,
 {
     LOOKUP(virNetworkPtr, virNetworkLookupByName, name);
     v->calls++;
-    int rc = virNetworkSetAutostart(o, on) < 0 ? lverr(err, errlen, name) : 0;
+    int rc = virNetworkSetAutostart(o, on) < 0 ? lverr(v, err, errlen, name) : 0;
     virNetworkFree(o);
     return rc;
 }
@@ -516,7 +576,7 @@ int virt_network_remove(struct virt *v, const char *name, char *err, size_t errl
     int rc = 0;
     v->calls += 2;
     if ((virNetworkIsActive(o) == 1 && virNetworkDestroy(o) < 0) || virNetworkUndefine(o) < 0)
-        rc = lverr(err, errlen, name);
+        rc = lverr(v, err, errlen, name);
     virNetworkFree(o);
     return rc;
 }
@@ -534,7 +594,7 @@ int virt_network_dhcp_host(struct virt *v, const char *name, const char *host_xm
                                      : VIR_NETWORK_UPDATE_COMMAND_DELETE,
                               VIR_NETWORK_SECTION_IP_DHCP_HOST, -1, host_xml, flags);
     if (rc < 0)
-        lverr(err, errlen, name);
+        lverr(v, err, errlen, name);
     virNetworkFree(o);
     return rc < 0 ? -1 : 0;
 }
@@ -544,7 +604,7 @@ int virt_domain_define(struct virt *v, const char *xml, char *err, size_t errlen
     v->calls++;
     virDomainPtr d = virDomainDefineXMLFlags(v->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
     if (!d)
-        return lverr(err, errlen, "cannot define domain");
+        return lverr(v, err, errlen, "cannot define domain");
     virDomainFree(d);
     return 0;
 }
@@ -553,7 +613,7 @@ int virt_domain_start(struct virt *v, const char *name, char *err, size_t errlen
 {
     LOOKUP(virDomainPtr, virDomainLookupByName, name);
     v->calls++;
-    int rc = virDomainCreate(o) < 0 ? lverr(err, errlen, name) : 0;
+    int rc = virDomainCreate(o) < 0 ? lverr(v, err, errlen, name) : 0;
     virDomainFree(o);
     return rc;
 }
@@ -575,8 +635,12 @@ int virt_domain_stop(struct virt *v, const char *name, int timeout_ms, bool *for
         for (int waited = 0; waited < timeout_ms; waited += 100) {
             v->calls++;
             int a = virDomainIsActive(o);
-            if (a == 0)
+            if (a == 0 || (a < 0 && virGetLastErrorCode() == VIR_ERR_NO_DOMAIN))
+                goto out;                      /* stopped (a transient one is gone) */
+            if (a < 0) {
+                rc = lverr(v, err, errlen, name);
                 goto out;
+            }
             sleep_ms(100);
         }
     }
@@ -585,7 +649,7 @@ int virt_domain_stop(struct virt *v, const char *name, int timeout_ms, bool *for
     if (virDomainDestroy(o) < 0) {
         v->calls++;
         if (virDomainIsActive(o) != 0)
-            rc = lverr(err, errlen, name);
+            rc = lverr(v, err, errlen, name);
     }
 out:
     virDomainFree(o);
@@ -601,7 +665,7 @@ int virt_domain_remove(struct virt *v, const char *name, char *err, size_t errle
         virDomainUndefineFlags(o, VIR_DOMAIN_UNDEFINE_NVRAM |
                                       VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
                                       VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) < 0)
-        rc = lverr(err, errlen, name);
+        rc = lverr(v, err, errlen, name);
     virDomainFree(o);
     return rc;
 }
@@ -613,7 +677,7 @@ int virt_domain_set_memory(struct virt *v, const char *name, uint64_t bytes, cha
     v->calls++;
     int rc = virDomainSetMemoryFlags(o, (unsigned long)(bytes / 1024),
                                      VIR_DOMAIN_AFFECT_LIVE) < 0
-                 ? lverr(err, errlen, "cannot set memory") : 0;
+                 ? lverr(v, err, errlen, "cannot set memory") : 0;
     virDomainFree(o);
     return rc;
 }
@@ -624,7 +688,7 @@ int virt_domain_set_vcpus(struct virt *v, const char *name, unsigned n, char *er
     LOOKUP(virDomainPtr, virDomainLookupByName, name);
     v->calls++;
     int rc = virDomainSetVcpusFlags(o, n, VIR_DOMAIN_AFFECT_LIVE) < 0
-                 ? lverr(err, errlen, "cannot set vCPUs") : 0;
+                 ? lverr(v, err, errlen, "cannot set vCPUs") : 0;
     virDomainFree(o);
     return rc;
 }
@@ -635,7 +699,7 @@ int virt_domain_attach(struct virt *v, const char *name, const char *device_xml,
     LOOKUP(virDomainPtr, virDomainLookupByName, name);
     v->calls++;
     int rc = virDomainAttachDeviceFlags(o, device_xml, VIR_DOMAIN_AFFECT_LIVE) < 0
-                 ? lverr(err, errlen, "cannot hot-plug") : 0;
+                 ? lverr(v, err, errlen, "cannot hot-plug") : 0;
     virDomainFree(o);
     return rc;
 }
@@ -646,7 +710,7 @@ int virt_domain_detach(struct virt *v, const char *name, const char *device_xml,
     LOOKUP(virDomainPtr, virDomainLookupByName, name);
     v->calls++;
     int rc = virDomainDetachDeviceFlags(o, device_xml, VIR_DOMAIN_AFFECT_LIVE) < 0
-                 ? lverr(err, errlen, "cannot unplug") : 0;
+                 ? lverr(v, err, errlen, "cannot unplug") : 0;
     virDomainFree(o);
     return rc;
 }
@@ -657,7 +721,7 @@ int virt_domain_block_resize(struct virt *v, const char *name, const char *targe
     LOOKUP(virDomainPtr, virDomainLookupByName, name);
     v->calls++;
     int rc = virDomainBlockResize(o, target, bytes, VIR_DOMAIN_BLOCK_RESIZE_BYTES) < 0
-                 ? lverr(err, errlen, "cannot resize the attached disk") : 0;
+                 ? lverr(v, err, errlen, "cannot resize the attached disk") : 0;
     virDomainFree(o);
     return rc;
 }
