@@ -32,6 +32,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +124,35 @@ static int fail(const char *msg)
 
 /* ---- output helpers ---- */
 
+/* Has stdout's reader gone (a pipe or socket closed at the other end)?
+ * Writes then fail with EPIPE, SIGPIPE being ignored; poll says so even
+ * where stdio's error flag has lost the errno. */
+static bool reader_gone(void)
+{
+    struct pollfd p = { STDOUT_FILENO, POLLOUT, 0 };
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
+}
+
+/* The end of stdout (hint: the errno of a write that failed, or 0). A
+ * reader that stopped reading (`qkvm history | head -1`) is not an error:
+ * the output ends quietly and the exit code is the command's. Any other
+ * write error is, reported once (a full disk must not pass for a complete
+ * listing). */
+static int output_end(int rc, int hint)
+{
+    static bool reported;
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return rc;
+    int e = errno ? errno : hint;
+    if (e == EPIPE || reader_gone())
+        return rc;
+    if (!reported)
+        fprintf(stderr, "qkvm: cannot write output: %s\n", e ? strerror(e) : "write error");
+    reported = true;
+    return rc == QKVM_EXIT_OK ? QKVM_EXIT_ERROR : rc;
+}
+
 static int emit_tree(const struct opts *o, struct tree *t, bool stream)
 {
     int rc;
@@ -132,9 +163,11 @@ static int emit_tree(const struct opts *o, struct tree *t, bool stream)
     } else {
         rc = yamldoc_emit(stdout, &t, 1);
     }
-    if (rc < 0 || fflush(stdout) == EOF)
-        return fail("cannot write output");
-    return QKVM_EXIT_OK;
+    if (rc >= 0 && fflush(stdout) == 0)
+        return QKVM_EXIT_OK;
+    if (ferror(stdout))
+        return output_end(QKVM_EXIT_OK, errno);
+    return fail("cannot write output");
 }
 
 static double now(void)
@@ -1655,6 +1688,10 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
 
 int main(int argc, char **argv)
 {
+    /* libvirt's clients must ignore SIGPIPE: a write to a daemon that died
+     * would kill qkvm mid-apply, without a message or a record of the run.
+     * Writes to a closed stdout then fail with EPIPE (see output_end). */
+    signal(SIGPIPE, SIG_IGN);
     struct opts o = { 0 };
     o.shutdown_timeout = -1;
     o.lock_timeout_ms = 30000;
@@ -1726,5 +1763,5 @@ int main(int argc, char **argv)
     }
     int rc = cmd->run(&o, cargc - optind, cargv + optind);
     free(o.files);
-    return rc;
+    return output_end(rc, 0);
 }

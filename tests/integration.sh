@@ -11,6 +11,7 @@
 # prints why. CI runs it as root.
 if [ -z "${passed+x}" ]; then . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"; fi
 . "$(dirname "${BASH_SOURCE[0]}")/state.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/robust.sh"
 
 it_run() {
     local node="it$$"
@@ -43,6 +44,17 @@ it_run() {
     IT_URI=$U
     IT_NODE=$node
     st_cases
+    tools/testbed stop "$node"
+    # when libvirt goes away: a node of their own, whose daemon they kill
+    node="rb$$"
+    if ! U=$(tools/testbed start "$node" 2>"$TESTTMP/testbed.err"); then
+        fail "testbed: a third private libvirtd starts" "$(cat "$TESTTMP/testbed.err")"
+        return
+    fi
+    trap 'tools/testbed stop "'"$node"'" >/dev/null 2>&1; rm -rf "$TESTTMP"' EXIT
+    IT_URI=$U
+    IT_NODE=$node
+    rb_cases
     tools/testbed stop "$node"
 }
 
