@@ -73,6 +73,7 @@ struct opts {
     long long since_ms;      /* history, events: -1 unset */
     long long prune_older_ms;/* history: -1 unset */
     long limit;              /* history, events: -1 unset */
+    struct virt_limits virt; /* --connect-timeout, --keepalive-interval, --keepalive-count */
 };
 
 struct command {
@@ -93,6 +94,12 @@ static const char global_help[] =
     "  -o, --output FORMAT   table (default), json or yaml\n"
     "      --state PATH      state database (default /var/lib/qkvm/state.db as root,\n"
     "                        else $XDG_STATE_HOME/qkvm/state.db)\n"
+    "      --connect-timeout D\n"
+    "                        give up connecting to libvirt after D (default 30s)\n"
+    "      --keepalive-interval D\n"
+    "                        probe a libvirt connection silent for D (default 5s)\n"
+    "      --keepalive-count N\n"
+    "                        give it up after N unanswered probes (default 3)\n"
     "  -q, --quiet           print only problems\n"
     "  -v, --verbose         print what is read and how long it took\n"
     "  -h, --help            help for qkvm or a command\n"
@@ -609,7 +616,7 @@ static int reconcile_prepare(const struct opts *o, const char *cmd, int argc,
         return QKVM_EXIT_ERROR;
     }
     t0 = now();
-    r->v = virt_open(uri, err, sizeof(err));
+    r->v = virt_open(uri, &o->virt, err, sizeof(err));
     if (!r->v) {
         fprintf(stderr, "qkvm: %s\n", err);
         char e2[256];
@@ -1218,7 +1225,7 @@ static int inventory_load(const struct opts *o, const char *cmd, struct reconcil
         fprintf(stderr, "qkvm: cannot read the ownership records: %s\n", err);
         return QKVM_EXIT_ERROR;
     }
-    r->v = virt_open(uri, err, sizeof(err));
+    r->v = virt_open(uri, &o->virt, err, sizeof(err));
     if (r->v) {
         uri = virt_uri(r->v);
         r->obs = observe_host(r->v, r->m, r->own, 0, err, sizeof(err));
@@ -1521,7 +1528,8 @@ static const struct command commands[] = {
 };
 
 enum { OPT_STATE = 256, OPT_REFERENCE, OPT_YES, OPT_PRUNE, OPT_ADOPT, OPT_DETAILED,
-       OPT_SHUTDOWN_TIMEOUT, OPT_LOCK_TIMEOUT, OPT_SINCE, OPT_PRUNE_OLDER, OPT_LIMIT };
+       OPT_SHUTDOWN_TIMEOUT, OPT_LOCK_TIMEOUT, OPT_SINCE, OPT_PRUNE_OLDER, OPT_LIMIT,
+       OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE_INTERVAL, OPT_KEEPALIVE_COUNT };
 
 static const struct option long_opts[] = {
     { "file", required_argument, NULL, 'f' },
@@ -1542,6 +1550,9 @@ static const struct option long_opts[] = {
     { "since", required_argument, NULL, OPT_SINCE },
     { "prune-older-than", required_argument, NULL, OPT_PRUNE_OLDER },
     { "limit", required_argument, NULL, OPT_LIMIT },
+    { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+    { "keepalive-interval", required_argument, NULL, OPT_KEEPALIVE_INTERVAL },
+    { "keepalive-count", required_argument, NULL, OPT_KEEPALIVE_COUNT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -1590,6 +1601,34 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
             return 1;
         case 'V':
             return 2;
+        case OPT_CONNECT_TIMEOUT:
+        case OPT_KEEPALIVE_INTERVAL: {
+            long long ms;
+            if (text_duration(optarg, &ms) < 0 || ms > 86400000LL ||
+                (c == OPT_KEEPALIVE_INTERVAL && ms % 1000)) {
+                fprintf(stderr, "qkvm: %s takes a duration like 30s or 5m%s, not '%s'\n",
+                        c == OPT_CONNECT_TIMEOUT ? "--connect-timeout" : "--keepalive-interval",
+                        c == OPT_KEEPALIVE_INTERVAL ? " (whole seconds)" : "", optarg);
+                return -1;
+            }
+            if (c == OPT_CONNECT_TIMEOUT)
+                o->virt.connect_timeout_ms = (int)ms;
+            else
+                o->virt.keepalive_interval = (int)(ms / 1000);
+            break;
+        }
+        case OPT_KEEPALIVE_COUNT: {
+            char *end;
+            errno = 0;
+            long n = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || n < 1 || n > 100) {
+                fprintf(stderr, "qkvm: --keepalive-count takes a number from 1 to 100, not "
+                                "'%s'\n", optarg);
+                return -1;
+            }
+            o->virt.keepalive_count = (unsigned)n;
+            break;
+        }
         case OPT_REFERENCE:
             if (!cmd || strcmp(cmd->name, "explain") != 0) {
                 fprintf(stderr, "qkvm: --reference is a flag of 'explain'\n");
@@ -1697,6 +1736,7 @@ int main(int argc, char **argv)
     o.lock_timeout_ms = 30000;
     o.since_ms = o.prune_older_ms = -1;
     o.limit = -1;
+    o.virt = (struct virt_limits){ 30000, 5, 3 };
     const char *nc = getenv("NO_COLOR");
     const char *term = getenv("TERM");
     o.color = isatty(STDERR_FILENO) && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);

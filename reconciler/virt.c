@@ -1,10 +1,32 @@
 /* virt.c — the libvirt adapter. See virt.h.
  *
  * A lost connection is named as such: libvirt calls the close callback
- * registered at open (the daemon closed the socket, an I/O error), and a
- * failed call on a closed connection reports "lost the connection to
- * 'URI': why" instead of libvirt's message for the call, which is often
- * only "client socket is closed".
+ * registered at open (the daemon closed the socket, an I/O error, no
+ * answer to keepalive messages), and a failed call on a closed connection
+ * reports "lost the connection to 'URI': why" instead of libvirt's
+ * message for the call, which is often only "client socket is closed".
+ *
+ * HOW A DAEMON THAT DOES NOT ANSWER IS NOTICED
+ *
+ * libvirt's remote driver waits for every reply without a time limit, and
+ * its clients have no URI parameter or libvirt.conf setting for one. What
+ * it offers is keepalive: with an event loop registered before the first
+ * open (virEventRegisterDefaultImpl) and running in a thread of ours
+ * (virEventRunDefaultImpl in a loop), virConnectSetKeepAlive(conn, I, C)
+ * makes the client send a keepalive message after I seconds without
+ * hearing from the daemon, again every I seconds, and close the connection
+ * when C of them in a row are unanswered: after about I * (C + 1) seconds
+ * of silence. The thread waiting for a reply does this itself, so a call
+ * in progress fails then too; the close callback records why.
+ *
+ * Keepalive starts only once the connection is open, and opening is itself
+ * a conversation with the daemon (the remote driver's open, auth and
+ * feature calls), which a socket that accepts and never answers stalls for
+ * ever. So the open runs in a thread of its own and virt_open waits for it
+ * with a deadline. A thread that misses it is abandoned, not cancelled
+ * (libvirt holds locks inside it): it still owns its little state, closes
+ * the connection should it ever come, and otherwise ends with the process,
+ * which a failed open ends soon anyway in a command-line tool.
  */
 #include "virt.h"
 
@@ -13,6 +35,9 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +53,21 @@ struct virt {
     char *uri;
     char *socket_path;   /* the daemon's unix socket, NULL when not local */
     atomic_int closed;   /* 0, or 1 + the virConnectCloseReason (set by on_close) */
+    struct virt_limits lim;
 };
 
 static void silent(void *data, virErrorPtr e)
 {
     (void)data;
     (void)e;
+}
+
+static void *event_loop(void *arg)
+{
+    (void)arg;
+    while (virEventRunDefaultImpl() == 0)
+        ;
+    return NULL;
 }
 
 /* Runs in whichever thread notices the close (libvirt's I/O code). */
@@ -54,10 +88,19 @@ static bool lost(struct virt *v, const char *libvirt_msg, char *why, size_t whyl
             return false;
     }
     const char *reason;
+    char ka[160];
     switch (closed - 1) {
     case VIR_CONNECT_CLOSE_REASON_EOF: reason = "the daemon closed it"; break;
     case VIR_CONNECT_CLOSE_REASON_ERROR: reason = "an I/O error on it"; break;
     case VIR_CONNECT_CLOSE_REASON_CLIENT: reason = "closed by qkvm"; break;
+    case VIR_CONNECT_CLOSE_REASON_KEEPALIVE:
+        snprintf(ka, sizeof(ka), "keepalive timeout: no answer for about %ds (%u keepalive "
+                 "messages %ds apart)",
+                 v->lim.keepalive_interval * (int)(v->lim.keepalive_count + 1),
+                 v->lim.keepalive_count, v->lim.keepalive_interval);
+        reason = ka;
+        libvirt_msg = NULL;      /* "connection closed due to keepalive timeout", or none */
+        break;
     default: reason = "it is closed"; break;
     }
     if (libvirt_msg && *libvirt_msg)
@@ -115,28 +158,175 @@ static char *socket_of(const char *uri)
     return xstrdup("/run/libvirt/libvirt-sock");
 }
 
-struct virt *virt_open(const char *uri, char *err, size_t errlen)
+/* libvirt, once per process: its error printing off, its event loop
+ * registered and run in a thread of its own (keepalive needs it). */
+static int init(char *err, size_t errlen)
 {
-    static int initialised;
-    if (!initialised) {
-        if (virInitialize() < 0) {
-            snprintf(err, errlen, "cannot initialise libvirt");
-            return NULL;
-        }
-        virSetErrorFunc(NULL, silent);
-        initialised = 1;
+    static int done;          /* 1 ok, -1 failed */
+    static char why[256];
+    if (done) {
+        if (done < 0)
+            snprintf(err, errlen, "%s", why);
+        return done > 0 ? 0 : -1;
     }
+    done = -1;
+    if (virInitialize() < 0) {
+        snprintf(why, sizeof(why), "cannot initialise libvirt");
+    } else {
+        virSetErrorFunc(NULL, silent);
+        if (virEventRegisterDefaultImpl() < 0) {
+            const char *m = virGetLastErrorMessage();
+            snprintf(why, sizeof(why), "cannot start libvirt's event loop: %s",
+                     m && *m ? m : "unknown libvirt error");
+        } else {
+            pthread_t t;
+            pthread_attr_t at;
+            sigset_t all, old;
+            /* signals stay with the main thread */
+            sigfillset(&all);
+            pthread_sigmask(SIG_SETMASK, &all, &old);
+            pthread_attr_init(&at);
+            pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+            int e = pthread_create(&t, &at, event_loop, NULL);
+            pthread_attr_destroy(&at);
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            if (e)
+                snprintf(why, sizeof(why), "cannot start libvirt's event loop: %s", strerror(e));
+            else
+                done = 1;
+        }
+    }
+    if (done < 0)
+        snprintf(err, errlen, "%s", why);
+    return done > 0 ? 0 : -1;
+}
+
+/* An open in its own thread (see HOW ... above). Whoever is last frees it:
+ * the waiter when the result came in time, the thread when abandoned. */
+struct opening {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *uri;               /* NULL: libvirt's default */
+    virConnectPtr conn;
+    char msg[512];           /* libvirt's message when the open failed */
+    bool done, abandoned;
+};
+
+static void opening_free(struct opening *op)
+{
+    pthread_mutex_destroy(&op->mu);
+    pthread_cond_destroy(&op->cv);
+    free(op->uri);
+    free(op);
+}
+
+static void *open_thread(void *arg)
+{
+    struct opening *op = arg;
+    virConnectPtr c = virConnectOpen(op->uri);
+    const char *m = c ? NULL : virGetLastErrorMessage();
+    pthread_mutex_lock(&op->mu);
+    bool gone = op->abandoned;
+    op->conn = c;
+    if (!c)
+        snprintf(op->msg, sizeof(op->msg), "%s", m && *m ? m : "unknown libvirt error");
+    op->done = true;
+    pthread_cond_signal(&op->cv);
+    pthread_mutex_unlock(&op->mu);
+    if (gone) {
+        if (c)
+            virConnectClose(c);
+        opening_free(op);
+    }
+    return NULL;
+}
+
+/* "30s", "1.5s" */
+static void fmt_seconds(int ms, char *buf, size_t size)
+{
+    if (ms % 1000)
+        snprintf(buf, size, "%.1fs", ms / 1000.0);
+    else
+        snprintf(buf, size, "%ds", ms / 1000);
+}
+
+/* virConnectOpen, given up after timeout_ms (0: no limit). */
+static virConnectPtr open_within(const char *uri, int timeout_ms, char *msg, size_t msglen)
+{
+    if (timeout_ms <= 0) {
+        virConnectPtr c = virConnectOpen(uri);
+        if (!c) {
+            const char *m = virGetLastErrorMessage();
+            snprintf(msg, msglen, "%s", m && *m ? m : "unknown libvirt error");
+        }
+        return c;
+    }
+    struct opening *op = xcalloc(1, sizeof(*op));
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&op->mu, NULL);
+    pthread_cond_init(&op->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    op->uri = uri ? xstrdup(uri) : NULL;
+
+    pthread_t t;
+    pthread_attr_t at;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    int e = pthread_create(&t, &at, open_thread, op);
+    pthread_attr_destroy(&at);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (e) {
+        snprintf(msg, msglen, "cannot start a thread: %s", strerror(e));
+        opening_free(op);
+        return NULL;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&op->mu);
+    while (!op->done && pthread_cond_timedwait(&op->cv, &op->mu, &until) != ETIMEDOUT)
+        ;
+    if (!op->done) {
+        op->abandoned = true;             /* the thread frees op */
+        pthread_mutex_unlock(&op->mu);
+        char d[32];
+        fmt_seconds(timeout_ms, d, sizeof(d));
+        snprintf(msg, msglen, "no answer within %s", d);
+        return NULL;
+    }
+    virConnectPtr c = op->conn;
+    if (!c)
+        snprintf(msg, msglen, "%s", op->msg);
+    pthread_mutex_unlock(&op->mu);
+    opening_free(op);
+    return c;
+}
+
+struct virt *virt_open(const char *uri, const struct virt_limits *lim, char *err, size_t errlen)
+{
+    if (init(err, errlen) < 0)
+        return NULL;
     const char *name = uri ? uri : "libvirt's default URI";
-    virConnectPtr c = virConnectOpen(uri);
+    char msg[512];
+    virConnectPtr c = open_within(uri, lim->connect_timeout_ms, msg, sizeof(msg));
     if (!c) {
-        const char *m = virGetLastErrorMessage();
-        snprintf(err, errlen, "cannot connect to '%s': %s", name,
-                 m && *m ? m : "unknown libvirt error");
+        snprintf(err, errlen, "cannot connect to '%s': %s", name, msg);
         return NULL;
     }
     struct virt *v = xcalloc(1, sizeof(*v));
     v->conn = c;
     v->calls = 1;
+    v->lim = *lim;
     char *u = virConnectGetURI(c);
     v->calls++;
     v->uri = xstrdup(u ? u : uri ? uri : "");
@@ -147,6 +337,19 @@ struct virt *virt_open(const char *uri, char *err, size_t errlen)
     v->calls++;
     if (virConnectRegisterCloseCallback(c, on_close, v, NULL) < 0)
         virResetLastError();
+    if (lim->keepalive_interval > 0) {
+        v->calls++;
+        if (virConnectSetKeepAlive(c, lim->keepalive_interval, lim->keepalive_count) < 0) {
+            if (virGetLastErrorCode() != VIR_ERR_NO_SUPPORT) {
+                const char *m = virGetLastErrorMessage();
+                snprintf(err, errlen, "cannot connect to '%s': cannot start keepalive: %s",
+                         v->uri, m && *m ? m : "unknown libvirt error");
+                virt_close(v);
+                return NULL;
+            }
+            virResetLastError();          /* a driver with no daemon to lose */
+        }
+    }
     return v;
 }
 

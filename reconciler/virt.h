@@ -36,9 +36,20 @@ struct virt_list {
     enum virt_type type;
 };
 
+/* How long libvirt may keep qkvm waiting. */
+struct virt_limits {
+    int connect_timeout_ms;      /* the open; 0: no limit */
+    int keepalive_interval;      /* seconds of silence before a keepalive message; 0: none */
+    unsigned keepalive_count;    /* unanswered ones in a row that close the connection */
+};
+
 /* NULL with the reason in err ("cannot connect to 'URI': ...") when the
- * URI cannot be opened. */
-struct virt *virt_open(const char *uri, char *err, size_t errlen);
+ * URI cannot be opened, or nothing answers within lim's connect timeout.
+ * With keepalive, a daemon that stops answering is noticed after about
+ * interval * (count + 1) seconds, even inside a call: the connection is
+ * then lost (see virt_lost). */
+struct virt *virt_open(const char *uri, const struct virt_limits *lim, char *err,
+                       size_t errlen);
 void virt_close(struct virt *v);                 /* accepts NULL */
 /* Is the connection gone (daemon killed or hung, network down)? Then why,
  * in why: "lost the connection to 'URI': ...". */

@@ -1,15 +1,20 @@
-# tests/robust.sh — qkvm when libvirt goes away (sourced by
-# tests/integration.sh, which runs rb_cases last, on a node of their own:
-# these cases kill its daemon).
+# tests/robust.sh — qkvm when libvirt goes away or stops answering
+# (sourced by tests/integration.sh, which runs rb_cases last, on a node of
+# their own: these cases stop and kill its daemon).
 #
-# The daemon is killed (SIGKILL, by its PID) while an apply waits on a
-# graceful shutdown (a guest without an OS ignores ACPI, and
-# --shutdown-timeout 300 keeps qkvm inside libvirt calls): qkvm must exit
-# 1 naming the lost connection (never die of SIGPIPE, exit 141, as a
-# libvirt client that does not ignore it does), end the run in the state
-# database as failed, and record the actions after the failed one as
-# skipped (not started), none left pending. A closed stdout ends the
-# output quietly; a full one is an error.
+# A socket that accepts and never answers (a python3 server in the test's
+# directory): plan gives up after --connect-timeout with a clear error.
+# The daemon stopped (SIGSTOP) while an apply waits on a graceful shutdown
+# (a guest without an OS ignores ACPI, and --shutdown-timeout 300 keeps
+# qkvm inside libvirt calls): keepalive notices, qkvm exits 1 naming the
+# keepalive timeout. The daemon killed (SIGKILL, by its PID) at the same
+# moment: qkvm exits 1 naming the lost connection, never dying of SIGPIPE
+# (exit 141) as a libvirt client that does not ignore it does. Either way
+# the run ends in the state database as failed, the actions after the
+# failed one as skipped (not started), none left pending. Every qkvm runs
+# under `timeout 60`, so a regression fails instead of hanging the suite;
+# elapsed times are not asserted. A closed stdout ends the output quietly;
+# a full one is an error.
 
 RB_TB=${QKVM_TESTBED:-/tmp/qkvm-testbed}
 
@@ -31,6 +36,15 @@ EOF
 }
 
 rb_daemon() { cat "$RB_TB/$IT_NODE/libvirtd.pid"; }
+
+rb_reset() {   # no rb-* domains on the node, no state database
+    local d
+    for d in rb-1 rb-2; do
+        V destroy "$d" >/dev/null 2>&1
+        V undefine "$d" >/dev/null 2>&1
+    done
+    rm -f "$IT_STATE" "$IT_STATE"-*
+}
 
 # Wait (up to 30 s) until the newest journalled action is WANT ("stop pending").
 rb_wait_action() {
@@ -58,8 +72,12 @@ rb_apply_waiting() {
     timeout 60 "$QKVM" -c "$IT_URI" --state "$IT_STATE" apply -f "$RB_M" --yes \
         --shutdown-timeout 300 "$@" >"$TESTTMP/rb.out" 2>&1 &
     rb_pid=$!
-    rb_wait_action "stop pending" ||
-        { rb_bad="the stop is never journalled as pending: $(cat "$TESTTMP/rb.out")"; return 1; }
+    if ! rb_wait_action "stop pending"; then
+        kill "$rb_pid" 2>/dev/null
+        wait "$rb_pid" 2>/dev/null
+        rb_bad="the stop is never journalled as pending: $(cat "$TESTTMP/rb.out")"
+        return 1
+    fi
 }
 
 # After the apply was cut off: exit 1 and a message matching PATTERN, the
@@ -94,14 +112,57 @@ rb_cases() {
     IT_STATE="$TESTTMP/rb/state.db"
     RB_M="$TESTTMP/rb/m"
     mkdir -p "$TESTTMP/rb"
+    local code
+
+    # --- a socket that accepts and never answers
+    local sock="$TESTTMP/rb/silent.sock"
+    python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.listen(16)
+held = []
+while True:
+    held.append(s.accept()[0])' "$sock" &
+    local server=$!
+    local i
+    for i in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.05; done
+    rb_write running
+    rc=0
+    out=$(timeout 60 "$QKVM" --state "$IT_STATE" plan -f "$RB_M" \
+        -c "qemu+unix:///system?socket=$sock" --connect-timeout 2s 2>&1) || rc=$?
+    expect "a daemon that never answers: plan gives up after --connect-timeout" 1 \
+        "^qkvm: cannot connect to 'qemu\+unix:///system\?socket=.*/silent.sock': no answer within 2s$"
+    q history -o wide --limit 1
+    expect "... and the run is recorded as an error" 0 "plan .* error .*no answer within 2s"
+    kill "$server"
+    wait "$server" 2>/dev/null
+    rb_reset
+
+    # --- the daemon stops answering in the middle of an apply
+    local daemon
+    if rb_apply_waiting --keepalive-interval 1 --keepalive-count 2; then
+        daemon=$(rb_daemon)
+        kill -STOP "$daemon"
+        code=0
+        wait "$rb_pid" || code=$?
+        kill -CONT "$daemon"
+        rb_check_cut "$code" "stop vm/rb-1: lost the connection to '.*': keepalive timeout"
+    fi
+    if [ -z "$rb_bad" ]; then
+        pass "libvirtd stopped mid-apply: keepalive notices, exit 1 naming it, run failed, the rest not started"
+    else
+        fail "libvirtd stopped mid-apply" "$rb_bad"
+    fi
+    q apply -f "$RB_M" --yes --shutdown-timeout 1
+    expect "... once it answers again, the next apply converges" 0 "vm/rb-1: stopped" "vm/rb-2: started"
 
     # --- the daemon killed mid-apply, three times (each kill takes the node
     # down: it is started afresh for the next)
-    local t bad="" qemu code
+    local t bad="" qemu
     for t in 1 2 3; do
         tools/testbed start "$IT_NODE" >/dev/null 2>"$TESTTMP/testbed.err" ||
             { bad="trial $t: the node does not start: $(cat "$TESTTMP/testbed.err")"; break; }
-        rm -f "$IT_STATE" "$IT_STATE"-*
+        rb_reset
         rb_apply_waiting || { bad="trial $t: $rb_bad"; break; }
         qemu=$(cat "$RB_TB/$IT_NODE/run/qemu/rb-1.pid")
         kill -KILL "$(rb_daemon)"
