@@ -1656,9 +1656,11 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
                 { OPT_PRUNE_OLDER, "--prune-older-than", " history " },
                 { OPT_LIMIT, "--limit", " history events " },
             };
+            const char *flag = "";
             for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
                 if (allowed[i].opt != c)
                     continue;
+                flag = allowed[i].flag;
                 char word[32];
                 snprintf(word, sizeof(word), " %s ", cmd ? cmd->name : "");
                 if (!cmd || !strstr(allowed[i].cmds, word)) {
@@ -1679,7 +1681,7 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
                 if (text_duration(optarg, &ms) < 0 ||
                     (c == OPT_LOCK_TIMEOUT && ms > 86400000LL)) {
                     fprintf(stderr, "qkvm: %s takes a duration like 30s, 5m, 1h or 30d, not "
-                                    "'%s'\n", argv[optind - 1], optarg);
+                                    "'%s'\n", flag, optarg);
                     return -1;
                 }
                 if (c == OPT_LOCK_TIMEOUT)
