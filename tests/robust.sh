@@ -158,17 +158,18 @@ while True:
 
     # --- the daemon killed mid-apply, three times (each kill takes the node
     # down: it is started afresh for the next)
-    local t bad="" qemu
+    local t bad="" qemu f
     for t in 1 2 3; do
         tools/testbed start "$IT_NODE" >/dev/null 2>"$TESTTMP/testbed.err" ||
             { bad="trial $t: the node does not start: $(cat "$TESTTMP/testbed.err")"; break; }
         rb_reset
         rb_apply_waiting || { bad="trial $t: $rb_bad"; break; }
-        qemu=$(cat "$RB_TB/$IT_NODE/run/qemu/rb-1.pid")
+        qemu=""
+        for f in "$RB_TB/$IT_NODE"/run/qemu/rb-*.pid; do qemu="$qemu $(cat "$f")"; done
         kill -KILL "$(rb_daemon)"
         code=0
         wait "$rb_pid" || code=$?
-        kill -KILL "$qemu" 2>/dev/null   # the guest outlives its daemon
+        kill -KILL $qemu 2>/dev/null     # the guests outlive their daemon
         rb_check_cut "$code" "stop vm/rb-1: lost the connection to '.*': "
         [ -z "$rb_bad" ] || { bad="trial $t: $rb_bad"; break; }
     done
