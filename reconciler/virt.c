@@ -86,6 +86,7 @@ static bool lost(struct virt *v, const char *libvirt_msg, char *why, size_t whyl
         v->calls++;
         if (virConnectIsAlive(v->conn) != 0)     /* alive, or cannot tell */
             return false;
+        closed = atomic_load(&v->closed);        /* the callback may have come since */
     }
     const char *reason;
     char ka[160];
