@@ -24,8 +24,8 @@ WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
 # line add to them instead of replacing them.
 OPT      ?= -O2 -g
 QKVM_CPPFLAGS := -D_GNU_SOURCE -DQKVM_VERSION='"$(VERSION)"' -Ireconciler -Ischema -Istate
-QKVM_CFLAGS   := -std=c11 $(WARN) $(OPT)
-QKVM_LDFLAGS  :=
+QKVM_CFLAGS   := -std=c11 -pthread $(WARN) $(OPT)
+QKVM_LDFLAGS  := -pthread
 ifeq ($(SAN),asan)
 QKVM_CFLAGS   += -fsanitize=address,undefined -fno-sanitize-recover=all \
                  -fno-omit-frame-pointer

@@ -644,6 +644,7 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
     memset(res, 0, sizeof(*res));
     res->status = xcalloc(p->n + 1, sizeof(*res->status));
     res->error = xcalloc(p->n + 1, sizeof(*res->error));
+    char gone[1024] = "";     /* the lost connection: nothing more is started */
     size_t i;
     for (i = 0; i < p->n; i++) {
         const struct plan_action *a = &p->v[i];
@@ -652,12 +653,16 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
         for (size_t j = 0; j < a->ndeps && !bad; j++)
             if (res->status[a->deps[j]] == APPLY_FAILED || res->status[a->deps[j]] == APPLY_SKIPPED)
                 bad = &p->v[a->deps[j]];
-        if (bad) {
+        if (bad || *gone) {
             res->status[i] = APPLY_SKIPPED;
             res->skipped++;
-            char msg[512];
-            snprintf(msg, sizeof(msg), "skipped: needs %s/%s, which %s", plan_kind_name(bad->kind),
-                     bad->name, res->status[bad - p->v] == APPLY_FAILED ? "failed" : "was skipped");
+            char msg[1200];
+            if (*gone)
+                snprintf(msg, sizeof(msg), "not started: %s", gone);
+            else
+                snprintf(msg, sizeof(msg), "skipped: needs %s/%s, which %s",
+                         plan_kind_name(bad->kind), bad->name,
+                         res->status[bad - p->v] == APPLY_FAILED ? "failed" : "was skipped");
             res->error[i] = xstrdup(msg);
             if (o->log)
                 fprintf(o->log, "%s/%s: %s %s\n", kind, a->name, plan_verb_name(a->verb), msg);
@@ -684,6 +689,7 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
             res->status[i] = APPLY_FAILED;
             res->failed++;
             res->error[i] = xstrdup(r.err[0] ? r.err : "failed");
+            virt_lost(v, gone, sizeof(gone));
             if (o->log)
                 fprintf(o->log, "%s%s/%s: %s FAILED: %s%s\n", o->color ? "\033[31m" : "", kind,
                         a->name, plan_verb_name(a->verb), res->error[i], o->color ? "\033[0m" : "");

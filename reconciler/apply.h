@@ -1,8 +1,10 @@
 /* apply.h — execute a plan: the only module that changes libvirt.
  *
  * Actions run in plan order. An action whose dependency failed (or was
- * skipped) is skipped and reported; independent actions go on. Every
- * failure is one line naming the resource and libvirt's message.
+ * skipped) is skipped and reported; independent actions go on, unless the
+ * connection to libvirt is lost: then every action after the failed one is
+ * skipped as "not started" (and journalled so). Every failure is one line
+ * naming the resource and libvirt's message.
  *
  * In place wherever libvirt allows: on a running domain, memory and vCPU
  * changes within the maximums and disk/NIC hot-plug are applied live, then

@@ -32,6 +32,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +75,7 @@ struct opts {
     long long since_ms;      /* history, events: -1 unset */
     long long prune_older_ms;/* history: -1 unset */
     long limit;              /* history, events: -1 unset */
+    struct virt_limits virt; /* --connect-timeout, --keepalive-interval, --keepalive-count */
 };
 
 struct command {
@@ -93,6 +96,12 @@ static const char global_help[] =
     "  -o, --output FORMAT   table (default), json or yaml\n"
     "      --state PATH      state database (default /var/lib/qkvm/state.db as root,\n"
     "                        else $XDG_STATE_HOME/qkvm/state.db)\n"
+    "      --connect-timeout D\n"
+    "                        give up connecting to libvirt after D (default 30s)\n"
+    "      --keepalive-interval D\n"
+    "                        probe a libvirt connection silent for D (default 5s)\n"
+    "      --keepalive-count N\n"
+    "                        give it up after N unanswered probes (default 3)\n"
     "  -q, --quiet           print only problems\n"
     "  -v, --verbose         print what is read and how long it took\n"
     "  -h, --help            help for qkvm or a command\n"
@@ -124,6 +133,35 @@ static int fail(const char *msg)
 
 /* ---- output helpers ---- */
 
+/* Has stdout's reader gone (a pipe or socket closed at the other end)?
+ * Writes then fail with EPIPE, SIGPIPE being ignored; poll says so even
+ * where stdio's error flag has lost the errno. */
+static bool reader_gone(void)
+{
+    struct pollfd p = { STDOUT_FILENO, POLLOUT, 0 };
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
+}
+
+/* The end of stdout (hint: the errno of a write that failed, or 0). A
+ * reader that stopped reading (`qkvm history | head -1`) is not an error:
+ * the output ends quietly and the exit code is the command's. Any other
+ * write error is, reported once (a full disk must not pass for a complete
+ * listing). */
+static int output_end(int rc, int hint)
+{
+    static bool reported;
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return rc;
+    int e = errno ? errno : hint;
+    if (e == EPIPE || reader_gone())
+        return rc;
+    if (!reported)
+        fprintf(stderr, "qkvm: cannot write output: %s\n", e ? strerror(e) : "write error");
+    reported = true;
+    return rc == QKVM_EXIT_OK ? QKVM_EXIT_ERROR : rc;
+}
+
 static int emit_tree(const struct opts *o, struct tree *t, bool stream)
 {
     int rc;
@@ -134,9 +172,11 @@ static int emit_tree(const struct opts *o, struct tree *t, bool stream)
     } else {
         rc = yamldoc_emit(stdout, &t, 1);
     }
-    if (rc < 0 || fflush(stdout) == EOF)
-        return fail("cannot write output");
-    return QKVM_EXIT_OK;
+    if (rc >= 0 && fflush(stdout) == 0)
+        return QKVM_EXIT_OK;
+    if (ferror(stdout))
+        return output_end(QKVM_EXIT_OK, errno);
+    return fail("cannot write output");
 }
 
 static double now(void)
@@ -578,9 +618,9 @@ static int reconcile_prepare(const struct opts *o, const char *cmd, int argc,
         return QKVM_EXIT_ERROR;
     }
     t0 = now();
-    r->v = virt_open(uri, err, sizeof(err));
+    r->v = virt_open(uri, &o->virt, err, sizeof(err));
     if (!r->v) {
-        fprintf(stderr, "qkvm: cannot connect: %s\n", err);
+        fprintf(stderr, "qkvm: %s\n", err);
         char e2[256];
         if (r->run && uri)
             store_node_seen(r->st, r->run, uri, label ? label : uri_label(r->a, uri),
@@ -1208,7 +1248,7 @@ static int inventory_load(const struct opts *o, const char *cmd, struct reconcil
         fprintf(stderr, "qkvm: cannot read the ownership records: %s\n", err);
         return QKVM_EXIT_ERROR;
     }
-    r->v = virt_open(uri, err, sizeof(err));
+    r->v = virt_open(uri, &o->virt, err, sizeof(err));
     if (r->v) {
         uri = virt_uri(r->v);
         r->obs = observe_host(r->v, r->m, r->own, 0, err, sizeof(err));
@@ -1528,7 +1568,8 @@ static const struct command commands[] = {
 
 enum { OPT_STATE = 256, OPT_REFERENCE, OPT_YES, OPT_PRUNE, OPT_ADOPT, OPT_DETAILED,
        OPT_SHUTDOWN_TIMEOUT, OPT_LOCK_TIMEOUT, OPT_SINCE, OPT_PRUNE_OLDER, OPT_LIMIT,
-       OPT_MAX_DELETIONS, OPT_RESTART };
+       OPT_MAX_DELETIONS, OPT_RESTART, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE_INTERVAL,
+       OPT_KEEPALIVE_COUNT };
 
 static const struct option long_opts[] = {
     { "file", required_argument, NULL, 'f' },
@@ -1551,6 +1592,9 @@ static const struct option long_opts[] = {
     { "limit", required_argument, NULL, OPT_LIMIT },
     { "max-deletions", required_argument, NULL, OPT_MAX_DELETIONS },
     { "restart", no_argument, NULL, OPT_RESTART },
+    { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+    { "keepalive-interval", required_argument, NULL, OPT_KEEPALIVE_INTERVAL },
+    { "keepalive-count", required_argument, NULL, OPT_KEEPALIVE_COUNT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -1599,6 +1643,34 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
             return 1;
         case 'V':
             return 2;
+        case OPT_CONNECT_TIMEOUT:
+        case OPT_KEEPALIVE_INTERVAL: {
+            long long ms;
+            if (text_duration(optarg, &ms) < 0 || ms > 86400000LL ||
+                (c == OPT_KEEPALIVE_INTERVAL && ms % 1000)) {
+                fprintf(stderr, "qkvm: %s takes a duration like 30s or 5m%s, not '%s'\n",
+                        c == OPT_CONNECT_TIMEOUT ? "--connect-timeout" : "--keepalive-interval",
+                        c == OPT_KEEPALIVE_INTERVAL ? " (whole seconds)" : "", optarg);
+                return -1;
+            }
+            if (c == OPT_CONNECT_TIMEOUT)
+                o->virt.connect_timeout_ms = (int)ms;
+            else
+                o->virt.keepalive_interval = (int)(ms / 1000);
+            break;
+        }
+        case OPT_KEEPALIVE_COUNT: {
+            char *end;
+            errno = 0;
+            long n = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || n < 1 || n > 100) {
+                fprintf(stderr, "qkvm: --keepalive-count takes a number from 1 to 100, not "
+                                "'%s'\n", optarg);
+                return -1;
+            }
+            o->virt.keepalive_count = (unsigned)n;
+            break;
+        }
         case OPT_REFERENCE:
             if (!cmd || strcmp(cmd->name, "explain") != 0) {
                 fprintf(stderr, "qkvm: --reference is a flag of 'explain'\n");
@@ -1630,9 +1702,11 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
                 { OPT_MAX_DELETIONS, "--max-deletions", " apply plan " },
                 { OPT_RESTART, "--restart", " apply plan " },
             };
+            const char *flag = "";
             for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
                 if (allowed[i].opt != c)
                     continue;
+                flag = allowed[i].flag;
                 char word[32];
                 snprintf(word, sizeof(word), " %s ", cmd ? cmd->name : "");
                 if (!cmd || !strstr(allowed[i].cmds, word)) {
@@ -1655,7 +1729,7 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
                 if (text_duration(optarg, &ms) < 0 ||
                     (c == OPT_LOCK_TIMEOUT && ms > 86400000LL)) {
                     fprintf(stderr, "qkvm: %s takes a duration like 30s, 5m, 1h or 30d, not "
-                                    "'%s'\n", argv[optind - 1], optarg);
+                                    "'%s'\n", flag, optarg);
                     return -1;
                 }
                 if (c == OPT_LOCK_TIMEOUT)
@@ -1707,12 +1781,17 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
 
 int main(int argc, char **argv)
 {
+    /* libvirt's clients must ignore SIGPIPE: a write to a daemon that died
+     * would kill qkvm mid-apply, without a message or a record of the run.
+     * Writes to a closed stdout then fail with EPIPE (see output_end). */
+    signal(SIGPIPE, SIG_IGN);
     struct opts o = { 0 };
     o.shutdown_timeout = -1;
     o.lock_timeout_ms = 30000;
     o.since_ms = o.prune_older_ms = -1;
     o.limit = -1;
     o.max_deletions = -1;
+    o.virt = (struct virt_limits){ 30000, 5, 3 };
     const char *nc = getenv("NO_COLOR");
     const char *term = getenv("TERM");
     o.color = isatty(STDERR_FILENO) && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);
@@ -1779,5 +1858,5 @@ int main(int argc, char **argv)
     }
     int rc = cmd->run(&o, cargc - optind, cargv + optind);
     free(o.files);
-    return rc;
+    return output_end(rc, 0);
 }

@@ -1,4 +1,33 @@
-/* virt.c — the libvirt adapter. See virt.h. */
+/* virt.c — the libvirt adapter. See virt.h.
+ *
+ * A lost connection is named as such: libvirt calls the close callback
+ * registered at open (the daemon closed the socket, an I/O error, no
+ * answer to keepalive messages), and a failed call on a closed connection
+ * reports "lost the connection to 'URI': why" instead of libvirt's
+ * message for the call, which is often only "client socket is closed".
+ *
+ * HOW A DAEMON THAT DOES NOT ANSWER IS NOTICED
+ *
+ * libvirt's remote driver waits for every reply without a time limit, and
+ * its clients have no URI parameter or libvirt.conf setting for one. What
+ * it offers is keepalive: with an event loop registered before the first
+ * open (virEventRegisterDefaultImpl) and running in a thread of ours
+ * (virEventRunDefaultImpl in a loop), virConnectSetKeepAlive(conn, I, C)
+ * makes the client send a keepalive message after I seconds without
+ * hearing from the daemon, again every I seconds, and close the connection
+ * when C of them in a row are unanswered: after about I * (C + 1) seconds
+ * of silence. The thread waiting for a reply does this itself, so a call
+ * in progress fails then too; the close callback records why.
+ *
+ * Keepalive starts only once the connection is open, and opening is itself
+ * a conversation with the daemon (the remote driver's open, auth and
+ * feature calls), which a socket that accepts and never answers stalls for
+ * ever. So the open runs in a thread of its own and virt_open waits for it
+ * with a deadline. A thread that misses it is abandoned, not cancelled
+ * (libvirt holds locks inside it): it still owns its little state, closes
+ * the connection should it ever come, and otherwise ends with the process,
+ * which a failed open ends soon anyway in a command-line tool.
+ */
 #include "virt.h"
 
 #include "arena.h"
@@ -6,6 +35,10 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +52,8 @@ struct virt {
     unsigned long calls;
     char *uri;
     char *socket_path;   /* the daemon's unix socket, NULL when not local */
+    atomic_int closed;   /* 0, or 1 + the virConnectCloseReason (set by on_close) */
+    struct virt_limits lim;
 };
 
 static void silent(void *data, virErrorPtr e)
@@ -27,10 +62,70 @@ static void silent(void *data, virErrorPtr e)
     (void)e;
 }
 
-static int lverr(char *err, size_t errlen, const char *what)
+static void *event_loop(void *arg)
+{
+    (void)arg;
+    while (virEventRunDefaultImpl() == 0)
+        ;
+    return NULL;
+}
+
+/* Runs in whichever thread notices the close (libvirt's I/O code). */
+static void on_close(virConnectPtr conn, int reason, void *opaque)
+{
+    (void)conn;
+    struct virt *v = opaque;
+    atomic_store(&v->closed, reason + 1);
+}
+
+/* Is the connection gone? Then why, as a message. */
+static bool lost(struct virt *v, const char *libvirt_msg, char *why, size_t whylen)
+{
+    int closed = atomic_load(&v->closed);
+    if (!closed) {
+        v->calls++;
+        if (virConnectIsAlive(v->conn) != 0)     /* alive, or cannot tell */
+            return false;
+        closed = atomic_load(&v->closed);        /* the callback may have come since */
+    }
+    const char *reason;
+    char ka[160];
+    switch (closed - 1) {
+    case VIR_CONNECT_CLOSE_REASON_EOF: reason = "the daemon closed it"; break;
+    case VIR_CONNECT_CLOSE_REASON_ERROR: reason = "an I/O error on it"; break;
+    case VIR_CONNECT_CLOSE_REASON_CLIENT: reason = "closed by qkvm"; break;
+    case VIR_CONNECT_CLOSE_REASON_KEEPALIVE:
+        snprintf(ka, sizeof(ka), "keepalive timeout: no answer for about %ds (%u keepalive "
+                 "messages %ds apart)",
+                 v->lim.keepalive_interval * (int)(v->lim.keepalive_count + 1),
+                 v->lim.keepalive_count, v->lim.keepalive_interval);
+        reason = ka;
+        libvirt_msg = NULL;      /* "connection closed due to keepalive timeout", or none */
+        break;
+    default: reason = "it is closed"; break;
+    }
+    if (libvirt_msg && *libvirt_msg)
+        snprintf(why, whylen, "lost the connection to '%s': %s (%s)", v->uri, reason,
+                 libvirt_msg);
+    else
+        snprintf(why, whylen, "lost the connection to '%s': %s", v->uri, reason);
+    return true;
+}
+
+bool virt_lost(struct virt *v, char *why, size_t whylen)
+{
+    return lost(v, NULL, why, whylen);
+}
+
+/* err = "what: libvirt's message", or the lost connection. */
+static int lverr(struct virt *v, char *err, size_t errlen, const char *what)
 {
     const char *m = virGetLastErrorMessage();
-    snprintf(err, errlen, "%s: %s", what, m && *m ? m : "unknown libvirt error");
+    char msg[512];
+    /* copied first: virConnectIsAlive (in lost) resets the last error */
+    snprintf(msg, sizeof(msg), "%s", m && *m ? m : "unknown libvirt error");
+    if (!lost(v, msg, err, errlen))
+        snprintf(err, errlen, "%s: %s", what, msg);
     return -1;
 }
 
@@ -64,30 +159,198 @@ static char *socket_of(const char *uri)
     return xstrdup("/run/libvirt/libvirt-sock");
 }
 
-struct virt *virt_open(const char *uri, char *err, size_t errlen)
+/* libvirt, once per process: its error printing off, its event loop
+ * registered and run in a thread of its own (keepalive needs it). */
+static int init(char *err, size_t errlen)
 {
-    static int initialised;
-    if (!initialised) {
-        if (virInitialize() < 0) {
-            snprintf(err, errlen, "cannot initialise libvirt");
-            return NULL;
-        }
-        virSetErrorFunc(NULL, silent);
-        initialised = 1;
+    static int done;          /* 1 ok, -1 failed */
+    static char why[256];
+    if (done) {
+        if (done < 0)
+            snprintf(err, errlen, "%s", why);
+        return done > 0 ? 0 : -1;
     }
-    virConnectPtr c = virConnectOpen(uri);
+    done = -1;
+    if (virInitialize() < 0) {
+        snprintf(why, sizeof(why), "cannot initialise libvirt");
+    } else {
+        virSetErrorFunc(NULL, silent);
+        if (virEventRegisterDefaultImpl() < 0) {
+            const char *m = virGetLastErrorMessage();
+            snprintf(why, sizeof(why), "cannot start libvirt's event loop: %s",
+                     m && *m ? m : "unknown libvirt error");
+        } else {
+            pthread_t t;
+            pthread_attr_t at;
+            sigset_t all, old;
+            /* signals stay with the main thread */
+            sigfillset(&all);
+            pthread_sigmask(SIG_SETMASK, &all, &old);
+            pthread_attr_init(&at);
+            pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+            int e = pthread_create(&t, &at, event_loop, NULL);
+            pthread_attr_destroy(&at);
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            if (e)
+                snprintf(why, sizeof(why), "cannot start libvirt's event loop: %s", strerror(e));
+            else
+                done = 1;
+        }
+    }
+    if (done < 0)
+        snprintf(err, errlen, "%s", why);
+    return done > 0 ? 0 : -1;
+}
+
+/* An open in its own thread (see HOW ... above). Whoever is last frees it:
+ * the waiter when the result came in time, the thread when abandoned. */
+struct opening {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *uri;               /* NULL: libvirt's default */
+    virConnectPtr conn;
+    char msg[512];           /* libvirt's message when the open failed */
+    bool done, abandoned;
+};
+
+static void opening_free(struct opening *op)
+{
+    pthread_mutex_destroy(&op->mu);
+    pthread_cond_destroy(&op->cv);
+    free(op->uri);
+    free(op);
+}
+
+static void *open_thread(void *arg)
+{
+    struct opening *op = arg;
+    virConnectPtr c = virConnectOpen(op->uri);
+    const char *m = c ? NULL : virGetLastErrorMessage();
+    pthread_mutex_lock(&op->mu);
+    bool gone = op->abandoned;
+    op->conn = c;
+    if (!c)
+        snprintf(op->msg, sizeof(op->msg), "%s", m && *m ? m : "unknown libvirt error");
+    op->done = true;
+    pthread_cond_signal(&op->cv);
+    pthread_mutex_unlock(&op->mu);
+    if (gone) {
+        if (c)
+            virConnectClose(c);
+        opening_free(op);
+    }
+    return NULL;
+}
+
+/* "30s", "1.5s" */
+static void fmt_seconds(int ms, char *buf, size_t size)
+{
+    if (ms % 1000)
+        snprintf(buf, size, "%.1fs", ms / 1000.0);
+    else
+        snprintf(buf, size, "%ds", ms / 1000);
+}
+
+/* virConnectOpen, given up after timeout_ms (0: no limit). */
+static virConnectPtr open_within(const char *uri, int timeout_ms, char *msg, size_t msglen)
+{
+    if (timeout_ms <= 0) {
+        virConnectPtr c = virConnectOpen(uri);
+        if (!c) {
+            const char *m = virGetLastErrorMessage();
+            snprintf(msg, msglen, "%s", m && *m ? m : "unknown libvirt error");
+        }
+        return c;
+    }
+    struct opening *op = xcalloc(1, sizeof(*op));
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&op->mu, NULL);
+    pthread_cond_init(&op->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    op->uri = uri ? xstrdup(uri) : NULL;
+
+    pthread_t t;
+    pthread_attr_t at;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    int e = pthread_create(&t, &at, open_thread, op);
+    pthread_attr_destroy(&at);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (e) {
+        snprintf(msg, msglen, "cannot start a thread: %s", strerror(e));
+        opening_free(op);
+        return NULL;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&op->mu);
+    while (!op->done && pthread_cond_timedwait(&op->cv, &op->mu, &until) != ETIMEDOUT)
+        ;
+    if (!op->done) {
+        op->abandoned = true;             /* the thread frees op */
+        pthread_mutex_unlock(&op->mu);
+        char d[32];
+        fmt_seconds(timeout_ms, d, sizeof(d));
+        snprintf(msg, msglen, "no answer within %s", d);
+        return NULL;
+    }
+    virConnectPtr c = op->conn;
+    if (!c)
+        snprintf(msg, msglen, "%s", op->msg);
+    pthread_mutex_unlock(&op->mu);
+    opening_free(op);
+    return c;
+}
+
+struct virt *virt_open(const char *uri, const struct virt_limits *lim, char *err, size_t errlen)
+{
+    if (init(err, errlen) < 0)
+        return NULL;
+    const char *name = uri ? uri : "libvirt's default URI";
+    char msg[512];
+    virConnectPtr c = open_within(uri, lim->connect_timeout_ms, msg, sizeof(msg));
     if (!c) {
-        lverr(err, errlen, uri ? uri : "libvirt's default URI");
+        snprintf(err, errlen, "cannot connect to '%s': %s", name, msg);
         return NULL;
     }
     struct virt *v = xcalloc(1, sizeof(*v));
     v->conn = c;
     v->calls = 1;
+    v->lim = *lim;
     char *u = virConnectGetURI(c);
     v->calls++;
     v->uri = xstrdup(u ? u : uri ? uri : "");
     free(u);
     v->socket_path = socket_of(uri ? uri : v->uri);
+    atomic_init(&v->closed, 0);
+    /* drivers without a connection to lose (test:///) may refuse: harmless */
+    v->calls++;
+    if (virConnectRegisterCloseCallback(c, on_close, v, NULL) < 0)
+        virResetLastError();
+    if (lim->keepalive_interval > 0) {
+        v->calls++;
+        if (virConnectSetKeepAlive(c, lim->keepalive_interval, lim->keepalive_count) < 0) {
+            if (virGetLastErrorCode() != VIR_ERR_NO_SUPPORT) {
+                const char *m = virGetLastErrorMessage();
+                snprintf(err, errlen, "cannot connect to '%s': cannot start keepalive: %s",
+                         v->uri, m && *m ? m : "unknown libvirt error");
+                virt_close(v);
+                return NULL;
+            }
+            virResetLastError();          /* a driver with no daemon to lose */
+        }
+    }
     return v;
 }
 
@@ -95,6 +358,7 @@ void virt_close(struct virt *v)
 {
     if (!v)
         return;
+    virConnectUnregisterCloseCallback(v->conn, on_close);
     virConnectClose(v->conn);
     free(v->uri);
     free(v->socket_path);
@@ -263,7 +527,7 @@ static int list_objects(struct virt *v, enum virt_type t, struct virt_list *out,
     void **objs = NULL;
     int n = list_all(v, t, 0, &objs);
     if (n < 0)
-        return lverr(err, errlen, f[t].what);
+        return lverr(v, err, errlen, f[t].what);
     char **active, **autostart, **transient, **paused;
     int na = names(v, t, f[t].active, &active);
     int ns = names(v, t, f[t].autostart, &autostart);
@@ -272,7 +536,7 @@ static int list_objects(struct virt *v, enum virt_type t, struct virt_list *out,
     out->v = xcalloc((size_t)n + 1, sizeof(*out->v));
     int rc = 0;
     if (na < 0 || ns < 0 || nt < 0 || np < 0)
-        rc = lverr(err, errlen, f[t].what);
+        rc = lverr(v, err, errlen, f[t].what);
     for (int i = 0; i < n; i++) {
         struct virt_item *it = &out->v[out->n++];
         it->handle = objs[i];
@@ -288,7 +552,7 @@ static int list_objects(struct virt *v, enum virt_type t, struct virt_list *out,
                 obj_free(t, objs[i]);
                 continue;
             }
-            rc = lverr(err, errlen, it->name);
+            rc = lverr(v, err, errlen, it->name);
         }
         it->active = in(active, na, it->name);
         it->autostart = in(autostart, ns, it->name);
@@ -314,7 +578,7 @@ char *virt_domain_config_xml(struct virt *v, const struct virt_item *dom, char *
     v->calls++;
     char *x = virDomainGetXMLDesc(dom->handle, VIR_DOMAIN_XML_INACTIVE);
     if (!x)
-        lverr(err, errlen, dom->name);
+        lverr(v, err, errlen, dom->name);
     return x;
 }
 
@@ -360,7 +624,7 @@ int virt_list_volumes(struct virt *v, const struct virt_item *pool, struct virt_
     v->calls++;
     int n = virStoragePoolListAllVolumes(pool->handle, &vols, 0);
     if (n < 0)
-        return lverr(err, errlen, pool->name);
+        return lverr(v, err, errlen, pool->name);
     out->v = xcalloc((size_t)n + 1, sizeof(*out->v));
     int rc = 0;
     for (int i = 0; i < n; i++) {
@@ -372,7 +636,7 @@ int virt_list_volumes(struct virt *v, const struct virt_item *pool, struct virt_
         v->calls++;
         it->xml = obj_xml(VIRT_VOLUME, vols[i]);
         if (!it->xml)
-            rc = lverr(err, errlen, it->name);
+            rc = lverr(v, err, errlen, it->name);
         it->active = true;
         it->persistent = true;
     }
@@ -398,14 +662,14 @@ void virt_list_free(struct virt_list *l)
     v->calls++;                                                       \
     type o = fn(v->conn, name);                                       \
     if (!o)                                                           \
-        return lverr(err, errlen, what);
+        return lverr(v, err, errlen, what);
 
 int virt_pool_define(struct virt *v, const char *xml, char *err, size_t errlen)
 {
     v->calls++;
     virStoragePoolPtr p = virStoragePoolDefineXML(v->conn, xml, 0);
     if (!p)
-        return lverr(err, errlen, "cannot define pool");
+        return lverr(v, err, errlen, "cannot define pool");
     virStoragePoolFree(p);
     return 0;
 }
@@ -418,7 +682,7 @@ int virt_pool_start(struct virt *v, const char *name, char *err, size_t errlen)
     /* build creates the directory (and is harmless when it exists) */
     if (virStoragePoolBuild(o, 0) < 0 || virStoragePoolCreate(o, 0) < 0 ||
         virStoragePoolSetAutostart(o, 1) < 0)
-        rc = lverr(err, errlen, name);
+        rc = lverr(v, err, errlen, name);
     virStoragePoolFree(o);
     return rc;
 }
@@ -431,7 +695,7 @@ int virt_pool_remove(struct virt *v, const char *name, char *err, size_t errlen)
     v->calls += 2;
     if ((virStoragePoolIsActive(o) == 1 && virStoragePoolDestroy(o) < 0) ||
         virStoragePoolUndefine(o) < 0)
-        rc = lverr(err, errlen, name);
+        rc = lverr(v, err, errlen, name);
     virStoragePoolFree(o);
     return rc;
 }
@@ -457,7 +721,7 @@ int virt_volume_create(struct virt *v, const char *pool, const char *xml, char *
     LOOKUP(virStoragePoolPtr, virStoragePoolLookupByName, pool);
     v->calls++;
     virStorageVolPtr vol = virStorageVolCreateXML(o, xml, 0);
-    int rc = vol ? 0 : lverr(err, errlen, "cannot create volume");
+    int rc = vol ? 0 : lverr(v, err, errlen, "cannot create volume");
     if (vol)
         virStorageVolFree(vol);
     virStoragePoolFree(o);
@@ -470,12 +734,12 @@ static virStorageVolPtr volume(struct virt *v, const char *pool, const char *nam
     v->calls += 2;
     virStoragePoolPtr p = virStoragePoolLookupByName(v->conn, pool);
     if (!p) {
-        lverr(err, errlen, pool);
+        lverr(v, err, errlen, pool);
         return NULL;
     }
     virStorageVolPtr vol = virStorageVolLookupByName(p, name);
     if (!vol)
-        lverr(err, errlen, name);
+        lverr(v, err, errlen, name);
     virStoragePoolFree(p);
     return vol;
 }
@@ -487,7 +751,7 @@ int virt_volume_resize(struct virt *v, const char *pool, const char *name, uint6
     if (!vol)
         return -1;
     v->calls++;
-    int rc = virStorageVolResize(vol, bytes, 0) < 0 ? lverr(err, errlen, "cannot resize") : 0;
+    int rc = virStorageVolResize(vol, bytes, 0) < 0 ? lverr(v, err, errlen, "cannot resize") : 0;
     virStorageVolFree(vol);
     return rc;
 }
@@ -516,7 +780,7 @@ int virt_volume_delete(struct virt *v, const char *pool, const char *name, char 
     if (!vol)
         return -1;
     v->calls++;
-    int rc = virStorageVolDelete(vol, 0) < 0 ? lverr(err, errlen, "cannot delete") : 0;
+    int rc = virStorageVolDelete(vol, 0) < 0 ? lverr(v, err, errlen, "cannot delete") : 0;
     virStorageVolFree(vol);
     return rc;
 }
@@ -526,7 +790,7 @@ int virt_network_define(struct virt *v, const char *xml, char *err, size_t errle
     v->calls++;
     virNetworkPtr n = virNetworkDefineXML(v->conn, xml);
     if (!n)
-        return lverr(err, errlen, "cannot define network");
+        return lverr(v, err, errlen, "cannot define network");
     virNetworkFree(n);
     return 0;
 }
@@ -535,7 +799,7 @@ int virt_network_start(struct virt *v, const char *name, char *err, size_t errle
 {
     LOOKUP(virNetworkPtr, virNetworkLookupByName, name);
     v->calls++;
-    int rc = virNetworkCreate(o) < 0 ? lverr(err, errlen, name) : 0;
+    int rc = virNetworkCreate(o) < 0 ? lverr(v, err, errlen, name) : 0;
     virNetworkFree(o);
     return rc;
 }
@@ -545,7 +809,7 @@ int virt_network_autostart(struct virt *v, const char *name, bool on, char *err,
 {
     LOOKUP(virNetworkPtr, virNetworkLookupByName, name);
     v->calls++;
-    int rc = virNetworkSetAutostart(o, on) < 0 ? lverr(err, errlen, name) : 0;
+    int rc = virNetworkSetAutostart(o, on) < 0 ? lverr(v, err, errlen, name) : 0;
     virNetworkFree(o);
     return rc;
 }
@@ -556,7 +820,7 @@ int virt_network_remove(struct virt *v, const char *name, char *err, size_t errl
     int rc = 0;
     v->calls += 2;
     if ((virNetworkIsActive(o) == 1 && virNetworkDestroy(o) < 0) || virNetworkUndefine(o) < 0)
-        rc = lverr(err, errlen, name);
+        rc = lverr(v, err, errlen, name);
     virNetworkFree(o);
     return rc;
 }
@@ -574,7 +838,7 @@ int virt_network_dhcp_host(struct virt *v, const char *name, const char *host_xm
                                      : VIR_NETWORK_UPDATE_COMMAND_DELETE,
                               VIR_NETWORK_SECTION_IP_DHCP_HOST, -1, host_xml, flags);
     if (rc < 0)
-        lverr(err, errlen, name);
+        lverr(v, err, errlen, name);
     virNetworkFree(o);
     return rc < 0 ? -1 : 0;
 }
@@ -584,7 +848,7 @@ int virt_domain_define(struct virt *v, const char *xml, char *err, size_t errlen
     v->calls++;
     virDomainPtr d = virDomainDefineXMLFlags(v->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
     if (!d)
-        return lverr(err, errlen, "cannot define domain");
+        return lverr(v, err, errlen, "cannot define domain");
     virDomainFree(d);
     return 0;
 }
@@ -593,7 +857,7 @@ int virt_domain_start(struct virt *v, const char *name, char *err, size_t errlen
 {
     LOOKUP(virDomainPtr, virDomainLookupByName, name);
     v->calls++;
-    int rc = virDomainCreate(o) < 0 ? lverr(err, errlen, name) : 0;
+    int rc = virDomainCreate(o) < 0 ? lverr(v, err, errlen, name) : 0;
     virDomainFree(o);
     return rc;
 }
@@ -602,7 +866,7 @@ int virt_domain_start_paused(struct virt *v, const char *name, char *err, size_t
 {
     LOOKUP(virDomainPtr, virDomainLookupByName, name);
     v->calls++;
-    int rc = virDomainCreateWithFlags(o, VIR_DOMAIN_START_PAUSED) < 0 ? lverr(err, errlen, name)
+    int rc = virDomainCreateWithFlags(o, VIR_DOMAIN_START_PAUSED) < 0 ? lverr(v, err, errlen, name)
                                                                        : 0;
     virDomainFree(o);
     return rc;
@@ -612,7 +876,7 @@ int virt_domain_suspend(struct virt *v, const char *name, char *err, size_t errl
 {
     LOOKUP(virDomainPtr, virDomainLookupByName, name);
     v->calls++;
-    int rc = virDomainSuspend(o) < 0 ? lverr(err, errlen, name) : 0;
+    int rc = virDomainSuspend(o) < 0 ? lverr(v, err, errlen, name) : 0;
     virDomainFree(o);
     return rc;
 }
@@ -621,7 +885,7 @@ int virt_domain_resume(struct virt *v, const char *name, char *err, size_t errle
 {
     LOOKUP(virDomainPtr, virDomainLookupByName, name);
     v->calls++;
-    int rc = virDomainResume(o) < 0 ? lverr(err, errlen, name) : 0;
+    int rc = virDomainResume(o) < 0 ? lverr(v, err, errlen, name) : 0;
     virDomainFree(o);
     return rc;
 }
@@ -643,8 +907,12 @@ int virt_domain_stop(struct virt *v, const char *name, int timeout_ms, bool *for
         for (int waited = 0; waited < timeout_ms; waited += 100) {
             v->calls++;
             int a = virDomainIsActive(o);
-            if (a == 0)
+            if (a == 0 || (a < 0 && virGetLastErrorCode() == VIR_ERR_NO_DOMAIN))
+                goto out;                      /* stopped (a transient one is gone) */
+            if (a < 0) {
+                rc = lverr(v, err, errlen, name);
                 goto out;
+            }
             sleep_ms(100);
         }
     }
@@ -653,7 +921,7 @@ int virt_domain_stop(struct virt *v, const char *name, int timeout_ms, bool *for
     if (virDomainDestroy(o) < 0) {
         v->calls++;
         if (virDomainIsActive(o) != 0)
-            rc = lverr(err, errlen, name);
+            rc = lverr(v, err, errlen, name);
     }
 out:
     virDomainFree(o);
@@ -669,7 +937,7 @@ int virt_domain_remove(struct virt *v, const char *name, char *err, size_t errle
         virDomainUndefineFlags(o, VIR_DOMAIN_UNDEFINE_NVRAM |
                                       VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
                                       VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) < 0)
-        rc = lverr(err, errlen, name);
+        rc = lverr(v, err, errlen, name);
     virDomainFree(o);
     return rc;
 }
@@ -681,7 +949,7 @@ int virt_domain_set_memory(struct virt *v, const char *name, uint64_t bytes, cha
     v->calls++;
     int rc = virDomainSetMemoryFlags(o, (unsigned long)(bytes / 1024),
                                      VIR_DOMAIN_AFFECT_LIVE) < 0
-                 ? lverr(err, errlen, "cannot set memory") : 0;
+                 ? lverr(v, err, errlen, "cannot set memory") : 0;
     virDomainFree(o);
     return rc;
 }
@@ -692,7 +960,7 @@ int virt_domain_set_vcpus(struct virt *v, const char *name, unsigned n, char *er
     LOOKUP(virDomainPtr, virDomainLookupByName, name);
     v->calls++;
     int rc = virDomainSetVcpusFlags(o, n, VIR_DOMAIN_AFFECT_LIVE) < 0
-                 ? lverr(err, errlen, "cannot set vCPUs") : 0;
+                 ? lverr(v, err, errlen, "cannot set vCPUs") : 0;
     virDomainFree(o);
     return rc;
 }
@@ -703,7 +971,7 @@ int virt_domain_attach(struct virt *v, const char *name, const char *device_xml,
     LOOKUP(virDomainPtr, virDomainLookupByName, name);
     v->calls++;
     int rc = virDomainAttachDeviceFlags(o, device_xml, VIR_DOMAIN_AFFECT_LIVE) < 0
-                 ? lverr(err, errlen, "cannot hot-plug") : 0;
+                 ? lverr(v, err, errlen, "cannot hot-plug") : 0;
     virDomainFree(o);
     return rc;
 }
@@ -714,7 +982,7 @@ int virt_domain_detach(struct virt *v, const char *name, const char *device_xml,
     LOOKUP(virDomainPtr, virDomainLookupByName, name);
     v->calls++;
     int rc = virDomainDetachDeviceFlags(o, device_xml, VIR_DOMAIN_AFFECT_LIVE) < 0
-                 ? lverr(err, errlen, "cannot unplug") : 0;
+                 ? lverr(v, err, errlen, "cannot unplug") : 0;
     virDomainFree(o);
     return rc;
 }
@@ -725,7 +993,7 @@ int virt_domain_block_resize(struct virt *v, const char *name, const char *targe
     LOOKUP(virDomainPtr, virDomainLookupByName, name);
     v->calls++;
     int rc = virDomainBlockResize(o, target, bytes, VIR_DOMAIN_BLOCK_RESIZE_BYTES) < 0
-                 ? lverr(err, errlen, "cannot resize the attached disk") : 0;
+                 ? lverr(v, err, errlen, "cannot resize the attached disk") : 0;
     virDomainFree(o);
     return rc;
 }

@@ -5,7 +5,9 @@
  * for domains), then one XML fetch per object: never a per-object state
  * call. virt_calls() counts every libvirt call made, so the benchmark can
  * hold qkvm to "at most 2 per domain + a constant".
- * Writes name objects by name. Errors carry libvirt's own message.
+ * Writes name objects by name. Errors carry libvirt's own message, except
+ * on a connection that is gone: then they say "lost the connection to
+ * 'URI': why", and every later call fails at once.
  */
 #ifndef QKVM_VIRT_H
 #define QKVM_VIRT_H
@@ -34,9 +36,24 @@ struct virt_list {
     enum virt_type type;
 };
 
-/* NULL with the reason in err when the URI cannot be opened. */
-struct virt *virt_open(const char *uri, char *err, size_t errlen);
+/* How long libvirt may keep qkvm waiting. */
+struct virt_limits {
+    int connect_timeout_ms;      /* the open; 0: no limit */
+    int keepalive_interval;      /* seconds of silence before a keepalive message; 0: none */
+    unsigned keepalive_count;    /* unanswered ones in a row that close the connection */
+};
+
+/* NULL with the reason in err ("cannot connect to 'URI': ...") when the
+ * URI cannot be opened, or nothing answers within lim's connect timeout.
+ * With keepalive, a daemon that stops answering is noticed after about
+ * interval * (count + 1) seconds, even inside a call: the connection is
+ * then lost (see virt_lost). */
+struct virt *virt_open(const char *uri, const struct virt_limits *lim, char *err,
+                       size_t errlen);
 void virt_close(struct virt *v);                 /* accepts NULL */
+/* Is the connection gone (daemon killed or hung, network down)? Then why,
+ * in why: "lost the connection to 'URI': ...". */
+bool virt_lost(struct virt *v, char *why, size_t whylen);
 unsigned long virt_calls(const struct virt *v);
 const char *virt_uri(const struct virt *v);     /* as libvirt reports it */
 /* Is the connection to a daemon on this machine (qemu:///system, unix
@@ -90,7 +107,9 @@ int virt_domain_start(struct virt *v, const char *name, char *err, size_t errlen
 int virt_domain_start_paused(struct virt *v, const char *name, char *err, size_t errlen);
 int virt_domain_suspend(struct virt *v, const char *name, char *err, size_t errlen);
 int virt_domain_resume(struct virt *v, const char *name, char *err, size_t errlen);
-/* ACPI shutdown, then wait up to timeout_ms for it to stop; destroy after. */
+/* ACPI shutdown, then wait up to timeout_ms for it to stop; destroy after.
+ * A failed state check ends the wait with its error (a lost connection is
+ * not waited out). */
 int virt_domain_stop(struct virt *v, const char *name, int timeout_ms, bool *forced,
                      char *err, size_t errlen);
 int virt_domain_remove(struct virt *v, const char *name, char *err, size_t errlen);

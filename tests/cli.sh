@@ -154,3 +154,14 @@ check "apply of invalid manifests: exit 3 before connecting" 3 '' 'nothing was c
 check "plan: an unreachable URI is an error" 1 '' 'cannot connect' -- \
     plan -f examples/minimal -c "test://$PWD/tests/data/plan/no-such-host.xml" --state "$TESTTMP/s.db"
 check "plan --help" 0 'detailed-exitcode' '' -- plan --help
+check "--since takes a duration, named as the flag" 1 '' "--since takes a duration like 30s, 5m, 1h or 30d, not 'soon'" -- \
+    history --since soon --state "$TESTTMP/s.db"
+check "--connect-timeout takes a duration" 1 '' "--connect-timeout takes a duration like 30s or 5m, not 'soon'" -- \
+    plan -f examples/minimal --connect-timeout soon
+check "--keepalive-interval takes whole seconds" 1 '' "--keepalive-interval takes a duration .*\(whole seconds\)" -- \
+    plan -f examples/minimal --keepalive-interval 1x
+check "--keepalive-count takes 1 to 100" 1 '' "--keepalive-count takes a number from 1 to 100, not '0'" -- \
+    plan -f examples/minimal --keepalive-count 0
+check "the libvirt limits are global flags" 0 '*' '*' -- \
+    --connect-timeout 5s --keepalive-interval 2 --keepalive-count 1 plan -f examples/minimal \
+    -c "test://$PWD/tests/data/plan/create-all/host.xml" --state "$TESTTMP/s.db"

@@ -13,6 +13,7 @@ if [ -z "${passed+x}" ]; then . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"; fi
 . "$(dirname "${BASH_SOURCE[0]}")/state.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/projects.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/live.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/robust.sh"
 
 it_run() {
     local node="it$$"
@@ -35,28 +36,26 @@ it_run() {
     IT_NODE=$node
     it_cases
     tools/testbed stop "$node"
-    # the state store's cases on a node of their own (an empty host)
-    node="st$$"
+    # each group below on a node of its own (an empty host)
+    on_node st "the state store" st_cases || return
+    on_node pj "projects sharing a host, ownership proof, deletion guards" pj_cases || return
+    on_node lv "live changes, power states and restarts on a running guest" lv_cases || return
+    # when libvirt goes away: the node whose daemon these cases kill
+    on_node rb "a daemon that dies or hangs" rb_cases || return
+}
+
+# on_node PREFIX WHAT CASES: start a private node, run CASES on it, stop it.
+on_node() {
+    local node="$1$$" U
     if ! U=$(tools/testbed start "$node" 2>"$TESTTMP/testbed.err"); then
-        fail "testbed: a second private libvirtd starts" "$(cat "$TESTTMP/testbed.err")"
-        return
+        fail "testbed: a private libvirtd starts for $2" "$(cat "$TESTTMP/testbed.err")"
+        return 1
     fi
     trap 'tools/testbed stop "'"$node"'" >/dev/null 2>&1; rm -rf "$TESTTMP"' EXIT
     IT_URI=$U
     IT_NODE=$node
-    st_cases
-    tools/testbed stop "$node"
-    # projects sharing a host, ownership proof, deletion guards (a third node)
-    node="pj$$"
-    if ! U=$(tools/testbed start "$node" 2>"$TESTTMP/testbed.err"); then
-        fail "testbed: a third private libvirtd starts" "$(cat "$TESTTMP/testbed.err")"
-        return
-    fi
-    trap 'tools/testbed stop "'"$node"'" >/dev/null 2>&1; rm -rf "$TESTTMP"' EXIT
-    IT_URI=$U
-    IT_NODE=$node
-    pj_cases
-    tools/testbed stop "$node"
+    "$3"
+    tools/testbed stop "$node" >/dev/null
 }
 
 V() { virsh -q -c "$IT_URI" "$@"; }

@@ -61,7 +61,7 @@ static void test_apply__journal_end_failure_stops(void **state)
                                           "'database or disk is full'); END", v, sizeof(v),
                                       err, sizeof(err)), 0);
 
-    struct virt *virt = virt_open("test:///default", err, sizeof(err));
+    struct virt *virt = virt_open("test:///default", &(struct virt_limits){ 30000, 0, 3 }, err, sizeof(err));
     if (!virt)
         fail_msg("%s", err);
     struct owned *own = owned_new();
