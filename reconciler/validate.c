@@ -12,6 +12,7 @@
 #include "decode.h"
 #include "schema.h"
 #include "text.h"
+#include "tree.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -351,6 +352,74 @@ static bool selector_matches_any(const struct model *m,
     return false;
 }
 
+/* ---- fields this release accepts but no command acts on ---- */
+
+/* Declared in the manifest (not a default)? */
+static bool declared_key(const struct model_hdr *h, const char *key)
+{
+    return h->src && tree_get(h->src, key) != NULL;
+}
+
+static void unacted(struct vctx *v, const struct model_object *o, const struct model_hdr *h,
+                    const char *key, const char *path, const char *what)
+{
+    if (declared_key(h, key))
+        verr(v, DIAG_WARNING, o, h, key, path,
+             "%s of %s '%s' is not acted on by this release: %s", path, kname(o->kind),
+             o->meta.name, what);
+}
+
+/* The README's "Not acted on yet" lists the same fields. Each gets a
+ * warning where a manifest sets it, so nobody believes a field works
+ * because it validates. */
+static void check_unacted(struct vctx *v)
+{
+    const struct model *m = v->m;
+    static const char place[] = "one host per run, no placement, maintenance or failover yet";
+    for (size_t i = 0; i < m->len[MODEL_NODE]; i++) {
+        const struct model_node *n = (const struct model_node *)m->objs[MODEL_NODE][i];
+        unacted(v, &n->obj, &n->spec.hdr, "capacity", "spec.capacity", place);
+        unacted(v, &n->obj, &n->spec.hdr, "fence", "spec.fence", place);
+        unacted(v, &n->obj, &n->spec.hdr, "maintenance", "spec.maintenance", place);
+    }
+    for (size_t i = 0; i < m->len[MODEL_NETWORK]; i++) {
+        const struct model_network *n = (const struct model_network *)m->objs[MODEL_NETWORK][i];
+        unacted(v, &n->obj, &n->spec.hdr, "nodes", "spec.nodes",
+                "it is defined on the one host a run reconciles");
+    }
+    for (size_t i = 0; i < m->len[MODEL_POOL]; i++) {
+        const struct model_pool *p = (const struct model_pool *)m->objs[MODEL_POOL][i];
+        unacted(v, &p->obj, &p->spec.hdr, "nodes", "spec.nodes",
+                "it is defined on the one host a run reconciles");
+        unacted(v, &p->obj, &p->spec.hdr, "shared", "spec.shared", place);
+    }
+    for (size_t i = 0; i < m->len[MODEL_IMAGE]; i++) {
+        const struct model_image *im = (const struct model_image *)m->objs[MODEL_IMAGE][i];
+        verr(v, DIAG_WARNING, &im->obj, &im->spec.hdr, "url", "spec.url",
+             "Image '%s' is not acted on by this release: images are not downloaded, and "
+             "Disks made from them are not created", im->obj.meta.name);
+    }
+    for (size_t i = 0; i < m->len[MODEL_DISK]; i++) {
+        const struct model_disk *dk = (const struct model_disk *)m->objs[MODEL_DISK][i];
+        unacted(v, &dk->obj, &dk->spec.hdr, "from", "spec.from",
+                "a Disk made from an Image is not created");
+    }
+    for (size_t i = 0; i < m->len[MODEL_VM]; i++) {
+        const struct model_vm *vm = (const struct model_vm *)m->objs[MODEL_VM][i];
+        unacted(v, &vm->obj, &vm->spec.hdr, "node", "spec.node", place);
+        unacted(v, &vm->obj, &vm->spec.hdr, "nodeSelector", "spec.nodeSelector", place);
+    }
+    for (size_t i = 0; i < m->len[MODEL_POLICY]; i++) {
+        const struct model_policy *p = (const struct model_policy *)m->objs[MODEL_POLICY][i];
+        unacted(v, &p->obj, &p->spec.hdr, "ha", "spec.ha", "no failover yet");
+        unacted(v, &p->obj, &p->spec.hdr, "placement", "spec.placement", place);
+        if (p->spec.drift.mode == POLICY_DRIFT_HEAL)
+            unacted(v, &p->obj, &p->spec.drift.hdr, "mode", "spec.drift.mode",
+                    "heal needs the controller, which does not exist yet; drift is reported, "
+                    "and 'qkvm apply' heals it");
+    }
+}
+
 void validate_model(const struct model *m, struct diag *d)
 {
     struct vctx v = { .m = m, .d = d, .a = arena_new() };
@@ -408,6 +477,7 @@ void validate_model(const struct model *m, struct diag *d)
                  "selector of Policy '%s' matches no object", p->obj.meta.name);
     }
 
+    check_unacted(&v);
     find_dups(&v, &disks, dup_disk);
     find_dups(&v, &macs, dup_mac);
     find_dups(&v, &ips, dup_ip);

@@ -120,7 +120,8 @@ static const struct schema_field node_fence_fields[] = {
     { FLD(struct node_fence, redfish, "redfish", SCHEMA_STRUCT),
       .table = &node_redfish_table, .doc = "Fence through a Redfish BMC." },
     { FLD(struct node_fence, manual, "manual", SCHEMA_BOOL), .def = "false",
-      .doc = "Wait for `qkvm node confirm-down NODE` (the default when no method is given)." },
+      .doc = "Wait for an operator to confirm the node is down (the default when no method is "
+             "given)." },
     END
 };
 static const struct schema_table node_fence_table = {
@@ -587,7 +588,9 @@ static const struct schema_table policy_placement_table = {
 
 static const struct schema_field policy_drift_fields[] = {
     { FLD(struct policy_drift, mode, "mode", SCHEMA_ENUM), .values = v_drift_mode,
-      .def = "report", .doc = "report: drift is reported; heal: `qkvm observe` also repairs it." },
+      .def = "report",
+      .doc = "report: drift is reported; heal: the controller also repairs it as soon as it "
+             "sees it (not acted on by this release: `qkvm apply` heals drift)." },
     { FLD(struct policy_drift, ignore, "ignore", SCHEMA_LIST), .elem = &elem_ignore,
       .doc = "Field paths whose differences are not drift (e.g. spec.memory)." },
     END
