@@ -153,18 +153,23 @@ void diff_vm(struct diff *d, const struct model_vm *want, const struct model_vm 
     if (w->accel != g->accel)
         diff_add(d, "spec.accel", accels[g->accel], accels[w->accel], restart, NULL);
 
+    /* Disks hot-plug on virtio and scsi only: libvirt refuses the others
+     * on a running domain ("disk bus 'sata' cannot be hotplugged"), so a
+     * sata or ide disk added or removed waits for a restart. */
     enum diff_how plug = running ? DIFF_LIVE : DIFF_CONFIG;
+#define DISK_PLUG(disk) \
+    (running && ((disk)->bus == VM_BUS_SATA || (disk)->bus == VM_BUS_IDE) ? DIFF_RESTART : plug)
     for (size_t i = 0; i < g->disks.n; i++) {
         const struct vm_disk *gd = &g->disks.v[i];
         if (!find_disk(want, gd->disk))
             diff_add(d, arena_printf(a, "spec.disks[%s]", gd->disk), disk_text(a, gd), NULL,
-                     plug, NULL);
+                     DISK_PLUG(gd), NULL);
     }
     for (size_t i = 0; i < w->disks.n; i++) {
         const struct vm_disk *wd = &w->disks.v[i], *gd = find_disk(o, wd->disk);
         if (!gd) {
             diff_add(d, arena_printf(a, "spec.disks[%s]", wd->disk), NULL, disk_text(a, wd),
-                     plug, NULL);
+                     DISK_PLUG(wd), NULL);
             continue;
         }
         if (wd->bus != gd->bus)
@@ -195,6 +200,7 @@ void diff_vm(struct diff *d, const struct model_vm *want, const struct model_vm 
             diff_add(d, arena_printf(a, "spec.nics[%s].model", wn->mac),
                      nic_models[gn->model], nic_models[wn->model], restart, NULL);
     }
+#undef DISK_PLUG
 }
 
 /* ---- Network ---- */

@@ -77,8 +77,24 @@ static void domain_round_trip(void **state)
     assert_string_equal(d.v[1].from, "2GiB");
     assert_string_equal(d.v[1].to, "1GiB");
     assert_string_equal(d.v[2].field, "spec.disks[d]");
-    assert_int_equal(d.v[2].how, DIFF_LIVE);
+    /* a sata disk cannot be hot-plugged: it waits for a restart */
+    assert_int_equal(d.v[2].how, DIFF_RESTART);
     assert_null(d.v[2].from);
+    /* cpus going down is never live (the guest would have to release them) */
+    diff_dispose(&d);
+    diff_init(&d, a);
+    dx.vm->spec.cpus = 3;
+    dx.vm->spec.max_cpus = vm->spec.max_cpus;
+    dx.vm->spec.max_memory = vm->spec.max_memory;
+    dx.vm->spec.disks.n = 2;
+    diff_vm(&d, vm, dx.vm, true);
+    bool cpus_seen = false;
+    for (size_t i = 0; i < d.n; i++)
+        if (strcmp(d.v[i].field, "spec.cpus") == 0) {
+            assert_int_equal(d.v[i].how, DIFF_RESTART);
+            cpus_seen = true;
+        }
+    assert_true(cpus_seen);
 
     diff_dispose(&d);
     arena_free(a);
