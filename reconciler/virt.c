@@ -2,6 +2,7 @@
 #include "virt.h"
 
 #include "arena.h"
+#include "text.h"
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -27,10 +28,15 @@ static void silent(void *data, virErrorPtr e)
     (void)e;
 }
 
+/* libvirt's message passes on what QEMU or a helper printed, newlines and
+ * terminal escapes included: it is escaped before it is printed or stored. */
 static int lverr(char *err, size_t errlen, const char *what)
 {
     const char *m = virGetLastErrorMessage();
-    snprintf(err, errlen, "%s: %s", what, m && *m ? m : "unknown libvirt error");
+    char esc[1024];
+    if (m && *m)
+        text_escape(esc, sizeof(esc), m, strlen(m));
+    snprintf(err, errlen, "%s: %s", what, m && *m ? esc : "unknown libvirt error");
     return -1;
 }
 
