@@ -25,6 +25,8 @@ enum tree_scalar {
     TREE_STR,     /* a string, quoted in the source or built as one */
     TREE_INT,     /* built as an integer */
     TREE_BOOL,    /* built as a boolean ("true"/"false") */
+    TREE_REFUSED, /* parsed, and refused by the parser (a control character):
+                     reported once there; every reader skips it */
 };
 
 struct tree_mark {

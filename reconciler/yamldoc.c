@@ -11,6 +11,7 @@
 #include "yamldoc.h"
 
 #include "arena.h"
+#include "text.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -96,7 +97,7 @@ static void dup_error(struct builder *b, const struct tree *first,
 }
 
 /* Close the map in `f`: copy pairs into the arena, reject non-scalar and
- * duplicate keys. Small maps are checked pairwise, large ones by sorting, so
+ * duplicate keys, drop keys refused for a control character (reported). Small maps are checked pairwise, large ones by sorting, so
  * a map with a million keys costs n log n, not n^2. */
 static void close_map(struct builder *b, struct frame *f)
 {
@@ -110,6 +111,8 @@ static void close_map(struct builder *b, struct frame *f)
                      tree_type_name(k));
             continue;
         }
+        if (k->scalar == TREE_REFUSED)
+            continue;
         m->u.pairs[kept].key = k;
         m->u.pairs[kept].value = v;
         kept++;
@@ -163,6 +166,40 @@ static void check_props(struct builder *b, yaml_event_t *ev,
         error_at(b, mark_of(ev->start_mark), "YAML tags are not supported ('%s%s')",
                  short_form ? "!!" : "", short_form ? t + strlen(std) : t);
     }
+}
+
+/* The first control character of a scalar, as a code point, or -1: C0
+ * (U+0000 to U+001F, NUL included: libyaml gives the length), DEL and C1
+ * (U+0080 to U+009F). No field takes text of several lines, so a newline or
+ * a tab is refused like the others: they would reach libvirt's XML, the
+ * terminal and the state database. libyaml has checked the UTF-8. */
+static long control_char(const unsigned char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < 0x20 || s[i] == 0x7f)
+            return s[i];
+        if (s[i] == 0xc2 && i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f)
+            return s[i + 1];
+    }
+    return -1;
+}
+
+/* A scalar with a control character is reported here, once, and marked
+ * refused; keys so marked are dropped when their map closes. */
+static void check_scalar(struct builder *b, struct tree *t, bool is_key)
+{
+    long cp = control_char((const unsigned char *)t->u.str, t->len);
+    if (cp < 0)
+        return;
+    char shown[80], what[40];
+    text_escape(shown, sizeof(shown), t->u.str, t->len);
+    if (cp == 0)
+        snprintf(what, sizeof(what), "NUL character (U+0000)");
+    else
+        snprintf(what, sizeof(what), "control character U+%04lX", (unsigned long)cp);
+    error_at(b, t->mark, "%s in %s '%s': keys and values cannot contain control characters",
+             what, is_key ? "key" : "value", shown);
+    t->scalar = TREE_REFUSED;
 }
 
 /* Line and column (1-based, in characters) of byte `off` of `buf`. */
@@ -297,6 +334,9 @@ int yamldoc_parse(struct arena *a, const char *file, const char *buf,
             t->u.str = arena_strndup(a, (const char *)ev.data.scalar.value,
                                      ev.data.scalar.length);
             t->len = ev.data.scalar.length;
+            /* a key: the next child of a map is at an even position */
+            check_scalar(&b, t, b.depth > 0 && b.stack[b.depth - 1].node->type == TREE_MAP &&
+                                    b.stack[b.depth - 1].len % 2 == 0);
             attach(&b, t);
             break;
         case YAML_SEQUENCE_START_EVENT:

@@ -132,6 +132,12 @@ static void push_index(struct decode_ctx *c, size_t i)
     c->nseg++;
 }
 
+/* A scalar the parser refused (a control character): already reported. */
+static bool is_refused(const struct tree *t)
+{
+    return t->type == TREE_SCALAR && t->scalar == TREE_REFUSED;
+}
+
 static bool is_null(const struct tree *t)
 {
     return t->type == TREE_NULL ||
@@ -156,11 +162,6 @@ static const char *want_string(struct decode_ctx *c,
         (v->scalar == TREE_PLAIN &&
          tree_plain_kind(v->u.str, v->len) == TREE_PLAIN_BOOL)) {
         wrong_type(c, f, v);
-        return NULL;
-    }
-    if (strlen(v->u.str) != v->len) {
-        report(c, v->mark, "'%s' in %s contains a NUL character", f->name,
-               WHERE_VALUE(c));
         return NULL;
     }
     return v->u.str;
@@ -227,6 +228,8 @@ static void decode_labels(struct decode_ctx *c, const struct schema_field *f,
             continue;
         }
         const char *s;
+        if (is_refused(val))
+            continue;
         if (is_null(val))
             s = "";
         else if (val->type != TREE_SCALAR ||
@@ -261,6 +264,11 @@ static void decode_value(struct decode_ctx *c, const struct schema_field *f,
 {
     const char *s = NULL, *why = NULL;
 
+    if (is_refused(v)) {
+        if (f->type == SCHEMA_STRUCT)
+            decode_struct(c, f->table, NULL, dst);   /* defaults */
+        return;
+    }
     switch (f->type) {
     case SCHEMA_BOOL:
         if (v->type == TREE_SCALAR && v->scalar == TREE_PLAIN &&
@@ -524,6 +532,8 @@ struct model_object *decode_document(struct arena *a, const char *file,
         return NULL;
     }
     const struct tree *kv = kp->value;
+    if (is_refused(kv))
+        return NULL;
     if (kv->type != TREE_SCALAR) {
         diag_add(d, DIAG_ERROR, file, kv->mark, NULL, NULL, "kind",
                  "wrong type for 'kind': expected string, got %s",
@@ -547,7 +557,7 @@ struct model_object *decode_document(struct arena *a, const char *file,
 
     /* The name, as written, for messages about the rest of the document. */
     const struct tree *nv = tree_get(tree_get(doc, "metadata"), "name");
-    if (nv && nv->type == TREE_SCALAR && !is_null(nv))
+    if (nv && nv->type == TREE_SCALAR && !is_null(nv) && !is_refused(nv))
         c.name = nv->u.str;
 
     struct model_object *o = arena_alloc(a, c.kind->size);

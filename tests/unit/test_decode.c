@@ -146,7 +146,12 @@ static void test_decode__values(void **state)
     expect(HDR "kind: Pool\nmetadata: {name: p}\nspec: {path: /p}\n---\n"
            HDR "kind: Image\nmetadata: {name: i}\nspec: {url: 'ftp://x/y', sha256: 'zz', pool: p}\n",
            2, "bad URL 'ftp://x/y'", 9, 13);
-    expect(VM("  memory: 1GiB\n  machine: \"a\\0b\"\n"), 1, "contains a NUL character", 7, 12);
+    expect(VM("  memory: 1GiB\n  machine: \"a\\0b\"\n"), 1, "NUL character (U+0000) in value 'a\\x00b'", 7, 12);
+    /* "memory\0" is not memory: refused, and the declared memory stands */
+    expect(VM("  memory: 1GiB\n  \"memory\\0\": 4GiB\n"), 1, "NUL character (U+0000) in key 'memory\\x00'", 7, 3);
+    /* a refused value is reported once: no "missing required field" after it */
+    expect(VM("  memory: \"1GiB\\n\"\n"), 1, "control character U+000A in value '1GiB\\n'", 6, 11);
+    expect(HDR "kind: \"VM\\0\"\nmetadata: {name: a}\nspec: {memory: 1GiB}\n", 1, "in value 'VM\\x00'", 2, 7);
     expect(HDR "kind: VM\nmetadata: {name: a, labels: {tier: 1, on: true}}\nspec: {memory: 1GiB}\n",
            1, "label 'on' in 'labels' of VM 'a' must be a string, not a boolean", 3, 43);
 }
