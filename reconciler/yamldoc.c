@@ -255,6 +255,33 @@ static void parser_error(struct builder *b, yaml_parser_t *p, const char *buf,
     }
 }
 
+/* The encoding of a stream that is not UTF-8, detected as YAML 1.2 (5.2)
+ * says: by its byte-order mark, or by the NUL bytes ASCII text has in
+ * UTF-16 and UTF-32. NULL for UTF-8, with or without a byte-order mark
+ * (libyaml skips that one). */
+static const char *foreign_encoding(const unsigned char *b, size_t len, bool *bom)
+{
+    *bom = true;
+    if (len >= 4 && !b[0] && !b[1] && b[2] == 0xfe && b[3] == 0xff)
+        return "UTF-32BE";
+    if (len >= 4 && b[0] == 0xff && b[1] == 0xfe && !b[2] && !b[3])
+        return "UTF-32LE";
+    if (len >= 2 && b[0] == 0xfe && b[1] == 0xff)
+        return "UTF-16BE";
+    if (len >= 2 && b[0] == 0xff && b[1] == 0xfe)
+        return "UTF-16LE";
+    *bom = false;
+    if (len >= 4 && !b[0] && !b[1] && !b[2] && b[3])
+        return "UTF-32BE";
+    if (len >= 4 && b[0] && !b[1] && !b[2] && !b[3])
+        return "UTF-32LE";
+    if (len >= 2 && !b[0] && b[1])
+        return "UTF-16BE";
+    if (len >= 2 && b[0] && !b[1])
+        return "UTF-16LE";
+    return NULL;
+}
+
 static void set_add(struct arena *a, struct yamldoc_set *out, struct tree *t,
                     size_t *cap)
 {
@@ -280,10 +307,26 @@ int yamldoc_parse(struct arena *a, const char *file, const char *buf,
 
     out->docs = NULL;
     out->len = 0;
+    bool bom;
+    const char *enc = foreign_encoding((const unsigned char *)buf, len, &bom);
+    if (enc) {
+        if (bom)
+            diag_add(d, DIAG_ERROR, file, (struct tree_mark){ 1, 1 }, NULL, NULL, NULL,
+                     "file is %s (it starts with that byte-order mark); manifests must be "
+                     "UTF-8: convert it, e.g. with iconv -f %s -t UTF-8", enc, enc);
+        else
+            diag_add(d, DIAG_ERROR, file, (struct tree_mark){ 1, 1 }, NULL, NULL, NULL,
+                     "file looks like %s without a byte-order mark (NUL bytes between its "
+                     "first characters); manifests must be UTF-8: convert it, e.g. with "
+                     "iconv -f %s -t UTF-8", enc, enc);
+        return -1;
+    }
     if (!yaml_parser_initialize(&p)) {
         fprintf(stderr, "qkvm: out of memory initialising libyaml\n");
         abort();
     }
+    /* never UTF-16: refused above, and not guessed by libyaml either */
+    yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
     yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
     for (;;) {
         if (!yaml_parser_parse(&p, &ev)) {

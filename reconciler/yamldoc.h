@@ -9,6 +9,8 @@
  *   - a key or value with a control character (NUL included) is an error;
  *     the node is marked TREE_REFUSED (a key is dropped) so that nothing
  *     reports it again;
+ *   - UTF-16 and UTF-32 (by byte-order mark or NUL bytes) stop the file;
+ *     a UTF-8 byte-order mark is skipped;
  *   - invalid UTF-8 and syntax errors stop the file, with libyaml's words.
  */
 #ifndef QKVM_YAMLDOC_H

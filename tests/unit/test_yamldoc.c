@@ -121,6 +121,31 @@ static void test_yamldoc__bad_input(void **state)
     assert_int_equal(d.items[0].mark.col, 5);
     assert_non_null(strstr(d.items[0].message, "manifests must be UTF-8 text"));
     diag_dispose(&d);
+    /* UTF-16 and UTF-32, with and without a byte-order mark: named, at 1:1 */
+    static const struct { const char *text; size_t len; const char *says; } enc[] = {
+        { "\xff\xfe" "a\0:\0 \0" "1\0", 10, "file is UTF-16LE (it starts with" },
+        { "\xfe\xff\0a\0:", 6, "file is UTF-16BE" },
+        { "\xff\xfe\0\0" "a\0\0\0", 8, "file is UTF-32LE" },
+        { "\0\0\xfe\xff\0\0\0a", 8, "file is UTF-32BE" },
+        { "a\0:\0", 4, "file looks like UTF-16LE without a byte-order mark" },
+        { "\0\0\0a\0\0\0:", 8, "file looks like UTF-32BE" },
+    };
+    for (size_t i = 0; i < sizeof(enc) / sizeof(enc[0]); i++) {
+        diag_init(&d);
+        assert_int_equal(yamldoc_parse(a, "t.yaml", enc[i].text, enc[i].len, &d, &set), -1);
+        assert_int_equal(d.errors, 1);
+        assert_int_equal(d.items[0].mark.line, 1);
+        assert_int_equal(d.items[0].mark.col, 1);
+        assert_non_null(strstr(d.items[0].message, enc[i].says));
+        assert_non_null(strstr(d.items[0].message, "manifests must be UTF-8"));
+        diag_dispose(&d);
+    }
+    /* a UTF-8 byte-order mark is skipped */
+    diag_init(&d);
+    assert_int_equal(parse("\xef\xbb\xbf" "a: 1\n", &d, &set, a), 0);
+    assert_int_equal(d.errors, 0);
+    assert_string_equal(tree_get(set.docs[0], "a")->u.str, "1");
+    diag_dispose(&d);
     diag_init(&d);
     assert_int_equal(parse("a: [1, 2\nb: 3\n", &d, &set, a), -1);
     assert_int_equal(d.errors, 1);
