@@ -21,10 +21,8 @@
 #include "check.h"
 #include "text.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static const char *render_path(struct decode_ctx *c, const char *last)
@@ -289,10 +287,9 @@ static void decode_value(struct decode_ctx *c, const struct schema_field *f,
             wrong_type(c, f, v);
             return;
         }
-        char *end;
-        errno = 0;
-        long long n = strtoll(v->u.str, &end, 0);
-        if (errno || *end || n < f->min || n > f->max) {
+        /* YAML 1.2: 010 is ten, 0o10 eight, 0x10 sixteen (not C's rules) */
+        int64_t n;
+        if (tree_plain_int(v->u.str, v->len, &n) < 0 || n < f->min || n > f->max) {
             report(c, v->mark, "value %s for '%s' in %s is out of range (%lld to %lld)",
                    v->u.str, f->name, WHERE_VALUE(c), (long long)f->min,
                    (long long)f->max);
@@ -308,8 +305,21 @@ static void decode_value(struct decode_ctx *c, const struct schema_field *f,
             wrong_type(c, f, v);
             return;
         }
-        if ((why = check_quantity(v->u.str, &q))) {
-            bad_value(c, f, v, "quantity", v->u.str, why);
+        const char *t = v->u.str;
+        int64_t n;
+        if (v->scalar == TREE_PLAIN && v->len > 2 && t[0] == '0' &&
+            (t[1] == 'x' || t[1] == 'o') && tree_plain_kind(t, v->len) == TREE_PLAIN_INT) {
+            /* a YAML 1.2 hexadecimal or octal integer: a number of bytes */
+            if (tree_plain_int(t, v->len, &n) < 0)
+                why = "quantity is too large";
+            else if (n == 0)
+                why = "a quantity must be greater than zero";
+            q = (uint64_t)n;
+        } else {
+            why = check_quantity(t, &q);
+        }
+        if (why) {
+            bad_value(c, f, v, "quantity", t, why);
             return;
         }
         if (q < (uint64_t)f->min) {

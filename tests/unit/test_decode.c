@@ -100,6 +100,41 @@ static void test_decode__types(void **state)
     expect(VM("  memory: 1GiB\n  machine: [q35]\n"), 1, "expected string, got list", 7, 12);
 }
 
+/* Integers by the YAML 1.2 core schema, not by C's strtol rules. */
+static void test_decode__integers(void **state)
+{
+    (void)state;
+    static const struct { const char *text; int64_t want; } ok[] = {
+        { "010", 10 }, { "0o10", 8 }, { "0x1F", 31 }, { "0x1f", 31 }, { "+7", 7 },
+        { "-0", 0 }, { "0", 0 }, { "9223372036854775807", INT64_MAX },
+        { "-9223372036854775808", INT64_MIN }, { "0x7fffffffffffffff", INT64_MAX },
+        { "0o777777777777777777777", INT64_MAX },
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        int64_t v = 12345;
+        assert_int_equal(tree_plain_int(ok[i].text, strlen(ok[i].text), &v), 0);
+        assert_true(v == ok[i].want);
+    }
+    static const char *const bad[] = { "9223372036854775808", "-9223372036854775809",
+        "0x8000000000000000", "0o1000000000000000000000", "0X1F", "0b1", "0o8", "0x",
+        "1e3", "", "+", "-0x1", "1_000" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int64_t v;
+        assert_int_equal(tree_plain_int(bad[i], strlen(bad[i]), &v), -1);
+    }
+    struct loaded l;
+    load_str(&l, VM("  cpus: 010\n  maxCpus: 0o20\n  memory: 0x40000000\n"));
+    assert_int_equal(l.d.errors, 0);
+    const struct model_vm *vm = (const void *)model_find(l.m, MODEL_VM, "web-1");
+    assert_int_equal(vm->spec.cpus, 10);
+    assert_int_equal(vm->spec.max_cpus, 16);
+    assert_int_equal(vm->spec.memory, 1ULL << 30);
+    load_free(&l);
+    expect(VM("  memory: 1GiB\n  cpus: 0o2001\n"), 1,
+           "value 0o2001 for 'cpus' in VM 'web-1' is out of range (1 to 1024)", 7, 9);
+    expect(VM("  memory: 1GiB\n  cpus: 0b11\n"), 1, "expected integer, got string", 7, 9);
+}
+
 static void test_decode__fields(void **state)
 {
     (void)state;
@@ -262,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_decode__defaults),
         cmocka_unit_test(test_decode__mac_is_stable),
         cmocka_unit_test(test_decode__types),
+        cmocka_unit_test(test_decode__integers),
         cmocka_unit_test(test_decode__fields),
         cmocka_unit_test(test_decode__values),
         cmocka_unit_test(test_decode__networks),
