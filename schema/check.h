@@ -57,7 +57,8 @@ const char *check_sha256(const char *s, char *out);
 const char *check_uri(const char *s);
 /* An absolute path without "." or ".." components. */
 const char *check_path(const char *s);
-/* A Linux network interface name (bridge): 1-15 chars, no '/', ':' or space. */
+/* A Linux network interface name (bridge): 1 to 15 of [A-Za-z0-9_.-],
+ * not "." or "..". */
 const char *check_ifname(const char *s);
 /* Label keys: [prefix/]name, name 1-63 of [A-Za-z0-9._-] starting and ending
  * alphanumeric, prefix a DNS subdomain up to 253; values: empty or a name

@@ -83,7 +83,7 @@ static struct tree *field_schema(struct arena *a, const struct schema_field *f)
         s = str_schema(a, "^/");
         break;
     case SCHEMA_IFNAME:
-        s = str_schema(a, "^[^/:\\s]{1,15}$");
+        s = str_schema(a, "^(?!\\.\\.?$)[A-Za-z0-9_.-]{1,15}$");
         break;
     case SCHEMA_LABELS: {
         s = tree_new_map(a);

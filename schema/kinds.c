@@ -163,7 +163,7 @@ static void net_finish(void *obj, struct decode_ctx *c)
     if (!n->hdr.set)
         return;
     if (n->mode == NET_MODE_BRIDGE) {
-        if (!n->bridge)
+        if (!n->bridge && !tree_get(n->hdr.src, "bridge"))   /* else reported */
             decode_error(c, &n->hdr, NULL,
                          "missing required field 'bridge' in %s (mode bridge attaches to an existing host bridge)",
                          decode_where(c));
@@ -246,7 +246,8 @@ static const struct schema_field net_spec_fields[] = {
              "the host; bridge: attach to an existing host bridge." },
     { FLD(struct net_spec, bridge, "bridge", SCHEMA_IFNAME),
       .doc = "Bridge device: the host bridge to use (mode bridge) or the name "
-             "libvirt gives the network's bridge (default: chosen by libvirt)." },
+             "libvirt gives the network's bridge (default: chosen by libvirt). "
+             "1 to 15 letters, digits, '_', '.' or '-', not '.' or '..'." },
     { FLD(struct net_spec, cidr, "cidr", SCHEMA_CIDR),
       .doc = "The network's subnet, e.g. 10.10.0.0/24 (required for nat and isolated)." },
     { FLD(struct net_spec, gateway, "gateway", SCHEMA_IP),

@@ -191,6 +191,17 @@ static void test_check__urls_and_more(void **state)
     assert_non_null(check_ifname("a-name-longer-than-15"));
     assert_non_null(check_ifname("br/0"));
     assert_non_null(check_ifname(""));
+    assert_null(check_ifname("virbr-lan_1.20"));
+    assert_null(check_ifname("a23456789012345"));       /* 15: the most */
+    assert_non_null(check_ifname("a234567890123456"));
+    assert_non_null(check_ifname("br\"0"));
+    assert_non_null(check_ifname("br 0"));
+    assert_non_null(check_ifname("br:0"));
+    assert_non_null(check_ifname("virbr%d"));
+    assert_non_null(check_ifname("br\xc3\xa9"));
+    assert_non_null(check_ifname("."));
+    assert_non_null(check_ifname(".."));
+    assert_null(check_ifname("..."));
 
     assert_null(check_label_key("app"));
     assert_null(check_label_key("example.com/rack"));
