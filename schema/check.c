@@ -181,6 +181,53 @@ const char *check_cidr(const char *s, struct check_ip *out, unsigned *prefix)
     return NULL;
 }
 
+bool check_cidr_overlap(const struct check_ip *a, unsigned pa,
+                        const struct check_ip *b, unsigned pb)
+{
+    /* two blocks overlap when one contains the other: when they agree on
+     * the bits of the shorter prefix */
+    return check_ip_in_cidr(a, b, pa < pb ? pa : pb);
+}
+
+/* Ranges that are never a guest network: a network overlapping one would
+ * take over (or be shadowed by) traffic the host routes elsewhere. */
+static const struct {
+    int family;
+    const char *net;
+    unsigned prefix;
+    const char *what;
+} unusable[] = {
+    { 4, "0.0.0.0", 8, "0.0.0.0/8, the 'this network' range" },
+    { 4, "127.0.0.0", 8, "127.0.0.0/8, the loopback range" },
+    { 4, "169.254.0.0", 16, "169.254.0.0/16, the link-local range" },
+    { 4, "224.0.0.0", 4, "224.0.0.0/4, the multicast range" },
+    { 4, "240.0.0.0", 4, "240.0.0.0/4, the reserved range and broadcast" },
+    { 6, "::", 128, "::/128, the unspecified address" },
+    { 6, "::1", 128, "::1/128, the loopback address" },
+    { 6, "fe80::", 10, "fe80::/10, the link-local range" },
+    { 6, "ff00::", 8, "ff00::/8, the multicast range" },
+};
+
+const char *check_cidr_network(const struct check_ip *net, unsigned prefix,
+                               char *buf, size_t size)
+{
+    if (prefix == 0)
+        return "it is the default route";
+    if (prefix < 8)
+        return "a network's prefix is at least /8";
+    for (size_t i = 0; i < sizeof(unusable) / sizeof(unusable[0]); i++) {
+        struct check_ip r;
+        if (unusable[i].family != net->family)
+            continue;
+        check_ip(unusable[i].net, &r);
+        if (check_cidr_overlap(net, prefix, &r, unusable[i].prefix)) {
+            snprintf(buf, size, "it overlaps %s", unusable[i].what);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
 bool check_ip_in_cidr(const struct check_ip *ip, const struct check_ip *net,
                       unsigned prefix)
 {

@@ -38,6 +38,15 @@ const char *check_ip(const char *s, struct check_ip *out);
 const char *check_cidr(const char *s, struct check_ip *out, unsigned *prefix);
 bool check_ip_in_cidr(const struct check_ip *ip, const struct check_ip *net,
                       unsigned prefix);
+/* Do the blocks a/pa and b/pb share an address (one contains the other)? */
+bool check_cidr_overlap(const struct check_ip *a, unsigned pa,
+                        const struct check_ip *b, unsigned pb);
+/* Can net/prefix be a guest network? NULL, or why not ("it is the default
+ * route", "it overlaps 127.0.0.0/8, the loopback range"...), possibly
+ * written into buf: a prefix shorter than /8, and the unspecified,
+ * loopback, link-local, multicast and reserved ranges are refused. */
+const char *check_cidr_network(const struct check_ip *net, unsigned prefix,
+                               char *buf, size_t size);
 int check_ip_cmp(const struct check_ip *a, const struct check_ip *b);
 /* Text form of an address (inet_ntop). buf must hold 46 bytes. */
 void check_ip_format(const struct check_ip *ip, char *buf, size_t size);

@@ -158,7 +158,7 @@ static void net_finish(void *obj, struct decode_ctx *c)
     struct net_spec *n = obj;
     struct check_ip net, gw, a, b;
     unsigned prefix;
-    char buf[64];
+    char buf[80];
 
     if (!n->hdr.set)
         return;
@@ -181,6 +181,12 @@ static void net_finish(void *obj, struct decode_ctx *c)
         return;
     }
     check_cidr(n->cidr, &net, &prefix);
+    const char *why = check_cidr_network(&net, prefix, buf, sizeof(buf));
+    if (why) {
+        decode_error(c, &n->hdr, "cidr", "cidr %s of %s cannot be a network: %s",
+                     n->cidr, decode_where(c), why);
+        return;
+    }
     if (net.family == 4 && prefix > 30) {
         decode_error(c, &n->hdr, "cidr", "cidr %s of %s is too small for a network (at most /30)",
                      n->cidr, decode_where(c));
@@ -249,7 +255,9 @@ static const struct schema_field net_spec_fields[] = {
              "libvirt gives the network's bridge (default: chosen by libvirt). "
              "1 to 15 letters, digits, '_', '.' or '-', not '.' or '..'." },
     { FLD(struct net_spec, cidr, "cidr", SCHEMA_CIDR),
-      .doc = "The network's subnet, e.g. 10.10.0.0/24 (required for nat and isolated)." },
+      .doc = "The network's subnet, e.g. 10.10.0.0/24 (required for nat and isolated): "
+             "a prefix of /8 to /30 (IPv6: at least /8), outside the loopback, "
+             "link-local, multicast and reserved ranges." },
     { FLD(struct net_spec, gateway, "gateway", SCHEMA_IP),
       .doc = "The host's address on the network (default: the first host address of cidr)." },
     { FLD(struct net_spec, dhcp, "dhcp", SCHEMA_STRUCT), .table = &net_dhcp_table,

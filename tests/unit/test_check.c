@@ -154,6 +154,57 @@ static void test_check__ips_and_cidrs(void **state)
     assert_true(check_ip_cmp(&a, &b) < 0);   /* numeric, not textual */
 }
 
+/* A network's block: usable as a network, and overlapping another. */
+static bool usable(const char *cidr)
+{
+    struct check_ip net;
+    unsigned prefix;
+    char buf[80];
+    assert_null(check_cidr(cidr, &net, &prefix));
+    return check_cidr_network(&net, prefix, buf, sizeof(buf)) == NULL;
+}
+
+static bool overlap(const char *x, const char *y)
+{
+    struct check_ip a, b;
+    unsigned pa, pb;
+    assert_null(check_cidr(x, &a, &pa));
+    assert_null(check_cidr(y, &b, &pb));
+    assert_true(check_cidr_overlap(&a, pa, &b, pb) == check_cidr_overlap(&b, pb, &a, pa));
+    return check_cidr_overlap(&a, pa, &b, pb);
+}
+
+static void test_check__network_cidrs(void **state)
+{
+    (void)state;
+    assert_true(usable("10.0.0.0/8"));
+    assert_true(usable("192.168.122.0/24"));
+    assert_true(usable("100.64.0.0/10"));
+    assert_true(usable("fd00:10::/64"));
+    assert_false(usable("0.0.0.0/0"));
+    assert_false(usable("::/0"));
+    assert_false(usable("8.0.0.0/7"));
+    assert_false(usable("0.0.0.0/8"));
+    assert_false(usable("127.0.0.0/8"));
+    assert_false(usable("127.255.255.0/24"));
+    assert_false(usable("169.254.0.0/24"));
+    assert_false(usable("224.0.0.0/8"));
+    assert_false(usable("239.255.0.0/16"));
+    assert_false(usable("255.255.255.252/30"));
+    assert_false(usable("::1/128"));
+    assert_false(usable("fe80::/64"));
+    assert_false(usable("ff02::/16"));
+    assert_true(usable("fec0::/10"));        /* next to link-local */
+    assert_true(usable("223.255.255.0/24")); /* next to multicast */
+
+    assert_true(overlap("10.0.0.0/24", "10.0.0.0/24"));
+    assert_true(overlap("10.0.0.0/16", "10.0.5.0/24"));
+    assert_true(overlap("10.0.5.0/24", "10.0.0.0/16"));
+    assert_false(overlap("10.0.0.0/24", "10.0.1.0/24"));
+    assert_false(overlap("10.0.0.0/24", "fd00::/64"));
+    assert_true(overlap("fd00::/48", "fd00:0:0:1::/64"));
+}
+
 static void test_check__urls_and_more(void **state)
 {
     (void)state;
@@ -222,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_check__quantities),
         cmocka_unit_test(test_check__macs),
         cmocka_unit_test(test_check__ips_and_cidrs),
+        cmocka_unit_test(test_check__network_cidrs),
         cmocka_unit_test(test_check__urls_and_more),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
