@@ -372,6 +372,68 @@ const char *check_path(const char *s)
  * "virbr%d" as a template and picks the number itself) or a non-ASCII
  * letter in a name would reach libvirt's XML and shell commands on the
  * host, and no bridge needs them. */
+void check_path_clean(char *s)
+{
+    size_t o = 0;
+    for (size_t i = 0; s[i]; i++)
+        if (s[i] != '/' || o == 0 || s[o - 1] != '/')
+            s[o++] = s[i];
+    if (o > 1 && s[o - 1] == '/')
+        o--;
+    s[o] = '\0';
+}
+
+/* Directories of the operating system. A pool may not be one of them
+ * (libvirt would list their files as volumes, and qkvm report them as
+ * orphans), and not inside those marked `inside` (the rest hold pools in
+ * subdirectories: /var/lib/qkvm/pools/local, /srv/vm, /home/vm...). The
+ * list holds the parents of its entries, so "/a or a parent of /a" is
+ * just "one of them". */
+static const struct {
+    const char *dir;
+    const char *inside;   /* NULL: only the directory itself is refused */
+} system_dirs[] = {
+    { "/bin", "installed software" }, { "/boot", "the boot loader's" },
+    { "/dev", "device nodes" }, { "/etc", "configuration" }, { "/home", NULL },
+    { "/lib", "installed software" }, { "/lib32", "installed software" },
+    { "/lib64", "installed software" }, { "/libx32", "installed software" },
+    { "/media", NULL }, { "/mnt", NULL }, { "/opt", NULL },
+    { "/proc", "a kernel file system" }, { "/root", NULL },
+    { "/run", "cleared at every boot" }, { "/sbin", "installed software" },
+    { "/srv", NULL }, { "/sys", "a kernel file system" }, { "/tmp", NULL },
+    { "/usr", "installed software" }, { "/usr/local", NULL }, { "/var", NULL },
+    { "/var/backups", NULL }, { "/var/cache", NULL }, { "/var/lib", NULL },
+    { "/var/lib/libvirt", NULL }, { "/var/local", NULL },
+    { "/var/lock", "cleared at every boot" }, { "/var/log", NULL },
+    { "/var/mail", NULL }, { "/var/opt", NULL },
+    { "/var/run", "cleared at every boot" }, { "/var/spool", NULL },
+    { "/var/tmp", NULL },
+};
+
+const char *check_pool_path(const char *s, char *buf, size_t size)
+{
+    if (strcmp(s, "/") == 0)
+        return "the root directory";
+    const char *inside = NULL, *why = NULL;
+    for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++) {
+        const char *d = system_dirs[i].dir;
+        size_t n = strlen(d);
+        if (strcmp(s, d) == 0) {
+            snprintf(buf, size, "the system directory %s", d);
+            return buf;
+        }
+        /* the innermost: /usr/local/x is under /usr/local, not /usr */
+        if (strncmp(s, d, n) == 0 && s[n] == '/' && (!inside || n > strlen(inside))) {
+            inside = d;
+            why = system_dirs[i].inside;
+        }
+    }
+    if (!inside || !why)
+        return NULL;
+    snprintf(buf, size, "inside %s (%s)", inside, why);
+    return buf;
+}
+
 const char *check_ifname(const char *s)
 {
     size_t n = strlen(s);

@@ -66,6 +66,15 @@ const char *check_sha256(const char *s, char *out);
 const char *check_uri(const char *s);
 /* An absolute path without "." or ".." components. */
 const char *check_path(const char *s);
+/* A checked path in the form libvirt keeps, in place: "//" squeezed to
+ * "/", no "/" at the end ("/srv//vm/" is "/srv/vm"). */
+void check_path_clean(char *s);
+/* Can the (clean) path be a pool's directory? NULL, or what it is instead,
+ * possibly written into buf: "the root directory", "the system directory
+ * /var/lib", "inside /proc (a kernel file system)". The root, the
+ * directories of the operating system, and anything inside the pseudo
+ * file systems, /run and the installed software's trees are refused. */
+const char *check_pool_path(const char *s, char *buf, size_t size);
 /* A Linux network interface name (bridge): 1 to 15 of [A-Za-z0-9_.-],
  * not "." or "..". */
 const char *check_ifname(const char *s);

@@ -436,7 +436,12 @@ static void decode_value(struct decode_ctx *c, const struct schema_field *f,
         why = check_uri(s);
         break;
     case SCHEMA_PATH:
-        why = check_path(s);
+        if (!(why = check_path(s))) {
+            char *clean = arena_strdup(c->arena, s);
+            check_path_clean(clean);   /* as libvirt keeps it: no perpetual diff */
+            if (strcmp(clean, s) != 0)
+                s = clean;
+        }
         break;
     case SCHEMA_IFNAME:
         why = check_ifname(s);

@@ -280,11 +280,28 @@ static const struct schema_table net_top = {
 
 static const char *const v_pool_type[] = { "dir", NULL };
 
+static void pool_finish(void *obj, struct decode_ctx *c)
+{
+    struct pool_spec *p = obj;
+    char buf[96];
+    const char *what;
+    if (!p->hdr.set || !p->path || !(what = check_pool_path(p->path, buf, sizeof(buf))))
+        return;
+    decode_error(c, &p->hdr, "path",
+                 "path %s of %s is %s: a pool needs a directory of its own, e.g. "
+                 "/var/lib/qkvm/pools/%s",
+                 p->path, decode_where(c), what, c->name ? c->name : "NAME");
+}
+
 static const struct schema_field pool_spec_fields[] = {
     { FLD(struct pool_spec, type, "type", SCHEMA_ENUM), .values = v_pool_type,
       .def = "dir", .doc = "Storage backend: dir (a directory of image files)." },
     { FLD(struct pool_spec, path, "path", SCHEMA_PATH), .required = true,
-      .doc = "The directory holding the volumes." },
+      .doc = "The directory holding the volumes, e.g. /var/lib/qkvm/pools/local: "
+             "not the root or a directory of the operating system (/etc, /var, "
+             "/var/lib...), nor inside /proc, /sys, /dev, /run, /boot, /etc or the "
+             "installed software (/usr, /bin, /lib...). Written without '//' "
+             "or a trailing '/'." },
     { FLD(struct pool_spec, shared, "shared", SCHEMA_BOOL), .def = "false",
       .doc = "The same storage is reachable from every node (NFS, cluster "
              "filesystem): VMs with disks here can fail over." },
@@ -293,7 +310,7 @@ static const struct schema_field pool_spec_fields[] = {
     END
 };
 static const struct schema_table pool_spec_table = {
-    "Pool.spec", sizeof(struct pool_spec), pool_spec_fields, NULL,
+    "Pool.spec", sizeof(struct pool_spec), pool_spec_fields, pool_finish,
     "A libvirt storage pool." };
 static const struct schema_field pool_top_fields[] =
     TOP_FIELDS(struct model_pool, pool_spec_table, "The pool's backend and path.");

@@ -7,6 +7,7 @@
 
 #include "check.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void test_check__names(void **state)
@@ -205,6 +206,42 @@ static void test_check__network_cidrs(void **state)
     assert_true(overlap("fd00::/48", "fd00:0:0:1::/64"));
 }
 
+static const char *clean(char *buf, size_t size, const char *path)
+{
+    snprintf(buf, size, "%s", path);
+    check_path_clean(buf);
+    return buf;
+}
+
+static void test_check__paths(void **state)
+{
+    (void)state;
+    char b[96];
+    assert_string_equal(clean(b, sizeof(b), "/srv/vm"), "/srv/vm");
+    assert_string_equal(clean(b, sizeof(b), "/srv//vm/"), "/srv/vm");
+    assert_string_equal(clean(b, sizeof(b), "//srv///vm//"), "/srv/vm");
+    assert_string_equal(clean(b, sizeof(b), "/"), "/");
+    assert_string_equal(clean(b, sizeof(b), "///"), "/");
+
+    assert_string_equal(check_pool_path("/", b, sizeof(b)), "the root directory");
+    assert_string_equal(check_pool_path("/var/lib", b, sizeof(b)), "the system directory /var/lib");
+    assert_string_equal(check_pool_path("/proc/1", b, sizeof(b)), "inside /proc (a kernel file system)");
+    assert_string_equal(check_pool_path("/usr/lib/vm", b, sizeof(b)), "inside /usr (installed software)");
+    assert_non_null(check_pool_path("/etc", b, sizeof(b)));
+    assert_non_null(check_pool_path("/usr/local", b, sizeof(b)));
+    assert_non_null(check_pool_path("/run/vm", b, sizeof(b)));
+    assert_non_null(check_pool_path("/sys/x/y", b, sizeof(b)));
+    assert_null(check_pool_path("/var/lib/libvirt/images", b, sizeof(b)));
+    assert_null(check_pool_path("/var/lib/qkvm/pools/local", b, sizeof(b)));
+    assert_null(check_pool_path("/usr/local/vm", b, sizeof(b)));   /* the admin's */
+    assert_null(check_pool_path("/home/alice/vms", b, sizeof(b)));
+    assert_null(check_pool_path("/tmp/t/pool", b, sizeof(b)));
+    assert_non_null(check_pool_path("/srv", b, sizeof(b)));           /* itself only */
+    assert_null(check_pool_path("/srv/vm", b, sizeof(b)));
+    assert_null(check_pool_path("/etcetera", b, sizeof(b)));       /* not /etc */
+    assert_null(check_pool_path("/data", b, sizeof(b)));
+}
+
 static void test_check__urls_and_more(void **state)
 {
     (void)state;
@@ -274,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_check__macs),
         cmocka_unit_test(test_check__ips_and_cidrs),
         cmocka_unit_test(test_check__network_cidrs),
+        cmocka_unit_test(test_check__paths),
         cmocka_unit_test(test_check__urls_and_more),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
