@@ -185,6 +185,7 @@ static void net_finish(void *obj, struct decode_ctx *c)
     if (why) {
         decode_error(c, &n->hdr, "cidr", "cidr %s of %s cannot be a network: %s",
                      n->cidr, decode_where(c), why);
+        n->cidr = NULL;        /* reported: no overlap or address checks against it */
         return;
     }
     if (net.family == 4 && prefix > 30) {
@@ -257,7 +258,8 @@ static const struct schema_field net_spec_fields[] = {
     { FLD(struct net_spec, cidr, "cidr", SCHEMA_CIDR),
       .doc = "The network's subnet, e.g. 10.10.0.0/24 (required for nat and isolated): "
              "a prefix of /8 to /30 (IPv6: at least /8), outside the loopback, "
-             "link-local, multicast and reserved ranges." },
+             "link-local, multicast and reserved ranges, and overlapping the cidr "
+             "of no other Network a node can have with it." },
     { FLD(struct net_spec, gateway, "gateway", SCHEMA_IP),
       .doc = "The host's address on the network (default: the first host address of cidr)." },
     { FLD(struct net_spec, dhcp, "dhcp", SCHEMA_STRUCT), .table = &net_dhcp_table,
@@ -291,6 +293,7 @@ static void pool_finish(void *obj, struct decode_ctx *c)
                  "path %s of %s is %s: a pool needs a directory of its own, e.g. "
                  "/var/lib/qkvm/pools/%s",
                  p->path, decode_where(c), what, c->name ? c->name : "NAME");
+    p->path = NULL;            /* reported: no overlap checks against it */
 }
 
 static const struct schema_field pool_spec_fields[] = {
@@ -300,8 +303,9 @@ static const struct schema_field pool_spec_fields[] = {
       .doc = "The directory holding the volumes, e.g. /var/lib/qkvm/pools/local: "
              "not the root or a directory of the operating system (/etc, /var, "
              "/var/lib...), nor inside /proc, /sys, /dev, /run, /boot, /etc or the "
-             "installed software (/usr, /bin, /lib...). Written without '//' "
-             "or a trailing '/'." },
+             "installed software (/usr, /bin, /lib...), and neither the path of "
+             "another Pool a node can have with it nor inside or around it. "
+             "Written without '//' or a trailing '/'." },
     { FLD(struct pool_spec, shared, "shared", SCHEMA_BOOL), .def = "false",
       .doc = "The same storage is reachable from every node (NFS, cluster "
              "filesystem): VMs with disks here can fail over." },
