@@ -431,6 +431,49 @@ static const char *derive_mac(struct arena *a, const char *vm, size_t index)
     return mac;
 }
 
+/* How many disks a VM may have on each bus, and why. ide and sata are
+ * what one controller takes (libvirt refuses a second IDE controller on a
+ * pc machine; q35 has none); virtio and scsi are qkvm's caps: libvirt
+ * goes on adding PCI bridges and SCSI controllers past them, but a VM
+ * with more disks than a pc machine's root bus has slots is a design to
+ * rethink, and hundreds of disks would be hundreds of PCI devices. */
+static const struct {
+    size_t max;
+    const char *why;
+} bus_limits[] = {
+    [VM_BUS_VIRTIO] = { 28, "each is a PCI device, and the root bus of a pc machine has 28 "
+                            "slots beside its host bridge, ISA bridge, video and balloon" },
+    [VM_BUS_SATA] = { 6, "the six ports of one AHCI controller" },
+    [VM_BUS_SCSI] = { 28, "libvirt adds a SCSI controller, a PCI device, for every seven; "
+                          "qkvm stops where virtio does" },
+    [VM_BUS_IDE] = { 4, "the one IDE controller of a pc machine has two buses of two" },
+};
+
+static bool machine_is_q35(const char *m)
+{
+    return m && (strcmp(m, "q35") == 0 || strncmp(m, "pc-q35-", 7) == 0);
+}
+
+static void vm_bus_limits(struct vm_spec *s, struct decode_ctx *c)
+{
+    size_t count[4] = { 0 };
+    bool ide_said = false;
+    for (size_t i = 0; i < s->disks.n; i++) {
+        const struct vm_disk *d = &s->disks.v[i];
+        size_t n = ++count[d->bus];
+        if (d->bus == VM_BUS_IDE && !ide_said && machine_is_q35(s->machine)) {
+            decode_error(c, &d->hdr, "bus",
+                         "%s has machine %s, which has no IDE controller: use bus sata",
+                         decode_where(c), s->machine);
+            ide_said = true;
+        }
+        if (n == bus_limits[d->bus].max + 1)
+            decode_error(c, &d->hdr, "bus", "%s has more than %zu disks on bus %s: %s",
+                         decode_where(c), bus_limits[d->bus].max,
+                         schema_values_vm_bus[d->bus], bus_limits[d->bus].why);
+    }
+}
+
 /* Runs on the whole object: the derived MACs need the VM's name. */
 static void vm_finish(void *obj, struct decode_ctx *c)
 {
@@ -451,6 +494,7 @@ static void vm_finish(void *obj, struct decode_ctx *c)
     else if (s->max_memory < s->memory)
         decode_error(c, &s->hdr, "maxMemory", "%s has maxMemory below memory",
                      decode_where(c));
+    vm_bus_limits(s, c);
     for (size_t i = 0; i < s->disks.n; i++) {
         const struct vm_disk *d = &s->disks.v[i];
         for (size_t j = 0; j < i; j++) {
@@ -475,7 +519,12 @@ static const struct schema_field vm_disk_fields[] = {
     { FLD(struct vm_disk, disk, "disk", SCHEMA_REF), .ref = MODEL_DISK,
       .required = true, .doc = "The Disk to attach." },
     { FLD(struct vm_disk, bus, "bus", SCHEMA_ENUM), .values = schema_values_vm_bus,
-      .def = "virtio", .doc = "The bus the disk is attached to." },
+      .def = "virtio", .doc = "The bus the disk is attached to. A VM has at most 4 ide "
+                              "disks (the one IDE controller of a pc machine: two buses "
+                              "of two; a q35 machine has none), 6 sata (the ports of one "
+                              "AHCI controller), 28 virtio (each is a PCI device; 28 is "
+                              "what the root bus of a pc machine has slots for) and 28 "
+                              "scsi (libvirt adds a controller for every seven)." },
     { FLD(struct vm_disk, boot, "boot", SCHEMA_INT), .min = 1, .max = 64,
       .doc = "Boot order (1 boots first); omit for a disk that is not booted from." },
     END

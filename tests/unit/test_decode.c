@@ -135,6 +135,58 @@ static void test_decode__integers(void **state)
     expect(VM("  memory: 1GiB\n  cpus: 0b11\n"), 1, "expected integer, got string", 7, 9);
 }
 
+/* A VM with n disks on `bus` (declared as Disks in pool p). */
+static char *vm_with_disks(const char *bus, size_t n, const char *machine)
+{
+    static char buf[16384];
+    size_t o = (size_t)snprintf(buf, sizeof(buf),
+                                HDR "kind: Pool\nmetadata: {name: p}\nspec: {path: /srv/p}\n");
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(buf + o, sizeof(buf) - o,
+                              "---\n" HDR "kind: Disk\nmetadata: {name: d%zu}\n"
+                              "spec: {pool: p, size: 1GiB}\n", i);
+    o += (size_t)snprintf(buf + o, sizeof(buf) - o,
+                          "---\n" HDR "kind: VM\nmetadata: {name: v}\nspec:\n  memory: 1GiB\n"
+                          "  machine: %s\n  disks:\n", machine);
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(buf + o, sizeof(buf) - o, "    - {disk: d%zu, bus: %s}\n", i, bus);
+    assert_true(o < sizeof(buf));
+    return buf;
+}
+
+static void test_decode__disks_per_bus(void **state)
+{
+    (void)state;
+    static const struct { const char *bus; size_t max; } limits[] = {
+        { "virtio", 28 }, { "scsi", 28 }, { "sata", 6 }, { "ide", 4 },
+    };
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+        struct loaded l;
+        load_str(&l, vm_with_disks(limits[i].bus, limits[i].max, "pc"));
+        if (l.d.errors)
+            dump(&l);
+        assert_int_equal(l.d.errors, 0);
+        load_free(&l);
+        char want[64];
+        snprintf(want, sizeof(want), "has more than %zu disks on bus %s", limits[i].max,
+                 limits[i].bus);
+        /* two past the limit: one finding, at the first */
+        load_str(&l, vm_with_disks(limits[i].bus, limits[i].max + 2, "pc"));
+        assert_int_equal(l.d.errors, 1);
+        assert_non_null(strstr(l.d.items[0].message, want));
+        load_free(&l);
+    }
+    struct loaded l;
+    load_str(&l, vm_with_disks("ide", 2, "q35"));
+    assert_int_equal(l.d.errors, 1);                  /* once, not per disk */
+    assert_non_null(strstr(l.d.items[0].message,
+                           "VM 'v' has machine q35, which has no IDE controller: use bus sata"));
+    load_free(&l);
+    load_str(&l, vm_with_disks("sata", 1, "q35"));
+    assert_int_equal(l.d.errors, 0);
+    load_free(&l);
+}
+
 static void test_decode__fields(void **state)
 {
     (void)state;
@@ -298,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_decode__mac_is_stable),
         cmocka_unit_test(test_decode__types),
         cmocka_unit_test(test_decode__integers),
+        cmocka_unit_test(test_decode__disks_per_bus),
         cmocka_unit_test(test_decode__fields),
         cmocka_unit_test(test_decode__values),
         cmocka_unit_test(test_decode__networks),
