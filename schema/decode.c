@@ -179,6 +179,21 @@ static void bad_value(struct decode_ctx *c, const struct schema_field *f,
 static void decode_struct(struct decode_ctx *c, const struct schema_table *t,
                           const struct tree *node, void *dst);
 
+/* A multiple of `step` as the user would write it: the shortest exact
+ * spelling, but in the step's own unit rather than as bare bytes
+ * ("1953KiB", not "1999872"). */
+static void format_multiple(uint64_t v, uint64_t step, char *buf, size_t size)
+{
+    check_quantity_format(v, buf, size);
+    size_t n = strlen(buf);
+    if (n && buf[n - 1] >= '0' && buf[n - 1] <= '9' && step >= 1024 && !(step & (step - 1))) {
+        char unit[48];
+        schema_step_name(step, unit, sizeof(unit));
+        if (strchr(unit, ' ') == NULL)       /* KiB, MiB, GiB */
+            snprintf(buf, size, "%llu%s", (unsigned long long)(v / step), unit);
+    }
+}
+
 static void decode_enum(struct decode_ctx *c, const struct schema_field *f,
                         const struct tree *v, const char *s, void *dst)
 {
@@ -327,6 +342,21 @@ static void decode_value(struct decode_ctx *c, const struct schema_field *f,
             check_quantity_format((uint64_t)f->min, buf, sizeof(buf));
             report(c, v->mark, "'%s' in %s must be at least %s", f->name,
                    WHERE_VALUE(c), buf);
+            return;
+        }
+        if (f->step && q % f->step) {
+            /* libvirt would round it, and plan show the difference forever */
+            uint64_t lo = q - q % f->step, hi = lo + f->step;
+            char unit[48], a[96], b[96];
+            schema_step_name(f->step, unit, sizeof(unit));
+            format_multiple(lo, f->step, a, sizeof(a));
+            format_multiple(hi, f->step, b, sizeof(b));
+            if (lo >= (uint64_t)f->min && hi > lo)
+                report(c, v->mark, "'%s' in %s must be a whole number of %s (%s is not): use %s or %s",
+                       f->name, WHERE_VALUE(c), unit, v->u.str, a, b);
+            else
+                report(c, v->mark, "'%s' in %s must be a whole number of %s (%s is not): use %s",
+                       f->name, WHERE_VALUE(c), unit, v->u.str, hi > lo ? b : a);
             return;
         }
         *(uint64_t *)dst = q;

@@ -93,7 +93,8 @@ static const struct schema_field node_capacity_fields[] = {
     { FLD(struct node_capacity, cpus, "cpus", SCHEMA_INT), .min = 1,
       .max = 65536, .doc = "CPUs to offer to VMs (default: what the host reports)." },
     { FLD(struct node_capacity, memory, "memory", SCHEMA_QUANTITY),
-      .min = 1 << 20, .doc = "Memory to offer to VMs (default: what the host reports)." },
+      .min = 1 << 20, .step = 1 << 10,
+      .doc = "Memory to offer to VMs (default: what the host reports, in KiB)." },
     END
 };
 static const struct schema_table node_capacity_table = {
@@ -372,8 +373,11 @@ static const struct schema_field disk_spec_fields[] = {
     { FLD(struct disk_spec, pool, "pool", SCHEMA_REF), .ref = MODEL_POOL,
       .required = true, .doc = "The Pool the disk's volume lives in." },
     { FLD(struct disk_spec, size, "size", SCHEMA_QUANTITY), .min = 1 << 20,
+      .step = 1 << 10,
       .doc = "Virtual size (required unless from is given; default then: the image's size). "
-             "Growing it grows the volume in place; shrinking is refused." },
+             "Growing it grows the volume in place; shrinking is refused. Whole KiB: libvirt "
+             "creates a qcow2 volume with its size rounded up to a KiB (2G is fine, 2M is "
+             "not)." },
     { FLD(struct disk_spec, format, "format", SCHEMA_ENUM),
       .values = schema_values_disk_format, .def = "qcow2", .doc = "Volume format." },
     { FLD(struct disk_spec, from, "from", SCHEMA_STRUCT), .table = &disk_from_table,
@@ -560,10 +564,13 @@ static const struct schema_field vm_spec_fields[] = {
       .doc = "The most vCPUs the VM can have; cpus can grow up to it on a running "
              "VM (default: cpus, so a change needs a restart)." },
     { FLD(struct vm_spec, memory, "memory", SCHEMA_QUANTITY), .required = true,
-      .min = 1 << 20, .doc = "Memory, e.g. 2GiB or 512MiB." },
+      .min = 1 << 20, .step = 1 << 20,
+      .doc = "Memory, e.g. 2GiB or 512MiB: whole MiB, as libvirt starts a VM with its "
+             "memory rounded up to a MiB (100M is not, 95MiB is)." },
     { FLD(struct vm_spec, max_memory, "maxMemory", SCHEMA_QUANTITY), .min = 1 << 20,
+      .step = 1 << 20,
       .doc = "The most memory the VM can have; memory can change up to it on a "
-             "running VM through the balloon (default: memory)." },
+             "running VM through the balloon (default: memory). Whole MiB." },
     { FLD(struct vm_spec, state, "state", SCHEMA_ENUM), .values = v_vm_state,
       .def = "running", .doc = "Desired power state." },
     { FLD(struct vm_spec, disks, "disks", SCHEMA_LIST), .elem = &elem_vm_disk,

@@ -135,6 +135,33 @@ static void test_decode__integers(void **state)
     expect(VM("  memory: 1GiB\n  cpus: 0b11\n"), 1, "expected integer, got string", 7, 9);
 }
 
+/* Quantities libvirt cannot keep exactly are refused with the nearest
+ * values it can: plan after apply would otherwise never be empty. */
+static void test_decode__exact_quantities(void **state)
+{
+    (void)state;
+    expect(VM("  memory: 100M\n"), 1,
+           "'memory' in VM 'web-1' must be a whole number of MiB (100M is not): use 95MiB or 96MiB", 6, 11);
+    expect(VM("  memory: 1GiB\n  maxMemory: 1025KiB\n"), 1,
+           "'maxMemory' in VM 'web-1' must be a whole number of MiB (1025KiB is not): use 1MiB or 2MiB", 7, 14);
+    expect(VM("  memory: 2G\n"), 1, "use 1907MiB or 1908MiB", 6, 11);
+    expect(VM("  memory: 1536MiB\n  maxMemory: 0x80000000\n"), 0, NULL, 0, 0);
+    expect(HDR "kind: Node\nmetadata: {name: n}\nspec: {uri: 'qemu:///system', capacity: {memory: 1000001K}}\n",
+           1, "'memory' in spec.capacity of Node 'n' must be a whole number of KiB (1000001K is not): "
+              "use 976563KiB or 976564KiB", 4, 50);
+    expect(HDR "kind: Node\nmetadata: {name: n}\nspec: {uri: 'qemu:///system', capacity: {memory: 64G}}\n",
+           0, NULL, 0, 0);
+    const char *pool = HDR "kind: Pool\nmetadata: {name: p}\nspec: {path: /srv/p}\n---\n";
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s" HDR "kind: Disk\nmetadata: {name: d}\nspec: {pool: p, size: 2M}\n", pool);
+    expect(buf, 1, "'size' in Disk 'd' must be a whole number of KiB (2M is not): "
+                   "use 1953KiB or 1954KiB", 9, 23);
+    snprintf(buf, sizeof(buf), "%s" HDR "kind: Disk\nmetadata: {name: d}\nspec: {pool: p, size: 2G, format: raw}\n", pool);
+    expect(buf, 0, NULL, 0, 0);
+    snprintf(buf, sizeof(buf), "%s" HDR "kind: Disk\nmetadata: {name: d}\nspec: {pool: p, size: 1048577}\n", pool);
+    expect(buf, 1, "use 1MiB or 1025KiB", 9, 23);
+}
+
 /* A VM with n disks on `bus` (declared as Disks in pool p). */
 static char *vm_with_disks(const char *bus, size_t n, const char *machine)
 {
@@ -351,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_decode__types),
         cmocka_unit_test(test_decode__integers),
         cmocka_unit_test(test_decode__disks_per_bus),
+        cmocka_unit_test(test_decode__exact_quantities),
         cmocka_unit_test(test_decode__fields),
         cmocka_unit_test(test_decode__values),
         cmocka_unit_test(test_decode__networks),
