@@ -111,3 +111,71 @@ void text_age(long long ms, char *buf, size_t size)
     else
         snprintf(buf, size, "%lldd", s / 86400);
 }
+
+/* One character of `s` at `i` as it is written out: into piece (at most 8
+ * bytes, not NUL-terminated); its length in the output is returned and the
+ * number of input bytes it took is put in *used. */
+static size_t escape_piece(const char *s, size_t len, size_t i, char *piece,
+                           size_t *used)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char c = (unsigned char)s[i];
+    unsigned char next = i + 1 < len ? (unsigned char)s[i + 1] : 0;
+    *used = 1;
+    if (c == '\n' || c == '\r' || c == '\t') {
+        piece[0] = '\\';
+        piece[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        return 2;
+    }
+    if (c < 0x20 || c == 0x7f) {
+        memcpy(piece, "\\x", 2);
+        piece[2] = hex[c >> 4];
+        piece[3] = hex[c & 15];
+        return 4;
+    }
+    if (c == 0xc2 && next >= 0x80 && next <= 0x9f) {   /* C1, in UTF-8 */
+        *used = 2;
+        memcpy(piece, "\\u00", 4);
+        piece[4] = hex[next >> 4];
+        piece[5] = hex[next & 15];
+        return 6;
+    }
+    /* a whole UTF-8 sequence, so that a cut never splits one */
+    size_t n = c >= 0xf0 && c < 0xf8 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    if (c >= 0xf8)
+        n = 1;
+    if (n > len - i)
+        n = len - i;
+    for (size_t k = 1; k < n; k++)
+        if (((unsigned char)s[i + k] & 0xc0) != 0x80) {
+            n = k;            /* not a sequence: the bytes one by one */
+            break;
+        }
+    memcpy(piece, s + i, n);
+    *used = n;
+    return n;
+}
+
+char *text_escape(char *buf, size_t size, const char *s, size_t len)
+{
+    char piece[8];
+    size_t used, total = 0, o = 0;
+    if (size == 0)
+        return buf;
+    for (size_t i = 0; i < len; i += used)
+        total += escape_piece(s, len, i, piece, &used);
+    /* When it all fits, everything; else leave room for the "..." */
+    size_t room = total <= size - 1 ? size - 1 : size - 1 >= 3 ? size - 4 : 0;
+    for (size_t i = 0; i < len; i += used) {
+        size_t n = escape_piece(s, len, i, piece, &used);
+        if (o + n > room)
+            break;
+        memcpy(buf + o, piece, n);
+        o += n;
+    }
+    if (total > size - 1)
+        for (size_t k = 0; k < 3 && o < size - 1; k++)
+            buf[o++] = '.';
+    buf[o] = '\0';
+    return buf;
+}

@@ -1,4 +1,5 @@
-/* text.h — small text helpers: "did you mean" suggestions, durations. */
+/* text.h — small text helpers: "did you mean" suggestions, durations,
+ * control characters escaped for one-line messages. */
 #ifndef QKVM_TEXT_H
 #define QKVM_TEXT_H
 
@@ -23,5 +24,14 @@ int text_duration(const char *s, long long *ms);
 
 /* A short age like kubectl's: "45s", "12m", "5h", "3d". */
 void text_age(long long ms, char *buf, size_t size);
+
+/* `s` (len bytes, NUL bytes included) with its control characters written
+ * as escapes, so that it prints on one line and moves no terminal: \n,
+ * \r and \t; other C0 characters (U+0000 to U+001F) and DEL as \xNN; C1
+ * characters (U+0080 to U+009F, two bytes in UTF-8) as \u00NN. Everything
+ * else is copied as it is (a backslash too). The result is NUL-terminated
+ * and at most size - 1 bytes; what does not fit is cut at a character
+ * boundary and replaced by "...". Returns buf. */
+char *text_escape(char *buf, size_t size, const char *s, size_t len);
 
 #endif

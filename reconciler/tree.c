@@ -77,6 +77,33 @@ enum tree_plain tree_plain_kind(const char *s, size_t len)
     return i == n ? TREE_PLAIN_FLOAT : TREE_PLAIN_STR;
 }
 
+int tree_plain_int(const char *s, size_t len, int64_t *out)
+{
+    unsigned base = 10;
+    size_t i = 0;
+    bool neg = false;
+    if (tree_plain_kind(s, len) != TREE_PLAIN_INT)
+        return -1;
+    if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o')) {
+        base = s[1] == 'x' ? 16 : 8;
+        i = 2;
+    } else if (s[0] == '-' || s[0] == '+') {
+        neg = s[0] == '-';
+        i = 1;
+    }
+    uint64_t v = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (; i < len; i++) {
+        char c = s[i];
+        unsigned d = c <= '9' ? (unsigned)(c - '0')
+                   : c <= 'F' ? (unsigned)(c - 'A' + 10) : (unsigned)(c - 'a' + 10);
+        if (v > (limit - d) / base)
+            return -1;
+        v = v * base + d;
+    }
+    *out = !neg ? (int64_t)v : v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+    return 0;
+}
+
 const struct tree_pair *tree_pair(const struct tree *m, const char *key)
 {
     if (!m || m->type != TREE_MAP)

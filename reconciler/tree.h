@@ -25,6 +25,8 @@ enum tree_scalar {
     TREE_STR,     /* a string, quoted in the source or built as one */
     TREE_INT,     /* built as an integer */
     TREE_BOOL,    /* built as a boolean ("true"/"false") */
+    TREE_REFUSED, /* parsed, and refused by the parser (a control character):
+                     reported once there; every reader skips it */
 };
 
 struct tree_mark {
@@ -56,6 +58,11 @@ struct tree_pair {
 enum tree_plain { TREE_PLAIN_STR, TREE_PLAIN_NULL, TREE_PLAIN_BOOL,
                   TREE_PLAIN_INT, TREE_PLAIN_FLOAT };
 enum tree_plain tree_plain_kind(const char *s, size_t len);
+/* The value of a plain scalar tree_plain_kind() calls an integer, by the
+ * same schema: [-+]?[0-9]+ is decimal (leading zeros too: 010 is ten),
+ * 0o[0-7]+ octal, 0x[0-9a-fA-F]+ hexadecimal. 0, or -1 when it is not an
+ * integer or does not fit in 64 bits. */
+int tree_plain_int(const char *s, size_t len, int64_t *out);
 
 /* Lookup: the value of key `key` in map `m`, or NULL. */
 struct tree *tree_get(const struct tree *m, const char *key);

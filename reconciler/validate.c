@@ -3,7 +3,8 @@
  * Each check is linear or n log n in the number of objects: names are found
  * by binary search in the sorted model, and uniqueness (MACs, IPs, disk
  * attachments, URIs) by sorting (key, source position) pairs, so the first
- * declaration in source order is the one the others are reported against.
+ * declaration in source order is the one the others are reported against;
+ * overlapping subnets and pool directories likewise, by a sort and a stack.
  */
 #include "validate.h"
 
@@ -226,6 +227,164 @@ static void dup_name(struct vctx *v, const struct model_object *first,
     verr(v, DIAG_ERROR, again, &again->meta.hdr, "name", "metadata.name",
          "duplicate %s '%s' (first declared at %s:%u)", kname(again->kind),
          again->meta.name, first->file ? first->file : "?", m.line);
+}
+
+/* ---- overlapping blocks: subnets and pool directories ----
+ *
+ * HOW IT WORKS. Two subnets overlap only when one contains the other, and
+ * so do two directories: the blocks form a tree. Sorted so that a block
+ * comes before the blocks inside it (by address, then shorter prefix; by
+ * path with '/' ordered before every other byte), one pass with a stack of
+ * the blocks containing the current one finds every overlapping pair: pop
+ * what does not contain the current block (it contains nothing after it
+ * either), compare it with what is left, push it. n log n, plus the pairs
+ * that overlap; each pair is reported when the two can be on one node. */
+
+struct span {
+    const struct model_object *o;
+    const struct model_hdr *at;         /* the spec */
+    const struct model_strings *nodes;  /* empty: every node */
+    const char *text;                   /* the cidr or path, as written */
+    struct check_ip net;                /* networks */
+    unsigned prefix;
+};
+
+static int cmp_net_span(const void *pa, const void *pb)
+{
+    const struct span *a = pa, *b = pb;
+    int c = check_ip_cmp(&a->net, &b->net);
+    if (c)
+        return c;
+    if (a->prefix != b->prefix)
+        return a->prefix < b->prefix ? -1 : 1;
+    return cmp_pos(a->o, a->at, b->o, b->at);
+}
+
+static bool net_contains(const struct span *a, const struct span *b)
+{
+    return a->prefix <= b->prefix && check_ip_in_cidr(&b->net, &a->net, a->prefix);
+}
+
+static int cmp_path_span(const void *pa, const void *pb)
+{
+    const struct span *a = pa, *b = pb;
+    const unsigned char *x = (const unsigned char *)a->text, *y = (const unsigned char *)b->text;
+    for (;; x++, y++) {
+        unsigned cx = *x == '/' ? 1 : *x, cy = *y == '/' ? 1 : *y;
+        if (cx != cy)
+            return cx < cy ? -1 : 1;
+        if (!cx)
+            return cmp_pos(a->o, a->at, b->o, b->at);
+    }
+}
+
+static bool path_contains(const struct span *a, const struct span *b)
+{
+    size_t n = strlen(a->text);
+    return strncmp(a->text, b->text, n) == 0 && (b->text[n] == '\0' || b->text[n] == '/');
+}
+
+/* Can objects on `a` and on `b` be on one node? *node: one they share, or
+ * NULL for "every node". */
+static bool share_node(const struct model_strings *a, const struct model_strings *b,
+                       const char **node)
+{
+    *node = NULL;
+    if (!a->n || !b->n) {
+        const struct model_strings *some = a->n ? a : b;
+        for (size_t i = 0; i < some->n && !*node; i++)
+            *node = some->v[i];
+        return true;
+    }
+    for (size_t i = 0; i < a->n; i++)
+        for (size_t j = 0; j < b->n; j++)
+            if (a->v[i] && b->v[j] && strcmp(a->v[i], b->v[j]) == 0) {
+                *node = a->v[i];
+                return true;
+            }
+    return false;
+}
+
+static void overlap_report(struct vctx *v, const struct span *a, const struct span *b,
+                           bool a_contains_b, const char *node)
+{
+    bool same = strcmp(a->text, b->text) == 0;
+    bool net = a->o->kind == MODEL_NETWORK;
+    const char *field = net ? "cidr" : "path";
+    if (cmp_pos(a->o, a->at, b->o, b->at) > 0) {     /* report at the later one */
+        const struct span *t = a;
+        a = b;
+        b = t;
+        a_contains_b = !a_contains_b;
+    }
+    struct tree_mark m = decode_mark(a->o, a->at, field);
+    const char *first = arena_printf(v->a, "%s '%s' (%s:%u)", kname(a->o->kind), a->o->meta.name,
+                                     a->o->file ? a->o->file : "?", m.line);
+    const char *on = node ? arena_printf(v->a, "Node '%s'", node) : "every node";
+    const char *why = net ? "two networks on a node cannot share addresses"
+                          : "a directory holds one pool";
+    if (same)
+        verr(v, DIAG_ERROR, b->o, b->at, field, field_path(v, "spec", NO_INDEX, field),
+             "%s '%s' has the same %s %s as %s, and both are on %s: %s", kname(b->o->kind),
+             b->o->meta.name, field, b->text, first, on, why);
+    else
+        verr(v, DIAG_ERROR, b->o, b->at, field, field_path(v, "spec", NO_INDEX, field),
+             "%s %s of %s '%s' %s %s %s of %s, and both are on %s: %s", field, b->text,
+             kname(b->o->kind), b->o->meta.name,
+             net ? "overlaps" : a_contains_b ? "is inside" : "contains", field, a->text,
+             first, on, why);
+}
+
+static void find_overlaps(struct vctx *v, struct span *s, size_t n,
+                          int (*cmp)(const void *, const void *),
+                          bool (*contains)(const struct span *, const struct span *))
+{
+    if (n < 2)
+        return;
+    qsort(s, n, sizeof(*s), cmp);
+    size_t *stack = xmalloc(n * sizeof(*stack)), depth = 0;
+    for (size_t i = 0; i < n; i++) {
+        while (depth && !contains(&s[stack[depth - 1]], &s[i]))
+            depth--;
+        for (size_t k = depth; k-- > 0;) {
+            const char *node;
+            if (share_node(s[stack[k]].nodes, s[i].nodes, &node))
+                overlap_report(v, &s[stack[k]], &s[i], true, node);
+        }
+        stack[depth++] = i;
+    }
+    free(stack);
+}
+
+static void check_overlaps(struct vctx *v)
+{
+    const struct model *m = v->m;
+    size_t nn = m->len[MODEL_NETWORK], np = m->len[MODEL_POOL], n = 0;
+    struct span *s = xmalloc((nn > np ? nn : np) * sizeof(*s) + 1);
+    for (size_t i = 0; i < nn; i++) {
+        const struct model_network *net = (const struct model_network *)m->objs[MODEL_NETWORK][i];
+        struct span *e = &s[n];
+        if (net->spec.mode == NET_MODE_BRIDGE || !net->spec.cidr ||
+            check_cidr(net->spec.cidr, &e->net, &e->prefix))
+            continue;
+        e->o = &net->obj;
+        e->at = &net->spec.hdr;
+        e->nodes = &net->spec.nodes;
+        e->text = net->spec.cidr;
+        n++;
+    }
+    find_overlaps(v, s, n, cmp_net_span, net_contains);
+    n = 0;
+    for (size_t i = 0; i < np; i++) {
+        const struct model_pool *p = (const struct model_pool *)m->objs[MODEL_POOL][i];
+        if (!p->spec.path)
+            continue;
+        s[n] = (struct span){ .o = &p->obj, .at = &p->spec.hdr, .nodes = &p->spec.nodes,
+                              .text = p->spec.path };
+        n++;
+    }
+    find_overlaps(v, s, n, cmp_path_span, path_contains);
+    free(s);
 }
 
 /* ---- per-kind checks ---- */
@@ -469,6 +628,7 @@ void validate_model(const struct model *m, struct diag *d)
             ref(&v, &dk->obj, &dk->spec.from.hdr, "image", "spec.from", NO_INDEX,
                 MODEL_IMAGE, dk->spec.from.image);
     }
+    check_overlaps(&v);
     check_vms(&v, &disks, &macs, &ips);
     for (size_t i = 0; i < m->len[MODEL_POLICY]; i++) {
         const struct model_policy *p = (const struct model_policy *)m->objs[MODEL_POLICY][i];

@@ -31,6 +31,7 @@
 #include "virt.h"
 
 #include "arena.h"
+#include "text.h"
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -117,13 +118,18 @@ bool virt_lost(struct virt *v, char *why, size_t whylen)
     return lost(v, NULL, why, whylen);
 }
 
-/* err = "what: libvirt's message", or the lost connection. */
+/* err = "what: libvirt's message", or the lost connection. libvirt's
+ * message passes on what QEMU or a helper printed, newlines and terminal
+ * escapes included: it is escaped before it is printed or stored. */
 static int lverr(struct virt *v, char *err, size_t errlen, const char *what)
 {
     const char *m = virGetLastErrorMessage();
-    char msg[512];
+    char msg[1024];
     /* copied first: virConnectIsAlive (in lost) resets the last error */
-    snprintf(msg, sizeof(msg), "%s", m && *m ? m : "unknown libvirt error");
+    if (m && *m)
+        text_escape(msg, sizeof(msg), m, strlen(m));
+    else
+        snprintf(msg, sizeof(msg), "unknown libvirt error");
     if (!lost(v, msg, err, errlen))
         snprintf(err, errlen, "%s: %s", what, msg);
     return -1;

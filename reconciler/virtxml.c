@@ -497,12 +497,16 @@ char *virtxml_mark_encode(const struct virtxml_mark *m)
 void virtxml_target_name(enum vm_bus bus, size_t index, char *buf, size_t size)
 {
     const char *prefix = bus == VM_BUS_VIRTIO ? "vd" : bus == VM_BUS_IDE ? "hd" : "sd";
-    /* a..z, then aa..zz, like libvirt's own naming */
-    if (index < 26)
-        snprintf(buf, size, "%s%c", prefix, (char)('a' + index));
-    else
-        snprintf(buf, size, "%s%c%c", prefix, (char)('a' + index / 26 - 1),
-                 (char)('a' + index % 26));
+    /* bijective base 26, like libvirt's virIndexToDiskName: after z comes
+     * aa (not ba), after zz comes aaa */
+    char letters[16];
+    size_t n = 0, i = index + 1;
+    while (i > 0 && n < sizeof(letters)) {
+        i--;
+        letters[sizeof(letters) - 1 - n++] = (char)('a' + i % 26);
+        i /= 26;
+    }
+    snprintf(buf, size, "%s%.*s", prefix, (int)n, letters + sizeof(letters) - n);
 }
 
 static void disk_element(xmlNodePtr devs, const struct model *desired,
@@ -564,13 +568,23 @@ char *virtxml_domain_encode(const struct model *desired, const struct model_vm *
     add(r, "on_reboot", "restart");
     add(r, "on_crash", "destroy");
     xmlNodePtr devs = add(r, "devices", NULL);
-    size_t per_bus[4] = { 0 };
-    for (size_t i = 0; i < s->disks.n; i++) {
-        char target[16];
-        virtxml_target_name(s->disks.v[i].bus, per_bus[s->disks.v[i].bus]++, target,
-                            sizeof(target));
-        disk_element(devs, desired, &s->disks.v[i], target);
-    }
+    /* Names per prefix: sata and scsi disks are both sdX, so they share
+     * one count, sata first (libvirt puts sdX on controller X / 6 of sata:
+     * this keeps the sata disks on the first controller). Disks are
+     * written in their declared order whatever their names. */
+    size_t vd = 0, hd = 0, sd = 0;
+    char (*target)[16] = xmalloc((s->disks.n ? s->disks.n : 1) * sizeof(*target));
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < s->disks.n; i++) {
+            enum vm_bus bus = s->disks.v[i].bus;
+            if ((bus == VM_BUS_SCSI) != (pass == 1))
+                continue;
+            size_t index = bus == VM_BUS_VIRTIO ? vd++ : bus == VM_BUS_IDE ? hd++ : sd++;
+            virtxml_target_name(bus, index, target[i], sizeof(target[i]));
+        }
+    for (size_t i = 0; i < s->disks.n; i++)
+        disk_element(devs, desired, &s->disks.v[i], target[i]);
+    free(target);
     for (size_t i = 0; i < s->nics.n; i++)
         nic_element(devs, &s->nics.v[i]);
     if (s->console == VM_CONSOLE_SERIAL) {

@@ -111,7 +111,9 @@ char *virtxml_volume_encode(const struct model_disk *disk);
 /* The mark as the element virDomainSetMetadata takes (no namespace). */
 char *virtxml_mark_encode(const struct virtxml_mark *mark);
 
-/* The target name for the index-th disk of a bus: vda, sdb, hdc... */
+/* The target name of the index-th name of a bus's prefix (vd, sd: sata and
+ * scsi share it, hd), as libvirt numbers them: vda..vdz, vdaa..vdzz,
+ * vdaaa... (index 0, 25, 26, 701, 702). */
 void virtxml_target_name(enum vm_bus bus, size_t index, char *buf, size_t size);
 
 #endif

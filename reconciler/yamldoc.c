@@ -11,6 +11,7 @@
 #include "yamldoc.h"
 
 #include "arena.h"
+#include "text.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -96,7 +97,7 @@ static void dup_error(struct builder *b, const struct tree *first,
 }
 
 /* Close the map in `f`: copy pairs into the arena, reject non-scalar and
- * duplicate keys. Small maps are checked pairwise, large ones by sorting, so
+ * duplicate keys, drop keys refused for a control character (reported). Small maps are checked pairwise, large ones by sorting, so
  * a map with a million keys costs n log n, not n^2. */
 static void close_map(struct builder *b, struct frame *f)
 {
@@ -110,6 +111,8 @@ static void close_map(struct builder *b, struct frame *f)
                      tree_type_name(k));
             continue;
         }
+        if (k->scalar == TREE_REFUSED)
+            continue;
         m->u.pairs[kept].key = k;
         m->u.pairs[kept].value = v;
         kept++;
@@ -165,6 +168,40 @@ static void check_props(struct builder *b, yaml_event_t *ev,
     }
 }
 
+/* The first control character of a scalar, as a code point, or -1: C0
+ * (U+0000 to U+001F, NUL included: libyaml gives the length), DEL and C1
+ * (U+0080 to U+009F). No field takes text of several lines, so a newline or
+ * a tab is refused like the others: they would reach libvirt's XML, the
+ * terminal and the state database. libyaml has checked the UTF-8. */
+static long control_char(const unsigned char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < 0x20 || s[i] == 0x7f)
+            return s[i];
+        if (s[i] == 0xc2 && i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f)
+            return s[i + 1];
+    }
+    return -1;
+}
+
+/* A scalar with a control character is reported here, once, and marked
+ * refused; keys so marked are dropped when their map closes. */
+static void check_scalar(struct builder *b, struct tree *t, bool is_key)
+{
+    long cp = control_char((const unsigned char *)t->u.str, t->len);
+    if (cp < 0)
+        return;
+    char shown[80], what[40];
+    text_escape(shown, sizeof(shown), t->u.str, t->len);
+    if (cp == 0)
+        snprintf(what, sizeof(what), "NUL character (U+0000)");
+    else
+        snprintf(what, sizeof(what), "control character U+%04lX", (unsigned long)cp);
+    error_at(b, t->mark, "%s in %s '%s': keys and values cannot contain control characters",
+             what, is_key ? "key" : "value", shown);
+    t->scalar = TREE_REFUSED;
+}
+
 /* Line and column (1-based, in characters) of byte `off` of `buf`. */
 static struct tree_mark mark_at_offset(const char *buf, size_t len, size_t off)
 {
@@ -218,6 +255,33 @@ static void parser_error(struct builder *b, yaml_parser_t *p, const char *buf,
     }
 }
 
+/* The encoding of a stream that is not UTF-8, detected as YAML 1.2 (5.2)
+ * says: by its byte-order mark, or by the NUL bytes ASCII text has in
+ * UTF-16 and UTF-32. NULL for UTF-8, with or without a byte-order mark
+ * (libyaml skips that one). */
+static const char *foreign_encoding(const unsigned char *b, size_t len, bool *bom)
+{
+    *bom = true;
+    if (len >= 4 && !b[0] && !b[1] && b[2] == 0xfe && b[3] == 0xff)
+        return "UTF-32BE";
+    if (len >= 4 && b[0] == 0xff && b[1] == 0xfe && !b[2] && !b[3])
+        return "UTF-32LE";
+    if (len >= 2 && b[0] == 0xfe && b[1] == 0xff)
+        return "UTF-16BE";
+    if (len >= 2 && b[0] == 0xff && b[1] == 0xfe)
+        return "UTF-16LE";
+    *bom = false;
+    if (len >= 4 && !b[0] && !b[1] && !b[2] && b[3])
+        return "UTF-32BE";
+    if (len >= 4 && b[0] && !b[1] && !b[2] && !b[3])
+        return "UTF-32LE";
+    if (len >= 2 && !b[0] && b[1])
+        return "UTF-16BE";
+    if (len >= 2 && b[0] && !b[1])
+        return "UTF-16LE";
+    return NULL;
+}
+
 static void set_add(struct arena *a, struct yamldoc_set *out, struct tree *t,
                     size_t *cap)
 {
@@ -243,10 +307,26 @@ int yamldoc_parse(struct arena *a, const char *file, const char *buf,
 
     out->docs = NULL;
     out->len = 0;
+    bool bom;
+    const char *enc = foreign_encoding((const unsigned char *)buf, len, &bom);
+    if (enc) {
+        if (bom)
+            diag_add(d, DIAG_ERROR, file, (struct tree_mark){ 1, 1 }, NULL, NULL, NULL,
+                     "file is %s (it starts with that byte-order mark); manifests must be "
+                     "UTF-8: convert it, e.g. with iconv -f %s -t UTF-8", enc, enc);
+        else
+            diag_add(d, DIAG_ERROR, file, (struct tree_mark){ 1, 1 }, NULL, NULL, NULL,
+                     "file looks like %s without a byte-order mark (NUL bytes between its "
+                     "first characters); manifests must be UTF-8: convert it, e.g. with "
+                     "iconv -f %s -t UTF-8", enc, enc);
+        return -1;
+    }
     if (!yaml_parser_initialize(&p)) {
         fprintf(stderr, "qkvm: out of memory initialising libyaml\n");
         abort();
     }
+    /* never UTF-16: refused above, and not guessed by libyaml either */
+    yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
     yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
     for (;;) {
         if (!yaml_parser_parse(&p, &ev)) {
@@ -297,6 +377,9 @@ int yamldoc_parse(struct arena *a, const char *file, const char *buf,
             t->u.str = arena_strndup(a, (const char *)ev.data.scalar.value,
                                      ev.data.scalar.length);
             t->len = ev.data.scalar.length;
+            /* a key: the next child of a map is at an even position */
+            check_scalar(&b, t, b.depth > 0 && b.stack[b.depth - 1].node->type == TREE_MAP &&
+                                    b.stack[b.depth - 1].len % 2 == 0);
             attach(&b, t);
             break;
         case YAML_SEQUENCE_START_EVENT:

@@ -6,6 +6,11 @@
  *   - aliases, anchors and tags other than !!str are rejected;
  *   - nesting deeper than YAMLDOC_MAX_DEPTH stops the file;
  *   - duplicate keys and non-scalar keys are errors;
+ *   - a key or value with a control character (NUL included) is an error;
+ *     the node is marked TREE_REFUSED (a key is dropped) so that nothing
+ *     reports it again;
+ *   - UTF-16 and UTF-32 (by byte-order mark or NUL bytes) stop the file;
+ *     a UTF-8 byte-order mark is skipped;
  *   - invalid UTF-8 and syntax errors stop the file, with libyaml's words.
  */
 #ifndef QKVM_YAMLDOC_H

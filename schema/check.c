@@ -181,6 +181,53 @@ const char *check_cidr(const char *s, struct check_ip *out, unsigned *prefix)
     return NULL;
 }
 
+bool check_cidr_overlap(const struct check_ip *a, unsigned pa,
+                        const struct check_ip *b, unsigned pb)
+{
+    /* two blocks overlap when one contains the other: when they agree on
+     * the bits of the shorter prefix */
+    return check_ip_in_cidr(a, b, pa < pb ? pa : pb);
+}
+
+/* Ranges that are never a guest network: a network overlapping one would
+ * take over (or be shadowed by) traffic the host routes elsewhere. */
+static const struct {
+    int family;
+    const char *net;
+    unsigned prefix;
+    const char *what;
+} unusable[] = {
+    { 4, "0.0.0.0", 8, "0.0.0.0/8, the 'this network' range" },
+    { 4, "127.0.0.0", 8, "127.0.0.0/8, the loopback range" },
+    { 4, "169.254.0.0", 16, "169.254.0.0/16, the link-local range" },
+    { 4, "224.0.0.0", 4, "224.0.0.0/4, the multicast range" },
+    { 4, "240.0.0.0", 4, "240.0.0.0/4, the reserved range and broadcast" },
+    { 6, "::", 128, "::/128, the unspecified address" },
+    { 6, "::1", 128, "::1/128, the loopback address" },
+    { 6, "fe80::", 10, "fe80::/10, the link-local range" },
+    { 6, "ff00::", 8, "ff00::/8, the multicast range" },
+};
+
+const char *check_cidr_network(const struct check_ip *net, unsigned prefix,
+                               char *buf, size_t size)
+{
+    if (prefix == 0)
+        return "it is the default route";
+    if (prefix < 8)
+        return "a network's prefix is at least /8";
+    for (size_t i = 0; i < sizeof(unusable) / sizeof(unusable[0]); i++) {
+        struct check_ip r;
+        if (unusable[i].family != net->family)
+            continue;
+        check_ip(unusable[i].net, &r);
+        if (check_cidr_overlap(net, prefix, &r, unusable[i].prefix)) {
+            snprintf(buf, size, "it overlaps %s", unusable[i].what);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
 bool check_ip_in_cidr(const struct check_ip *ip, const struct check_ip *net,
                       unsigned prefix)
 {
@@ -320,14 +367,83 @@ const char *check_path(const char *s)
     return NULL;
 }
 
+/* Linux takes any bytes but '/', ':', white space and NUL, up to 15 of
+ * them, and not "." or ".."; qkvm takes fewer: a quote, '%' (libvirt reads
+ * "virbr%d" as a template and picks the number itself) or a non-ASCII
+ * letter in a name would reach libvirt's XML and shell commands on the
+ * host, and no bridge needs them. */
+void check_path_clean(char *s)
+{
+    size_t o = 0;
+    for (size_t i = 0; s[i]; i++)
+        if (s[i] != '/' || o == 0 || s[o - 1] != '/')
+            s[o++] = s[i];
+    if (o > 1 && s[o - 1] == '/')
+        o--;
+    s[o] = '\0';
+}
+
+/* Directories of the operating system. A pool may not be one of them
+ * (libvirt would list their files as volumes, and qkvm report them as
+ * orphans), and not inside those marked `inside` (the rest hold pools in
+ * subdirectories: /var/lib/qkvm/pools/local, /srv/vm, /home/vm...). The
+ * list holds the parents of its entries, so "/a or a parent of /a" is
+ * just "one of them". */
+static const struct {
+    const char *dir;
+    const char *inside;   /* NULL: only the directory itself is refused */
+} system_dirs[] = {
+    { "/bin", "installed software" }, { "/boot", "the boot loader's" },
+    { "/dev", "device nodes" }, { "/etc", "configuration" }, { "/home", NULL },
+    { "/lib", "installed software" }, { "/lib32", "installed software" },
+    { "/lib64", "installed software" }, { "/libx32", "installed software" },
+    { "/media", NULL }, { "/mnt", NULL }, { "/opt", NULL },
+    { "/proc", "a kernel file system" }, { "/root", NULL },
+    { "/run", "cleared at every boot" }, { "/sbin", "installed software" },
+    { "/srv", NULL }, { "/sys", "a kernel file system" }, { "/tmp", NULL },
+    { "/usr", "installed software" }, { "/usr/local", NULL }, { "/var", NULL },
+    { "/var/backups", NULL }, { "/var/cache", NULL }, { "/var/lib", NULL },
+    { "/var/lib/libvirt", NULL }, { "/var/local", NULL },
+    { "/var/lock", "cleared at every boot" }, { "/var/log", NULL },
+    { "/var/mail", NULL }, { "/var/opt", NULL },
+    { "/var/run", "cleared at every boot" }, { "/var/spool", NULL },
+    { "/var/tmp", NULL },
+};
+
+const char *check_pool_path(const char *s, char *buf, size_t size)
+{
+    if (strcmp(s, "/") == 0)
+        return "the root directory";
+    const char *inside = NULL, *why = NULL;
+    for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++) {
+        const char *d = system_dirs[i].dir;
+        size_t n = strlen(d);
+        if (strcmp(s, d) == 0) {
+            snprintf(buf, size, "the system directory %s", d);
+            return buf;
+        }
+        /* the innermost: /usr/local/x is under /usr/local, not /usr */
+        if (strncmp(s, d, n) == 0 && s[n] == '/' && (!inside || n > strlen(inside))) {
+            inside = d;
+            why = system_dirs[i].inside;
+        }
+    }
+    if (!inside || !why)
+        return NULL;
+    snprintf(buf, size, "inside %s (%s)", inside, why);
+    return buf;
+}
+
 const char *check_ifname(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > 15)
         return "an interface name has 1 to 15 characters";
-    for (; *s; s++)
-        if (*s == '/' || *s == ':' || (unsigned char)*s <= 0x20 || *s == 0x7f)
-            return "an interface name has no '/', ':' or spaces";
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
+            return "an interface name has only letters, digits, '_', '.' and '-'";
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return "an interface name cannot be '.' or '..'";
     return NULL;
 }
 

@@ -38,6 +38,15 @@ const char *check_ip(const char *s, struct check_ip *out);
 const char *check_cidr(const char *s, struct check_ip *out, unsigned *prefix);
 bool check_ip_in_cidr(const struct check_ip *ip, const struct check_ip *net,
                       unsigned prefix);
+/* Do the blocks a/pa and b/pb share an address (one contains the other)? */
+bool check_cidr_overlap(const struct check_ip *a, unsigned pa,
+                        const struct check_ip *b, unsigned pb);
+/* Can net/prefix be a guest network? NULL, or why not ("it is the default
+ * route", "it overlaps 127.0.0.0/8, the loopback range"...), possibly
+ * written into buf: a prefix shorter than /8, and the unspecified,
+ * loopback, link-local, multicast and reserved ranges are refused. */
+const char *check_cidr_network(const struct check_ip *net, unsigned prefix,
+                               char *buf, size_t size);
 int check_ip_cmp(const struct check_ip *a, const struct check_ip *b);
 /* Text form of an address (inet_ntop). buf must hold 46 bytes. */
 void check_ip_format(const struct check_ip *ip, char *buf, size_t size);
@@ -57,7 +66,17 @@ const char *check_sha256(const char *s, char *out);
 const char *check_uri(const char *s);
 /* An absolute path without "." or ".." components. */
 const char *check_path(const char *s);
-/* A Linux network interface name (bridge): 1-15 chars, no '/', ':' or space. */
+/* A checked path in the form libvirt keeps, in place: "//" squeezed to
+ * "/", no "/" at the end ("/srv//vm/" is "/srv/vm"). */
+void check_path_clean(char *s);
+/* Can the (clean) path be a pool's directory? NULL, or what it is instead,
+ * possibly written into buf: "the root directory", "the system directory
+ * /var/lib", "inside /proc (a kernel file system)". The root, the
+ * directories of the operating system, and anything inside the pseudo
+ * file systems, /run and the installed software's trees are refused. */
+const char *check_pool_path(const char *s, char *buf, size_t size);
+/* A Linux network interface name (bridge): 1 to 15 of [A-Za-z0-9_.-],
+ * not "." or "..". */
 const char *check_ifname(const char *s);
 /* Label keys: [prefix/]name, name 1-63 of [A-Za-z0-9._-] starting and ending
  * alphanumeric, prefix a DNS subdomain up to 253; values: empty or a name

@@ -21,10 +21,8 @@
 #include "check.h"
 #include "text.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static const char *render_path(struct decode_ctx *c, const char *last)
@@ -132,6 +130,12 @@ static void push_index(struct decode_ctx *c, size_t i)
     c->nseg++;
 }
 
+/* A scalar the parser refused (a control character): already reported. */
+static bool is_refused(const struct tree *t)
+{
+    return t->type == TREE_SCALAR && t->scalar == TREE_REFUSED;
+}
+
 static bool is_null(const struct tree *t)
 {
     return t->type == TREE_NULL ||
@@ -158,11 +162,6 @@ static const char *want_string(struct decode_ctx *c,
         wrong_type(c, f, v);
         return NULL;
     }
-    if (strlen(v->u.str) != v->len) {
-        report(c, v->mark, "'%s' in %s contains a NUL character", f->name,
-               WHERE_VALUE(c));
-        return NULL;
-    }
     return v->u.str;
 }
 
@@ -179,6 +178,21 @@ static void bad_value(struct decode_ctx *c, const struct schema_field *f,
 
 static void decode_struct(struct decode_ctx *c, const struct schema_table *t,
                           const struct tree *node, void *dst);
+
+/* A multiple of `step` as the user would write it: the shortest exact
+ * spelling, but in the step's own unit rather than as bare bytes
+ * ("1953KiB", not "1999872"). */
+static void format_multiple(uint64_t v, uint64_t step, char *buf, size_t size)
+{
+    check_quantity_format(v, buf, size);
+    size_t n = strlen(buf);
+    if (n && buf[n - 1] >= '0' && buf[n - 1] <= '9' && step >= 1024 && !(step & (step - 1))) {
+        char unit[48];
+        schema_step_name(step, unit, sizeof(unit));
+        if (strchr(unit, ' ') == NULL)       /* KiB, MiB, GiB */
+            snprintf(buf, size, "%llu%s", (unsigned long long)(v / step), unit);
+    }
+}
 
 static void decode_enum(struct decode_ctx *c, const struct schema_field *f,
                         const struct tree *v, const char *s, void *dst)
@@ -227,6 +241,8 @@ static void decode_labels(struct decode_ctx *c, const struct schema_field *f,
             continue;
         }
         const char *s;
+        if (is_refused(val))
+            continue;
         if (is_null(val))
             s = "";
         else if (val->type != TREE_SCALAR ||
@@ -261,6 +277,11 @@ static void decode_value(struct decode_ctx *c, const struct schema_field *f,
 {
     const char *s = NULL, *why = NULL;
 
+    if (is_refused(v)) {
+        if (f->type == SCHEMA_STRUCT)
+            decode_struct(c, f->table, NULL, dst);   /* defaults */
+        return;
+    }
     switch (f->type) {
     case SCHEMA_BOOL:
         if (v->type == TREE_SCALAR && v->scalar == TREE_PLAIN &&
@@ -281,10 +302,9 @@ static void decode_value(struct decode_ctx *c, const struct schema_field *f,
             wrong_type(c, f, v);
             return;
         }
-        char *end;
-        errno = 0;
-        long long n = strtoll(v->u.str, &end, 0);
-        if (errno || *end || n < f->min || n > f->max) {
+        /* YAML 1.2: 010 is ten, 0o10 eight, 0x10 sixteen (not C's rules) */
+        int64_t n;
+        if (tree_plain_int(v->u.str, v->len, &n) < 0 || n < f->min || n > f->max) {
             report(c, v->mark, "value %s for '%s' in %s is out of range (%lld to %lld)",
                    v->u.str, f->name, WHERE_VALUE(c), (long long)f->min,
                    (long long)f->max);
@@ -300,8 +320,21 @@ static void decode_value(struct decode_ctx *c, const struct schema_field *f,
             wrong_type(c, f, v);
             return;
         }
-        if ((why = check_quantity(v->u.str, &q))) {
-            bad_value(c, f, v, "quantity", v->u.str, why);
+        const char *t = v->u.str;
+        int64_t n;
+        if (v->scalar == TREE_PLAIN && v->len > 2 && t[0] == '0' &&
+            (t[1] == 'x' || t[1] == 'o') && tree_plain_kind(t, v->len) == TREE_PLAIN_INT) {
+            /* a YAML 1.2 hexadecimal or octal integer: a number of bytes */
+            if (tree_plain_int(t, v->len, &n) < 0)
+                why = "quantity is too large";
+            else if (n == 0)
+                why = "a quantity must be greater than zero";
+            q = (uint64_t)n;
+        } else {
+            why = check_quantity(t, &q);
+        }
+        if (why) {
+            bad_value(c, f, v, "quantity", t, why);
             return;
         }
         if (q < (uint64_t)f->min) {
@@ -309,6 +342,21 @@ static void decode_value(struct decode_ctx *c, const struct schema_field *f,
             check_quantity_format((uint64_t)f->min, buf, sizeof(buf));
             report(c, v->mark, "'%s' in %s must be at least %s", f->name,
                    WHERE_VALUE(c), buf);
+            return;
+        }
+        if (f->step && q % f->step) {
+            /* libvirt would round it, and plan show the difference forever */
+            uint64_t lo = q - q % f->step, hi = lo + f->step;
+            char unit[48], a[96], b[96];
+            schema_step_name(f->step, unit, sizeof(unit));
+            format_multiple(lo, f->step, a, sizeof(a));
+            format_multiple(hi, f->step, b, sizeof(b));
+            if (lo >= (uint64_t)f->min && hi > lo)
+                report(c, v->mark, "'%s' in %s must be a whole number of %s (%s is not): use %s or %s",
+                       f->name, WHERE_VALUE(c), unit, v->u.str, a, b);
+            else
+                report(c, v->mark, "'%s' in %s must be a whole number of %s (%s is not): use %s",
+                       f->name, WHERE_VALUE(c), unit, v->u.str, hi > lo ? b : a);
             return;
         }
         *(uint64_t *)dst = q;
@@ -418,7 +466,12 @@ static void decode_value(struct decode_ctx *c, const struct schema_field *f,
         why = check_uri(s);
         break;
     case SCHEMA_PATH:
-        why = check_path(s);
+        if (!(why = check_path(s))) {
+            char *clean = arena_strdup(c->arena, s);
+            check_path_clean(clean);   /* as libvirt keeps it: no perpetual diff */
+            if (strcmp(clean, s) != 0)
+                s = clean;
+        }
         break;
     case SCHEMA_IFNAME:
         why = check_ifname(s);
@@ -524,6 +577,8 @@ struct model_object *decode_document(struct arena *a, const char *file,
         return NULL;
     }
     const struct tree *kv = kp->value;
+    if (is_refused(kv))
+        return NULL;
     if (kv->type != TREE_SCALAR) {
         diag_add(d, DIAG_ERROR, file, kv->mark, NULL, NULL, "kind",
                  "wrong type for 'kind': expected string, got %s",
@@ -547,7 +602,7 @@ struct model_object *decode_document(struct arena *a, const char *file,
 
     /* The name, as written, for messages about the rest of the document. */
     const struct tree *nv = tree_get(tree_get(doc, "metadata"), "name");
-    if (nv && nv->type == TREE_SCALAR && !is_null(nv))
+    if (nv && nv->type == TREE_SCALAR && !is_null(nv) && !is_refused(nv))
         c.name = nv->u.str;
 
     struct model_object *o = arena_alloc(a, c.kind->size);

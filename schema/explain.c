@@ -25,7 +25,13 @@ static void type_doc(const struct schema_field *f, char *buf, size_t size)
         snprintf(buf, size, "integer %lld..%lld", (long long)f->min, (long long)f->max);
         return;
     case SCHEMA_QUANTITY:
-        snprintf(buf, size, "quantity");
+        if (f->step) {
+            char unit[48];
+            schema_step_name(f->step, unit, sizeof(unit));
+            snprintf(buf, size, "quantity, whole %s", unit);
+        } else {
+            snprintf(buf, size, "quantity");
+        }
         return;
     case SCHEMA_ENUM: {
         size_t o = 0;

@@ -47,6 +47,8 @@ static struct tree *field_schema(struct arena *a, const struct schema_field *f)
         struct tree *any = tree_new_seq(a), *i = tree_new_map(a);
         tree_map_str(a, i, "type", "integer");
         tree_map_int(a, i, "minimum", f->min > 1 ? f->min : 1);
+        if (f->step)
+            tree_map_int(a, i, "multipleOf", (long long)f->step);
         tree_seq_add(a, any, i);
         tree_seq_add(a, any, str_schema(a,
             "^\\+?[0-9]+ ?(B|KiB|MiB|GiB|TiB|Ki|Mi|Gi|Ti|K|M|G|T|KB|MB|GB|TB)?$"));
@@ -83,7 +85,7 @@ static struct tree *field_schema(struct arena *a, const struct schema_field *f)
         s = str_schema(a, "^/");
         break;
     case SCHEMA_IFNAME:
-        s = str_schema(a, "^[^/:\\s]{1,15}$");
+        s = str_schema(a, "^(?!\\.\\.?$)[A-Za-z0-9_.-]{1,15}$");
         break;
     case SCHEMA_LABELS: {
         s = tree_new_map(a);

@@ -93,7 +93,8 @@ static const struct schema_field node_capacity_fields[] = {
     { FLD(struct node_capacity, cpus, "cpus", SCHEMA_INT), .min = 1,
       .max = 65536, .doc = "CPUs to offer to VMs (default: what the host reports)." },
     { FLD(struct node_capacity, memory, "memory", SCHEMA_QUANTITY),
-      .min = 1 << 20, .doc = "Memory to offer to VMs (default: what the host reports)." },
+      .min = 1 << 20, .step = 1 << 10,
+      .doc = "Memory to offer to VMs (default: what the host reports, in KiB)." },
     END
 };
 static const struct schema_table node_capacity_table = {
@@ -159,12 +160,12 @@ static void net_finish(void *obj, struct decode_ctx *c)
     struct net_spec *n = obj;
     struct check_ip net, gw, a, b;
     unsigned prefix;
-    char buf[64];
+    char buf[80];
 
     if (!n->hdr.set)
         return;
     if (n->mode == NET_MODE_BRIDGE) {
-        if (!n->bridge)
+        if (!n->bridge && !tree_get(n->hdr.src, "bridge"))   /* else reported */
             decode_error(c, &n->hdr, NULL,
                          "missing required field 'bridge' in %s (mode bridge attaches to an existing host bridge)",
                          decode_where(c));
@@ -182,6 +183,13 @@ static void net_finish(void *obj, struct decode_ctx *c)
         return;
     }
     check_cidr(n->cidr, &net, &prefix);
+    const char *why = check_cidr_network(&net, prefix, buf, sizeof(buf));
+    if (why) {
+        decode_error(c, &n->hdr, "cidr", "cidr %s of %s cannot be a network: %s",
+                     n->cidr, decode_where(c), why);
+        n->cidr = NULL;        /* reported: no overlap or address checks against it */
+        return;
+    }
     if (net.family == 4 && prefix > 30) {
         decode_error(c, &n->hdr, "cidr", "cidr %s of %s is too small for a network (at most /30)",
                      n->cidr, decode_where(c));
@@ -247,9 +255,13 @@ static const struct schema_field net_spec_fields[] = {
              "the host; bridge: attach to an existing host bridge." },
     { FLD(struct net_spec, bridge, "bridge", SCHEMA_IFNAME),
       .doc = "Bridge device: the host bridge to use (mode bridge) or the name "
-             "libvirt gives the network's bridge (default: chosen by libvirt)." },
+             "libvirt gives the network's bridge (default: chosen by libvirt). "
+             "1 to 15 letters, digits, '_', '.' or '-', not '.' or '..'." },
     { FLD(struct net_spec, cidr, "cidr", SCHEMA_CIDR),
-      .doc = "The network's subnet, e.g. 10.10.0.0/24 (required for nat and isolated)." },
+      .doc = "The network's subnet, e.g. 10.10.0.0/24 (required for nat and isolated): "
+             "a prefix of /8 to /30 (IPv6: at least /8), outside the loopback, "
+             "link-local, multicast and reserved ranges, and overlapping the cidr "
+             "of no other Network a node can have with it." },
     { FLD(struct net_spec, gateway, "gateway", SCHEMA_IP),
       .doc = "The host's address on the network (default: the first host address of cidr)." },
     { FLD(struct net_spec, dhcp, "dhcp", SCHEMA_STRUCT), .table = &net_dhcp_table,
@@ -272,11 +284,30 @@ static const struct schema_table net_top = {
 
 static const char *const v_pool_type[] = { "dir", NULL };
 
+static void pool_finish(void *obj, struct decode_ctx *c)
+{
+    struct pool_spec *p = obj;
+    char buf[96];
+    const char *what;
+    if (!p->hdr.set || !p->path || !(what = check_pool_path(p->path, buf, sizeof(buf))))
+        return;
+    decode_error(c, &p->hdr, "path",
+                 "path %s of %s is %s: a pool needs a directory of its own, e.g. "
+                 "/var/lib/qkvm/pools/%s",
+                 p->path, decode_where(c), what, c->name ? c->name : "NAME");
+    p->path = NULL;            /* reported: no overlap checks against it */
+}
+
 static const struct schema_field pool_spec_fields[] = {
     { FLD(struct pool_spec, type, "type", SCHEMA_ENUM), .values = v_pool_type,
       .def = "dir", .doc = "Storage backend: dir (a directory of image files)." },
     { FLD(struct pool_spec, path, "path", SCHEMA_PATH), .required = true,
-      .doc = "The directory holding the volumes." },
+      .doc = "The directory holding the volumes, e.g. /var/lib/qkvm/pools/local: "
+             "not the root or a directory of the operating system (/etc, /var, "
+             "/var/lib...), nor inside /proc, /sys, /dev, /run, /boot, /etc or the "
+             "installed software (/usr, /bin, /lib...), and neither the path of "
+             "another Pool a node can have with it nor inside or around it. "
+             "Written without '//' or a trailing '/'." },
     { FLD(struct pool_spec, shared, "shared", SCHEMA_BOOL), .def = "false",
       .doc = "The same storage is reachable from every node (NFS, cluster "
              "filesystem): VMs with disks here can fail over." },
@@ -285,7 +316,7 @@ static const struct schema_field pool_spec_fields[] = {
     END
 };
 static const struct schema_table pool_spec_table = {
-    "Pool.spec", sizeof(struct pool_spec), pool_spec_fields, NULL,
+    "Pool.spec", sizeof(struct pool_spec), pool_spec_fields, pool_finish,
     "A libvirt storage pool." };
 static const struct schema_field pool_top_fields[] =
     TOP_FIELDS(struct model_pool, pool_spec_table, "The pool's backend and path.");
@@ -343,8 +374,11 @@ static const struct schema_field disk_spec_fields[] = {
     { FLD(struct disk_spec, pool, "pool", SCHEMA_REF), .ref = MODEL_POOL,
       .required = true, .doc = "The Pool the disk's volume lives in." },
     { FLD(struct disk_spec, size, "size", SCHEMA_QUANTITY), .min = 1 << 20,
+      .step = 1 << 10,
       .doc = "Virtual size (required unless from is given; default then: the image's size). "
-             "Growing it grows the volume in place; shrinking is refused." },
+             "Growing it grows the volume in place; shrinking is refused. Whole KiB: libvirt "
+             "creates a qcow2 volume with its size rounded up to a KiB (2G is fine, 2M is "
+             "not)." },
     { FLD(struct disk_spec, format, "format", SCHEMA_ENUM),
       .values = schema_values_disk_format, .def = "qcow2", .doc = "Volume format." },
     { FLD(struct disk_spec, from, "from", SCHEMA_STRUCT), .table = &disk_from_table,
@@ -402,6 +436,49 @@ static const char *derive_mac(struct arena *a, const char *vm, size_t index)
     return mac;
 }
 
+/* How many disks a VM may have on each bus, and why. ide and sata are
+ * what one controller takes (libvirt refuses a second IDE controller on a
+ * pc machine; q35 has none); virtio and scsi are qkvm's caps: libvirt
+ * goes on adding PCI bridges and SCSI controllers past them, but a VM
+ * with more disks than a pc machine's root bus has slots is a design to
+ * rethink, and hundreds of disks would be hundreds of PCI devices. */
+static const struct {
+    size_t max;
+    const char *why;
+} bus_limits[] = {
+    [VM_BUS_VIRTIO] = { 28, "each is a PCI device, and the root bus of a pc machine has 28 "
+                            "slots beside its host bridge, ISA bridge, video and balloon" },
+    [VM_BUS_SATA] = { 6, "the six ports of one AHCI controller" },
+    [VM_BUS_SCSI] = { 28, "libvirt adds a SCSI controller, a PCI device, for every seven; "
+                          "qkvm stops where virtio does" },
+    [VM_BUS_IDE] = { 4, "the one IDE controller of a pc machine has two buses of two" },
+};
+
+static bool machine_is_q35(const char *m)
+{
+    return m && (strcmp(m, "q35") == 0 || strncmp(m, "pc-q35-", 7) == 0);
+}
+
+static void vm_bus_limits(struct vm_spec *s, struct decode_ctx *c)
+{
+    size_t count[4] = { 0 };
+    bool ide_said = false;
+    for (size_t i = 0; i < s->disks.n; i++) {
+        const struct vm_disk *d = &s->disks.v[i];
+        size_t n = ++count[d->bus];
+        if (d->bus == VM_BUS_IDE && !ide_said && machine_is_q35(s->machine)) {
+            decode_error(c, &d->hdr, "bus",
+                         "%s has machine %s, which has no IDE controller: use bus sata",
+                         decode_where(c), s->machine);
+            ide_said = true;
+        }
+        if (n == bus_limits[d->bus].max + 1)
+            decode_error(c, &d->hdr, "bus", "%s has more than %zu disks on bus %s: %s",
+                         decode_where(c), bus_limits[d->bus].max,
+                         schema_values_vm_bus[d->bus], bus_limits[d->bus].why);
+    }
+}
+
 /* Runs on the whole object: the derived MACs need the VM's name. */
 static void vm_finish(void *obj, struct decode_ctx *c)
 {
@@ -422,6 +499,7 @@ static void vm_finish(void *obj, struct decode_ctx *c)
     else if (s->max_memory < s->memory)
         decode_error(c, &s->hdr, "maxMemory", "%s has maxMemory below memory",
                      decode_where(c));
+    vm_bus_limits(s, c);
     for (size_t i = 0; i < s->disks.n; i++) {
         const struct vm_disk *d = &s->disks.v[i];
         for (size_t j = 0; j < i; j++) {
@@ -446,7 +524,12 @@ static const struct schema_field vm_disk_fields[] = {
     { FLD(struct vm_disk, disk, "disk", SCHEMA_REF), .ref = MODEL_DISK,
       .required = true, .doc = "The Disk to attach." },
     { FLD(struct vm_disk, bus, "bus", SCHEMA_ENUM), .values = schema_values_vm_bus,
-      .def = "virtio", .doc = "The bus the disk is attached to." },
+      .def = "virtio", .doc = "The bus the disk is attached to. A VM has at most 4 ide "
+                              "disks (the one IDE controller of a pc machine: two buses "
+                              "of two; a q35 machine has none), 6 sata (the ports of one "
+                              "AHCI controller), 28 virtio (each is a PCI device; 28 is "
+                              "what the root bus of a pc machine has slots for) and 28 "
+                              "scsi (libvirt adds a controller for every seven)." },
     { FLD(struct vm_disk, boot, "boot", SCHEMA_INT), .min = 1, .max = 64,
       .doc = "Boot order (1 boots first); omit for a disk that is not booted from." },
     END
@@ -482,10 +565,13 @@ static const struct schema_field vm_spec_fields[] = {
       .doc = "The most vCPUs the VM can have; cpus can grow up to it on a running "
              "VM (default: cpus, so a change needs a restart)." },
     { FLD(struct vm_spec, memory, "memory", SCHEMA_QUANTITY), .required = true,
-      .min = 1 << 20, .doc = "Memory, e.g. 2GiB or 512MiB." },
+      .min = 1 << 20, .step = 1 << 20,
+      .doc = "Memory, e.g. 2GiB or 512MiB: whole MiB, as libvirt starts a VM with its "
+             "memory rounded up to a MiB (100M is not, 95MiB is)." },
     { FLD(struct vm_spec, max_memory, "maxMemory", SCHEMA_QUANTITY), .min = 1 << 20,
+      .step = 1 << 20,
       .doc = "The most memory the VM can have; memory can change up to it on a "
-             "running VM through the balloon (default: memory)." },
+             "running VM through the balloon (default: memory). Whole MiB." },
     { FLD(struct vm_spec, state, "state", SCHEMA_ENUM), .values = v_vm_state,
       .def = "running",
       .doc = "Desired power state. running: a paused domain is drift and is resumed (unless "

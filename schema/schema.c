@@ -56,6 +56,20 @@ size_t schema_field_size(const struct schema_field *f)
     }
 }
 
+void schema_step_name(uint64_t step, char *buf, size_t size)
+{
+    static const struct { uint64_t step; const char *name; } names[] = {
+        { 512, "512-byte sectors" }, { 1ULL << 10, "KiB" }, { 1ULL << 20, "MiB" },
+        { 1ULL << 30, "GiB" },
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (names[i].step == step) {
+            snprintf(buf, size, "%s", names[i].name);
+            return;
+        }
+    snprintf(buf, size, "blocks of %llu bytes", (unsigned long long)step);
+}
+
 const char *schema_type_name(const struct schema_field *f)
 {
     switch (f->type) {

@@ -55,6 +55,8 @@ struct schema_field {
     const char *def;                   /* default, as YAML text, or NULL */
     const char *const *values;         /* ENUM: allowed values, NULL-ended */
     int64_t min, max;                  /* INT range; QUANTITY minimum */
+    uint64_t step;                     /* QUANTITY: a multiple of it (0: any), so
+                                          that libvirt keeps the value exactly */
     enum model_kind ref;               /* REF: the kind referred to */
     const struct schema_table *table;  /* STRUCT, or LIST of STRUCT */
     const struct schema_field *elem;   /* LIST: the element (offset 0) */
@@ -101,6 +103,9 @@ const char *schema_kind_names(void);
 
 /* Size of one stored value of a field (a list element, a struct...). */
 size_t schema_field_size(const struct schema_field *f);
+/* What a quantity's step counts, for messages and docs: "MiB", "KiB",
+ * "512-byte sectors". */
+void schema_step_name(uint64_t step, char *buf, size_t size);
 /* "integer", "string", "quantity", "[]object"... for docs and messages. */
 const char *schema_type_name(const struct schema_field *f);
 /* The field named `name` in table `t`, or NULL. */

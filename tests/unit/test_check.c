@@ -7,6 +7,7 @@
 
 #include "check.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void test_check__names(void **state)
@@ -154,6 +155,93 @@ static void test_check__ips_and_cidrs(void **state)
     assert_true(check_ip_cmp(&a, &b) < 0);   /* numeric, not textual */
 }
 
+/* A network's block: usable as a network, and overlapping another. */
+static bool usable(const char *cidr)
+{
+    struct check_ip net;
+    unsigned prefix;
+    char buf[80];
+    assert_null(check_cidr(cidr, &net, &prefix));
+    return check_cidr_network(&net, prefix, buf, sizeof(buf)) == NULL;
+}
+
+static bool overlap(const char *x, const char *y)
+{
+    struct check_ip a, b;
+    unsigned pa, pb;
+    assert_null(check_cidr(x, &a, &pa));
+    assert_null(check_cidr(y, &b, &pb));
+    assert_true(check_cidr_overlap(&a, pa, &b, pb) == check_cidr_overlap(&b, pb, &a, pa));
+    return check_cidr_overlap(&a, pa, &b, pb);
+}
+
+static void test_check__network_cidrs(void **state)
+{
+    (void)state;
+    assert_true(usable("10.0.0.0/8"));
+    assert_true(usable("192.168.122.0/24"));
+    assert_true(usable("100.64.0.0/10"));
+    assert_true(usable("fd00:10::/64"));
+    assert_false(usable("0.0.0.0/0"));
+    assert_false(usable("::/0"));
+    assert_false(usable("8.0.0.0/7"));
+    assert_false(usable("0.0.0.0/8"));
+    assert_false(usable("127.0.0.0/8"));
+    assert_false(usable("127.255.255.0/24"));
+    assert_false(usable("169.254.0.0/24"));
+    assert_false(usable("224.0.0.0/8"));
+    assert_false(usable("239.255.0.0/16"));
+    assert_false(usable("255.255.255.252/30"));
+    assert_false(usable("::1/128"));
+    assert_false(usable("fe80::/64"));
+    assert_false(usable("ff02::/16"));
+    assert_true(usable("fec0::/10"));        /* next to link-local */
+    assert_true(usable("223.255.255.0/24")); /* next to multicast */
+
+    assert_true(overlap("10.0.0.0/24", "10.0.0.0/24"));
+    assert_true(overlap("10.0.0.0/16", "10.0.5.0/24"));
+    assert_true(overlap("10.0.5.0/24", "10.0.0.0/16"));
+    assert_false(overlap("10.0.0.0/24", "10.0.1.0/24"));
+    assert_false(overlap("10.0.0.0/24", "fd00::/64"));
+    assert_true(overlap("fd00::/48", "fd00:0:0:1::/64"));
+}
+
+static const char *clean(char *buf, size_t size, const char *path)
+{
+    snprintf(buf, size, "%s", path);
+    check_path_clean(buf);
+    return buf;
+}
+
+static void test_check__paths(void **state)
+{
+    (void)state;
+    char b[96];
+    assert_string_equal(clean(b, sizeof(b), "/srv/vm"), "/srv/vm");
+    assert_string_equal(clean(b, sizeof(b), "/srv//vm/"), "/srv/vm");
+    assert_string_equal(clean(b, sizeof(b), "//srv///vm//"), "/srv/vm");
+    assert_string_equal(clean(b, sizeof(b), "/"), "/");
+    assert_string_equal(clean(b, sizeof(b), "///"), "/");
+
+    assert_string_equal(check_pool_path("/", b, sizeof(b)), "the root directory");
+    assert_string_equal(check_pool_path("/var/lib", b, sizeof(b)), "the system directory /var/lib");
+    assert_string_equal(check_pool_path("/proc/1", b, sizeof(b)), "inside /proc (a kernel file system)");
+    assert_string_equal(check_pool_path("/usr/lib/vm", b, sizeof(b)), "inside /usr (installed software)");
+    assert_non_null(check_pool_path("/etc", b, sizeof(b)));
+    assert_non_null(check_pool_path("/usr/local", b, sizeof(b)));
+    assert_non_null(check_pool_path("/run/vm", b, sizeof(b)));
+    assert_non_null(check_pool_path("/sys/x/y", b, sizeof(b)));
+    assert_null(check_pool_path("/var/lib/libvirt/images", b, sizeof(b)));
+    assert_null(check_pool_path("/var/lib/qkvm/pools/local", b, sizeof(b)));
+    assert_null(check_pool_path("/usr/local/vm", b, sizeof(b)));   /* the admin's */
+    assert_null(check_pool_path("/home/alice/vms", b, sizeof(b)));
+    assert_null(check_pool_path("/tmp/t/pool", b, sizeof(b)));
+    assert_non_null(check_pool_path("/srv", b, sizeof(b)));           /* itself only */
+    assert_null(check_pool_path("/srv/vm", b, sizeof(b)));
+    assert_null(check_pool_path("/etcetera", b, sizeof(b)));       /* not /etc */
+    assert_null(check_pool_path("/data", b, sizeof(b)));
+}
+
 static void test_check__urls_and_more(void **state)
 {
     (void)state;
@@ -191,6 +279,17 @@ static void test_check__urls_and_more(void **state)
     assert_non_null(check_ifname("a-name-longer-than-15"));
     assert_non_null(check_ifname("br/0"));
     assert_non_null(check_ifname(""));
+    assert_null(check_ifname("virbr-lan_1.20"));
+    assert_null(check_ifname("a23456789012345"));       /* 15: the most */
+    assert_non_null(check_ifname("a234567890123456"));
+    assert_non_null(check_ifname("br\"0"));
+    assert_non_null(check_ifname("br 0"));
+    assert_non_null(check_ifname("br:0"));
+    assert_non_null(check_ifname("virbr%d"));
+    assert_non_null(check_ifname("br\xc3\xa9"));
+    assert_non_null(check_ifname("."));
+    assert_non_null(check_ifname(".."));
+    assert_null(check_ifname("..."));
 
     assert_null(check_label_key("app"));
     assert_null(check_label_key("example.com/rack"));
@@ -211,6 +310,8 @@ int main(void)
         cmocka_unit_test(test_check__quantities),
         cmocka_unit_test(test_check__macs),
         cmocka_unit_test(test_check__ips_and_cidrs),
+        cmocka_unit_test(test_check__network_cidrs),
+        cmocka_unit_test(test_check__paths),
         cmocka_unit_test(test_check__urls_and_more),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

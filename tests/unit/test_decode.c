@@ -100,6 +100,120 @@ static void test_decode__types(void **state)
     expect(VM("  memory: 1GiB\n  machine: [q35]\n"), 1, "expected string, got list", 7, 12);
 }
 
+/* Integers by the YAML 1.2 core schema, not by C's strtol rules. */
+static void test_decode__integers(void **state)
+{
+    (void)state;
+    static const struct { const char *text; int64_t want; } ok[] = {
+        { "010", 10 }, { "0o10", 8 }, { "0x1F", 31 }, { "0x1f", 31 }, { "+7", 7 },
+        { "-0", 0 }, { "0", 0 }, { "9223372036854775807", INT64_MAX },
+        { "-9223372036854775808", INT64_MIN }, { "0x7fffffffffffffff", INT64_MAX },
+        { "0o777777777777777777777", INT64_MAX },
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        int64_t v = 12345;
+        assert_int_equal(tree_plain_int(ok[i].text, strlen(ok[i].text), &v), 0);
+        assert_true(v == ok[i].want);
+    }
+    static const char *const bad[] = { "9223372036854775808", "-9223372036854775809",
+        "0x8000000000000000", "0o1000000000000000000000", "0X1F", "0b1", "0o8", "0x",
+        "1e3", "", "+", "-0x1", "1_000" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int64_t v;
+        assert_int_equal(tree_plain_int(bad[i], strlen(bad[i]), &v), -1);
+    }
+    struct loaded l;
+    load_str(&l, VM("  cpus: 010\n  maxCpus: 0o20\n  memory: 0x40000000\n"));
+    assert_int_equal(l.d.errors, 0);
+    const struct model_vm *vm = (const void *)model_find(l.m, MODEL_VM, "web-1");
+    assert_int_equal(vm->spec.cpus, 10);
+    assert_int_equal(vm->spec.max_cpus, 16);
+    assert_int_equal(vm->spec.memory, 1ULL << 30);
+    load_free(&l);
+    expect(VM("  memory: 1GiB\n  cpus: 0o2001\n"), 1,
+           "value 0o2001 for 'cpus' in VM 'web-1' is out of range (1 to 1024)", 7, 9);
+    expect(VM("  memory: 1GiB\n  cpus: 0b11\n"), 1, "expected integer, got string", 7, 9);
+}
+
+/* Quantities libvirt cannot keep exactly are refused with the nearest
+ * values it can: plan after apply would otherwise never be empty. */
+static void test_decode__exact_quantities(void **state)
+{
+    (void)state;
+    expect(VM("  memory: 100M\n"), 1,
+           "'memory' in VM 'web-1' must be a whole number of MiB (100M is not): use 95MiB or 96MiB", 6, 11);
+    expect(VM("  memory: 1GiB\n  maxMemory: 1025KiB\n"), 1,
+           "'maxMemory' in VM 'web-1' must be a whole number of MiB (1025KiB is not): use 1MiB or 2MiB", 7, 14);
+    expect(VM("  memory: 2G\n"), 1, "use 1907MiB or 1908MiB", 6, 11);
+    expect(VM("  memory: 1536MiB\n  maxMemory: 0x80000000\n"), 0, NULL, 0, 0);
+    expect(HDR "kind: Node\nmetadata: {name: n}\nspec: {uri: 'qemu:///system', capacity: {memory: 1000001K}}\n",
+           1, "'memory' in spec.capacity of Node 'n' must be a whole number of KiB (1000001K is not): "
+              "use 976563KiB or 976564KiB", 4, 50);
+    expect(HDR "kind: Node\nmetadata: {name: n}\nspec: {uri: 'qemu:///system', capacity: {memory: 64G}}\n",
+           0, NULL, 0, 0);
+    const char *pool = HDR "kind: Pool\nmetadata: {name: p}\nspec: {path: /srv/p}\n---\n";
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s" HDR "kind: Disk\nmetadata: {name: d}\nspec: {pool: p, size: 2M}\n", pool);
+    expect(buf, 1, "'size' in Disk 'd' must be a whole number of KiB (2M is not): "
+                   "use 1953KiB or 1954KiB", 9, 23);
+    snprintf(buf, sizeof(buf), "%s" HDR "kind: Disk\nmetadata: {name: d}\nspec: {pool: p, size: 2G, format: raw}\n", pool);
+    expect(buf, 0, NULL, 0, 0);
+    snprintf(buf, sizeof(buf), "%s" HDR "kind: Disk\nmetadata: {name: d}\nspec: {pool: p, size: 1048577}\n", pool);
+    expect(buf, 1, "use 1MiB or 1025KiB", 9, 23);
+}
+
+/* A VM with n disks on `bus` (declared as Disks in pool p). */
+static char *vm_with_disks(const char *bus, size_t n, const char *machine)
+{
+    static char buf[16384];
+    size_t o = (size_t)snprintf(buf, sizeof(buf),
+                                HDR "kind: Pool\nmetadata: {name: p}\nspec: {path: /srv/p}\n");
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(buf + o, sizeof(buf) - o,
+                              "---\n" HDR "kind: Disk\nmetadata: {name: d%zu}\n"
+                              "spec: {pool: p, size: 1GiB}\n", i);
+    o += (size_t)snprintf(buf + o, sizeof(buf) - o,
+                          "---\n" HDR "kind: VM\nmetadata: {name: v}\nspec:\n  memory: 1GiB\n"
+                          "  machine: %s\n  disks:\n", machine);
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(buf + o, sizeof(buf) - o, "    - {disk: d%zu, bus: %s}\n", i, bus);
+    assert_true(o < sizeof(buf));
+    return buf;
+}
+
+static void test_decode__disks_per_bus(void **state)
+{
+    (void)state;
+    static const struct { const char *bus; size_t max; } limits[] = {
+        { "virtio", 28 }, { "scsi", 28 }, { "sata", 6 }, { "ide", 4 },
+    };
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+        struct loaded l;
+        load_str(&l, vm_with_disks(limits[i].bus, limits[i].max, "pc"));
+        if (l.d.errors)
+            dump(&l);
+        assert_int_equal(l.d.errors, 0);
+        load_free(&l);
+        char want[64];
+        snprintf(want, sizeof(want), "has more than %zu disks on bus %s", limits[i].max,
+                 limits[i].bus);
+        /* two past the limit: one finding, at the first */
+        load_str(&l, vm_with_disks(limits[i].bus, limits[i].max + 2, "pc"));
+        assert_int_equal(l.d.errors, 1);
+        assert_non_null(strstr(l.d.items[0].message, want));
+        load_free(&l);
+    }
+    struct loaded l;
+    load_str(&l, vm_with_disks("ide", 2, "q35"));
+    assert_int_equal(l.d.errors, 1);                  /* once, not per disk */
+    assert_non_null(strstr(l.d.items[0].message,
+                           "VM 'v' has machine q35, which has no IDE controller: use bus sata"));
+    load_free(&l);
+    load_str(&l, vm_with_disks("sata", 1, "q35"));
+    assert_int_equal(l.d.errors, 0);
+    load_free(&l);
+}
+
 static void test_decode__fields(void **state)
 {
     (void)state;
@@ -146,7 +260,12 @@ static void test_decode__values(void **state)
     expect(HDR "kind: Pool\nmetadata: {name: p}\nspec: {path: /p}\n---\n"
            HDR "kind: Image\nmetadata: {name: i}\nspec: {url: 'ftp://x/y', sha256: 'zz', pool: p}\n",
            2, "bad URL 'ftp://x/y'", 9, 13);
-    expect(VM("  memory: 1GiB\n  machine: \"a\\0b\"\n"), 1, "contains a NUL character", 7, 12);
+    expect(VM("  memory: 1GiB\n  machine: \"a\\0b\"\n"), 1, "NUL character (U+0000) in value 'a\\x00b'", 7, 12);
+    /* "memory\0" is not memory: refused, and the declared memory stands */
+    expect(VM("  memory: 1GiB\n  \"memory\\0\": 4GiB\n"), 1, "NUL character (U+0000) in key 'memory\\x00'", 7, 3);
+    /* a refused value is reported once: no "missing required field" after it */
+    expect(VM("  memory: \"1GiB\\n\"\n"), 1, "control character U+000A in value '1GiB\\n'", 6, 11);
+    expect(HDR "kind: \"VM\\0\"\nmetadata: {name: a}\nspec: {memory: 1GiB}\n", 1, "in value 'VM\\x00'", 2, 7);
     expect(HDR "kind: VM\nmetadata: {name: a, labels: {tier: 1, on: true}}\nspec: {memory: 1GiB}\n",
            1, "label 'on' in 'labels' of VM 'a' must be a string, not a boolean", 3, 43);
 }
@@ -257,6 +376,9 @@ int main(void)
         cmocka_unit_test(test_decode__defaults),
         cmocka_unit_test(test_decode__mac_is_stable),
         cmocka_unit_test(test_decode__types),
+        cmocka_unit_test(test_decode__integers),
+        cmocka_unit_test(test_decode__disks_per_bus),
+        cmocka_unit_test(test_decode__exact_quantities),
         cmocka_unit_test(test_decode__fields),
         cmocka_unit_test(test_decode__values),
         cmocka_unit_test(test_decode__networks),

@@ -1,4 +1,4 @@
-/* test_text.c — suggestions. */
+/* test_text.c — suggestions and escaped control characters. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,11 +54,42 @@ static void test_text__suggest(void **state)
     assert_null(sugg(big));
 }
 
+/* The literal's bytes, a NUL inside it included. */
+#define ESC(size, lit) text_escape(b, (size), (lit), sizeof(lit) - 1)
+
+static void test_text__escape(void **state)
+{
+    (void)state;
+    char b[64];
+    /* what libvirt passes on from QEMU: several lines, and worse */
+    assert_string_equal(ESC(sizeof(b), "a\nb\r\tc"), "a\\nb\\r\\tc");
+    assert_string_equal(ESC(sizeof(b), "x\033[2Jy"), "x\\x1b[2Jy");
+    assert_string_equal(ESC(sizeof(b), "del\x7f"), "del\\x7f");
+    /* a NUL byte inside the text is shown, not taken as the end */
+    assert_string_equal(ESC(sizeof(b), "memory\0x"), "memory\\x00x");
+    /* C1 controls (8-bit CSI) in UTF-8; other UTF-8 is kept */
+    assert_string_equal(ESC(sizeof(b), "a\xc2\x9b" "2J"), "a\\u009b2J");
+    assert_string_equal(ESC(sizeof(b), "caf\xc3\xa9 \xe2\x82\xac"), "caf\xc3\xa9 \xe2\x82\xac");
+    assert_string_equal(ESC(sizeof(b), "plain text"), "plain text");
+    assert_string_equal(ESC(sizeof(b), ""), "");
+    /* cut at a character boundary, marked with "..." */
+    assert_string_equal(ESC(8, "abcdefghij"), "abcd...");
+    assert_string_equal(ESC(8, "abcdefg"), "abcdefg");           /* fits exactly */
+    assert_string_equal(ESC(8, "ab\ncdefgh"), "ab\\n...");
+    assert_string_equal(ESC(8, "abc\ncdefgh"), "abc...");         /* no half escape */
+    assert_string_equal(ESC(8, "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"), "\xe2\x82\xac...");
+    assert_string_equal(ESC(3, "abcdef"), "..");
+    assert_string_equal(ESC(1, "abcdef"), "");
+    /* bytes that are not UTF-8 are copied one by one, never skipped */
+    assert_string_equal(ESC(sizeof(b), "\xe2\x41"), "\xe2\x41");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text__distance),
         cmocka_unit_test(test_text__suggest),
+        cmocka_unit_test(test_text__escape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

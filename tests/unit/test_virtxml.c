@@ -157,6 +157,65 @@ static void bad_xml(void **state)
     arena_free(a);
 }
 
+static const char *target(enum vm_bus bus, size_t index)
+{
+    static char buf[16];
+    virtxml_target_name(bus, index, buf, sizeof(buf));
+    return buf;
+}
+
+/* libvirt's names: after vdz comes vdaa (not vdba), after vdzz vdaaa. */
+static void target_names(void **state)
+{
+    (void)state;
+    assert_string_equal(target(VM_BUS_VIRTIO, 0), "vda");
+    assert_string_equal(target(VM_BUS_VIRTIO, 25), "vdz");
+    assert_string_equal(target(VM_BUS_VIRTIO, 26), "vdaa");
+    assert_string_equal(target(VM_BUS_VIRTIO, 27), "vdab");
+    assert_string_equal(target(VM_BUS_VIRTIO, 51), "vdaz");
+    assert_string_equal(target(VM_BUS_VIRTIO, 52), "vdba");
+    assert_string_equal(target(VM_BUS_VIRTIO, 701), "vdzz");
+    assert_string_equal(target(VM_BUS_VIRTIO, 702), "vdaaa");
+    assert_string_equal(target(VM_BUS_VIRTIO, 18277), "vdzzz");
+    assert_string_equal(target(VM_BUS_IDE, 3), "hdd");
+    assert_string_equal(target(VM_BUS_SATA, 5), "sdf");
+    assert_string_equal(target(VM_BUS_SCSI, 27), "sdab");
+    char small[5];
+    virtxml_target_name(VM_BUS_VIRTIO, 26, small, sizeof(small));
+    assert_string_equal(small, "vdaa");                 /* fits exactly */
+}
+
+/* sata and scsi disks are both sdX: one count, sata first, so that no two
+ * disks of a domain get one name (libvirt refuses such a definition). */
+static void target_names_shared(void **state)
+{
+    (void)state;
+    struct loaded l;
+    load_str(&l, HDR "kind: Pool\nmetadata: {name: p}\nspec: {path: /srv/p}\n"
+                 "---\n" HDR "kind: Disk\nmetadata: {name: a}\nspec: {pool: p, size: 1GiB}\n"
+                 "---\n" HDR "kind: Disk\nmetadata: {name: b}\nspec: {pool: p, size: 1GiB}\n"
+                 "---\n" HDR "kind: Disk\nmetadata: {name: c}\nspec: {pool: p, size: 1GiB}\n"
+                 "---\n" HDR "kind: Disk\nmetadata: {name: d}\nspec: {pool: p, size: 1GiB}\n"
+                 "---\n" HDR "kind: VM\nmetadata: {name: v}\nspec:\n  memory: 1GiB\n"
+                 "  disks: [{disk: a, bus: scsi}, {disk: b, bus: sata}, {disk: c}, {disk: d, bus: sata}]\n");
+    assert_int_equal(l.d.errors, 0);
+    const struct model_vm *vm = (const struct model_vm *)model_find(l.m, MODEL_VM, "v");
+    char *xml = virtxml_domain_encode(l.m, vm, NULL, NULL);
+    struct arena *a = arena_new();
+    struct virtxml_domain dx;
+    char err[256];
+    assert_int_equal(virtxml_domain_decode(a, xml, &dx, err, sizeof(err)), 0);
+    assert_int_equal(dx.vm->spec.disks.n, 4);
+    assert_string_equal(dx.vm->spec.disks.v[0].disk, "a");   /* declared order */
+    assert_string_equal(dx.src[0].target, "sdc");            /* scsi after sata */
+    assert_string_equal(dx.src[1].target, "sda");
+    assert_string_equal(dx.src[2].target, "vda");
+    assert_string_equal(dx.src[3].target, "sdb");
+    arena_free(a);
+    free(xml);
+    load_free(&l);
+}
+
 static void ignore_paths(void **state)
 {
     (void)state;
@@ -178,6 +237,8 @@ int main(void)
         cmocka_unit_test(domain_round_trip),
         cmocka_unit_test(network_round_trip),
         cmocka_unit_test(bad_xml),
+        cmocka_unit_test(target_names),
+        cmocka_unit_test(target_names_shared),
         cmocka_unit_test(ignore_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

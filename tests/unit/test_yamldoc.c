@@ -121,10 +121,68 @@ static void test_yamldoc__bad_input(void **state)
     assert_int_equal(d.items[0].mark.col, 5);
     assert_non_null(strstr(d.items[0].message, "manifests must be UTF-8 text"));
     diag_dispose(&d);
+    /* UTF-16 and UTF-32, with and without a byte-order mark: named, at 1:1 */
+    static const struct { const char *text; size_t len; const char *says; } enc[] = {
+        { "\xff\xfe" "a\0:\0 \0" "1\0", 10, "file is UTF-16LE (it starts with" },
+        { "\xfe\xff\0a\0:", 6, "file is UTF-16BE" },
+        { "\xff\xfe\0\0" "a\0\0\0", 8, "file is UTF-32LE" },
+        { "\0\0\xfe\xff\0\0\0a", 8, "file is UTF-32BE" },
+        { "a\0:\0", 4, "file looks like UTF-16LE without a byte-order mark" },
+        { "\0\0\0a\0\0\0:", 8, "file looks like UTF-32BE" },
+    };
+    for (size_t i = 0; i < sizeof(enc) / sizeof(enc[0]); i++) {
+        diag_init(&d);
+        assert_int_equal(yamldoc_parse(a, "t.yaml", enc[i].text, enc[i].len, &d, &set), -1);
+        assert_int_equal(d.errors, 1);
+        assert_int_equal(d.items[0].mark.line, 1);
+        assert_int_equal(d.items[0].mark.col, 1);
+        assert_non_null(strstr(d.items[0].message, enc[i].says));
+        assert_non_null(strstr(d.items[0].message, "manifests must be UTF-8"));
+        diag_dispose(&d);
+    }
+    /* a UTF-8 byte-order mark is skipped */
+    diag_init(&d);
+    assert_int_equal(parse("\xef\xbb\xbf" "a: 1\n", &d, &set, a), 0);
+    assert_int_equal(d.errors, 0);
+    assert_string_equal(tree_get(set.docs[0], "a")->u.str, "1");
+    diag_dispose(&d);
     diag_init(&d);
     assert_int_equal(parse("a: [1, 2\nb: 3\n", &d, &set, a), -1);
     assert_int_equal(d.errors, 1);
     assert_non_null(strstr(d.items[0].message, "invalid YAML: "));
+    diag_dispose(&d);
+    arena_free(a);
+}
+
+/* A control character in a key or value is reported once, at the scalar;
+ * the key is dropped (so "a\0" can never stand for "a") and the value is
+ * marked refused for the decoder to skip. */
+static void test_yamldoc__control_characters(void **state)
+{
+    (void)state;
+    struct arena *a = arena_new();
+    struct diag d;
+    struct yamldoc_set set;
+    diag_init(&d);
+    assert_int_equal(parse("a: 1\n\"a\\0\": 2\nb: \"x\\ty\"\nc: [ok, \"\\u0085\"]\nd: \"\\u00a0\"\n",
+                           &d, &set, a), 0);
+    assert_int_equal(d.errors, 3);
+    diag_sort(&d);
+    assert_string_equal(d.items[0].message,
+                        "NUL character (U+0000) in key 'a\\x00': keys and values cannot contain control characters");
+    assert_int_equal(d.items[0].mark.line, 2);
+    assert_int_equal(d.items[0].mark.col, 1);
+    assert_string_equal(d.items[1].message,
+                        "control character U+0009 in value 'x\\ty': keys and values cannot contain control characters");
+    assert_int_equal(d.items[1].mark.col, 4);
+    assert_non_null(strstr(d.items[2].message, "control character U+0085 in value '\\u0085'"));
+    const struct tree *doc = set.docs[0];
+    assert_int_equal(doc->len, 4);                      /* a, b, c, d */
+    assert_string_equal(tree_get(doc, "a")->u.str, "1");
+    assert_int_equal(tree_get(doc, "b")->scalar, TREE_REFUSED);
+    assert_int_equal(tree_get(doc, "c")->u.items[0]->scalar, TREE_PLAIN);
+    assert_int_equal(tree_get(doc, "c")->u.items[1]->scalar, TREE_REFUSED);
+    assert_int_equal(tree_get(doc, "d")->scalar, TREE_STR);   /* U+00A0 is no control */
     diag_dispose(&d);
     arena_free(a);
 }
@@ -174,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_yamldoc__marks_and_documents),
         cmocka_unit_test(test_yamldoc__depth),
         cmocka_unit_test(test_yamldoc__rejections),
+        cmocka_unit_test(test_yamldoc__control_characters),
         cmocka_unit_test(test_yamldoc__bad_input),
         cmocka_unit_test(test_yamldoc__emit_quotes),
     };
