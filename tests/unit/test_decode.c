@@ -232,7 +232,7 @@ static void test_decode__fields(void **state)
            "unknown apiVersion 'qkvm.dev/v9' (expected 'qkvm.dev/v1')", 1, 13);
     expect("- a\n- b\n", 1, "a manifest document must be a mapping, not a list", 1, 1);
     expect(VM("  memory: 1GiB\n  state: runing\n"), 1,
-           "value 'runing' not allowed for 'state' in VM 'web-1' (did you mean 'running'? allowed: running, stopped)", 7, 10);
+           "value 'runing' not allowed for 'state' in VM 'web-1' (did you mean 'running'? allowed: running, stopped, paused)", 7, 10);
     /* every problem of a document in one run */
     expect(VM("  cpu: 1\n  memory: 0\n  state: x\n  firmware: y\n"), 4, "unknown field 'cpu'", 6, 3);
 }
