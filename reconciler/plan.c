@@ -592,6 +592,91 @@ static bool has_field(const struct diff *d, const char *field)
     return false;
 }
 
+static bool deletable(struct ctx *c, const struct model_labels *labels, const char **how,
+                      const char **why);
+static bool declared(const struct ctx *c, enum model_kind k, const char *name);
+
+/* A VM that is not on the host, one of whose disks an undeclared domain
+ * holds: a rename (or a copy). Two domains must never run on one disk, so
+ * the old one goes first, stopped and undefined, when it may be deleted
+ * (it is this project's and --prune or a Policy allows it); otherwise the
+ * new one is a conflict naming the holder. Returns false when the VM must
+ * not be created; *after gets the deletion it waits for, *renamed the old
+ * domain. */
+static bool plan_rename(struct ctx *c, const struct model_vm *want, size_t *after, bool *has_after,
+                        const struct obs_domain **renamed)
+{
+    const char *name = want->obj.meta.name;
+    *has_after = false;
+    *renamed = NULL;
+    for (size_t j = 0; j < want->spec.disks.n; j++) {
+        const char *dname = want->spec.disks.v[j].disk;
+        const struct model_disk *dk = (const struct model_disk *)model_find(c->want, MODEL_DISK,
+                                                                         dname);
+        const struct obs_pool *op = dk ? observe_pool(c->obs, dk->spec.pool) : NULL;
+        const struct obs_volume *ov = op ? observe_volume(op, dname) : NULL;
+        size_t idx;
+        const struct obs_domain *h = ov ? observe_volume_user(c->obs, op, ov, false, &idx) : NULL;
+        if (!h || strcmp(h->name, name) == 0 || declared(c, MODEL_VM, h->name))
+            continue;
+        const char *owner, *why, *how;
+        enum plan_owner own = plan_owner(c->a, &h->mark, "VM", h->name, h->uuid, c->project,
+                                         &owner, &why);
+        const char *held = NULL;
+        size_t dep;
+        if (own == OWNER_OURS && key_get(&c->keys, MODEL_VM, h->name, &dep) == 1 &&
+            c->p->v[dep].verb == PLAN_DELETE) {
+            *after = dep;                  /* another disk of it planned its deletion */
+            *has_after = true;
+            *renamed = h;
+            continue;
+        }
+        if (own == OWNER_OURS && deletable(c, &h->mark.labels, &how, &why)) {
+            struct plan_action *a = add_action(
+                c, PLAN_DELETE, MODEL_VM, h->name, NULL,
+                arena_printf(c->a, "no longer declared (%s), and vm/%s is to use its disk %s: "
+                                   "%s before vm/%s is created", how, name, dname,
+                             h->active ? "stopped and undefined" : "undefined", name));
+            *after = (size_t)(a - c->p->v);
+            *has_after = true;
+            *renamed = h;
+            continue;
+        }
+        if (own == OWNER_OURS)
+            held = arena_printf(c->a, "domain %s (qkvm's, no longer declared: a rename? %s)",
+                                h->name, why ? why : "'apply --prune' deletes it first, then "
+                                                     "creates this one");
+        else if (own == OWNER_FOREIGN)
+            held = arena_printf(c->a, "domain %s of project '%s'", h->name, owner);
+        else
+            held = arena_printf(c->a, "domain %s, which is not qkvm's", h->name);
+        key_put(&c->keys, MODEL_VM, name, 0, true);
+        note(c, NOTE_CONFLICT, MODEL_VM, name,
+             "conflict: its disk %s is held by %s; not created: two domains must never run on "
+             "one disk", dname, held);
+        finding(c, DRIFT_CONFLICT, "VM", name, NULL, NULL, NULL, "its disk %s is held by %s",
+                dname, held);
+        return false;
+    }
+    return true;
+}
+
+/* What a rename does to MACs qkvm derived from the VM's name. */
+static const char *mac_changes(struct ctx *c, const struct model_vm *want,
+                               const struct obs_domain *old)
+{
+    const char *s = "";
+    for (size_t i = 0; i < want->spec.nics.n && i < old->vm->spec.nics.n; i++) {
+        const struct vm_nic *n = &want->spec.nics.v[i], *o = &old->vm->spec.nics.v[i];
+        bool derived = !n->hdr.src || !tree_get(n->hdr.src, "mac");
+        if (derived && n->mac && o->mac && strcasecmp(n->mac, o->mac) != 0)
+            s = arena_printf(c->a, "%s; the MAC of nics[%zu] is derived from the VM's name and "
+                                   "changes from %s to %s (declare mac: %s to keep it)",
+                             s, i, o->mac, n->mac, o->mac);
+    }
+    return s;
+}
+
 /* Does a Policy (one that declares `restart`) let qkvm restart the VM? The
  * most careful of those selecting it wins; *by names the deciding one. */
 static bool restart_allowed(const struct ctx *c, const struct model_vm *vm, const char **by)
@@ -671,10 +756,21 @@ static void plan_vms(struct ctx *c)
             continue;
         const struct obs_domain *od = observe_domain(c->obs, name);
         if (!od) {
-            struct plan_action *a = add_action(c, PLAN_CREATE, MODEL_VM, name, &want->obj,
-                                               "not on the host");
+            size_t after = 0;
+            bool has_after;
+            const struct obs_domain *old;
+            if (!plan_rename(c, want, &after, &has_after, &old))
+                continue;
+            struct plan_action *a = add_action(
+                c, PLAN_CREATE, MODEL_VM, name, &want->obj,
+                old ? arena_printf(c->a, "not on the host (it takes over the disks of vm/%s, "
+                                         "deleted first: a rename%s)", old->name,
+                                   mac_changes(c, want, old))
+                    : "not on the host");
             size_t ai = (size_t)(a - c->p->v);
             vm_deps(c, ai, want);
+            if (has_after)
+                add_dep(c, a, after);
             finding(c, DRIFT_MISSING, "VM", name, NULL, NULL, NULL, "declared, not on the host");
             if (run) {
                 a = add_action(c, PLAN_START, MODEL_VM, name, &want->obj,
@@ -850,32 +946,42 @@ static enum policy_prune prune_rule(const struct ctx *c, const struct model_labe
     return rule;
 }
 
-/* Is a stale object to be deleted? When not, says why in a note. */
-static bool prune_it(struct ctx *c, enum model_kind k, const char *name,
-                     const struct model_labels *labels, const char *where, const char **how)
+/* May a stale object be deleted? *how says by what (--prune, a Policy);
+ * otherwise *why says why not, where NULL means "--prune was not given". */
+static bool deletable(struct ctx *c, const struct model_labels *labels, const char **how,
+                      const char **why)
 {
     const char *by;
+    *why = NULL;
     if (c->empty) {
-        note(c, NOTE_PRUNE_SKIPPED, k, name, "stale: no longer declared; not deleted: the "
-             "manifests declare nothing, and an empty manifest set never prunes");
+        *why = "the manifests declare nothing, and an empty manifest set never prunes";
         return false;
     }
     enum policy_prune rule = prune_rule(c, labels, &by);
     if (rule == POLICY_PRUNE_NEVER) {
-        note(c, NOTE_PRUNE_SKIPPED, k, name, "stale: no longer declared; not deleted: Policy "
-             "'%s' says prune: never", by);
+        *why = arena_printf(c->a, "Policy '%s' says prune: never", by);
         return false;
     }
     if (rule == POLICY_PRUNE_DELETE) {
         *how = arena_printf(c->a, "Policy '%s', prune: delete", by);
         return true;
     }
-    if (c->opts->prune) {
-        *how = "--prune";
+    *how = "--prune";
+    return c->opts->prune;
+}
+
+/* Is a stale object to be deleted? When not, says why in a note. */
+static bool prune_it(struct ctx *c, enum model_kind k, const char *name,
+                     const struct model_labels *labels, const char *where, const char **how)
+{
+    const char *why;
+    if (deletable(c, labels, how, &why))
         return true;
-    }
-    note(c, NOTE_PRUNE_SKIPPED, k, name, "stale: no longer declared; 'apply --prune' deletes it%s",
-         where);
+    if (why)
+        note(c, NOTE_PRUNE_SKIPPED, k, name, "stale: no longer declared; not deleted: %s", why);
+    else
+        note(c, NOTE_PRUNE_SKIPPED, k, name,
+             "stale: no longer declared; 'apply --prune' deletes it%s", where);
     return false;
 }
 
@@ -908,6 +1014,10 @@ static void plan_stale(struct ctx *c)
         }
         finding(c, DRIFT_STALE, "VM", d->name, NULL, NULL, NULL,
                 "created by qkvm, no longer declared");
+        size_t planned;
+        if (key_get(&c->keys, MODEL_VM, d->name, &planned) == 1 &&
+            c->p->v[planned].verb == PLAN_DELETE)
+            continue;                  /* already: a renamed VM's old domain */
         if (prune_it(c, MODEL_VM, d->name, &d->mark.labels, "", &how))
             add_action(c, PLAN_DELETE, MODEL_VM, d->name, NULL,
                        d->active ? arena_printf(c->a, "no longer declared (%s): stopped and "
@@ -1039,33 +1149,51 @@ static void plan_stale(struct ctx *c)
 }
 
 /* The deletion guards: too many deletions, or all of the project's objects,
- * and none of them is kept in the plan. Deletions are the plan's tail
- * (plan_stale adds only those, after everything else). */
+ * and none of them is kept in the plan; neither is an action that needs
+ * one of them (a renamed VM's create waits for its old domain's deletion).
+ * Dependencies always point to earlier actions, so one forward pass finds
+ * what stays, and the survivors' dependencies are renumbered. */
 static void plan_guard(struct ctx *c)
 {
     struct plan *p = c->p;
-    size_t first = p->n, n = 0;
-    for (size_t i = 0; i < p->n; i++)
-        if (p->v[i].verb == PLAN_DELETE) {
-            n++;
-            if (first == p->n)
-                first = i;
-        }
+    size_t n = p->count[PLAN_DELETE];
     if (!n)
         return;
-    for (size_t i = first; i < p->n; i++)
-        if (p->v[i].verb != PLAN_DELETE)
-            abort();                   /* plan_stale's invariant broken */
     const struct model_project *proj = model_project(c->want);
     bool given = c->opts->max_deletions >= 0;
     long max = given ? c->opts->max_deletions : proj ? (long)proj->spec.max_deletions : 10;
     bool all = n >= c->managed;
     if (n <= (size_t)max && (!all || given))
         return;
-    for (size_t i = first; i < p->n; i++)
-        note(c, NOTE_PRUNE_SKIPPED, p->v[i].kind, p->v[i].name,
-             "stale: its deletion is refused by the deletion guard (see project/%s)",
-             c->project);
+    size_t *to = xcalloc(p->n + 1, sizeof(*to)), kept = 0;
+    bool *keep = xcalloc(p->n + 1, sizeof(*keep));
+    for (size_t i = 0; i < p->n; i++) {
+        const struct plan_action *a = &p->v[i];
+        keep[i] = a->verb != PLAN_DELETE;
+        for (size_t j = 0; j < a->ndeps && keep[i]; j++)
+            keep[i] = keep[a->deps[j]];
+        if (a->verb == PLAN_DELETE)
+            note(c, NOTE_PRUNE_SKIPPED, a->kind, a->name,
+                 "stale: its deletion is refused by the deletion guard (see project/%s)",
+                 c->project);
+        else if (!keep[i])
+            note(c, NOTE_BLOCKED, a->kind, a->name, "%s not planned: it needs a deletion the "
+                 "deletion guard refused (see project/%s)", plan_verb_name(a->verb), c->project);
+    }
+    memset(p->count, 0, sizeof(p->count));
+    for (size_t i = 0; i < p->n; i++) {
+        if (!keep[i])
+            continue;
+        to[i] = kept;
+        struct plan_action *a = &p->v[i];
+        for (size_t j = 0; j < a->ndeps; j++)
+            a->deps[j] = to[a->deps[j]];
+        p->count[a->verb]++;
+        p->v[kept++] = *a;
+    }
+    p->n = kept;
+    free(to);
+    free(keep);
     if (n > (size_t)max)
         note(c, NOTE_REFUSED, MODEL_PROJECT, c->project,
              "refused: this plan would delete %zu objects, more than the %ld that project '%s' "
@@ -1077,8 +1205,6 @@ static void plan_guard(struct ctx *c)
              "(%zu); nothing is deleted. Pass --max-deletions %zu to allow it",
              c->project, n, n);
     p->refused = n;
-    p->count[PLAN_DELETE] = 0;
-    p->n = first;
 }
 
 static void plan_host_checks(struct ctx *c)
