@@ -761,14 +761,24 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
     bool text = o->output == OUT_TABLE;
     if (text && !o->quiet)
         report_plan_text(stdout, r.plan, o->color && isatty(STDOUT_FILENO));
-    /* withheld deletions are a failure the operator must see, even when
-     * everything else is applied */
-    bool refused = false;
-    for (size_t i = 0; i < r.plan->nnotes; i++)
-        if (r.plan->notes[i].type == NOTE_REFUSED) {
-            fprintf(stderr, "qkvm: error: %s\n", r.plan->notes[i].message);
-            refused = true;
-        }
+    /* What the manifests ask and apply will not do (a conflict, a blocked
+     * change, deletions a guard withheld) is a failure the operator must
+     * see, even when everything else is applied and whatever -q or -o say:
+     * one line each on stderr, and exit 1. */
+    size_t unapplied = 0;
+    for (size_t i = 0; i < r.plan->nnotes; i++) {
+        const struct plan_note *n = &r.plan->notes[i];
+        if (n->type != NOTE_CONFLICT && n->type != NOTE_BLOCKED && n->type != NOTE_REFUSED)
+            continue;
+        unapplied++;
+        if (o->quiet || !text || n->type == NOTE_REFUSED)
+            fprintf(stderr, "qkvm: error: %s/%s: %s\n", plan_kind_name(n->kind), n->name,
+                    n->message);
+    }
+    if (unapplied && text && !o->quiet)
+        fprintf(stderr, "qkvm: error: %zu item%s of the manifests cannot be applied (marked ! "
+                        "above)\n", unapplied, unapplied == 1 ? "" : "s");
+    bool refused = unapplied > 0;
     if (refused)
         rc = QKVM_EXIT_ERROR;
     struct inventory *inv = reconcile_inventory(&r);
@@ -781,7 +791,9 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
         }
         record_seen(&r, inv, true);
         run_end(&r, rc == QKVM_EXIT_OK ? "ok" : "failed", plan_summary(r.a, r.plan),
-                rc == QKVM_EXIT_OK ? NULL : "deletions refused by the deletion guard");
+                rc == QKVM_EXIT_OK ? NULL
+                                   : "parts of the manifests cannot be applied (conflicts, "
+                                     "blocked changes or refused deletions)");
         inventory_free(inv);
         reconcile_dispose(&r);
         return rc;
@@ -837,7 +849,8 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
     if (refused) {
         rc = QKVM_EXIT_ERROR;
         if (!first_error)
-            first_error = "deletions refused by the deletion guard";
+            first_error = "parts of the manifests cannot be applied (conflicts, blocked "
+                          "changes or refused deletions)";
     }
     run_end(&r, arc < 0 || refused ? "failed" : "ok",
             arena_printf(r.a, "%zu done, %zu failed, %zu skipped", res.done, res.failed,

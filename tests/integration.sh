@@ -231,7 +231,10 @@ EOF
     q plan -f "$M" --detailed-exitcode
     expect "a same-named unmanaged domain is a conflict" 2 "vm/it-hand +conflict"
     q apply -f "$M" --yes
-    expect "apply leaves the conflict alone" 0 "conflict"
+    expect "apply leaves the conflict alone, and says it could not apply it: exit 1" 1 "conflict" \
+        "1 item of the manifests cannot be applied"
+    q apply -f "$M" --yes -q
+    expect "apply -q still prints the conflict" 1 "qkvm: error: vm/it-hand: conflict: a domain of this name exists"
     V dumpxml it-hand >"$TESTTMP/it/hand.after"
     holds "the unmanaged domain is unchanged" 'cmp -s "$TESTTMP/it/hand.before" "$TESTTMP/it/hand.after"'
     q apply -f "$M" --yes --adopt
