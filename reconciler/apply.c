@@ -592,14 +592,30 @@ static const char *reason_of(enum plan_verb v)
     return words[v];
 }
 
+static enum store_status apply_journal_status(enum apply_status s)
+{
+    switch (s) {
+    case APPLY_PENDING: return STORE_ACTION_PENDING;
+    case APPLY_DONE: return STORE_ACTION_DONE;
+    case APPLY_FAILED: return STORE_ACTION_FAILED;
+    case APPLY_SKIPPED: return STORE_ACTION_SKIPPED;
+    }
+    return STORE_ACTION_FAILED;
+}
+
+const char *apply_status_name(enum apply_status s)
+{
+    return store_status_name(apply_journal_status(s));
+}
+
 static int journal_begin(struct run *r, size_t i)
 {
     const struct plan_action *a = &r->p->v[i];
     char *before, *after;
     sides(r->obs, a, &before, &after);
     struct store_action sa = { r->o->run, (long)i, plan_kind_name(a->kind), a->name,
-                               plan_verb_name(a->verb), a->reason, before, after, "pending",
-                               NULL, 0, 0 };
+                               plan_verb_name(a->verb), a->reason, before, after,
+                               STORE_ACTION_PENDING, NULL, 0, 0 };
     int rc = store_action_begin(r->st, &sa, r->err, sizeof(r->err));
     free(before);
     free(after);
@@ -610,7 +626,7 @@ static int journal_begin(struct run *r, size_t i)
  * said at once (the action itself is over) and left in r->err. */
 static int journal_end(struct run *r, size_t i, enum apply_status status, const char *error)
 {
-    static const char *const names[] = { "pending", "done", "failed", "skipped" };
+    enum store_status journal = apply_journal_status(status);
     const struct plan_action *a = &r->p->v[i];
     char *err = r->err, msg[1024];
     if (status == APPLY_DONE)
@@ -625,12 +641,12 @@ static int journal_end(struct run *r, size_t i, enum apply_status status, const 
                              schema_kinds[a->kind].name, a->name, r->p->uri, msg };
     size_t errlen = sizeof(r->err);
     if (store_begin(r->st, err, errlen) < 0 ||
-        store_action_end(r->st, r->o->run, (long)i, names[status], error, err, errlen) < 0 ||
+        store_action_end(r->st, r->o->run, (long)i, journal, error, err, errlen) < 0 ||
         store_event(r->st, &e, err, errlen) < 0 || store_commit(r->st, err, errlen) < 0) {
         store_rollback(r->st);
         fprintf(r->o->log ? r->o->log : stderr,
                 "qkvm: %s/%s: %s, but the journal cannot record it: %s\n",
-                plan_kind_name(a->kind), a->name, names[status], err);
+                plan_kind_name(a->kind), a->name, apply_status_name(status), err);
         return -1;
     }
     return 0;

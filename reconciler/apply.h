@@ -41,6 +41,8 @@ struct store;
 struct virt;
 
 enum apply_status { APPLY_PENDING, APPLY_DONE, APPLY_FAILED, APPLY_SKIPPED };
+/* "pending", "done", "failed", "skipped": the journal's words. */
+const char *apply_status_name(enum apply_status s);
 
 struct apply_opts {
     int shutdown_timeout_ms;   /* graceful stop before destroy */

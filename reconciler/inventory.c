@@ -36,9 +36,38 @@ struct cand {
 struct verdict {
     enum model_kind kind;
     const char *name;
-    const char *sync;
+    enum inventory_sync sync;
     int rank;
 };
+
+const char *inventory_sync_name(enum inventory_sync s)
+{
+    switch (s) {
+    case INVENTORY_UNKNOWN: return "Unknown";
+    case INVENTORY_SYNCED: return "Synced";
+    case INVENTORY_OUT_OF_SYNC: return "OutOfSync";
+    case INVENTORY_RESTART_PENDING: return "RestartPending";
+    case INVENTORY_MISSING: return "Missing";
+    case INVENTORY_CONFLICT: return "Conflict";
+    case INVENTORY_BLOCKED: return "Blocked";
+    case INVENTORY_STALE: return "Stale";
+    case INVENTORY_ORPHAN: return "Orphan";
+    case INVENTORY_FOREIGN: return "Foreign";
+    case INVENTORY_UNSUPPORTED: return "Unsupported";
+    case INVENTORY_FAILED: return "Failed";
+    case INVENTORY_DELETED: return "Deleted";
+    case INVENTORY_SYNC_COUNT: break;
+    }
+    return "Unknown";
+}
+
+enum inventory_sync inventory_sync_parse(const char *word)
+{
+    for (int i = 0; word && i < INVENTORY_SYNC_COUNT; i++)
+        if (strcmp(word, inventory_sync_name((enum inventory_sync)i)) == 0)
+            return (enum inventory_sync)i;
+    return INVENTORY_UNKNOWN;
+}
 
 static int cmp_key(enum model_kind ka, const char *na, enum model_kind kb, const char *nb)
 {
@@ -62,7 +91,7 @@ static int cmp_verdict(const void *a, const void *b)
 
 /* Higher rank wins when an object has several actions or notes. */
 static void verdict_add(struct verdict **v, size_t *n, size_t *cap, enum model_kind k,
-                        const char *name, const char *sync, int rank)
+                        const char *name, enum inventory_sync sync, int rank)
 {
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 64;
@@ -71,29 +100,29 @@ static void verdict_add(struct verdict **v, size_t *n, size_t *cap, enum model_k
     (*v)[(*n)++] = (struct verdict){ k, name, sync, rank };
 }
 
-static const char *verb_sync(enum plan_verb verb, int *rank)
+static enum inventory_sync verb_sync(enum plan_verb verb, int *rank)
 {
     switch (verb) {
-    case PLAN_CREATE: *rank = 9; return "Missing";
-    case PLAN_ADOPT: *rank = 8; return "Conflict";
-    case PLAN_DELETE: *rank = 5; return "Stale";
-    default: *rank = 6; return "OutOfSync";
+    case PLAN_CREATE: *rank = 9; return INVENTORY_MISSING;
+    case PLAN_ADOPT: *rank = 8; return INVENTORY_CONFLICT;
+    case PLAN_DELETE: *rank = 5; return INVENTORY_STALE;
+    default: *rank = 6; return INVENTORY_OUT_OF_SYNC;
     }
 }
 
-static const char *note_sync(enum plan_note_type t, int *rank)
+static enum inventory_sync note_sync(enum plan_note_type t, int *rank)
 {
     switch (t) {
-    case NOTE_CONFLICT: *rank = 8; return "Conflict";
-    case NOTE_BLOCKED: *rank = 7; return "Blocked";
-    case NOTE_RESTART_PENDING: *rank = 3; return "RestartPending";
+    case NOTE_CONFLICT: *rank = 8; return INVENTORY_CONFLICT;
+    case NOTE_BLOCKED: *rank = 7; return INVENTORY_BLOCKED;
+    case NOTE_RESTART_PENDING: *rank = 3; return INVENTORY_RESTART_PENDING;
     case NOTE_PRUNE_SKIPPED:
-    case NOTE_PROTECTED: *rank = 5; return "Stale";
-    case NOTE_UNSUPPORTED: *rank = 2; return "Unsupported";
-    case NOTE_REFUSED: *rank = 7; return "Blocked";
+    case NOTE_PROTECTED: *rank = 5; return INVENTORY_STALE;
+    case NOTE_UNSUPPORTED: *rank = 2; return INVENTORY_UNSUPPORTED;
+    case NOTE_REFUSED: *rank = 7; return INVENTORY_BLOCKED;
     }
     *rank = 0;
-    return "Unknown";
+    return INVENTORY_UNKNOWN;
 }
 
 static const char *vm_state(const struct obs_domain *d)
@@ -164,15 +193,16 @@ struct inventory *inventory_build(const char *node, const char *uri, const struc
     if (p) {
         int rank;
         for (size_t i = 0; i < p->n; i++) {
-            const char *s = verb_sync(p->v[i].verb, &rank);
+            enum inventory_sync s = verb_sync(p->v[i].verb, &rank);
             verdict_add(&vd, &nv, &cv, p->v[i].kind, p->v[i].name, s, rank);
         }
         for (size_t i = 0; i < p->nnotes; i++) {
-            const char *s = note_sync(p->notes[i].type, &rank);
+            enum inventory_sync s = note_sync(p->notes[i].type, &rank);
             verdict_add(&vd, &nv, &cv, p->notes[i].kind, p->notes[i].name, s, rank);
         }
         for (size_t i = 0; i < p->nforeign; i++)
-            verdict_add(&vd, &nv, &cv, p->foreign[i].kind, p->foreign[i].name, "Foreign", 1);
+            verdict_add(&vd, &nv, &cv, p->foreign[i].kind, p->foreign[i].name,
+                        INVENTORY_FOREIGN, 1);
         if (nv)
             qsort(vd, nv, sizeof(*vd), cmp_verdict);
     }
@@ -256,7 +286,7 @@ struct inventory *inventory_build(const char *node, const char *uri, const struc
             r->memory = so->memory;
         }
         /* SYNC */
-        struct verdict key = { r->kind, r->name, NULL, 0 }, *hit = NULL;
+        struct verdict key = { r->kind, r->name, INVENTORY_UNKNOWN, 0 }, *hit = NULL;
         if (nv)
             hit = bsearch(&key, vd, nv, sizeof(*vd), cmp_verdict);
         if (hit) {
@@ -271,12 +301,14 @@ struct inventory *inventory_build(const char *node, const char *uri, const struc
                     hit = lo;
             r->sync = hit->sync;
         } else if (p) {
-            r->sync = declared ? "Synced" : seen ? "Orphan" : "Unknown";
+            r->sync = declared ? INVENTORY_SYNCED : seen ? INVENTORY_ORPHAN : INVENTORY_UNKNOWN;
         } else {
-            r->sync = so && so->sync && *so->sync ? so->sync : "Unknown";
+            r->sync = so ? inventory_sync_parse(so->sync) : INVENTORY_UNKNOWN;
         }
         if (r->kind == MODEL_POLICY || r->kind == MODEL_NODE)
-            r->sync = declared || (so && *so->sync) ? (p || !so ? "Synced" : so->sync) : "Unknown";
+            r->sync = declared || (so && so->sync && *so->sync)
+                          ? (p || !so ? INVENTORY_SYNCED : inventory_sync_parse(so->sync))
+                          : INVENTORY_UNKNOWN;
     }
     free(c);
     free(vd);
@@ -312,15 +344,15 @@ void inventory_applied(struct inventory *inv, const struct plan *p, const struct
         if (!r)
             continue;
         r->applied = true;
-        if (res->status[i] != APPLY_DONE || strcmp(r->sync, "Failed") == 0) {
-            r->sync = "Failed";             /* one failed action is enough */
+        if (res->status[i] != APPLY_DONE || r->sync == INVENTORY_FAILED) {
+            r->sync = INVENTORY_FAILED;     /* one failed action is enough */
             continue;
         }
-        r->sync = a->restart_required ? "RestartPending" : "Synced";
+        r->sync = a->restart_required ? INVENTORY_RESTART_PENDING : INVENTORY_SYNCED;
         switch (a->verb) {
         case PLAN_DELETE:
             r->state = "gone";
-            r->sync = "Deleted";
+            r->sync = INVENTORY_DELETED;
             break;
         case PLAN_START:
             r->state = a->kind == MODEL_VM ? "running" : "active";
@@ -369,7 +401,8 @@ size_t inventory_snapshot(struct inventory *inv, bool with_spec, struct store_ob
             arena_free(a);
         }
         v[n++] = (struct store_object){ inv->uri, schema_kinds[r->kind].name, r->name, r->state,
-                                        r->sync, r->cpus, r->memory, NULL, spec, 0, 0 };
+                                        inventory_sync_name(r->sync), r->cpus, r->memory,
+                                        NULL, spec, 0, 0 };
     }
     *out = v;
     return n;
@@ -394,55 +427,7 @@ int inventory_kind(const char *word)
 
 /* ---- output ---- */
 
-#define MAXCOLS 10
-
-struct table {
-    const char *head[MAXCOLS];
-    int cap[MAXCOLS];               /* narrow width limits; 0: none */
-    size_t ncols;
-    const char **cells;             /* rows * ncols */
-    size_t nrows, cap_rows;
-};
-
-static void table_row(struct table *t, const char **cells)
-{
-    if (t->nrows == t->cap_rows) {
-        t->cap_rows = t->cap_rows ? t->cap_rows * 2 : 64;
-        t->cells = xreallocarray(t->cells, t->cap_rows * t->ncols, sizeof(*t->cells));
-    }
-    memcpy(&t->cells[t->nrows++ * t->ncols], cells, t->ncols * sizeof(*cells));
-}
-
-/* Columns as wide as their widest cell, but never beyond cap (the cell is
- * cut with '~'), so a table fits 80 columns with names of up to 24 chars. */
-static void table_print(FILE *out, struct table *t, bool wide)
-{
-    int w[MAXCOLS];
-    for (size_t c = 0; c < t->ncols; c++) {
-        w[c] = (int)strlen(t->head[c]);
-        for (size_t r = 0; r < t->nrows; r++) {
-            int l = (int)strlen(t->cells[r * t->ncols + c]);
-            if (l > w[c])
-                w[c] = l;
-        }
-        if (!wide && t->cap[c] && w[c] > t->cap[c])
-            w[c] = t->cap[c];
-    }
-    for (size_t r = 0; r <= t->nrows; r++) {
-        const char **row = r == 0 ? t->head : &t->cells[(r - 1) * t->ncols];
-        for (size_t c = 0; c < t->ncols; c++) {
-            const char *s = row[c];
-            int l = (int)strlen(s);
-            bool last = c + 1 == t->ncols;
-            if (l > w[c])
-                fprintf(out, "%.*s~", w[c] - 1, s);
-            else
-                fprintf(out, "%s%*s", s, last ? 0 : w[c] - l, "");
-            fputs(last ? "\n" : "  ", out);
-        }
-    }
-    free(t->cells);
-}
+#define MAXCOLS TEXT_TABLE_COLS
 
 static const char *age(struct arena *a, const struct inventory_row *r, int64_t now)
 {
@@ -477,7 +462,7 @@ void inventory_table(FILE *out, const struct inventory *inv, enum model_kind k,
                      const char *name, bool wide, int64_t now)
 {
     struct arena *a = arena_new();
-    struct table t = { 0 };
+    struct text_table t = { 0 };
     static const char *const vm[] = { "NAME", "NODE", "STATE", "CPUS", "MEMORY", "SYNC", "AGE",
                                       "DISKS", "NICS", "FIRMWARE" };
     static const char *const disk[] = { "NAME", "NODE", "POOL", "SIZE", "FORMAT", "SYNC", "AGE",
@@ -515,7 +500,7 @@ void inventory_table(FILE *out, const struct inventory *inv, enum model_kind k,
         case MODEL_VM: {
             const struct model_vm *v = (const struct model_vm *)o;
             cells[0] = r->name; cells[1] = inv->node; cells[2] = r->state;
-            cells[3] = num(a, r->cpus); cells[4] = qty(a, r->memory); cells[5] = r->sync;
+            cells[3] = num(a, r->cpus); cells[4] = qty(a, r->memory); cells[5] = inventory_sync_name(r->sync);
             cells[6] = age(a, r, now);
             cells[7] = v ? arena_printf(a, "%zu", v->spec.disks.n) : "-";
             cells[8] = v ? arena_printf(a, "%zu", v->spec.nics.n) : "-";
@@ -528,7 +513,7 @@ void inventory_table(FILE *out, const struct inventory *inv, enum model_kind k,
             cells[2] = r->pool ? r->pool : "-";
             cells[3] = d ? diff_quantity(a, d->spec.size) : "-";
             cells[4] = d ? schema_values_disk_format[d->spec.format] : "-";
-            cells[5] = r->sync; cells[6] = age(a, r, now);
+            cells[5] = inventory_sync_name(r->sync); cells[6] = age(a, r, now);
             cells[7] = d ? (d->spec.protect ? "true" : "false") : "-";
             break;
         }
@@ -537,13 +522,13 @@ void inventory_table(FILE *out, const struct inventory *inv, enum model_kind k,
             cells[0] = r->name; cells[1] = inv->node;
             cells[2] = n ? schema_values_net_mode[n->spec.mode] : "-";
             cells[3] = n && n->spec.cidr ? n->spec.cidr : "-";
-            cells[4] = r->state; cells[5] = r->sync; cells[6] = age(a, r, now);
+            cells[4] = r->state; cells[5] = inventory_sync_name(r->sync); cells[6] = age(a, r, now);
             cells[7] = n && n->spec.bridge ? n->spec.bridge : "-";
             break;
         }
         case MODEL_POOL: {
             const struct model_pool *pl = (const struct model_pool *)o;
-            cells[0] = r->name; cells[1] = inv->node; cells[2] = r->state; cells[3] = r->sync;
+            cells[0] = r->name; cells[1] = inv->node; cells[2] = r->state; cells[3] = inventory_sync_name(r->sync);
             cells[4] = age(a, r, now);
             cells[5] = pl && pl->spec.path ? pl->spec.path : "-";
             break;
@@ -553,13 +538,13 @@ void inventory_table(FILE *out, const struct inventory *inv, enum model_kind k,
             cells[0] = r->name;
             cells[1] = im ? schema_values_disk_format[im->spec.format] : "-";
             cells[2] = im && im->spec.pool ? im->spec.pool : "-";
-            cells[3] = r->sync; cells[4] = age(a, r, now);
+            cells[3] = inventory_sync_name(r->sync); cells[4] = age(a, r, now);
             cells[5] = im && im->spec.url ? im->spec.url : "-";
             break;
         }
         case MODEL_NODE: {
             const struct model_node *nd = (const struct model_node *)o;
-            cells[0] = r->name; cells[1] = r->state; cells[2] = r->sync;
+            cells[0] = r->name; cells[1] = r->state; cells[2] = inventory_sync_name(r->sync);
             cells[3] = age(a, r, now);
             cells[4] = nd && nd->spec.uri ? nd->spec.uri : inv->uri;
             break;
@@ -573,7 +558,7 @@ void inventory_table(FILE *out, const struct inventory *inv, enum model_kind k,
             cells[1] = po ? prune[po->spec.prune] : "-";
             cells[2] = po ? restart[po->spec.restart] : "-";
             cells[3] = po ? drift[po->spec.drift.mode] : "-";
-            cells[4] = r->sync; cells[5] = age(a, r, now);
+            cells[4] = inventory_sync_name(r->sync); cells[5] = age(a, r, now);
             const char *sel = "";
             if (po)
                 for (size_t j = 0; j < po->spec.selector.n; j++)
@@ -583,9 +568,9 @@ void inventory_table(FILE *out, const struct inventory *inv, enum model_kind k,
             break;
         }
         }
-        table_row(&t, cells);
+        text_table_row(&t, cells);
     }
-    table_print(out, &t, wide);
+    text_table_print(out, &t, wide);
     arena_free(a);
 }
 
@@ -611,7 +596,7 @@ struct tree *inventory_tree(struct arena *a, const struct inventory *inv, enum m
         tree_map_str(a, st, "node", inv->node);
         tree_map_str(a, st, "uri", inv->uri);
         tree_map_str(a, st, "state", r->state);
-        tree_map_str(a, st, "sync", r->sync);
+        tree_map_str(a, st, "sync", inventory_sync_name(r->sync));
         tree_map_bool(a, st, "declared", r->want != NULL);
         if (r->pool)
             tree_map_str(a, st, "pool", r->pool);

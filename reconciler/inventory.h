@@ -35,11 +35,32 @@ struct plan;
 struct store_object;
 struct tree;
 
+enum inventory_sync {
+    INVENTORY_UNKNOWN,
+    INVENTORY_SYNCED,
+    INVENTORY_OUT_OF_SYNC,
+    INVENTORY_RESTART_PENDING,
+    INVENTORY_MISSING,
+    INVENTORY_CONFLICT,
+    INVENTORY_BLOCKED,
+    INVENTORY_STALE,
+    INVENTORY_ORPHAN,
+    INVENTORY_FOREIGN,
+    INVENTORY_UNSUPPORTED,
+    INVENTORY_FAILED,
+    INVENTORY_DELETED,        /* an apply deleted it */
+    INVENTORY_SYNC_COUNT
+};
+/* "Synced", "OutOfSync"...: the words get shows and the store keeps. */
+const char *inventory_sync_name(enum inventory_sync s);
+/* A stored word back (unknown words are Unknown). */
+enum inventory_sync inventory_sync_parse(const char *word);
+
 struct inventory_row {
     enum model_kind kind;
     const char *name;
     const char *state;                /* running, shut off, active, inactive, missing... */
-    const char *sync;
+    enum inventory_sync sync;
     long long cpus, memory;           /* VM, -1 unknown */
     const struct model_object *want;  /* declared, or NULL */
     const struct model_object *seen;  /* observed, or NULL */

@@ -8,6 +8,7 @@
 #include "schema.h"
 #include "tree.h"
 
+#include <ctype.h>
 #include <string.h>
 
 #define C_RESET "\033[0m"
@@ -23,14 +24,31 @@ static const char *const note_names[] = {
     "deletion-refused",
 };
 
-static const char *symbol(enum plan_verb v, const char **color)
+static const char *symbol(const char *verb, const char **color)
 {
-    switch (v) {
-    case PLAN_CREATE: *color = C_GREEN; return "+";
-    case PLAN_DELETE: *color = C_RED; return "-";
-    case PLAN_REPLACE: *color = C_MAGENTA; return "-/+";
-    default: *color = C_YELLOW; return "~";
+    if (strcmp(verb, "create") == 0) {
+        *color = C_GREEN;
+        return "+";
     }
+    if (strcmp(verb, "delete") == 0) {
+        *color = C_RED;
+        return "-";
+    }
+    if (strcmp(verb, "replace") == 0) {
+        *color = C_MAGENTA;
+        return "-/+";
+    }
+    *color = C_YELLOW;
+    return "~";
+}
+
+/* "VM" -> "vm": kind/name as the text form writes objects. */
+static const char *obj_name(char *buf, size_t size, const struct tree *x)
+{
+    snprintf(buf, size, "%s/%s", tree_str(x, "kind", "?"), tree_str(x, "name", "?"));
+    for (char *p = buf; *p && *p != '/'; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return buf;
 }
 
 /* "spec.memory" -> "memory": the manifests' own words in the text form. */
@@ -40,17 +58,21 @@ static const char *short_field(const char *f)
 }
 
 /* Objects of other projects: one line, never counted as changes or drift. */
-static void foreign_text(FILE *out, const struct plan *p)
+static void foreign_text(FILE *out, const struct tree *t)
 {
-    if (!p->nforeign)
+    const struct tree *f = tree_get(t, "foreign");
+    if (!f || !f->len)
         return;
-    fprintf(out, "\n%zu object%s of other projects on this host %s left alone:", p->nforeign,
-            p->nforeign == 1 ? "" : "s", p->nforeign == 1 ? "is" : "are");
-    for (size_t i = 0; i < p->nforeign && i < 8; i++)
-        fprintf(out, "%s %s/%s (project %s)", i ? "," : "", plan_kind_name(p->foreign[i].kind),
-                p->foreign[i].name, p->foreign[i].project);
-    if (p->nforeign > 8)
-        fprintf(out, " and %zu more ('qkvm get' lists them)", p->nforeign - 8);
+    fprintf(out, "\n%u object%s of other projects on this host %s left alone:", f->len,
+            f->len == 1 ? "" : "s", f->len == 1 ? "is" : "are");
+    for (size_t i = 0; i < f->len && i < 8; i++) {
+        char obj[300];
+        fprintf(out, "%s %s (project %s)", i ? "," : "",
+                obj_name(obj, sizeof(obj), f->u.items[i]),
+                tree_str(f->u.items[i], "project", "?"));
+    }
+    if (f->len > 8)
+        fprintf(out, " and %u more ('qkvm get' lists them)", f->len - 8);
     fputs(".\n", out);
 }
 
@@ -78,87 +100,88 @@ bool report_plan_has_changes(const struct plan *p)
     return false;
 }
 
-void report_plan_text(FILE *out, const struct plan *p, bool color)
+static bool attention(const char *type)
 {
-    const char *reset = color ? C_RESET : "";
-    if (p->n) {
-        fprintf(out, "qkvm will change %s:\n\n", p->uri);
-        for (size_t i = 0; i < p->n; i++) {
-            const struct plan_action *a = &p->v[i];
-            const char *c;
-            const char *sym = symbol(a->verb, &c);
-            char obj[300];
-            snprintf(obj, sizeof(obj), "%s/%s", plan_kind_name(a->kind), a->name);
-            fprintf(out, "  %s%-3s %-32s %s%s: %s\n", color ? c : "", sym, obj,
-                    plan_verb_name(a->verb), reset, a->reason);
-            for (size_t j = 0; j < a->nchanges; j++) {
-                const struct diff_change *ch = &a->changes[j];
-                const char *tag = ch->how == DIFF_LIVE      ? " (live)"
-                                  : ch->how == DIFF_RESTART ? " (restart required)"
-                                                            : "";
-                if (!ch->from)
+    return strcmp(type, "conflict") == 0 || strcmp(type, "blocked") == 0 ||
+           strcmp(type, "deletion-refused") == 0;
+}
+
+void report_plan_text(FILE *out, const struct tree *t, bool color)
+{
+    const char *reset = color ? C_RESET : "", *uri = tree_str(t, "node", "?");
+    const struct tree *acts = tree_get(t, "actions"), *notes = tree_get(t, "notes");
+    const struct tree *sum = tree_get(t, "summary");
+    char obj[300];
+    if (acts->len) {
+        fprintf(out, "qkvm will change %s:\n\n", uri);
+        for (size_t i = 0; i < acts->len; i++) {
+            const struct tree *a = acts->u.items[i], *chs = tree_get(a, "changes");
+            const char *c, *verb = tree_str(a, "action", "?");
+            const char *sym = symbol(verb, &c);
+            fprintf(out, "  %s%-3s %-32s %s%s: %s\n", color ? c : "", sym,
+                    obj_name(obj, sizeof(obj), a), verb, reset, tree_str(a, "reason", ""));
+            for (size_t j = 0; chs && j < chs->len; j++) {
+                const struct tree *ch = chs->u.items[j];
+                const char *how = tree_str(ch, "apply", ""), *field = tree_str(ch, "field", "");
+                const char *from = tree_str(ch, "from", NULL), *to = tree_str(ch, "to", NULL);
+                const char *tag = strcmp(how, "live") == 0      ? " (live)"
+                                  : strcmp(how, "restart") == 0 ? " (restart required)"
+                                                                : "";
+                if (!from)
                     fprintf(out, "        %s%s: + %s%s%s\n", color ? C_GREEN : "",
-                            short_field(ch->field), ch->to, tag, reset);
-                else if (!ch->to)
+                            short_field(field), to, tag, reset);
+                else if (!to)
                     fprintf(out, "        %s%s: - %s%s%s\n", color ? C_RED : "",
-                            short_field(ch->field), ch->from, tag, reset);
+                            short_field(field), from, tag, reset);
                 else
-                    fprintf(out, "        %s: %s → %s%s\n", short_field(ch->field), ch->from,
-                            ch->to, tag);
+                    fprintf(out, "        %s: %s → %s%s\n", short_field(field), from, to, tag);
             }
         }
     }
-    if (p->nnotes) {
-        if (p->n)
+    size_t nattention = 0;
+    if (notes->len) {
+        if (acts->len)
             fputc('\n', out);
-        for (size_t i = 0; i < p->nnotes; i++) {
-            const struct plan_note *n = &p->notes[i];
-            char obj[300];
-            snprintf(obj, sizeof(obj), "%s/%s", plan_kind_name(n->kind), n->name);
-            fprintf(out, "  %s!%s   %-32s %s\n", color ? C_BOLD C_YELLOW : "", reset, obj,
-                    n->message);
+        for (size_t i = 0; i < notes->len; i++) {
+            const struct tree *n = notes->u.items[i];
+            nattention += attention(tree_str(n, "type", ""));
+            fprintf(out, "  %s!%s   %-32s %s\n", color ? C_BOLD C_YELLOW : "", reset,
+                    obj_name(obj, sizeof(obj), n), tree_str(n, "message", ""));
         }
     }
-    if (!p->n) {
-        size_t attention = 0;
-        for (size_t i = 0; i < p->nnotes; i++)
-            attention += p->notes[i].type == NOTE_CONFLICT || p->notes[i].type == NOTE_BLOCKED ||
-                         p->notes[i].type == NOTE_REFUSED;
-        foreign_text(out, p);
-        if (attention)
+    long long pending = tree_int(sum, "restartsPending", 0);
+    foreign_text(out, t);
+    if (!acts->len) {
+        if (nattention)
             fprintf(out, "\nNothing to apply, but %s does not match the manifests: %zu item%s "
-                         "above need%s attention.\n", p->uri, attention,
-                    attention == 1 ? "" : "s", attention == 1 ? "s" : "");
-        else if (p->restarts_pending)
-            fprintf(out, "\nNothing to apply, but %zu VM%s wait%s for a restart to run what "
+                         "above need%s attention.\n", uri, nattention,
+                    nattention == 1 ? "" : "s", nattention == 1 ? "s" : "");
+        else if (pending)
+            fprintf(out, "\nNothing to apply, but %lld VM%s wait%s for a restart to run what "
                          "%s definition%s say%s ('apply --restart', or a Policy with restart: "
-                         "onChange, restarts %s).\n", p->restarts_pending,
-                    p->restarts_pending == 1 ? "" : "s", p->restarts_pending == 1 ? "s" : "",
-                    p->restarts_pending == 1 ? "its" : "their",
-                    p->restarts_pending == 1 ? "" : "s", p->restarts_pending == 1 ? "s" : "",
-                    p->restarts_pending == 1 ? "it" : "them");
+                         "onChange, restarts %s).\n", pending, pending == 1 ? "" : "s",
+                    pending == 1 ? "s" : "", pending == 1 ? "its" : "their",
+                    pending == 1 ? "" : "s", pending == 1 ? "s" : "",
+                    pending == 1 ? "it" : "them");
         else
             fprintf(out, "%sNo changes. %s matches the manifests.\n",
-                    p->nnotes || p->nforeign ? "\n" : "", p->uri);
+                    notes->len || (tree_get(t, "foreign") && tree_get(t, "foreign")->len)
+                        ? "\n" : "", uri);
         return;
     }
-    foreign_text(out, p);
-    fprintf(out, "\n%sPlan:%s %zu to create, %zu to update, %zu to replace, %zu to delete, "
-                 "%zu to start, %zu to stop",
-            color ? C_BOLD : "", reset, p->count[PLAN_CREATE], p->count[PLAN_UPDATE],
-            p->count[PLAN_REPLACE], p->count[PLAN_DELETE], p->count[PLAN_START],
-            p->count[PLAN_STOP]);
-    static const enum plan_verb more[] = { PLAN_RESTART, PLAN_PAUSE, PLAN_RESUME, PLAN_ADOPT };
+    fprintf(out, "\n%sPlan:%s %lld to create, %lld to update, %lld to replace, %lld to delete, "
+                 "%lld to start, %lld to stop",
+            color ? C_BOLD : "", reset, tree_int(sum, "create", 0), tree_int(sum, "update", 0),
+            tree_int(sum, "replace", 0), tree_int(sum, "delete", 0), tree_int(sum, "start", 0),
+            tree_int(sum, "stop", 0));
+    static const char *const more[] = { "restart", "pause", "resume", "adopt" };
     for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
-        if (p->count[more[i]])
-            fprintf(out, ", %zu to %s", p->count[more[i]], plan_verb_name(more[i]));
-    if (p->restarts_pending)
-        fprintf(out, "; %zu restart%s pending after it", p->restarts_pending,
-                p->restarts_pending == 1 ? "" : "s");
+        if (tree_int(sum, more[i], 0))
+            fprintf(out, ", %lld to %s", tree_int(sum, more[i], 0), more[i]);
+    if (pending)
+        fprintf(out, "; %lld restart%s pending after it", pending, pending == 1 ? "" : "s");
     fputs(".\n", out);
 }
-
-static const char *const status_names[] = { "pending", "done", "failed", "skipped" };
 
 struct tree *report_plan_tree(struct arena *a, const struct plan *p,
                               const struct apply_result *r)
@@ -205,7 +228,7 @@ struct tree *report_plan_tree(struct arena *a, const struct plan *p,
         }
         tree_map_add(a, m, "dependsOn", deps);
         if (r) {
-            tree_map_str(a, m, "status", status_names[r->status[i]]);
+            tree_map_str(a, m, "status", apply_status_name(r->status[i]));
             tree_map_str(a, m, "error", r->error[i]);
         }
         tree_seq_add(a, acts, m);
@@ -226,36 +249,57 @@ struct tree *report_plan_tree(struct arena *a, const struct plan *p,
     return root;
 }
 
-void report_drift_text(FILE *out, const struct plan *p, bool color)
+void report_drift_text(FILE *out, const struct tree *t, bool color)
 {
-    if (!p->ndrift) {
-        fprintf(out, "No drift: %s matches the manifests; no orphans.\n", p->uri);
-        foreign_text(out, p);
+    const struct tree *list = tree_get(t, "findings"), *counts = tree_get(t, "counts");
+    const char *uri = tree_str(t, "node", "?");
+    if (!list->len) {
+        fprintf(out, "No drift: %s matches the manifests; no orphans.\n", uri);
+        foreign_text(out, t);
         return;
     }
     fprintf(out, "%-14s %-8s %-24s %s\n", "CATEGORY", "KIND", "NAME", "DETAIL");
-    size_t count[DRIFT_CATEGORY_COUNT] = { 0 };
-    for (size_t i = 0; i < p->ndrift; i++) {
-        const struct drift_finding *f = &p->drift[i];
-        count[f->category]++;
-        const char *c = f->category == DRIFT_ORPHAN || f->category == DRIFT_ORPHAN_FILE
-                            ? C_MAGENTA
-                            : f->category == DRIFT_STALE ? C_YELLOW : C_RED;
-        fprintf(out, "%s%-14s%s %-8s %-24s %s\n", color ? c : "",
-                drift_category_name(f->category), color ? C_RESET : "", f->kind, f->name,
-                f->field && f->category == DRIFT_CHANGED
-                    ? f->message + (strncmp(f->message, "spec.", 5) == 0 ? 5 : 0)
-                    : f->message);
+    for (size_t i = 0; i < list->len; i++) {
+        const struct tree *f = list->u.items[i];
+        const char *cat = tree_str(f, "category", "?"), *msg = tree_str(f, "message", "");
+        const char *c = strncmp(cat, "orphan", 6) == 0 ? C_MAGENTA
+                        : strcmp(cat, "stale") == 0    ? C_YELLOW
+                                                       : C_RED;
+        bool changed = strcmp(cat, "changed") == 0 && tree_str(f, "field", NULL);
+        fprintf(out, "%s%-14s%s %-8s %-24s %s\n", color ? c : "", cat, color ? C_RESET : "",
+                tree_str(f, "kind", "?"), tree_str(f, "name", "?"),
+                changed ? short_field(msg) : msg);
     }
-    fprintf(out, "\n%zu finding%s on %s:", p->ndrift, p->ndrift == 1 ? "" : "s", p->uri);
+    fprintf(out, "\n%u finding%s on %s:", list->len, list->len == 1 ? "" : "s", uri);
     const char *sep = " ";
-    for (int c = 0; c < DRIFT_CATEGORY_COUNT; c++)
-        if (count[c]) {
-            fprintf(out, "%s%zu %s", sep, count[c], drift_category_name((enum drift_category)c));
+    for (size_t i = 0; i < counts->len; i++) {
+        const char *cat = counts->u.pairs[i].key->u.str;
+        long long n = tree_int(counts, cat, 0);
+        if (n) {
+            fprintf(out, "%s%lld %s", sep, n, cat);
             sep = ", ";
         }
+    }
     fputs(".\n", out);
-    foreign_text(out, p);
+    foreign_text(out, t);
+}
+
+struct tree *report_finding_tree(struct arena *a, const char *category, const char *kind,
+                                 const char *name, const char *field, const char *desired,
+                                 const char *actual, const char *message, int64_t since,
+                                 int64_t since_run)
+{
+    struct tree *m = tree_new_map(a);
+    tree_map_str(a, m, "category", category);
+    tree_map_str(a, m, "kind", kind);
+    tree_map_str(a, m, "name", name);
+    tree_map_str(a, m, "field", field && *field ? field : NULL);
+    tree_map_str(a, m, "desired", field && *field ? desired : NULL);
+    tree_map_str(a, m, "actual", field && *field ? actual : NULL);
+    tree_map_str(a, m, "message", message);
+    tree_map_add(a, m, "since", since ? tree_new_int(a, since / 1000) : tree_new_null(a));
+    tree_map_add(a, m, "sinceRun", since_run ? tree_new_int(a, since_run) : tree_new_null(a));
+    return m;
 }
 
 struct tree *report_drift_tree(struct arena *a, const struct plan *p)
@@ -269,15 +313,9 @@ struct tree *report_drift_tree(struct arena *a, const struct plan *p)
     for (size_t i = 0; i < p->ndrift; i++) {
         const struct drift_finding *f = &p->drift[i];
         count[f->category]++;
-        struct tree *m = tree_new_map(a);
-        tree_map_str(a, m, "category", drift_category_name(f->category));
-        tree_map_str(a, m, "kind", f->kind);
-        tree_map_str(a, m, "name", f->name);
-        tree_map_str(a, m, "field", f->field);
-        tree_map_str(a, m, "desired", f->desired);
-        tree_map_str(a, m, "actual", f->actual);
-        tree_map_str(a, m, "message", f->message);
-        tree_seq_add(a, list, m);
+        tree_seq_add(a, list, report_finding_tree(a, drift_category_name(f->category), f->kind,
+                                                  f->name, f->field, f->desired, f->actual,
+                                                  f->message, 0, 0));
     }
     for (int c = 0; c < DRIFT_CATEGORY_COUNT; c++)
         tree_map_int(a, counts, drift_category_name((enum drift_category)c), (long long)count[c]);

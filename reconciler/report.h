@@ -6,6 +6,7 @@
 #define QKVM_REPORT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct apply_result;
@@ -13,14 +14,25 @@ struct arena;
 struct plan;
 struct tree;
 
+/* The text renderers take the very trees -o json and -o yaml print, so
+ * every format says the same. */
+
 /* Terraform-like: '+' create, '~' update/start/stop/adopt, '-/+' replace,
  * '-' delete, '!' what apply will not do; field diffs; a summary line. */
-void report_plan_text(FILE *out, const struct plan *p, bool color);
+void report_plan_text(FILE *out, const struct tree *plan, bool color);
 /* kind: Plan. With r, kind ApplyResult and each action gets a status. */
 struct tree *report_plan_tree(struct arena *a, const struct plan *p,
                               const struct apply_result *r);
-void report_drift_text(FILE *out, const struct plan *p, bool color);
+void report_drift_text(FILE *out, const struct tree *drift, bool color);
 struct tree *report_drift_tree(struct arena *a, const struct plan *p);
+/* One drift finding, the one shape drift, history and describe print:
+ * {category, kind, name, field, desired, actual, message, since,
+ * sinceRun}; field, desired and actual are null for a finding that is not
+ * a field's, since (Unix seconds) and sinceRun null when not known (0). */
+struct tree *report_finding_tree(struct arena *a, const char *category, const char *kind,
+                                 const char *name, const char *field, const char *desired,
+                                 const char *actual, const char *message, int64_t since,
+                                 int64_t since_run);
 /* Does the plan change anything (actions) or need attention (notes other
  * than pending restarts)? */
 bool report_plan_has_changes(const struct plan *p);

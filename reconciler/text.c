@@ -1,6 +1,8 @@
 /* text.c — suggestions for misspelt names. */
 #include "text.h"
 
+#include "arena.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -178,4 +180,64 @@ char *text_escape(char *buf, size_t size, const char *s, size_t len)
             buf[o++] = '.';
     buf[o] = '\0';
     return buf;
+}
+
+size_t text_width(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
+void text_table_row(struct text_table *t, const char *const *cells)
+{
+    if (t->nrows == t->cap_rows) {
+        t->cap_rows = t->cap_rows ? t->cap_rows * 2 : 64;
+        t->cells = xreallocarray(t->cells, t->cap_rows * t->ncols, sizeof(*t->cells));
+    }
+    memcpy(&t->cells[t->nrows * t->ncols], cells, t->ncols * sizeof(*cells));
+    t->nrows++;
+}
+
+/* The first `chars` characters of s, as bytes. */
+static int prefix_bytes(const char *s, size_t chars)
+{
+    const char *p = s;
+    for (size_t n = 0; *p; p++) {
+        if (((unsigned char)*p & 0xc0) != 0x80 && n++ == chars)
+            break;
+    }
+    return (int)(p - s);
+}
+
+void text_table_print(FILE *out, struct text_table *t, bool wide)
+{
+    size_t w[TEXT_TABLE_COLS];
+    for (size_t c = 0; c < t->ncols; c++) {
+        w[c] = text_width(t->head[c]);
+        for (size_t r = 0; r < t->nrows; r++) {
+            size_t l = text_width(t->cells[r * t->ncols + c]);
+            if (l > w[c])
+                w[c] = l;
+        }
+        if (!wide && t->cap[c] && w[c] > (size_t)t->cap[c])
+            w[c] = (size_t)t->cap[c];
+    }
+    for (size_t r = 0; r <= t->nrows; r++) {
+        const char *const *row = r == 0 ? t->head : &t->cells[(r - 1) * t->ncols];
+        for (size_t c = 0; c < t->ncols; c++) {
+            const char *s = row[c];
+            size_t l = text_width(s);
+            bool last = c + 1 == t->ncols;
+            if (l > w[c])
+                fprintf(out, "%.*s…", prefix_bytes(s, w[c] - 1), s);
+            else
+                fprintf(out, "%s%*s", s, last ? 0 : (int)(w[c] - l), "");
+            fputs(last ? "\n" : "  ", out);
+        }
+    }
+    free(t->cells);
+    t->cells = NULL;
+    t->nrows = t->cap_rows = 0;
 }

@@ -3,7 +3,9 @@
 #ifndef QKVM_TEXT_H
 #define QKVM_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* Optimal string alignment distance (Damerau-Levenshtein with adjacent
  * transpositions), case-insensitive; gives up (returns limit + 1) as soon as
@@ -33,5 +35,22 @@ void text_age(long long ms, char *buf, size_t size);
  * and at most size - 1 bytes; what does not fit is cut at a character
  * boundary and replaced by "...". Returns buf. */
 char *text_escape(char *buf, size_t size, const char *s, size_t len);
+
+/* An aligned table: a header and rows of cells (borrowed strings), columns
+ * as wide as their widest cell (in characters, UTF-8), separated by two
+ * spaces. Narrow (not wide), a column with a cap is cut to it, the cut
+ * marked with '…'. text_table_print frees the rows. */
+#define TEXT_TABLE_COLS 12
+struct text_table {
+    const char *head[TEXT_TABLE_COLS];
+    int cap[TEXT_TABLE_COLS];       /* narrow width limits; 0: none */
+    size_t ncols;
+    const char **cells;             /* rows * ncols */
+    size_t nrows, cap_rows;
+};
+void text_table_row(struct text_table *t, const char *const *cells);
+void text_table_print(FILE *out, struct text_table *t, bool wide);
+/* Characters (UTF-8 code points) in s. */
+size_t text_width(const char *s);
 
 #endif

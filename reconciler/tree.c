@@ -4,6 +4,7 @@
 #include "arena.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool is_digits(const char *s, size_t len, const char *set)
@@ -121,6 +122,28 @@ struct tree *tree_get(const struct tree *m, const char *key)
 {
     const struct tree_pair *p = tree_pair(m, key);
     return p ? p->value : NULL;
+}
+
+const char *tree_str(const struct tree *m, const char *key, const char *dflt)
+{
+    const struct tree *v = m ? tree_get(m, key) : NULL;
+    return v && v->type == TREE_SCALAR ? v->u.str : dflt;
+}
+
+long long tree_int(const struct tree *m, const char *key, long long dflt)
+{
+    const char *s = tree_str(m, key, NULL);
+    if (!s)
+        return dflt;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    return *end ? dflt : v;
+}
+
+bool tree_bool(const struct tree *m, const char *key)
+{
+    const char *s = tree_str(m, key, NULL);
+    return s && strcmp(s, "true") == 0;
 }
 
 const char *tree_type_name(const struct tree *t)

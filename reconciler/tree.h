@@ -69,6 +69,11 @@ struct tree *tree_get(const struct tree *m, const char *key);
 /* The pair of key `key`, or NULL (for the key's own mark). */
 const struct tree_pair *tree_pair(const struct tree *m, const char *key);
 const char *tree_type_name(const struct tree *t);   /* "mapping", "string"... */
+/* Typed reads of a member, for renderers of built trees: the scalar's
+ * text, or dflt when the member is absent, null or not a scalar. */
+const char *tree_str(const struct tree *m, const char *key, const char *dflt);
+long long tree_int(const struct tree *m, const char *key, long long dflt);
+bool tree_bool(const struct tree *m, const char *key);
 
 /* Builders for output trees; everything is allocated in `a`. */
 struct tree *tree_new_map(struct arena *a);

@@ -136,6 +136,53 @@ static const char *const migrations[STORE_VERSION] = {
     "ALTER TABLE owned ADD COLUMN labels TEXT NOT NULL DEFAULT '';",
 };
 
+const char *store_result_name(enum store_result r)
+{
+    switch (r) {
+    case STORE_RUN_RUNNING: return "running";
+    case STORE_RUN_OK: return "ok";
+    case STORE_RUN_CHANGES: return "changes";
+    case STORE_RUN_DRIFT: return "drift";
+    case STORE_RUN_FAILED: return "failed";
+    case STORE_RUN_ERROR: return "error";
+    case STORE_RUN_INVALID: return "invalid";
+    case STORE_RUN_INTERRUPTED: return "interrupted";
+    case STORE_RESULT_COUNT: break;
+    }
+    return "?";
+}
+
+const char *store_status_name(enum store_status st)
+{
+    switch (st) {
+    case STORE_ACTION_PENDING: return "pending";
+    case STORE_ACTION_DONE: return "done";
+    case STORE_ACTION_FAILED: return "failed";
+    case STORE_ACTION_SKIPPED: return "skipped";
+    case STORE_ACTION_INTERRUPTED: return "interrupted";
+    case STORE_STATUS_COUNT: break;
+    }
+    return "?";
+}
+
+/* The enums back from their stored text; what no enum names (a file edited
+ * by hand) reads as an error / a failed action, never as success. */
+static enum store_result result_of(const char *text)
+{
+    for (int r = 0; r < STORE_RESULT_COUNT; r++)
+        if (strcmp(text, store_result_name((enum store_result)r)) == 0)
+            return (enum store_result)r;
+    return STORE_RUN_ERROR;
+}
+
+static enum store_status status_of(const char *text)
+{
+    for (int i = 0; i < STORE_STATUS_COUNT; i++)
+        if (strcmp(text, store_status_name((enum store_status)i)) == 0)
+            return (enum store_status)i;
+    return STORE_ACTION_FAILED;
+}
+
 int64_t store_now(void)
 {
     struct timespec ts;
@@ -939,14 +986,14 @@ int store_run_set_node(struct store *s, int64_t id, const char *node, char *err,
 static const char SQL_RUN_END[] =
     "UPDATE runs SET ended = ?, result = ?, summary = ?, error = ? WHERE id = ?";
 
-int store_run_end(struct store *s, int64_t id, const char *result, const char *summary,
+int store_run_end(struct store *s, int64_t id, enum store_result result, const char *summary,
                   const char *error, char *err, size_t errlen)
 {
     sqlite3_stmt *st = stmt(s, SQL_RUN_END, err, errlen);
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, store_now());
-    sqlite3_bind_text(st, 2, result, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, store_result_name(result), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, summary ? summary : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, error ? error : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, id);
@@ -1079,7 +1126,7 @@ int store_action_begin(struct store *s, const struct store_action *a, char *err,
     bind_text(st, 6, a->reason);
     bind_text(st, 7, a->before);
     bind_text(st, 8, a->after);
-    bind_text(st, 9, a->status ? a->status : "pending");
+    bind_text(st, 9, store_status_name(a->status));
     sqlite3_bind_int64(st, 10, store_now());
     return done(s, st, err, errlen, "cannot record an action");
 }
@@ -1087,13 +1134,13 @@ int store_action_begin(struct store *s, const struct store_action *a, char *err,
 static const char SQL_ACTION_END[] =
     "UPDATE actions SET status = ?, error = ?, ended = ? WHERE run = ? AND seq = ?";
 
-int store_action_end(struct store *s, int64_t run, long seq, const char *status,
+int store_action_end(struct store *s, int64_t run, long seq, enum store_status status,
                      const char *error, char *err, size_t errlen)
 {
     sqlite3_stmt *st = stmt(s, SQL_ACTION_END, err, errlen);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, store_status_name(status), -1, SQLITE_STATIC);
     bind_text(st, 2, error);
     sqlite3_bind_int64(st, 3, store_now());
     sqlite3_bind_int64(st, 4, run);
@@ -1124,14 +1171,14 @@ static void read_run(struct store *s, struct arena *a, sqlite3_stmt *st, struct 
     long long start = sqlite3_column_int64(st, 6);
     r->started = sqlite3_column_int64(st, 7);
     r->ended = sqlite3_column_int64(st, 8);
-    r->result = col_text(a, st, 9);
+    r->result = result_of(col_text(a, st, 9));
     r->summary = col_text(a, st, 10);
     r->error = col_text(a, st, 11);
     r->nactions = (size_t)sqlite3_column_int64(st, 12);
     r->last_action = NULL;
     /* Not reaped yet (readers never write): tell the truth anyway. */
-    if (strcmp(r->result, "running") == 0 && !alive(r->pid, start))
-        r->result = "interrupted";
+    if (r->result == STORE_RUN_RUNNING && !alive(r->pid, start))
+        r->result = STORE_RUN_INTERRUPTED;
     (void)s;
 }
 
@@ -1158,7 +1205,7 @@ int store_runs(struct store *s, struct arena *a, long limit, int64_t since,
     if (rc != SQLITE_DONE)
         return fail(s, err, errlen, "cannot read runs");
     for (size_t i = 0; i < *n; i++)
-        if (strcmp(v[i].result, "interrupted") == 0)
+        if (v[i].result == STORE_RUN_INTERRUPTED)
             v[i].last_action = last_action(s, a, v[i].id);
     *out = v;
     return 0;
@@ -1204,13 +1251,13 @@ int store_run_get(struct store *s, struct arena *a, int64_t id, struct store_run
         x->reason = col_text(a, st, 4);
         x->before = col_text(a, st, 5);
         x->after = col_text(a, st, 6);
-        x->status = col_text(a, st, 7);
+        x->status = status_of(col_text(a, st, 7));
         x->error = col_text(a, st, 8);
         x->started = sqlite3_column_int64(st, 9);
         x->ended = sqlite3_column_int64(st, 10);
         /* an action left pending by a dead process never finished */
-        if (strcmp(x->status, "pending") == 0 && strcmp(out->result, "interrupted") == 0)
-            x->status = "interrupted";
+        if (x->status == STORE_ACTION_PENDING && out->result == STORE_RUN_INTERRUPTED)
+            x->status = STORE_ACTION_INTERRUPTED;
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)

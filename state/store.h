@@ -100,12 +100,37 @@ void store_rollback(struct store *s);
 
 /* ---- runs and actions ---- */
 
+/* How a run ended, as stored (store_result_name: "ok") and shown. */
+enum store_result {
+    STORE_RUN_RUNNING,       /* not ended (yet) */
+    STORE_RUN_OK,
+    STORE_RUN_CHANGES,       /* a plan with something to do */
+    STORE_RUN_DRIFT,         /* a drift run that found some */
+    STORE_RUN_FAILED,        /* an apply where something failed or could not be applied */
+    STORE_RUN_ERROR,         /* the run could not do its work */
+    STORE_RUN_INVALID,       /* invalid manifests */
+    STORE_RUN_INTERRUPTED,   /* its process died */
+    STORE_RESULT_COUNT
+};
+const char *store_result_name(enum store_result r);
+
+/* An action's status in the journal (store_status_name: "pending"). */
+enum store_status {
+    STORE_ACTION_PENDING,    /* written before libvirt is asked */
+    STORE_ACTION_DONE,
+    STORE_ACTION_FAILED,
+    STORE_ACTION_SKIPPED,
+    STORE_ACTION_INTERRUPTED,/* pending when its process died */
+    STORE_STATUS_COUNT
+};
+const char *store_status_name(enum store_status s);
+
 struct store_run {
     int64_t id;
     const char *kind, *node, *source, *commit;
     int pid;
     int64_t started, ended;        /* ended 0: not ended */
-    const char *result;            /* running ok changes failed error invalid interrupted */
+    enum store_result result;
     const char *summary, *error;
     size_t nactions;
     const char *last_action;       /* "vm/web-1 create pending" of an interrupted run */
@@ -115,7 +140,7 @@ int store_run_begin(struct store *s, const char *kind, const char *node, const c
                     const char *commit, int64_t *id, char *err, size_t errlen);
 /* The node is known only once connected (libvirt's default URI). */
 int store_run_set_node(struct store *s, int64_t id, const char *node, char *err, size_t errlen);
-int store_run_end(struct store *s, int64_t id, const char *result, const char *summary,
+int store_run_end(struct store *s, int64_t id, enum store_result result, const char *summary,
                   const char *error, char *err, size_t errlen);
 /* Mark runs whose process is gone as interrupted, with an event for each:
  * its pid does not run, or runs with another start time (the pid was
@@ -132,13 +157,13 @@ struct store_action {
     long seq;
     const char *kind, *name, *verb, *reason;
     const char *before, *after;    /* JSON text, may be NULL */
-    const char *status;            /* pending done failed skipped */
+    enum store_status status;
     const char *error;
     int64_t started, ended;
 };
 
 int store_action_begin(struct store *s, const struct store_action *a, char *err, size_t errlen);
-int store_action_end(struct store *s, int64_t run, long seq, const char *status,
+int store_action_end(struct store *s, int64_t run, long seq, enum store_status status,
                      const char *error, char *err, size_t errlen);
 
 /* Runs newest first: at most limit (0: all), started at or after since. */

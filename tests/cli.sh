@@ -60,8 +60,8 @@ check "several -f" 0 '^valid: 28 objects in 12 files' '*' -- validate -f example
 check "invalid: exit 3, nothing on stdout" 3 '' "unknown field 'cpu'" -- validate -f tests/data/invalid/unknown-field.yaml
 check "warnings only: exit 0" 0 '^valid: .* with warnings' 'warning: selector' -- validate -f tests/data/invalid/policy-selector-matches-nothing.yaml
 check "missing path: exit 1" 1 '' "^/nonexistent/x: cannot read: No such file or directory" -- validate -f /nonexistent/x
-check "-o json valid" 0 '"valid": true' '' -- validate -o json -f examples/homelab
-check "-o json invalid" 3 '"severity": "error"' '' -- validate -o json -f tests/data/invalid/bad-mac.yaml
+check "-o json valid (warnings on stderr)" 0 '"valid": true' 'warning: ' -- validate -o json -f examples/homelab
+check "-o json invalid: the document on stdout, the failure on stderr too" 3 '"severity": "error"' 'qkvm: error: 1 error' -- validate -o json -f tests/data/invalid/bad-mac.yaml
 check "-o yaml" 0 '^valid: true' '' -- validate -o yaml -f examples/minimal
 if command -v python3 >/dev/null; then
     rc=0; $WRAP "$QKVM" validate -o json -f tests/data/invalid >"$TESTTMP/all.json" 2>/dev/null || rc=$?

@@ -159,8 +159,9 @@ lv_cases() {
 # on one disk (QEMU's "Failed to get write lock" is the last line of
 # defence, not the plan).
 lv_rename() {
+    rm -rf "$TESTTMP/lv"             # a node of its own: nothing of lv_cases' left
     IT_STATE="$TESTTMP/lv/state.db"
-    local M="$TESTTMP/lv/m"
+    local M="$TESTTMP/lv/m" LV_AUTOSTART=true LV_ROOT=16MiB
     lv_write "$M" "cpus: 1" "memory: 96MiB" "state: running" "disks: [{disk: lv-root, boot: 1}]" \
         "nics: [{network: lv-net}]"
     q apply -f "$M" --yes

@@ -131,7 +131,7 @@ while True:
     out=$(timeout 60 "$QKVM" --state "$IT_STATE" plan -f "$RB_M" \
         -c "qemu+unix:///system?socket=$sock" --connect-timeout 2s 2>&1) || rc=$?
     expect "a daemon that never answers: plan gives up after --connect-timeout" 1 \
-        "^qkvm: cannot connect to 'qemu\+unix:///system\?socket=.*/silent.sock': no answer within 2s$"
+        "^qkvm: error: cannot connect to 'qemu\+unix:///system\?socket=.*/silent.sock': no answer within 2s$"
     q history -o wide --limit 1
     expect "... and the run is recorded as an error" 0 "plan .* error .*no answer within 2s"
     kill "$server"
@@ -192,9 +192,9 @@ print(p.returncode, p.stderr.decode().strip())'
     rc=0
     out=$("$QKVM" --state "$IT_STATE" history 2>&1 >/dev/full) || rc=$?
     holds "history into a full device: exit 1, said once" \
-        '[ "$rc" = 1 ] && [ "$out" = "qkvm: cannot write output: No space left on device" ]'
+        '[ "$rc" = 1 ] && [ "$out" = "qkvm: error: cannot write output: No space left on device" ]'
     rc=0
     out=$("$QKVM" --state "$IT_STATE" history -o json 2>&1 >/dev/full) || rc=$?
     holds "history -o json into a full device: exit 1, said once" \
-        '[ "$rc" = 1 ] && [ "$out" = "qkvm: cannot write output: No space left on device" ]'
+        '[ "$rc" = 1 ] && [ "$out" = "qkvm: error: cannot write output: No space left on device" ]'
 }

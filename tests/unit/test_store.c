@@ -210,14 +210,14 @@ static void test_store__journal(void **state)
     assert_int_equal(store_run_begin(s, "apply", "test:///default", "m", "abc", &run, err,
                                      sizeof(err)), 0);
     struct store_action a = { run, 0, "vm", "web-1", "create", "not on the host", NULL,
-                              "{\"cpus\":2}", NULL, NULL, 0, 0 };
+                              "{\"cpus\":2}", STORE_ACTION_PENDING, NULL, 0, 0 };
     assert_int_equal(store_action_begin(s, &a, err, sizeof(err)), 0);
-    assert_int_equal(store_action_end(s, run, 0, "done", NULL, err, sizeof(err)), 0);
+    assert_int_equal(store_action_end(s, run, 0, STORE_ACTION_DONE, NULL, err, sizeof(err)), 0);
     a.seq = 1;
     a.verb = "start";
     assert_int_equal(store_action_begin(s, &a, err, sizeof(err)), 0);
-    assert_int_equal(store_action_end(s, run, 1, "failed", "no memory", err, sizeof(err)), 0);
-    assert_int_equal(store_run_end(s, run, "failed", "1 done, 1 failed", "no memory", err,
+    assert_int_equal(store_action_end(s, run, 1, STORE_ACTION_FAILED, "no memory", err, sizeof(err)), 0);
+    assert_int_equal(store_run_end(s, run, STORE_RUN_FAILED, "1 done, 1 failed", "no memory", err,
                                    sizeof(err)), 0);
 
     /* a run of a process that is gone: shown interrupted, then reaped */
@@ -233,9 +233,9 @@ static void test_store__journal(void **state)
     size_t n;
     assert_int_equal(store_runs(s, ar, 0, 0, &runs, &n, err, sizeof(err)), 0);
     assert_int_equal(n, 2);
-    assert_string_equal(runs[0].result, "interrupted");      /* newest first */
+    assert_int_equal(runs[0].result, STORE_RUN_INTERRUPTED);      /* newest first */
     assert_string_equal(runs[0].last_action, "pool/p create (pending)");
-    assert_string_equal(runs[1].result, "failed");
+    assert_int_equal(runs[1].result, STORE_RUN_FAILED);
     assert_string_equal(runs[1].commit, "abc");
     assert_int_equal(runs[1].nactions, 2);
 
@@ -243,9 +243,9 @@ static void test_store__journal(void **state)
     struct store_action *acts;
     assert_int_equal(store_run_get(s, ar, run, &r, &acts, &n, err, sizeof(err)), 0);
     assert_int_equal(n, 2);
-    assert_string_equal(acts[0].status, "done");
+    assert_int_equal(acts[0].status, STORE_ACTION_DONE);
     assert_string_equal(acts[0].after, "{\"cpus\":2}");
-    assert_string_equal(acts[1].status, "failed");
+    assert_int_equal(acts[1].status, STORE_ACTION_FAILED);
     assert_string_equal(acts[1].error, "no memory");
     assert_int_equal(store_run_get(s, ar, 12345, &r, &acts, &n, err, sizeof(err)), 1);
 

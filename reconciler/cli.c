@@ -1,0 +1,133 @@
+/* cli.c — what the commands share: messages and output. See cli.h. */
+#include "cli.h"
+
+#include "diag.h"
+#include "jsondoc.h"
+#include "tree.h"
+#include "yamldoc.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void vsay(const char *level, const char *fmt, va_list ap)
+{
+    char msg[4096];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    /* one line each, always: a message never breaks the line it is on */
+    for (char *p = msg; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    fprintf(stderr, "qkvm: %s%s\n", level, msg);
+}
+
+int cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsay("error: ", fmt, ap);
+    va_end(ap);
+    return CLI_EXIT_ERROR;
+}
+
+void cli_warning(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsay("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void cli_info(const struct cli *c, const char *fmt, ...)
+{
+    if (c->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsay("", fmt, ap);
+    va_end(ap);
+}
+
+void cli_findings(const struct cli *c, const struct diag *d)
+{
+    diag_print(d, stderr, c->color);
+}
+
+/* Has stdout's reader gone (a pipe or socket closed at the other end)?
+ * Writes then fail with EPIPE, SIGPIPE being ignored; poll says so even
+ * where stdio's error flag has lost the errno. */
+static bool reader_gone(void)
+{
+    struct pollfd p = { STDOUT_FILENO, POLLOUT, 0 };
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
+}
+
+/* A reader that stopped reading (`qkvm history | head -1`) is not an
+ * error: the output ends quietly and the exit code is the command's. Any
+ * other write error is, reported once (a full disk must not pass for a
+ * complete listing). */
+static int output_end(int rc, int hint)
+{
+    static bool reported;
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return rc;
+    int e = errno ? errno : hint;
+    if (e == EPIPE || reader_gone())
+        return rc;
+    if (!reported)
+        cli_error("cannot write output: %s", e ? strerror(e) : "write error");
+    reported = true;
+    return rc == CLI_EXIT_OK ? CLI_EXIT_ERROR : rc;
+}
+
+int cli_output_end(int rc)
+{
+    return output_end(rc, 0);
+}
+
+int cli_emit(const struct cli *c, struct tree *t, bool stream,
+             void (*table)(FILE *out, const struct cli *c, const struct tree *t,
+                           const void *payload),
+             const void *payload)
+{
+    int rc;
+    if (c->format == CLI_JSON) {
+        rc = jsondoc_emit(stdout, t);
+    } else if (c->format == CLI_YAML || !table) {
+        if (stream && t->type == TREE_SEQ)
+            rc = yamldoc_emit(stdout, t->u.items, t->len);
+        else
+            rc = yamldoc_emit(stdout, &t, 1);
+    } else {
+        table(stdout, c, t, payload);
+        rc = 0;
+    }
+    if (rc >= 0 && fflush(stdout) == 0 && !ferror(stdout))
+        return CLI_EXIT_OK;
+    if (ferror(stdout))
+        return output_end(CLI_EXIT_OK, errno);
+    return cli_error("cannot write output");
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void cli_when(int64_t ms, char *buf, size_t size)
+{
+    if (!ms) {
+        snprintf(buf, size, "-");
+        return;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+}

@@ -1,0 +1,110 @@
+/* cli.h — what the commands of the command line share: their options, the
+ * exit codes, the output formats, and one path for errors, warnings and
+ * output (the front end's base; the commands live in cmd_*.c, the table of
+ * them in main.c).
+ *
+ * Every failure is one line through cli_error ("qkvm: error: ..."), every
+ * warning through cli_warning ("qkvm: warning: ..."), on stderr; neither
+ * -q nor -o json silences them: -q quiets only what went well (cli_info).
+ * A command builds one tree and cli_emit renders it: JSON, YAML, or the
+ * command's own renderer of that tree for table and wide.
+ */
+#ifndef QKVM_CLI_H
+#define QKVM_CLI_H
+
+#include "virt.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct arena;
+struct diag;
+struct session;
+struct tree;
+
+/* Exit codes, everywhere. Never renumber. */
+enum cli_exit {
+    CLI_EXIT_OK = 0,         /* success, nothing to do */
+    CLI_EXIT_ERROR = 1,      /* an error: bad usage, unreadable input, a failure */
+    CLI_EXIT_CHANGES = 2,    /* changes or drift present (plan --detailed-exitcode, drift) */
+    CLI_EXIT_INVALID = 3,    /* invalid manifests */
+};
+
+enum cli_format { CLI_TABLE, CLI_WIDE, CLI_JSON, CLI_YAML };
+
+struct cli {
+    const char **files;
+    size_t nfiles;
+    const char *connect;
+    const char *state;
+    enum cli_format format;
+    bool quiet, verbose;
+    bool color;              /* stderr is a terminal and NO_COLOR is unset */
+    bool out_color;          /* the same for stdout */
+    bool reference;          /* explain --reference */
+    bool yes, prune, adopt;  /* apply */
+    bool restart;            /* apply, plan: restart VMs whose changes need it */
+    bool all;                /* import --all */
+    bool detailed_exitcode;  /* plan */
+    int shutdown_timeout;    /* apply: seconds, -1 unset */
+    int lock_timeout_ms;     /* apply */
+    long max_deletions;      /* plan, apply: -1 unset (the Project's maxDeletions) */
+    long long since_ms;      /* history, events: -1 unset */
+    long long prune_older_ms;/* history: -1 unset */
+    long limit;              /* history, events: -1 unset */
+    struct virt_limits virt; /* --connect-timeout, --keepalive-interval, --keepalive-count */
+};
+
+/* "qkvm: error: ..." / "qkvm: warning: ..." on stderr, always. cli_error
+ * returns CLI_EXIT_ERROR for `return cli_error(...)`. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "qkvm: ..." on stderr, unless -q: progress and what went well. */
+void cli_info(const struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The manifests' findings (file:line:col: ...), errors and warnings. */
+void cli_findings(const struct cli *c, const struct diag *d);
+
+/* Render a command's tree: JSON or YAML, else `table` (which may look at
+ * c->format for wide). stream: a sequence is written as a YAML stream of
+ * documents (render). Returns an exit code (a write error is one). */
+int cli_emit(const struct cli *c, struct tree *t, bool stream,
+             void (*table)(FILE *out, const struct cli *c, const struct tree *t,
+                          const void *payload),
+             const void *payload);
+/* The end of stdout for text written directly: a reader that went away is
+ * not an error, a full disk is. */
+int cli_output_end(int rc);
+
+/* The pieces commands share: a kind from what a user types (an error
+ * said, -1), and an event as the one tree events and describe print. */
+enum model_kind;
+struct store_event;
+int cli_kind_arg(const char *word, enum model_kind *k);
+struct tree *cli_event_tree(struct arena *a, const struct store_event *ev);
+
+/* Seconds on a monotonic clock. */
+double cli_now(void);
+/* Local time of a timestamp (ms since the epoch), "-" for 0. */
+void cli_when(int64_t ms, char *buf, size_t size);
+
+/* The commands, one group per file (cmd_manifest.c, cmd_reconcile.c,
+ * cmd_history.c, cmd_inventory.c). main.c's table says what setup each
+ * needs (session.h: manifests, store, lock, connection, observation, plan);
+ * s is that open session, or NULL for a command that needs none. argv holds
+ * the positional arguments, whose number the table has checked. */
+#define CLI_COMMAND(name) int name(struct cli *c, struct session *s, int argc, char **argv)
+CLI_COMMAND(cmd_validate);
+CLI_COMMAND(cmd_render);
+CLI_COMMAND(cmd_explain);
+CLI_COMMAND(cmd_schema);
+CLI_COMMAND(cmd_version);
+CLI_COMMAND(cmd_plan);
+CLI_COMMAND(cmd_apply);
+CLI_COMMAND(cmd_drift);
+CLI_COMMAND(cmd_history);
+CLI_COMMAND(cmd_events);
+CLI_COMMAND(cmd_get);
+CLI_COMMAND(cmd_describe);
+
+#endif

@@ -1,0 +1,247 @@
+/* cmd_reconcile.c — the commands that compare the manifests with a host:
+ * plan, apply, drift. main.c's table gives each an open session (manifests
+ * checked, run recorded, node observed and planned; apply holds the lock). */
+#include "cli.h"
+
+#include "apply.h"
+#include "arena.h"
+#include "inventory.h"
+#include "observe.h"
+#include "plan.h"
+#include "report.h"
+#include "schema.h"
+#include "session.h"
+#include "store.h"
+#include "tree.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static bool stdout_color(const struct cli *c)
+{
+    return c->color && isatty(STDOUT_FILENO);
+}
+
+static void plan_table(FILE *out, const struct cli *c, const struct tree *t,
+                    const void *payload)
+{
+    (void)payload;
+    report_plan_text(out, t, stdout_color(c));
+}
+
+static void drift_table(FILE *out, const struct cli *c, const struct tree *t,
+                    const void *payload)
+{
+    (void)payload;
+    report_drift_text(out, t, stdout_color(c));
+}
+
+CLI_COMMAND(cmd_plan)
+{
+    (void)argc;
+    (void)argv;
+    struct arena *a = arena_new();
+    int rc = cli_emit(c, report_plan_tree(a, s->plan, NULL), false, plan_table, NULL);
+    arena_free(a);
+    bool changes = report_plan_has_changes(s->plan);
+    if (rc == CLI_EXIT_OK && c->detailed_exitcode && changes)
+        rc = CLI_EXIT_CHANGES;
+    if (s->run) {
+        struct inventory *inv = session_inventory(s);
+        session_record_seen(s, inv, false);
+        inventory_free(inv);
+        session_end(s, changes ? STORE_RUN_CHANGES : STORE_RUN_OK, session_plan_summary(s),
+                    NULL);
+    }
+    return rc;
+}
+
+static bool confirm(const struct plan *p)
+{
+    if (!isatty(STDIN_FILENO)) {
+        cli_error("stdin is not a terminal: pass --yes to apply without a question; nothing "
+                  "was changed");
+        return false;
+    }
+    fprintf(stderr, "\nApply %s %zu action%s to %s%s? Only 'yes' is accepted: ",
+            p->n == 1 ? "this" : "these", p->n, p->n == 1 ? "" : "s", p->uri,
+            p->count[PLAN_DELETE] ? " (including deletions)" : "");
+    char line[64];
+    if (!fgets(line, sizeof(line), stdin) || strcmp(line, "yes\n") != 0) {
+        cli_error("not confirmed; nothing was changed");
+        return false;
+    }
+    return true;
+}
+
+/* Objects whose every action succeeded (inventory_applied marked them)
+ * match their manifests now: the drift the last drift run recorded for
+ * them is over. */
+static void resolve_healed(struct session *s, const struct inventory *inv)
+{
+    char err[1024];
+    if (store_begin(s->st, err, sizeof(err)) < 0)
+        goto bad;
+    for (size_t i = 0; i < inv->n; i++) {
+        const struct inventory_row *row = &inv->v[i];
+        if (row->applied && row->sync != INVENTORY_FAILED &&
+            store_findings_resolve(s->st, s->run, inv->uri, schema_kinds[row->kind].name,
+                                   row->name, err, sizeof(err)) < 0) {
+            store_rollback(s->st);
+            goto bad;
+        }
+    }
+    if (store_commit(s->st, err, sizeof(err)) == 0)
+        return;
+bad:
+    cli_warning("%s", err);
+}
+
+static bool journal_on(void)
+{
+    /* Only for `make bench`, which measures what the journal costs. */
+    const char *e = getenv("QKVM_BENCH_NO_JOURNAL");
+    return !(e && *e == '1');
+}
+
+/* What the manifests ask and apply will not do (a conflict, a blocked
+ * change, deletions a guard withheld) is a failure the operator must see,
+ * even when everything else is applied and whatever -q or -o say: one line
+ * each on stderr (the table above already shows them with '!'). */
+static size_t unapplied(const struct cli *c, const struct plan *p)
+{
+    size_t n = 0;
+    bool shown = (c->format == CLI_TABLE || c->format == CLI_WIDE) && !c->quiet;
+    for (size_t i = 0; i < p->nnotes; i++) {
+        const struct plan_note *x = &p->notes[i];
+        if (x->type != NOTE_CONFLICT && x->type != NOTE_BLOCKED && x->type != NOTE_REFUSED)
+            continue;
+        n++;
+        if (!shown || x->type == NOTE_REFUSED)
+            cli_error("%s/%s: %s", plan_kind_name(x->kind), x->name, x->message);
+    }
+    if (n && shown)
+        cli_error("%zu item%s of the manifests cannot be applied (marked ! above)", n,
+                  n == 1 ? "" : "s");
+    return n;
+}
+
+CLI_COMMAND(cmd_apply)
+{
+    (void)argc;
+    (void)argv;
+    bool text = c->format == CLI_TABLE || c->format == CLI_WIDE;
+    int rc = CLI_EXIT_OK;
+    struct arena *a = arena_new();
+    if (text && !c->quiet)
+        report_plan_text(stdout, report_plan_tree(a, s->plan, NULL), stdout_color(c));
+    size_t bad = unapplied(c, s->plan);
+    const char *why_bad = bad ? "parts of the manifests cannot be applied (conflicts, blocked "
+                                "changes or refused deletions)"
+                              : NULL;
+    struct inventory *inv = session_inventory(s);
+    if (!s->plan->n) {
+        if (!text) {
+            struct apply_result none = { 0 };
+            rc = cli_emit(c, report_plan_tree(a, s->plan, &none), false, NULL, NULL);
+        }
+        session_record_seen(s, inv, true);
+        session_end(s, bad ? STORE_RUN_FAILED : STORE_RUN_OK, session_plan_summary(s), why_bad);
+        inventory_free(inv);
+        arena_free(a);
+        return bad ? CLI_EXIT_ERROR : rc;
+    }
+    if (!c->yes && !confirm(s->plan)) {
+        session_end(s, STORE_RUN_ERROR, "", "not confirmed");
+        inventory_free(inv);
+        arena_free(a);
+        return CLI_EXIT_ERROR;
+    }
+    if (text && !c->quiet)
+        putchar('\n');
+    fflush(stdout);
+    struct apply_opts ao = {
+        .shutdown_timeout_ms = (c->shutdown_timeout < 0 ? 60 : c->shutdown_timeout) * 1000,
+        .commit = "",
+        .log = text && !c->quiet ? stdout : NULL,
+        .color = stdout_color(c),
+        .run = s->run,
+        .journal = journal_on(),
+    };
+    struct apply_result res;
+    double t0 = cli_now();
+    int arc = apply_plan(s->v, s->m, s->obs, s->plan, s->st, &ao, &res);
+    if (!text)
+        rc = cli_emit(c, report_plan_tree(a, s->plan, &res), false, NULL, NULL);
+    else if (!c->quiet || arc < 0)
+        printf("\nApply %s: %zu done, %zu failed, %zu skipped (%.1f s).\n",
+               arc < 0 ? "incomplete" : "complete", res.done, res.failed, res.skipped,
+               cli_now() - t0);
+    if (arc < 0) {
+        for (size_t i = 0; i < s->plan->n; i++)
+            if (res.status[i] == APPLY_FAILED || res.status[i] == APPLY_SKIPPED)
+                cli_error("%s %s/%s: %s", plan_verb_name(s->plan->v[i].verb),
+                          plan_kind_name(s->plan->v[i].kind), s->plan->v[i].name,
+                          res.error[i] ? res.error[i] : "failed");
+        rc = CLI_EXIT_ERROR;
+    }
+    if (c->verbose)
+        cli_info(c, "%lu libvirt calls in all", virt_calls(s->v));
+    inventory_applied(inv, s->plan, &res);
+    if (ao.journal) {
+        session_record_seen(s, inv, true);
+        resolve_healed(s, inv);
+    }
+    const char *first_error = NULL;
+    for (size_t i = 0; i < s->plan->n && !first_error; i++)
+        if (res.status[i] == APPLY_FAILED || res.status[i] == APPLY_SKIPPED)
+            first_error = res.error[i];
+    if (bad) {
+        rc = CLI_EXIT_ERROR;
+        if (!first_error)
+            first_error = why_bad;
+    }
+    session_end(s, arc < 0 || bad ? STORE_RUN_FAILED : STORE_RUN_OK,
+                arena_printf(a, "%zu done, %zu failed, %zu skipped", res.done, res.failed,
+                             res.skipped), first_error);
+    inventory_free(inv);
+    apply_result_dispose(&res, s->plan->n);
+    arena_free(a);
+    return cli_output_end(rc);
+}
+
+CLI_COMMAND(cmd_drift)
+{
+    (void)argc;
+    (void)argv;
+    struct arena *a = arena_new();
+    int rc = cli_emit(c, report_drift_tree(a, s->plan), false, drift_table, NULL);
+    if (rc == CLI_EXIT_OK && s->plan->ndrift)
+        rc = CLI_EXIT_CHANGES;
+    if (s->run) {
+        char err[1024];
+        struct store_finding *f = arena_alloc(a, (s->plan->ndrift + 1) * sizeof(*f));
+        for (size_t i = 0; i < s->plan->ndrift; i++) {
+            const struct drift_finding *d = &s->plan->drift[i];
+            f[i] = (struct store_finding){ drift_category_name(d->category), d->kind, d->name,
+                                           d->field, d->desired, d->actual, d->message,
+                                           0, 0, 0, 0 };
+        }
+        if (store_begin(s->st, err, sizeof(err)) < 0 ||
+            store_findings_record(s->st, s->run, s->uri, f, s->plan->ndrift, err,
+                                  sizeof(err)) < 0 ||
+            store_commit(s->st, err, sizeof(err)) < 0) {
+            store_rollback(s->st);
+            cli_warning("the findings are not recorded: %s", err);
+        }
+        struct inventory *inv = session_inventory(s);
+        session_record_seen(s, inv, true);
+        inventory_free(inv);
+        session_end(s, s->plan->ndrift ? STORE_RUN_DRIFT : STORE_RUN_OK,
+                    arena_printf(a, "%zu finding%s", s->plan->ndrift,
+                                 s->plan->ndrift == 1 ? "" : "s"), NULL);
+    }
+    arena_free(a);
+    return rc;
+}

@@ -1,0 +1,111 @@
+/* session.h — one reconcile of one node, set up as far as a caller needs:
+ * load and check the manifests, open the state store and record the run,
+ * take the reconcile lock, connect, observe, plan. The command line's
+ * commands get one from main.c's table; the controller will hold one per
+ * loop. It prints nothing: every message goes through the caller's `say`
+ * hook as one line (an error or a warning), and the manifests' findings
+ * through `findings`, so a caller without a terminal decides where they go.
+ *
+ * Order and guarantees (the same as the CLI has always had): invalid
+ * manifests stop everything before libvirt is contacted; a run that writes
+ * (SESSION_LOCK) stops when the store cannot record it; an open that fails
+ * after the run was recorded ends the run with its result (invalid, error)
+ * itself. After session_open succeeds the caller ends the run
+ * (session_end) with what it did.
+ */
+#ifndef QKVM_SESSION_H
+#define QKVM_SESSION_H
+
+#include "manifest.h"
+#include "model.h"
+#include "plan.h"
+#include "store.h"
+#include "virt.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+struct diag;
+struct inventory;
+struct obs_host;
+struct owned;
+
+enum session_need {
+    SESSION_MANIFESTS = 1u << 0,   /* -f required; loaded and checked */
+    SESSION_MANIFESTS_OPT = 1u << 1,/* loaded when given */
+    SESSION_INVALID_OK = 1u << 2,  /* go on with invalid manifests (validate, render) */
+    SESSION_STORE = 1u << 3,       /* the store, read-only (a missing file is empty) */
+    SESSION_RECORD = 1u << 4,      /* the store for writing, the run recorded (a read-only
+                                    * file: a warning, the run not recorded) */
+    SESSION_LOCK = 1u << 5,        /* the reconcile lock; the run must be recorded */
+    SESSION_CONNECT = 1u << 6,     /* connect to the node and observe it */
+    SESSION_CONNECT_SOFT = 1u << 7,/* ... and when it cannot, go on with what was recorded */
+    SESSION_DEEP = 1u << 8,        /* observe thoroughly (every persistent definition) */
+    SESSION_PLAN = 1u << 9,        /* plan, when manifests were loaded and the node observed */
+};
+
+enum session_level { SESSION_ERROR, SESSION_WARNING, SESSION_INFO };
+
+struct session_opts {
+    const char *cmd;                   /* "plan", "apply"...: the run's kind */
+    const char *const *files;
+    size_t nfiles;
+    const char *connect;               /* -c, or NULL */
+    const char *state;                 /* --state, or NULL (then $QKVM_STATE, the default) */
+    unsigned need;                     /* enum session_need */
+    struct plan_opts plan;
+    int lock_timeout_ms;
+    struct virt_limits virt;
+    bool verbose;                      /* timings as SESSION_INFO */
+    void (*say)(void *payload, enum session_level level, const char *msg);
+    void (*findings)(void *payload, const struct diag *d);
+    void *payload;
+};
+
+enum session_status {
+    SESSION_OK,
+    SESSION_FAILED,                    /* said why; nothing was changed */
+    SESSION_INVALID,                   /* invalid manifests; nothing was changed */
+};
+
+struct session {
+    const struct session_opts *o;
+    struct arena *a;
+    struct model *m;                   /* NULL when no manifests were loaded */
+    struct diag *d;                    /* their findings */
+    struct manifest_stats stats;
+    struct store *st;
+    struct owned *own;
+    struct virt *v;                    /* NULL when not connected */
+    struct obs_host *obs;              /* NULL when not observed */
+    struct plan *plan;                 /* NULL when not planned */
+    int64_t run;                       /* the run's id; 0: not recorded */
+    const char *uri;                   /* the node's URI (libvirt's, once connected) */
+    const char *node;                  /* its name: the Node's, else the URI's host */
+    double t_load, t_observe;          /* seconds */
+};
+
+/* Set up what o->need asks. The session is always to be closed. */
+enum session_status session_open(struct session *s, const struct session_opts *o);
+void session_close(struct session *s);              /* accepts a zeroed session */
+/* End the recorded run (no-op when not recorded); a failure to record is
+ * a warning: what happened on the host already happened. */
+void session_end(struct session *s, enum store_result result, const char *summary,
+                 const char *error);
+/* The node's rows: manifests, observation, plan, and what the store last
+ * saw on the node (for AGE). */
+struct inventory *session_inventory(struct session *s);
+/* Record what was seen (with the declared specs when with_spec). */
+void session_record_seen(struct session *s, struct inventory *inv, bool with_spec);
+/* A one-line summary of the plan for the run record. */
+const char *session_plan_summary(struct session *s);
+/* The state path the options name ($QKVM_STATE, the default...); *dflt
+ * tells whether it is the default, whose directory qkvm creates. */
+char *session_state_path(const char *given, bool *dflt);
+/* Open the store at the options' path, for the commands that need it
+ * otherwise (history --prune-older-than). NULL after saying why. */
+struct store *session_store(const struct session_opts *o, enum store_mode mode);
+
+#endif
