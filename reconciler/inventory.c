@@ -18,6 +18,7 @@
 #include "store.h"
 #include "text.h"
 #include "tree.h"
+#include "vec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@ struct verdict {
     enum model_kind kind;
     const char *name;
     const char *sync;
-    int rank;
+    int rank;              /* higher wins when an object has several actions or notes */
 };
 
 static int cmp_key(enum model_kind ka, const char *na, enum model_kind kb, const char *nb)
@@ -58,17 +59,6 @@ static int cmp_verdict(const void *a, const void *b)
 {
     const struct verdict *x = a, *y = b;
     return cmp_key(x->kind, x->name, y->kind, y->name);
-}
-
-/* Higher rank wins when an object has several actions or notes. */
-static void verdict_add(struct verdict **v, size_t *n, size_t *cap, enum model_kind k,
-                        const char *name, const char *sync, int rank)
-{
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 64;
-        *v = xreallocarray(*v, *cap, sizeof(**v));
-    }
-    (*v)[(*n)++] = (struct verdict){ k, name, sync, rank };
 }
 
 static const char *verb_sync(enum plan_verb verb, int *rank)
@@ -103,15 +93,6 @@ static const char *vm_state(const struct obs_domain *d)
     return d->paused ? "paused" : "running";
 }
 
-static void add_cand(struct cand **v, size_t *n, size_t *cap, struct cand c)
-{
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 256;
-        *v = xreallocarray(*v, *cap, sizeof(**v));
-    }
-    (*v)[(*n)++] = c;
-}
-
 struct inventory *inventory_build(const char *node, const char *uri, const struct model *m,
                                   const struct obs_host *obs, const struct plan *p,
                                   const struct store_object *stored, size_t nstored)
@@ -121,8 +102,7 @@ struct inventory *inventory_build(const char *node, const char *uri, const struc
     inv->node = arena_strdup(inv->arena, node ? node : "");
     inv->uri = arena_strdup(inv->arena, uri ? uri : "");
     inv->observed = obs != NULL;
-    struct cand *c = NULL;
-    size_t nc = 0, cc = 0;
+    VEC(struct cand) cands = { 0 };
 
     if (m)
         for (int k = 0; k < MODEL_KIND_COUNT; k++)
@@ -130,52 +110,57 @@ struct inventory *inventory_build(const char *node, const char *uri, const struc
                 const struct model_object *o = m->objs[k][i];
                 const char *pool = k == MODEL_DISK ? ((const struct model_disk *)o)->spec.pool
                                                    : NULL;
-                add_cand(&c, &nc, &cc, (struct cand){ k, o->meta.name, SRC_WANT, o, pool });
+                *vec_push(&cands) = (struct cand){ k, o->meta.name, SRC_WANT, o, pool };
             }
     if (obs) {
         for (size_t i = 0; i < obs->ndoms; i++)
-            add_cand(&c, &nc, &cc, (struct cand){ MODEL_VM, obs->doms[i].name, SRC_SEEN,
-                                                  &obs->doms[i], NULL });
+            *vec_push(&cands) = (struct cand){ MODEL_VM, obs->doms[i].name, SRC_SEEN,
+                                               &obs->doms[i], NULL };
         for (size_t i = 0; i < obs->nnets; i++)
-            add_cand(&c, &nc, &cc, (struct cand){ MODEL_NETWORK, obs->nets[i].name, SRC_SEEN,
-                                                  &obs->nets[i], NULL });
+            *vec_push(&cands) = (struct cand){ MODEL_NETWORK, obs->nets[i].name, SRC_SEEN,
+                                               &obs->nets[i], NULL };
         for (size_t i = 0; i < obs->npools; i++) {
             const struct obs_pool *op = &obs->pools[i];
-            add_cand(&c, &nc, &cc, (struct cand){ MODEL_POOL, op->name, SRC_SEEN, op, NULL });
+            *vec_push(&cands) = (struct cand){ MODEL_POOL, op->name, SRC_SEEN, op, NULL };
             for (size_t j = 0; j < op->nvols; j++)
-                add_cand(&c, &nc, &cc, (struct cand){ MODEL_DISK, op->vols[j].name, SRC_SEEN,
-                                                      &op->vols[j], op->name });
+                *vec_push(&cands) = (struct cand){ MODEL_DISK, op->vols[j].name, SRC_SEEN,
+                                                   &op->vols[j], op->name };
         }
     }
     /* the node itself, declared or not */
     if (obs && node && *node)
-        add_cand(&c, &nc, &cc, (struct cand){ MODEL_NODE, inv->node, SRC_SEEN, NULL, NULL });
+        *vec_push(&cands) = (struct cand){ MODEL_NODE, inv->node, SRC_SEEN, NULL, NULL };
     for (size_t i = 0; i < nstored; i++) {
         int k = inventory_kind(stored[i].kind);
         if (k >= 0)
-            add_cand(&c, &nc, &cc, (struct cand){ k, stored[i].name, SRC_STORED, &stored[i],
-                                                  NULL });
+            *vec_push(&cands) = (struct cand){ k, stored[i].name, SRC_STORED, &stored[i],
+                                               NULL };
     }
+    struct cand *c = cands.v;
+    size_t nc = cands.n;
     if (nc)
         qsort(c, nc, sizeof(*c), cmp_cand);
 
-    struct verdict *vd = NULL;
-    size_t nv = 0, cv = 0;
+    VEC(struct verdict) verdicts = { 0 };
     if (p) {
         int rank;
         for (size_t i = 0; i < p->n; i++) {
             const char *s = verb_sync(p->v[i].verb, &rank);
-            verdict_add(&vd, &nv, &cv, p->v[i].kind, p->v[i].name, s, rank);
+            *vec_push(&verdicts) = (struct verdict){ p->v[i].kind, p->v[i].name, s, rank };
         }
         for (size_t i = 0; i < p->nnotes; i++) {
             const char *s = note_sync(p->notes[i].type, &rank);
-            verdict_add(&vd, &nv, &cv, p->notes[i].kind, p->notes[i].name, s, rank);
+            *vec_push(&verdicts) = (struct verdict){ p->notes[i].kind, p->notes[i].name, s,
+                                                     rank };
         }
         for (size_t i = 0; i < p->nforeign; i++)
-            verdict_add(&vd, &nv, &cv, p->foreign[i].kind, p->foreign[i].name, "Foreign", 1);
-        if (nv)
-            qsort(vd, nv, sizeof(*vd), cmp_verdict);
+            *vec_push(&verdicts) = (struct verdict){ p->foreign[i].kind, p->foreign[i].name,
+                                                     "Foreign", 1 };
     }
+    struct verdict *vd = verdicts.v;
+    size_t nv = verdicts.n;
+    if (nv)
+        qsort(vd, nv, sizeof(*vd), cmp_verdict);
 
     inv->v = arena_alloc(inv->arena, (nc + 1) * sizeof(*inv->v));
     for (size_t i = 0; i < nc;) {
@@ -278,8 +263,8 @@ struct inventory *inventory_build(const char *node, const char *uri, const struc
         if (r->kind == MODEL_POLICY || r->kind == MODEL_NODE)
             r->sync = declared || (so && *so->sync) ? (p || !so ? "Synced" : so->sync) : "Unknown";
     }
-    free(c);
-    free(vd);
+    vec_free(&cands);
+    vec_free(&verdicts);
     return inv;
 }
 
@@ -400,17 +385,14 @@ struct table {
     const char *head[MAXCOLS];
     int cap[MAXCOLS];               /* narrow width limits; 0: none */
     size_t ncols;
-    const char **cells;             /* rows * ncols */
-    size_t nrows, cap_rows;
+    VEC(const char *) cells;        /* nrows * ncols */
+    size_t nrows;
 };
 
 static void table_row(struct table *t, const char **cells)
 {
-    if (t->nrows == t->cap_rows) {
-        t->cap_rows = t->cap_rows ? t->cap_rows * 2 : 64;
-        t->cells = xreallocarray(t->cells, t->cap_rows * t->ncols, sizeof(*t->cells));
-    }
-    memcpy(&t->cells[t->nrows++ * t->ncols], cells, t->ncols * sizeof(*cells));
+    memcpy(vec_grow(&t->cells, t->ncols), cells, t->ncols * sizeof(*cells));
+    t->nrows++;
 }
 
 /* Columns as wide as their widest cell, but never beyond cap (the cell is
@@ -421,7 +403,7 @@ static void table_print(FILE *out, struct table *t, bool wide)
     for (size_t c = 0; c < t->ncols; c++) {
         w[c] = (int)strlen(t->head[c]);
         for (size_t r = 0; r < t->nrows; r++) {
-            int l = (int)strlen(t->cells[r * t->ncols + c]);
+            int l = (int)strlen(t->cells.v[r * t->ncols + c]);
             if (l > w[c])
                 w[c] = l;
         }
@@ -429,7 +411,7 @@ static void table_print(FILE *out, struct table *t, bool wide)
             w[c] = t->cap[c];
     }
     for (size_t r = 0; r <= t->nrows; r++) {
-        const char **row = r == 0 ? t->head : &t->cells[(r - 1) * t->ncols];
+        const char **row = r == 0 ? t->head : &t->cells.v[(r - 1) * t->ncols];
         for (size_t c = 0; c < t->ncols; c++) {
             const char *s = row[c];
             int l = (int)strlen(s);
@@ -441,7 +423,7 @@ static void table_print(FILE *out, struct table *t, bool wide)
             fputs(last ? "\n" : "  ", out);
         }
     }
-    free(t->cells);
+    vec_free(&t->cells);
 }
 
 static const char *age(struct arena *a, const struct inventory_row *r, int64_t now)
