@@ -35,7 +35,7 @@ enum cli_format { CLI_TABLE, CLI_WIDE, CLI_JSON, CLI_YAML };
 
 struct cli {
     const char **files;
-    size_t nfiles;
+    size_t nfiles, files_cap;      /* a vec.h array */
     const char *connect;
     const char *state;
     enum cli_format format;

@@ -2,6 +2,7 @@
 #include "diag.h"
 
 #include "arena.h"
+#include "vec.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -58,15 +59,11 @@ void diag_add(struct diag *d, enum diag_severity sev, const char *file,
         d->dropped++;
         return;
     }
-    if (d->len == d->cap) {
-        d->cap = d->cap ? d->cap * 2 : 64;
-        d->items = xreallocarray(d->items, d->cap, sizeof(*d->items));
-    }
     va_list ap;
     va_start(ap, fmt);
     char *msg = arena_vprintf(d->arena, fmt, ap);
     va_end(ap);
-    struct diag_item *it = &d->items[d->len++];
+    struct diag_item *it = vec_append(NULL, d->items, d->len, d->cap, 1);
     it->file = file ? arena_strdup(d->arena, file) : NULL;
     it->mark = mark;
     it->severity = sev;

@@ -5,6 +5,7 @@
 #include "arena.h"
 #include "check.h"
 #include "schema.h"
+#include "vec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +26,7 @@ void diff_dispose(struct diff *d)
 void diff_add(struct diff *d, const char *field, const char *from, const char *to,
               enum diff_how how, const char *why)
 {
-    if (d->n == d->cap) {
-        d->cap = d->cap ? d->cap * 2 : 8;
-        d->v = xreallocarray(d->v, d->cap, sizeof(*d->v));
-    }
-    d->v[d->n++] = (struct diff_change){ field, from, to, how, why };
+    *vec_push(d) = (struct diff_change){ field, from, to, how, why };
 }
 
 const char *diff_quantity(struct arena *a, uint64_t bytes)

@@ -18,6 +18,7 @@
 #include "store.h"
 #include "text.h"
 #include "tree.h"
+#include "vec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@ struct verdict {
     enum model_kind kind;
     const char *name;
     enum inventory_sync sync;
-    int rank;
+    int rank;              /* higher wins when an object has several actions or notes */
 };
 
 const char *inventory_sync_name(enum inventory_sync s)
@@ -89,17 +90,6 @@ static int cmp_verdict(const void *a, const void *b)
     return cmp_key(x->kind, x->name, y->kind, y->name);
 }
 
-/* Higher rank wins when an object has several actions or notes. */
-static void verdict_add(struct verdict **v, size_t *n, size_t *cap, enum model_kind k,
-                        const char *name, enum inventory_sync sync, int rank)
-{
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 64;
-        *v = xreallocarray(*v, *cap, sizeof(**v));
-    }
-    (*v)[(*n)++] = (struct verdict){ k, name, sync, rank };
-}
-
 static enum inventory_sync verb_sync(enum plan_verb verb, int *rank)
 {
     switch (verb) {
@@ -132,15 +122,6 @@ static const char *vm_state(const struct obs_domain *d)
     return d->paused ? "paused" : "running";
 }
 
-static void add_cand(struct cand **v, size_t *n, size_t *cap, struct cand c)
-{
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 256;
-        *v = xreallocarray(*v, *cap, sizeof(**v));
-    }
-    (*v)[(*n)++] = c;
-}
-
 struct inventory *inventory_build(const char *node, const char *uri, const struct model *m,
                                   const struct obs_host *obs, const struct plan *p,
                                   const struct store_object *stored, size_t nstored)
@@ -150,8 +131,7 @@ struct inventory *inventory_build(const char *node, const char *uri, const struc
     inv->node = arena_strdup(inv->arena, node ? node : "");
     inv->uri = arena_strdup(inv->arena, uri ? uri : "");
     inv->observed = obs != NULL;
-    struct cand *c = NULL;
-    size_t nc = 0, cc = 0;
+    VEC(struct cand) cands = { 0 };
 
     if (m)
         for (int k = 0; k < MODEL_KIND_COUNT; k++)
@@ -159,53 +139,57 @@ struct inventory *inventory_build(const char *node, const char *uri, const struc
                 const struct model_object *o = m->objs[k][i];
                 const char *pool = k == MODEL_DISK ? ((const struct model_disk *)o)->spec.pool
                                                    : NULL;
-                add_cand(&c, &nc, &cc, (struct cand){ k, o->meta.name, SRC_WANT, o, pool });
+                *vec_push(&cands) = (struct cand){ k, o->meta.name, SRC_WANT, o, pool };
             }
     if (obs) {
         for (size_t i = 0; i < obs->ndoms; i++)
-            add_cand(&c, &nc, &cc, (struct cand){ MODEL_VM, obs->doms[i].name, SRC_SEEN,
-                                                  &obs->doms[i], NULL });
+            *vec_push(&cands) = (struct cand){ MODEL_VM, obs->doms[i].name, SRC_SEEN,
+                                               &obs->doms[i], NULL };
         for (size_t i = 0; i < obs->nnets; i++)
-            add_cand(&c, &nc, &cc, (struct cand){ MODEL_NETWORK, obs->nets[i].name, SRC_SEEN,
-                                                  &obs->nets[i], NULL });
+            *vec_push(&cands) = (struct cand){ MODEL_NETWORK, obs->nets[i].name, SRC_SEEN,
+                                               &obs->nets[i], NULL };
         for (size_t i = 0; i < obs->npools; i++) {
             const struct obs_pool *op = &obs->pools[i];
-            add_cand(&c, &nc, &cc, (struct cand){ MODEL_POOL, op->name, SRC_SEEN, op, NULL });
+            *vec_push(&cands) = (struct cand){ MODEL_POOL, op->name, SRC_SEEN, op, NULL };
             for (size_t j = 0; j < op->nvols; j++)
-                add_cand(&c, &nc, &cc, (struct cand){ MODEL_DISK, op->vols[j].name, SRC_SEEN,
-                                                      &op->vols[j], op->name });
+                *vec_push(&cands) = (struct cand){ MODEL_DISK, op->vols[j].name, SRC_SEEN,
+                                                   &op->vols[j], op->name };
         }
     }
     /* the node itself, declared or not */
     if (obs && node && *node)
-        add_cand(&c, &nc, &cc, (struct cand){ MODEL_NODE, inv->node, SRC_SEEN, NULL, NULL });
+        *vec_push(&cands) = (struct cand){ MODEL_NODE, inv->node, SRC_SEEN, NULL, NULL };
     for (size_t i = 0; i < nstored; i++) {
         int k = inventory_kind(stored[i].kind);
         if (k >= 0)
-            add_cand(&c, &nc, &cc, (struct cand){ k, stored[i].name, SRC_STORED, &stored[i],
-                                                  NULL });
+            *vec_push(&cands) = (struct cand){ k, stored[i].name, SRC_STORED, &stored[i],
+                                               NULL };
     }
+    struct cand *c = cands.v;
+    size_t nc = cands.n;
     if (nc)
         qsort(c, nc, sizeof(*c), cmp_cand);
 
-    struct verdict *vd = NULL;
-    size_t nv = 0, cv = 0;
+    VEC(struct verdict) verdicts = { 0 };
     if (p) {
         int rank;
         for (size_t i = 0; i < p->n; i++) {
             enum inventory_sync s = verb_sync(p->v[i].verb, &rank);
-            verdict_add(&vd, &nv, &cv, p->v[i].kind, p->v[i].name, s, rank);
+            *vec_push(&verdicts) = (struct verdict){ p->v[i].kind, p->v[i].name, s, rank };
         }
         for (size_t i = 0; i < p->nnotes; i++) {
             enum inventory_sync s = note_sync(p->notes[i].type, &rank);
-            verdict_add(&vd, &nv, &cv, p->notes[i].kind, p->notes[i].name, s, rank);
+            *vec_push(&verdicts) = (struct verdict){ p->notes[i].kind, p->notes[i].name, s,
+                                                     rank };
         }
         for (size_t i = 0; i < p->nforeign; i++)
-            verdict_add(&vd, &nv, &cv, p->foreign[i].kind, p->foreign[i].name,
-                        INVENTORY_FOREIGN, 1);
-        if (nv)
-            qsort(vd, nv, sizeof(*vd), cmp_verdict);
+            *vec_push(&verdicts) = (struct verdict){ p->foreign[i].kind, p->foreign[i].name,
+                                                     INVENTORY_FOREIGN, 1 };
     }
+    struct verdict *vd = verdicts.v;
+    size_t nv = verdicts.n;
+    if (nv)
+        qsort(vd, nv, sizeof(*vd), cmp_verdict);
 
     inv->v = arena_alloc(inv->arena, (nc + 1) * sizeof(*inv->v));
     for (size_t i = 0; i < nc;) {
@@ -310,8 +294,8 @@ struct inventory *inventory_build(const char *node, const char *uri, const struc
                           ? (p || !so ? INVENTORY_SYNCED : inventory_sync_parse(so->sync))
                           : INVENTORY_UNKNOWN;
     }
-    free(c);
-    free(vd);
+    vec_free(&cands);
+    vec_free(&verdicts);
     return inv;
 }
 

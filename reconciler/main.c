@@ -16,6 +16,7 @@
 #include "diag.h"
 #include "session.h"
 #include "text.h"
+#include "vec.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -229,8 +230,7 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
                             long_opts, NULL)) != -1) {
         switch (c) {
         case 'f':
-            o->files = xreallocarray(o->files, o->nfiles + 1, sizeof(*o->files));
-            o->files[o->nfiles++] = optarg;
+            *(const char **)vec_append(NULL, o->files, o->nfiles, o->files_cap, 1) = optarg;
             break;
         case 'c':
             o->connect = optarg;

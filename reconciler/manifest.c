@@ -3,6 +3,7 @@
 
 #include "arena.h"
 #include "decode.h"
+#include "vec.h"
 #include "yamldoc.h"
 
 #include <dirent.h>
@@ -147,27 +148,23 @@ static int walk(struct loader *l, const char *dir, int depth)
         sys_error(l, dir, "open directory");
         return -1;
     }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
+    VEC(char *) names = { 0 };
     struct dirent *de;
     while ((de = readdir(dh))) {
         if (de->d_name[0] == '.')
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            names = xreallocarray(names, cap, sizeof(*names));
-        }
-        names[n++] = xstrdup(de->d_name);
+        *vec_push(&names) = xstrdup(de->d_name);
     }
     closedir(dh);
-    qsort(names, n, sizeof(*names), cmp_str);
+    if (names.n > 1)
+        qsort(names.v, names.n, sizeof(*names.v), cmp_str);
 
     int rc = 0;
     size_t dl = strlen(dir);
-    for (size_t i = 0; i < n; i++) {
-        size_t pl = dl + 1 + strlen(names[i]) + 1;
+    for (size_t i = 0; i < names.n; i++) {
+        size_t pl = dl + 1 + strlen(names.v[i]) + 1;
         char *path = xmalloc(pl);
-        snprintf(path, pl, "%s%s%s", dir, dir[dl - 1] == '/' ? "" : "/", names[i]);
+        snprintf(path, pl, "%s%s%s", dir, dir[dl - 1] == '/' ? "" : "/", names.v[i]);
         struct stat sb;
         if (lstat(path, &sb) < 0) {
             sys_error(l, path, "stat");
@@ -176,9 +173,9 @@ static int walk(struct loader *l, const char *dir, int depth)
             if (walk(l, path, depth + 1) < 0)
                 rc = -1;
         } else if (S_ISREG(sb.st_mode)) {
-            if (yaml_name(names[i]) && load_file(l, path) < 0)
+            if (yaml_name(names.v[i]) && load_file(l, path) < 0)
                 rc = -1;
-        } else if (S_ISLNK(sb.st_mode) && yaml_name(names[i])) {
+        } else if (S_ISLNK(sb.st_mode) && yaml_name(names.v[i])) {
             bool is_dir;
             if (link_inside(l, path, &is_dir)) {
                 if (load_file(l, path) < 0)
@@ -194,14 +191,14 @@ static int walk(struct loader *l, const char *dir, int depth)
             if (is_dir)
                 diag_add(l->d, DIAG_WARNING, path, nomark(), NULL, NULL, NULL,
                          "skipped: symbolic links to directories are not followed");
-        } else if (yaml_name(names[i])) {
+        } else if (yaml_name(names.v[i])) {
             diag_add(l->d, DIAG_WARNING, path, nomark(), NULL, NULL, NULL,
                      "skipped: not a regular file");
         }
         free(path);
-        free(names[i]);
+        free(names.v[i]);
     }
-    free(names);
+    vec_free(&names);
     return rc;
 }
 

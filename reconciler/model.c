@@ -3,6 +3,7 @@
 
 #include "arena.h"
 #include "tree.h"
+#include "vec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +33,7 @@ void model_free(struct model *m)
 void model_add(struct model *m, struct model_object *o)
 {
     enum model_kind k = o->kind;
-    if (m->len[k] == m->cap[k]) {
-        m->cap[k] = m->cap[k] ? m->cap[k] * 2 : 16;
-        m->objs[k] = xreallocarray(m->objs[k], m->cap[k], sizeof(*m->objs[k]));
-    }
-    m->objs[k][m->len[k]++] = o;
+    *vec_append(NULL, m->objs[k], m->len[k], m->cap[k], 1) = o;
     m->sorted = false;
 }
 

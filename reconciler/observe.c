@@ -4,6 +4,7 @@
 #include "arena.h"
 #include "diff.h"
 #include "owned.h"
+#include "vec.h"
 #include "virt.h"
 
 #include <dirent.h>
@@ -91,14 +92,7 @@ static void stray_files(struct arena *a, struct obs_pool *p)
             continue;
         if (observe_volume(p, e->d_name))
             continue;
-        if (p->nstray_files == cap) {
-            const char **old = p->stray_files;
-            cap = cap ? cap * 2 : 8;
-            p->stray_files = arena_alloc(a, cap * sizeof(*p->stray_files));
-            if (old)
-                memcpy(p->stray_files, old, p->nstray_files * sizeof(*old));
-        }
-        p->stray_files[p->nstray_files++] =
+        *vec_append(a, p->stray_files, p->nstray_files, cap, 1) =
             arena_printf(a, "%s/%s", p->pool->spec.path, e->d_name);
     }
     closedir(dir);
@@ -167,14 +161,7 @@ static void stray_processes(struct obs_host *h, int daemon)
                     strcasecmp(h->doms[i].uuid, uuid) == 0;
         if (known)
             continue;
-        if (h->nstrays == cap) {
-            struct obs_process *old = h->strays;
-            cap = cap ? cap * 2 : 4;
-            h->strays = arena_alloc(h->arena, cap * sizeof(*h->strays));
-            if (old)
-                memcpy(h->strays, old, h->nstrays * sizeof(*old));
-        }
-        struct obs_process *p = &h->strays[h->nstrays++];
+        struct obs_process *p = vec_append(h->arena, h->strays, h->nstrays, cap, 1);
         p->pid = (int)pid;
         p->uuid = uuid ? arena_strdup(h->arena, uuid) : NULL;
         if (name) {

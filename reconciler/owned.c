@@ -9,6 +9,7 @@
 
 #include "arena.h"
 #include "store.h"
+#include "vec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,13 +52,8 @@ static void add(struct owned *o, bool volume, const char *uuid, const char *name
     struct owned_entry *e = find(o, volume, uuid, name);
     if (e)
         entry_free(e);
-    else {
-        if (o->n == o->cap) {
-            o->cap = o->cap ? o->cap * 2 : 16;
-            o->v = xreallocarray(o->v, o->cap, sizeof(*o->v));
-        }
-        e = &o->v[o->n++];
-    }
+    else
+        e = vec_push(o);
     *e = (struct owned_entry){ volume, protect, xstrdup(uuid), xstrdup(name),
                                xstrdup(project && *project ? project : "default"),
                                xstrdup(ident ? ident : ""), xstrdup(labels ? labels : "") };

@@ -7,6 +7,7 @@
 #include "owned.h"
 #include "schema.h"
 #include "tree.h"
+#include "vec.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -153,11 +154,8 @@ static enum plan_owner record_owner(const struct ctx *c, const struct owned_entr
 static void foreign(struct ctx *c, enum model_kind k, const char *name, const char *project)
 {
     struct plan *p = c->p;
-    if (p->nforeign == p->foreign_cap) {
-        p->foreign_cap = p->foreign_cap ? p->foreign_cap * 2 : 8;
-        p->foreign = xreallocarray(p->foreign, p->foreign_cap, sizeof(*p->foreign));
-    }
-    p->foreign[p->nforeign++] = (struct plan_foreign){ k, name, project };
+    *vec_append(NULL, p->foreign, p->nforeign, p->foreign_cap, 1) =
+        (struct plan_foreign){ k, name, project };
 }
 
 static struct plan_action *add_action(struct ctx *c, enum plan_verb verb, enum model_kind k,
@@ -165,12 +163,7 @@ static struct plan_action *add_action(struct ctx *c, enum plan_verb verb, enum m
                                       const char *reason)
 {
     struct plan *p = c->p;
-    if (p->n == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 16;
-        p->v = xreallocarray(p->v, p->cap, sizeof(*p->v));
-    }
-    struct plan_action *a = &p->v[p->n++];
-    memset(a, 0, sizeof(*a));
+    struct plan_action *a = vec_push(p);
     a->verb = verb;
     a->kind = k;
     a->name = name;
@@ -186,11 +179,7 @@ static void add_dep(struct ctx *c, struct plan_action *a, size_t dep)
     for (size_t i = 0; i < a->ndeps; i++)
         if (a->deps[i] == dep)
             return;
-    size_t *d = arena_alloc(c->a, (a->ndeps + 1) * sizeof(*d));
-    if (a->ndeps)
-        memcpy(d, a->deps, a->ndeps * sizeof(*d));
-    d[a->ndeps++] = dep;
-    a->deps = d;
+    *vec_append(c->a, a->deps, a->ndeps, a->deps_cap, 1) = dep;
 }
 
 /* Make action `ai` depend on whatever is planned for (k, name). */
@@ -207,13 +196,10 @@ static void note(struct ctx *c, enum plan_note_type t, enum model_kind k, const 
                  const char *fmt, ...)
 {
     struct plan *p = c->p;
-    if (p->nnotes == p->notes_cap) {
-        p->notes_cap = p->notes_cap ? p->notes_cap * 2 : 8;
-        p->notes = xreallocarray(p->notes, p->notes_cap, sizeof(*p->notes));
-    }
     va_list ap;
     va_start(ap, fmt);
-    p->notes[p->nnotes++] = (struct plan_note){ t, k, name, arena_vprintf(c->a, fmt, ap) };
+    *vec_append(NULL, p->notes, p->nnotes, p->notes_cap, 1) =
+        (struct plan_note){ t, k, name, arena_vprintf(c->a, fmt, ap) };
     va_end(ap);
 }
 
@@ -226,14 +212,11 @@ static void finding(struct ctx *c, enum drift_category cat, const char *kind,
                     const char *actual, const char *fmt, ...)
 {
     struct plan *p = c->p;
-    if (p->ndrift == p->drift_cap) {
-        p->drift_cap = p->drift_cap ? p->drift_cap * 2 : 16;
-        p->drift = xreallocarray(p->drift, p->drift_cap, sizeof(*p->drift));
-    }
     va_list ap;
     va_start(ap, fmt);
-    p->drift[p->ndrift++] = (struct drift_finding){ cat, kind, name, field, desired, actual,
-                                                    arena_vprintf(c->a, fmt, ap) };
+    *vec_append(NULL, p->drift, p->ndrift, p->drift_cap, 1) =
+        (struct drift_finding){ cat, kind, name, field, desired, actual,
+                                arena_vprintf(c->a, fmt, ap) };
     va_end(ap);
 }
 
@@ -401,8 +384,7 @@ static void plan_pools(struct ctx *c)
 size_t plan_dhcp_hosts(struct arena *a, const struct model *want, const char *net,
                        struct virtxml_dhcp_host **out)
 {
-    size_t n = 0, cap = 0;
-    struct virtxml_dhcp_host *v = NULL;
+    VEC(struct virtxml_dhcp_host) hosts = { 0 };
     for (size_t i = 0; i < want->len[MODEL_VM]; i++) {
         const struct model_vm *vm = (const struct model_vm *)want->objs[MODEL_VM][i];
         bool named = false;
@@ -410,22 +392,15 @@ size_t plan_dhcp_hosts(struct arena *a, const struct model *want, const char *ne
             const struct vm_nic *nic = &vm->spec.nics.v[j];
             if (!nic->ip || strcmp(nic->network, net) != 0)
                 continue;
-            if (n == cap) {
-                struct virtxml_dhcp_host *old = v;
-                cap = cap ? cap * 2 : 8;
-                v = arena_alloc(a, cap * sizeof(*v));
-                if (old)
-                    memcpy(v, old, n * sizeof(*v));
-            }
             /* libvirt refuses two entries with one name: the VM's first
              * NIC on the network gets its name, the others none. */
-            v[n++] = (struct virtxml_dhcp_host){ nic->mac, nic->ip,
-                                                 named ? NULL : vm->obj.meta.name };
+            *vec_push_arena(a, &hosts) = (struct virtxml_dhcp_host){
+                nic->mac, nic->ip, named ? NULL : vm->obj.meta.name };
             named = true;
         }
     }
-    *out = v;
-    return n;
+    *out = hosts.v;
+    return hosts.n;
 }
 
 static const struct virtxml_dhcp_host *find_host(const struct virtxml_dhcp_host *v, size_t n,

@@ -100,8 +100,8 @@ struct plan_action {
     size_t nchanges;
     bool restart_required;            /* some changes wait for a restart */
     const struct model_object *want;  /* NULL for deletions */
-    size_t *deps;                     /* indices of actions this one needs */
-    size_t ndeps;
+    size_t *deps;                     /* indices of actions this one needs (in the arena) */
+    size_t ndeps, deps_cap;
 };
 
 struct plan_note {

@@ -2,6 +2,7 @@
 #include "text.h"
 
 #include "arena.h"
+#include "vec.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -192,11 +193,8 @@ size_t text_width(const char *s)
 
 void text_table_row(struct text_table *t, const char *const *cells)
 {
-    if (t->nrows == t->cap_rows) {
-        t->cap_rows = t->cap_rows ? t->cap_rows * 2 : 64;
-        t->cells = xreallocarray(t->cells, t->cap_rows * t->ncols, sizeof(*t->cells));
-    }
-    memcpy(&t->cells[t->nrows * t->ncols], cells, t->ncols * sizeof(*cells));
+    memcpy(vec_append(NULL, t->cells, t->ncells, t->cells_cap, t->ncols), cells,
+           t->ncols * sizeof(*cells));
     t->nrows++;
 }
 
@@ -239,5 +237,5 @@ void text_table_print(FILE *out, struct text_table *t, bool wide)
     }
     free(t->cells);
     t->cells = NULL;
-    t->nrows = t->cap_rows = 0;
+    t->ncells = t->cells_cap = t->nrows = 0;
 }

@@ -45,8 +45,8 @@ struct text_table {
     const char *head[TEXT_TABLE_COLS];
     int cap[TEXT_TABLE_COLS];       /* narrow width limits; 0: none */
     size_t ncols;
-    const char **cells;             /* rows * ncols */
-    size_t nrows, cap_rows;
+    const char **cells;             /* nrows * ncols, a vec.h array */
+    size_t ncells, cells_cap, nrows;
 };
 void text_table_row(struct text_table *t, const char *const *cells);
 void text_table_print(FILE *out, struct text_table *t, bool wide);

@@ -14,6 +14,7 @@
 #include "schema.h"
 #include "text.h"
 #include "tree.h"
+#include "vec.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -155,11 +156,7 @@ struct uses {
 
 static void use_add(struct uses *u, struct use e)
 {
-    if (u->n == u->cap) {
-        u->cap = u->cap ? u->cap * 2 : 256;
-        u->v = xreallocarray(u->v, u->cap, sizeof(*u->v));
-    }
-    u->v[u->n++] = e;
+    *vec_push(u) = e;
 }
 
 /* Calls `dup` for every entry whose key (and scope) an earlier one has. */

@@ -12,6 +12,7 @@
 
 #include "arena.h"
 #include "text.h"
+#include "vec.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -50,21 +51,14 @@ static void error_at(struct builder *b, struct tree_mark m, const char *fmt, ...
     diag_add(b->d, DIAG_ERROR, b->file, m, NULL, NULL, NULL, "%s", msg);
 }
 
-static void frame_push_kid(struct frame *f, struct tree *t)
-{
-    if (f->len == f->cap) {
-        f->cap = f->cap ? f->cap * 2 : 16;
-        f->kids = xreallocarray(f->kids, f->cap, sizeof(*f->kids));
-    }
-    f->kids[f->len++] = t;
-}
-
 static void attach(struct builder *b, struct tree *t)
 {
-    if (b->depth == 0)
+    if (b->depth == 0) {
         b->root = t;
-    else
-        frame_push_kid(&b->stack[b->depth - 1], t);
+    } else {
+        struct frame *f = &b->stack[b->depth - 1];
+        *vec_append(NULL, f->kids, f->len, f->cap, 1) = t;
+    }
 }
 
 static int cmp_key(const void *pa, const void *pb)
@@ -282,20 +276,6 @@ static const char *foreign_encoding(const unsigned char *b, size_t len, bool *bo
     return NULL;
 }
 
-static void set_add(struct arena *a, struct yamldoc_set *out, struct tree *t,
-                    size_t *cap)
-{
-    if (out->len == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 4;
-        struct tree **nd = arena_alloc(a, ncap * sizeof(*nd));
-        if (out->len)
-            memcpy(nd, out->docs, out->len * sizeof(*nd));
-        out->docs = nd;
-        *cap = ncap;
-    }
-    out->docs[out->len++] = t;
-}
-
 int yamldoc_parse(struct arena *a, const char *file, const char *buf,
                   size_t len, struct diag *d, struct yamldoc_set *out)
 {
@@ -351,7 +331,7 @@ int yamldoc_parse(struct arena *a, const char *file, const char *buf,
                              b.root->scalar == TREE_PLAIN &&
                              tree_plain_kind(b.root->u.str, b.root->len) ==
                                  TREE_PLAIN_NULL)))
-                set_add(a, out, b.root, &cap);
+                *vec_append(a, out->docs, out->len, cap, 1) = b.root;
             b.root = NULL;
             break;
         case YAML_ALIAS_EVENT:

@@ -25,6 +25,7 @@
 #include "store.h"
 
 #include "arena.h"
+#include "vec.h"
 
 #include <sqlite3.h>
 
@@ -317,19 +318,6 @@ static const char *col_text(struct arena *a, sqlite3_stmt *st, int i)
     return t ? arena_strdup(a, (const char *)t) : NULL;
 }
 
-/* The rows of a query go into an array in the caller's arena, grown by
- * doubling (the outgrown copies stay in the arena until it is freed). */
-static void *grow(struct arena *a, void *v, size_t n, size_t *cap, size_t size)
-{
-    if (n < *cap)
-        return v;
-    *cap = *cap ? *cap * 2 : 16;
-    void *w = arena_alloc(a, *cap * size);
-    if (n)
-        memcpy(w, v, n * size);
-    return w;
-}
-
 static long long pragma_int(struct store *s, const char *sql, int *ok)
 {
     sqlite3_stmt *st;
@@ -501,14 +489,13 @@ static int schema_rows(sqlite3 *db, struct arena *a, struct schema_row **out, si
     size_t cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        *out = grow(a, *out, *n, &cap, sizeof(**out));
         const char *c[4];
         for (int i = 0; i < 4; i++) {
             c[i] = col_text(a, st, i);
             if (!c[i])
                 c[i] = "";
         }
-        (*out)[(*n)++] = (struct schema_row){ c[0], c[1], c[2], c[3] };
+        *vec_append(a, *out, *n, cap, 1) = (struct schema_row){ c[0], c[1], c[2], c[3] };
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -1;
@@ -1034,8 +1021,8 @@ int store_reap(struct store *s, char *err, size_t errlen)
         int pid = sqlite3_column_int(st, 2);
         if (alive(pid, sqlite3_column_int64(st, 3)))
             continue;
-        v = grow(a, v, n, &cap, sizeof(*v));
-        v[n++] = (struct dead){ sqlite3_column_int64(st, 0), col_text(a, st, 1), pid };
+        *vec_append(a, v, n, cap, 1) =
+            (struct dead){ sqlite3_column_int64(st, 0), col_text(a, st, 1), pid };
     }
     if (st)
         sqlite3_reset(st);
@@ -1198,8 +1185,7 @@ int store_runs(struct store *s, struct arena *a, long limit, int64_t since,
     struct store_run *v = NULL;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        v = grow(a, v, *n, &cap, sizeof(*v));
-        read_run(s, a, st, &v[(*n)++]);
+        read_run(s, a, st, vec_append(a, v, *n, cap, 1));
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -1315,8 +1301,7 @@ int store_findings_record(struct store *s, int64_t run, const char *node,
             seen[i] = true;
             continue;
         }
-        closing = grow(a, closing, nclosing, &cap, sizeof(*closing));
-        closing[nclosing++] = (struct closing){
+        *vec_append(a, closing, nclosing, cap, 1) = (struct closing){
             sqlite3_column_int64(st, 0), arena_strdup(a, c[1]), arena_strdup(a, c[2]),
             arena_printf(a, "%s%s%s", c[0], *c[3] ? ": " : "", c[3]) };
     }
@@ -1431,8 +1416,7 @@ int store_findings(struct store *s, struct arena *a, int64_t run, const char *no
     struct store_finding *v = NULL;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        v = grow(a, v, *n, &cap, sizeof(*v));
-        struct store_finding *x = &v[(*n)++];
+        struct store_finding *x = vec_append(a, v, *n, cap, 1);
         x->category = col_text(a, st, 0);
         x->kind = col_text(a, st, 1);
         x->name = col_text(a, st, 2);
@@ -1519,13 +1503,11 @@ int store_owned_all(struct store *s, struct arena *a, struct store_owned **out, 
     struct store_owned *v = NULL;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        v = grow(a, v, *n, &cap, sizeof(*v));
         const char *vol = (const char *)sqlite3_column_text(st, 1);
-        v[(*n)++] = (struct store_owned){ col_text(a, st, 0),
-                                          vol && *vol ? arena_strdup(a, vol) : NULL,
-                                          col_text(a, st, 2), sqlite3_column_int(st, 3) != 0,
-                                          col_text(a, st, 4), col_text(a, st, 5),
-                                          col_text(a, st, 6) };
+        *vec_append(a, v, *n, cap, 1) = (struct store_owned){
+            col_text(a, st, 0), vol && *vol ? arena_strdup(a, vol) : NULL,
+            col_text(a, st, 2), sqlite3_column_int(st, 3) != 0, col_text(a, st, 4),
+            col_text(a, st, 5), col_text(a, st, 6) };
     }
     sqlite3_reset(st);
     *out = v;
@@ -1609,8 +1591,7 @@ int store_objects(struct store *s, struct arena *a, const char *node, const char
     struct store_object *v = NULL;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        v = grow(a, v, *n, &cap, sizeof(*v));
-        struct store_object *x = &v[(*n)++];
+        struct store_object *x = vec_append(a, v, *n, cap, 1);
         x->node = col_text(a, st, 0);
         x->kind = col_text(a, st, 1);
         x->name = col_text(a, st, 2);
@@ -1669,11 +1650,9 @@ int store_nodes(struct store *s, struct arena *a, struct store_node **out, size_
     struct store_node *v = NULL;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        v = grow(a, v, *n, &cap, sizeof(*v));
-        v[(*n)++] = (struct store_node){ col_text(a, st, 0), col_text(a, st, 1),
-                                         col_text(a, st, 2), col_text(a, st, 3),
-                                         sqlite3_column_int64(st, 4),
-                                         sqlite3_column_int64(st, 5) };
+        *vec_append(a, v, *n, cap, 1) = (struct store_node){
+            col_text(a, st, 0), col_text(a, st, 1), col_text(a, st, 2), col_text(a, st, 3),
+            sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5) };
     }
     sqlite3_reset(st);
     *out = v;
@@ -1729,12 +1708,10 @@ int store_events(struct store *s, struct arena *a, int64_t since, const char *ki
     struct store_event *v = NULL;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        v = grow(a, v, *n, &cap, sizeof(*v));
-        v[(*n)++] = (struct store_event){ sqlite3_column_int64(st, 0),
-                                          sqlite3_column_int64(st, 1), col_text(a, st, 2),
-                                          col_text(a, st, 3), col_text(a, st, 4),
-                                          col_text(a, st, 5), col_text(a, st, 6),
-                                          col_text(a, st, 7) };
+        *vec_append(a, v, *n, cap, 1) = (struct store_event){
+            sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), col_text(a, st, 2),
+            col_text(a, st, 3), col_text(a, st, 4), col_text(a, st, 5), col_text(a, st, 6),
+            col_text(a, st, 7) };
     }
     sqlite3_reset(st);
     *out = v;
