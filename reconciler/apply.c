@@ -14,6 +14,7 @@
 #include "virtxml.h"
 #include "yamldoc.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,9 @@ struct run {
 /* The mark of a domain or network this project defines: it names the
  * object's UUID (chosen before libvirt defines a new one), so a copy that
  * keeps the mark is never taken for it. */
+static void log_line(const struct run *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void mark_of(const struct run *r, const struct model_object *o, const char *uuid,
                     char *hash, struct virtxml_mark *m)
 {
@@ -412,6 +416,8 @@ static int vm_live(struct run *r, const struct model_vm *want, const struct obs_
                 if (strcmp(d->disk, key) != 0)
                     continue;
                 char *x = virtxml_disk_encode(r->want, d, od->src[i].target);
+                log_line(r, "vm/%s: unplugging disk %s: the guest must release it (libvirt "
+                            "waits a few seconds)\n", name, key);
                 int rc = virt_domain_detach(r->v, name, x, err, el);
                 free(x);
                 return rc;
@@ -652,6 +658,53 @@ static int journal_end(struct run *r, size_t i, enum apply_status status, const 
     return 0;
 }
 
+/* SIGINT or SIGTERM during an apply: the action under way finishes (a
+ * stop's wait for its guest ends at once), nothing more is started, and
+ * the caller says what was done. A second one kills as usual. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    interrupted = sig;
+}
+
+/* The wait of a graceful stop: a countdown on a terminal (rewritten in
+ * place), one line otherwise; an interruption ends it. */
+static bool stop_wait(void *payload, const char *name, int remaining_ms)
+{
+    const struct run *r = payload;
+    FILE *log = r->o->log;
+    if (interrupted)
+        return false;
+    if (log && r->o->tty) {
+        fprintf(log, "\r\033[Kvm/%s: waiting for the guest to shut down: %ds left, then it is "
+                     "destroyed", name, (remaining_ms + 999) / 1000);
+        fflush(log);
+    } else if (log && remaining_ms == r->o->shutdown_timeout_ms) {
+        fprintf(log, "vm/%s: waiting up to %ds for the guest to shut down, then destroying it\n",
+                name, (remaining_ms + 999) / 1000);
+        fflush(log);
+    }
+    return true;
+}
+
+/* One line per action, on its way out before the next action starts,
+ * whatever stdout is (a pipe to a log, a file): what was done survives the
+ * process being killed. */
+static void log_line(const struct run *r, const char *fmt, ...)
+{
+    FILE *log = r->o->log;
+    if (!log)
+        return;
+    if (r->o->tty)
+        fputs("\r\033[K", log);     /* over a countdown */
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(log, fmt, ap);
+    va_end(ap);
+    fflush(log);
+}
+
 int apply_plan(struct virt *v, const struct model *desired, const struct obs_host *obs,
                const struct plan *p, struct store *st, const struct apply_opts *o,
                struct apply_result *res)
@@ -661,8 +714,19 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
     res->status = xcalloc(p->n + 1, sizeof(*res->status));
     res->error = xcalloc(p->n + 1, sizeof(*res->error));
     char gone[1024] = "";     /* the lost connection: nothing more is started */
+    struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND },
+                     old_int, old_term;
+    sigemptyset(&sa.sa_mask);
+    interrupted = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    virt_set_wait_hook(v, stop_wait, &r);
     size_t i;
     for (i = 0; i < p->n; i++) {
+        if (interrupted && !*gone)
+            snprintf(gone, sizeof(gone), "interrupted by %s; the next apply picks up from what "
+                                         "the host has",
+                     interrupted == SIGINT ? "SIGINT (Ctrl-C)" : "SIGTERM");
         const struct plan_action *a = &p->v[i];
         const char *kind = plan_kind_name(a->kind);
         const struct plan_action *bad = NULL;
@@ -680,8 +744,7 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
                          plan_kind_name(bad->kind), bad->name,
                          res->status[bad - p->v] == APPLY_FAILED ? "failed" : "was skipped");
             res->error[i] = xstrdup(msg);
-            if (o->log)
-                fprintf(o->log, "%s/%s: %s %s\n", kind, a->name, plan_verb_name(a->verb), msg);
+            log_line(&r, "%s/%s: %s %s\n", kind, a->name, plan_verb_name(a->verb), msg);
             if (o->journal && (journal_begin(&r, i) < 0 ||
                                journal_end(&r, i, APPLY_SKIPPED, msg) < 0))
                 break;
@@ -706,20 +769,22 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
             res->failed++;
             res->error[i] = xstrdup(r.err[0] ? r.err : "failed");
             virt_lost(v, gone, sizeof(gone));
-            if (o->log)
-                fprintf(o->log, "%s%s/%s: %s FAILED: %s%s\n", o->color ? "\033[31m" : "", kind,
-                        a->name, plan_verb_name(a->verb), res->error[i], o->color ? "\033[0m" : "");
+            log_line(&r, "%s%s/%s: %s FAILED: %s%s\n", o->color ? "\033[31m" : "", kind, a->name,
+                     plan_verb_name(a->verb), res->error[i], o->color ? "\033[0m" : "");
         } else {
             res->status[i] = APPLY_DONE;
             res->done++;
-            if (o->log)
-                fprintf(o->log, "%s/%s: %s%s\n", kind, a->name, past(a->verb),
-                        a->restart_required ? " (restart required for some changes)" : "");
+            log_line(&r, "%s/%s: %s%s\n", kind, a->name, past(a->verb),
+                     a->restart_required ? " (restart required for some changes)" : "");
         }
         /* Its end not recorded: stop, as when its start could not be. */
         if (o->journal && journal_end(&r, i, res->status[i], res->error[i]) < 0)
             break;
     }
+    virt_set_wait_hook(v, NULL, NULL);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    res->interrupted = interrupted;
     if (i < p->n) {
         /* The journal could not be written: stop before changing more. */
         char why[1200];

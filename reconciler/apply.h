@@ -48,6 +48,7 @@ struct apply_opts {
     int shutdown_timeout_ms;   /* graceful stop before destroy */
     const char *commit;        /* recorded in the mark; "" for a directory */
     FILE *log;                 /* one line per action, NULL for none */
+    bool tty;                  /* log is a terminal: progress rewritten in place */
     bool color;
     int64_t run;               /* the run's id in the store */
     bool journal;              /* write actions and events (off only to measure it) */
@@ -57,6 +58,7 @@ struct apply_result {
     enum apply_status *status; /* per plan action */
     char **error;              /* per plan action: message (FAILED, SKIPPED) */
     size_t done, failed, skipped;
+    int interrupted;           /* the signal (SIGINT, SIGTERM) that stopped it, or 0 */
 };
 
 /* Returns 0 when every action succeeded, -1 otherwise (see r). */

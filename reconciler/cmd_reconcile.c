@@ -14,6 +14,7 @@
 #include "store.h"
 #include "tree.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -165,6 +166,7 @@ CLI_COMMAND(cmd_apply)
         .shutdown_timeout_ms = (c->shutdown_timeout < 0 ? 60 : c->shutdown_timeout) * 1000,
         .commit = "",
         .log = text && !c->quiet ? stdout : NULL,
+        .tty = text && !c->quiet && isatty(STDOUT_FILENO),
         .color = stdout_color(c),
         .run = s->run,
         .journal = journal_on(),
@@ -178,7 +180,16 @@ CLI_COMMAND(cmd_apply)
         printf("\nApply %s: %zu done, %zu failed, %zu skipped (%.1f s).\n",
                arc < 0 ? "incomplete" : "complete", res.done, res.failed, res.skipped,
                cli_now() - t0);
-    if (arc < 0) {
+    if (res.interrupted) {
+        size_t not_started = 0;
+        for (size_t i = 0; i < s->plan->n; i++)
+            not_started += res.status[i] == APPLY_SKIPPED &&
+                           strstr(res.error[i] ? res.error[i] : "", "not started: interrupted");
+        cli_error("interrupted by %s: %zu done, %zu failed, %zu not started; the next apply picks "
+                  "up from what the host has", res.interrupted == SIGINT ? "SIGINT" : "SIGTERM",
+                  res.done, res.failed, not_started);
+        rc = CLI_EXIT_ERROR;
+    } else if (arc < 0) {
         for (size_t i = 0; i < s->plan->n; i++)
             if (res.status[i] == APPLY_FAILED || res.status[i] == APPLY_SKIPPED)
                 cli_error("%s %s/%s: %s", plan_verb_name(s->plan->v[i].verb),

@@ -570,6 +570,14 @@ struct tree *inventory_tree(struct arena *a, const struct inventory *inv, enum m
         tree_map_str(a, o, "apiVersion", SCHEMA_API_VERSION);
         tree_map_str(a, o, "kind", schema_kinds[k].name);
         tree_map_str(a, meta, "name", r->name);
+        const struct model_labels *labels = r->want ? &r->want->meta.labels
+                                            : r->seen ? &r->seen->meta.labels : NULL;
+        if (labels && labels->n) {
+            struct tree *lt = tree_new_map(a);
+            for (size_t j = 0; j < labels->n; j++)
+                tree_map_str(a, lt, labels->v[j].key, labels->v[j].value);
+            tree_map_add(a, meta, "labels", lt);
+        }
         tree_map_add(a, o, "metadata", meta);
         struct tree *spec = NULL;
         if (r->want)
@@ -586,8 +594,8 @@ struct tree *inventory_tree(struct arena *a, const struct inventory *inv, enum m
             tree_map_str(a, st, "pool", r->pool);
         if (r->cpus >= 0)
             tree_map_int(a, st, "cpus", r->cpus);
-        if (r->memory >= 0)
-            tree_map_int(a, st, "memory", r->memory);
+        if (r->memory >= 0)              /* in the spec's own units: 64MiB */
+            tree_map_str(a, st, "memory", diff_quantity(a, (uint64_t)r->memory));
         if (r->seen) {
             struct tree *seen = tree_get(encode_object(a, r->seen), "spec");
             if (seen)

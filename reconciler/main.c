@@ -417,6 +417,14 @@ static void findings(void *payload, const struct diag *d)
 /* Check the arguments, set up what the command needs, run it. */
 static int run(struct cli *c, const struct command *cmd, int argc, char **argv)
 {
+    /* -o wide only where a table has more to show */
+    static const char *const wide[] = { "get", "history", "events" };
+    bool has_wide = false;
+    for (size_t i = 0; i < sizeof(wide) / sizeof(wide[0]); i++)
+        has_wide |= strcmp(cmd->name, wide[i]) == 0;
+    if (c->format == CLI_WIDE && !has_wide)
+        return cli_error("-o wide is for get, history and events; %s prints table, json or yaml",
+                         cmd->name);
     if (argc < cmd->min_args || argc > cmd->max_args) {
         if (cmd->need & SESSION_MANIFESTS)
             return cli_error("%s takes no arguments (use -f PATH)", cmd->name);

@@ -258,6 +258,7 @@ static int observe_networks(struct virt *v, struct obs_host *h, char *err, size_
         n->name = arena_strdup(h->arena, nets.v[i].name);
         n->net = nx.net;
         n->mark = nx.mark;
+        n->net->obj.meta.labels = nx.mark.labels;
         n->uuid = nx.uuid;
         n->hosts = nx.hosts;
         n->nhosts = nx.nhosts;
@@ -319,6 +320,7 @@ static int observe_domains(struct virt *v, struct obs_host *h, const struct mode
         d->vm = dx.vm;
         d->src = dx.src;
         d->mark = dx.mark;
+        d->vm->obj.meta.labels = dx.mark.labels;   /* as last declared, kept in the mark */
         d->uuid = dx.uuid;
         d->active = it->active;
         d->paused = it->paused;

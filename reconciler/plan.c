@@ -1171,9 +1171,10 @@ static void plan_guard(struct ctx *c)
     free(keep);
     if (n > (size_t)max)
         note(c, NOTE_REFUSED, MODEL_PROJECT, c->project,
-             "refused: this plan would delete %zu objects, more than the %ld that project '%s' "
-             "allows (%s); nothing is deleted. Pass --max-deletions %zu to allow it",
-             n, max, c->project, given ? "--max-deletions" : "spec.maxDeletions", n);
+             "refused: this plan would delete %zu object%s, more than the %ld that project "
+             "'%s' allows (%s); nothing is deleted. Pass --max-deletions %zu to allow it",
+             n, n == 1 ? "" : "s", max, c->project,
+             given ? "--max-deletions" : "spec.maxDeletions", n);
     else
         note(c, NOTE_REFUSED, MODEL_PROJECT, c->project,
              "refused: this plan would delete every object project '%s' manages on the host "

@@ -55,6 +55,8 @@ struct virt {
     char *socket_path;   /* the daemon's unix socket, NULL when not local */
     atomic_int closed;   /* 0, or 1 + the virConnectCloseReason (set by on_close) */
     struct virt_limits lim;
+    virt_wait_fn wait_hook;          /* progress of a graceful stop, or NULL */
+    void *wait_payload;
 };
 
 static void silent(void *data, virErrorPtr e)
@@ -919,6 +921,13 @@ int virt_domain_stop(struct virt *v, const char *name, int timeout_ms, bool *for
                 rc = lverr(v, err, errlen, name);
                 goto out;
             }
+            if (waited % 1000 == 0 && v->wait_hook &&
+                !v->wait_hook(v->wait_payload, name, timeout_ms - waited)) {
+                snprintf(err, errlen, "interrupted while waiting for '%s' to shut down (it was "
+                                      "asked to and may still do so)", name);
+                rc = -1;
+                goto out;
+            }
             sleep_ms(100);
         }
     }
@@ -932,6 +941,12 @@ int virt_domain_stop(struct virt *v, const char *name, int timeout_ms, bool *for
 out:
     virDomainFree(o);
     return rc;
+}
+
+void virt_set_wait_hook(struct virt *v, virt_wait_fn fn, void *payload)
+{
+    v->wait_hook = fn;
+    v->wait_payload = payload;
 }
 
 int virt_domain_remove(struct virt *v, const char *name, char *err, size_t errlen)

@@ -112,6 +112,11 @@ int virt_domain_resume(struct virt *v, const char *name, char *err, size_t errle
  * not waited out). */
 int virt_domain_stop(struct virt *v, const char *name, int timeout_ms, bool *forced,
                      char *err, size_t errlen);
+/* Called about once a second while a stop waits for its guest, with the
+ * time left before destroy; returning false stops the wait: the stop fails
+ * as interrupted (the guest keeps its shutdown request). */
+typedef bool (*virt_wait_fn)(void *payload, const char *name, int remaining_ms);
+void virt_set_wait_hook(struct virt *v, virt_wait_fn fn, void *payload);
 int virt_domain_remove(struct virt *v, const char *name, char *err, size_t errlen);
 /* Live changes of a running domain. */
 int virt_domain_set_memory(struct virt *v, const char *name, uint64_t bytes, char *err,

@@ -41,6 +41,7 @@ it_run() {
     on_node pj "projects sharing a host, ownership proof, deletion guards" pj_cases || return
     on_node lv "live changes, power states and restarts on a running guest" lv_cases || return
     on_node rn "a VM renamed on its own disks" lv_rename || return
+    on_node ou "what an apply prints, and Ctrl-C" lv_output || return
     # when libvirt goes away: the node whose daemon these cases kill
     on_node rb "a daemon that dies or hangs" rb_cases || return
 }

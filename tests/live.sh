@@ -185,3 +185,49 @@ lv_rename() {
         '! V dominfo lv-1 >/dev/null 2>&1 && [ "$(V domstate lv-2)" = running ] && V domblklist lv-2 | grep -q lv-root'
     no_changes "rename" "$M"
 }
+
+# What a person watching (or a log collecting) an apply sees: the wait of a
+# graceful stop announced, every finished action's line written before the
+# next starts even into a pipe, and Ctrl-C saying what was done, what was
+# not started and that the next apply picks up.
+lv_output() {
+    rm -rf "$TESTTMP/lv"
+    IT_STATE="$TESTTMP/lv/state.db"
+    local M="$TESTTMP/lv/m" LV_AUTOSTART=true LV_ROOT=16MiB
+    lv_write "$M" "cpus: 1" "memory: 64MiB" "state: running" "disks: [{disk: lv-root, boot: 1}]"
+    sed -i 's/metadata: {name: lv-1, labels: {app: lv}}/metadata: {name: lv-1, labels: {app: lv, tier: front}}/' "$M/vm.yaml"
+    q apply -f "$M" --yes
+    expect "output: a guest to stop" 0 "vm/lv-1: started"
+    q get vm lv-1 -o yaml
+    expect "get -o yaml keeps the labels and says memory as the spec does" 0 \
+        "labels:" "tier: front" "memory: 64MiB"
+    q events -o wide
+    expect "events -o wide adds the run and the node" 0 "^AGE +TYPE +REASON +OBJECT +RUN +NODE +MESSAGE"
+    # the guest has no OS: it ignores the ACPI power button, so the stop
+    # waits; a second VM and a network come after it in the plan
+    lv_write "$M" "cpus: 1" "memory: 64MiB" "state: stopped" "disks: [{disk: lv-root, boot: 1}]"
+    printf 'apiVersion: qkvm.dev/v1\nkind: Network\nmetadata: {name: lv-zz}\nspec: {mode: isolated, cidr: 10.96.0.0/24}\n' >"$M/zz.yaml"
+    local log="$TESTTMP/lv/apply.log" errs="$TESTTMP/lv/apply.err"
+    $WRAP "$QKVM" -c "$IT_URI" --state "$IT_STATE" apply -f "$M" --yes --shutdown-timeout 300 \
+        >"$log" 2>"$errs" &
+    local pid=$! i=0
+    # wait for the stop to be journalled as pending (an event, not a time)
+    until [ "$(sqlite3 "$IT_STATE" "SELECT count(*) FROM actions WHERE verb = 'stop' AND status = 'pending'" 2>/dev/null)" = 1 ]; do
+        i=$((i + 1)); [ $i -lt 1200 ] || break; sleep 0.1
+    done
+    # the network was planned before the VM's stop: its line is in the pipe already
+    until grep -q "waiting up to 300s for the guest to shut down" "$log"; do
+        i=$((i + 1)); [ $i -lt 1200 ] || break; sleep 0.1
+    done
+    holds "output: the wait is announced, and the lines before it are already written" \
+        'grep -q "network/lv-zz: created" "$log" && grep -q "vm/lv-1: waiting up to 300s for the guest to shut down, then destroying it" "$log"'
+    kill -INT "$pid"
+    rc=0; wait "$pid" || rc=$?
+    holds "Ctrl-C: exit 1, saying what was done and that the next apply picks up" \
+        '[ "$rc" = 1 ] && grep -q "qkvm: error: interrupted by SIGINT: 1 done, 1 failed, 0 not started; the next apply picks up from what the host has" "$errs"'
+    q history --limit 1 -o json
+    expect "Ctrl-C: the run is recorded as failed, the stop as interrupted" 0 '"result": "failed"'
+    q apply -f "$M" --yes --shutdown-timeout 1
+    expect "after Ctrl-C, the next apply converges" 0 "vm/lv-1: stopped"
+    no_changes "after Ctrl-C" "$M"
+}
