@@ -277,6 +277,22 @@ static int observe_networks(struct virt *v, struct obs_host *h, char *err, size_
         n->active = nets.v[i].active;
         n->autostart = nets.v[i].autostart;
         n->net->spec.autostart = n->autostart;
+        if (n->active && nets.v[i].persistent && !n->mark.kind) {
+            /* An adopted network runs from the definition it had until it
+             * restarts, and libvirt before 9.7 cannot set a running
+             * network's metadata: its mark is in the persistent one. */
+            char *x = virt_network_config_xml(v, &nets.v[i], err, errlen);
+            struct virtxml_network cx;
+            if (!x && !*err)
+                continue;
+            if (!x || virtxml_network_decode(h->arena, x, &cx, err, errlen) < 0) {
+                free(x);
+                rc = -1;
+                break;
+            }
+            free(x);
+            n->mark = cx.mark;
+        }
     }
     virt_list_free(&nets);
     qsort(h->nets, h->nnets, sizeof(*h->nets), by_name);
