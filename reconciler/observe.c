@@ -231,6 +231,7 @@ static int observe_pools(struct virt *v, struct obs_host *h, const struct model 
             ov->disk = vx.disk;
             ov->disk->spec.pool = p->name;
             ov->path = vx.path;
+            ov->un = vx.un;
             ov->rec = own ? owned_volume(own, p->uuid, ov->name) : NULL;
             if (ov->rec && *ov->rec->ident && h->local) {
                 /* the file must still be the one qkvm created */
@@ -274,6 +275,7 @@ static int observe_networks(struct virt *v, struct obs_host *h, char *err, size_
         n->uuid = nx.uuid;
         n->hosts = nx.hosts;
         n->nhosts = nx.nhosts;
+        n->un = nx.un;
         n->active = nets.v[i].active;
         n->autostart = nets.v[i].autostart;
         n->net->spec.autostart = n->autostart;
@@ -349,6 +351,7 @@ static int observe_domains(struct virt *v, struct obs_host *h, const struct mode
         d->src = dx.src;
         d->mark = dx.mark;
         d->uuid = dx.uuid;
+        d->un = dx.un;
         d->active = it->active;
         d->paused = it->paused;
         if (it->paused) {
@@ -383,6 +386,7 @@ static int observe_domains(struct virt *v, struct obs_host *h, const struct mode
             }
             free(x);
             d->config = cx.vm;
+            d->config_un = cx.un;
             d->config->spec.state = VM_STATE_RUNNING;
         }
     }
