@@ -11,6 +11,7 @@
 #include "diag.h"
 #include "encode.h"
 #include "explain.h"
+#include "import.h"
 #include "jsondoc.h"
 #include "jsonschema.h"
 #include "manifest.h"
@@ -68,6 +69,7 @@ struct opts {
     bool yes, prune, adopt;  /* apply */
     bool restart;            /* apply, plan: restart VMs whose changes need it */
     bool detailed_exitcode;  /* plan */
+    bool all;                /* import */
     int shutdown_timeout;    /* apply: seconds, -1 unset */
     bool wide;               /* -o wide */
     int lock_timeout_ms;     /* apply */
@@ -1445,6 +1447,80 @@ static int cmd_describe(struct opts *o, int argc, char **argv)
     return rc;
 }
 
+/* import: manifests for what the host has and no project owns (import.c
+ * decides what and why; this prints it as render prints manifests). Reads
+ * the host and the ownership records; never writes. */
+static int cmd_import(struct opts *o, int argc, char **argv)
+{
+    char err[1024];
+    struct arena *a = arena_new();
+    struct import_request *req = NULL;
+    size_t nreq = 0;
+    int rc = QKVM_EXIT_ERROR;
+    struct model *m = NULL;
+    struct diag d = { 0 };
+    struct store *st = NULL;
+    struct owned *own = NULL;
+    struct virt *v = NULL;
+    struct obs_host *obs = NULL;
+    struct import_result *res = NULL;
+    if (o->all ? argc > 0 : import_requests(a, argc, argv, &req, &nreq, err, sizeof(err)) < 0) {
+        fprintf(stderr, "qkvm: error: %s\n", o->all ? "--all takes no KIND or NAME" : err);
+        goto done;
+    }
+    if (o->nfiles) {
+        struct manifest_stats ms;
+        m = load(o, "import", 0, &d, &ms, &rc);
+        if (!m)
+            goto done;
+        diag_print(&d, stderr, o->color);
+        if (d.errors) {
+            fprintf(stderr, "qkvm: %zu error%s: manifests are invalid\n", d.errors,
+                    d.errors == 1 ? "" : "s");
+            rc = QKVM_EXIT_INVALID;
+            goto done;
+        }
+    } else {
+        m = model_new();
+    }
+    rc = QKVM_EXIT_ERROR;
+    const char *uri, *label;
+    if (pick_uri(o, m, &uri, &label) < 0 || !(st = open_store(o, STORE_READ)))
+        goto done;
+    if (!(own = owned_from_store(st, err, sizeof(err)))) {
+        fprintf(stderr, "qkvm: cannot read the ownership records: %s\n", err);
+        goto done;
+    }
+    if (!(v = virt_open(uri, &o->virt, err, sizeof(err))) ||
+        !(obs = observe_host(v, m, own, OBSERVE_DEEP, err, sizeof(err)))) {
+        fprintf(stderr, "qkvm: %s%s%s\n", v ? "cannot observe " : "", v ? virt_uri(v) : "",
+                v ? arena_printf(a, ": %s", err) : err);
+        goto done;
+    }
+    res = import_build(obs, m, req, nreq, o->all);
+    for (size_t i = 0; i < res->nmsgs; i++)
+        fprintf(stderr, "qkvm: %s: %s\n",
+                res->msgs[i].level == IMPORT_ERROR ? "error" : "warning", res->msgs[i].text);
+    struct tree *all = tree_new_seq(a);
+    for (int k = 0; k < MODEL_KIND_COUNT; k++)
+        for (size_t i = 0; i < res->model->len[k]; i++)
+            tree_seq_add(a, all, encode_object(a, res->model->objs[k][i]));
+    rc = all->len ? emit_tree(o, all, true) : QKVM_EXIT_OK;
+    if (res->refused)
+        rc = QKVM_EXIT_ERROR;
+done:
+    import_free(res);
+    observe_free(obs);
+    virt_close(v);
+    owned_free(own);
+    store_close(st);
+    if (m && o->nfiles)
+        diag_dispose(&d);
+    model_free(m);
+    arena_free(a);
+    return rc;
+}
+
 static int cmd_version(struct opts *o, int argc, char **argv)
 {
     (void)o;
@@ -1562,6 +1638,23 @@ static const struct command commands[] = {
       "created, updated, deleted, failed; drift detected and resolved; runs\n"
       "interrupted; locks taken over from a dead process.\n"
       "  --since D   only the last D (90s, 30m, 1h, 7d)\n" },
+    { "import", cmd_import, "KIND NAME... | --all [-f PATH] [-c URI] [-o yaml|json]",
+      "print manifests for objects of the host no project owns",
+      "Print manifests (as 'qkvm render' prints them) for domains (KIND vm),\n"
+      "networks, pools and volumes (KIND disk; POOL/VOLUME, or VOLUME when one\n"
+      "pool has it) that no project owns, with what an imported VM uses (its\n"
+      "volumes, their pools, its networks) unless the manifests given with -f\n"
+      "declare it. Every value libvirt has is written out (power state, MACs,\n"
+      "static leases as NIC ips...), so that after 'qkvm apply --adopt' with them\n"
+      "nothing is re-created and the next plan has nothing to do.\n"
+      "Refused, with the reason: another project's object (a qkvm mark, or a\n"
+      "record in the state database), and what a manifest cannot express (a\n"
+      "disk that is a file outside any pool, a name the schema refuses, a pool\n"
+      "other than dir, a network mode or device model the schema lacks...). What\n"
+      "the manifest leaves out (a cdrom, a <channel>) is a warning.\n"
+      "  --all   every object of the host; what cannot be imported is skipped\n"
+      "          with a warning\n"
+      "Exit 1 when an object named was refused; 0 otherwise.\n" },
     { "version", cmd_version, "", "print the version", "Print the version.\n" },
     { NULL, NULL, NULL, NULL, NULL },
 };
@@ -1569,7 +1662,7 @@ static const struct command commands[] = {
 enum { OPT_STATE = 256, OPT_REFERENCE, OPT_YES, OPT_PRUNE, OPT_ADOPT, OPT_DETAILED,
        OPT_SHUTDOWN_TIMEOUT, OPT_LOCK_TIMEOUT, OPT_SINCE, OPT_PRUNE_OLDER, OPT_LIMIT,
        OPT_MAX_DELETIONS, OPT_RESTART, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE_INTERVAL,
-       OPT_KEEPALIVE_COUNT };
+       OPT_KEEPALIVE_COUNT, OPT_ALL };
 
 static const struct option long_opts[] = {
     { "file", required_argument, NULL, 'f' },
@@ -1595,6 +1688,7 @@ static const struct option long_opts[] = {
     { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
     { "keepalive-interval", required_argument, NULL, OPT_KEEPALIVE_INTERVAL },
     { "keepalive-count", required_argument, NULL, OPT_KEEPALIVE_COUNT },
+    { "all", no_argument, NULL, OPT_ALL },
     { NULL, 0, NULL, 0 },
 };
 
@@ -1688,6 +1782,7 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
         case OPT_PRUNE_OLDER:
         case OPT_MAX_DELETIONS:
         case OPT_RESTART:
+        case OPT_ALL:
         case OPT_LIMIT: {
             static const struct { int opt; const char *flag, *cmds; } allowed[] = {
                 { OPT_YES, "--yes", " apply " },
@@ -1701,6 +1796,7 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
                 { OPT_LIMIT, "--limit", " history events " },
                 { OPT_MAX_DELETIONS, "--max-deletions", " apply plan " },
                 { OPT_RESTART, "--restart", " apply plan " },
+                { OPT_ALL, "--all", " import " },
             };
             const char *flag = "";
             for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
@@ -1724,6 +1820,8 @@ static int parse_flags(struct opts *o, int argc, char **argv, bool stop_at_comma
                 o->detailed_exitcode = true;
             else if (c == OPT_RESTART)
                 o->restart = true;
+            else if (c == OPT_ALL)
+                o->all = true;
             else if (c == OPT_LOCK_TIMEOUT || c == OPT_SINCE || c == OPT_PRUNE_OLDER) {
                 long long ms;
                 if (text_duration(optarg, &ms) < 0 ||
