@@ -200,12 +200,28 @@ static void unmodeled(struct ctx *c, struct cand *k, const struct virtxml_unmode
                    "writes%s: %s", keeps, join(c->a, v, n, ", "));
 }
 
+/* Refuse k when something it needs is refused; true when it was. */
+static bool needs_refused(struct ctx *c, struct cand *k)
+{
+    for (size_t j = 0; j < k->ndeps && !refused(k); j++) {
+        const struct cand *d = k->deps[j];
+        if (d->owner)
+            refuse(c, k, "it uses %s, which belongs to project '%s'", d->label, d->owner);
+        else if (d->reason)
+            refuse(c, k, "it uses %s, which cannot be imported: %s", d->label, d->reason);
+        else
+            continue;
+        return true;
+    }
+    return false;
+}
+
 /* Encode the object built from the observation, print it as YAML and
  * load that text as the loader loads a file: the result is what loading
  * the printed manifest gives. */
 static void finish(struct ctx *c, struct cand *k, struct model_object *o)
 {
-    if (refused(k))
+    if (refused(k) || needs_refused(c, k))
         return;
     o->file = NULL;
     struct tree *t = encode_object(c->a, o);
@@ -604,21 +620,9 @@ static void cascade(struct ctx *c)
     bool again = true;
     while (again) {
         again = false;
-        for (size_t i = 0; i < c->n; i++) {
-            struct cand *k = c->v[i];
-            for (size_t j = 0; j < k->ndeps && !refused(k); j++) {
-                const struct cand *d = k->deps[j];
-                if (!refused(d))
-                    continue;
-                if (d->owner)
-                    refuse(c, k, "it uses %s, which belongs to project '%s'", d->label,
-                           d->owner);
-                else
-                    refuse(c, k, "it uses %s, which cannot be imported: %s", d->label,
-                           d->reason);
+        for (size_t i = 0; i < c->n; i++)
+            if (!refused(c->v[i]) && needs_refused(c, c->v[i]))
                 again = true;
-            }
-        }
     }
 }
 
