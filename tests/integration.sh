@@ -14,6 +14,7 @@ if [ -z "${passed+x}" ]; then . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"; fi
 . "$(dirname "${BASH_SOURCE[0]}")/projects.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/live.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/robust.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/import.sh"
 
 it_run() {
     local node="it$$"
@@ -40,6 +41,7 @@ it_run() {
     on_node st "the state store" st_cases || return
     on_node pj "projects sharing a host, ownership proof, deletion guards" pj_cases || return
     on_node lv "live changes, power states and restarts on a running guest" lv_cases || return
+    on_node im "import" im_cases || return
     # when libvirt goes away: the node whose daemon these cases kill
     on_node rb "a daemon that dies or hangs" rb_cases || return
 }
