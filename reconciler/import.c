@@ -63,18 +63,6 @@ struct ctx {
 
 /* ---- small helpers ---- */
 
-static void strs_add(struct arena *a, const char ***v, size_t *n, const char *s)
-{
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp((*v)[i], s) == 0)
-            return;
-    const char **grown = arena_alloc(a, (*n + 1) * sizeof(*grown));
-    if (*n)
-        memcpy(grown, *v, *n * sizeof(*grown));
-    grown[(*n)++] = s;
-    *v = grown;
-}
-
 static const char *join(struct arena *a, const char *const *v, size_t n, const char *sep)
 {
     const char *s = "";
@@ -108,7 +96,7 @@ static void warn(struct ctx *c, struct cand *k, const char *fmt, ...)
     va_start(ap, fmt);
     const char *s = arena_vprintf(c->a, fmt, ap);
     va_end(ap);
-    strs_add(c->a, &k->warn, &k->nwarn, s);
+    arena_strs_add(c->a, &k->warn, &k->nwarn, s);
 }
 
 static void depend(struct ctx *c, struct cand *k, struct cand *dep)
@@ -184,17 +172,17 @@ static void unmodeled(struct ctx *c, struct cand *k, const struct virtxml_unmode
     const char **v = NULL;
     size_t n = 0;
     for (size_t i = 0; i < u->nmisread; i++)
-        strs_add(c->a, &v, &n, u->misread[i]);
+        arena_strs_add(c->a, &v, &n, u->misread[i]);
     for (size_t i = 0; u2 && i < u2->nmisread; i++)
-        strs_add(c->a, &v, &n, u2->misread[i]);
+        arena_strs_add(c->a, &v, &n, u2->misread[i]);
     if (n)
         refuse(c, k, "a manifest cannot express %s", join(c->a, v, n, "; "));
     v = NULL;
     n = 0;
     for (size_t i = 0; i < u->nextra; i++)
-        strs_add(c->a, &v, &n, u->extra[i]);
+        arena_strs_add(c->a, &v, &n, u->extra[i]);
     for (size_t i = 0; u2 && i < u2->nextra; i++)
-        strs_add(c->a, &v, &n, u2->extra[i]);
+        arena_strs_add(c->a, &v, &n, u2->extra[i]);
     if (n)
         warn(c, k, "not in its manifest, so left out of the definition 'apply --adopt' "
                    "writes%s: %s", keeps, join(c->a, v, n, ", "));
@@ -243,7 +231,7 @@ static void finish(struct ctx *c, struct cand *k, struct model_object *o)
     size_t n = 0;
     for (size_t i = 0; i < d.len; i++)
         if (d.items[i].severity == DIAG_ERROR)
-            strs_add(c->a, &v, &n, arena_strdup(c->a, d.items[i].message));
+            arena_strs_add(c->a, &v, &n, arena_strdup(c->a, d.items[i].message));
     if (n || !x)
         refuse(c, k, "%s", n ? join(c->a, v, n, "; ") : "its manifest does not decode");
     else
@@ -315,24 +303,39 @@ static struct cand *want_volume(struct ctx *c, const struct obs_pool *p,
     return k;
 }
 
-static struct cand *want_network(struct ctx *c, const struct obs_network *n, bool asked)
+/* The candidate of a domain or network, found or new; a new one's mark
+ * is checked (plan_owner): *fresh is false when it was found, or when a
+ * project owns it. */
+static struct cand *marked(struct ctx *c, enum model_kind kind, const char *name,
+                           const struct virtxml_mark *mark, const char *uuid, bool asked,
+                           bool *fresh)
 {
-    struct cand *k = find(c, MODEL_NETWORK, n->name, NULL);
+    struct cand *k = find(c, kind, name, NULL);
+    *fresh = !k;
     if (k) {
         k->asked |= asked;
         return k;
     }
-    k = cand_new(c, MODEL_NETWORK, n->name, NULL, asked);
-    k->net = n;
+    k = cand_new(c, kind, name, NULL, asked);
     const char *owner, *why;
-    enum plan_owner own = plan_owner(c->a, &n->mark, "Network", n->name, n->uuid, c->project,
-                                     &owner, &why);
+    enum plan_owner own = plan_owner(c->a, mark, schema_kinds[kind].name, name, uuid,
+                                     c->project, &owner, &why);
     if (own == OWNER_OURS || own == OWNER_FOREIGN) {
         k->owner = owner;
-        return k;
-    }
-    if (own == OWNER_MISMATCH)
+        *fresh = false;
+    } else if (own == OWNER_MISMATCH) {
         warn(c, k, "%s: it is no project's, and 'apply --adopt' replaces the mark", why);
+    }
+    return k;
+}
+
+static struct cand *want_network(struct ctx *c, const struct obs_network *n, bool asked)
+{
+    bool fresh;
+    struct cand *k = marked(c, MODEL_NETWORK, n->name, &n->mark, n->uuid, asked, &fresh);
+    if (!fresh)
+        return k;
+    k->net = n;
     unmodeled(c, k, &n->un, NULL, " (the running network keeps it until it restarts)");
     struct model_network *mn = arena_alloc(c->a, sizeof(*mn));
     *mn = *n->net;
@@ -405,22 +408,11 @@ static void vm_disk(struct ctx *c, struct cand *k, const struct virtxml_disk_src
 
 static struct cand *want_domain(struct ctx *c, const struct obs_domain *d, bool asked)
 {
-    struct cand *k = find(c, MODEL_VM, d->name, NULL);
-    if (k) {
-        k->asked |= asked;
+    bool fresh;
+    struct cand *k = marked(c, MODEL_VM, d->name, &d->mark, d->uuid, asked, &fresh);
+    if (!fresh)
         return k;
-    }
-    k = cand_new(c, MODEL_VM, d->name, NULL, asked);
     k->dom = d;
-    const char *owner, *why;
-    enum plan_owner own = plan_owner(c->a, &d->mark, "VM", d->name, d->uuid, c->project,
-                                     &owner, &why);
-    if (own == OWNER_OURS || own == OWNER_FOREIGN) {
-        k->owner = owner;
-        return k;
-    }
-    if (own == OWNER_MISMATCH)
-        warn(c, k, "%s: it is no project's, and 'apply --adopt' replaces the mark", why);
     if (!d->persistent)
         refuse(c, k, "it is transient: a VM is a defined domain (define it first: virsh "
                      "dumpxml %s >x.xml; virsh define x.xml)", d->name);
@@ -466,7 +458,7 @@ static struct cand *want_domain(struct ctx *c, const struct obs_domain *d, bool 
     size_t nmoved = 0;
     for (size_t j = 0; j < s->disks.n; j++)
         if (d->src[j].target && strcmp(d->src[j].target, target[j]) != 0)
-            strs_add(c->a, &moved, &nmoved,
+            arena_strs_add(c->a, &moved, &nmoved,
                      arena_printf(c->a, "'%s' becomes '%s'", d->src[j].target, target[j]));
     if (nmoved)
         warn(c, k, "the definition 'apply --adopt' writes names its disks as qkvm numbers "
@@ -681,7 +673,7 @@ static const char *changes_text(struct ctx *c, const struct plan_action *a, cons
     size_t n = 0;
     for (size_t i = 0; i < a->nchanges; i++) {
         const struct diff_change *ch = &a->changes[i];
-        strs_add(c->a, &v, &n, arena_printf(c->a, "%s: %s %s, %s %s", ch->field, from,
+        arena_strs_add(c->a, &v, &n, arena_printf(c->a, "%s: %s %s, %s %s", ch->field, from,
                                             ch->from ? ch->from : "(none)", to,
                                             ch->to ? ch->to : "(none)"));
     }
@@ -705,7 +697,7 @@ static bool dhcp_hosts(struct ctx *c, struct cand *k, const struct plan_action *
             warn(c, k, "'apply' adds a DHCP host entry for MAC %.*s (%s), a NIC the manifests "
                        "declare", len, mac, ch->to);
         else
-            strs_add(c->a, &lost, &nlost, arena_printf(c->a, "%.*s (%s)", len, mac, ch->from));
+            arena_strs_add(c->a, &lost, &nlost, arena_printf(c->a, "%.*s (%s)", len, mac, ch->from));
     }
     if (nlost)
         refuse(c, k, "its DHCP host entr%s for MAC %s %s no NIC of a VM imported with it or "

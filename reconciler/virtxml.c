@@ -174,16 +174,10 @@ static void unmodeled(struct arena *a, struct virtxml_unmodeled *u, bool misread
     va_start(ap, fmt);
     const char *s = arena_vprintf(a, fmt, ap);
     va_end(ap);
-    const char ***v = misread ? &u->misread : &u->extra;
-    size_t *n = misread ? &u->nmisread : &u->nextra;
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp((*v)[i], s) == 0)
-            return;
-    const char **grown = arena_alloc(a, (*n + 1) * sizeof(*grown));
-    if (*n)
-        memcpy(grown, *v, *n * sizeof(*grown));
-    grown[(*n)++] = s;
-    *v = grown;
+    if (misread)
+        arena_strs_add(a, &u->misread, &u->nmisread, s);
+    else
+        arena_strs_add(a, &u->extra, &u->nextra, s);
 }
 
 /* Is the attribute `name` of n absent or one of the NULL-ended values? */
