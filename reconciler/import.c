@@ -167,7 +167,7 @@ static bool declared(const struct ctx *c, enum model_kind k, const char *name, c
 /* Values the schema has no word for refuse the object; what the model
  * leaves out is a warning (see struct virtxml_unmodeled). */
 static void unmodeled(struct ctx *c, struct cand *k, const struct virtxml_unmodeled *u,
-                      const struct virtxml_unmodeled *u2, const char *keeps)
+                      const struct virtxml_unmodeled *u2, const char *lost)
 {
     const char **v = NULL;
     size_t n = 0;
@@ -184,8 +184,7 @@ static void unmodeled(struct ctx *c, struct cand *k, const struct virtxml_unmode
     for (size_t i = 0; u2 && i < u2->nextra; i++)
         arena_strs_add(c->a, &v, &n, u2->extra[i]);
     if (n)
-        warn(c, k, "not in its manifest, so left out of the definition 'apply --adopt' "
-                   "writes%s: %s", keeps, join(c->a, v, n, ", "));
+        warn(c, k, "not in its manifest, %s: %s", lost, join(c->a, v, n, ", "));
 }
 
 /* Refuse k when something it needs is refused; true when it was. */
@@ -292,7 +291,8 @@ static struct cand *want_volume(struct ctx *c, const struct obs_pool *p,
     else if (other)
         refuse(c, k, "disk/%s/%s is imported too, and a Disk is named after its volume (Disk "
                      "names are unique in a manifest set)", other->pool, other->name);
-    unmodeled(c, k, &vol->un, NULL, " (the volume keeps it; qkvm does not compare it)");
+    unmodeled(c, k, &vol->un, NULL,
+              "kept by the volume (qkvm neither compares nor re-creates it)");
     if (!declared(c, MODEL_POOL, p->name, NULL))
         depend(c, k, want_pool(c, p, false));
     struct model_disk *md = arena_alloc(c->a, sizeof(*md));
@@ -336,7 +336,10 @@ static struct cand *want_network(struct ctx *c, const struct obs_network *n, boo
     if (!fresh)
         return k;
     k->net = n;
-    unmodeled(c, k, &n->un, NULL, " (the running network keeps it until it restarts)");
+    unmodeled(c, k, &n->un, NULL,
+              n->active ? "so left out of the definition 'apply --adopt' writes (the running "
+                          "network keeps it until it restarts)"
+                        : "so left out of the definition 'apply --adopt' writes");
     struct model_network *mn = arena_alloc(c->a, sizeof(*mn));
     *mn = *n->net;
     mn->obj.meta.name = n->name;
@@ -417,7 +420,9 @@ static struct cand *want_domain(struct ctx *c, const struct obs_domain *d, bool 
         refuse(c, k, "it is transient: a VM is a defined domain (define it first: virsh "
                      "dumpxml %s >x.xml; virsh define x.xml)", d->name);
     unmodeled(c, k, &d->un, d->config ? &d->config_un : NULL,
-              d->active ? " (what runs keeps it until the domain restarts)" : "");
+              d->active ? "so left out of the definition 'apply --adopt' writes (what runs "
+                          "keeps it until the domain restarts)"
+                        : "so left out of the definition 'apply --adopt' writes");
 
     const struct vm_spec *s = &d->vm->spec;
     struct model_vm *vm = arena_alloc(c->a, sizeof(*vm));
@@ -697,7 +702,8 @@ static bool dhcp_hosts(struct ctx *c, struct cand *k, const struct plan_action *
             warn(c, k, "'apply' adds a DHCP host entry for MAC %.*s (%s), a NIC the manifests "
                        "declare", len, mac, ch->to);
         else
-            arena_strs_add(c->a, &lost, &nlost, arena_printf(c->a, "%.*s (%s)", len, mac, ch->from));
+            arena_strs_add(c->a, &lost, &nlost,
+                           arena_printf(c->a, "%.*s (%s)", len, mac, ch->from));
     }
     if (nlost)
         refuse(c, k, "its DHCP host entr%s for MAC %s %s no NIC of a VM imported with it or "

@@ -312,7 +312,8 @@ static void domain_unmodeled(struct arena *a, const xmlNode *r, struct virtxml_u
 
     xmlNodePtr devs = child(r, "devices");
     size_t ngraphics = 0;
-    bool video = false;
+    bool video = false, spice = false;
+    const char *audio = NULL;
     static const char *const ignored[] = { "emulator", "controller", NULL };
     static const char *const pty[] = { "pty", NULL };
     for (xmlNodePtr c = devs ? devs->children : NULL; c; c = c->next) {
@@ -328,6 +329,7 @@ static void domain_unmodeled(struct arena *a, const xmlNode *r, struct virtxml_u
             nic_unmodeled(a, u, c);
         } else if (is(c, "graphics")) {
             const char *g = get(a, c, "type");
+            spice |= g && strcmp(g, "spice") == 0;
             if (++ngraphics > 1)
                 unmodeled(a, u, true, "a second graphics device ('%s')", g ? g : "");
             else if (enum_index(schema_values_vm_graphics, g, 0) == 0)
@@ -355,9 +357,7 @@ static void domain_unmodeled(struct arena *a, const xmlNode *r, struct virtxml_u
                 unmodeled(a, u, false, "input '%s' on '%s'", get(a, c, "type"),
                           get(a, c, "bus") ? get(a, c, "bus") : "?");
         } else if (is(c, "audio")) {
-            static const char *const none[] = { "none", NULL };
-            if (!attr_in(c, "type", none))
-                unmodeled(a, u, false, "audio '%s'", get(a, c, "type"));
+            audio = get(a, c, "type");
         } else if (is(c, "memballoon")) {
             static const char *const virtio[] = { "virtio", NULL };
             if (!attr_in(c, "model", virtio))
@@ -370,6 +370,9 @@ static void domain_unmodeled(struct arena *a, const xmlNode *r, struct virtxml_u
     }
     if (video && !ngraphics)
         unmodeled(a, u, false, "<video>");
+    /* libvirt adds an audio backend: none, or spice with spice graphics */
+    if (audio && strcmp(audio, "none") != 0 && !(spice && strcmp(audio, "spice") == 0))
+        unmodeled(a, u, false, "audio '%s'", audio);
 }
 
 int virtxml_domain_decode(struct arena *a, const char *xml, struct virtxml_domain *out,

@@ -30,7 +30,8 @@
 /* web uses p/root (virtio) and p/data (sata) and network n, whose host
  * entry gives its NIC an ip; loose has a plain file for a disk; theirs is
  * project beta's; bridged sits on a host bridge; odd uses a network whose
- * forward mode the schema lacks and has a volume whose name it refuses. */
+ * forward mode the schema lacks and has a volume whose name it refuses;
+ * lvm is a pool of a type the schema lacks. */
 static const char HOST[] =
     "<node><cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads>"
     "<active>2</active><mhz>2000</mhz><model>x86_64</model></cpu><memory>8388608</memory>"
@@ -44,6 +45,9 @@ static const char HOST[] =
     "<pool type='dir'><name>p</name><uuid>22222222-0000-4000-8000-000000000001</uuid>"
     "<target><path>/srv/p</path></target>" VOLUME("p", "root", "qcow2")
     VOLUME("p", "data", "raw") VOLUME("p", "odd.img", "raw") "</pool>"
+    "<pool type='logical'><name>lvm</name><uuid>22222222-0000-4000-8000-000000000002</uuid>"
+    "<source><name>vg0</name><format type='lvm2'/></source>"
+    "<target><path>/dev/vg0</path></target></pool>"
     "<domain type='qemu'><name>web</name><uuid>33333333-0000-4000-8000-000000000001</uuid>"
     "<memory unit='MiB'>64</memory><vcpu>1</vcpu>"
     "<os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type></os><devices>"
@@ -240,6 +244,8 @@ static void test_import__refused(void **state)
         { "network", "routed", "network/routed cannot be imported: a manifest cannot express "
                                "forward mode 'route'" },
         { "disk", "p/odd.img", "disk/p/odd.img cannot be imported: its name" },
+        { "pool", "lvm", "pool/lvm cannot be imported: it is a 'logical' pool: a Pool is a "
+                         "directory of image files (type dir)" },
         { "vm", "nothere", "vm/nothere: no domain of this name" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
