@@ -645,6 +645,19 @@ static struct cand *cand_of_kind_name(const struct ctx *c, const char *kind, con
     return NULL;
 }
 
+/* A finding of the loader's checks, where "FILE:LINE" of an imported
+ * object reads "imported". */
+static const char *finding_text(struct ctx *c, const char *msg)
+{
+    const char *tag = IMPORT_FILE ":", *at;
+    while ((at = strstr(msg, tag))) {
+        const char *rest = at + strlen(tag);
+        rest += strspn(rest, "0123456789");
+        msg = arena_printf(c->a, "%.*simported%s", (int)(at - msg), msg, rest);
+    }
+    return msg;
+}
+
 /* The loader's cross-object checks. */
 static void check_validate(struct ctx *c, const struct model *m)
 {
@@ -658,7 +671,7 @@ static void check_validate(struct ctx *c, const struct model *m)
         struct cand *k = it->file && strcmp(it->file, IMPORT_FILE) == 0
                              ? cand_of_kind_name(c, it->kind, it->name) : NULL;
         if (k) {
-            refuse(c, k, "%s", it->message);
+            refuse(c, k, "%s", finding_text(c, it->message));
             continue;
         }
         /* a declared object's finding (the manifests were valid alone):
@@ -666,7 +679,7 @@ static void check_validate(struct ctx *c, const struct model *m)
         for (size_t j = 0; j < c->n; j++)
             if (c->v[j]->obj)
                 refuse(c, c->v[j], "the manifests given would not validate with it: %s",
-                       it->message);
+                       finding_text(c, it->message));
     }
     diag_dispose(&d);
 }
