@@ -1488,12 +1488,12 @@ static int cmd_import(struct opts *o, int argc, char **argv)
     if (pick_uri(o, m, &uri, &label) < 0 || !(st = open_store(o, STORE_READ)))
         goto done;
     if (!(own = owned_from_store(st, err, sizeof(err)))) {
-        fprintf(stderr, "qkvm: cannot read the ownership records: %s\n", err);
+        fprintf(stderr, "qkvm: error: cannot read the ownership records: %s\n", err);
         goto done;
     }
     if (!(v = virt_open(uri, &o->virt, err, sizeof(err))) ||
         !(obs = observe_host(v, m, own, OBSERVE_DEEP, err, sizeof(err)))) {
-        fprintf(stderr, "qkvm: %s%s%s\n", v ? "cannot observe " : "", v ? virt_uri(v) : "",
+        fprintf(stderr, "qkvm: error: %s%s%s\n", v ? "cannot observe " : "", v ? virt_uri(v) : "",
                 v ? arena_printf(a, ": %s", err) : err);
         goto done;
     }
