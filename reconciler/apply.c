@@ -361,6 +361,21 @@ static int vm_define(struct run *r, const struct model_vm *want, const char *uui
     return rc;
 }
 
+/* A running domain runs its live definition, which defining the domain
+ * does not touch: an adopted one gets its mark there too, or the next
+ * plan, reading what runs, would not find it. */
+static int vm_mark_live(struct run *r, const struct model_vm *want, const char *uuid)
+{
+    char hash[17];
+    struct virtxml_mark m;
+    mark_of(r, &want->obj, uuid, hash, &m);
+    char *xml = virtxml_mark_encode(&m);
+    int rc = virt_domain_set_live_metadata(r->v, want->obj.meta.name, xml, VIRTXML_NS_PREFIX,
+                                           VIRTXML_NS, r->err, sizeof(r->err));
+    free(xml);
+    return rc;
+}
+
 static const char *key_of(const char *field, const char *prefix, char *buf, size_t size)
 {
     size_t n = strlen(prefix);
@@ -473,7 +488,9 @@ static int do_vm(struct run *r, const struct plan_action *a)
     case PLAN_RESUME:
         return virt_domain_resume(r->v, a->name, err, el);
     case PLAN_ADOPT:
-        return vm_define(r, want, od ? od->uuid : NULL);
+        if (vm_define(r, want, od ? od->uuid : NULL) < 0)
+            return -1;
+        return od && od->active ? vm_mark_live(r, want, od->uuid) : 0;
     case PLAN_UPDATE:
         if (od && od->active)
             for (size_t i = 0; i < a->nchanges; i++)

@@ -192,6 +192,18 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
     return p;
 }
 
+void arena_strs_add(struct arena *a, const char ***v, size_t *n, const char *s)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*v)[i], s) == 0)
+            return;
+    const char **grown = arena_alloc(a, (*n + 1) * sizeof(*grown));
+    if (*n)
+        memcpy(grown, *v, *n * sizeof(*grown));
+    grown[(*n)++] = s;
+    *v = grown;
+}
+
 size_t arena_used(const struct arena *a)
 {
     return a->total;

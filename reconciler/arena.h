@@ -24,6 +24,10 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
 char *arena_vprintf(struct arena *a, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 size_t arena_used(const struct arena *a);         /* bytes handed out */
+/* Append s to the array *v of *n strings unless it holds it already. The
+ * array is copied into the arena on every append: for short lists (the
+ * phrases of a message), not for bulk. */
+void arena_strs_add(struct arena *a, const char ***v, size_t *n, const char *s);
 
 /* xmalloc and friends: abort with a message on failure. */
 void *xmalloc(size_t size);

@@ -106,5 +106,6 @@ CLI_COMMAND(cmd_history);
 CLI_COMMAND(cmd_events);
 CLI_COMMAND(cmd_get);
 CLI_COMMAND(cmd_describe);
+CLI_COMMAND(cmd_import);
 
 #endif

@@ -183,6 +183,25 @@ static const struct command commands[] = {
       "created, updated, deleted, failed; drift detected and resolved; runs\n"
       "interrupted; locks taken over from a dead process.\n"
       "  --since D   only the last D (90s, 30m, 1h, 7d)\n" },
+    { "import", cmd_import,
+      SESSION_MANIFESTS_OPT | SESSION_STORE | SESSION_CONNECT | SESSION_DEEP, 0, 1000,
+      "KIND NAME... | --all [-f PATH] [-c URI] [-o yaml|json]",
+      "print manifests for objects of the host no project owns",
+      "Print manifests (as 'qkvm render' prints them) for domains (KIND vm),\n"
+      "networks, pools and volumes (KIND disk; POOL/VOLUME, or VOLUME when one\n"
+      "pool has it) that no project owns, with what an imported VM uses (its\n"
+      "volumes, their pools, its networks) unless the manifests given with -f\n"
+      "declare it. Every value libvirt has is written out (power state, MACs,\n"
+      "static leases as NIC ips...), so that after 'qkvm apply --adopt' with them\n"
+      "nothing is re-created and the next plan has nothing to do.\n"
+      "Refused, with the reason: another project's object (a qkvm mark, or a\n"
+      "record in the state database), and what a manifest cannot express (a\n"
+      "disk that is a file outside any pool, a name the schema refuses, a pool\n"
+      "other than dir, a network mode or device model the schema lacks...). What\n"
+      "the manifest leaves out (a cdrom, a <channel>) is a warning.\n"
+      "  --all   every object of the host; what cannot be imported is skipped\n"
+      "          with a warning\n"
+      "Exit 1 when an object named was refused; 0 otherwise.\n" },
     { "version", cmd_version, 0, 0, 0, "", "print the version", "Print the version.\n" },
     { NULL, NULL, 0, 0, 0, NULL, NULL, NULL },
 };
@@ -190,7 +209,7 @@ static const struct command commands[] = {
 enum { OPT_STATE = 256, OPT_REFERENCE, OPT_YES, OPT_PRUNE, OPT_ADOPT, OPT_DETAILED,
        OPT_SHUTDOWN_TIMEOUT, OPT_LOCK_TIMEOUT, OPT_SINCE, OPT_PRUNE_OLDER, OPT_LIMIT,
        OPT_MAX_DELETIONS, OPT_RESTART, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE_INTERVAL,
-       OPT_KEEPALIVE_COUNT };
+       OPT_KEEPALIVE_COUNT, OPT_ALL };
 
 static const struct option long_opts[] = {
     { "file", required_argument, NULL, 'f' },
@@ -213,6 +232,7 @@ static const struct option long_opts[] = {
     { "limit", required_argument, NULL, OPT_LIMIT },
     { "max-deletions", required_argument, NULL, OPT_MAX_DELETIONS },
     { "restart", no_argument, NULL, OPT_RESTART },
+    { "all", no_argument, NULL, OPT_ALL },
     { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
     { "keepalive-interval", required_argument, NULL, OPT_KEEPALIVE_INTERVAL },
     { "keepalive-count", required_argument, NULL, OPT_KEEPALIVE_COUNT },
@@ -306,6 +326,7 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
         case OPT_PRUNE_OLDER:
         case OPT_MAX_DELETIONS:
         case OPT_RESTART:
+        case OPT_ALL:
         case OPT_LIMIT: {
             static const struct { int opt; const char *flag, *cmds; } allowed[] = {
                 { OPT_YES, "--yes", " apply " },
@@ -319,6 +340,7 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
                 { OPT_LIMIT, "--limit", " history events " },
                 { OPT_MAX_DELETIONS, "--max-deletions", " apply plan " },
                 { OPT_RESTART, "--restart", " apply plan " },
+                { OPT_ALL, "--all", " import " },
             };
             const char *flag = "";
             for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
@@ -342,6 +364,8 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
                 o->detailed_exitcode = true;
             else if (c == OPT_RESTART)
                 o->restart = true;
+            else if (c == OPT_ALL)
+                o->all = true;
             else if (c == OPT_LOCK_TIMEOUT || c == OPT_SINCE || c == OPT_PRUNE_OLDER) {
                 long long ms;
                 if (text_duration(optarg, &ms) < 0 ||

@@ -218,6 +218,7 @@ static int observe_pools(struct virt *v, struct obs_host *h, const struct model 
             ov->disk = vx.disk;
             ov->disk->spec.pool = p->name;
             ov->path = vx.path;
+            ov->un = vx.un;
             ov->rec = own ? owned_volume(own, p->uuid, ov->name) : NULL;
             if (ov->rec && *ov->rec->ident && h->local) {
                 /* the file must still be the one qkvm created */
@@ -262,9 +263,26 @@ static int observe_networks(struct virt *v, struct obs_host *h, char *err, size_
         n->uuid = nx.uuid;
         n->hosts = nx.hosts;
         n->nhosts = nx.nhosts;
+        n->un = nx.un;
         n->active = nets.v[i].active;
         n->autostart = nets.v[i].autostart;
         n->net->spec.autostart = n->autostart;
+        if (n->active && nets.v[i].persistent && !n->mark.kind) {
+            /* An adopted network runs from the definition it had until it
+             * restarts, and libvirt before 9.7 cannot set a running
+             * network's metadata: its mark is in the persistent one. */
+            char *x = virt_network_config_xml(v, &nets.v[i], err, errlen);
+            struct virtxml_network cx;
+            if (!x && !*err)
+                continue;
+            if (!x || virtxml_network_decode(h->arena, x, &cx, err, errlen) < 0) {
+                free(x);
+                rc = -1;
+                break;
+            }
+            free(x);
+            n->mark = cx.mark;
+        }
     }
     virt_list_free(&nets);
     qsort(h->nets, h->nnets, sizeof(*h->nets), by_name);
@@ -322,6 +340,7 @@ static int observe_domains(struct virt *v, struct obs_host *h, const struct mode
         d->mark = dx.mark;
         d->vm->obj.meta.labels = dx.mark.labels;   /* as last declared, kept in the mark */
         d->uuid = dx.uuid;
+        d->un = dx.un;
         d->active = it->active;
         d->paused = it->paused;
         if (it->paused) {
@@ -356,6 +375,7 @@ static int observe_domains(struct virt *v, struct obs_host *h, const struct mode
             }
             free(x);
             d->config = cx.vm;
+            d->config_un = cx.un;
             d->config->spec.state = VM_STATE_RUNNING;
         }
     }

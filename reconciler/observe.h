@@ -38,6 +38,8 @@ struct obs_domain {
     const char *paused_why;       /* libvirt's reason, in words, when paused */
     bool paused_ioerror;          /* paused by an I/O error: resuming fixes nothing */
     bool starting_up;             /* "paused (starting up)": on its way to running */
+    struct virtxml_unmodeled un;  /* of vm's XML (see virtxml.h) */
+    struct virtxml_unmodeled config_un; /* of config's XML */
 };
 
 struct obs_network {
@@ -48,6 +50,7 @@ struct obs_network {
     struct virtxml_dhcp_host *hosts;
     size_t nhosts;
     bool active, autostart;
+    struct virtxml_unmodeled un;
 };
 
 struct owned_entry;
@@ -62,6 +65,7 @@ struct obs_volume {
      * on a local host). */
     const struct owned_entry *rec;
     bool replaced;
+    struct virtxml_unmodeled un;
 };
 
 struct obs_pool {

@@ -536,7 +536,10 @@ static void check_unacted(struct vctx *v)
         const struct model_node *n = (const struct model_node *)m->objs[MODEL_NODE][i];
         unacted(v, &n->obj, &n->spec.hdr, "capacity", "spec.capacity", place);
         unacted(v, &n->obj, &n->spec.hdr, "fence", "spec.fence", place);
-        unacted(v, &n->obj, &n->spec.hdr, "maintenance", "spec.maintenance", place);
+        /* false is the default and what this release does: render and
+         * import write it out, and their output must not warn */
+        if (n->spec.maintenance)
+            unacted(v, &n->obj, &n->spec.hdr, "maintenance", "spec.maintenance", place);
     }
     for (size_t i = 0; i < m->len[MODEL_NETWORK]; i++) {
         const struct model_network *n = (const struct model_network *)m->objs[MODEL_NETWORK][i];
@@ -547,7 +550,8 @@ static void check_unacted(struct vctx *v)
         const struct model_pool *p = (const struct model_pool *)m->objs[MODEL_POOL][i];
         unacted(v, &p->obj, &p->spec.hdr, "nodes", "spec.nodes",
                 "it is defined on the one host a run reconciles");
-        unacted(v, &p->obj, &p->spec.hdr, "shared", "spec.shared", place);
+        if (p->spec.shared)
+            unacted(v, &p->obj, &p->spec.hdr, "shared", "spec.shared", place);
     }
     for (size_t i = 0; i < m->len[MODEL_IMAGE]; i++) {
         const struct model_image *im = (const struct model_image *)m->objs[MODEL_IMAGE][i];

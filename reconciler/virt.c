@@ -590,6 +590,19 @@ char *virt_domain_config_xml(struct virt *v, const struct virt_item *dom, char *
     return x;
 }
 
+char *virt_network_config_xml(struct virt *v, const struct virt_item *net, char *err,
+                              size_t errlen)
+{
+    v->calls++;
+    char *x = virNetworkGetXMLDesc(net->handle, VIR_NETWORK_XML_INACTIVE);
+    int code = x ? 0 : virGetLastErrorCode();
+    if (code == VIR_ERR_INVALID_ARG || code == VIR_ERR_NO_SUPPORT)
+        *err = '\0';          /* a driver without it (the test driver) */
+    else if (!x)
+        lverr(v, err, errlen, net->name);
+    return x;
+}
+
 enum virt_paused virt_domain_paused_reason(struct virt *v, const struct virt_item *dom,
                                            const char **text)
 {
@@ -859,6 +872,17 @@ int virt_domain_define(struct virt *v, const char *xml, char *err, size_t errlen
         return lverr(v, err, errlen, "cannot define domain");
     virDomainFree(d);
     return 0;
+}
+
+int virt_domain_set_live_metadata(struct virt *v, const char *name, const char *xml,
+                                  const char *key, const char *uri, char *err, size_t errlen)
+{
+    LOOKUP(virDomainPtr, virDomainLookupByName, name);
+    v->calls++;
+    int rc = virDomainSetMetadata(o, VIR_DOMAIN_METADATA_ELEMENT, xml, key, uri,
+                                  VIR_DOMAIN_AFFECT_LIVE) < 0 ? lverr(v, err, errlen, name) : 0;
+    virDomainFree(o);
+    return rc;
 }
 
 int virt_domain_start(struct virt *v, const char *name, char *err, size_t errlen)

@@ -72,6 +72,10 @@ int virt_list_volumes(struct virt *v, const struct virt_item *pool, struct virt_
 /* The persistent (inactive) XML of a listed domain; malloc'd, NULL on error. */
 char *virt_domain_config_xml(struct virt *v, const struct virt_item *dom, char *err,
                              size_t errlen);
+/* The persistent (inactive) XML of a listed network; malloc'd, NULL on error
+ * (with err "" when the driver cannot give it, as the test driver). */
+char *virt_network_config_xml(struct virt *v, const struct virt_item *net, char *err,
+                              size_t errlen);
 void virt_list_free(struct virt_list *l);
 /* Why a listed domain is paused (one call; only asked of paused ones).
  * *text: libvirt's reason in words ("paused by the user", "an I/O error"). */
@@ -102,6 +106,11 @@ int virt_network_autostart(struct virt *v, const char *name, bool on, char *err,
 int virt_network_dhcp_host(struct virt *v, const char *name, const char *host_xml, bool add,
                            char *err, size_t errlen);
 int virt_domain_define(struct virt *v, const char *xml, char *err, size_t errlen);
+/* Put the metadata element `xml` (namespace `uri`, prefix `key`) into a
+ * running domain's live definition; defining a domain writes only its
+ * persistent one. */
+int virt_domain_set_live_metadata(struct virt *v, const char *name, const char *xml,
+                                  const char *key, const char *uri, char *err, size_t errlen);
 int virt_domain_start(struct virt *v, const char *name, char *err, size_t errlen);
 /* Start a shut off domain with its vCPUs paused (state: paused). */
 int virt_domain_start_paused(struct virt *v, const char *name, char *err, size_t errlen);

@@ -9,6 +9,7 @@
 #include <libxml/tree.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +163,218 @@ static void set_meta(struct arena *a, struct model_object *o, enum model_kind k,
 }
 
 
+/* ---- what the model does not hold (see struct virtxml_unmodeled) ---- */
+
+static void unmodeled(struct arena *a, struct virtxml_unmodeled *u, bool misread,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void unmodeled(struct arena *a, struct virtxml_unmodeled *u, bool misread,
+                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    const char *s = arena_vprintf(a, fmt, ap);
+    va_end(ap);
+    if (misread)
+        arena_strs_add(a, &u->misread, &u->nmisread, s);
+    else
+        arena_strs_add(a, &u->extra, &u->nextra, s);
+}
+
+/* Is the attribute `name` of n absent or one of the NULL-ended values? */
+static bool attr_in(const xmlNode *n, const char *name, const char *const *values)
+{
+    xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
+    if (!v)
+        return true;
+    bool in = false;
+    for (size_t i = 0; values[i] && !in; i++)
+        in = strcmp((const char *)v, values[i]) == 0;
+    xmlFree(v);
+    return in;
+}
+
+static bool named_in(const xmlNode *n, const char *const *names)
+{
+    for (size_t i = 0; names[i]; i++)
+        if (strcmp((const char *)n->name, names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Child elements of n not in `known`, as extras "WHAT: <child>". */
+static void extra_children(struct arena *a, struct virtxml_unmodeled *u, const xmlNode *n,
+                           const char *const *known, const char *what)
+{
+    for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && !named_in(c, known))
+            unmodeled(a, u, false, "%s%s<%s>", what ? what : "", what ? ": " : "",
+                      (const char *)c->name);
+}
+
+static const char *const no_values[] = { NULL };
+
+/* A domain's disk device (device='disk'): its bus, driver and children. */
+static void disk_unmodeled(struct arena *a, struct virtxml_unmodeled *u, const xmlNode *c,
+                           const char *dev)
+{
+    xmlNodePtr tg = child(c, "target");
+    const char *bus = get(a, tg, "bus");
+    if (bus && enum_index(schema_values_vm_bus, bus, -1) < 0)
+        unmodeled(a, u, true, "disk '%s' on bus '%s'", dev, bus);
+    xmlNodePtr drv = child(c, "driver");
+    for (xmlAttrPtr at = drv ? drv->properties : NULL; at; at = at->next)
+        if (strcmp((const char *)at->name, "name") != 0 &&
+            strcmp((const char *)at->name, "type") != 0)
+            unmodeled(a, u, false, "disk '%s': driver %s='%s'", dev, (const char *)at->name,
+                      get(a, drv, (const char *)at->name));
+    static const char *const known[] = { "driver", "source", "backingStore", "target", "alias",
+                                         "address", "boot", NULL };
+    extra_children(a, u, c, known, arena_printf(a, "disk '%s'", dev));
+}
+
+static void nic_unmodeled(struct arena *a, struct virtxml_unmodeled *u, const xmlNode *c)
+{
+    const char *mac = get(a, child(c, "mac"), "address");
+    const char *type = get(a, c, "type"), *model = get(a, child(c, "model"), "type");
+    const char *what = arena_printf(a, "interface %s", mac ? mac : "(no MAC)");
+    if (!type || strcmp(type, "network") != 0)
+        unmodeled(a, u, true, "%s of type '%s' (not a libvirt network)", what,
+                  type ? type : "");
+    if (!model)
+        unmodeled(a, u, true, "%s without a model (QEMU's default)", what);
+    else if (enum_index(schema_values_vm_nic_model, model, -1) < 0)
+        unmodeled(a, u, true, "%s of model '%s'", what, model);
+    static const char *const known[] = { "mac", "source", "target", "model", "alias",
+                                         "address", NULL };
+    extra_children(a, u, c, known, what);
+}
+
+/* Everything of a domain's XML the model does not hold, but what libvirt
+ * adds to a domain qkvm defines (compare virtxml_domain_encode). */
+static void domain_unmodeled(struct arena *a, const xmlNode *r, struct virtxml_unmodeled *u)
+{
+    static const char *const accels[] = { "kvm", "qemu", NULL };
+    if (!attr_in(r, "type", accels))
+        unmodeled(a, u, true, "domain type '%s'", get(a, r, "type"));
+    static const char *const top[] = {
+        "name", "uuid", "metadata", "memory", "currentMemory", "vcpu", "os", "features",
+        "cpu", "clock", "on_poweroff", "on_reboot", "on_crash", "devices", "resource",
+        "seclabel", NULL };
+    extra_children(a, u, r, top, NULL);
+    if (!attr_in(child(r, "vcpu"), "cpuset", no_values))
+        unmodeled(a, u, false, "vcpu cpuset");
+
+    xmlNodePtr os = child(r, "os"), type = child(os, "type");
+    const char *ostype = get(a, type, NULL);
+    if (ostype && strcmp(ostype, "hvm") != 0)
+        unmodeled(a, u, true, "os type '%s'", ostype);
+    static const char *const x86[] = { "x86_64", NULL };
+    if (type && !attr_in(type, "arch", x86))
+        unmodeled(a, u, true, "arch '%s'", get(a, type, "arch"));
+    bool auto_fw = get(a, os, "firmware") != NULL;
+    for (xmlNodePtr c = os ? os->children : NULL; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE || is(c, "type"))
+            continue;
+        if (is(c, "boot")) {
+            const char *dev = get(a, c, "dev");
+            if (dev && strcmp(dev, "hd") != 0)
+                unmodeled(a, u, false, "boot from '%s'", dev);
+        } else if (is(c, "loader") || is(c, "nvram")) {
+            if (!auto_fw)
+                unmodeled(a, u, false, "firmware <%s> path", (const char *)c->name);
+        } else if (!(auto_fw && is(c, "firmware"))) {
+            unmodeled(a, u, false, "<os><%s>", (const char *)c->name);
+        }
+    }
+    static const char *const acpi[] = { "acpi", NULL };
+    extra_children(a, u, child(r, "features"), acpi, "features");
+    xmlNodePtr cpu = child(r, "cpu");
+    static const char *const custom[] = { "custom", NULL };
+    if (cpu && !attr_in(cpu, "mode", custom))
+        unmodeled(a, u, false, "<cpu mode='%s'>", get(a, cpu, "mode"));
+    const char *model = get(a, child(cpu, "model"), NULL);
+    if (model && strcmp(model, "qemu64") != 0)
+        unmodeled(a, u, false, "cpu model '%s'", model);
+    static const char *const cpu_known[] = { "model", "feature", NULL };
+    extra_children(a, u, cpu, cpu_known, "cpu");
+    xmlNodePtr clock = child(r, "clock");
+    static const char *const utc[] = { "utc", NULL };
+    if (clock && !attr_in(clock, "offset", utc))
+        unmodeled(a, u, false, "clock offset '%s'", get(a, clock, "offset"));
+    extra_children(a, u, clock, no_values, "clock");
+    static const struct { const char *name, *value; } on[] = {
+        { "on_poweroff", "destroy" }, { "on_reboot", "restart" }, { "on_crash", "destroy" } };
+    for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+        const char *v = get(a, child(r, on[i].name), NULL);
+        if (v && strcmp(v, on[i].value) != 0)
+            unmodeled(a, u, false, "%s '%s'", on[i].name, v);
+    }
+
+    xmlNodePtr devs = child(r, "devices");
+    size_t ngraphics = 0;
+    bool video = false, spice = false;
+    const char *audio = NULL;
+    static const char *const ignored[] = { "emulator", "controller", NULL };
+    static const char *const pty[] = { "pty", NULL };
+    for (xmlNodePtr c = devs ? devs->children : NULL; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE || named_in(c, ignored))
+            continue;
+        if (is(c, "disk")) {
+            const char *device = get(a, c, "device"), *dev = get(a, child(c, "target"), "dev");
+            if (device && strcmp(device, "disk") != 0)
+                unmodeled(a, u, false, "%s '%s'", device, dev ? dev : "?");
+            else
+                disk_unmodeled(a, u, c, dev ? dev : "?");
+        } else if (is(c, "interface")) {
+            nic_unmodeled(a, u, c);
+        } else if (is(c, "graphics")) {
+            const char *g = get(a, c, "type");
+            spice |= g && strcmp(g, "spice") == 0;
+            if (++ngraphics > 1)
+                unmodeled(a, u, true, "a second graphics device ('%s')", g ? g : "");
+            else if (enum_index(schema_values_vm_graphics, g, 0) == 0)
+                unmodeled(a, u, true, "graphics of type '%s'", g ? g : "");
+            static const char *const yes[] = { "yes", NULL }, *const local[] = { "127.0.0.1",
+                                                                                 NULL };
+            if (!attr_in(c, "autoport", yes))
+                unmodeled(a, u, false, "graphics port '%s'", get(a, c, "port"));
+            if (!attr_in(c, "listen", local))
+                unmodeled(a, u, false, "graphics listen address '%s'", get(a, c, "listen"));
+            if (!attr_in(c, "passwd", no_values))
+                unmodeled(a, u, false, "graphics password");
+        } else if (is(c, "serial") || is(c, "console")) {
+            static const char *const serial[] = { "serial", "isa-serial", NULL };
+            if (!attr_in(c, "type", pty))
+                unmodeled(a, u, false, "%s of type '%s'", (const char *)c->name,
+                          get(a, c, "type"));
+            else if (child(c, "target") && !attr_in(child(c, "target"), "type", serial))
+                unmodeled(a, u, false, "%s on '%s'", (const char *)c->name,
+                          get(a, child(c, "target"), "type"));
+        } else if (is(c, "input")) {
+            static const char *const ps2[] = { "ps2", NULL }, *const mk[] = { "mouse",
+                                                                             "keyboard", NULL };
+            if (!attr_in(c, "type", mk) || !attr_in(c, "bus", ps2))
+                unmodeled(a, u, false, "input '%s' on '%s'", get(a, c, "type"),
+                          get(a, c, "bus") ? get(a, c, "bus") : "?");
+        } else if (is(c, "audio")) {
+            audio = get(a, c, "type");
+        } else if (is(c, "memballoon")) {
+            static const char *const virtio[] = { "virtio", NULL };
+            if (!attr_in(c, "model", virtio))
+                unmodeled(a, u, false, "memballoon model '%s'", get(a, c, "model"));
+        } else if (is(c, "video")) {
+            video = true;      /* libvirt adds one to a domain with graphics */
+        } else {
+            unmodeled(a, u, false, "<%s>", (const char *)c->name);
+        }
+    }
+    if (video && !ngraphics)
+        unmodeled(a, u, false, "<video>");
+    /* libvirt adds an audio backend: none, or spice with spice graphics */
+    if (audio && strcmp(audio, "none") != 0 && !(spice && strcmp(audio, "spice") == 0))
+        unmodeled(a, u, false, "audio '%s'", audio);
+}
+
 int virtxml_domain_decode(struct arena *a, const char *xml, struct virtxml_domain *out,
                           char *err, size_t errlen)
 {
@@ -223,6 +436,8 @@ int virtxml_domain_decode(struct arena *a, const char *xml, struct virtxml_domai
             struct virtxml_disk_src *src = &out->src[s->disks.n++];
             d->hdr.set = true;
             xmlNodePtr so = child(c, "source");
+            src->type = get(a, c, "type");
+            src->driver = get(a, child(c, "driver"), "type");
             src->pool = get(a, so, "pool");
             src->volume = get(a, so, "volume");
             src->file = get(a, so, "file");
@@ -257,6 +472,7 @@ int virtxml_domain_decode(struct arena *a, const char *xml, struct virtxml_domai
             s->console = VM_CONSOLE_SERIAL;
         }
     }
+    domain_unmodeled(a, r, &out->un);
     out->vm = vm;
     xmlFreeDoc(doc);
     return 0;
@@ -289,6 +505,60 @@ static bool netmask_prefix(const char *mask, uint64_t *out)
         n++;
     *out = n;
     return true;
+}
+
+/* Everything of a network's XML the model does not hold; `ip` is the
+ * <ip> element the model reads. */
+static void network_unmodeled(struct arena *a, const xmlNode *r, const xmlNode *ip,
+                              struct virtxml_unmodeled *u)
+{
+    static const char *const top[] = { "name", "uuid", "metadata", "forward", "bridge", "mac",
+                                       "ip", NULL };
+    extra_children(a, u, r, top, NULL);
+    xmlNodePtr fwd = child(r, "forward");
+    static const char *const modes[] = { "nat", "bridge", NULL };
+    if (fwd && !attr_in(fwd, "mode", modes))
+        unmodeled(a, u, true, "forward mode '%s'", get(a, fwd, "mode"));
+    if (fwd && !attr_in(fwd, "dev", no_values))
+        unmodeled(a, u, false, "forward dev '%s'", get(a, fwd, "dev"));
+    for (xmlNodePtr c = fwd ? fwd->children : NULL; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        /* libvirt writes the default port range of a nat network out */
+        xmlNodePtr port = child(c, "port");
+        static const char *const lo[] = { "1024", NULL }, *const hi[] = { "65535", NULL };
+        bool dflt = is(c, "nat") && !child(c, "address") && !child(c, "ipv6") &&
+                    (!port || (attr_in(port, "start", lo) && attr_in(port, "end", hi)));
+        if (!dflt)
+            unmodeled(a, u, false, "forward <%s>", (const char *)c->name);
+    }
+    for (xmlNodePtr c = r->children; c; c = c->next) {
+        if (!is(c, "ip") || c == ip)
+            continue;
+        const char *fam = get(a, c, "family"), *addr = get(a, c, "address");
+        unmodeled(a, u, false, "%s address '%s'",
+                  fam && strcmp(fam, "ipv6") == 0 ? "IPv6" : "another IPv4", addr ? addr : "");
+    }
+    static const char *const ip_known[] = { "dhcp", NULL };
+    extra_children(a, u, ip, ip_known, "ip");
+    xmlNodePtr dhcp = child(ip, "dhcp");
+    size_t ranges = 0;
+    for (xmlNodePtr c = dhcp ? dhcp->children : NULL; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (is(c, "range")) {
+            if (ranges++)
+                unmodeled(a, u, true, "a second DHCP range %s-%s", get(a, c, "start"),
+                          get(a, c, "end"));
+            extra_children(a, u, c, no_values, "DHCP range");
+        } else if (is(c, "host")) {
+            if (!get(a, c, "mac"))
+                unmodeled(a, u, true, "a DHCP host entry without a MAC address (%s)",
+                          get(a, c, "ip") ? get(a, c, "ip") : get(a, c, "name"));
+        } else {
+            unmodeled(a, u, false, "dhcp <%s>", (const char *)c->name);
+        }
+    }
 }
 
 int virtxml_network_decode(struct arena *a, const char *xml, struct virtxml_network *out,
@@ -354,6 +624,7 @@ int virtxml_network_decode(struct arena *a, const char *xml, struct virtxml_netw
             h->name = get(a, c, "name");
         }
     }
+    network_unmodeled(a, r, ip, &out->un);
     out->net = net;
     xmlFreeDoc(doc);
     return 0;
@@ -394,8 +665,12 @@ int virtxml_volume_decode(struct arena *a, const char *xml, struct virtxml_volum
     xmlNodePtr tg = child(r, "target");
     const char *fmt = get(a, child(tg, "format"), "type");
     d->spec.format = fmt && strcmp(fmt, "qcow2") == 0 ? DISK_FORMAT_QCOW2 : DISK_FORMAT_RAW;
+    if (fmt && enum_index(schema_values_disk_format, fmt, -1) < 0)
+        unmodeled(a, &out->un, true, "format '%s'", fmt);
     out->path = get(a, child(tg, "path"), NULL);
     out->backing = get(a, child(child(r, "backingStore"), "path"), NULL);
+    if (out->backing)
+        unmodeled(a, &out->un, false, "backing file '%s'", out->backing);
     out->disk = d;
     xmlFreeDoc(doc);
     return 0;
@@ -509,6 +784,19 @@ void virtxml_target_name(enum vm_bus bus, size_t index, char *buf, size_t size)
     snprintf(buf, size, "%s%.*s", prefix, (int)n, letters + sizeof(letters) - n);
 }
 
+void virtxml_disk_targets(const struct vm_disks *disks, char (*target)[16])
+{
+    size_t vd = 0, hd = 0, sd = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < disks->n; i++) {
+            enum vm_bus bus = disks->v[i].bus;
+            if ((bus == VM_BUS_SCSI) != (pass == 1))
+                continue;
+            size_t index = bus == VM_BUS_VIRTIO ? vd++ : bus == VM_BUS_IDE ? hd++ : sd++;
+            virtxml_target_name(bus, index, target[i], sizeof(target[i]));
+        }
+}
+
 static void disk_element(xmlNodePtr devs, const struct model *desired,
                          const struct vm_disk *d, const char *target)
 {
@@ -572,16 +860,8 @@ char *virtxml_domain_encode(const struct model *desired, const struct model_vm *
      * one count, sata first (libvirt puts sdX on controller X / 6 of sata:
      * this keeps the sata disks on the first controller). Disks are
      * written in their declared order whatever their names. */
-    size_t vd = 0, hd = 0, sd = 0;
     char (*target)[16] = xmalloc((s->disks.n ? s->disks.n : 1) * sizeof(*target));
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < s->disks.n; i++) {
-            enum vm_bus bus = s->disks.v[i].bus;
-            if ((bus == VM_BUS_SCSI) != (pass == 1))
-                continue;
-            size_t index = bus == VM_BUS_VIRTIO ? vd++ : bus == VM_BUS_IDE ? hd++ : sd++;
-            virtxml_target_name(bus, index, target[i], sizeof(target[i]));
-        }
+    virtxml_disk_targets(&s->disks, target);
     for (size_t i = 0; i < s->disks.n; i++)
         disk_element(devs, desired, &s->disks.v[i], target[i]);
     free(target);

@@ -46,6 +46,26 @@ struct virtxml_mark {
 struct virtxml_disk_src {
     const char *pool, *volume, *file;
     const char *target;          /* vda, sdb... */
+    const char *type;            /* <disk type=>: volume, file, block, network... */
+    const char *driver;          /* <driver type=> as written (qcow2, raw), or NULL */
+};
+
+/* What a decoder met that the model does not hold, as short phrases
+ * naming it ("disk 'sdb' on bus 'usb'", "<hostdev>"). plan and diff never
+ * look at them; `qkvm import` does:
+ *   misread  a value of a modelled field the schema has no word for, which
+ *            the decoder read as something else (an interface of type
+ *            'bridge', a NIC without a model, a volume of format 'vmdk'): a
+ *            manifest written from the model would change it;
+ *   extra    what the model leaves out and libvirt does not add by itself
+ *            (a cdrom, a <channel>, <cpu mode='host-passthrough'>, a
+ *            backing file): qkvm neither writes nor compares it, so a
+ *            definition qkvm writes (adopting, updating) goes without it.
+ * What libvirt adds to every domain qkvm defines (controllers, ps2 input,
+ * the memory balloon, the default CPU model...) is in neither list. */
+struct virtxml_unmodeled {
+    const char **misread, **extra;
+    size_t nmisread, nextra;
 };
 
 struct virtxml_domain {
@@ -54,6 +74,7 @@ struct virtxml_domain {
     struct virtxml_mark mark;
     const char *uuid;
     bool active;                 /* the XML has an id (a running domain) */
+    struct virtxml_unmodeled un;
 };
 
 struct virtxml_dhcp_host {
@@ -66,6 +87,7 @@ struct virtxml_network {
     const char *uuid;
     struct virtxml_dhcp_host *hosts;
     size_t nhosts;
+    struct virtxml_unmodeled un;
 };
 
 struct virtxml_pool {
@@ -78,6 +100,7 @@ struct virtxml_volume {
     struct model_disk *disk;     /* spec.pool is set by the caller */
     const char *path;
     const char *backing;         /* backing file, or NULL */
+    struct virtxml_unmodeled un;
 };
 
 /* Decoders: 0, or -1 with a message in err. */
@@ -110,6 +133,11 @@ char *virtxml_pool_encode(const struct model_pool *pool, const char *uuid);
 char *virtxml_volume_encode(const struct model_disk *disk);
 /* The mark as the element virDomainSetMetadata takes (no namespace). */
 char *virtxml_mark_encode(const struct virtxml_mark *mark);
+
+/* The target names qkvm gives a VM's disks (target[i] for disks->v[i]),
+ * as virtxml_domain_encode writes them: numbered per prefix in the
+ * declared order, sata before scsi on the sd prefix they share. */
+void virtxml_disk_targets(const struct vm_disks *disks, char (*target)[16]);
 
 /* The target name of the index-th name of a bus's prefix (vd, sd: sata and
  * scsi share it, hd), as libvirt numbers them: vda..vdz, vdaa..vdzz,

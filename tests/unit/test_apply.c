@@ -78,7 +78,8 @@ static void test_apply__journal_end_failure_stops(void **state)
     size_t loglen = 0;
     FILE *logf = open_memstream(&log, &loglen);
     assert_non_null(logf);
-    struct apply_opts ao = { 1000, "", logf, false, run, true };
+    struct apply_opts ao = { .shutdown_timeout_ms = 1000, .commit = "", .log = logf, .run = run,
+                             .journal = true };
     struct apply_result res;
     int rc = apply_plan(virt, l.m, obs, p, st, &ao, &res);
     fclose(logf);
