@@ -1,7 +1,10 @@
 /* virtfloor.c — the floor qkvm's reconcile is measured against: the least a
  * C program must do against libvirt for the same result, nothing else.
  *
- *   virtfloor list URI            connect, list all domains, fetch each XML
+ *   virtfloor list URI            connect, list all domains and the running ones,
+ *                                 fetch each XML, and each running domain's
+ *                                 persistent XML too (what a plan must compare:
+ *                                 an edit of the definition alone is drift)
  *   virtfloor create URI N PREFIX NETWORK
  *                                 connect, list, then define + start the
  *                                 domains PREFIX-1..N that are missing
@@ -44,6 +47,10 @@ int main(int argc, char **argv)
     }
     int rc = 0;
     if (strcmp(argv[1], "list") == 0) {
+        virDomainPtr *running = NULL;
+        int nr = virConnectListAllDomains(c, &running, VIR_CONNECT_LIST_DOMAINS_ACTIVE |
+                                                          VIR_CONNECT_LIST_DOMAINS_PERSISTENT);
+        calls++;
         for (int i = 0; i < n; i++) {
             char *x = virDomainGetXMLDesc(doms[i], 0);
             calls++;
@@ -51,6 +58,15 @@ int main(int argc, char **argv)
                 rc = 1;
             free(x);
         }
+        for (int i = 0; i < nr; i++) {
+            char *x = virDomainGetXMLDesc(running[i], VIR_DOMAIN_XML_INACTIVE);
+            calls++;
+            if (!x)
+                rc = 1;
+            free(x);
+            virDomainFree(running[i]);
+        }
+        free(running);
     } else {
         int want = (int)strtol(argv[3], NULL, 10);
         for (int i = 1; i <= want; i++) {
