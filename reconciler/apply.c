@@ -90,7 +90,8 @@ static int record(struct run *r, const char *pool_uuid, const char *volume, cons
                   bool protect, const struct model_labels *labels, const char *ident)
 {
     char *lt = labels_text(labels);
-    struct store_owned so = { pool_uuid, volume, name, protect, r->p->project, ident, lt };
+    struct store_owned so = { pool_uuid, volume, name, protect, r->p->project, ident, lt,
+                              NULL };
     int rc = store_owned_put(r->st, &so, r->p->uri, r->o->run, r->err, sizeof(r->err));
     free(lt);
     return rc;
@@ -498,6 +499,9 @@ static int do_vm(struct run *r, const struct plan_action *a)
                     return -1;
         return vm_define(r, want, od ? od->uuid : NULL);
     case PLAN_DELETE:
+        /* a paused guest cannot take the ACPI power button: resumed first */
+        if (od && od->active && od->paused && virt_domain_resume(r->v, a->name, err, el) < 0)
+            return -1;
         if (od && od->active &&
             virt_domain_stop(r->v, a->name, r->o->shutdown_timeout_ms, &forced, err, el) < 0)
             return -1;
@@ -667,9 +671,11 @@ static int journal_end(struct run *r, size_t i, enum apply_status status, const 
         store_action_end(r->st, r->o->run, (long)i, journal, error, err, errlen) < 0 ||
         store_event(r->st, &e, err, errlen) < 0 || store_commit(r->st, err, errlen) < 0) {
         store_rollback(r->st);
-        fprintf(r->o->log ? r->o->log : stderr,
-                "qkvm: %s/%s: %s, but the journal cannot record it: %s\n",
-                plan_kind_name(a->kind), a->name, apply_status_name(status), err);
+        char m[sizeof(r->err) + 300];
+        snprintf(m, sizeof(m), "%s/%s: %s, but the journal cannot record it: %s",
+                 plan_kind_name(a->kind), a->name, apply_status_name(status), err);
+        m[sizeof(r->err) - 1] = '\0';       /* cut to fit: a message, not data */
+        memcpy(r->err, m, sizeof(r->err));
         return -1;
     }
     return 0;
@@ -806,8 +812,7 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
         /* The journal could not be written: stop before changing more. */
         char why[1200];
         snprintf(why, sizeof(why), "not started: the journal cannot be written: %s", r.err);
-        if (o->log)
-            fprintf(o->log, "qkvm: %s\n", why);
+        res->failure = xstrdup(why + strlen("not started: "));
         for (; i < p->n; i++) {
             if (res->status[i] != APPLY_PENDING)
                 continue;
@@ -817,8 +822,21 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
         }
         return -1;
     }
-    /* Keep the recorded protect flags and labels of declared Disks current. */
-    for (size_t k = 0; k < desired->len[MODEL_DISK]; k++) {
+    if (apply_records(st, desired, obs, p, o->run, r.err, sizeof(r.err)) < 0) {
+        res->failure = xstrdup(r.err);
+        return -1;
+    }
+    return res->failed || res->skipped ? -1 : 0;
+}
+
+int apply_records(struct store *st, const struct model *desired, const struct obs_host *obs,
+                  const struct plan *p, int64_t run, char *err, size_t errlen)
+{
+    struct apply_opts o = { .run = run };
+    struct run r = { NULL, desired, obs, p, st, &o, { 0 } };
+    int rc = 0;
+    /* Disks: protect and labels */
+    for (size_t k = 0; k < desired->len[MODEL_DISK] && rc == 0; k++) {
         const struct model_disk *d = (const struct model_disk *)desired->objs[MODEL_DISK][k];
         const struct obs_pool *op = observe_pool(obs, d->spec.pool);
         const struct obs_volume *ov = op ? observe_volume(op, d->obj.meta.name) : NULL;
@@ -827,14 +845,27 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
         char *lt = labels_text(&d->obj.meta.labels);
         bool same = ov->rec->protect == d->spec.protect && strcmp(ov->rec->labels, lt) == 0;
         free(lt);
-        if (!same && record(&r, op->uuid, d->obj.meta.name, d->obj.meta.name, d->spec.protect,
-                            &d->obj.meta.labels, NULL) < 0) {
-            if (o->log)
-                fprintf(o->log, "qkvm: %s\n", r.err);
-            return -1;
-        }
+        if (!same)
+            rc = record(&r, op->uuid, d->obj.meta.name, d->obj.meta.name, d->spec.protect,
+                        &d->obj.meta.labels, NULL);
     }
-    return res->failed || res->skipped ? -1 : 0;
+    /* Pools: labels */
+    for (size_t k = 0; k < desired->len[MODEL_POOL] && rc == 0; k++) {
+        const struct model_pool *pl = (const struct model_pool *)desired->objs[MODEL_POOL][k];
+        const struct obs_pool *op = observe_pool(obs, pl->obj.meta.name);
+        if (!op || !op->rec || strcmp(op->rec->project, p->project) != 0)
+            continue;
+        char *lt = labels_text(&pl->obj.meta.labels);
+        bool same = strcmp(op->rec->labels, lt) == 0;
+        free(lt);
+        if (!same)
+            rc = record(&r, op->uuid, NULL, pl->obj.meta.name, false, &pl->obj.meta.labels,
+                        NULL);
+    }
+    if (rc < 0)
+        snprintf(err, errlen, "cannot record the protect flags and labels of the project's disks "
+                              "and pools: %s", r.err);
+    return rc;
 }
 
 void apply_result_dispose(struct apply_result *r, size_t n)
@@ -844,5 +875,6 @@ void apply_result_dispose(struct apply_result *r, size_t n)
             free(r->error[i]);
     free(r->error);
     free(r->status);
+    free(r->failure);
     memset(r, 0, sizeof(*r));
 }

@@ -59,6 +59,7 @@ struct apply_result {
     char **error;              /* per plan action: message (FAILED, SKIPPED) */
     size_t done, failed, skipped;
     int interrupted;           /* the signal (SIGINT, SIGTERM) that stopped it, or 0 */
+    char *failure;             /* a failure no action owns (the journal, the records), or NULL */
 };
 
 /* Returns 0 when every action succeeded, -1 otherwise (see r). */
@@ -66,6 +67,13 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
                const struct plan *p, struct store *st, const struct apply_opts *o,
                struct apply_result *r);
 void apply_result_dispose(struct apply_result *r, size_t n);
+
+/* Keep the ownership records of the project's declared Disks (protect,
+ * labels) and Pools (labels) as the manifests say, also when nothing else
+ * changes: a Disk declared protect: true is recorded so before it can ever
+ * be pruned. 0, or -1 with err. */
+int apply_records(struct store *st, const struct model *desired, const struct obs_host *obs,
+                  const struct plan *p, int64_t run, char *err, size_t errlen);
 
 /* FNV-1a 64 of a declared object's normalised spec, as hex (17 bytes). */
 void apply_spec_hash(const struct model_object *o, char *out);

@@ -26,18 +26,10 @@ int cli_kind_arg(const char *word, enum model_kind *k)
     return 0;
 }
 
-struct get_view {
-    const struct inventory *inv;
-    enum model_kind kind;
-    const char *name;
-};
-
 static void get_table(FILE *out, const struct cli *c, const struct tree *t,
                       const void *payload)
 {
-    const struct get_view *v = payload;
-    (void)t;
-    inventory_table(out, v->inv, v->kind, v->name, c->format == CLI_WIDE, store_now());
+    inventory_table(out, t, *(const enum model_kind *)payload, c->format == CLI_WIDE);
 }
 
 CLI_COMMAND(cmd_get)
@@ -53,8 +45,7 @@ CLI_COMMAND(cmd_get)
                        *inv->uri ? inv->uri : "the host");
     } else {
         struct arena *a = arena_new();
-        struct get_view v = { inv, k, name };
-        rc = cli_emit(c, inventory_tree(a, inv, k, name, store_now()), false, get_table, &v);
+        rc = cli_emit(c, inventory_tree(a, inv, k, name, store_now()), false, get_table, &k);
         arena_free(a);
     }
     inventory_free(inv);

@@ -147,6 +147,15 @@ CLI_COMMAND(cmd_apply)
             struct apply_result none = { 0 };
             rc = cli_emit(c, report_plan_tree(a, s->plan, &none), false, NULL, NULL);
         }
+        /* nothing to change on the host, but the records follow the
+         * manifests (a Disk now declared protect: true) */
+        char err[1400];
+        if (journal_on() && apply_records(s->st, s->m, s->obs, s->plan, s->run, err,
+                                          sizeof(err)) < 0) {
+            cli_error("%s", err);
+            bad++;
+            why_bad = "the ownership records cannot be written";
+        }
         session_record_seen(s, inv, true);
         session_end(s, bad ? STORE_RUN_FAILED : STORE_RUN_OK, session_plan_summary(s), why_bad);
         inventory_free(inv);
@@ -180,6 +189,8 @@ CLI_COMMAND(cmd_apply)
         printf("\nApply %s: %zu done, %zu failed, %zu skipped (%.1f s).\n",
                arc < 0 ? "incomplete" : "complete", res.done, res.failed, res.skipped,
                cli_now() - t0);
+    if (res.failure)
+        cli_error("%s", res.failure);
     if (res.interrupted) {
         size_t not_started = 0;
         for (size_t i = 0; i < s->plan->n; i++)

@@ -401,7 +401,7 @@ int inventory_kind(const char *word)
         { "net", MODEL_NETWORK }, { "nets", MODEL_NETWORK }, { "pool", MODEL_POOL },
         { "pools", MODEL_POOL }, { "image", MODEL_IMAGE }, { "images", MODEL_IMAGE },
         { "node", MODEL_NODE }, { "nodes", MODEL_NODE }, { "policy", MODEL_POLICY },
-        { "policies", MODEL_POLICY },
+        { "policies", MODEL_POLICY }, { "project", MODEL_PROJECT }, { "projects", MODEL_PROJECT },
     };
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
         if (strcasecmp(word, words[i].w) == 0)
@@ -413,37 +413,28 @@ int inventory_kind(const char *word)
 
 #define MAXCOLS TEXT_TABLE_COLS
 
-static const char *age(struct arena *a, const struct inventory_row *r, int64_t now)
-{
-    if (!r->created)
-        return "-";
-    char buf[32];
-    text_age(now - r->created, buf, sizeof(buf));
-    return arena_strdup(a, buf);
-}
-
-static const char *qty(struct arena *a, long long v)
-{
-    return v < 0 ? "-" : diff_quantity(a, (uint64_t)v);
-}
-
-static const char *num(struct arena *a, long long v)
-{
-    return v < 0 ? "-" : arena_printf(a, "%lld", v);
-}
-
-static const struct model_object *best(const struct inventory_row *r)
-{
-    return r->want ? r->want : r->seen;
-}
-
 static bool wanted(const struct inventory_row *r, enum model_kind k, const char *name)
 {
     return r->kind == k && (!name || strcmp(r->name, name) == 0);
 }
 
-void inventory_table(FILE *out, const struct inventory *inv, enum model_kind k,
-                     const char *name, bool wide, int64_t now)
+/* A member of a map, "-" when absent or null. */
+static const char *cell(const struct tree *m, const char *key)
+{
+    const char *v = tree_str(m, key, NULL);
+    return v && *v ? v : "-";
+}
+
+static const char *count(struct arena *a, const struct tree *spec, const char *key)
+{
+    const struct tree *l = spec ? tree_get(spec, key) : NULL;
+    return spec ? arena_printf(a, "%u", l && l->type == TREE_SEQ ? l->len : 0) : "-";
+}
+
+/* The columns of `qkvm get` come from the very document -o json prints:
+ * the object's spec (declared, or the observed one for what nobody
+ * declares, or the last recorded) and its status. */
+void inventory_table(FILE *out, const struct tree *doc, enum model_kind k, bool wide)
 {
     struct arena *a = arena_new();
     struct text_table t = { 0 };
@@ -458,6 +449,7 @@ void inventory_table(FILE *out, const struct inventory *inv, enum model_kind k,
     static const char *const node[] = { "NAME", "STATE", "SYNC", "AGE", "URI" };
     static const char *const pol[] = { "NAME", "PRUNE", "RESTART", "DRIFT", "SYNC", "AGE",
                                        "SELECTOR" };
+    static const char *const proj[] = { "NAME", "SYNC", "AGE", "MAX-DELETIONS" };
     const char *const *head;
     size_t narrow, all;
     switch (k) {
@@ -467,6 +459,7 @@ void inventory_table(FILE *out, const struct inventory *inv, enum model_kind k,
     case MODEL_POOL: head = pool; narrow = 5; all = 6; break;
     case MODEL_IMAGE: head = image; narrow = 5; all = 6; break;
     case MODEL_NODE: head = node; narrow = 4; all = 5; break;
+    case MODEL_PROJECT: head = proj; narrow = 3; all = 4; break;
     default: head = pol; narrow = 6; all = 7; break;
     }
     t.ncols = wide ? all : narrow;
@@ -474,81 +467,71 @@ void inventory_table(FILE *out, const struct inventory *inv, enum model_kind k,
         t.head[c] = head[c];
         t.cap[c] = c == 0 ? 24 : strcmp(head[c], "NODE") == 0 ? 12 : 16;
     }
-    const char *cells[MAXCOLS];
-    for (size_t i = 0; i < inv->n; i++) {
-        const struct inventory_row *r = &inv->v[i];
-        if (!wanted(r, k, name))
-            continue;
-        const struct model_object *o = best(r);
+    const struct tree *items = tree_get(doc, "items");
+    size_t n = items ? items->len : doc->type == TREE_MAP ? 1 : 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct tree *o = items ? items->u.items[i] : doc;
+        const struct tree *st = tree_get(o, "status"), *spec = tree_get(o, "spec");
+        const struct tree *seen = tree_get(st, "observed");
+        if (!tree_bool(st, "declared") && seen)
+            spec = seen;
+        if (spec && spec->type != TREE_MAP)
+            spec = NULL;
+        const char *name = cell(tree_get(o, "metadata"), "name"), *age = cell(st, "age");
+        const char *sync = cell(st, "sync"), *state = cell(st, "state"), *nd = cell(st, "node");
+        const char *cells[TEXT_TABLE_COLS] = { 0 };
         switch (k) {
         case MODEL_VM: {
-            const struct model_vm *v = (const struct model_vm *)o;
-            cells[0] = r->name; cells[1] = inv->node; cells[2] = r->state;
-            cells[3] = num(a, r->cpus); cells[4] = qty(a, r->memory); cells[5] = inventory_sync_name(r->sync);
-            cells[6] = age(a, r, now);
-            cells[7] = v ? arena_printf(a, "%zu", v->spec.disks.n) : "-";
-            cells[8] = v ? arena_printf(a, "%zu", v->spec.nics.n) : "-";
-            cells[9] = v ? schema_values_vm_firmware[v->spec.firmware] : "-";
+            const char *c[] = { name, nd, state, cell(st, "cpus"), cell(st, "memory"), sync, age,
+                                count(a, spec, "disks"), count(a, spec, "nics"),
+                                cell(spec, "firmware") };
+            memcpy(cells, c, sizeof(c));
             break;
         }
         case MODEL_DISK: {
-            const struct model_disk *d = (const struct model_disk *)o;
-            cells[0] = r->name; cells[1] = inv->node;
-            cells[2] = r->pool ? r->pool : "-";
-            cells[3] = d ? diff_quantity(a, d->spec.size) : "-";
-            cells[4] = d ? schema_values_disk_format[d->spec.format] : "-";
-            cells[5] = inventory_sync_name(r->sync); cells[6] = age(a, r, now);
-            cells[7] = d ? (d->spec.protect ? "true" : "false") : "-";
+            const char *c[] = { name, nd, cell(st, "pool"), cell(spec, "size"),
+                                cell(spec, "format"), sync, age, cell(spec, "protect") };
+            memcpy(cells, c, sizeof(c));
             break;
         }
         case MODEL_NETWORK: {
-            const struct model_network *n = (const struct model_network *)o;
-            cells[0] = r->name; cells[1] = inv->node;
-            cells[2] = n ? schema_values_net_mode[n->spec.mode] : "-";
-            cells[3] = n && n->spec.cidr ? n->spec.cidr : "-";
-            cells[4] = r->state; cells[5] = inventory_sync_name(r->sync); cells[6] = age(a, r, now);
-            cells[7] = n && n->spec.bridge ? n->spec.bridge : "-";
+            const char *c[] = { name, nd, cell(spec, "mode"), cell(spec, "cidr"), state, sync,
+                                age, cell(spec, "bridge") };
+            memcpy(cells, c, sizeof(c));
             break;
         }
         case MODEL_POOL: {
-            const struct model_pool *pl = (const struct model_pool *)o;
-            cells[0] = r->name; cells[1] = inv->node; cells[2] = r->state; cells[3] = inventory_sync_name(r->sync);
-            cells[4] = age(a, r, now);
-            cells[5] = pl && pl->spec.path ? pl->spec.path : "-";
+            const char *c[] = { name, nd, state, sync, age, cell(spec, "path") };
+            memcpy(cells, c, sizeof(c));
             break;
         }
         case MODEL_IMAGE: {
-            const struct model_image *im = (const struct model_image *)o;
-            cells[0] = r->name;
-            cells[1] = im ? schema_values_disk_format[im->spec.format] : "-";
-            cells[2] = im && im->spec.pool ? im->spec.pool : "-";
-            cells[3] = inventory_sync_name(r->sync); cells[4] = age(a, r, now);
-            cells[5] = im && im->spec.url ? im->spec.url : "-";
+            const char *c[] = { name, cell(spec, "format"), cell(spec, "pool"), sync, age,
+                                cell(spec, "url") };
+            memcpy(cells, c, sizeof(c));
             break;
         }
         case MODEL_NODE: {
-            const struct model_node *nd = (const struct model_node *)o;
-            cells[0] = r->name; cells[1] = r->state; cells[2] = inventory_sync_name(r->sync);
-            cells[3] = age(a, r, now);
-            cells[4] = nd && nd->spec.uri ? nd->spec.uri : inv->uri;
+            const char *uri = tree_str(spec, "uri", NULL);
+            const char *c[] = { name, state, sync, age, uri ? uri : cell(st, "uri") };
+            memcpy(cells, c, sizeof(c));
+            break;
+        }
+        case MODEL_PROJECT: {
+            const char *c[] = { name, sync, age, cell(spec, "maxDeletions") };
+            memcpy(cells, c, sizeof(c));
             break;
         }
         default: {
-            const struct model_policy *po = (const struct model_policy *)o;
-            static const char *const prune[] = { "never", "report", "delete" };
-            static const char *const restart[] = { "never", "onChange" };
-            static const char *const drift[] = { "report", "heal" };
-            cells[0] = r->name;
-            cells[1] = po ? prune[po->spec.prune] : "-";
-            cells[2] = po ? restart[po->spec.restart] : "-";
-            cells[3] = po ? drift[po->spec.drift.mode] : "-";
-            cells[4] = inventory_sync_name(r->sync); cells[5] = age(a, r, now);
-            const char *sel = "";
-            if (po)
-                for (size_t j = 0; j < po->spec.selector.n; j++)
-                    sel = arena_printf(a, "%s%s%s=%s", sel, j ? "," : "",
-                                       po->spec.selector.v[j].key, po->spec.selector.v[j].value);
-            cells[6] = *sel ? sel : "*";
+            const struct tree *drift = spec ? tree_get(spec, "drift") : NULL;
+            const struct tree *sel = spec ? tree_get(spec, "selector") : NULL;
+            const char *s = "";
+            for (size_t j = 0; sel && sel->type == TREE_MAP && j < sel->len; j++)
+                s = arena_printf(a, "%s%s%s=%s", s, j ? "," : "", sel->u.pairs[j].key->u.str,
+                                 sel->u.pairs[j].value->u.str);
+            const char *c[] = { name, cell(spec, "prune"), cell(spec, "restart"),
+                                cell(drift, "mode"), sync, age, *s ? s : "*" };
+            memcpy(cells, c, sizeof(c));
             break;
         }
         }

@@ -97,11 +97,11 @@ size_t inventory_snapshot(struct inventory *inv, bool with_spec, struct store_ob
 /* A kind from what a user types: "vm", "vms", "VM", "disks"... -1 if none. */
 int inventory_kind(const char *word);
 
-/* `qkvm get KIND [NAME]`: a table (80 columns unless wide), or a tree. */
-void inventory_table(FILE *out, const struct inventory *inv, enum model_kind k,
-                     const char *name, bool wide, int64_t now);
+/* `qkvm get KIND [NAME]`: one document (a List, or one object with NAME),
+ * and its table (80 columns unless wide) rendered from that document. */
 struct tree *inventory_tree(struct arena *a, const struct inventory *inv, enum model_kind k,
                             const char *name, int64_t now);
+void inventory_table(FILE *out, const struct tree *doc, enum model_kind k, bool wide);
 /* Rows are sorted by kind and name: a binary search. */
 const struct inventory_row *inventory_find(const struct inventory *inv, enum model_kind k,
                                            const char *name);

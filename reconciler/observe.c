@@ -43,23 +43,29 @@ const struct obs_volume *observe_volume(const struct obs_pool *p, const char *na
     return find(p->vols, p->nvols, sizeof(*p->vols), name);
 }
 
+bool observe_uses_volume(const struct obs_domain *d, const struct obs_pool *p,
+                         const struct obs_volume *vol, size_t *disk)
+{
+    for (size_t j = 0; j < d->vm->spec.disks.n; j++) {
+        const struct virtxml_disk_src *s = &d->src[j];
+        if ((s->pool && s->volume && strcmp(s->pool, p->name) == 0 &&
+             strcmp(s->volume, vol->name) == 0) ||
+            (s->file && vol->path && strcmp(s->file, vol->path) == 0)) {
+            *disk = j;
+            return true;
+        }
+    }
+    return false;
+}
+
 const struct obs_domain *observe_volume_user(const struct obs_host *h, const struct obs_pool *p,
                                              const struct obs_volume *vol, bool active_only,
                                              size_t *disk)
 {
     for (size_t i = 0; i < h->ndoms; i++) {
         const struct obs_domain *d = &h->doms[i];
-        if (active_only && !d->active)
-            continue;
-        for (size_t j = 0; j < d->vm->spec.disks.n; j++) {
-            const struct virtxml_disk_src *s = &d->src[j];
-            if ((s->pool && s->volume && strcmp(s->pool, p->name) == 0 &&
-                 strcmp(s->volume, vol->name) == 0) ||
-                (s->file && vol->path && strcmp(s->file, vol->path) == 0)) {
-                *disk = j;
-                return d;
-            }
-        }
+        if ((!active_only || d->active) && observe_uses_volume(d, p, vol, disk))
+            return d;
     }
     return NULL;
 }
@@ -198,6 +204,8 @@ static int observe_pools(struct virt *v, struct obs_host *h, const struct model 
         p->active = it->active;
         p->autostart = it->autostart;
         p->rec = own ? owned_pool(own, p->uuid) : NULL;
+        if (p->rec && strcmp(p->rec->name, p->name) != 0)
+            p->rec = NULL;         /* another pool's record: a definition copied with its UUID */
         if (!it->active)
             continue;
         struct virt_list vols;
@@ -219,12 +227,17 @@ static int observe_pools(struct virt *v, struct obs_host *h, const struct model 
             ov->disk->spec.pool = p->name;
             ov->path = vx.path;
             ov->un = vx.un;
+            ov->backing = vx.backing;
             ov->rec = own ? owned_volume(own, p->uuid, ov->name) : NULL;
-            if (ov->rec && *ov->rec->ident && h->local) {
-                /* the file must still be the one qkvm created */
-                char ident[96];
-                owned_file_ident(ov->path, ident, sizeof(ident));
-                if (*ident && strcmp(ident, ov->rec->ident) != 0) {
+            if (ov->rec && *ov->rec->ident) {
+                /* the file must still be the one qkvm created; when that
+                 * cannot be read, the record alone proves nothing */
+                char ident[96] = "";
+                if (h->local)
+                    owned_file_ident(ov->path, ident, sizeof(ident));
+                if (!*ident) {
+                    ov->unverified = true;
+                } else if (strcmp(ident, ov->rec->ident) != 0) {
                     ov->rec = NULL;
                     ov->replaced = true;
                 }
@@ -364,7 +377,8 @@ static int observe_domains(struct virt *v, struct obs_host *h, const struct mode
          * compare (declared, or all of them with OBSERVE_DEEP): an edit of
          * the definition alone is drift, healed by redefining it. */
         bool fetch = (flags & OBSERVE_DEEP) || !desired ||
-                     model_find(desired, MODEL_VM, d->name) != NULL;
+                     model_find(desired, MODEL_VM, d->name) != NULL ||
+                     !d->mark.kind;         /* whose it is may be said in the definition */
         if (fetch) {
             char *x = virt_domain_config_xml(v, it, err, errlen);
             struct virtxml_domain cx;
@@ -377,6 +391,12 @@ static int observe_domains(struct virt *v, struct obs_host *h, const struct mode
             d->config = cx.vm;
             d->config_un = cx.un;
             d->config->spec.state = VM_STATE_RUNNING;
+            /* a mark written to the definition but not (yet) to what runs
+             * (a failed live update) still says whose the domain is */
+            if (!d->mark.kind && cx.mark.kind) {
+                d->mark = cx.mark;
+                d->vm->obj.meta.labels = cx.mark.labels;
+            }
         }
     }
     virt_list_free(&doms);

@@ -65,6 +65,10 @@ struct obs_volume {
      * on a local host). */
     const struct owned_entry *rec;
     bool replaced;
+    bool unverified;              /* recorded with a file identity that cannot be read
+                                   * here (a remote host, an unreadable file): never
+                                   * deleted on the record alone */
+    const char *backing;          /* the file this volume is an overlay of, or NULL */
     struct virtxml_unmodeled un;
 };
 
@@ -118,6 +122,10 @@ const struct obs_volume *observe_volume(const struct obs_pool *p, const char *na
 /* The first domain (a running one, with active_only) whose disk is volume
  * `vol` of pool `p`, named as pool/volume or by its file; *disk gets the
  * disk's index. NULL when no domain uses it. */
+/* Is one of domain d's disks volume `vol` of pool `p` (by pool/volume, or
+ * by its file)? *disk gets its index. */
+bool observe_uses_volume(const struct obs_domain *d, const struct obs_pool *p,
+                         const struct obs_volume *vol, size_t *disk);
 const struct obs_domain *observe_volume_user(const struct obs_host *h, const struct obs_pool *p,
                                              const struct obs_volume *vol, bool active_only,
                                              size_t *disk);

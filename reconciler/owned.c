@@ -155,7 +155,7 @@ void owned_file_ident(const char *path, char *out, size_t size)
              (long long)sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec);
 }
 
-struct owned *owned_from_store(struct store *s, char *err, size_t errlen)
+struct owned *owned_from_store(struct store *s, const char *node, char *err, size_t errlen)
 {
     struct arena *a = arena_new();
     struct store_owned *v;
@@ -166,8 +166,9 @@ struct owned *owned_from_store(struct store *s, char *err, size_t errlen)
     }
     struct owned *o = owned_new();
     for (size_t i = 0; i < n; i++)
-        add(o, v[i].volume != NULL, v[i].pool_uuid, v[i].volume ? v[i].volume : v[i].name,
-            v[i].protect, v[i].project, v[i].ident, v[i].labels);
+        if (!*v[i].node || (node && strcmp(v[i].node, node) == 0))
+            add(o, v[i].volume != NULL, v[i].pool_uuid, v[i].volume ? v[i].volume : v[i].name,
+                v[i].protect, v[i].project, v[i].ident, v[i].labels);
     arena_free(a);
     return o;
 }
@@ -190,7 +191,7 @@ int owned_import_legacy(struct store *s, char *err, size_t errlen)
     for (size_t i = 0; i < o->n; i++) {
         const struct owned_entry *e = &o->v[i];
         struct store_owned so = { e->uuid, e->volume ? e->name : NULL, e->name, e->protect,
-                                  "default", "", "" };
+                                  "default", "", "", NULL };
         if (store_owned_put(s, &so, NULL, 0, err, errlen) < 0) {
             store_rollback(s);
             goto out;

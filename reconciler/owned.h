@@ -34,8 +34,11 @@ struct owned_entry {
 };
 
 struct owned *owned_new(void);
-/* The set recorded in the store. NULL with err on failure. */
-struct owned *owned_from_store(struct store *s, char *err, size_t errlen);
+/* The records the store has for the host at `node` (its URI as libvirt
+ * gives it): a record binds to the host it was made on, so a pool copied
+ * to another host with its UUID is not ours there. Records from before the
+ * host was kept (node "") bind by UUID alone. NULL with err on failure. */
+struct owned *owned_from_store(struct store *s, const char *node, char *err, size_t errlen);
 /* Move DBPATH.owned (the text record of earlier versions) into the store,
  * in one transaction, then rename the file DBPATH.owned.imported. Nothing
  * to do when there is no such file. A malformed file is an error and is

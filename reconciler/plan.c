@@ -578,61 +578,72 @@ static bool declared(const struct ctx *c, enum model_kind k, const char *name);
  * new one is a conflict naming the holder. Returns false when the VM must
  * not be created; *after gets the deletion it waits for, *renamed the old
  * domain. */
-static bool plan_rename(struct ctx *c, const struct model_vm *want, size_t *after, bool *has_after,
-                        const struct obs_domain **renamed)
+static bool plan_rename(struct ctx *c, const struct model_vm *want, size_t **after,
+                        size_t *nafter, const struct obs_domain **renamed)
 {
     const char *name = want->obj.meta.name;
-    *has_after = false;
+    const struct obs_host *h = c->obs;
+    *after = arena_alloc(c->a, (h->ndoms * (want->spec.disks.n + 1) + 1) * sizeof(**after));
+    *nafter = 0;
     *renamed = NULL;
-    for (size_t j = 0; j < want->spec.disks.n; j++) {
-        const char *dname = want->spec.disks.v[j].disk;
-        const struct model_disk *dk = (const struct model_disk *)model_find(c->want, MODEL_DISK,
-                                                                         dname);
-        const struct obs_pool *op = dk ? observe_pool(c->obs, dk->spec.pool) : NULL;
-        const struct obs_volume *ov = op ? observe_volume(op, dname) : NULL;
-        size_t idx;
-        const struct obs_domain *h = ov ? observe_volume_user(c->obs, op, ov, false, &idx) : NULL;
-        if (!h || strcmp(h->name, name) == 0 || declared(c, MODEL_VM, h->name))
-            continue;
-        const char *owner, *why, *how;
-        enum plan_owner own = plan_owner(c->a, &h->mark, "VM", h->name, h->uuid, c->project,
-                                         &owner, &why);
-        const char *held = NULL;
-        size_t dep;
-        if (own == OWNER_OURS && key_get(&c->keys, MODEL_VM, h->name, &dep) == 1 &&
-            c->p->v[dep].verb == PLAN_DELETE) {
-            *after = dep;                  /* another disk of it planned its deletion */
-            *has_after = true;
-            *renamed = h;
-            continue;
+    /* Two passes: every holder of every disk must be one this plan may
+     * delete before any deletion is planned for the rename. */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t j = 0; j < want->spec.disks.n; j++) {
+            const char *dname = want->spec.disks.v[j].disk;
+            const struct model_disk *dk =
+                (const struct model_disk *)model_find(c->want, MODEL_DISK, dname);
+            const struct obs_pool *op = dk ? observe_pool(h, dk->spec.pool) : NULL;
+            const struct obs_volume *ov = op ? observe_volume(op, dname) : NULL;
+            for (size_t k = 0; ov && k < h->ndoms; k++) {
+                const struct obs_domain *d = &h->doms[k];
+                size_t idx, dep;
+                if (strcmp(d->name, name) == 0 || declared(c, MODEL_VM, d->name) ||
+                    !observe_uses_volume(d, op, ov, &idx))
+                    continue;
+                const char *owner, *why, *how;
+                enum plan_owner own = plan_owner(c->a, &d->mark, "VM", d->name, d->uuid,
+                                                 c->project, &owner, &why);
+                bool planned = key_get(&c->keys, MODEL_VM, d->name, &dep) == 1 &&
+                               c->p->v[dep].verb == PLAN_DELETE;
+                bool ok = own == OWNER_OURS && (planned || deletable(c, &d->mark.labels, &how,
+                                                                     &why));
+                if (pass == 1) {
+                    if (!planned)
+                        dep = (size_t)(add_action(
+                            c, PLAN_DELETE, MODEL_VM, d->name, NULL,
+                            arena_printf(c->a, "no longer declared (%s), and vm/%s is to use "
+                                               "its disk %s: %s before vm/%s is created", how,
+                                         name, dname,
+                                         d->active ? "stopped and undefined" : "undefined",
+                                         name)) - c->p->v);
+                    (*after)[(*nafter)++] = dep;
+                    *renamed = d;
+                    continue;
+                }
+                if (ok)
+                    continue;
+                const char *held;
+                if (own == OWNER_OURS)
+                    held = arena_printf(c->a, "domain %s (qkvm's, no longer declared: a rename? "
+                                              "%s)", d->name,
+                                        why ? why : "'apply --prune' deletes it first, then "
+                                                    "creates this one");
+                else if (own == OWNER_FOREIGN)
+                    held = arena_printf(c->a, "domain %s of project '%s'", d->name, owner);
+                else if (own == OWNER_MISMATCH)
+                    held = arena_printf(c->a, "domain %s (%s)", d->name, why);
+                else
+                    held = arena_printf(c->a, "domain %s, which is not qkvm's", d->name);
+                key_put(&c->keys, MODEL_VM, name, 0, true);
+                note(c, NOTE_CONFLICT, MODEL_VM, name,
+                     "conflict: its disk %s is held by %s; not created: two domains must never "
+                     "run on one disk", dname, held);
+                finding(c, DRIFT_CONFLICT, "VM", name, NULL, NULL, NULL,
+                        "its disk %s is held by %s", dname, held);
+                return false;
+            }
         }
-        if (own == OWNER_OURS && deletable(c, &h->mark.labels, &how, &why)) {
-            struct plan_action *a = add_action(
-                c, PLAN_DELETE, MODEL_VM, h->name, NULL,
-                arena_printf(c->a, "no longer declared (%s), and vm/%s is to use its disk %s: "
-                                   "%s before vm/%s is created", how, name, dname,
-                             h->active ? "stopped and undefined" : "undefined", name));
-            *after = (size_t)(a - c->p->v);
-            *has_after = true;
-            *renamed = h;
-            continue;
-        }
-        if (own == OWNER_OURS)
-            held = arena_printf(c->a, "domain %s (qkvm's, no longer declared: a rename? %s)",
-                                h->name, why ? why : "'apply --prune' deletes it first, then "
-                                                     "creates this one");
-        else if (own == OWNER_FOREIGN)
-            held = arena_printf(c->a, "domain %s of project '%s'", h->name, owner);
-        else
-            held = arena_printf(c->a, "domain %s, which is not qkvm's", h->name);
-        key_put(&c->keys, MODEL_VM, name, 0, true);
-        note(c, NOTE_CONFLICT, MODEL_VM, name,
-             "conflict: its disk %s is held by %s; not created: two domains must never run on "
-             "one disk", dname, held);
-        finding(c, DRIFT_CONFLICT, "VM", name, NULL, NULL, NULL, "its disk %s is held by %s",
-                dname, held);
-        return false;
-    }
     return true;
 }
 
@@ -731,10 +742,9 @@ static void plan_vms(struct ctx *c)
             continue;
         const struct obs_domain *od = observe_domain(c->obs, name);
         if (!od) {
-            size_t after = 0;
-            bool has_after;
+            size_t *after, nafter;
             const struct obs_domain *old;
-            if (!plan_rename(c, want, &after, &has_after, &old))
+            if (!plan_rename(c, want, &after, &nafter, &old))
                 continue;
             struct plan_action *a = add_action(
                 c, PLAN_CREATE, MODEL_VM, name, &want->obj,
@@ -744,8 +754,8 @@ static void plan_vms(struct ctx *c)
                     : "not on the host");
             size_t ai = (size_t)(a - c->p->v);
             vm_deps(c, ai, want);
-            if (has_after)
-                add_dep(c, a, after);
+            for (size_t k = 0; k < nafter; k++)
+                add_dep(c, a, after[k]);
             finding(c, DRIFT_MISSING, "VM", name, NULL, NULL, NULL, "declared, not on the host");
             if (run) {
                 a = add_action(c, PLAN_START, MODEL_VM, name, &want->obj,
@@ -960,6 +970,62 @@ static bool prune_it(struct ctx *c, enum model_kind k, const char *name,
     return false;
 }
 
+/* Is this domain deleted by the plan (so far)? */
+static bool deleting(struct ctx *c, const char *vm)
+{
+    size_t a;
+    return key_get(&c->keys, MODEL_VM, vm, &a) == 1 && c->p->v[a].verb == PLAN_DELETE;
+}
+
+/* What keeps a stale volume: a domain that stays and uses it (any of them,
+ * not only the first), or a volume built on it (its backing file). NULL
+ * when nothing does. */
+static const char *volume_keeper(struct ctx *c, const struct obs_pool *p,
+                                 const struct obs_volume *v)
+{
+    const struct obs_host *h = c->obs;
+    size_t disk;
+    for (size_t k = 0; k < h->ndoms; k++)
+        if (observe_uses_volume(&h->doms[k], p, v, &disk) && !deleting(c, h->doms[k].name))
+            return arena_printf(c->a, "domain %s still uses it", h->doms[k].name);
+    for (size_t i = 0; v->path && i < h->npools; i++)
+        for (size_t j = 0; j < h->pools[i].nvols; j++) {
+            const struct obs_volume *o = &h->pools[i].vols[j];
+            if (o->backing && strcmp(o->backing, v->path) == 0)
+                return arena_printf(c->a, "volume %s/%s is built on it (its backing file)",
+                                    h->pools[i].name, o->name);
+        }
+    return NULL;
+}
+
+/* A domain that stays and has a NIC on network `net`, or NULL. */
+static const char *network_user(struct ctx *c, const char *net)
+{
+    const struct obs_host *h = c->obs;
+    for (size_t k = 0; k < h->ndoms; k++)
+        for (size_t m = 0; m < h->doms[k].vm->spec.nics.n; m++)
+            if (strcmp(h->doms[k].vm->spec.nics.v[m].network, net) == 0 &&
+                !deleting(c, h->doms[k].name))
+                return h->doms[k].name;
+    return NULL;
+}
+
+/* A volume of pool p that stays (not deleted by this plan), or NULL. */
+static const char *pool_keeps(struct ctx *c, const struct obs_pool *p)
+{
+    for (size_t j = 0; j < p->nvols; j++) {
+        size_t a;
+        bool gone = false;
+        if (key_get(&c->keys, MODEL_DISK, p->vols[j].name, &a) == 1) {
+            const struct plan_action *x = &c->p->v[a];
+            gone = x->verb == PLAN_DELETE && x->pool && strcmp(x->pool, p->name) == 0;
+        }
+        if (!gone)
+            return p->vols[j].name;
+    }
+    return NULL;
+}
+
 static void plan_stale(struct ctx *c)
 {
     const struct obs_host *h = c->obs;
@@ -1027,19 +1093,18 @@ static void plan_stale(struct ctx *c)
             }
             finding(c, DRIFT_STALE, "Disk", v->name, NULL, NULL, NULL,
                     "created by qkvm in pool %s, no longer declared", p->name);
-            /* used by a domain that stays? */
-            size_t disk, user_action = 0;
-            const struct obs_domain *ud = observe_volume_user(h, p, v, false, &disk);
-            const char *user = ud ? ud->name : NULL;
-            bool user_deleted = ud && key_get(&c->keys, MODEL_VM, ud->name, &user_action) == 1 &&
-                                c->p->v[user_action].verb == PLAN_DELETE;
             struct model_labels labels = parse_labels(c->a, v->rec->labels);
+            const char *keeper = volume_keeper(c, p, v);
             if (v->rec->protect)
                 note(c, NOTE_PROTECTED, MODEL_DISK, v->name,
                      "stale, but protect: true was declared; never deleted (pool %s)", p->name);
-            else if (user && !user_deleted)
+            else if (keeper)
+                note(c, NOTE_PRUNE_SKIPPED, MODEL_DISK, v->name, "stale, but %s; not deleted",
+                     keeper);
+            else if (v->unverified)
                 note(c, NOTE_PRUNE_SKIPPED, MODEL_DISK, v->name,
-                     "stale, but domain %s still uses it; not deleted", user);
+                     "stale, but its file cannot be checked to be the one qkvm created (pool "
+                     "%s on a remote host, or unreadable); not deleted", p->name);
             else if (prune_it(c, MODEL_DISK, v->name, &labels,
                               arena_printf(c->a, " from pool %s", p->name), &how)) {
                 struct plan_action *a = add_action(c, PLAN_DELETE, MODEL_DISK, v->name, NULL,
@@ -1047,8 +1112,10 @@ static void plan_stale(struct ctx *c)
                                                                 "(%s): volume deleted "
                                                                 "from pool %s", how, p->name));
                 a->pool = p->name;
-                if (user_deleted)
-                    add_dep(c, a, user_action);
+                size_t ai = (size_t)(a - c->p->v), disk;
+                for (size_t k = 0; k < h->ndoms; k++)
+                    if (observe_uses_volume(&h->doms[k], p, v, &disk))
+                        depend(c, ai, MODEL_VM, h->doms[k].name);
             }
         }
         for (size_t j = 0; j < p->nstray_files; j++)
@@ -1080,6 +1147,12 @@ static void plan_stale(struct ctx *c)
         }
         finding(c, DRIFT_STALE, "Network", n->name, NULL, NULL, NULL,
                 "created by qkvm, no longer declared");
+        const char *user = network_user(c, n->name);
+        if (user) {
+            note(c, NOTE_PRUNE_SKIPPED, MODEL_NETWORK, n->name,
+                 "stale, but domain %s still has a NIC on it; not deleted", user);
+            continue;
+        }
         if (!prune_it(c, MODEL_NETWORK, n->name, &n->mark.labels, "", &how))
             continue;
         struct plan_action *a = add_action(c, PLAN_DELETE, MODEL_NETWORK, n->name, NULL,
@@ -1110,6 +1183,12 @@ static void plan_stale(struct ctx *c)
         finding(c, DRIFT_STALE, "Pool", p->name, NULL, NULL, NULL,
                 "created by qkvm, no longer declared");
         struct model_labels labels = parse_labels(c->a, p->rec->labels);
+        const char *vol = pool_keeps(c, p);
+        if (vol) {
+            note(c, NOTE_PRUNE_SKIPPED, MODEL_POOL, p->name,
+                 "stale, but volume %s stays in it; not deleted", vol);
+            continue;
+        }
         if (!prune_it(c, MODEL_POOL, p->name, &labels, " (its definition; the directory stays)",
                       &how))
             continue;

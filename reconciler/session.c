@@ -294,6 +294,14 @@ static enum session_status connect_step(struct session *s, const char *label)
     s->node = label ? label : uri_label(s->a, s->uri);
     if (s->run)
         store_run_set_node(s->st, s->run, s->uri, err, sizeof(err));
+    /* this host's ownership records: known once libvirt named the host */
+    if (s->st) {
+        s->own = owned_from_store(s->st, s->uri, err, sizeof(err));
+        if (!s->own) {
+            say(s, SESSION_ERROR, "cannot read the ownership records: %s", err);
+            return fail_run(s, STORE_RUN_ERROR, err);
+        }
+    }
     s->obs = observe_host(s->v, s->m, s->own, o->need & SESSION_DEEP ? OBSERVE_DEEP : 0, err,
                           sizeof(err));
     if (!s->obs) {
@@ -361,13 +369,7 @@ enum session_status session_open(struct session *s, const struct session_opts *o
         s->node = label ? label : uri_label(s->a, s->uri);
         return SESSION_OK;
     }
-    if (s->st) {
-        s->own = owned_from_store(s->st, err, sizeof(err));
-        if (!s->own) {
-            say(s, SESSION_ERROR, "cannot read the ownership records: %s", err);
-            return fail_run(s, STORE_RUN_ERROR, err);
-        }
-    }
+    (void)err;
     if ((rc = connect_step(s, label)) != SESSION_OK)
         return rc;
     if ((o->need & SESSION_PLAN) && s->m && s->obs)

@@ -459,9 +459,11 @@ int virtxml_domain_decode(struct arena *a, const char *xml, struct virtxml_domai
             if (!n->network)
                 n->network = "";
             n->mac = get(a, child(c, "mac"), "address");
-            n->model = enum_index(schema_values_vm_nic_model, get(a, child(c, "model"), "type"), -1);
-            if (n->model < 0)
-                n->model = VM_NIC_VIRTIO;
+            /* a model the schema has no word for (e1000e, none given) reads
+             * as the default: noted in the misread list, never an index out
+             * of the table (the enum is unsigned: no "< 0" test on it) */
+            int m = enum_index(schema_values_vm_nic_model, get(a, child(c, "model"), "type"), -1);
+            n->model = m < 0 ? VM_NIC_VIRTIO : (enum vm_nic_model)m;
         } else if (is(c, "graphics")) {
             const char *g = get(a, c, "type");
             if (g && strcmp(g, "vnc") == 0)

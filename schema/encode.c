@@ -28,8 +28,14 @@ static struct tree *encode_value(struct arena *a, const struct schema_field *f,
         check_quantity_format(v, buf, sizeof(buf));
         return tree_new_str(a, buf);
     }
-    case SCHEMA_ENUM:
-        return tree_new_str(a, f->values[*(const int *)p]);
+    case SCHEMA_ENUM: {
+        /* an index past the table (a decoder's bug) is no value, never a
+         * read past the table's end */
+        unsigned idx = *(const unsigned *)p, n = 0;
+        while (f->values[n])
+            n++;
+        return idx < n ? tree_new_str(a, f->values[idx]) : NULL;
+    }
     case SCHEMA_LABELS: {
         const struct model_labels *l = p;
         if (!l->n)

@@ -1447,10 +1447,10 @@ static const char SQL_OWNED_PUT[] =
 static const char SQL_OWNED_DELETE[] = "DELETE FROM owned WHERE pool_uuid = ? AND volume = ?";
 static const char SQL_OWNED_DELETE_POOL[] = "DELETE FROM owned WHERE pool_uuid = ?";
 static const char SQL_OWNED_ALL[] =
-    "SELECT pool_uuid, volume, name, protect, project, ident, labels FROM owned";
+    "SELECT pool_uuid, volume, name, protect, project, ident, labels, node FROM owned";
 /* a read-only file of schema 2 or older: no project, ident, labels */
 static const char SQL_OWNED_ALL_V2[] =
-    "SELECT pool_uuid, volume, name, protect, 'default', '', '' FROM owned";
+    "SELECT pool_uuid, volume, name, protect, 'default', '', '', node FROM owned";
 
 int store_owned_put(struct store *s, const struct store_owned *o, const char *node, int64_t run,
                     char *err, size_t errlen)
@@ -1507,7 +1507,7 @@ int store_owned_all(struct store *s, struct arena *a, struct store_owned **out, 
         *vec_append(a, v, *n, cap, 1) = (struct store_owned){
             col_text(a, st, 0), vol && *vol ? arena_strdup(a, vol) : NULL,
             col_text(a, st, 2), sqlite3_column_int(st, 3) != 0, col_text(a, st, 4),
-            col_text(a, st, 5), col_text(a, st, 6) };
+            col_text(a, st, 5), col_text(a, st, 6), col_text(a, st, 7) };
     }
     sqlite3_reset(st);
     *out = v;

@@ -206,6 +206,8 @@ struct store_owned {
                                     * ("ino:btime" of a local file), "" unknown; a put
                                     * with "" keeps the recorded one */
     const char *labels;            /* "k=v\n..." as last declared, "" none */
+    const char *node;              /* read back: the URI of the host it was recorded on,
+                                    * "" in records from before that was kept */
 };
 
 int store_owned_put(struct store *s, const struct store_owned *o, const char *node,

@@ -77,6 +77,14 @@ if r["result"] == "interrupted" and r["actions"]:
         st_bad="$label: the killed run is not shown as interrupted: $(cat "$TESTTMP/st.py") $hist"
         return
     fi
+    # a start the killed process asked for is the daemon's to finish: a
+    # domain "paused (starting up)" is on its way to running (not drift), so
+    # wait for the daemon to settle before judging convergence
+    local settle=0
+    while V list --all --name | while read -r d; do
+              [ -n "$d" ] && V domstate --reason "$d" 2>/dev/null; done | grep -q "starting up"; do
+        settle=$((settle + 1)); [ $settle -lt 600 ] || break; sleep 0.1
+    done
     q apply -f "$ST_M" --yes
     [ "$rc" -eq 0 ] || { st_bad="$label: the next apply fails: $out"; return; }
     q plan -f "$ST_M" --detailed-exitcode

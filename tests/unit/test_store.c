@@ -451,8 +451,8 @@ static void test_store__owned(void **state)
     (void)state;
     struct store *s = store_open(tmp("owned.db"), STORE_WRITE, err, sizeof(err));
     assert_non_null(s);
-    struct store_owned p = { "u-1", NULL, "pool", false, "alpha", "", "" },
-                       v = { "u-1", "vol", "vol", true, "alpha", "12:34.5", "app=web" };
+    struct store_owned p = { "u-1", NULL, "pool", false, "alpha", "", "", NULL },
+                       v = { "u-1", "vol", "vol", true, "alpha", "12:34.5", "app=web", NULL };
     assert_int_equal(store_owned_put(s, &p, "n", 0, err, sizeof(err)), 0);
     assert_int_equal(store_owned_put(s, &v, "n", 0, err, sizeof(err)), 0);
     v.protect = false;
