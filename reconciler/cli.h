@@ -89,7 +89,7 @@ double cli_now(void);
 void cli_when(int64_t ms, char *buf, size_t size);
 
 /* The commands, one group per file (cmd_manifest.c, cmd_reconcile.c,
- * cmd_history.c, cmd_inventory.c). main.c's table says what setup each
+ * cmd_history.c, cmd_inventory.c, cmd_import.c). main.c's table says what setup each
  * needs (session.h: manifests, store, lock, connection, observation, plan);
  * s is that open session, or NULL for a command that needs none. argv holds
  * the positional arguments, whose number the table has checked. */

@@ -130,8 +130,8 @@ static void run_table(FILE *out, const struct cli *c, const struct tree *t,
         fprintf(out, "  %-13s %s/%s", tree_str(f, "category", "?"), tree_str(f, "kind", "?"),
                 tree_str(f, "name", "?"));
         if (field)
-            fprintf(out, " %s: desired %s, actual %s", field, tree_str(f, "desired", "-"),
-                    tree_str(f, "actual", "-"));
+            fprintf(out, " %s: desired %s, actual %s", field, tree_str(f, "desired", "(none)"),
+                    tree_str(f, "actual", "(none)"));
         else if (*tree_str(f, "message", ""))
             fprintf(out, ": %s", tree_str(f, "message", ""));
         fprintf(out, "  (since %s, run %lld)\n", when(a, tree_int(f, "since", 0)),
@@ -205,7 +205,7 @@ static void runs_table(FILE *out, const struct cli *c, const struct tree *t,
     const struct tree *items = tree_get(t, "items");
     bool wide = c->format == CLI_WIDE;
     if (!items->len) {
-        fprintf(out, "no runs recorded\n");
+        fprintf(out, "no runs recorded in %s\n", (const char *)payload);
         return;
     }
     struct arena *a = arena_new();
@@ -275,7 +275,7 @@ CLI_COMMAND(cmd_history)
         for (size_t i = n; i-- > 0;)
             tree_seq_add(a, items, run_tree(a, &runs[i], NULL));
         tree_map_add(a, list, "items", items);
-        rc = cli_emit(c, list, false, runs_table, NULL);
+        rc = cli_emit(c, list, false, runs_table, store_path(st));
     }
     arena_free(a);
     return rc;

@@ -18,11 +18,6 @@ CLI_COMMAND(cmd_import)
     int rc = CLI_EXIT_ERROR;
     struct model *empty = NULL;
     struct import_result *res = NULL;
-    if (c->all ? argc > 0 : argc == 0) {
-        cli_error(c->all ? "--all takes no KIND or NAME"
-                         : "import takes KIND NAME... (e.g. 'qkvm import vm web-1'), or --all");
-        goto done;
-    }
     if (!c->all && import_requests(a, argc, argv, &req, &nreq, err, sizeof(err)) < 0) {
         cli_error("%s", err);
         goto done;

@@ -95,8 +95,8 @@ static void describe_table(FILE *out, const struct cli *c, const struct tree *do
         const struct tree *x = drift->u.items[i];
         const char *field = tree_str(x, "field", NULL);
         if (field)
-            fprintf(out, "  %s: desired %s, actual %s\n", field, tree_str(x, "desired", "-"),
-                    tree_str(x, "actual", "-"));
+            fprintf(out, "  %s: desired %s, actual %s\n", field,
+                    tree_str(x, "desired", "(none)"), tree_str(x, "actual", "(none)"));
         else
             fprintf(out, "  %s: %s\n", tree_str(x, "category", "?"), tree_str(x, "message", ""));
     }

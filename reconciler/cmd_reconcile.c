@@ -209,7 +209,8 @@ CLI_COMMAND(cmd_apply)
         rc = CLI_EXIT_ERROR;
     }
     if (c->verbose)
-        cli_info(c, "%lu libvirt calls in all", virt_calls(s->v));
+        fprintf(stderr, "qkvm: %lu libvirt call%s in all\n", virt_calls(s->v),
+                virt_calls(s->v) == 1 ? "" : "s");
     inventory_applied(inv, s->plan, &res);
     if (ao.journal) {
         session_record_seen(s, inv, true);

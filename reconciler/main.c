@@ -14,6 +14,7 @@
 
 #include "arena.h"
 #include "diag.h"
+#include "model.h"
 #include "session.h"
 #include "text.h"
 #include "vec.h"
@@ -35,6 +36,34 @@ struct command {
     const char *summary;
     const char *help;
 };
+
+/* What a command says when its positional arguments are wrong, and the
+ * checks of their values made before any setup (a usage error never waits
+ * for a host to answer). */
+static const struct {
+    const char *name, *usage;
+} arg_usage[] = {
+    { "explain", "explain takes one KIND[.FIELD...] path" },
+    { "history", "history takes at most one run id" },
+    { "get", "get takes KIND [NAME], e.g. 'qkvm get vms' or 'qkvm get vm web-1'" },
+    { "describe", "describe takes KIND NAME, e.g. 'qkvm describe vm web-1'" },
+    { "events", "events takes at most KIND and NAME" },
+    { "import", "import takes KIND NAME... (e.g. 'qkvm import vm web-1'), or --all" },
+};
+
+static int check_args(const struct cli *c, const struct command *cmd, int argc, char **argv)
+{
+    enum model_kind k;
+    if ((strcmp(cmd->name, "get") == 0 || strcmp(cmd->name, "describe") == 0 ||
+         strcmp(cmd->name, "events") == 0) && argc >= 1 && cli_kind_arg(argv[0], &k) < 0)
+        return -1;
+    if (strcmp(cmd->name, "import") == 0 && (c->all ? argc > 0 : argc == 0)) {
+        cli_error(c->all ? "--all takes no KIND or NAME"
+                         : "import takes KIND NAME... (e.g. 'qkvm import vm web-1'), or --all");
+        return -1;
+    }
+    return 0;
+}
 
 static const struct command commands[];
 
@@ -67,6 +96,7 @@ static void usage(FILE *f)
                "Commands:\n");
     for (const struct command *c = commands; c->name; c++)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
+    fprintf(f, "  %-10s %s\n", "help", "usage of qkvm, or of a command (help COMMAND)");
     fprintf(f, "\n%s\nRun 'qkvm COMMAND --help' for a command's flags.\n", global_help);
 }
 
@@ -184,7 +214,7 @@ static const struct command commands[] = {
       "interrupted; locks taken over from a dead process.\n"
       "  --since D   only the last D (90s, 30m, 1h, 7d)\n" },
     { "import", cmd_import,
-      SESSION_MANIFESTS_OPT | SESSION_STORE | SESSION_CONNECT | SESSION_DEEP, 0, 1000,
+      SESSION_MANIFESTS_OPT | SESSION_STORE | SESSION_CONNECT | SESSION_DEEP, 0, 100000,
       "KIND NAME... | --all [-f PATH] [-c URI] [-o yaml|json]",
       "print manifests for objects of the host no project owns",
       "Print manifests (as 'qkvm render' prints them) for domains (KIND vm),\n"
@@ -429,6 +459,8 @@ static void say(void *payload, enum session_level level, const char *msg)
         cli_error("%s", msg);
     else if (level == SESSION_WARNING)
         cli_warning("%s", msg);
+    else if (level == SESSION_VERBOSE)
+        fprintf(stderr, "qkvm: %s\n", msg);      /* asked for with -v: -q does not hide it */
     else
         cli_info(c, "%s", msg);
 }
@@ -452,10 +484,15 @@ static int run(struct cli *c, const struct command *cmd, int argc, char **argv)
     if (argc < cmd->min_args || argc > cmd->max_args) {
         if (cmd->need & SESSION_MANIFESTS)
             return cli_error("%s takes no arguments (use -f PATH)", cmd->name);
-        if (cmd->min_args == cmd->max_args && cmd->max_args == 0)
-            return cli_error("%s takes no arguments", cmd->name);
-        return cli_error("%s takes %s", cmd->name, cmd->args);
+        for (size_t i = 0; i < sizeof(arg_usage) / sizeof(arg_usage[0]); i++)
+            if (strcmp(arg_usage[i].name, cmd->name) == 0)
+                return cli_error("%s", arg_usage[i].usage);
+        return cli_error("%s takes no arguments", cmd->name);
     }
+    if (check_args(c, cmd, argc, argv) < 0)
+        return CLI_EXIT_ERROR;
+    if (c->format == CLI_WIDE && strcmp(cmd->name, "history") == 0 && argc == 1)
+        return cli_error("-o wide is for the list of runs; one run prints table, json or yaml");
     if (!cmd->need)
         return cmd->run(c, NULL, argc, argv);
     struct session_opts so = {

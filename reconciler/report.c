@@ -293,9 +293,11 @@ struct tree *report_finding_tree(struct arena *a, const char *category, const ch
     tree_map_str(a, m, "category", category);
     tree_map_str(a, m, "kind", kind);
     tree_map_str(a, m, "name", name);
-    tree_map_str(a, m, "field", field && *field ? field : NULL);
-    tree_map_str(a, m, "desired", field && *field ? desired : NULL);
-    tree_map_str(a, m, "actual", field && *field ? actual : NULL);
+    /* absent and "" (as the store keeps an absent value) are both null */
+    bool f = field && *field;
+    tree_map_str(a, m, "field", f ? field : NULL);
+    tree_map_str(a, m, "desired", f && desired && *desired ? desired : NULL);
+    tree_map_str(a, m, "actual", f && actual && *actual ? actual : NULL);
     tree_map_str(a, m, "message", message);
     tree_map_add(a, m, "since", since ? tree_new_int(a, since / 1000) : tree_new_null(a));
     tree_map_add(a, m, "sinceRun", since_run ? tree_new_int(a, since_run) : tree_new_null(a));

@@ -91,7 +91,7 @@ static struct store *open_store(const struct session *s, const struct session_op
     }
     struct store *st = store_open(path, mode, err, sizeof(err));
     if (!st)
-        say(s, SESSION_ERROR, "%s", err);
+        say(s, SESSION_ERROR, "%s%s", err, o->need & SESSION_LOCK ? "; nothing was changed" : "");
     free(path);
     return st;
 }
@@ -176,9 +176,11 @@ static enum session_status load(struct session *s)
     diag_sort(s->d);
     s->t_load = now() - t0;
     if (o->verbose)
-        say(s, SESSION_INFO, "read %zu files (%zu bytes, %zu documents, %zu objects): "
-                             "load %.1f ms, checks %.1f ms, %.1f MiB of trees and model",
-            s->stats.files, s->stats.bytes, s->stats.documents, model_count(s->m),
+        say(s, SESSION_VERBOSE, "read %zu file%s (%zu bytes, %zu document%s, %zu object%s): "
+                                "load %.1f ms, checks %.1f ms, %.1f MiB of trees and model",
+            s->stats.files, s->stats.files == 1 ? "" : "s", s->stats.bytes, s->stats.documents,
+            s->stats.documents == 1 ? "" : "s", model_count(s->m),
+            model_count(s->m) == 1 ? "" : "s",
             (t1 - t0) * 1e3, (now() - t1) * 1e3, (double)arena_used(s->m->arena) / (1 << 20));
     if (o->findings)
         o->findings(o->payload, s->d);
@@ -217,11 +219,8 @@ static enum session_status store_step(struct session *s)
     } else {
         s->st = open_store(s, o, STORE_WRITE);
     }
-    if (!s->st && (lock || !invalid)) {
-        if (lock)
-            say(s, SESSION_ERROR, "nothing was changed");
-        return invalid ? SESSION_INVALID : SESSION_FAILED;
-    }
+    if (!s->st && (lock || !invalid))
+        return invalid ? SESSION_INVALID : SESSION_FAILED;   /* said by open_store */
     if (!s->st || !store_writable(s->st))
         return SESSION_OK;
     if (owned_import_legacy(s->st, err, sizeof(err)) < 0) {
@@ -318,10 +317,11 @@ static enum session_status connect_step(struct session *s, const char *label)
                                   sizeof(err)) < 0)
         say(s, SESSION_WARNING, "%s", err);
     if (o->verbose)
-        say(s, SESSION_INFO, "%s: load %.1f ms, observe %.1f ms (%zu domains, %zu networks, "
-                             "%zu pools; %lu libvirt calls)",
-            s->uri, s->t_load * 1e3, s->t_observe * 1e3, s->obs->ndoms, s->obs->nnets,
-            s->obs->npools, s->obs->calls);
+        say(s, SESSION_VERBOSE, "%s: load %.1f ms, observe %.1f ms (%zu domain%s, %zu network%s, "
+                                "%zu pool%s; %lu libvirt calls)",
+            s->uri, s->t_load * 1e3, s->t_observe * 1e3, s->obs->ndoms,
+            s->obs->ndoms == 1 ? "" : "s", s->obs->nnets, s->obs->nnets == 1 ? "" : "s",
+            s->obs->npools, s->obs->npools == 1 ? "" : "s", s->obs->calls);
     return SESSION_OK;
 }
 
@@ -409,8 +409,10 @@ struct inventory *session_inventory(struct session *s)
     struct store_object *so = NULL;
     size_t n = 0;
     char err[1024];
-    if (s->st && store_objects(s->st, s->a, s->uri, NULL, NULL, &so, &n, err,
-                               sizeof(err)) < 0) {
+    /* only this node's rows: with no URI known (the default host did not
+     * answer), none rather than every node's under one name */
+    if (s->st && s->uri && store_objects(s->st, s->a, s->uri, NULL, NULL, &so, &n, err,
+                                         sizeof(err)) < 0) {
         say(s, SESSION_WARNING, "%s", err);
         n = 0;
     }

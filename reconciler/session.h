@@ -46,7 +46,8 @@ enum session_need {
     SESSION_PLAN = 1u << 9,        /* plan, when manifests were loaded and the node observed */
 };
 
-enum session_level { SESSION_ERROR, SESSION_WARNING, SESSION_INFO };
+/* INFO: progress, quiet with -q; VERBOSE: timings asked for with -v. */
+enum session_level { SESSION_ERROR, SESSION_WARNING, SESSION_INFO, SESSION_VERBOSE };
 
 struct session_opts {
     const char *cmd;                   /* "plan", "apply"...: the run's kind */

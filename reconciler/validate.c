@@ -551,7 +551,8 @@ static void check_unacted(struct vctx *v)
         unacted(v, &p->obj, &p->spec.hdr, "nodes", "spec.nodes",
                 "it is defined on the one host a run reconciles");
         if (p->spec.shared)
-            unacted(v, &p->obj, &p->spec.hdr, "shared", "spec.shared", place);
+            unacted(v, &p->obj, &p->spec.hdr, "shared", "spec.shared",
+                "one host per run: nothing fails over to another node yet");
     }
     for (size_t i = 0; i < m->len[MODEL_IMAGE]; i++) {
         const struct model_image *im = (const struct model_image *)m->objs[MODEL_IMAGE][i];

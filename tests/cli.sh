@@ -166,3 +166,13 @@ check "--keepalive-count takes 1 to 100" 1 '' "--keepalive-count takes a number 
 check "the libvirt limits are global flags" 0 '*' '*' -- \
     --connect-timeout 5s --keepalive-interval 2 --keepalive-count 1 plan -f examples/minimal \
     -c "test://$PWD/tests/data/plan/create-all/host.xml" --state "$TESTTMP/s.db"
+
+# arguments are checked before any setup: a usage error never waits for a host
+check "get: an unknown kind is refused before connecting" 1 '' "unknown kind 'bogus'" -- \
+    get bogus -c "qemu+unix:///system?socket=$TESTTMP/nowhere.sock" --state "$TESTTMP/s.db"
+check "import without KIND NAME or --all: its usage, before connecting" 1 '' \
+    "import takes KIND NAME" -- import -c "qemu+unix:///system?socket=$TESTTMP/nowhere.sock"
+check "get with too many arguments: its usage" 1 '' "get takes KIND \[NAME\], e.g." -- get vm a b
+check "-v is not hidden by -q" 0 '' 'qkvm: read 4 files' -- -v -q validate -f examples/minimal/vm.yaml -f examples/minimal/network.yaml -f examples/minimal/storage.yaml -f examples/minimal/project.yaml
+check "history of an empty database says which database" 0 "no runs recorded in $TESTTMP/empty.db" '' -- history --state "$TESTTMP/empty.db"
+check "-o wide where it adds nothing is refused" 1 '' "-o wide is for get, history and events" -- -o wide plan -f examples/minimal
