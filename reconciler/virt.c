@@ -885,41 +885,47 @@ int virt_domain_set_live_metadata(struct virt *v, const char *name, const char *
     return rc;
 }
 
-int virt_domain_start(struct virt *v, const char *name, char *err, size_t errlen)
+/* One call on a domain found by name: 0, or -1 with libvirt's message. */
+static int domain_call(struct virt *v, const char *name, int (*call)(virDomainPtr, unsigned),
+                       unsigned flags, char *err, size_t errlen)
 {
     LOOKUP(virDomainPtr, virDomainLookupByName, name);
     v->calls++;
-    int rc = virDomainCreate(o) < 0 ? lverr(v, err, errlen, name) : 0;
+    int rc = call(o, flags) < 0 ? lverr(v, err, errlen, name) : 0;
     virDomainFree(o);
     return rc;
+}
+
+static int suspend(virDomainPtr d, unsigned flags)
+{
+    (void)flags;
+    return virDomainSuspend(d);
+}
+
+static int resume(virDomainPtr d, unsigned flags)
+{
+    (void)flags;
+    return virDomainResume(d);
+}
+
+int virt_domain_start(struct virt *v, const char *name, char *err, size_t errlen)
+{
+    return domain_call(v, name, virDomainCreateWithFlags, 0, err, errlen);
 }
 
 int virt_domain_start_paused(struct virt *v, const char *name, char *err, size_t errlen)
 {
-    LOOKUP(virDomainPtr, virDomainLookupByName, name);
-    v->calls++;
-    int rc = virDomainCreateWithFlags(o, VIR_DOMAIN_START_PAUSED) < 0 ? lverr(v, err, errlen, name)
-                                                                       : 0;
-    virDomainFree(o);
-    return rc;
+    return domain_call(v, name, virDomainCreateWithFlags, VIR_DOMAIN_START_PAUSED, err, errlen);
 }
 
 int virt_domain_suspend(struct virt *v, const char *name, char *err, size_t errlen)
 {
-    LOOKUP(virDomainPtr, virDomainLookupByName, name);
-    v->calls++;
-    int rc = virDomainSuspend(o) < 0 ? lverr(v, err, errlen, name) : 0;
-    virDomainFree(o);
-    return rc;
+    return domain_call(v, name, suspend, 0, err, errlen);
 }
 
 int virt_domain_resume(struct virt *v, const char *name, char *err, size_t errlen)
 {
-    LOOKUP(virDomainPtr, virDomainLookupByName, name);
-    v->calls++;
-    int rc = virDomainResume(o) < 0 ? lverr(v, err, errlen, name) : 0;
-    virDomainFree(o);
-    return rc;
+    return domain_call(v, name, resume, 0, err, errlen);
 }
 
 static void sleep_ms(int ms)
