@@ -107,6 +107,7 @@ static int record_ident(struct run *r, const char *pool_uuid, const struct model
     char path[4096], ident[96];
     if (virt_volume_path(r->v, want->spec.pool, want->obj.meta.name, path, sizeof(path)) < 0)
         return 0;                   /* unknown: ownership stays pool UUID + name */
+    owned_file_mark(path, r->p->project);
     owned_file_ident(path, ident, sizeof(ident));
     if (!*ident)
         return 0;
@@ -166,19 +167,28 @@ static int do_pool(struct run *r, const struct plan_action *a)
             unrecord(r, uuid, NULL);
             return -1;
         }
-        return virt_pool_start(r->v, a->name, err, el);
+        if (virt_pool_start(r->v, a->name, err, el) < 0)
+            return -1;
+        if (r->obs->local)
+            owned_file_mark(want->spec.path, r->p->project);
+        return 0;
     }
     case PLAN_START:
         return virt_pool_start(r->v, a->name, err, el);
     case PLAN_ADOPT: {
         char uuid[64];
-        if (pool_uuid(r, a->name, uuid, sizeof(uuid)) < 0)
+        if (pool_uuid(r, a->name, uuid, sizeof(uuid)) < 0 ||
+            record(r, uuid, NULL, a->name, false, &want->obj.meta.labels, NULL) < 0)
             return -1;
-        return record(r, uuid, NULL, a->name, false, &want->obj.meta.labels, NULL);
+        if (r->obs->local && want->spec.path)
+            owned_file_mark(want->spec.path, r->p->project);
+        return 0;
     }
     case PLAN_DELETE:
         if (virt_pool_remove(r->v, a->name, err, el) < 0)
             return -1;
+        if (r->obs->local && op && op->pool && op->pool->spec.path)
+            owned_file_unmark(op->pool->spec.path);   /* the directory stays, unowned */
         if (op && op->uuid)
             return store_owned_delete(r->st, op->uuid, NULL, err, el);
         return 0;

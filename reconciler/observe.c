@@ -206,6 +206,10 @@ static int observe_pools(struct virt *v, struct obs_host *h, const struct model 
         p->rec = own ? owned_pool(own, p->uuid) : NULL;
         if (p->rec && strcmp(p->rec->name, p->name) != 0)
             p->rec = NULL;         /* another pool's record: a definition copied with its UUID */
+        char mk[128];
+        if (!p->rec && h->local && p->pool && p->pool->spec.path &&
+            owned_file_project(p->pool->spec.path, mk, sizeof(mk)))
+            p->marked = arena_strdup(a, mk);
         if (!it->active)
             continue;
         struct virt_list vols;
@@ -228,7 +232,12 @@ static int observe_pools(struct virt *v, struct obs_host *h, const struct model 
             ov->path = vx.path;
             ov->un = vx.un;
             ov->backing = vx.backing;
+            char vmk[128];
+            if (h->local && ov->path && owned_file_project(ov->path, vmk, sizeof(vmk)))
+                ov->marked = arena_strdup(a, vmk);
             ov->rec = own ? owned_volume(own, p->uuid, ov->name) : NULL;
+            if (ov->rec)
+                ov->marked = NULL;
             if (ov->rec && *ov->rec->ident) {
                 /* the file must still be the one qkvm created; when that
                  * cannot be read, the record alone proves nothing */

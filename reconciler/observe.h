@@ -69,6 +69,7 @@ struct obs_volume {
                                    * here (a remote host, an unreadable file): never
                                    * deleted on the record alone */
     const char *backing;          /* the file this volume is an overlay of, or NULL */
+    const char *marked;           /* no record: the project its file is marked for */
     struct virtxml_unmodeled un;
 };
 
@@ -78,6 +79,7 @@ struct obs_pool {
     const char *uuid, *type;
     bool active, autostart;
     const struct owned_entry *rec;/* the ownership record of its UUID, or NULL */
+    const char *marked;           /* no record: the project its directory is marked for */
     struct obs_volume *vols;
     size_t nvols;
     const char **stray_files;     /* files in the directory libvirt does not know */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #define HEADER "# qkvm owned v1"
 
@@ -153,6 +154,34 @@ void owned_file_ident(const char *path, char *out, size_t size)
         return;
     snprintf(out, size, "%llu:%lld.%09u", (unsigned long long)sx.stx_ino,
              (long long)sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec);
+}
+
+static const char *const mark_names[] = { "user.qkvm.project", "trusted.qkvm.project" };
+
+int owned_file_mark(const char *path, const char *project)
+{
+    for (size_t i = 0; path && i < 2; i++)
+        if (setxattr(path, mark_names[i], project, strlen(project), 0) == 0)
+            return 0;
+    return -1;
+}
+
+void owned_file_unmark(const char *path)
+{
+    for (size_t i = 0; path && i < 2; i++)
+        removexattr(path, mark_names[i]);
+}
+
+bool owned_file_project(const char *path, char *buf, size_t size)
+{
+    for (size_t i = 0; path && size > 1 && i < 2; i++) {
+        ssize_t n = getxattr(path, mark_names[i], buf, size - 1);
+        if (n > 0) {
+            buf[n] = '\0';
+            return true;
+        }
+    }
+    return false;
 }
 
 struct owned *owned_from_store(struct store *s, const char *node, char *err, size_t errlen)

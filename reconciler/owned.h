@@ -54,5 +54,17 @@ const struct owned_entry *owned_volume(const struct owned *o, const char *pool_u
 /* The identity of a local volume file: "INODE:BIRTH-TIME-NS", or "" when
  * the file cannot be inspected (remote, no birth time). */
 void owned_file_ident(const char *path, char *out, size_t size);
+/* The project's mark on a file or directory qkvm created on a local host
+ * (a pool's directory, a volume's file): the extended attribute
+ * user.qkvm.project (trusted.qkvm.project where the file system takes no
+ * user attributes). Pools and volumes have nowhere in libvirt to carry a
+ * mark; this lets a project that keeps its own state database see another
+ * project's pools and volumes as foreign. Best effort: 0 when written. */
+int owned_file_mark(const char *path, const char *project);
+/* Remove it (a pool's definition deleted, its directory kept). */
+void owned_file_unmark(const char *path);
+/* The project a file is marked for, in buf; false when unmarked or
+ * unreadable. */
+bool owned_file_project(const char *path, char *buf, size_t size);
 
 #endif

@@ -141,13 +141,16 @@ enum plan_owner plan_owner(struct arena *a, const struct virtxml_mark *m, const 
     return strcmp(*owner, project) == 0 ? OWNER_OURS : OWNER_FOREIGN;
 }
 
-/* Whose a pool or volume is, from its ownership record. */
+/* Whose a pool or volume is: its ownership record in this state database;
+ * without one, the project mark on its file or directory (a local host) can
+ * say it is another project's (a project with a state database of its own),
+ * never that it is this project's: that takes a record. */
 static enum plan_owner record_owner(const struct ctx *c, const struct owned_entry *rec,
-                                    const char **owner)
+                                    const char *marked, const char **owner)
 {
-    *owner = rec ? rec->project : NULL;
+    *owner = rec ? rec->project : marked;
     if (!rec)
-        return OWNER_NONE;
+        return marked && strcmp(marked, c->project) != 0 ? OWNER_FOREIGN : OWNER_NONE;
     return strcmp(rec->project, c->project) == 0 ? OWNER_OURS : OWNER_FOREIGN;
 }
 
@@ -359,7 +362,8 @@ static void plan_pools(struct ctx *c)
         }
         const char *owner = NULL;
         bool adopt;
-        if (!may_manage(c, MODEL_POOL, name, "storage pool", record_owner(c, op->rec, &owner),
+        if (!may_manage(c, MODEL_POOL, name, "storage pool",
+                        record_owner(c, op->rec, op->marked, &owner),
                         owner, NULL, &adopt))
             continue;
         if (adopt)
@@ -508,7 +512,7 @@ static void plan_disks(struct ctx *c)
         }
         const char *owner = NULL;
         bool adopt;
-        enum plan_owner own = record_owner(c, ov->rec, &owner);
+        enum plan_owner own = record_owner(c, ov->rec, ov->marked, &owner);
         if (ov->replaced)
             own = OWNER_MISMATCH;
         if (!may_manage(c, MODEL_DISK, name, "volume", own, owner,
@@ -1070,7 +1074,7 @@ static void plan_stale(struct ctx *c)
         const struct obs_pool *p = &h->pools[i];
         for (size_t j = 0; j < p->nvols; j++) {
             const struct obs_volume *v = &p->vols[j];
-            enum plan_owner own = record_owner(c, v->rec, &owner);
+            enum plan_owner own = record_owner(c, v->rec, v->marked, &owner);
             c->managed += own == OWNER_OURS;
             if (declared_disk(c, p->name, v->name))
                 continue;
@@ -1166,7 +1170,7 @@ static void plan_stale(struct ctx *c)
     /* pools last */
     for (size_t i = 0; i < h->npools; i++) {
         const struct obs_pool *p = &h->pools[i];
-        enum plan_owner own = record_owner(c, p->rec, &owner);
+        enum plan_owner own = record_owner(c, p->rec, p->marked, &owner);
         c->managed += own == OWNER_OURS;
         if (declared(c, MODEL_POOL, p->name))
             continue;

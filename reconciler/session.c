@@ -328,7 +328,6 @@ static enum session_status connect_step(struct session *s, const char *label)
 enum session_status session_open(struct session *s, const struct session_opts *o)
 {
     enum session_status rc;
-    char err[1024];
     memset(s, 0, sizeof(*s));
     s->o = o;
     s->a = arena_new();
@@ -369,7 +368,6 @@ enum session_status session_open(struct session *s, const struct session_opts *o
         s->node = label ? label : uri_label(s->a, s->uri);
         return SESSION_OK;
     }
-    (void)err;
     if ((rc = connect_step(s, label)) != SESSION_OK)
         return rc;
     if ((o->need & SESSION_PLAN) && s->m && s->obs)

@@ -58,17 +58,19 @@ pj_cases() {
     expect "alpha's apply --prune" 0
     holds "beta's VM and network survive alpha's --prune" 'V dominfo pb-vm >/dev/null && V net-info pb-net >/dev/null'
     q drift -f "$A"
-    expect "alpha's drift: beta's domain and network are not drift" 2 \
-        "objects of other projects on this host are left alone"
-    if printf '%s\n' "$out" | grep -qE "(stale|orphan) +(VM|Network) +pb-"; then
-        fail "beta's VM and network are never stale or orphan for alpha" "$out"
+    expect "alpha's drift on a shared host: in sync, beta's objects are not drift (exit 0)" 0 \
+        "No drift" "objects of other projects on this host are left alone" \
+        "vm/pb-vm \(project beta\)" "network/pb-net \(project beta\)" \
+        "pool/pb-pool \(project beta\)" "disk/pb-root \(project beta\)"
+    if printf '%s\n' "$out" | grep -qE "(stale|orphan) +(VM|Network|Pool|Volume|Disk) +pb-"; then
+        fail "beta's objects are never stale or orphan for alpha" "$out"
     else
-        pass "beta's VM and network are never stale or orphan for alpha"
+        pass "beta's objects are never stale or orphan for alpha"
     fi
-    # with separate state databases, beta's pool and volume are not recorded
-    # in alpha's: reported as such, never deleted (a shared database knows them)
-    expect "beta's pool, seen from alpha's own database: not recorded there, never claimed as not-qkvm" 2 \
-        "orphan +Pool +pb-pool .*not recorded as qkvm's \(in this state database\)"
+    # each project keeps its own state database: beta's pool and volume are
+    # known as beta's by the project mark on their directory and file
+    holds "beta's volume file carries beta's project mark" \
+        'python3 -c "import os,sys; sys.exit(os.getxattr(sys.argv[1], \"user.qkvm.project\") != b\"beta\")" "$TESTTMP/pj/pb-pool/pb-root" 2>/dev/null || python3 -c "import os,sys; sys.exit(os.getxattr(sys.argv[1], \"trusted.qkvm.project\") != b\"beta\")" "$TESTTMP/pj/pb-pool/pb-root"'
     q drift -f "$A" --state "$SB"
     expect "through beta's database, beta's pool and volume are foreign too" 2 "pool/pb-pool \(project beta\)" "disk/pb-root \(project beta\)"
 
