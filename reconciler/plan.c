@@ -223,14 +223,16 @@ static void finding(struct ctx *c, enum drift_category cat, const char *kind,
     va_end(ap);
 }
 
-static void conflict(struct ctx *c, enum model_kind k, const char *name, const char *what)
+/* A declared object that exists and is not this project's: its dependents
+ * wait (blocked), the plan notes it, drift reports it. `state` says what it
+ * is ("exists and was not created by qkvm"), `advice` what happens now. */
+static void conflict(struct ctx *c, enum model_kind k, const char *name, const char *what,
+                     const char *state, const char *advice)
 {
     key_put(&c->keys, k, name, 0, true);
-    note(c, NOTE_CONFLICT, k, name,
-         "conflict: a %s of this name exists and was not created by qkvm; it is left "
-         "alone (use --adopt to manage it)", what);
+    note(c, NOTE_CONFLICT, k, name, "conflict: a %s of this name %s; %s", what, state, advice);
     finding(c, DRIFT_CONFLICT, schema_kinds[k].name, name, NULL, NULL, NULL,
-            "a %s of this name exists and was not created by qkvm", what);
+            "a %s of this name %s", what, state);
 }
 
 /* May this project change the declared object that exists? Notes the
@@ -239,32 +241,26 @@ static void conflict(struct ctx *c, enum model_kind k, const char *name, const c
 static bool may_manage(struct ctx *c, enum model_kind k, const char *name, const char *what,
                        enum plan_owner own, const char *owner, const char *why, bool *adopt)
 {
+    static const char adopt_it[] = "it is left alone (use --adopt to manage it)";
     *adopt = false;
     switch (own) {
     case OWNER_OURS:
         return true;
     case OWNER_FOREIGN:
-        key_put(&c->keys, k, name, 0, true);
-        note(c, NOTE_CONFLICT, k, name,
-             "conflict: a %s of this name belongs to project '%s'; it is left alone (a "
-             "project never changes another's objects: rename one of them)", what, owner);
-        finding(c, DRIFT_CONFLICT, schema_kinds[k].name, name, NULL, NULL, NULL,
-                "a %s of this name belongs to project '%s'", what, owner);
+        conflict(c, k, name, what, arena_printf(c->a, "belongs to project '%s'", owner),
+                 "it is left alone (a project never changes another's objects: rename one of "
+                 "them)");
         return false;
     case OWNER_MISMATCH:
         if (c->opts->adopt)
             break;
-        key_put(&c->keys, k, name, 0, true);
-        note(c, NOTE_CONFLICT, k, name,
-             "conflict: a %s of this name exists, but %s; it is not qkvm's and is left "
-             "alone (use --adopt to manage it)", what, why);
-        finding(c, DRIFT_CONFLICT, schema_kinds[k].name, name, NULL, NULL, NULL,
-                "a %s of this name exists, but %s", what, why);
+        conflict(c, k, name, what, arena_printf(c->a, "exists, but %s", why),
+                 "it is not qkvm's and is left alone (use --adopt to manage it)");
         return false;
     case OWNER_NONE:
         if (c->opts->adopt)
             break;
-        conflict(c, k, name, what);
+        conflict(c, k, name, what, "exists and was not created by qkvm", adopt_it);
         return false;
     }
     *adopt = true;

@@ -65,6 +65,24 @@ static void silent(void *data, virErrorPtr e)
     (void)e;
 }
 
+/* A detached thread running fn(arg), with every signal blocked in it (they
+ * stay with the main thread: SIGINT during an apply, SIGPIPE ignored).
+ * 0, or pthread_create's error. */
+static int spawn_detached(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    pthread_attr_t at;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    int e = pthread_create(&t, &at, fn, arg);
+    pthread_attr_destroy(&at);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return e;
+}
+
 static void *event_loop(void *arg)
 {
     (void)arg;
@@ -188,17 +206,7 @@ static int init(char *err, size_t errlen)
             snprintf(why, sizeof(why), "cannot start libvirt's event loop: %s",
                      m && *m ? m : "unknown libvirt error");
         } else {
-            pthread_t t;
-            pthread_attr_t at;
-            sigset_t all, old;
-            /* signals stay with the main thread */
-            sigfillset(&all);
-            pthread_sigmask(SIG_SETMASK, &all, &old);
-            pthread_attr_init(&at);
-            pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-            int e = pthread_create(&t, &at, event_loop, NULL);
-            pthread_attr_destroy(&at);
-            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            int e = spawn_detached(event_loop, NULL);
             if (e)
                 snprintf(why, sizeof(why), "cannot start libvirt's event loop: %s", strerror(e));
             else
@@ -279,16 +287,7 @@ static virConnectPtr open_within(const char *uri, int timeout_ms, char *msg, siz
     pthread_condattr_destroy(&ca);
     op->uri = uri ? xstrdup(uri) : NULL;
 
-    pthread_t t;
-    pthread_attr_t at;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    int e = pthread_create(&t, &at, open_thread, op);
-    pthread_attr_destroy(&at);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int e = spawn_detached(open_thread, op);
     if (e) {
         snprintf(msg, msglen, "cannot start a thread: %s", strerror(e));
         opening_free(op);

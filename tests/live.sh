@@ -216,6 +216,7 @@ lv_output() {
         i=$((i + 1)); [ $i -lt 1200 ] || break; sleep 0.1
     done
     # the network was planned before the VM's stop: its line is in the pipe already
+    i=0
     until grep -q "waiting up to 300s for the guest to shut down" "$log"; do
         i=$((i + 1)); [ $i -lt 1200 ] || break; sleep 0.1
     done

@@ -125,7 +125,7 @@ while True:
     held.append(s.accept()[0])' "$sock" &
     local server=$!
     local i
-    for i in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.05; done
+    for i in $(seq 1 1200); do [ -S "$sock" ] && break; sleep 0.05; done   # the socket, or 60 s
     rb_write running
     rc=0
     out=$(timeout 60 "$QKVM" --state "$IT_STATE" plan -f "$RB_M" \
