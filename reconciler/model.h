@@ -139,12 +139,19 @@ struct model_pool {
 
 /* ---- Image ---- */
 enum disk_format { DISK_FORMAT_QCOW2, DISK_FORMAT_RAW };
+struct image_s3 {
+    struct model_hdr hdr;
+    const char *endpoint;       /* NULL: https://s3.REGION.amazonaws.com */
+    const char *region;
+    const char *credentials_file;
+};
 struct image_spec {
     struct model_hdr hdr;
-    const char *url;
-    const char *sha256;
+    const char *url;            /* http(s)://, file:///, s3://BUCKET/KEY */
+    const char *sha256;         /* lowercase hex */
     enum disk_format format;
     const char *pool;
+    struct image_s3 s3;
 };
 struct model_image {
     struct model_object obj;
@@ -198,6 +205,16 @@ struct vm_nics {
     struct vm_nic *v;
     size_t n;
 };
+struct vm_cloud_init {
+    struct model_hdr hdr;
+    const char *user_data;
+    const struct tree *meta_data;       /* a mapping, or NULL */
+    const struct tree *network_config;  /* a mapping, or NULL */
+};
+struct vm_boot {                /* direct kernel boot; paths on the node */
+    struct model_hdr hdr;
+    const char *kernel, *initrd, *cmdline;
+};
 struct vm_spec {
     struct model_hdr hdr;
     int64_t cpus;
@@ -214,6 +231,9 @@ struct vm_spec {
     enum vm_graphics graphics;
     enum vm_console console;
     enum vm_accel accel;
+    struct vm_cloud_init cloud_init;
+    struct vm_boot boot;
+    const char *console_log;    /* a file on the node the serial console is logged to */
 };
 struct model_vm {
     struct model_object obj;

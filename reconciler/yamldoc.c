@@ -164,12 +164,16 @@ static void check_props(struct builder *b, yaml_event_t *ev,
 
 /* The first control character of a scalar, as a code point, or -1: C0
  * (U+0000 to U+001F, NUL included: libyaml gives the length), DEL and C1
- * (U+0080 to U+009F). No field takes text of several lines, so a newline or
- * a tab is refused like the others: they would reach libvirt's XML, the
- * terminal and the state database. libyaml has checked the UTF-8. */
-static long control_char(const unsigned char *s, size_t len)
+ * (U+0080 to U+009F). A value may hold newlines and tabs (text of several
+ * lines: cloud-init's userData); the decoder refuses them in every field
+ * that is not multi-line text (schema_field.text), since they would reach
+ * libvirt's XML, the terminal and the state database. A key never holds
+ * them. libyaml has checked the UTF-8. */
+static long control_char(const unsigned char *s, size_t len, bool is_key)
 {
     for (size_t i = 0; i < len; i++) {
+        if ((s[i] == '\n' || s[i] == '\t') && !is_key)
+            continue;
         if (s[i] < 0x20 || s[i] == 0x7f)
             return s[i];
         if (s[i] == 0xc2 && i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f)
@@ -182,7 +186,7 @@ static long control_char(const unsigned char *s, size_t len)
  * refused; keys so marked are dropped when their map closes. */
 static void check_scalar(struct builder *b, struct tree *t, bool is_key)
 {
-    long cp = control_char((const unsigned char *)t->u.str, t->len);
+    long cp = control_char((const unsigned char *)t->u.str, t->len, is_key);
     if (cp < 0)
         return;
     char shown[80], what[40];
@@ -274,6 +278,34 @@ static const char *foreign_encoding(const unsigned char *b, size_t len, bool *bo
     if (len >= 2 && b[0] && !b[1])
         return "UTF-16LE";
     return NULL;
+}
+
+int yamldoc_check(const char *buf, size_t len, char *msg, size_t size)
+{
+    yaml_parser_t p;
+    yaml_event_t ev;
+    int rc = 0;
+    if (!yaml_parser_initialize(&p)) {
+        snprintf(msg, size, "out of memory");
+        return -1;
+    }
+    yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+    for (;;) {
+        if (!yaml_parser_parse(&p, &ev)) {
+            snprintf(msg, size, "line %zu column %zu: %s%s%s",
+                     p.problem_mark.line + 1, p.problem_mark.column + 1,
+                     p.problem ? p.problem : "syntax error", p.context ? " " : "",
+                     p.context ? p.context : "");
+            rc = -1;
+            break;
+        }
+        bool end = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+        if (end)
+            break;
+    }
+    yaml_parser_delete(&p);
+    return rc;
 }
 
 int yamldoc_parse(struct arena *a, const char *file, const char *buf,

@@ -35,6 +35,12 @@ struct yamldoc_set {
 int yamldoc_parse(struct arena *a, const char *file, const char *buf,
                   size_t len, struct diag *d, struct yamldoc_set *out);
 
+/* Is `buf` (len bytes) well-formed YAML? 0, or -1 with libyaml's words and
+ * the 1-based line and column of the problem in msg ("line 3 column 5: ...").
+ * Only syntax: what the text is parsed for elsewhere (cloud-init) has its
+ * own rules. */
+int yamldoc_check(const char *buf, size_t len, char *msg, size_t size);
+
 /* Emit trees as a YAML stream ("---" before each document). 0 or -1. */
 int yamldoc_emit(FILE *out, struct tree *const *docs, size_t n);
 

@@ -317,7 +317,13 @@ const char *check_url(const char *s)
     }
     if (strncmp(s, "file://", 7) == 0)
         return s[7] == '/' ? NULL : "a file:// URL needs an absolute path (file:///srv/images/x.qcow2)";
-    return "expected an http://, https:// or file:// URL";
+    if (strncmp(s, "s3://", 5) == 0) {
+        const char *slash = strchr(s + 5, '/');
+        if (slash == s + 5 || !slash || !slash[1])
+            return "an s3:// URL is s3://BUCKET/KEY";
+        return NULL;
+    }
+    return "expected an http://, https://, file:// or s3:// URL";
 }
 
 const char *check_sha256(const char *s, char *out)

@@ -162,6 +162,14 @@ static const char *want_string(struct decode_ctx *c,
         wrong_type(c, f, v);
         return NULL;
     }
+    if (!f->text && strpbrk(v->u.str, "\n\t")) {
+        char shown[80];
+        text_escape(shown, sizeof(shown), v->u.str, v->len);
+        report(c, v->mark, "'%s' in %s is one line of text, without tabs ('%s'): only "
+               "multi-line text fields such as cloudInit.userData take them", f->name,
+               WHERE_VALUE(c), shown);
+        return NULL;
+    }
     return v->u.str;
 }
 
@@ -364,6 +372,13 @@ static void decode_value(struct decode_ctx *c, const struct schema_field *f,
     }
     case SCHEMA_LABELS:
         decode_labels(c, f, v, dst);
+        return;
+    case SCHEMA_YAML:
+        if (v->type != TREE_MAP) {
+            wrong_type(c, f, v);
+            return;
+        }
+        *(const struct tree **)dst = v;
         return;
     case SCHEMA_STRUCT:
         if (v->type != TREE_MAP) {

@@ -48,6 +48,9 @@ static struct tree *encode_value(struct arena *a, const struct schema_field *f,
     case SCHEMA_STRUCT:
         return ((const struct model_hdr *)p)->set ? encode_struct(a, f->table, p)
                                                   : NULL;
+    case SCHEMA_YAML:
+        /* the declared mapping itself: it lives as long as the model */
+        return (struct tree *)*(const struct tree *const *)p;
     case SCHEMA_LIST: {
         const struct model_strings *l = p;   /* { T *v; size_t n; } */
         if (!l->n)

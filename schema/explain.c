@@ -71,6 +71,9 @@ static void type_doc(const struct schema_field *f, char *buf, size_t size)
     case SCHEMA_STRUCT:
         snprintf(buf, size, "object");
         return;
+    case SCHEMA_YAML:
+        snprintf(buf, size, "YAML mapping");
+        return;
     case SCHEMA_LIST: {
         char e[96];
         type_doc(f->elem, e, sizeof(e));

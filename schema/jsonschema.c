@@ -73,7 +73,7 @@ static struct tree *field_schema(struct arena *a, const struct schema_field *f)
         s = str_schema(a, "^[0-9A-Fa-f:.]+/[0-9]{1,3}$");
         break;
     case SCHEMA_URL:
-        s = str_schema(a, "^(https?://[^/\\s]|file:///)\\S*$");
+        s = str_schema(a, "^(https?://[^/\\s]|file:///|s3://[^/\\s]+/[^\\s])\\S*$");
         break;
     case SCHEMA_SHA256:
         s = str_schema(a, "^[0-9A-Fa-f]{64}$");
@@ -97,6 +97,10 @@ static struct tree *field_schema(struct arena *a, const struct schema_field *f)
     }
     case SCHEMA_STRUCT:
         s = table_schema(a, f->table, NULL);
+        break;
+    case SCHEMA_YAML:
+        s = tree_new_map(a);
+        tree_map_str(a, s, "type", "object");
         break;
     case SCHEMA_LIST:
         s = tree_new_map(a);

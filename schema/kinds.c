@@ -12,6 +12,7 @@
 #include "arena.h"
 #include "check.h"
 #include "decode.h"
+#include "yamldoc.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -110,9 +111,17 @@ static const struct schema_field node_redfish_fields[] = {
       .required = true, .doc = "A file holding the BMC password (never the password itself)." },
     END
 };
+static void redfish_finish(void *obj, struct decode_ctx *c)
+{
+    struct node_redfish *r = obj;
+    if (r->hdr.set && r->url && strncmp(r->url, "http", 4) != 0)
+        decode_error(c, &r->hdr, "url", "%s: a Redfish URL is an http:// or https:// URL",
+                     decode_where(c));
+}
+
 static const struct schema_table node_redfish_table = {
     "Node.spec.fence.redfish", sizeof(struct node_redfish),
-    node_redfish_fields, NULL,
+    node_redfish_fields, redfish_finish,
     "Power the node off through its BMC and wait for PowerState Off." };
 
 static const struct schema_field node_fence_fields[] = {
@@ -325,20 +334,64 @@ static const struct schema_table pool_top = {
 
 /* =============================== Image ================================ */
 
+static const struct schema_field image_s3_fields[] = {
+    { FLD(struct image_s3, endpoint, "endpoint", SCHEMA_URL),
+      .doc = "The S3 service, e.g. https://minio.lab:9000 (default: AWS, "
+             "https://s3.REGION.amazonaws.com). The bucket is a path element: "
+             "ENDPOINT/BUCKET/KEY." },
+    { FLD(struct image_s3, region, "region", SCHEMA_STRING), .def = "us-east-1",
+      .doc = "The region the request is signed for (AWS Signature Version 4)." },
+    { FLD(struct image_s3, credentials_file, "credentialsFile", SCHEMA_PATH),
+      .required = true,
+      .doc = "A file in the AWS credentials format (aws_access_key_id and "
+             "aws_secret_access_key under [default]) on the host running qkvm; never the "
+             "secret itself. A file others can read is warned about." },
+    END
+};
+static const struct schema_table image_s3_table = {
+    "Image.spec.s3", sizeof(struct image_s3), image_s3_fields, NULL,
+    "How to reach and sign for an s3:// URL." };
+
+static void image_finish(void *obj, struct decode_ctx *c)
+{
+    struct image_spec *im = obj;
+    if (!im->hdr.set || !im->url)
+        return;
+    bool s3 = strncmp(im->url, "s3://", 5) == 0;
+    if (s3 && !im->s3.hdr.set)
+        decode_error(c, &im->hdr, "url",
+                     "%s has an s3:// URL: it needs spec.s3 with credentialsFile (and endpoint "
+                     "for a service other than AWS)", decode_where(c));
+    else if (!s3 && im->s3.hdr.set)
+        decode_error(c, &im->hdr, "s3", "%s has spec.s3, which only an s3:// URL uses",
+                     decode_where(c));
+    if (im->s3.endpoint && strncmp(im->s3.endpoint, "http", 4) != 0)
+        decode_error(c, &im->s3.hdr, "endpoint",
+                     "%s: an S3 endpoint is an http:// or https:// URL", decode_where(c));
+}
+
 static const struct schema_field image_spec_fields[] = {
     { FLD(struct image_spec, url, "url", SCHEMA_URL), .required = true,
-      .doc = "Where to download the image from (https, http or file)." },
+      .doc = "Where to download the image from: https://, http://, file:/// (a file on the "
+             "host running qkvm) or s3://BUCKET/KEY (with s3). Redirects are followed; "
+             "proxies and CA certificates follow curl's environment (https_proxy, "
+             "no_proxy, CURL_CA_BUNDLE, SSL_CERT_FILE)." },
     { FLD(struct image_spec, sha256, "sha256", SCHEMA_SHA256), .required = true,
       .doc = "The image's SHA-256; a download that does not match is discarded." },
     { FLD(struct image_spec, format, "format", SCHEMA_ENUM),
       .values = schema_values_disk_format, .def = "qcow2", .doc = "The image's format." },
     { FLD(struct image_spec, pool, "pool", SCHEMA_REF), .ref = MODEL_POOL,
-      .required = true, .doc = "The Pool the image is cached in." },
+      .required = true,
+      .doc = "The Pool the image's volume is uploaded to, on every node that needs it; "
+             "disks made from it are overlays backed by that volume." },
+    { FLD(struct image_spec, s3, "s3", SCHEMA_STRUCT), .table = &image_s3_table,
+      .doc = "Endpoint, region and credentials for an s3:// URL." },
     END
 };
 static const struct schema_table image_spec_table = {
-    "Image.spec", sizeof(struct image_spec), image_spec_fields, NULL,
-    "A base image, downloaded once per pool and verified." };
+    "Image.spec", sizeof(struct image_spec), image_spec_fields, image_finish,
+    "A base image: downloaded once into qkvm's cache (verified while it streams), then "
+    "uploaded once into its pool on each node that needs it." };
 static const struct schema_field image_top_fields[] =
     TOP_FIELDS(struct model_image, image_spec_table, "The image's source and cache pool.");
 static const struct schema_table image_top = {
@@ -558,6 +611,51 @@ static const struct schema_table vm_nic_table = {
 static const struct schema_field elem_vm_nic = {
     .name = "nics", .type = SCHEMA_STRUCT, .table = &vm_nic_table };
 
+/* userData that says #cloud-config is YAML to cloud-init: a syntax error
+ * there would only show in the guest's log, after boot. */
+static void cloud_init_finish(void *obj, struct decode_ctx *c)
+{
+    struct vm_cloud_init *ci = obj;
+    if (!ci->hdr.set || !ci->user_data || strncmp(ci->user_data, "#cloud-config", 13) != 0)
+        return;
+    char msg[512];
+    if (yamldoc_check(ci->user_data, strlen(ci->user_data), msg, sizeof(msg)) != 0)
+        decode_error(c, &ci->hdr, "userData",
+                     "%s: userData starts with #cloud-config but is not valid YAML, at userData %s",
+                     decode_where(c), msg);
+}
+
+static const struct schema_field vm_cloud_init_fields[] = {
+    { FLD(struct vm_cloud_init, user_data, "userData", SCHEMA_STRING), .text = true,
+      .doc = "The user-data file, as written: #cloud-config YAML (checked here), or a "
+             "script starting with #! that cloud-init runs." },
+    { FLD(struct vm_cloud_init, meta_data, "metaData", SCHEMA_YAML),
+      .doc = "The meta-data mapping (default instance-id: the VM's name with its project, "
+             "stable across runs; local-hostname: the VM's name)." },
+    { FLD(struct vm_cloud_init, network_config, "networkConfig", SCHEMA_YAML),
+      .doc = "The network-config mapping (Netplan version 2), written as given." },
+    END
+};
+static const struct schema_table vm_cloud_init_table = {
+    "VM.spec.cloudInit", sizeof(struct vm_cloud_init), vm_cloud_init_fields,
+    cloud_init_finish,
+    "A NoCloud seed: an ISO 9660 volume labelled cidata next to the VM's first disk, "
+    "attached as a read-only cdrom. A change is rewritten into the volume and, like any "
+    "device change, needs a restart." };
+
+static const struct schema_field vm_boot_fields[] = {
+    { FLD(struct vm_boot, kernel, "kernel", SCHEMA_PATH), .required = true,
+      .doc = "The kernel image, a file on the node." },
+    { FLD(struct vm_boot, initrd, "initrd", SCHEMA_PATH),
+      .doc = "The initial ramdisk, a file on the node." },
+    { FLD(struct vm_boot, cmdline, "cmdline", SCHEMA_STRING),
+      .doc = "The kernel command line, e.g. console=ttyS0." },
+    END
+};
+static const struct schema_table vm_boot_table = {
+    "VM.spec.boot", sizeof(struct vm_boot), vm_boot_fields, NULL,
+    "Direct kernel boot: QEMU loads the kernel and initrd itself, no boot loader." };
+
 static const struct schema_field vm_spec_fields[] = {
     { FLD(struct vm_spec, cpus, "cpus", SCHEMA_INT), .def = "1", .min = 1,
       .max = 1024, .doc = "Virtual CPUs." },
@@ -597,6 +695,13 @@ static const struct schema_field vm_spec_fields[] = {
     { FLD(struct vm_spec, accel, "accel", SCHEMA_ENUM), .values = schema_values_vm_accel,
       .def = "kvm", .doc = "Acceleration: kvm (hardware), or tcg (emulation, for "
                            "hosts without /dev/kvm and tests)." },
+    { FLD(struct vm_spec, cloud_init, "cloudInit", SCHEMA_STRUCT),
+      .table = &vm_cloud_init_table, .doc = "A cloud-init NoCloud seed for the guest." },
+    { FLD(struct vm_spec, boot, "boot", SCHEMA_STRUCT), .table = &vm_boot_table,
+      .doc = "Boot a kernel directly (paths on the node) instead of from a disk." },
+    { FLD(struct vm_spec, console_log, "consoleLog", SCHEMA_PATH),
+      .doc = "Also log the serial console to this file on the node (needs console: "
+             "serial); virsh console keeps working." },
     END
 };
 static const struct schema_table vm_spec_table = {

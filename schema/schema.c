@@ -81,6 +81,7 @@ const char *schema_type_name(const struct schema_field *f)
         return "quantity";
     case SCHEMA_LABELS:
     case SCHEMA_STRUCT:
+    case SCHEMA_YAML:
         return "mapping";
     case SCHEMA_LIST:
         return "list";

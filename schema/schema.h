@@ -42,6 +42,8 @@ enum schema_type {
     SCHEMA_LABELS,    /* struct model_labels */
     SCHEMA_STRUCT,    /* an embedded struct described by `table` */
     SCHEMA_LIST,      /* { T *v; size_t n; } with T described by `elem` */
+    SCHEMA_YAML,      /* const struct tree *: any mapping, kept as written
+                         (cloud-init's meta-data and network-config) */
 };
 
 struct decode_ctx;
@@ -60,6 +62,7 @@ struct schema_field {
     enum model_kind ref;               /* REF: the kind referred to */
     const struct schema_table *table;  /* STRUCT, or LIST of STRUCT */
     const struct schema_field *elem;   /* LIST: the element (offset 0) */
+    bool text;                         /* STRING: multi-line text (newlines, tabs) */
     const char *doc;
 };
 

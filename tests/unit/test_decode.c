@@ -264,7 +264,8 @@ static void test_decode__values(void **state)
     /* "memory\0" is not memory: refused, and the declared memory stands */
     expect(VM("  memory: 1GiB\n  \"memory\\0\": 4GiB\n"), 1, "NUL character (U+0000) in key 'memory\\x00'", 7, 3);
     /* a refused value is reported once: no "missing required field" after it */
-    expect(VM("  memory: \"1GiB\\n\"\n"), 1, "control character U+000A in value '1GiB\\n'", 6, 11);
+    expect(VM("  memory: \"1GiB\\n\"\n"), 1, "bad quantity '1GiB\\x0a'", 6, 11);
+    expect(VM("  memory: 1GiB\n  machine: \"q35\\tx\"\n"), 1, "'machine' in VM 'web-1' is one line of text", 7, 12);
     expect(HDR "kind: \"VM\\0\"\nmetadata: {name: a}\nspec: {memory: 1GiB}\n", 1, "in value 'VM\\x00'", 2, 7);
     expect(HDR "kind: VM\nmetadata: {name: a, labels: {tier: 1, on: true}}\nspec: {memory: 1GiB}\n",
            1, "label 'on' in 'labels' of VM 'a' must be a string, not a boolean", 3, 43);
