@@ -34,6 +34,8 @@
  */
 #include "fetch.h"
 
+#include "text.h"
+
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
@@ -100,22 +102,6 @@ static bool valid_sha256(const char *s)
         if (!isdigit((unsigned char)*p) && !(*p >= 'a' && *p <= 'f'))
             return false;
     return true;
-}
-
-/* "256.0 MiB" */
-static const char *human(char *buf, size_t size, double bytes)
-{
-    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-    size_t u = 0;
-    while (bytes >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-        bytes /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, size, "%.0f B", bytes);
-    else
-        snprintf(buf, size, "%.1f %s", bytes, units[u]);
-    return buf;
 }
 
 /* mkdir -p, each directory created with mode 0700. */
@@ -612,13 +598,14 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     uint64_t total = dltotal > 0 ? x->start + (uint64_t)dltotal : 0;
     double rate = t > x->t0 ? (double)(dlnow > 0 ? dlnow : 0) / (t - x->t0) : 0;
     char a[32], b[32], r[32];
+    text_bytes((double)now, a, sizeof(a));
+    text_bytes(rate, r, sizeof(r));
     if (total)
-        fprintf(stderr, "\r\033[K%s: %s / %s  %3d%%  %s/s", x->src->name,
-                human(a, sizeof(a), (double)now), human(b, sizeof(b), (double)total),
-                (int)(100.0 * (double)now / (double)total), human(r, sizeof(r), rate));
+        fprintf(stderr, "\r\033[K%s: %s / %s  %3d%%  %s/s", x->src->name, a,
+                text_bytes((double)total, b, sizeof(b)),
+                (int)(100.0 * (double)now / (double)total), r);
     else
-        fprintf(stderr, "\r\033[K%s: %s  %s/s", x->src->name, human(a, sizeof(a), (double)now),
-                human(r, sizeof(r), rate));
+        fprintf(stderr, "\r\033[K%s: %s  %s/s", x->src->name, a, r);
     fflush(stderr);
     return 0;
 }
