@@ -994,6 +994,8 @@ int fetch_image(const struct fetch_source *src, const struct fetch_opts *o,
         if (x.fail == XF_SPACE) {
             seterr(err, errlen, "image %s: %s needs %" PRIu64 " bytes, the cache file system "
                    "(%s) has %" PRIu64 " free", name, shown, x.need, dir, x.avail);
+            if (x.have == 0)                /* a resumable .part is kept for later */
+                drop_part(part, meta_path);
             goto done;
         }
         if (x.fail == XF_WRITE) {
