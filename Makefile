@@ -78,7 +78,7 @@ $(BUILD)/tools/%: tools/bench/%.c
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(PKG_LIBS)
 
 deps:
-	@tools/install-deps testbed
+	@tools/install-deps testbed s3
 
 # The quick start's first command: install, build, then plan/apply/drift/
 # heal/prune examples/minimal on a private libvirtd (or the test driver).

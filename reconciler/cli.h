@@ -38,6 +38,7 @@ struct cli {
     size_t nfiles, files_cap;      /* a vec.h array */
     const char *connect;
     const char *state;
+    const char *cache_dir;   /* --cache-dir: the image cache (pull); NULL: fetch's default */
     enum cli_format format;
     bool quiet, verbose;
     bool color;              /* stderr is a terminal and NO_COLOR is unset */
@@ -89,7 +90,7 @@ double cli_now(void);
 void cli_when(int64_t ms, char *buf, size_t size);
 
 /* The commands, one group per file (cmd_manifest.c, cmd_reconcile.c,
- * cmd_history.c, cmd_inventory.c, cmd_import.c). main.c's table says what setup each
+ * cmd_history.c, cmd_inventory.c, cmd_import.c, cmd_image.c). main.c's table says what setup each
  * needs (session.h: manifests, store, lock, connection, observation, plan);
  * s is that open session, or NULL for a command that needs none. argv holds
  * the positional arguments, whose number the table has checked. */
@@ -107,5 +108,6 @@ CLI_COMMAND(cmd_events);
 CLI_COMMAND(cmd_get);
 CLI_COMMAND(cmd_describe);
 CLI_COMMAND(cmd_import);
+CLI_COMMAND(cmd_pull);
 
 #endif

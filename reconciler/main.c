@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +182,17 @@ static const struct command commands[] = {
       "disk file is missing, and qemu processes no domain accounts for. Fields in\n"
       "a selecting Policy's drift.ignore are left out. Exit 2 when anything is\n"
       "found, 0 when nothing is.\n" },
+    { "pull", cmd_pull, SESSION_MANIFESTS, 0, INT_MAX, "-f PATH [IMAGE...] [--cache-dir DIR] [-o json]",
+      "download Images into the image cache, verified",
+      "Download every Image of the manifests, or the IMAGEs named, into the image\n"
+      "cache, checking each one's sha256 while it streams; libvirt is not\n"
+      "contacted. An image already cached (by its sha256) is not downloaded\n"
+      "again, an interrupted download is resumed, network errors are retried.\n"
+      "Prints one line per image (downloaded or cached); exit 1 when any image\n"
+      "failed, the others being pulled all the same.\n"
+      "  --cache-dir DIR   the image cache (default: $QKVM_CACHE_DIR, else\n"
+      "                    /var/cache/qkvm/images as root, else\n"
+      "                    $XDG_CACHE_HOME/qkvm/images or ~/.cache/qkvm/images)\n" },
     { "history", cmd_history, SESSION_STORE, 0, 1, "[RUN] [--limit N] [--since D] [--prune-older-than D] [-o wide|json|yaml]",
       "list recorded runs, or show one run's actions",
       "Without RUN: the most recent runs (20 unless --limit; 0 for all), oldest\n"
@@ -239,7 +251,7 @@ static const struct command commands[] = {
 enum { OPT_STATE = 256, OPT_REFERENCE, OPT_YES, OPT_PRUNE, OPT_ADOPT, OPT_DETAILED,
        OPT_SHUTDOWN_TIMEOUT, OPT_LOCK_TIMEOUT, OPT_SINCE, OPT_PRUNE_OLDER, OPT_LIMIT,
        OPT_MAX_DELETIONS, OPT_RESTART, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE_INTERVAL,
-       OPT_KEEPALIVE_COUNT, OPT_ALL };
+       OPT_KEEPALIVE_COUNT, OPT_ALL, OPT_CACHE_DIR };
 
 static const struct option long_opts[] = {
     { "file", required_argument, NULL, 'f' },
@@ -263,6 +275,7 @@ static const struct option long_opts[] = {
     { "max-deletions", required_argument, NULL, OPT_MAX_DELETIONS },
     { "restart", no_argument, NULL, OPT_RESTART },
     { "all", no_argument, NULL, OPT_ALL },
+    { "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
     { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
     { "keepalive-interval", required_argument, NULL, OPT_KEEPALIVE_INTERVAL },
     { "keepalive-count", required_argument, NULL, OPT_KEEPALIVE_COUNT },
@@ -357,6 +370,7 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
         case OPT_MAX_DELETIONS:
         case OPT_RESTART:
         case OPT_ALL:
+        case OPT_CACHE_DIR:
         case OPT_LIMIT: {
             static const struct { int opt; const char *flag, *cmds; } allowed[] = {
                 { OPT_YES, "--yes", " apply " },
@@ -371,6 +385,7 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
                 { OPT_MAX_DELETIONS, "--max-deletions", " apply plan " },
                 { OPT_RESTART, "--restart", " apply plan " },
                 { OPT_ALL, "--all", " import " },
+                { OPT_CACHE_DIR, "--cache-dir", " pull " },
             };
             const char *flag = "";
             for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
@@ -396,6 +411,8 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
                 o->restart = true;
             else if (c == OPT_ALL)
                 o->all = true;
+            else if (c == OPT_CACHE_DIR)
+                o->cache_dir = optarg;
             else if (c == OPT_LOCK_TIMEOUT || c == OPT_SINCE || c == OPT_PRUNE_OLDER) {
                 long long ms;
                 if (text_duration(optarg, &ms) < 0 ||

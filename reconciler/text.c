@@ -115,6 +115,21 @@ void text_age(long long ms, char *buf, size_t size)
         snprintf(buf, size, "%lldd", s / 86400);
 }
 
+const char *text_bytes(double bytes, char *buf, size_t size)
+{
+    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    size_t u = 0;
+    while (bytes >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+        bytes /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, size, "%.0f B", bytes);
+    else
+        snprintf(buf, size, "%.1f %s", bytes, units[u]);
+    return buf;
+}
+
 /* One character of `s` at `i` as it is written out: into piece (at most 8
  * bytes, not NUL-terminated); its length in the output is returned and the
  * number of input bytes it took is put in *used. */

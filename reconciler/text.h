@@ -26,6 +26,8 @@ int text_duration(const char *s, long long *ms);
 
 /* A short age like kubectl's: "45s", "12m", "5h", "3d". */
 void text_age(long long ms, char *buf, size_t size);
+/* A byte count for people: "812 B", "4.0 KiB", "256.0 MiB", "1.5 GiB". */
+const char *text_bytes(double bytes, char *buf, size_t size);
 
 /* `s` (len bytes, NUL bytes included) with its control characters written
  * as escapes, so that it prints on one line and moves no terminal: \n,

@@ -557,8 +557,8 @@ static void check_unacted(struct vctx *v)
     for (size_t i = 0; i < m->len[MODEL_IMAGE]; i++) {
         const struct model_image *im = (const struct model_image *)m->objs[MODEL_IMAGE][i];
         verr(v, DIAG_WARNING, &im->obj, &im->spec.hdr, "url", "spec.url",
-             "Image '%s' is not acted on by this release: images are not downloaded, and "
-             "Disks made from them are not created", im->obj.meta.name);
+             "Image '%s' is not acted on by apply in this release: 'qkvm pull' downloads it "
+             "into the image cache, but Disks made from it are not created", im->obj.meta.name);
     }
     for (size_t i = 0; i < m->len[MODEL_DISK]; i++) {
         const struct model_disk *dk = (const struct model_disk *)m->objs[MODEL_DISK][i];

@@ -84,12 +84,26 @@ static void test_text__escape(void **state)
     assert_string_equal(ESC(sizeof(b), "\xe2\x41"), "\xe2\x41");
 }
 
+static void test_text__bytes(void **state)
+{
+    (void)state;
+    char b[32];
+    assert_string_equal(text_bytes(0, b, sizeof(b)), "0 B");
+    assert_string_equal(text_bytes(1023, b, sizeof(b)), "1023 B");
+    assert_string_equal(text_bytes(1024, b, sizeof(b)), "1.0 KiB");
+    assert_string_equal(text_bytes(256.0 * 1024 * 1024, b, sizeof(b)), "256.0 MiB");
+    assert_string_equal(text_bytes(1.5 * 1024 * 1024 * 1024, b, sizeof(b)), "1.5 GiB");
+    assert_string_equal(text_bytes(3.0 * 1024 * 1024 * 1024 * 1024 * 1024, b, sizeof(b)),
+                        "3072.0 TiB");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text__distance),
         cmocka_unit_test(test_text__suggest),
         cmocka_unit_test(test_text__escape),
+        cmocka_unit_test(test_text__bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
