@@ -3,23 +3,29 @@
 
 #include "arena.h"
 #include "encode.h"
+#include "fetch.h"
 #include "observe.h"
 #include "owned.h"
 #include "jsondoc.h"
 #include "plan.h"
 #include "schema.h"
+#include "seed.h"
 #include "store.h"
 #include "tree.h"
 #include "virt.h"
 #include "virtxml.h"
 #include "yamldoc.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 void apply_spec_hash(const struct model_object *o, char *out)
 {
@@ -62,9 +68,12 @@ static void mark_of(const struct run *r, const struct model_object *o, const cha
                     char *hash, struct virtxml_mark *m)
 {
     apply_spec_hash(o, hash);
+    const char *seed = NULL;
+    if (o->kind == MODEL_VM && ((const struct model_vm *)o)->spec.cloud_init.hdr.set)
+        seed = ((const struct model_vm *)o)->spec.cloud_init.digest;
     *m = (struct virtxml_mark){ o->kind_name, o->meta.name, hash, o->file ? o->file : "",
                                 r->o->commit ? r->o->commit : "", r->p->project, uuid,
-                                o->meta.labels };
+                                o->meta.labels, seed };
 }
 
 /* Labels as an ownership record keeps them: "k=v" lines. */
@@ -86,12 +95,24 @@ static char *labels_text(const struct model_labels *l)
  * object of ours unrecorded; a record whose object was never created is
  * harmless (nothing of that UUID or name exists to be pruned) and is
  * replaced when the object is created. A failed create removes it. */
+static int record_digest(struct run *r, const char *pool_uuid, const char *volume,
+                         const char *name, bool protect, const struct model_labels *labels,
+                         const char *ident, const char *digest)
+{
+    char *lt = labels_text(labels);
+    struct store_owned so = { pool_uuid, volume, name, protect, r->p->project, ident, lt,
+                              NULL, digest };
+    int rc = store_owned_put(r->st, &so, r->p->uri, r->o->run, r->err, sizeof(r->err));
+    free(lt);
+    return rc;
+}
+
 static int record(struct run *r, const char *pool_uuid, const char *volume, const char *name,
                   bool protect, const struct model_labels *labels, const char *ident)
 {
     char *lt = labels_text(labels);
     struct store_owned so = { pool_uuid, volume, name, protect, r->p->project, ident, lt,
-                              NULL };
+                              NULL, NULL };
     int rc = store_owned_put(r->st, &so, r->p->uri, r->o->run, r->err, sizeof(r->err));
     free(lt);
     return rc;
@@ -299,6 +320,201 @@ static int do_network(struct run *r, const struct plan_action *a)
     }
 }
 
+/* ---- images ---- */
+
+static void fetch_warning(void *ctx, const char *msg)
+{
+    struct run *r = ctx;
+    log_line(r, "warning: %s\n", msg);
+}
+
+struct file_src {
+    int fd;
+    struct run *r;
+    const char *what;
+    uint64_t shown;
+};
+
+static ssize_t file_read(void *payload, char *buf, size_t n)
+{
+    struct file_src *f = payload;
+    ssize_t got;
+    do
+        got = read(f->fd, buf, n);
+    while (got < 0 && errno == EINTR);
+    return got;
+}
+
+/* The upload's progress, on a terminal only: rewritten in place. */
+static void file_progress(void *payload, uint64_t done, uint64_t total)
+{
+    struct file_src *f = payload;
+    if (!f->r->o->tty || !f->r->o->log || !total)
+        return;
+    unsigned pct = (unsigned)(done * 100 / total);
+    if (pct == f->shown && done != total)
+        return;
+    f->shown = pct;
+    fprintf(f->r->o->log, "\r  uploading %s: %3u%% of %.1f MiB", f->what, pct,
+            (double)total / 1048576.0);
+    if (done == total)
+        fprintf(f->r->o->log, "\r\033[K");
+    fflush(f->r->o->log);
+}
+
+/* Create volume `vol` of `bytes` in `pool` and fill it from file `path`
+ * (or from memory); a failure deletes what was created. */
+static int upload_volume(struct run *r, const char *pool, const char *vol, const char *format,
+                         int fd, uint64_t bytes, const char *what)
+{
+    char *xml = virtxml_volume_encode_plain(vol, bytes, format);
+    int rc = virt_volume_create(r->v, pool, xml, r->err, sizeof(r->err));
+    free(xml);
+    if (rc < 0)
+        return -1;
+    struct file_src f = { fd, r, what, 101 };
+    if (virt_volume_upload(r->v, pool, vol, bytes, file_read, file_progress, &f, r->err,
+                           sizeof(r->err)) < 0) {
+        char e2[256];
+        virt_volume_delete(r->v, pool, vol, e2, sizeof(e2));   /* no partial volume */
+        return -1;
+    }
+    return 0;
+}
+
+static int do_image(struct run *r, const struct plan_action *a)
+{
+    const struct model_image *want = (const struct model_image *)a->want;
+    char vol[160], uuid[64];
+    model_image_volume(want, vol, sizeof(vol));
+    if (a->verb == PLAN_ADOPT)
+        return pool_uuid(r, a->pool, uuid, sizeof(uuid)) < 0
+                   ? -1
+                   : record_digest(r, uuid, vol, vol, false, &want->obj.meta.labels, NULL,
+                                   want->spec.sha256);
+    if (a->verb != PLAN_CREATE) {
+        snprintf(r->err, sizeof(r->err), "no such action on an image");
+        return -1;
+    }
+    struct fetch_source src = { want->obj.meta.name, want->spec.url, want->spec.sha256,
+                                want->spec.s3.endpoint, want->spec.s3.region,
+                                want->spec.s3.credentials_file };
+    char cache[4096];
+    struct fetch_opts fo = { r->o->cache_dir ? r->o->cache_dir
+                                             : fetch_default_cache_dir(cache, sizeof(cache)),
+                             0, 0, 3, r->o->tty && r->o->log, fetch_warning, r };
+    struct fetch_result fr;
+    if (fetch_image(&src, &fo, &fr, r->err, sizeof(r->err)) < 0)
+        return -1;
+    int fd = open(fr.path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(r->err, sizeof(r->err), "image %s: cannot open the cached file %.600s: %s",
+                 want->obj.meta.name, fr.path, strerror(errno));
+        return -1;
+    }
+    int rc = -1;
+    if (pool_uuid(r, a->pool, uuid, sizeof(uuid)) == 0 &&
+        record_digest(r, uuid, vol, vol, false, &want->obj.meta.labels, NULL,
+                      want->spec.sha256) == 0) {
+        rc = upload_volume(r, a->pool, vol, "raw", fd, fr.size, vol);
+        if (rc < 0)
+            unrecord(r, uuid, vol);
+    }
+    close(fd);
+    if (rc == 0 && r->obs->local) {
+        char path[4096], ident[96];
+        if (virt_volume_path(r->v, a->pool, vol, path, sizeof(path)) == 0) {
+            owned_file_mark(path, r->p->project);
+            owned_file_ident(path, ident, sizeof(ident));
+            if (*ident)
+                rc = record_digest(r, uuid, vol, vol, false, &want->obj.meta.labels, ident,
+                                   want->spec.sha256);
+        }
+    }
+    return rc;
+}
+
+/* The image volume a disk is made from: its file (the backing file) and
+ * the overlay's size (the disk's, or the image's when it gives none; never
+ * smaller than the image). */
+static int image_backing(struct run *r, const struct model_disk *want,
+                         const struct model_image **im, char *path, size_t size,
+                         uint64_t *bytes)
+{
+    *im = (const struct model_image *)model_find(r->want, MODEL_IMAGE, want->spec.from.image);
+    if (!*im) {
+        snprintf(r->err, sizeof(r->err), "Image %s is not declared", want->spec.from.image);
+        return -1;
+    }
+    char vol[160];
+    uint64_t cap;
+    model_image_volume(*im, vol, sizeof(vol));
+    if (virt_volume_path(r->v, (*im)->spec.pool, vol, path, size) < 0 ||
+        virt_volume_capacity(r->v, (*im)->spec.pool, vol, &cap, r->err, sizeof(r->err)) < 0) {
+        snprintf(r->err, sizeof(r->err), "image %s: its volume %s is not in pool %s",
+                 (*im)->obj.meta.name, vol, (*im)->spec.pool);
+        return -1;
+    }
+    if (want->spec.size && want->spec.size < cap) {
+        snprintf(r->err, sizeof(r->err),
+                 "size %llu bytes is smaller than image %s (%llu bytes): an overlay cannot "
+                 "be smaller than its image", (unsigned long long)want->spec.size,
+                 (*im)->obj.meta.name, (unsigned long long)cap);
+        return -1;
+    }
+    *bytes = want->spec.size ? want->spec.size : cap;
+    return 0;
+}
+
+/* ---- cloud-init seeds ---- */
+
+/* The VM's seed volume holds its cloudInit: written when missing or when
+ * its recorded digest is not the declared one. */
+static int seed_ensure(struct run *r, const struct model_vm *want)
+{
+    const struct vm_cloud_init *ci = &want->spec.cloud_init;
+    const char *pool = model_seed_pool(r->want, want);
+    if (!ci->hdr.set || !pool)
+        return 0;
+    char vol[160], uuid[64];
+    model_seed_volume(want->obj.meta.name, vol, sizeof(vol));
+    const struct obs_pool *op = observe_pool(r->obs, pool);
+    const struct obs_volume *ov = op ? observe_volume(op, vol) : NULL;
+    if (ov && ov->rec && ov->rec->digest && strcmp(ov->rec->digest, ci->digest) == 0)
+        return 0;
+    if (ov && !ov->rec) {
+        snprintf(r->err, sizeof(r->err),
+                 "the seed volume %s exists in pool %s and was not created by qkvm: remove "
+                 "it, or rename the VM", vol, pool);
+        return -1;
+    }
+    struct seed_content sc = { ci->user_data ? ci->user_data : "", ci->meta_text,
+                               ci->network_text };
+    unsigned char *iso;
+    size_t len;
+    if (seed_build(&sc, &iso, &len, r->err, sizeof(r->err)) < 0)
+        return -1;
+    int fd = memfd_create("qkvm-seed", MFD_CLOEXEC);
+    int rc = -1;
+    if (fd < 0 || write(fd, iso, len) != (ssize_t)len || lseek(fd, 0, SEEK_SET) != 0) {
+        snprintf(r->err, sizeof(r->err), "cannot stage the seed: %s", strerror(errno));
+    } else if (pool_uuid(r, pool, uuid, sizeof(uuid)) == 0 &&
+               record_digest(r, uuid, vol, vol, false, &want->obj.meta.labels, NULL,
+                             ci->digest) == 0) {
+        /* an existing seed of ours is replaced: its size may change */
+        if (ov && virt_volume_delete(r->v, pool, vol, r->err, sizeof(r->err)) < 0)
+            rc = -1;
+        else
+            rc = upload_volume(r, pool, vol, "raw", fd, len, vol);
+        if (rc < 0 && !ov)
+            unrecord(r, uuid, vol);
+    }
+    if (fd >= 0)
+        close(fd);
+    free(iso);
+    return rc;
+}
+
 /* ---- disks ---- */
 
 static int do_disk(struct run *r, const struct plan_action *a)
@@ -308,12 +524,19 @@ static int do_disk(struct run *r, const struct plan_action *a)
     size_t el = sizeof(r->err);
     switch (a->verb) {
     case PLAN_CREATE: {
-        char uuid[64];
+        char uuid[64], backing[4096];
+        const struct model_image *im = NULL;
+        struct model_disk sized = *want;
+        if (want->spec.from.hdr.set &&
+            image_backing(r, want, &im, backing, sizeof(backing), &sized.spec.size) < 0)
+            return -1;
         if (pool_uuid(r, a->pool, uuid, sizeof(uuid)) < 0 ||
             record(r, uuid, a->name, a->name, want->spec.protect, &want->obj.meta.labels,
                    NULL) < 0)
             return -1;
-        char *xml = virtxml_volume_encode(want);
+        char *xml = virtxml_volume_encode(&sized, im ? backing : NULL,
+                                          im && im->spec.format == DISK_FORMAT_RAW ? "raw"
+                                                                                   : "qcow2");
         int rc = virt_volume_create(r->v, a->pool, xml, err, el);
         free(xml);
         if (rc < 0) {
@@ -380,6 +603,9 @@ static int vm_mark_live(struct run *r, const struct model_vm *want, const char *
     char hash[17];
     struct virtxml_mark m;
     mark_of(r, &want->obj, uuid, hash, &m);
+    /* the seed the guest booted with, not the one it will boot with next */
+    const struct obs_domain *od = observe_domain(r->obs, want->obj.meta.name);
+    m.seed = od ? od->mark.seed : NULL;
     char *xml = virtxml_mark_encode(&m);
     int rc = virt_domain_set_live_metadata(r->v, want->obj.meta.name, xml, VIRTXML_NS_PREFIX,
                                            VIRTXML_NS, r->err, sizeof(r->err));
@@ -467,15 +693,30 @@ static int vm_live(struct run *r, const struct model_vm *want, const struct obs_
     return 0;
 }
 
+/* Graceful stop (ACPI power button), destroyed after the timeout; a
+ * guest that did not power off by itself is said. */
+static int vm_stop(struct run *r, const char *name)
+{
+    bool forced = false;
+    if (virt_domain_stop(r->v, name, r->o->shutdown_timeout_ms, &forced, r->err,
+                         sizeof(r->err)) < 0)
+        return -1;
+    if (forced)
+        log_line(r, "vm/%s: did not power off within %d s of the ACPI power button: "
+                    "destroyed\n", name, r->o->shutdown_timeout_ms / 1000);
+    return 0;
+}
+
 static int do_vm(struct run *r, const struct plan_action *a)
 {
     const struct model_vm *want = (const struct model_vm *)a->want;
     const struct obs_domain *od = observe_domain(r->obs, a->name);
     char *err = r->err;
     size_t el = sizeof(r->err);
-    bool forced;
     switch (a->verb) {
     case PLAN_CREATE:
+        if (seed_ensure(r, want) < 0)
+            return -1;
         return vm_define(r, want, NULL);
     case PLAN_START:
         if (want && want->spec.state == VM_STATE_PAUSED)
@@ -485,11 +726,11 @@ static int do_vm(struct run *r, const struct plan_action *a)
         /* a paused guest cannot take the ACPI power button */
         if (od && od->paused && virt_domain_resume(r->v, a->name, err, el) < 0)
             return -1;
-        return virt_domain_stop(r->v, a->name, r->o->shutdown_timeout_ms, &forced, err, el);
+        return vm_stop(r, a->name);
     case PLAN_RESTART:
         if (od && od->paused && virt_domain_resume(r->v, a->name, err, el) < 0)
             return -1;
-        if (virt_domain_stop(r->v, a->name, r->o->shutdown_timeout_ms, &forced, err, el) < 0)
+        if (vm_stop(r, a->name) < 0)
             return -1;
         if (want && want->spec.state == VM_STATE_PAUSED)
             return virt_domain_start_paused(r->v, a->name, err, el);
@@ -503,6 +744,8 @@ static int do_vm(struct run *r, const struct plan_action *a)
             return -1;
         return od && od->active ? vm_mark_live(r, want, od->uuid) : 0;
     case PLAN_UPDATE:
+        if (seed_ensure(r, want) < 0)
+            return -1;
         if (od && od->active)
             for (size_t i = 0; i < a->nchanges; i++)
                 if (a->changes[i].how == DIFF_LIVE && vm_live(r, want, od, &a->changes[i]) < 0)
@@ -512,8 +755,7 @@ static int do_vm(struct run *r, const struct plan_action *a)
         /* a paused guest cannot take the ACPI power button: resumed first */
         if (od && od->active && od->paused && virt_domain_resume(r->v, a->name, err, el) < 0)
             return -1;
-        if (od && od->active &&
-            virt_domain_stop(r->v, a->name, r->o->shutdown_timeout_ms, &forced, err, el) < 0)
+        if (od && od->active && vm_stop(r, a->name) < 0)
             return -1;
         return virt_domain_remove(r->v, a->name, err, el);
     default:
@@ -792,6 +1034,7 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
         case MODEL_POOL: rc = do_pool(&r, a); break;
         case MODEL_NETWORK: rc = do_network(&r, a); break;
         case MODEL_DISK: rc = do_disk(&r, a); break;
+        case MODEL_IMAGE: rc = do_image(&r, a); break;
         case MODEL_VM: rc = do_vm(&r, a); break;
         default:
             snprintf(r.err, sizeof(r.err), "not reconciled by this version");

@@ -52,6 +52,7 @@ struct apply_opts {
     bool color;
     int64_t run;               /* the run's id in the store */
     bool journal;              /* write actions and events (off only to measure it) */
+    const char *cache_dir;     /* images' download cache; NULL: fetch's default */
 };
 
 struct apply_result {

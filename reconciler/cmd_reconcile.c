@@ -179,6 +179,7 @@ CLI_COMMAND(cmd_apply)
         .color = stdout_color(c),
         .run = s->run,
         .journal = journal_on(),
+        .cache_dir = c->cache_dir,
     };
     struct apply_result res;
     double t0 = cli_now();

@@ -7,6 +7,7 @@
 #include "schema.h"
 #include "vec.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,17 @@ static const char *nic_text(struct arena *a, const struct vm_nic *n)
                         nic_models[n->model]);
 }
 
+static bool same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* "seed 3f5a0c1d2e3f" (the digest's first 12), or "seed (unknown)". */
+static const char *seed_text(struct arena *a, const char *digest)
+{
+    return digest ? arena_printf(a, "seed %.12s", digest) : "seed (unknown)";
+}
+
 void diff_vm(struct diff *d, const struct model_vm *want, const struct model_vm *o,
              bool running)
 {
@@ -149,6 +161,27 @@ void diff_vm(struct diff *d, const struct model_vm *want, const struct model_vm 
         diff_add(d, "spec.console", consoles[g->console], consoles[w->console], restart, NULL);
     if (w->accel != g->accel)
         diff_add(d, "spec.accel", accels[g->accel], accels[w->accel], restart, NULL);
+    static const struct { const char *field; size_t off; } boot[] = {
+        { "spec.boot.kernel", offsetof(struct vm_boot, kernel) },
+        { "spec.boot.initrd", offsetof(struct vm_boot, initrd) },
+        { "spec.boot.cmdline", offsetof(struct vm_boot, cmdline) },
+    };
+    for (size_t i = 0; i < sizeof(boot) / sizeof(boot[0]); i++) {
+        const char *wv = w->boot.hdr.set ? *(const char *const *)((const char *)&w->boot +
+                                                                   boot[i].off) : NULL;
+        const char *gv = g->boot.hdr.set ? *(const char *const *)((const char *)&g->boot +
+                                                                   boot[i].off) : NULL;
+        if (!same_str(wv, gv))
+            diff_add(d, boot[i].field, gv, wv, restart, NULL);
+    }
+    if (!same_str(w->console_log, g->console_log))
+        diff_add(d, "spec.consoleLog", g->console_log, w->console_log, restart, NULL);
+    /* The seed is known by its digest (the mark's seed=): a seed whose
+     * digest is unknown (written by hand) is rewritten. */
+    const char *ws = w->cloud_init.hdr.set ? seed_text(a, w->cloud_init.digest) : NULL;
+    const char *gs = g->cloud_init.hdr.set ? seed_text(a, g->cloud_init.digest) : NULL;
+    if (!same_str(ws, gs))
+        diff_add(d, "spec.cloudInit", gs, ws, restart, NULL);
 
     /* Disks hot-plug on virtio and scsi only: libvirt refuses the others
      * on a running domain ("disk bus 'sata' cannot be hotplugged"), so a

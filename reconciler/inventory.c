@@ -131,6 +131,7 @@ struct inventory *inventory_build(const char *node, const char *uri, const struc
     inv->node = arena_strdup(inv->arena, node ? node : "");
     inv->uri = arena_strdup(inv->arena, uri ? uri : "");
     inv->observed = obs != NULL;
+    inv->obs = obs;
     VEC(struct cand) cands = { 0 };
 
     if (m)
@@ -431,6 +432,19 @@ static const char *count(struct arena *a, const struct tree *spec, const char *k
     return spec ? arena_printf(a, "%u", l && l->type == TREE_SEQ ? l->len : 0) : "-";
 }
 
+/* A VM's IPv4 addresses, without their prefixes, "-" when none. */
+static const char *addresses(struct arena *a, const struct tree *st)
+{
+    const struct tree *l = tree_get(st, "addresses");
+    const char *out = "";
+    for (size_t i = 0; l && l->type == TREE_SEQ && i < l->len; i++) {
+        const char *ip = tree_str(l->u.items[i], "ip", NULL);
+        if (ip)
+            out = arena_printf(a, "%s%s%.*s", out, *out ? "," : "", (int)strcspn(ip, "/"), ip);
+    }
+    return *out ? out : "-";
+}
+
 /* The columns of `qkvm get` come from the very document -o json prints:
  * the object's spec (declared, or the observed one for what nobody
  * declares, or the last recorded) and its status. */
@@ -438,8 +452,8 @@ void inventory_table(FILE *out, const struct tree *doc, enum model_kind k, bool 
 {
     struct arena *a = arena_new();
     struct text_table t = { 0 };
-    static const char *const vm[] = { "NAME", "NODE", "STATE", "CPUS", "MEMORY", "SYNC", "AGE",
-                                      "DISKS", "NICS", "FIRMWARE" };
+    static const char *const vm[] = { "NAME", "NODE", "STATE", "IP", "CPUS", "MEMORY", "SYNC",
+                                      "AGE", "DISKS", "NICS", "FIRMWARE" };
     static const char *const disk[] = { "NAME", "NODE", "POOL", "SIZE", "FORMAT", "SYNC", "AGE",
                                         "PROTECT" };
     static const char *const net[] = { "NAME", "NODE", "MODE", "CIDR", "STATE", "SYNC", "AGE",
@@ -453,7 +467,7 @@ void inventory_table(FILE *out, const struct tree *doc, enum model_kind k, bool 
     const char *const *head;
     size_t narrow, all;
     switch (k) {
-    case MODEL_VM: head = vm; narrow = 7; all = 10; break;
+    case MODEL_VM: head = vm; narrow = 8; all = 11; break;
     case MODEL_DISK: head = disk; narrow = 7; all = 8; break;
     case MODEL_NETWORK: head = net; narrow = 7; all = 8; break;
     case MODEL_POOL: head = pool; narrow = 5; all = 6; break;
@@ -482,9 +496,9 @@ void inventory_table(FILE *out, const struct tree *doc, enum model_kind k, bool 
         const char *cells[TEXT_TABLE_COLS] = { 0 };
         switch (k) {
         case MODEL_VM: {
-            const char *c[] = { name, nd, state, cell(st, "cpus"), cell(st, "memory"), sync, age,
-                                count(a, spec, "disks"), count(a, spec, "nics"),
-                                cell(spec, "firmware") };
+            const char *c[] = { name, nd, state, addresses(a, st), cell(st, "cpus"),
+                                cell(st, "memory"), sync, age, count(a, spec, "disks"),
+                                count(a, spec, "nics"), cell(spec, "firmware") };
             memcpy(cells, c, sizeof(c));
             break;
         }
@@ -579,6 +593,21 @@ struct tree *inventory_tree(struct arena *a, const struct inventory *inv, enum m
             tree_map_int(a, st, "cpus", r->cpus);
         if (r->memory >= 0)              /* in the spec's own units: 64MiB */
             tree_map_str(a, st, "memory", diff_quantity(a, (uint64_t)r->memory));
+        if (r->kind == MODEL_VM && r->seen && inv->obs) {
+            /* each NIC's IPv4 address, from its network's DHCP leases */
+            const struct model_vm *vm = (const struct model_vm *)r->seen;
+            struct tree *addrs = tree_new_seq(a);
+            for (size_t j = 0; j < vm->spec.nics.n; j++) {
+                const struct vm_nic *nic = &vm->spec.nics.v[j];
+                const struct obs_lease *l = observe_lease(inv->obs, nic->mac);
+                struct tree *e = tree_new_map(a);
+                tree_map_str(a, e, "mac", nic->mac);
+                tree_map_str(a, e, "network", nic->network);
+                tree_map_add(a, e, "ip", l ? tree_new_str(a, l->ip) : tree_new_null(a));
+                tree_seq_add(a, addrs, e);
+            }
+            tree_map_add(a, st, "addresses", addrs);
+        }
         if (r->seen) {
             struct tree *seen = tree_get(encode_object(a, r->seen), "spec");
             if (seen)

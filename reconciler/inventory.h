@@ -75,6 +75,7 @@ struct inventory {
     struct arena *arena;
     const char *node, *uri;           /* the node's label and URI */
     bool observed;                    /* the node was reachable */
+    const struct obs_host *obs;       /* what was observed (leases for addresses), or NULL */
     struct inventory_row *v;
     size_t n;
 };

@@ -152,10 +152,12 @@ static const struct command commands[] = {
       "  --adopt              plan taking over same-named objects no project created\n"
       "  --restart            plan restarting VMs whose changes wait for a restart\n" },
     { "apply", cmd_apply, SESSION_MANIFESTS | SESSION_RECORD | SESSION_LOCK | SESSION_CONNECT | SESSION_PLAN, 0, 0, "-f PATH [-c URI] [--yes] [--prune] [--max-deletions N] [--adopt] "
-                          "[--restart] [--shutdown-timeout S]",
+                          "[--restart] [--shutdown-timeout S] [--cache-dir DIR]",
       "make the host match the manifests",
       "Plan as 'qkvm plan' does, ask for confirmation (unless --yes), then apply\n"
-      "the actions in order: pools, networks, disks, VMs; deletions in reverse.\n"
+      "the actions in order: pools, networks, images, disks, VMs; deletions in\n"
+      "reverse. An Image a Disk to be created needs is downloaded into the image\n"
+      "cache (as 'qkvm pull' does) and uploaded to its pool once.\n"
       "Independent actions go on when one fails; dependents of a failure are\n"
       "skipped. Exit 1 when anything failed, one line per failure on stderr.\n"
       "  --yes                do not ask (required when stdin is not a terminal)\n"
@@ -168,6 +170,7 @@ static const struct command commands[] = {
       "  --restart            restart VMs whose changes wait for a restart (graceful\n"
       "                       shutdown, destroy after --shutdown-timeout, start)\n"
       "  --shutdown-timeout S graceful shutdown wait before destroy (default 60)\n"
+      "  --cache-dir DIR      the image cache (see 'qkvm pull')\n"
       "  --lock-timeout D     wait this long for another apply on the same state file\n"
       "                       (default 30s), then fail naming its pid\n"
       "Every action is journalled in the state database before it starts; see\n"
@@ -385,7 +388,7 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
                 { OPT_MAX_DELETIONS, "--max-deletions", " apply plan " },
                 { OPT_RESTART, "--restart", " apply plan " },
                 { OPT_ALL, "--all", " import " },
-                { OPT_CACHE_DIR, "--cache-dir", " pull " },
+                { OPT_CACHE_DIR, "--cache-dir", " pull apply " },
             };
             const char *flag = "";
             for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {

@@ -5,6 +5,8 @@
 #include "tree.h"
 #include "vec.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,4 +111,52 @@ const char *model_project_name(const struct model *m)
 {
     const struct model_project *p = model_project(m);
     return p ? p->obj.meta.name : MODEL_DEFAULT_PROJECT;
+}
+
+void model_image_volume(const struct model_image *im, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s.%.16s.%s", im->obj.meta.name, im->spec.sha256 ? im->spec.sha256 : "",
+             im->spec.format == DISK_FORMAT_RAW ? "raw" : "qcow2");
+}
+
+void model_seed_volume(const char *vm, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s.cidata.iso", vm);
+}
+
+const char *model_seed_pool(const struct model *m, const struct model_vm *vm)
+{
+    if (!vm->spec.disks.n)
+        return NULL;
+    const struct model_disk *d =
+        (const struct model_disk *)model_find(m, MODEL_DISK, vm->spec.disks.v[0].disk);
+    return d ? d->spec.pool : NULL;
+}
+
+const char *model_seed_owner(const char *volume, char *buf, size_t size)
+{
+    static const char suffix[] = ".cidata.iso";
+    size_t n = strlen(volume), k = sizeof(suffix) - 1;
+    if (n <= k || strcmp(volume + n - k, suffix) != 0 || n - k >= size ||
+        memchr(volume, '.', n - k))
+        return NULL;
+    memcpy(buf, volume, n - k);
+    buf[n - k] = '\0';
+    return buf;
+}
+
+const char *model_image_owner(const char *volume, char *buf, size_t size)
+{
+    const char *dot = strchr(volume, '.');
+    if (!dot || (size_t)(dot - volume) >= size)
+        return NULL;
+    const char *h = dot + 1;
+    for (int i = 0; i < 16; i++)
+        if (!isxdigit((unsigned char)h[i]) || isupper((unsigned char)h[i]))
+            return NULL;
+    if (strcmp(h + 16, ".qcow2") != 0 && strcmp(h + 16, ".raw") != 0)
+        return NULL;
+    memcpy(buf, volume, (size_t)(dot - volume));
+    buf[dot - volume] = '\0';
+    return buf;
 }

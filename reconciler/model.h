@@ -210,6 +210,12 @@ struct vm_cloud_init {
     const char *user_data;
     const struct tree *meta_data;       /* a mapping, or NULL */
     const struct tree *network_config;  /* a mapping, or NULL */
+    /* derived when decoded (not schema fields): the seed's files as
+     * written (meta-data with its defaults), and the SHA-256 of the three,
+     * which identifies the seed (seed_digest). Observed: digest is the one
+     * the domain's mark records, NULL when unknown. */
+    const char *meta_text, *network_text;
+    const char *digest;
 };
 struct vm_boot {                /* direct kernel boot; paths on the node */
     struct model_hdr hdr;
@@ -313,6 +319,20 @@ bool model_labels_match(const struct model_labels *selector,
 
 /* The set's Project, or NULL (then the set is project "default"). */
 const struct model_project *model_project(const struct model *m);
+
+/* Volumes qkvm names itself. Object names never hold a '.', so these
+ * never collide with a Disk's volume:
+ *   an Image's volume: NAME.SHA16.qcow2 (or .raw), SHA16 the first 16 hex
+ *   digits of its sha256, so a new digest is a new volume;
+ *   a VM's cloud-init seed: NAME.cidata.iso, in the pool of its first disk. */
+void model_image_volume(const struct model_image *im, char *buf, size_t size);
+void model_seed_volume(const char *vm, char *buf, size_t size);
+/* The pool a VM's seed lives in (its first disk's), or NULL. */
+const char *model_seed_pool(const struct model *m, const struct model_vm *vm);
+/* The VM a seed volume's name names (in buf), or NULL when it is not one. */
+const char *model_seed_owner(const char *volume, char *buf, size_t size);
+/* Image NAME of an image volume's name (in buf), or NULL. */
+const char *model_image_owner(const char *volume, char *buf, size_t size);
 const char *model_project_name(const struct model *m);
 
 #endif

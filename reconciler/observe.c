@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -359,6 +360,8 @@ static int observe_domains(struct virt *v, struct obs_host *h, const struct mode
         d->name = arena_strdup(a, it->name);
         d->vm = dx.vm;
         d->src = dx.src;
+        d->seed_pool = dx.seed_pool;
+        d->seed_volume = dx.seed_volume;
         d->mark = dx.mark;
         d->vm->obj.meta.labels = dx.mark.labels;   /* as last declared, kept in the mark */
         d->uuid = dx.uuid;
@@ -399,6 +402,10 @@ static int observe_domains(struct virt *v, struct obs_host *h, const struct mode
             free(x);
             d->config = cx.vm;
             d->config_un = cx.un;
+            if (!d->seed_volume) {
+                d->seed_pool = cx.seed_pool;
+                d->seed_volume = cx.seed_volume;
+            }
             d->config->spec.state = VM_STATE_RUNNING;
             /* a mark written to the definition but not (yet) to what runs
              * (a failed live update) still says whose the domain is */
@@ -435,4 +442,30 @@ struct obs_host *observe_host(struct virt *v, const struct model *desired,
     }
     h->calls = virt_calls(v) - before;
     return h;
+}
+
+void observe_leases(struct virt *v, struct obs_host *h)
+{
+    size_t cap = 0;
+    for (size_t i = 0; i < h->nnets; i++) {
+        struct virt_lease *l;
+        size_t n;
+        char err[256];
+        if (!h->nets[i].active ||
+            virt_network_leases(v, h->nets[i].name, &l, &n, err, sizeof(err)) < 0)
+            continue;
+        for (size_t j = 0; j < n; j++)
+            *vec_append(h->arena, h->leases, h->nleases, cap, 1) = (struct obs_lease){
+                h->nets[i].name, arena_strdup(h->arena, l[j].mac),
+                arena_printf(h->arena, "%s/%u", l[j].ip, l[j].prefix) };
+        virt_leases_free(l, n);
+    }
+}
+
+const struct obs_lease *observe_lease(const struct obs_host *h, const char *mac)
+{
+    for (size_t i = 0; mac && i < h->nleases; i++)
+        if (strcasecmp(h->leases[i].mac, mac) == 0)
+            return &h->leases[i];
+    return NULL;
 }

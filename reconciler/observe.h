@@ -30,6 +30,8 @@ struct obs_domain {
     struct model_vm *vm;          /* the live definition, or the persistent one */
     struct model_vm *config;      /* persistent definition of a running domain, if fetched */
     struct virtxml_disk_src *src; /* per vm->spec.disks entry */
+    const char *seed_pool, *seed_volume; /* its cloud-init seed cdrom (live, else the
+                                   * definition's), or NULL */
     const char **disk_path;       /* per disk: the file, NULL when unknown */
     bool *disk_missing;           /* per disk: the file does not exist */
     struct virtxml_mark mark;
@@ -91,6 +93,10 @@ struct obs_process {
     const char *name, *uuid;      /* from qemu's -name guest=... and -uuid */
 };
 
+struct obs_lease {
+    const char *network, *mac, *ip;   /* ip with its prefix: 10.0.0.5/24 */
+};
+
 struct obs_host {
     struct arena *arena;
     const char *uri;
@@ -104,6 +110,8 @@ struct obs_host {
     struct obs_process *strays;   /* qemu processes no domain accounts for */
     size_t nstrays;
     unsigned long calls;          /* libvirt calls made to observe */
+    struct obs_lease *leases;     /* after observe_leases: IPv4 leases of active networks */
+    size_t nleases;
 };
 
 enum { OBSERVE_DEEP = 1 };
@@ -116,6 +124,12 @@ struct obs_host *observe_host(struct virt *v, const struct model *desired,
                               const struct owned *own, unsigned flags, char *err,
                               size_t errlen);
 void observe_free(struct obs_host *h);            /* accepts NULL */
+/* Read the DHCP leases of every active network (one call each, not one
+ * per domain) into h->leases, for the addresses `get` shows. A network
+ * that cannot be read is skipped. */
+void observe_leases(struct virt *v, struct obs_host *h);
+/* The lease of a MAC (any case), or NULL. */
+const struct obs_lease *observe_lease(const struct obs_host *h, const char *mac);
 
 const struct obs_domain *observe_domain(const struct obs_host *h, const char *name);
 const struct obs_network *observe_network(const struct obs_host *h, const char *name);

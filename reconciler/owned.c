@@ -45,10 +45,12 @@ static void entry_free(struct owned_entry *e)
     free(e->project);
     free(e->ident);
     free(e->labels);
+    free(e->digest);
 }
 
 static void add(struct owned *o, bool volume, const char *uuid, const char *name,
-                bool protect, const char *project, const char *ident, const char *labels)
+                bool protect, const char *project, const char *ident, const char *labels,
+                const char *digest)
 {
     struct owned_entry *e = find(o, volume, uuid, name);
     if (e)
@@ -57,7 +59,8 @@ static void add(struct owned *o, bool volume, const char *uuid, const char *name
         e = vec_push(o);
     *e = (struct owned_entry){ volume, protect, xstrdup(uuid), xstrdup(name),
                                xstrdup(project && *project ? project : "default"),
-                               xstrdup(ident ? ident : ""), xstrdup(labels ? labels : "") };
+                               xstrdup(ident ? ident : ""), xstrdup(labels ? labels : ""),
+                               xstrdup(digest ? digest : "") };
 }
 
 struct owned *owned_new(void)
@@ -106,9 +109,9 @@ static struct owned *load_file(const char *path, bool *missing, char *err, size_
         if (f4)
             *f4++ = '\0';
         if (strcmp(f1, "pool") == 0) {
-            add(o, false, f2, f3, false, NULL, NULL, NULL);
+            add(o, false, f2, f3, false, NULL, NULL, NULL, NULL);
         } else if (strcmp(f1, "volume") == 0) {
-            add(o, true, f2, f3, f4 && strcmp(f4, "protect") == 0, NULL, NULL, NULL);
+            add(o, true, f2, f3, f4 && strcmp(f4, "protect") == 0, NULL, NULL, NULL, NULL);
         } else {
             snprintf(err, errlen, "%s:%u: unknown entry '%s'", path, lineno, f1);
             goto bad;
@@ -197,7 +200,7 @@ struct owned *owned_from_store(struct store *s, const char *node, char *err, siz
     for (size_t i = 0; i < n; i++)
         if (!*v[i].node || (node && strcmp(v[i].node, node) == 0))
             add(o, v[i].volume != NULL, v[i].pool_uuid, v[i].volume ? v[i].volume : v[i].name,
-                v[i].protect, v[i].project, v[i].ident, v[i].labels);
+                v[i].protect, v[i].project, v[i].ident, v[i].labels, v[i].digest);
     arena_free(a);
     return o;
 }
@@ -220,7 +223,7 @@ int owned_import_legacy(struct store *s, char *err, size_t errlen)
     for (size_t i = 0; i < o->n; i++) {
         const struct owned_entry *e = &o->v[i];
         struct store_owned so = { e->uuid, e->volume ? e->name : NULL, e->name, e->protect,
-                                  "default", "", "", NULL };
+                                  "default", "", "", NULL, NULL };
         if (store_owned_put(s, &so, NULL, 0, err, errlen) < 0) {
             store_rollback(s);
             goto out;

@@ -31,6 +31,7 @@ struct owned_entry {
     char *project;              /* who created or adopted it */
     char *ident;                /* volumes: "ino:btime" of the file qkvm created, "" unknown */
     char *labels;               /* as last declared: "k=v" lines */
+    char *digest;               /* volumes: SHA-256 of the content (Image, seed), "" none */
 };
 
 struct owned *owned_new(void);

@@ -475,33 +475,87 @@ static void plan_networks(struct ctx *c)
     }
 }
 
+/* A declared Disk to be made from this Image (it is not in its pool yet):
+ * only then does the host need the image. Disks that exist keep whatever
+ * they were made from. */
+static const char *image_user(const struct ctx *c, const char *image)
+{
+    for (size_t i = 0; i < c->want->len[MODEL_DISK]; i++) {
+        const struct model_disk *d = (const struct model_disk *)c->want->objs[MODEL_DISK][i];
+        if (!d->spec.from.hdr.set || !d->spec.from.image || strcmp(d->spec.from.image, image))
+            continue;
+        const struct obs_pool *op = observe_pool(c->obs, d->spec.pool);
+        if (!op || !observe_volume(op, d->obj.meta.name))
+            return d->obj.meta.name;
+    }
+    return NULL;
+}
+
+/* An Image is one volume, NAME.SHA16.FORMAT, in its pool on each host
+ * that needs it (a declared Disk is made from it): downloaded into qkvm's
+ * cache, verified, uploaded. A new sha256 is a new volume; the old one is
+ * stale once nothing is built on it. */
 static void plan_images(struct ctx *c)
 {
-    EACH(MODEL_IMAGE, struct model_image, want)
-        note(c, NOTE_UNSUPPORTED, MODEL_IMAGE, want->obj.meta.name,
-             "Images are not downloaded by this version; the Image is not reconciled");
+    EACH(MODEL_IMAGE, struct model_image, want) {
+        const char *name = want->obj.meta.name, *pool = want->spec.pool;
+        char vbuf[160];
+        model_image_volume(want, vbuf, sizeof(vbuf));
+        const char *vol = arena_strdup(c->a, vbuf);
+        const struct obs_pool *op = observe_pool(c->obs, pool);
+        const struct obs_volume *ov = op ? observe_volume(op, vol) : NULL;
+        if (!ov && !image_user(c, name))
+            continue;
+        if (blocked_by(c, MODEL_IMAGE, name, MODEL_POOL, pool))
+            continue;
+        if (!ov) {
+            struct plan_action *a = add_action(
+                c, PLAN_CREATE, MODEL_IMAGE, name, &want->obj,
+                arena_printf(c->a, "downloaded into the cache (unless it is there), verified "
+                                   "(sha256 %.12s…) and uploaded to pool %s as volume %s",
+                             want->spec.sha256, pool, vol));
+            a->pool = pool;
+            depend(c, (size_t)(a - c->p->v), MODEL_POOL, pool);
+            finding(c, DRIFT_MISSING, "Image", name, NULL, NULL, NULL,
+                    "declared and used, no volume %s in pool %s", vol, pool);
+            continue;
+        }
+        const char *owner = NULL;
+        bool adopt;
+        enum plan_owner own = record_owner(c, ov->rec, ov->marked, &owner);
+        if (ov->replaced)
+            own = OWNER_MISMATCH;
+        if (!may_manage(c, MODEL_IMAGE, name, "volume",
+                        own, owner, "its file is not the one qkvm uploaded", &adopt))
+            continue;
+        if (adopt)
+            add_action(c, PLAN_ADOPT, MODEL_IMAGE, name, &want->obj,
+                       "--adopt: record the volume as qkvm's (its content is not checked)")
+                ->pool = pool;
+    }
 }
 
 static void plan_disks(struct ctx *c)
 {
     EACH(MODEL_DISK, struct model_disk, want) {
         const char *name = want->obj.meta.name, *pool = want->spec.pool;
-        if (want->spec.from.hdr.set && want->spec.from.image) {
-            key_put(&c->keys, MODEL_DISK, name, 0, true);
-            note(c, NOTE_UNSUPPORTED, MODEL_DISK, name,
-                 "a Disk from an Image is not created by this version (Image '%s')",
-                 want->spec.from.image);
+        const char *image = want->spec.from.hdr.set ? want->spec.from.image : NULL;
+        if (image && blocked_by(c, MODEL_DISK, name, MODEL_IMAGE, image))
             continue;
-        }
         if (blocked_by(c, MODEL_DISK, name, MODEL_POOL, pool))
             continue;
         const struct obs_pool *op = observe_pool(c->obs, pool);
         const struct obs_volume *ov = op ? observe_volume(op, name) : NULL;
         if (!ov) {
-            struct plan_action *a = add_action(c, PLAN_CREATE, MODEL_DISK, name, &want->obj,
-                                               "not in its pool");
+            struct plan_action *a = add_action(
+                c, PLAN_CREATE, MODEL_DISK, name, &want->obj,
+                image ? arena_printf(c->a, "not in its pool: a copy-on-write overlay of image %s",
+                                     image)
+                      : "not in its pool");
             a->pool = pool;
             depend(c, (size_t)(a - c->p->v), MODEL_POOL, pool);
+            if (image)
+                depend(c, (size_t)(a - c->p->v), MODEL_IMAGE, image);
             finding(c, DRIFT_MISSING, "Disk", name, NULL, NULL, NULL,
                     "declared, no volume in pool %s", pool);
             continue;
@@ -789,6 +843,16 @@ static void plan_vms(struct ctx *c)
         diff_init(&out, c->a);
         bool active = od->active;
         diff_vm(&live, want, od->vm, active);
+        /* a seed volume gone (deleted by hand) is written again */
+        const char *seed_pool = want->spec.cloud_init.hdr.set ? model_seed_pool(c->want, want)
+                                                                : NULL;
+        const struct obs_pool *sp = seed_pool ? observe_pool(c->obs, seed_pool) : NULL;
+        char seed_vol[160];
+        model_seed_volume(name, seed_vol, sizeof(seed_vol));
+        if (sp && !observe_volume(sp, seed_vol) && !has_field(&live, "spec.cloudInit"))
+            diff_add(&live, "spec.cloudInit", "seed volume missing",
+                     arena_printf(c->a, "seed %.12s", want->spec.cloud_init.digest),
+                     DIFF_LIVE, NULL);
         filter(c, &want->obj, &live);
         if (active && od->config) {
             diff_vm(&conf, want, od->config, false);
@@ -885,6 +949,28 @@ static const struct model_disk *declared_disk(const struct ctx *c, const char *p
 {
     const struct model_disk *d = (const struct model_disk *)model_find(c->want, MODEL_DISK, name);
     return d && strcmp(d->spec.pool, pool) == 0 ? d : NULL;
+}
+
+/* A volume qkvm names for a declared object: the volume of a declared
+ * Image (its current digest) or the seed of a declared VM with cloudInit,
+ * in the pool it belongs in. */
+static bool declared_volume(const struct ctx *c, const char *pool, const char *vol)
+{
+    char owner[160], buf[192];
+    if (model_image_owner(vol, owner, sizeof(owner))) {
+        const struct model_image *im =
+            (const struct model_image *)model_find(c->want, MODEL_IMAGE, owner);
+        if (!im || strcmp(im->spec.pool, pool) != 0)
+            return false;
+        model_image_volume(im, buf, sizeof(buf));
+        return strcmp(buf, vol) == 0;
+    }
+    if (model_seed_owner(vol, owner, sizeof(owner))) {
+        const struct model_vm *vm = (const struct model_vm *)model_find(c->want, MODEL_VM, owner);
+        const char *sp = vm && vm->spec.cloud_init.hdr.set ? model_seed_pool(c->want, vm) : NULL;
+        return sp && strcmp(sp, pool) == 0;
+    }
+    return false;
 }
 
 /* "k=v" lines (an ownership record's labels) as a label set. */
@@ -985,9 +1071,14 @@ static const char *volume_keeper(struct ctx *c, const struct obs_pool *p,
 {
     const struct obs_host *h = c->obs;
     size_t disk;
-    for (size_t k = 0; k < h->ndoms; k++)
-        if (observe_uses_volume(&h->doms[k], p, v, &disk) && !deleting(c, h->doms[k].name))
-            return arena_printf(c->a, "domain %s still uses it", h->doms[k].name);
+    for (size_t k = 0; k < h->ndoms; k++) {
+        const struct obs_domain *d = &h->doms[k];
+        bool seed = d->seed_volume && d->seed_pool && strcmp(d->seed_pool, p->name) == 0 &&
+                    strcmp(d->seed_volume, v->name) == 0;
+        if ((seed || observe_uses_volume(d, p, v, &disk)) && !deleting(c, d->name))
+            return arena_printf(c->a, "domain %s still uses it%s", d->name,
+                                seed ? " (its cloud-init seed)" : "");
+    }
     for (size_t i = 0; v->path && i < h->npools; i++)
         for (size_t j = 0; j < h->pools[i].nvols; j++) {
             const struct obs_volume *o = &h->pools[i].vols[j];
@@ -1072,7 +1163,7 @@ static void plan_stale(struct ctx *c)
             const struct obs_volume *v = &p->vols[j];
             enum plan_owner own = record_owner(c, v->rec, v->marked, &owner);
             c->managed += own == OWNER_OURS;
-            if (declared_disk(c, p->name, v->name))
+            if (declared_disk(c, p->name, v->name) || declared_volume(c, p->name, v->name))
                 continue;
             const char *vname = arena_printf(c->a, "%s/%s", p->name, v->name);
             if (own == OWNER_FOREIGN) {
@@ -1113,9 +1204,13 @@ static void plan_stale(struct ctx *c)
                                                                 "from pool %s", how, p->name));
                 a->pool = p->name;
                 size_t ai = (size_t)(a - c->p->v), disk;
-                for (size_t k = 0; k < h->ndoms; k++)
-                    if (observe_uses_volume(&h->doms[k], p, v, &disk))
-                        depend(c, ai, MODEL_VM, h->doms[k].name);
+                for (size_t k = 0; k < h->ndoms; k++) {
+                    const struct obs_domain *d = &h->doms[k];
+                    if (observe_uses_volume(d, p, v, &disk) ||
+                        (d->seed_volume && strcmp(d->seed_volume, v->name) == 0 &&
+                         d->seed_pool && strcmp(d->seed_pool, p->name) == 0))
+                        depend(c, ai, MODEL_VM, d->name);
+                }
             }
         }
         for (size_t j = 0; j < p->nstray_files; j++)

@@ -414,6 +414,8 @@ struct inventory *session_inventory(struct session *s)
         say(s, SESSION_WARNING, "%s", err);
         n = 0;
     }
+    if (s->obs && s->v && !s->obs->leases)
+        observe_leases(s->v, s->obs);
     return inventory_build(s->node, s->uri, s->m, s->obs, s->plan, so, n);
 }
 

@@ -554,17 +554,6 @@ static void check_unacted(struct vctx *v)
             unacted(v, &p->obj, &p->spec.hdr, "shared", "spec.shared",
                 "one host per run: nothing fails over to another node yet");
     }
-    for (size_t i = 0; i < m->len[MODEL_IMAGE]; i++) {
-        const struct model_image *im = (const struct model_image *)m->objs[MODEL_IMAGE][i];
-        verr(v, DIAG_WARNING, &im->obj, &im->spec.hdr, "url", "spec.url",
-             "Image '%s' is not acted on by apply in this release: 'qkvm pull' downloads it "
-             "into the image cache, but Disks made from it are not created", im->obj.meta.name);
-    }
-    for (size_t i = 0; i < m->len[MODEL_DISK]; i++) {
-        const struct model_disk *dk = (const struct model_disk *)m->objs[MODEL_DISK][i];
-        unacted(v, &dk->obj, &dk->spec.hdr, "from", "spec.from",
-                "a Disk made from an Image is not created");
-    }
     for (size_t i = 0; i < m->len[MODEL_VM]; i++) {
         const struct model_vm *vm = (const struct model_vm *)m->objs[MODEL_VM][i];
         unacted(v, &vm->obj, &vm->spec.hdr, "node", "spec.node", place);

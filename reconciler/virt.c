@@ -793,6 +793,85 @@ int virt_volume_path(struct virt *v, const char *pool, const char *name, char *o
     return 0;
 }
 
+int virt_volume_capacity(struct virt *v, const char *pool, const char *name, uint64_t *bytes,
+                         char *err, size_t errlen)
+{
+    virStorageVolPtr vol = volume(v, pool, name, err, errlen);
+    if (!vol)
+        return -1;
+    virStorageVolInfo info;
+    v->calls++;
+    int rc = virStorageVolGetInfo(vol, &info) < 0 ? lverr(v, err, errlen, name) : 0;
+    if (rc == 0)
+        *bytes = info.capacity;
+    virStorageVolFree(vol);
+    return rc;
+}
+
+/* virStreamSendAll's source callback: the caller's reader. */
+struct upload_src {
+    virt_read_fn read;
+    void *payload;
+    uint64_t sent, total;
+    virt_progress_fn progress;
+};
+
+static int upload_read(virStreamPtr st, char *data, size_t nbytes, void *opaque)
+{
+    (void)st;
+    struct upload_src *u = opaque;
+    if (u->total - u->sent < nbytes)
+        nbytes = (size_t)(u->total - u->sent);
+    if (nbytes == 0)
+        return 0;
+    ssize_t n = u->read(u->payload, data, nbytes);
+    if (n < 0)
+        return -1;
+    u->sent += (uint64_t)n;
+    if (u->progress)
+        u->progress(u->payload, u->sent, u->total);
+    return (int)n;
+}
+
+int virt_volume_upload(struct virt *v, const char *pool, const char *name, uint64_t length,
+                       virt_read_fn read, virt_progress_fn progress, void *payload, char *err,
+                       size_t errlen)
+{
+    virStorageVolPtr vol = volume(v, pool, name, err, errlen);
+    if (!vol)
+        return -1;
+    v->calls++;
+    virStreamPtr st = virStreamNew(v->conn, 0);
+    if (!st) {
+        virStorageVolFree(vol);
+        return lverr(v, err, errlen, "cannot open a stream");
+    }
+    struct upload_src u = { read, payload, 0, length, progress };
+    int rc = -1;
+    v->calls++;
+    if (virStorageVolUpload(vol, st, 0, length, 0) < 0) {
+        lverr(v, err, errlen, "cannot upload");
+        virStreamFree(st);
+        virStorageVolFree(vol);
+        return -1;
+    }
+    if (virStreamSendAll(st, upload_read, &u) < 0) {
+        lverr(v, err, errlen, "upload failed");
+        virStreamAbort(st);
+    } else if (u.sent != length) {
+        snprintf(err, errlen, "upload failed: the source ended after %llu of %llu bytes",
+                 (unsigned long long)u.sent, (unsigned long long)length);
+        virStreamAbort(st);
+    } else if (virStreamFinish(st) < 0) {
+        lverr(v, err, errlen, "upload failed");
+    } else {
+        rc = 0;
+    }
+    virStreamFree(st);
+    virStorageVolFree(vol);
+    return rc;
+}
+
 int virt_volume_delete(struct virt *v, const char *pool, const char *name, char *err,
                        size_t errlen)
 {
@@ -803,6 +882,39 @@ int virt_volume_delete(struct virt *v, const char *pool, const char *name, char 
     int rc = virStorageVolDelete(vol, 0) < 0 ? lverr(v, err, errlen, "cannot delete") : 0;
     virStorageVolFree(vol);
     return rc;
+}
+
+int virt_network_leases(struct virt *v, const char *name, struct virt_lease **out, size_t *n,
+                        char *err, size_t errlen)
+{
+    *out = NULL;
+    *n = 0;
+    LOOKUP(virNetworkPtr, virNetworkLookupByName, name);
+    virNetworkDHCPLeasePtr *leases = NULL;
+    v->calls++;
+    int k = virNetworkGetDHCPLeases(o, NULL, &leases, 0);
+    virNetworkFree(o);
+    if (k < 0)
+        return lverr(v, err, errlen, name);
+    *out = xcalloc((size_t)k + 1, sizeof(**out));
+    for (int i = 0; i < k; i++) {
+        const virNetworkDHCPLease *l = leases[i];
+        if (l->type == VIR_IP_ADDR_TYPE_IPV4 && l->mac && l->ipaddr)
+            (*out)[(*n)++] = (struct virt_lease){ xstrdup(l->mac), xstrdup(l->ipaddr),
+                                                  (unsigned)l->prefix, (long long)l->expirytime };
+        virNetworkDHCPLeaseFree(leases[i]);
+    }
+    free(leases);
+    return 0;
+}
+
+void virt_leases_free(struct virt_lease *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(l[i].mac);
+        free(l[i].ip);
+    }
+    free(l);
 }
 
 int virt_network_define(struct virt *v, const char *xml, char *err, size_t errlen)

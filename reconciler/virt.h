@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct virt;
 
@@ -66,6 +67,15 @@ int virt_daemon_pid(const struct virt *v);
 /* Lists (0, or -1 with err): */
 int virt_list_domains(struct virt *v, struct virt_list *out, char *err, size_t errlen);
 int virt_list_networks(struct virt *v, struct virt_list *out, char *err, size_t errlen);
+/* The IPv4 DHCP leases of network `name` (dnsmasq's, one call). */
+struct virt_lease {
+    char *mac, *ip;
+    unsigned prefix;
+    long long expiry;             /* seconds since the epoch */
+};
+int virt_network_leases(struct virt *v, const char *name, struct virt_lease **out, size_t *n,
+                        char *err, size_t errlen);
+void virt_leases_free(struct virt_lease *l, size_t n);
 int virt_list_pools(struct virt *v, struct virt_list *out, char *err, size_t errlen);
 int virt_list_volumes(struct virt *v, const struct virt_item *pool, struct virt_list *out,
                       char *err, size_t errlen);
@@ -92,6 +102,19 @@ int virt_volume_create(struct virt *v, const char *pool, const char *xml, char *
                        size_t errlen);
 int virt_volume_resize(struct virt *v, const char *pool, const char *name, uint64_t bytes,
                        char *err, size_t errlen);
+/* A volume's capacity (virtual size), in bytes. */
+int virt_volume_capacity(struct virt *v, const char *pool, const char *name, uint64_t *bytes,
+                         char *err, size_t errlen);
+/* Fill an existing volume with `length` bytes through a libvirt stream
+ * (virStorageVolUpload: works over remote URIs too). read() gives the next
+ * bytes (at most n; -1 on error); progress (may be NULL) is told after each
+ * chunk. A failure aborts the stream: the volume keeps whatever arrived,
+ * and the caller deletes it. */
+typedef ssize_t (*virt_read_fn)(void *payload, char *buf, size_t n);
+typedef void (*virt_progress_fn)(void *payload, uint64_t done, uint64_t total);
+int virt_volume_upload(struct virt *v, const char *pool, const char *name, uint64_t length,
+                       virt_read_fn read, virt_progress_fn progress, void *payload, char *err,
+                       size_t errlen);
 int virt_volume_delete(struct virt *v, const char *pool, const char *name, char *err,
                        size_t errlen);
 /* The volume's file (its target path); -1 when it cannot be read. */

@@ -136,6 +136,7 @@ static void read_mark(struct arena *a, const xmlNode *metadata, struct virtxml_m
         m->commit = get(a, c, "commit");
         m->project = get(a, c, "project");
         m->uuid = get(a, c, "uuid");
+        m->seed = get(a, c, "seed");
         size_t nl = 0;
         for (xmlNodePtr l = c->children; l; l = l->next)
             nl += is(l, "label");
@@ -282,6 +283,8 @@ static void domain_unmodeled(struct arena *a, const xmlNode *r, struct virtxml_u
         } else if (is(c, "loader") || is(c, "nvram")) {
             if (!auto_fw)
                 unmodeled(a, u, false, "firmware <%s> path", (const char *)c->name);
+        } else if (is(c, "kernel") || is(c, "initrd") || is(c, "cmdline")) {
+            continue;                   /* spec.boot */
         } else if (!(auto_fw && is(c, "firmware"))) {
             unmodeled(a, u, false, "<os><%s>", (const char *)c->name);
         }
@@ -321,6 +324,11 @@ static void domain_unmodeled(struct arena *a, const xmlNode *r, struct virtxml_u
             continue;
         if (is(c, "disk")) {
             const char *device = get(a, c, "device"), *dev = get(a, child(c, "target"), "dev");
+            char owner[128];
+            const char *vol = get(a, child(c, "source"), "volume");
+            if (device && strcmp(device, "cdrom") == 0 && vol &&
+                model_seed_owner(vol, owner, sizeof(owner)))
+                continue;               /* spec.cloudInit */
             if (device && strcmp(device, "disk") != 0)
                 unmodeled(a, u, false, "%s '%s'", device, dev ? dev : "?");
             else
@@ -410,6 +418,12 @@ int virtxml_domain_decode(struct arena *a, const char *xml, struct virtxml_domai
     s->firmware = (fw && strcmp(fw, "efi") == 0) || loader ? VM_FIRMWARE_UEFI
                                                             : VM_FIRMWARE_BIOS;
     s->machine = get(a, child(os, "type"), "machine");
+    s->boot.kernel = get(a, child(os, "kernel"), NULL);
+    if (s->boot.kernel) {
+        s->boot.hdr.set = true;
+        s->boot.initrd = get(a, child(os, "initrd"), NULL);
+        s->boot.cmdline = get(a, child(os, "cmdline"), NULL);
+    }
 
     xmlNodePtr devs = child(r, "devices");
     size_t nd = 0, nn = 0;
@@ -430,6 +444,18 @@ int virtxml_domain_decode(struct arena *a, const char *xml, struct virtxml_domai
     for (xmlNodePtr c = devs ? devs->children : NULL; c; c = c->next) {
         if (is(c, "disk")) {
             const char *dev = get(a, c, "device");
+            if (dev && strcmp(dev, "cdrom") == 0) {
+                char owner[128];
+                xmlNodePtr so = child(c, "source");
+                const char *vol = get(a, so, "volume");
+                if (vol && model_seed_owner(vol, owner, sizeof(owner))) {
+                    s->cloud_init.hdr.set = true;
+                    s->cloud_init.digest = out->mark.seed;
+                    out->seed_pool = get(a, so, "pool");
+                    out->seed_volume = vol;
+                }
+                continue;
+            }
             if (dev && strcmp(dev, "disk") != 0)
                 continue;
             struct vm_disk *d = &s->disks.v[s->disks.n];
@@ -472,6 +498,8 @@ int virtxml_domain_decode(struct arena *a, const char *xml, struct virtxml_domai
                 s->graphics = VM_GRAPHICS_SPICE;
         } else if (is(c, "serial") || is(c, "console")) {
             s->console = VM_CONSOLE_SERIAL;
+            if (is(c, "serial") && !s->console_log)
+                s->console_log = get(a, child(c, "log"), "file");
         }
     }
     domain_unmodeled(a, r, &out->un);
@@ -742,6 +770,8 @@ static void mark_attrs(xmlNodePtr n, const struct virtxml_mark *m)
     attr(n, "name", m->name);
     if (m->uuid)
         attr(n, "uuid", m->uuid);
+    if (m->seed)
+        attr(n, "seed", m->seed);
     attr(n, "hash", m->hash);
     attr(n, "source", m->source ? m->source : "");
     attr(n, "commit", m->commit ? m->commit : "");
@@ -852,6 +882,13 @@ char *virtxml_domain_encode(const struct model *desired, const struct model_vm *
     xmlNodePtr type = add(os, "type", "hvm");
     attr(type, "arch", "x86_64");
     attr(type, "machine", s->machine);
+    if (s->boot.hdr.set && s->boot.kernel) {
+        add(os, "kernel", s->boot.kernel);
+        if (s->boot.initrd)
+            add(os, "initrd", s->boot.initrd);
+        if (s->boot.cmdline)
+            add(os, "cmdline", s->boot.cmdline);
+    }
     xmlNodePtr feat = add(r, "features", NULL);
     add(feat, "acpi", NULL);
     add(r, "on_poweroff", "destroy");
@@ -867,10 +904,45 @@ char *virtxml_domain_encode(const struct model *desired, const struct model_vm *
     for (size_t i = 0; i < s->disks.n; i++)
         disk_element(devs, desired, &s->disks.v[i], target[i]);
     free(target);
+    const char *seed_pool = model_seed_pool(desired, vm);
+    if (s->cloud_init.hdr.set && seed_pool) {
+        /* a read-only cdrom on the machine's own controller: IDE on a pc
+         * machine, SATA on q35; its name follows the declared disks of
+         * that bus */
+        bool q35 = s->machine && (strcmp(s->machine, "q35") == 0 ||
+                                  strncmp(s->machine, "pc-q35-", 7) == 0);
+        enum vm_bus bus = q35 ? VM_BUS_SATA : VM_BUS_IDE;
+        size_t used = 0;
+        for (size_t i = 0; i < s->disks.n; i++)
+            used += s->disks.v[i].bus == bus ||
+                    (bus == VM_BUS_SATA && s->disks.v[i].bus == VM_BUS_SCSI);
+        char tname[16], vol[160];
+        virtxml_target_name(bus, used, tname, sizeof(tname));
+        model_seed_volume(vm->obj.meta.name, vol, sizeof(vol));
+        xmlNodePtr e = add(devs, "disk", NULL);
+        attr(e, "type", "volume");
+        attr(e, "device", "cdrom");
+        xmlNodePtr drv = add(e, "driver", NULL);
+        attr(drv, "name", "qemu");
+        attr(drv, "type", "raw");
+        xmlNodePtr src = add(e, "source", NULL);
+        attr(src, "pool", seed_pool);
+        attr(src, "volume", vol);
+        xmlNodePtr tg = add(e, "target", NULL);
+        attr(tg, "dev", tname);
+        attr(tg, "bus", schema_values_vm_bus[bus]);
+        add(e, "readonly", NULL);
+    }
     for (size_t i = 0; i < s->nics.n; i++)
         nic_element(devs, &s->nics.v[i]);
     if (s->console == VM_CONSOLE_SERIAL) {
-        attr(add(devs, "serial", NULL), "type", "pty");
+        xmlNodePtr ser = add(devs, "serial", NULL);
+        attr(ser, "type", "pty");
+        if (s->console_log) {
+            xmlNodePtr log = add(ser, "log", NULL);
+            attr(log, "file", s->console_log);
+            attr(log, "append", "off");
+        }
         attr(add(devs, "console", NULL), "type", "pty");
     }
     if (s->graphics != VM_GRAPHICS_NONE) {
@@ -973,7 +1045,8 @@ char *virtxml_pool_encode(const struct model_pool *pool, const char *uuid)
     return finish(doc);
 }
 
-char *virtxml_volume_encode(const struct model_disk *disk)
+char *virtxml_volume_encode(const struct model_disk *disk, const char *backing,
+                            const char *backing_format)
 {
     xmlDocPtr doc;
     xmlNodePtr r = new_root(&doc, "volume");
@@ -982,5 +1055,21 @@ char *virtxml_volume_encode(const struct model_disk *disk)
     xmlNodePtr tg = add(r, "target", NULL);
     attr(add(tg, "format", NULL), "type",
          disk->spec.format == DISK_FORMAT_RAW ? "raw" : "qcow2");
+    if (backing) {
+        xmlNodePtr b = add(r, "backingStore", NULL);
+        add(b, "path", backing);
+        attr(add(b, "format", NULL), "type", backing_format);
+    }
+    return finish(doc);
+}
+
+char *virtxml_volume_encode_plain(const char *name, uint64_t bytes, const char *format)
+{
+    xmlDocPtr doc;
+    xmlNodePtr r = new_root(&doc, "volume");
+    add(r, "name", name);
+    attr(add_u64(r, "capacity", bytes), "unit", "bytes");
+    attr(add_u64(r, "allocation", 0), "unit", "bytes");
+    attr(add(add(r, "target", NULL), "format", NULL), "type", format);
     return finish(doc);
 }

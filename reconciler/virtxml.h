@@ -40,6 +40,7 @@ struct virtxml_mark {
     const char *kind, *name, *hash, *source, *commit;
     const char *project, *uuid;
     struct model_labels labels;  /* <qkvm:label key= value=/> children: as last declared */
+    const char *seed;            /* a domain's cloud-init seed digest (seed=), or NULL */
 };
 
 /* Where a domain disk's data is: a pool volume, or a plain file. */
@@ -71,6 +72,10 @@ struct virtxml_unmodeled {
 struct virtxml_domain {
     struct model_vm *vm;         /* disks[i].disk is the volume name, or the file path */
     struct virtxml_disk_src *src;/* one per vm->spec.disks entry */
+    /* the cloud-init seed cdrom (a volume NAME.cidata.iso), or NULLs; its
+     * presence sets vm->spec.cloud_init.hdr.set, the mark's seed= gives
+     * vm->spec.cloud_init.digest */
+    const char *seed_pool, *seed_volume;
     struct virtxml_mark mark;
     const char *uuid;
     bool active;                 /* the XML has an id (a running domain) */
@@ -130,7 +135,12 @@ char *virtxml_network_encode(const struct model_network *net,
 char *virtxml_dhcp_host_encode(const struct virtxml_dhcp_host *h);
 /* uuid: the pool's UUID, chosen by the caller; NULL lets libvirt choose. */
 char *virtxml_pool_encode(const struct model_pool *pool, const char *uuid);
-char *virtxml_volume_encode(const struct model_disk *disk);
+/* backing: the file the volume is a copy-on-write overlay of (NULL: none),
+ * in backing_format ("qcow2", "raw"). */
+char *virtxml_volume_encode(const struct model_disk *disk, const char *backing,
+                            const char *backing_format);
+/* A plain volume of `bytes` (an Image's, a seed's), format "raw"/"qcow2". */
+char *virtxml_volume_encode_plain(const char *name, uint64_t bytes, const char *format);
 /* The mark as the element virDomainSetMetadata takes (no namespace). */
 char *virtxml_mark_encode(const struct virtxml_mark *mark);
 

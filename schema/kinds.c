@@ -12,9 +12,12 @@
 #include "arena.h"
 #include "check.h"
 #include "decode.h"
+#include "seed.h"
+#include "tree.h"
 #include "yamldoc.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FLD(st, member, key, ty) \
@@ -532,6 +535,48 @@ static void vm_bus_limits(struct vm_spec *s, struct decode_ctx *c)
     }
 }
 
+/* A mapping as YAML text (for the seed's files), in the arena. */
+static const char *yaml_text(struct arena *a, struct tree *t)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        abort();
+    int rc = yamldoc_emit(f, &t, 1);
+    fclose(f);
+    const char *out = rc == 0 ? arena_strdup(a, buf) : "";
+    free(buf);
+    return out;
+}
+
+/* The seed's files and their digest, from what was declared: meta-data
+ * gets instance-id and local-hostname (the VM's name) unless declared, so
+ * the instance stays the same instance across runs and hosts. */
+static void cloud_init_derive(struct model_vm *vm, struct decode_ctx *c)
+{
+    struct vm_cloud_init *ci = &vm->spec.cloud_init;
+    if (!ci->hdr.set)
+        return;
+    struct tree *meta = tree_new_map(c->arena);
+    const struct tree *m = ci->meta_data;
+    for (size_t i = 0; m && i < m->len; i++)
+        tree_map_add(c->arena, meta, m->u.pairs[i].key->u.str, m->u.pairs[i].value);
+    if (!m || !tree_get(m, "instance-id"))
+        tree_map_str(c->arena, meta, "instance-id", vm->obj.meta.name);
+    if (!m || !tree_get(m, "local-hostname"))
+        tree_map_str(c->arena, meta, "local-hostname", vm->obj.meta.name);
+    ci->meta_text = yaml_text(c->arena, meta);
+    ci->network_text = ci->network_config
+                           ? yaml_text(c->arena, (struct tree *)ci->network_config)
+                           : NULL;
+    struct seed_content sc = { ci->user_data ? ci->user_data : "", ci->meta_text,
+                               ci->network_text };
+    char *digest = arena_alloc(c->arena, 65);
+    seed_digest(&sc, digest);
+    ci->digest = digest;
+}
+
 /* Runs on the whole object: the derived MACs need the VM's name. */
 static void vm_finish(void *obj, struct decode_ctx *c)
 {
@@ -539,6 +584,11 @@ static void vm_finish(void *obj, struct decode_ctx *c)
     struct vm_spec *s = &vm->spec;
     if (!vm->obj.meta.name || !s->hdr.set)
         return;
+    cloud_init_derive(vm, c);
+    if (s->cloud_init.hdr.set && !s->disks.n)
+        decode_error(c, &s->hdr, "cloudInit",
+                     "%s has cloudInit but no disk: the seed is a volume in the pool of "
+                     "the VM's first disk", decode_where(c));
     for (size_t i = 0; i < s->nics.n; i++)
         if (!s->nics.v[i].mac && !tree_get(s->nics.v[i].hdr.src, "mac"))
             s->nics.v[i].mac = derive_mac(c->arena, vm->obj.meta.name, i);

@@ -135,6 +135,10 @@ static const char *const migrations[STORE_VERSION] = {
     "ALTER TABLE owned ADD COLUMN project TEXT NOT NULL DEFAULT 'default';"
     "ALTER TABLE owned ADD COLUMN ident TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE owned ADD COLUMN labels TEXT NOT NULL DEFAULT '';",
+
+    /* 4: images: the SHA-256 of what a volume holds (an Image's volume: the
+     * image's digest; a cloud-init seed: its content's digest) */
+    "ALTER TABLE owned ADD COLUMN digest TEXT NOT NULL DEFAULT '';",
 };
 
 const char *store_result_name(enum store_result r)
@@ -1440,17 +1444,21 @@ int store_findings(struct store *s, struct arena *a, int64_t run, const char *no
 
 static const char SQL_OWNED_PUT[] =
     "INSERT INTO owned(pool_uuid, volume, name, protect, node, created, run, project, ident, "
-    "labels) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(pool_uuid, volume) DO UPDATE SET "
-    "name = excluded.name, protect = excluded.protect, project = excluded.project, "
+    "labels, digest) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(pool_uuid, volume) DO "
+    "UPDATE SET name = excluded.name, protect = excluded.protect, project = excluded.project, "
     "labels = excluded.labels, "
-    "ident = CASE WHEN excluded.ident <> '' THEN excluded.ident ELSE owned.ident END";
+    "ident = CASE WHEN excluded.ident <> '' THEN excluded.ident ELSE owned.ident END, "
+    "digest = CASE WHEN excluded.digest <> '' THEN excluded.digest ELSE owned.digest END";
 static const char SQL_OWNED_DELETE[] = "DELETE FROM owned WHERE pool_uuid = ? AND volume = ?";
 static const char SQL_OWNED_DELETE_POOL[] = "DELETE FROM owned WHERE pool_uuid = ?";
 static const char SQL_OWNED_ALL[] =
-    "SELECT pool_uuid, volume, name, protect, project, ident, labels, node FROM owned";
+    "SELECT pool_uuid, volume, name, protect, project, ident, labels, node, digest FROM owned";
+/* a read-only file of schema 3: no digest */
+static const char SQL_OWNED_ALL_V3[] =
+    "SELECT pool_uuid, volume, name, protect, project, ident, labels, node, '' FROM owned";
 /* a read-only file of schema 2 or older: no project, ident, labels */
 static const char SQL_OWNED_ALL_V2[] =
-    "SELECT pool_uuid, volume, name, protect, 'default', '', '', node FROM owned";
+    "SELECT pool_uuid, volume, name, protect, 'default', '', '', node, '' FROM owned";
 
 int store_owned_put(struct store *s, const struct store_owned *o, const char *node, int64_t run,
                     char *err, size_t errlen)
@@ -1472,6 +1480,7 @@ int store_owned_put(struct store *s, const struct store_owned *o, const char *no
                       SQLITE_STATIC);
     sqlite3_bind_text(st, 9, o->ident ? o->ident : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 10, o->labels ? o->labels : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, o->digest ? o->digest : "", -1, SQLITE_STATIC);
     return done(s, st, err, errlen, "cannot record ownership");
 }
 
@@ -1496,7 +1505,10 @@ int store_owned_all(struct store *s, struct arena *a, struct store_owned **out, 
     *n = 0;
     if (!s->db)
         return 0;
-    sqlite3_stmt *st = stmt(s, s->version < 3 ? SQL_OWNED_ALL_V2 : SQL_OWNED_ALL, err, errlen);
+    sqlite3_stmt *st = stmt(s, s->version < 3   ? SQL_OWNED_ALL_V2
+                               : s->version < 4 ? SQL_OWNED_ALL_V3
+                                                : SQL_OWNED_ALL,
+                            err, errlen);
     if (!st)
         return -1;
     size_t cap = 0;
@@ -1507,7 +1519,7 @@ int store_owned_all(struct store *s, struct arena *a, struct store_owned **out, 
         *vec_append(a, v, *n, cap, 1) = (struct store_owned){
             col_text(a, st, 0), vol && *vol ? arena_strdup(a, vol) : NULL,
             col_text(a, st, 2), sqlite3_column_int(st, 3) != 0, col_text(a, st, 4),
-            col_text(a, st, 5), col_text(a, st, 6), col_text(a, st, 7) };
+            col_text(a, st, 5), col_text(a, st, 6), col_text(a, st, 7), col_text(a, st, 8) };
     }
     sqlite3_reset(st);
     *out = v;

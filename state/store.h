@@ -45,7 +45,7 @@
 struct arena;
 struct store;
 
-#define STORE_VERSION 3          /* the schema this binary writes */
+#define STORE_VERSION 4          /* the schema this binary writes */
 #define STORE_DEFAULT_KEEP_RUNS 100000
 #define STORE_DEFAULT_KEEP_DAYS 90
 
@@ -208,6 +208,8 @@ struct store_owned {
     const char *labels;            /* "k=v\n..." as last declared, "" none */
     const char *node;              /* read back: the URI of the host it was recorded on,
                                     * "" in records from before that was kept */
+    const char *digest;            /* volumes: SHA-256 of the content (an Image's, a
+                                    * seed's), "" none; a put with "" keeps the recorded one */
 };
 
 int store_owned_put(struct store *s, const struct store_owned *o, const char *node,

@@ -31,7 +31,7 @@ FT=$TESTTMP/fetch
 NGINX_PID="" S3_PID=""
 
 fetch_cleanup() {
-    if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null; wait "$NGINX_PID" 2>/dev/null; fi
+    if [ -n "$NGINX_PID" ]; then tools/httpd stop "$FT/nginx"; fi
     if [ -n "$S3_PID" ]; then kill "$S3_PID" 2>/dev/null; wait "$S3_PID" 2>/dev/null; fi
     NGINX_PID="" S3_PID=""
 }
@@ -47,41 +47,14 @@ ft_wait() {
     done
 }
 
-ft_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+ft_port() { tools/httpd port; }
 
 ft_answers() { curl -s -o /dev/null --max-time 2 "$1"; }
+ft_gone() { ! kill -0 "$1" 2>/dev/null; }
 
-# ft_nginx RATE: nginx on $NPORT, /slow/ limited to RATE (0: unlimited)
+# ft_nginx RATE: nginx on $NPORT (tools/httpd), /slow/ limited to RATE (0: unlimited)
 ft_nginx() {
-    local n=$FT/nginx
-    mkdir -p "$n/tmp"
-    cat >"$n/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $n/nginx.pid;
-error_log $n/error.log info;
-events { worker_connections 64; }
-http {
-    log_format fetch '\$request \$status "\$http_range"';
-    access_log $n/access.log fetch;
-    client_body_temp_path $n/tmp/body;
-    proxy_temp_path $n/tmp/proxy;
-    fastcgi_temp_path $n/tmp/fastcgi;
-    default_type application/octet-stream;
-    server {
-        listen 127.0.0.1:$NPORT;
-        root $FT/www;
-        location /slow/ { limit_rate $1; }
-        location /forbidden/ { return 403; }
-    }
-}
-EOF
-    nginx -p "$n" -c "$n/nginx.conf" -e "$n/error.log" >>"$n/stderr" 2>&1 &
-    NGINX_PID=$!
-    ft_wait 300 ft_answers "http://127.0.0.1:$NPORT/ready"
+    NGINX_PID=$(tools/httpd start "$FT/nginx" "$FT/www" "$NPORT" "$1" 2>>"$FT/nginx/stderr")
 }
 
 ft_s3rver() {
@@ -365,7 +338,7 @@ fetch_cases() {
         fail "a slow download is under way (the .part grows)" "size $(ft_partsize) after 120 s"
     fi
     kill -9 "$NGINX_PID"
-    wait "$NGINX_PID" 2>/dev/null
+    ft_wait 100 ft_gone "$NGINX_PID"
     NGINX_PID=""
     wait "$bp" || brc=$?
     ft_holds "nginx killed mid-download: pull fails (exit 1)" '[ "$brc" = 1 ]'

@@ -15,6 +15,7 @@ if [ -z "${passed+x}" ]; then . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"; fi
 . "$(dirname "${BASH_SOURCE[0]}")/live.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/robust.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/import.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/images.sh"
 
 it_run() {
     local node="it$$"
@@ -44,6 +45,7 @@ it_run() {
     on_node rn "a VM renamed on its own disks" lv_rename || return
     on_node ou "what an apply prints, and Ctrl-C" lv_output || return
     on_node im "import" im_cases || return
+    on_node ig "images, cloud-init seeds and a real guest OS" ig_cases || return
     # when libvirt goes away: the node whose daemon these cases kill
     on_node rb "a daemon that dies or hangs" rb_cases || return
 }

@@ -451,13 +451,14 @@ static void test_store__owned(void **state)
     (void)state;
     struct store *s = store_open(tmp("owned.db"), STORE_WRITE, err, sizeof(err));
     assert_non_null(s);
-    struct store_owned p = { "u-1", NULL, "pool", false, "alpha", "", "", NULL },
-                       v = { "u-1", "vol", "vol", true, "alpha", "12:34.5", "app=web", NULL };
+    struct store_owned p = { "u-1", NULL, "pool", false, "alpha", "", "", NULL, NULL },
+                       v = { "u-1", "vol", "vol", true, "alpha", "12:34.5", "app=web", NULL, "d1" };
     assert_int_equal(store_owned_put(s, &p, "n", 0, err, sizeof(err)), 0);
     assert_int_equal(store_owned_put(s, &v, "n", 0, err, sizeof(err)), 0);
     v.protect = false;
     v.ident = "";                 /* recorded again before a create: the identity stays */
     v.labels = "app=db";
+    v.digest = "";                /* likewise the digest */
     assert_int_equal(store_owned_put(s, &v, "n", 0, err, sizeof(err)), 0);   /* update */
     struct arena *ar = arena_new();
     struct store_owned *o;
@@ -470,6 +471,7 @@ static void test_store__owned(void **state)
     assert_string_equal(o[1].project, "alpha");
     assert_string_equal(o[1].ident, "12:34.5");
     assert_string_equal(o[1].labels, "app=db");
+    assert_string_equal(o[1].digest, "d1");
     assert_int_equal(store_owned_delete(s, "u-1", NULL, err, sizeof(err)), 0);  /* pool + vols */
     assert_int_equal(store_owned_all(s, ar, &o, &n, err, sizeof(err)), 0);
     assert_int_equal(n, 0);

@@ -25,6 +25,69 @@ static const char manifests[] =
     "  disks: [{disk: r, boot: 1}, {disk: d, bus: sata}]\n"
     "  nics: [{network: lab, ip: 10.10.0.5}, {network: lab, model: e1000}]\n";
 
+/* Kernel boot, the console log and the cloud-init seed: written, read
+ * back, no change; the seed is a read-only cdrom on the machine's own bus,
+ * known by the digest in the mark. */
+static void boot_and_seed_round_trip(void **state)
+{
+    (void)state;
+    static const char m[] =
+        HDR "kind: Pool\nmetadata: {name: local}\nspec: {path: /srv/local}\n"
+        "---\n" HDR "kind: Disk\nmetadata: {name: r}\nspec: {pool: local, size: 1GiB}\n"
+        "---\n" HDR "kind: Disk\nmetadata: {name: i}\nspec: {pool: local, size: 1GiB}\n"
+        "---\n" HDR "kind: VM\nmetadata: {name: g}\n"
+        "spec:\n  memory: 256MiB\n  disks: [{disk: r}, {disk: i, bus: ide}]\n"
+        "  boot: {kernel: /srv/k, initrd: /srv/i, cmdline: console=ttyS0 quiet}\n"
+        "  consoleLog: /var/log/g.log\n"
+        "  cloudInit:\n    userData: |\n      #!/bin/sh\n      echo hi\n"
+        "    metaData: {instance-id: x-1}\n";
+    struct loaded l;
+    load_str(&l, m);
+    assert_int_equal(l.d.errors, 0);
+    const struct model_vm *vm = (const struct model_vm *)model_find(l.m, MODEL_VM, "g");
+    const struct vm_cloud_init *ci = &vm->spec.cloud_init;
+    assert_non_null(ci->digest);
+    assert_int_equal(strlen(ci->digest), 64);
+    assert_non_null(strstr(ci->meta_text, "instance-id: x-1"));
+    assert_non_null(strstr(ci->meta_text, "local-hostname: g"));
+    struct virtxml_mark mark = { "VM", "g", "0", "", "", "default", NULL, { NULL, 0 },
+                                 ci->digest };
+    char *xml = virtxml_domain_encode(l.m, vm, NULL, &mark);
+    assert_non_null(strstr(xml, "<kernel>/srv/k</kernel>"));
+    assert_non_null(strstr(xml, "<log file=\"/var/log/g.log\""));
+    assert_non_null(strstr(xml, "<source pool=\"local\" volume=\"g.cidata.iso\"/>"));
+    /* after the declared IDE disk (hda): hdb */
+    assert_non_null(strstr(xml, "<target dev=\"hdb\" bus=\"ide\"/>"));
+    assert_non_null(strstr(xml, "<readonly/>"));
+    struct arena *a = arena_new();
+    struct virtxml_domain dx;
+    char err[256];
+    assert_int_equal(virtxml_domain_decode(a, xml, &dx, err, sizeof(err)), 0);
+    assert_int_equal(dx.vm->spec.disks.n, 2);          /* the seed is no Disk */
+    assert_string_equal(dx.seed_volume, "g.cidata.iso");
+    assert_int_equal(dx.un.nextra, 0);                 /* nor anything unmodeled */
+    struct diff d;
+    diff_init(&d, a);
+    diff_vm(&d, vm, dx.vm, true);
+    for (size_t i = 0; i < d.n; i++)
+        fprintf(stderr, "unexpected change %s: %s -> %s\n", d.v[i].field,
+                d.v[i].from ? d.v[i].from : "-", d.v[i].to ? d.v[i].to : "-");
+    assert_int_equal(d.n, 0);
+    /* another seed is a restart-required change */
+    dx.vm->spec.cloud_init.digest = "00";
+    dx.vm->spec.boot.cmdline = "console=ttyS0";
+    diff_vm(&d, vm, dx.vm, true);
+    assert_int_equal(d.n, 2);
+    assert_string_equal(d.v[0].field, "spec.boot.cmdline");
+    assert_int_equal(d.v[0].how, DIFF_RESTART);
+    assert_string_equal(d.v[1].field, "spec.cloudInit");
+    assert_int_equal(d.v[1].how, DIFF_RESTART);
+    diff_dispose(&d);
+    arena_free(a);
+    free(xml);
+    load_free(&l);
+}
+
 static void domain_round_trip(void **state)
 {
     (void)state;
@@ -34,7 +97,7 @@ static void domain_round_trip(void **state)
     const struct model_vm *vm = (const struct model_vm *)model_find(l.m, MODEL_VM, "web-1");
     struct model_label lv[] = { { "app", "web" }, { "tier", "a&b\"<" } };
     struct virtxml_mark mark = { "VM", "web-1", "00ff", "vms.yaml", "", "alpha",
-                                 "33333333-0000-0000-0000-000000000001", { lv, 2 } };
+                                 "33333333-0000-0000-0000-000000000001", { lv, 2 }, NULL };
     char *xml = virtxml_domain_encode(l.m, vm, "33333333-0000-0000-0000-000000000001", &mark);
     assert_non_null(strstr(xml, "<source pool=\"local\" volume=\"d\"/>"));
 
@@ -111,7 +174,7 @@ static void network_round_trip(void **state)
         (const struct model_network *)model_find(l.m, MODEL_NETWORK, "lab");
     struct virtxml_dhcp_host hosts[] = { { "52:54:00:00:00:01", "10.10.0.5", "web-1" } };
     struct virtxml_mark mark = { "Network", "lab", "1", "", "", "alpha",
-                                 "55555555-0000-4000-8000-000000000001", { NULL, 0 } };
+                                 "55555555-0000-4000-8000-000000000001", { NULL, 0 }, NULL };
     char *xml = virtxml_network_encode(net, hosts, 1, &mark);
     assert_null(strstr(xml, "<forward"));      /* isolated */
     struct arena *a = arena_new();
@@ -235,6 +298,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(domain_round_trip),
+        cmocka_unit_test(boot_and_seed_round_trip),
         cmocka_unit_test(network_round_trip),
         cmocka_unit_test(bad_xml),
         cmocka_unit_test(target_names),
