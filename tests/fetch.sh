@@ -120,7 +120,7 @@ spec:
   url: $2
   sha256: $3
   pool: images
-$4
+${4:-}
 ---
 EOF
 }

@@ -135,8 +135,8 @@ EOF
     q history 1 -o json
     expect "history RUN -o json" 0 '"kind": "apply"' '"status": "done"' '"verb": "create"'
     q get vms
-    expect "get vms: observed joined with the store" 0 "^NAME +NODE +STATE +CPUS +MEMORY +SYNC +AGE" \
-        "^c-1 +localhost +running +1 +64MiB +Synced +[0-9]+s" "^c-2 +localhost +shut off .*Synced" \
+    expect "get vms: observed joined with the store" 0 "^NAME +NODE +STATE +IP +CPUS +MEMORY +SYNC +AGE" \
+        "^c-1 +localhost +running +- +1 +64MiB +Synced +[0-9]+s" "^c-2 +localhost +shut off .*Synced" \
         "^keep-me +localhost +shut off .*Orphan +[0-9]+s"
     holds "get vms fits 80 columns" '[ "$(printf "%s\n" "$out" | awk "{ if (length > 80) n++ } END { print n+0 }")" = 0 ]'
     q get vms -f "$ST_M" -o wide
