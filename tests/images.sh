@@ -105,7 +105,7 @@ ig_body() {
     sha=$(sha256sum "$IG/www/base.img" | cut -d' ' -f1)
     local port
     port=$(tools/httpd port)
-    if ! tools/httpd start "$IG/httpd" "$IG/www" "$port" >/dev/null 2>"$IG/httpd.err"; then
+    if ! tools/httpd start "$IG/httpd" "$IG/www" "$port" 512k >/dev/null 2>"$IG/httpd.err"; then
         fail "nginx serves the images on 127.0.0.1" "$(cat "$IG/httpd.err")"
         return
     fi
@@ -206,6 +206,59 @@ EOF
         pass "graceful stop of a real guest (the power button, not the timeout)"
     fi
     holds "the guest said it saw the power button" 'grep -q "qkvm-guest: power button" "$IG/console-2.log"'
+
+    # --- the server killed mid-download: apply fails clearly, keeps the
+    # partial file, and the next apply resumes it with a Range request
+    mkdir -p "$IG/www/slow" "$IG/r"
+    head -c 6291456 /dev/urandom >"$IG/www/slow/big.img"
+    local bsha part
+    bsha=$(sha256sum "$IG/www/slow/big.img" | cut -d' ' -f1)
+    part="$IG/cache/sha256/$bsha.part"
+    cat >"$IG/r/r.yaml" <<EOF
+apiVersion: qkvm.dev/v1
+kind: Project
+metadata: {name: resume}
+---
+apiVersion: qkvm.dev/v1
+kind: Pool
+metadata: {name: ig-res}
+spec: {path: $IG/respool}
+---
+apiVersion: qkvm.dev/v1
+kind: Image
+metadata: {name: big}
+spec: {url: "http://127.0.0.1:$port/slow/big.img", sha256: $bsha, format: raw, pool: ig-res}
+---
+apiVersion: qkvm.dev/v1
+kind: Disk
+metadata: {name: res-root}
+spec: {pool: ig-res, from: {image: big}}
+EOF
+    QKVM_FETCH_BACKOFF_MS=50 $WRAP "$QKVM" -c "$IT_URI" --state "$IG/res.db" apply -f "$IG/r" --yes \
+        >"$IG/res.out" 2>&1 &
+    local apid=$! arc=0 i=0
+    while [ "$(stat -c %s "$part" 2>/dev/null || echo 0)" -lt 1048576 ] && [ $i -lt 1200 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    kill -9 "$(cat "$IG/httpd/server.pid")"
+    wait "$apid" || arc=$?
+    holds "server killed mid-download: the apply fails (exit 1), naming the image" \
+        '[ "$arc" = 1 ] && grep -q "image/big: create FAILED: .*cannot download" "$IG/res.out"'
+    holds "... the partial download is kept for the next run" '[ -s "$part" ]'
+    holds "... no volume of the image" '! V vol-list ig-res | grep -q "big\."'
+    tools/httpd stop "$IG/httpd"
+    if tools/httpd start "$IG/httpd" "$IG/www" "$port" >/dev/null 2>"$IG/httpd.err"; then
+        IT_STATE="$IG/res.db" q apply -f "$IG/r" --yes
+        expect "the next apply resumes the download and succeeds" 0 "image/big: created" \
+            "disk/res-root: created"
+        holds "... with a Range request from where it stopped, answered 206" \
+            'grep -q "^GET /slow/big.img HTTP/1.1 206 \"bytes=[1-9][0-9]*-\"" "$IG/httpd/access.log"'
+        holds "... and the volume holds the whole image" \
+            'cmp -s "$IG/respool/big.${bsha:0:16}.raw" "$IG/www/slow/big.img"'
+    else
+        fail "nginx restarts" "$(cat "$IG/httpd.err")"
+    fi
 
     # --- a wrong digest: the image fails, no volume, its dependents skipped
     local B="$IG/bad"
