@@ -286,7 +286,11 @@ struct inventory *inventory_build(const char *node, const char *uri, const struc
                     hit = lo;
             r->sync = hit->sync;
         } else if (p) {
-            r->sync = declared ? INVENTORY_SYNCED : seen ? INVENTORY_ORPHAN : INVENTORY_UNKNOWN;
+            bool part_of = r->kind == MODEL_DISK && seen && r->pool && m &&
+                           plan_declared_volume(m, r->pool, r->name);
+            r->sync = declared || part_of ? INVENTORY_SYNCED
+                      : seen              ? INVENTORY_ORPHAN
+                                          : INVENTORY_UNKNOWN;
         } else {
             r->sync = so ? inventory_sync_parse(so->sync) : INVENTORY_UNKNOWN;
         }

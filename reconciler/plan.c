@@ -951,23 +951,20 @@ static const struct model_disk *declared_disk(const struct ctx *c, const char *p
     return d && strcmp(d->spec.pool, pool) == 0 ? d : NULL;
 }
 
-/* A volume qkvm names for a declared object: the volume of a declared
- * Image (its current digest) or the seed of a declared VM with cloudInit,
- * in the pool it belongs in. */
-static bool declared_volume(const struct ctx *c, const char *pool, const char *vol)
+bool plan_declared_volume(const struct model *want, const char *pool, const char *vol)
 {
     char owner[160], buf[192];
     if (model_image_owner(vol, owner, sizeof(owner))) {
         const struct model_image *im =
-            (const struct model_image *)model_find(c->want, MODEL_IMAGE, owner);
+            (const struct model_image *)model_find(want, MODEL_IMAGE, owner);
         if (!im || strcmp(im->spec.pool, pool) != 0)
             return false;
         model_image_volume(im, buf, sizeof(buf));
         return strcmp(buf, vol) == 0;
     }
     if (model_seed_owner(vol, owner, sizeof(owner))) {
-        const struct model_vm *vm = (const struct model_vm *)model_find(c->want, MODEL_VM, owner);
-        const char *sp = vm && vm->spec.cloud_init.hdr.set ? model_seed_pool(c->want, vm) : NULL;
+        const struct model_vm *vm = (const struct model_vm *)model_find(want, MODEL_VM, owner);
+        const char *sp = vm && vm->spec.cloud_init.hdr.set ? model_seed_pool(want, vm) : NULL;
         return sp && strcmp(sp, pool) == 0;
     }
     return false;
@@ -1163,7 +1160,7 @@ static void plan_stale(struct ctx *c)
             const struct obs_volume *v = &p->vols[j];
             enum plan_owner own = record_owner(c, v->rec, v->marked, &owner);
             c->managed += own == OWNER_OURS;
-            if (declared_disk(c, p->name, v->name) || declared_volume(c, p->name, v->name))
+            if (declared_disk(c, p->name, v->name) || plan_declared_volume(c->want, p->name, v->name))
                 continue;
             const char *vname = arena_printf(c->a, "%s/%s", p->name, v->name);
             if (own == OWNER_FOREIGN) {

@@ -170,6 +170,12 @@ struct virtxml_dhcp_host;
 size_t plan_dhcp_hosts(struct arena *a, const struct model *want, const char *net,
                        struct virtxml_dhcp_host **out);
 
+/* Is volume `vol` of pool `pool` one qkvm names for a declared object: the
+ * volume of a declared Image (its current digest, in its pool) or the
+ * cloud-init seed of a declared VM with cloudInit (in its first disk's
+ * pool)? Such a volume belongs to that object, never stale or orphan. */
+bool plan_declared_volume(const struct model *want, const char *pool, const char *vol);
+
 const char *plan_verb_name(enum plan_verb v);  /* "create", ... */
 const char *plan_kind_name(enum model_kind k); /* "vm", "network", ... (for kind/name) */
 const char *drift_category_name(enum drift_category c);
