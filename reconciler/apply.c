@@ -362,8 +362,8 @@ static void file_progress(void *payload, uint64_t done, uint64_t total)
     fflush(f->r->o->log);
 }
 
-/* Create volume `vol` of `bytes` in `pool` and fill it from file `path`
- * (or from memory); a failure deletes what was created. */
+/* Create volume `vol` of `bytes` in `pool` and fill it from `fd`; a
+ * failure deletes what was created (and says so when even that fails). */
 static int upload_volume(struct run *r, const char *pool, const char *vol, const char *format,
                          int fd, uint64_t bytes, const char *what)
 {
@@ -376,10 +376,61 @@ static int upload_volume(struct run *r, const char *pool, const char *vol, const
     if (virt_volume_upload(r->v, pool, vol, bytes, file_read, file_progress, &f, r->err,
                            sizeof(r->err)) < 0) {
         char e2[256];
-        virt_volume_delete(r->v, pool, vol, e2, sizeof(e2));   /* no partial volume */
+        if (virt_volume_delete(r->v, pool, vol, e2, sizeof(e2)) < 0) {
+            size_t n = strlen(r->err);
+            snprintf(r->err + n, sizeof(r->err) - n,
+                     "; the partial volume %s could not be deleted either (%s): it stays "
+                     "recorded as incomplete and the next apply replaces it", vol, e2);
+        }
         return -1;
     }
     return 0;
+}
+
+/* A volume qkvm filled (an Image's, a seed): recorded with its digest, and
+ * on a local host with what identifies its file and the project's mark on
+ * it, so one replaced by hand is never taken for it. The digest "-" marks
+ * a volume whose upload has not finished: recorded before it starts, so a
+ * run killed in the middle leaves a volume known to be incomplete, which
+ * the next apply deletes and uploads again. */
+#define DIGEST_INCOMPLETE "-"
+static int record_volume(struct run *r, const char *pool, const char *uuid, const char *vol,
+                         const struct model_labels *labels, const char *digest)
+{
+    char path[4096], ident[96] = "";
+    if (strcmp(digest, DIGEST_INCOMPLETE) != 0 && r->obs->local &&
+        virt_volume_path(r->v, pool, vol, path, sizeof(path)) == 0) {
+        owned_file_mark(path, r->p->project);
+        owned_file_ident(path, ident, sizeof(ident));
+    }
+    return record_digest(r, uuid, vol, vol, false, labels, *ident ? ident : NULL, digest);
+}
+
+/* After an image's upload: the pool refreshed (so libvirt reads the file's
+ * format and virtual size), and an image that is itself an overlay of some
+ * other file refused: an image must be self-contained, or a VM made from
+ * it would read whatever file its header names. */
+static int image_check(struct run *r, const struct model_image *want, const char *pool,
+                       const char *vol)
+{
+    *r->err = '\0';
+    if (virt_pool_refresh(r->v, pool, r->err, sizeof(r->err)) < 0)
+        return -1;
+    char *xml = virt_volume_xml(r->v, pool, vol, r->err, sizeof(r->err));
+    if (!xml)
+        return -1;
+    struct arena *a = arena_new();
+    struct virtxml_volume vx;
+    int rc = virtxml_volume_decode(a, xml, &vx, r->err, sizeof(r->err));
+    free(xml);
+    if (rc == 0 && vx.backing) {
+        snprintf(r->err, sizeof(r->err),
+                 "image %s is a qcow2 overlay of %.600s: refused (an image must be "
+                 "self-contained); its volume was deleted", want->obj.meta.name, vx.backing);
+        rc = -1;
+    }
+    arena_free(a);
+    return rc;
 }
 
 static int do_image(struct run *r, const struct plan_action *a)
@@ -390,9 +441,9 @@ static int do_image(struct run *r, const struct plan_action *a)
     if (a->verb == PLAN_ADOPT)
         return pool_uuid(r, a->pool, uuid, sizeof(uuid)) < 0
                    ? -1
-                   : record_digest(r, uuid, vol, vol, false, &want->obj.meta.labels, NULL,
+                   : record_volume(r, a->pool, uuid, vol, &want->obj.meta.labels,
                                    want->spec.sha256);
-    if (a->verb != PLAN_CREATE) {
+    if (a->verb != PLAN_CREATE && a->verb != PLAN_REPLACE) {
         snprintf(r->err, sizeof(r->err), "no such action on an image");
         return -1;
     }
@@ -414,23 +465,26 @@ static int do_image(struct run *r, const struct plan_action *a)
     }
     int rc = -1;
     if (pool_uuid(r, a->pool, uuid, sizeof(uuid)) == 0 &&
-        record_digest(r, uuid, vol, vol, false, &want->obj.meta.labels, NULL,
-                      want->spec.sha256) == 0) {
+        record_volume(r, a->pool, uuid, vol, &want->obj.meta.labels, DIGEST_INCOMPLETE) == 0 &&
+        /* an incomplete upload of an earlier run goes first */
+        (a->verb != PLAN_REPLACE ||
+         virt_volume_delete(r->v, a->pool, vol, r->err, sizeof(r->err)) == 0)) {
         rc = upload_volume(r, a->pool, vol, "raw", fd, fr.size, vol);
-        if (rc < 0)
-            unrecord(r, uuid, vol);
-    }
-    close(fd);
-    if (rc == 0 && r->obs->local) {
-        char path[4096], ident[96];
-        if (virt_volume_path(r->v, a->pool, vol, path, sizeof(path)) == 0) {
-            owned_file_mark(path, r->p->project);
-            owned_file_ident(path, ident, sizeof(ident));
-            if (*ident)
-                rc = record_digest(r, uuid, vol, vol, false, &want->obj.meta.labels, ident,
-                                   want->spec.sha256);
+        if (rc == 0 && image_check(r, want, a->pool, vol) < 0) {
+            char e2[256];
+            virt_volume_delete(r->v, a->pool, vol, e2, sizeof(e2));
+            rc = -1;
+        }
+        if (rc < 0) {
+            char e2[256];
+            if (virt_volume_path(r->v, a->pool, vol, e2, sizeof(e2)) < 0)
+                unrecord(r, uuid, vol);       /* nothing left: no record either */
+        } else {
+            rc = record_volume(r, a->pool, uuid, vol, &want->obj.meta.labels,
+                               want->spec.sha256);
         }
     }
+    close(fd);
     return rc;
 }
 
@@ -469,7 +523,8 @@ static int image_backing(struct run *r, const struct model_disk *want,
 /* ---- cloud-init seeds ---- */
 
 /* The VM's seed volume holds its cloudInit: written when missing or when
- * its recorded digest is not the declared one. */
+ * its recorded digest is not the declared one (an incomplete write
+ * included). plan.c has made sure an existing one is this project's. */
 static int seed_ensure(struct run *r, const struct model_vm *want)
 {
     const struct vm_cloud_init *ci = &want->spec.cloud_init;
@@ -482,10 +537,11 @@ static int seed_ensure(struct run *r, const struct model_vm *want)
     const struct obs_volume *ov = op ? observe_volume(op, vol) : NULL;
     if (ov && ov->rec && ov->rec->digest && strcmp(ov->rec->digest, ci->digest) == 0)
         return 0;
-    if (ov && !ov->rec) {
+    if (ov && (!ov->rec || strcmp(ov->rec->project, r->p->project) != 0 || ov->replaced ||
+               ov->unverified)) {
         snprintf(r->err, sizeof(r->err),
-                 "the seed volume %s exists in pool %s and was not created by qkvm: remove "
-                 "it, or rename the VM", vol, pool);
+                 "the seed volume %s in pool %s is not this project's (or its file is not "
+                 "the one qkvm wrote): left alone; remove it, or rename the VM", vol, pool);
         return -1;
     }
     struct seed_content sc = { ci->user_data ? ci->user_data : "", ci->meta_text,
@@ -496,17 +552,23 @@ static int seed_ensure(struct run *r, const struct model_vm *want)
         return -1;
     int fd = memfd_create("qkvm-seed", MFD_CLOEXEC);
     int rc = -1;
-    if (fd < 0 || write(fd, iso, len) != (ssize_t)len || lseek(fd, 0, SEEK_SET) != 0) {
+    ssize_t wrote = fd < 0 ? -1 : write(fd, iso, len);
+    if (fd < 0 || wrote < 0 || lseek(fd, 0, SEEK_SET) != 0) {
         snprintf(r->err, sizeof(r->err), "cannot stage the seed: %s", strerror(errno));
+    } else if ((size_t)wrote != len) {
+        snprintf(r->err, sizeof(r->err), "cannot stage the seed: %zd of %zu bytes written",
+                 wrote, len);
     } else if (pool_uuid(r, pool, uuid, sizeof(uuid)) == 0 &&
-               record_digest(r, uuid, vol, vol, false, &want->obj.meta.labels, NULL,
-                             ci->digest) == 0) {
+               record_volume(r, pool, uuid, vol, &want->obj.meta.labels,
+                             DIGEST_INCOMPLETE) == 0) {
         /* an existing seed of ours is replaced: its size may change */
         if (ov && virt_volume_delete(r->v, pool, vol, r->err, sizeof(r->err)) < 0)
             rc = -1;
         else
             rc = upload_volume(r, pool, vol, "raw", fd, len, vol);
-        if (rc < 0 && !ov)
+        if (rc == 0)
+            rc = record_volume(r, pool, uuid, vol, &want->obj.meta.labels, ci->digest);
+        else if (!ov)
             unrecord(r, uuid, vol);
     }
     if (fd >= 0)
@@ -631,7 +693,8 @@ static void free_target(const struct obs_domain *d, enum vm_bus bus, char *buf, 
 {
     for (size_t i = 0;; i++) {
         virtxml_target_name(bus, i, buf, size);
-        bool used = false;
+        /* the seed's cdrom takes a name on its bus too */
+        bool used = d->seed_target && strcmp(d->seed_target, buf) == 0;
         for (size_t j = 0; j < d->vm->spec.disks.n && !used; j++)
             used = d->src[j].target && strcmp(d->src[j].target, buf) == 0;
         if (!used)

@@ -362,6 +362,7 @@ static int observe_domains(struct virt *v, struct obs_host *h, const struct mode
         d->src = dx.src;
         d->seed_pool = dx.seed_pool;
         d->seed_volume = dx.seed_volume;
+        d->seed_target = dx.seed_target;
         d->mark = dx.mark;
         d->vm->obj.meta.labels = dx.mark.labels;   /* as last declared, kept in the mark */
         d->uuid = dx.uuid;
@@ -405,6 +406,7 @@ static int observe_domains(struct virt *v, struct obs_host *h, const struct mode
             if (!d->seed_volume) {
                 d->seed_pool = cx.seed_pool;
                 d->seed_volume = cx.seed_volume;
+                d->seed_target = cx.seed_target;
             }
             d->config->spec.state = VM_STATE_RUNNING;
             /* a mark written to the definition but not (yet) to what runs

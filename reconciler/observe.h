@@ -32,6 +32,7 @@ struct obs_domain {
     struct virtxml_disk_src *src; /* per vm->spec.disks entry */
     const char *seed_pool, *seed_volume; /* its cloud-init seed cdrom (live, else the
                                    * definition's), or NULL */
+    const char *seed_target;      /* the cdrom's target (hda, sdc...), or NULL */
     const char **disk_path;       /* per disk: the file, NULL when unknown */
     bool *disk_missing;           /* per disk: the file does not exist */
     struct virtxml_mark mark;

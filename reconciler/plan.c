@@ -358,9 +358,9 @@ static void plan_pools(struct ctx *c)
         }
         const char *owner = NULL;
         bool adopt;
-        if (!may_manage(c, MODEL_POOL, name, "storage pool",
-                        record_owner(c, op->rec, op->marked, &owner),
-                        owner, NULL, &adopt))
+        /* the owner is known only once record_owner has run: two statements */
+        enum plan_owner own = record_owner(c, op->rec, op->marked, &owner);
+        if (!may_manage(c, MODEL_POOL, name, "storage pool", own, owner, NULL, &adopt))
             continue;
         if (adopt)
             add_action(c, PLAN_ADOPT, MODEL_POOL, name, &want->obj, "--adopt: record as qkvm's");
@@ -475,6 +475,9 @@ static void plan_networks(struct ctx *c)
     }
 }
 
+static const char *volume_keeper(struct ctx *c, const struct obs_pool *p,
+                                 const struct obs_volume *v);
+
 /* A declared Disk to be made from this Image (it is not in its pool yet):
  * only then does the host need the image. Disks that exist keep whatever
  * they were made from. */
@@ -528,10 +531,32 @@ static void plan_images(struct ctx *c)
         if (!may_manage(c, MODEL_IMAGE, name, "volume",
                         own, owner, "its file is not the one qkvm uploaded", &adopt))
             continue;
-        if (adopt)
+        if (adopt) {
             add_action(c, PLAN_ADOPT, MODEL_IMAGE, name, &want->obj,
                        "--adopt: record the volume as qkvm's (its content is not checked)")
                 ->pool = pool;
+            continue;
+        }
+        const char *digest = ov->rec ? ov->rec->digest : NULL;
+        const char *user = digest && strcmp(digest, "-") == 0 ? volume_keeper(c, op, ov) : NULL;
+        if (user) {
+            note(c, NOTE_BLOCKED, MODEL_IMAGE, name,
+                 "volume %s is recorded as an upload that did not finish, but %s: it is "
+                 "left alone (check it, then delete what uses it)", vol, user);
+        } else if (digest && strcmp(digest, "-") == 0) {
+            struct plan_action *a = add_action(
+                c, PLAN_REPLACE, MODEL_IMAGE, name, &want->obj,
+                arena_printf(c->a, "an earlier upload of volume %s did not finish: it is "
+                                   "deleted and uploaded again", vol));
+            a->pool = pool;
+            finding(c, DRIFT_CHANGED, "Image", name, "volume", "complete", "incomplete",
+                    "volume %s in pool %s: an upload that did not finish", vol, pool);
+        } else if (digest && *digest && strcmp(digest, want->spec.sha256) != 0) {
+            conflict(c, MODEL_IMAGE, name, "volume",
+                     arena_printf(c->a, "(%s) holds an image of another sha256 (%.16s…)", vol,
+                                  digest),
+                     "it is left alone: two digests with the same first 16 digits");
+        }
     }
 }
 
@@ -787,6 +812,36 @@ static void plan_power(struct ctx *c, const struct model_vm *want, const struct 
         add_dep(c, a, upd);
 }
 
+/* May this VM's seed volume, when it exists, be written? Only when it is
+ * this project's, recorded, and its file is the one qkvm wrote; otherwise
+ * the VM is a conflict (nothing of it changes) and says why. */
+static bool seed_ours(struct ctx *c, const char *vm, const struct obs_pool *p,
+                      const struct obs_volume *v)
+{
+    if (!v)
+        return true;
+    const char *owner = NULL, *why = NULL;
+    enum plan_owner own = record_owner(c, v->rec, v->marked, &owner);
+    if (v->replaced)
+        why = "its file is not the one qkvm wrote (deleted and re-created by hand)";
+    else if (own == OWNER_FOREIGN)
+        why = arena_printf(c->a, "it belongs to project '%s'", owner ? owner : "?");
+    else if (own == OWNER_NONE)
+        why = "it was not created by qkvm";
+    else if (v->unverified)
+        why = "its file cannot be checked to be the one qkvm wrote (a remote host, or "
+              "unreadable)";
+    if (!why)
+        return true;
+    key_put(&c->keys, MODEL_VM, vm, 0, true);
+    note(c, NOTE_CONFLICT, MODEL_VM, vm,
+         "conflict: its cloud-init seed volume %s exists in pool %s and %s; the VM is left "
+         "alone (remove that volume, or rename the VM)", v->name, p->name, why);
+    finding(c, DRIFT_CONFLICT, "Volume", arena_printf(c->a, "%s/%s", p->name, v->name), NULL,
+            NULL, NULL, "the seed of VM %s, but %s", vm, why);
+    return false;
+}
+
 static void plan_vms(struct ctx *c)
 {
     EACH(MODEL_VM, struct model_vm, want) {
@@ -794,6 +849,14 @@ static void plan_vms(struct ctx *c)
         bool run = want->spec.state != VM_STATE_STOPPED;
         if (vm_blocked(c, want))
             continue;
+        if (want->spec.cloud_init.hdr.set) {
+            const char *spool = model_seed_pool(c->want, want);
+            const struct obs_pool *sop = spool ? observe_pool(c->obs, spool) : NULL;
+            char sv[160];
+            model_seed_volume(name, sv, sizeof(sv));
+            if (sop && !seed_ours(c, name, sop, observe_volume(sop, sv)))
+                continue;
+        }
         const struct obs_domain *od = observe_domain(c->obs, name);
         if (!od) {
             size_t *after, nafter;
@@ -849,8 +912,17 @@ static void plan_vms(struct ctx *c)
         const struct obs_pool *sp = seed_pool ? observe_pool(c->obs, seed_pool) : NULL;
         char seed_vol[160];
         model_seed_volume(name, seed_vol, sizeof(seed_vol));
-        if (sp && !observe_volume(sp, seed_vol) && !has_field(&live, "spec.cloudInit"))
-            diff_add(&live, "spec.cloudInit", "seed volume missing",
+        const struct obs_volume *sv = sp ? observe_volume(sp, seed_vol) : NULL;
+        const char *held = !sp ? NULL
+                           : !sv ? "seed volume missing"
+                           : !sv->rec || !sv->rec->digest ? NULL
+                           : strcmp(sv->rec->digest, "-") == 0 ? "seed volume incomplete"
+                           : strcmp(sv->rec->digest, want->spec.cloud_init.digest) != 0
+                               ? arena_printf(c->a, "seed volume holds seed %.12s",
+                                              sv->rec->digest)
+                               : NULL;
+        if (held && !has_field(&live, "spec.cloudInit"))
+            diff_add(&live, "spec.cloudInit", held,
                      arena_printf(c->a, "seed %.12s", want->spec.cloud_init.digest),
                      DIFF_LIVE, NULL);
         filter(c, &want->obj, &live);

@@ -793,6 +793,48 @@ int virt_volume_path(struct virt *v, const char *pool, const char *name, char *o
     return 0;
 }
 
+int virt_pool_refresh(struct virt *v, const char *name, char *err, size_t errlen)
+{
+    LOOKUP(virStoragePoolPtr, virStoragePoolLookupByName, name);
+    int rc = -1;
+    /* libvirt refreshes a pool by itself after an upload, in the
+     * background, and refuses a refresh while that runs ("asynchronous
+     * jobs running"): asked again, for up to 10 s */
+    for (int i = 0; i < 100; i++) {
+        v->calls++;
+        if (virStoragePoolRefresh(o, 0) == 0) {
+            rc = 0;
+            break;
+        }
+        const char *m = virGetLastErrorMessage();
+        if (!m || !strstr(m, "asynchronous jobs")) {
+            lverr(v, err, errlen, "cannot refresh pool");
+            break;
+        }
+        struct timespec ts = { 0, 100 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    if (rc < 0 && !*err)
+        snprintf(err, errlen, "pool %s: its refresh stayed refused (asynchronous jobs running)",
+                 name);
+    virStoragePoolFree(o);
+    return rc;
+}
+
+char *virt_volume_xml(struct virt *v, const char *pool, const char *name, char *err,
+                      size_t errlen)
+{
+    virStorageVolPtr vol = volume(v, pool, name, err, errlen);
+    if (!vol)
+        return NULL;
+    v->calls++;
+    char *xml = virStorageVolGetXMLDesc(vol, 0);
+    if (!xml)
+        lverr(v, err, errlen, name);
+    virStorageVolFree(vol);
+    return xml;
+}
+
 int virt_volume_capacity(struct virt *v, const char *pool, const char *name, uint64_t *bytes,
                          char *err, size_t errlen)
 {

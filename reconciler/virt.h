@@ -102,6 +102,11 @@ int virt_volume_create(struct virt *v, const char *pool, const char *xml, char *
                        size_t errlen);
 int virt_volume_resize(struct virt *v, const char *pool, const char *name, uint64_t bytes,
                        char *err, size_t errlen);
+/* Re-read a pool's volumes (their formats and sizes, probed from the files). */
+int virt_pool_refresh(struct virt *v, const char *name, char *err, size_t errlen);
+/* A volume's XML (malloc'd), or NULL with err. */
+char *virt_volume_xml(struct virt *v, const char *pool, const char *name, char *err,
+                      size_t errlen);
 /* A volume's capacity (virtual size), in bytes. */
 int virt_volume_capacity(struct virt *v, const char *pool, const char *name, uint64_t *bytes,
                          char *err, size_t errlen);

@@ -453,6 +453,7 @@ int virtxml_domain_decode(struct arena *a, const char *xml, struct virtxml_domai
                     s->cloud_init.digest = out->mark.seed;
                     out->seed_pool = get(a, so, "pool");
                     out->seed_volume = vol;
+                    out->seed_target = get(a, child(c, "target"), "dev");
                 }
                 continue;
             }

@@ -75,7 +75,7 @@ struct virtxml_domain {
     /* the cloud-init seed cdrom (a volume NAME.cidata.iso), or NULLs; its
      * presence sets vm->spec.cloud_init.hdr.set, the mark's seed= gives
      * vm->spec.cloud_init.digest */
-    const char *seed_pool, *seed_volume;
+    const char *seed_pool, *seed_volume, *seed_target;
     struct virtxml_mark mark;
     const char *uuid;
     bool active;                 /* the XML has an id (a running domain) */

@@ -589,6 +589,25 @@ static void vm_finish(void *obj, struct decode_ctx *c)
         decode_error(c, &s->hdr, "cloudInit",
                      "%s has cloudInit but no disk: the seed is a volume in the pool of "
                      "the VM's first disk", decode_where(c));
+    if (s->cloud_init.hdr.set) {
+        /* the seed's cdrom is one more device on the machine's own
+         * controller: IDE on a pc machine, SATA on q35 */
+        bool q35 = machine_is_q35(s->machine);
+        enum vm_bus bus = q35 ? VM_BUS_SATA : VM_BUS_IDE;
+        size_t n = 0;
+        for (size_t i = 0; i < s->disks.n; i++)
+            n += s->disks.v[i].bus == bus;
+        if (n >= bus_limits[bus].max)
+            decode_error(c, &s->hdr, "cloudInit",
+                         "%s has %zu %s disks and cloudInit, whose seed is a cdrom on that "
+                         "bus too: at most %zu disks there (%s)", decode_where(c), n,
+                         schema_values_vm_bus[bus], bus_limits[bus].max - 1,
+                         bus_limits[bus].why);
+    }
+    if (s->console_log && s->console != VM_CONSOLE_SERIAL)
+        decode_error(c, &s->hdr, "consoleLog",
+                     "%s has consoleLog but console: none: the log is the serial console's",
+                     decode_where(c));
     for (size_t i = 0; i < s->nics.n; i++)
         if (!s->nics.v[i].mac && !tree_get(s->nics.v[i].hdr.src, "mac"))
             s->nics.v[i].mac = derive_mac(c->arena, vm->obj.meta.name, i);
@@ -680,8 +699,9 @@ static const struct schema_field vm_cloud_init_fields[] = {
       .doc = "The user-data file, as written: #cloud-config YAML (checked here), or a "
              "script starting with #! that cloud-init runs." },
     { FLD(struct vm_cloud_init, meta_data, "metaData", SCHEMA_YAML),
-      .doc = "The meta-data mapping (default instance-id: the VM's name with its project, "
-             "stable across runs; local-hostname: the VM's name)." },
+      .doc = "The meta-data mapping (default instance-id and local-hostname: the VM's "
+             "name, stable across runs and hosts; cloud-init runs its once-per-instance "
+             "modules again only when instance-id changes)." },
     { FLD(struct vm_cloud_init, network_config, "networkConfig", SCHEMA_YAML),
       .doc = "The network-config mapping (Netplan version 2), written as given." },
     END

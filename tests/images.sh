@@ -256,6 +256,18 @@ EOF
             'grep -q "^GET /slow/big.img HTTP/1.1 206 \"bytes=[1-9][0-9]*-\"" "$IG/httpd/access.log"'
         holds "... and the volume holds the whole image" \
             'cmp -s "$IG/respool/big.${bsha:0:16}.raw" "$IG/www/slow/big.img"'
+        # an upload recorded as unfinished (a run killed in the middle): never
+        # replaced while a disk is built on it; replaced once nothing is
+        sqlite3 "$IG/res.db" "UPDATE owned SET digest = '-' WHERE volume LIKE 'big.%'"
+        IT_STATE="$IG/res.db" q plan -f "$IG/r"
+        expect "an image volume whose upload did not finish, with a disk on it: left alone" 0 \
+            "image/big .*did not finish, but volume ig-res/res-root is built on it"
+        V vol-delete --pool ig-res res-root >/dev/null
+        IT_STATE="$IG/res.db" q apply -f "$IG/r" --yes
+        expect "... with nothing on it: deleted and uploaded again, then the disk" 0 \
+            "image/big: replaced" "disk/res-root: created"
+        holds "... and recorded complete, with its digest" \
+            '[ "$(sqlite3 "$IG/res.db" "SELECT digest FROM owned WHERE volume LIKE '"'big.%'"'")" = "$bsha" ]'
     else
         fail "nginx restarts" "$(cat "$IG/httpd.err")"
     fi
