@@ -59,6 +59,19 @@ bool observe_uses_volume(const struct obs_domain *d, const struct obs_pool *p,
     return false;
 }
 
+bool observe_holds_volume(const struct obs_domain *d, const struct obs_pool *p,
+                          const struct obs_volume *vol)
+{
+    size_t pl = strlen(p->name);
+    for (size_t i = 0; i < d->nheld; i++) {
+        const char *h = d->held[i];
+        if ((vol->path && strcmp(h, vol->path) == 0) ||
+            (strncmp(h, p->name, pl) == 0 && h[pl] == '/' && strcmp(h + pl + 1, vol->name) == 0))
+            return true;
+    }
+    return false;
+}
+
 const struct obs_domain *observe_volume_user(const struct obs_host *h, const struct obs_pool *p,
                                              const struct obs_volume *vol, bool active_only,
                                              size_t *disk)
@@ -363,6 +376,8 @@ static int observe_domains(struct virt *v, struct obs_host *h, const struct mode
         d->seed_pool = dx.seed_pool;
         d->seed_volume = dx.seed_volume;
         d->seed_target = dx.seed_target;
+        d->held = dx.held;
+        d->nheld = dx.nheld;
         d->mark = dx.mark;
         d->vm->obj.meta.labels = dx.mark.labels;   /* as last declared, kept in the mark */
         d->uuid = dx.uuid;
@@ -403,6 +418,14 @@ static int observe_domains(struct virt *v, struct obs_host *h, const struct mode
             free(x);
             d->config = cx.vm;
             d->config_un = cx.un;
+            if (cx.nheld) {           /* both: the next start reads the definition's */
+                const char **hv = arena_alloc(a, (d->nheld + cx.nheld) * sizeof(*hv));
+                if (d->nheld)
+                    memcpy(hv, d->held, d->nheld * sizeof(*hv));
+                memcpy(hv + d->nheld, cx.held, cx.nheld * sizeof(*hv));
+                d->held = hv;
+                d->nheld += cx.nheld;
+            }
             if (!d->seed_volume) {
                 d->seed_pool = cx.seed_pool;
                 d->seed_volume = cx.seed_volume;

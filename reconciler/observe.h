@@ -33,6 +33,9 @@ struct obs_domain {
     const char *seed_pool, *seed_volume; /* its cloud-init seed cdrom (live, else the
                                    * definition's), or NULL */
     const char *seed_target;      /* the cdrom's target (hda, sdc...), or NULL */
+    const char **held;            /* what else it reads (virtxml_domain.held), of the
+                                   * live XML and, when fetched, the definition */
+    size_t nheld;
     const char **disk_path;       /* per disk: the file, NULL when unknown */
     bool *disk_missing;           /* per disk: the file does not exist */
     struct virtxml_mark mark;
@@ -143,6 +146,10 @@ const struct obs_volume *observe_volume(const struct obs_pool *p, const char *na
  * by its file)? *disk gets its index. */
 bool observe_uses_volume(const struct obs_domain *d, const struct obs_pool *p,
                          const struct obs_volume *vol, size_t *disk);
+/* Does domain d read volume `vol` of pool `p` other than as a modelled
+ * disk: a cdrom or floppy, or a file of some disk's backing chain? */
+bool observe_holds_volume(const struct obs_domain *d, const struct obs_pool *p,
+                          const struct obs_volume *vol);
 const struct obs_domain *observe_volume_user(const struct obs_host *h, const struct obs_pool *p,
                                              const struct obs_volume *vol, bool active_only,
                                              size_t *disk);

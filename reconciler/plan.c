@@ -1144,10 +1144,20 @@ static const char *volume_keeper(struct ctx *c, const struct obs_pool *p,
         const struct obs_domain *d = &h->doms[k];
         bool seed = d->seed_volume && d->seed_pool && strcmp(d->seed_pool, p->name) == 0 &&
                     strcmp(d->seed_volume, v->name) == 0;
-        if ((seed || observe_uses_volume(d, p, v, &disk)) && !deleting(c, d->name))
+        bool held = !seed && observe_holds_volume(d, p, v);
+        if ((seed || held || observe_uses_volume(d, p, v, &disk)) && !deleting(c, d->name))
             return arena_printf(c->a, "domain %s still uses it%s", d->name,
-                                seed ? " (its cloud-init seed)" : "");
+                                seed   ? " (its cloud-init seed)"
+                                : held ? " (a cdrom, or in a disk's backing chain)"
+                                       : "");
     }
+    /* an image is what overlays are built on: with a pool whose volumes
+     * cannot be listed, one of them may be */
+    char owner[160];
+    for (size_t i = 0; model_image_owner(v->name, owner, sizeof(owner)) && i < h->npools; i++)
+        if (!h->pools[i].active)
+            return arena_printf(c->a, "pool %s is inactive, and a volume there may be built "
+                                      "on it", h->pools[i].name);
     for (size_t i = 0; v->path && i < h->npools; i++)
         for (size_t j = 0; j < h->pools[i].nvols; j++) {
             const struct obs_volume *o = &h->pools[i].vols[j];
@@ -1275,7 +1285,7 @@ static void plan_stale(struct ctx *c)
                 size_t ai = (size_t)(a - c->p->v), disk;
                 for (size_t k = 0; k < h->ndoms; k++) {
                     const struct obs_domain *d = &h->doms[k];
-                    if (observe_uses_volume(d, p, v, &disk) ||
+                    if (observe_uses_volume(d, p, v, &disk) || observe_holds_volume(d, p, v) ||
                         (d->seed_volume && strcmp(d->seed_volume, v->name) == 0 &&
                          d->seed_pool && strcmp(d->seed_pool, p->name) == 0))
                         depend(c, ai, MODEL_VM, d->name);

@@ -383,6 +383,51 @@ static void domain_unmodeled(struct arena *a, const xmlNode *r, struct virtxml_u
         unmodeled(a, u, false, "audio '%s'", audio);
 }
 
+static void held_add(struct arena *a, struct virtxml_domain *out, size_t *cap, const char *what)
+{
+    if (!what)
+        return;
+    if (out->nheld == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 8;
+        const char **v = arena_alloc(a, ncap * sizeof(*v));
+        if (out->nheld)
+            memcpy(v, out->held, out->nheld * sizeof(*v));
+        out->held = v;
+        *cap = ncap;
+    }
+    out->held[out->nheld++] = what;
+}
+
+/* Every file a disk's backing chain names, however deep. */
+static void backing_chain(struct arena *a, const xmlNode *disk, struct virtxml_domain *out,
+                          size_t *cap)
+{
+    for (const xmlNode *b = child(disk, "backingStore"); b; b = child(b, "backingStore")) {
+        const xmlNode *so = child(b, "source");
+        held_add(a, out, cap, get(a, so, "file"));
+        held_add(a, out, cap, get(a, so, "dev"));
+    }
+}
+
+static void domain_held(struct arena *a, const xmlNode *devs, struct virtxml_domain *out)
+{
+    size_t cap = 0;
+    for (xmlNodePtr c = devs ? devs->children : NULL; c; c = c->next) {
+        if (!is(c, "disk"))
+            continue;
+        backing_chain(a, c, out, &cap);
+        const char *dev = get(a, c, "device");
+        if (!dev || strcmp(dev, "disk") == 0)
+            continue;                   /* modelled: in src */
+        xmlNodePtr so = child(c, "source");
+        const char *pool = get(a, so, "pool"), *vol = get(a, so, "volume");
+        if (pool && vol)
+            held_add(a, out, &cap, arena_printf(a, "%s/%s", pool, vol));
+        held_add(a, out, &cap, get(a, so, "file"));
+        held_add(a, out, &cap, get(a, so, "dev"));
+    }
+}
+
 int virtxml_domain_decode(struct arena *a, const char *xml, struct virtxml_domain *out,
                           char *err, size_t errlen)
 {
@@ -503,6 +548,7 @@ int virtxml_domain_decode(struct arena *a, const char *xml, struct virtxml_domai
                 s->console_log = get(a, child(c, "log"), "file");
         }
     }
+    domain_held(a, devs, out);
     domain_unmodeled(a, r, &out->un);
     out->vm = vm;
     xmlFreeDoc(doc);

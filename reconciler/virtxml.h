@@ -76,6 +76,12 @@ struct virtxml_domain {
      * presence sets vm->spec.cloud_init.hdr.set, the mark's seed= gives
      * vm->spec.cloud_init.digest */
     const char *seed_pool, *seed_volume, *seed_target;
+    /* what else the domain reads: disks the model leaves out (a cdrom, a
+     * floppy) as "POOL/VOLUME" or a file, and every file of every disk's
+     * backing chain (<backingStore><source file=>): a volume named here is
+     * in use, whatever the model says */
+    const char **held;
+    size_t nheld;
     struct virtxml_mark mark;
     const char *uuid;
     bool active;                 /* the XML has an id (a running domain) */
