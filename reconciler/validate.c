@@ -570,6 +570,60 @@ static void check_unacted(struct vctx *v)
     }
 }
 
+/* Is `path` the directory `dir` or below it? */
+static bool under(const char *path, const char *dir, size_t len)
+{
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    return strncmp(path, dir, len) == 0 && (path[len] == '/' || path[len] == '\0' ||
+                                            (len == 1 && dir[0] == '/'));
+}
+
+/* QKVM_HOST_PATHS (directories, colon-separated), when set: the only
+ * places on a host a manifest may make qkvm or libvirt read or write a
+ * file by path (spec.boot's kernel and initrd, spec.consoleLog, an Image's
+ * file:// URL). On a host many projects share, without it a manifest could
+ * boot /etc/shadow as a kernel, log a console over a file, or copy any file
+ * into a pool through file://. Unset: any path (one operator's host). */
+static void host_path(struct vctx *v, const struct model_object *o, const struct model_hdr *at,
+                      const char *field, const char *where, const char *path)
+{
+    const char *allowed = getenv("QKVM_HOST_PATHS");
+    if (!path || !allowed || !*allowed)
+        return;
+    /* no way up out of an allowed directory */
+    bool up = strstr(path, "/../") || strstr(path, "/..\0") ||
+              (strlen(path) >= 3 && strcmp(path + strlen(path) - 3, "/..") == 0);
+    for (const char *p = allowed; *p && !up;) {
+        size_t len = strcspn(p, ":");
+        if (len && *p == '/' && under(path, p, len))
+            return;
+        p += len + (p[len] == ':');
+    }
+    verr(v, DIAG_ERROR, o, at, field, where,
+         "%s of %s '%s' is %s, outside the directories QKVM_HOST_PATHS allows (%s)", where,
+         o->kind_name, o->meta.name, path, allowed);
+}
+
+static void check_host_paths(struct vctx *v)
+{
+    const struct model *m = v->m;
+    for (size_t i = 0; i < m->len[MODEL_VM]; i++) {
+        const struct model_vm *vm = (const struct model_vm *)m->objs[MODEL_VM][i];
+        host_path(v, &vm->obj, &vm->spec.boot.hdr, "kernel", "spec.boot.kernel",
+                  vm->spec.boot.kernel);
+        host_path(v, &vm->obj, &vm->spec.boot.hdr, "initrd", "spec.boot.initrd",
+                  vm->spec.boot.initrd);
+        host_path(v, &vm->obj, &vm->spec.hdr, "consoleLog", "spec.consoleLog",
+                  vm->spec.console_log);
+    }
+    for (size_t i = 0; i < m->len[MODEL_IMAGE]; i++) {
+        const struct model_image *im = (const struct model_image *)m->objs[MODEL_IMAGE][i];
+        if (im->spec.url && strncmp(im->spec.url, "file://", 7) == 0)
+            host_path(v, &im->obj, &im->spec.hdr, "url", "spec.url", im->spec.url + 7);
+    }
+}
+
 void validate_model(const struct model *m, struct diag *d)
 {
     struct vctx v = { .m = m, .d = d, .a = arena_new() };
@@ -629,6 +683,7 @@ void validate_model(const struct model *m, struct diag *d)
     }
 
     check_unacted(&v);
+    check_host_paths(&v);
     find_dups(&v, &disks, dup_disk);
     find_dups(&v, &macs, dup_mac);
     find_dups(&v, &ips, dup_ip);

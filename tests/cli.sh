@@ -176,3 +176,17 @@ check "get with too many arguments: its usage" 1 '' "get takes KIND \[NAME\], e.
 check "-v is not hidden by -q" 0 '' 'qkvm: read 4 files' -- -v -q validate -f examples/minimal/vm.yaml -f examples/minimal/network.yaml -f examples/minimal/storage.yaml -f examples/minimal/project.yaml
 check "history of an empty database says which database" 0 "no runs recorded in $TESTTMP/empty.db" '' -- history --state "$TESTTMP/empty.db"
 check "-o wide where it adds nothing is refused" 1 '' "-o wide is for get, history and events" -- -o wide plan -f examples/minimal
+
+# QKVM_HOST_PATHS: the only directories a manifest may name on a host
+QKVM_HOST_PATHS=/srv/boot:/var/log/qkvm check "QKVM_HOST_PATHS refuses boot, consoleLog and file:// outside it (.. included)" 3 '' \
+    "escape.yaml:19:18: spec.boot.kernel of VM 'v' is /etc/shadow, outside the directories QKVM_HOST_PATHS allows" -- \
+    validate -f tests/data/hostpaths/escape.yaml
+if ! grep -q "spec.consoleLog of VM 'v' is /etc/cron.d/x" "$TESTTMP/e" ||
+   ! grep -q "spec.url of Image 'i' is /srv/boot/../../etc/shadow" "$TESTTMP/e" ||
+   grep -q "initrd" "$TESTTMP/e"; then
+    fail "... consoleLog and the file:// URL refused, the initrd inside it allowed" "$(cat "$TESTTMP/e")"
+else
+    pass "... consoleLog and the file:// URL refused, the initrd inside it allowed"
+fi
+check "without QKVM_HOST_PATHS any host path is taken (one operator's host)" 0 '*' '' -- \
+    validate -q -f tests/data/hostpaths/escape.yaml
