@@ -322,10 +322,14 @@ static int do_network(struct run *r, const struct plan_action *a)
 
 /* ---- images ---- */
 
+/* A download's warning (a credentials file others can read) goes to
+ * stderr whatever -q or -o say, as every warning does. */
 static void fetch_warning(void *ctx, const char *msg)
 {
     struct run *r = ctx;
-    log_line(r, "warning: %s\n", msg);
+    if (r->o->tty && r->o->log)
+        fputs("\r\033[K", r->o->log);     /* over a progress line */
+    fprintf(stderr, "qkvm: warning: %s\n", msg);
 }
 
 struct file_src {
