@@ -154,6 +154,15 @@ static enum plan_owner record_owner(const struct ctx *c, const struct owned_entr
     return strcmp(rec->project, c->project) == 0 ? OWNER_OURS : OWNER_FOREIGN;
 }
 
+/* Whose a volume is: its record's project (observe.c has checked that the
+ * file is the one qkvm made), never ours when the file was replaced by hand. */
+static enum plan_owner volume_owner(const struct ctx *c, const struct obs_volume *v,
+                                    const char **owner)
+{
+    enum plan_owner own = record_owner(c, v->rec, v->marked, owner);
+    return v->replaced ? OWNER_MISMATCH : own;
+}
+
 static void foreign(struct ctx *c, enum model_kind k, const char *name, const char *project)
 {
     struct plan *p = c->p;
@@ -525,11 +534,8 @@ static void plan_images(struct ctx *c)
         }
         const char *owner = NULL;
         bool adopt;
-        enum plan_owner own = record_owner(c, ov->rec, ov->marked, &owner);
-        if (ov->replaced)
-            own = OWNER_MISMATCH;
-        if (!may_manage(c, MODEL_IMAGE, name, "volume",
-                        own, owner, "its file is not the one qkvm uploaded", &adopt))
+        if (!may_manage(c, MODEL_IMAGE, name, "volume", volume_owner(c, ov, &owner), owner,
+                        "its file is not the one qkvm uploaded", &adopt))
             continue;
         if (adopt) {
             add_action(c, PLAN_ADOPT, MODEL_IMAGE, name, &want->obj,
@@ -587,10 +593,7 @@ static void plan_disks(struct ctx *c)
         }
         const char *owner = NULL;
         bool adopt;
-        enum plan_owner own = record_owner(c, ov->rec, ov->marked, &owner);
-        if (ov->replaced)
-            own = OWNER_MISMATCH;
-        if (!may_manage(c, MODEL_DISK, name, "volume", own, owner,
+        if (!may_manage(c, MODEL_DISK, name, "volume", volume_owner(c, ov, &owner), owner,
                         "its file is not the one qkvm created (deleted and re-created by hand)",
                         &adopt))
             continue;
@@ -821,8 +824,8 @@ static bool seed_ours(struct ctx *c, const char *vm, const struct obs_pool *p,
     if (!v)
         return true;
     const char *owner = NULL, *why = NULL;
-    enum plan_owner own = record_owner(c, v->rec, v->marked, &owner);
-    if (v->replaced)
+    enum plan_owner own = volume_owner(c, v, &owner);
+    if (own == OWNER_MISMATCH)
         why = "its file is not the one qkvm wrote (deleted and re-created by hand)";
     else if (own == OWNER_FOREIGN)
         why = arena_printf(c->a, "it belongs to project '%s'", owner ? owner : "?");

@@ -82,6 +82,30 @@ gets() {   # NAME COUNT: nginx served the image COUNT times (GET, 200 or 206)
         fail "$1" "$n GETs: $(cat "$IG/httpd/access.log")"; fi
 }
 
+# ig_set FILE PROJECT POOL PATH: a project of its own with one pool (the
+# fault cases below never touch the main set's objects)
+ig_set() {
+    printf 'apiVersion: qkvm.dev/v1\nkind: Project\nmetadata: {name: %s}\n---\n' "$2" >"$1"
+    printf 'apiVersion: qkvm.dev/v1\nkind: Pool\nmetadata: {name: %s}\nspec: {path: %s}\n' \
+        "$3" "$4" >>"$1"
+}
+
+# ig_image FILE IMAGE URL SHA POOL DISK: append a raw Image and a Disk made from it
+ig_image() {
+    cat >>"$1" <<EOF
+---
+apiVersion: qkvm.dev/v1
+kind: Image
+metadata: {name: $2}
+spec: {url: "$3", sha256: "$4", format: raw, pool: $5}
+---
+apiVersion: qkvm.dev/v1
+kind: Disk
+metadata: {name: $6}
+spec: {pool: $5, from: {image: $2}}
+EOF
+}
+
 ig_cases() {
     ig_body
     tools/httpd stop "$TESTTMP/ig/httpd"
@@ -214,26 +238,8 @@ EOF
     local bsha part
     bsha=$(sha256sum "$IG/www/slow/big.img" | cut -d' ' -f1)
     part="$IG/cache/sha256/$bsha.part"
-    cat >"$IG/r/r.yaml" <<EOF
-apiVersion: qkvm.dev/v1
-kind: Project
-metadata: {name: resume}
----
-apiVersion: qkvm.dev/v1
-kind: Pool
-metadata: {name: ig-res}
-spec: {path: $IG/respool}
----
-apiVersion: qkvm.dev/v1
-kind: Image
-metadata: {name: big}
-spec: {url: "http://127.0.0.1:$port/slow/big.img", sha256: $bsha, format: raw, pool: ig-res}
----
-apiVersion: qkvm.dev/v1
-kind: Disk
-metadata: {name: res-root}
-spec: {pool: ig-res, from: {image: big}}
-EOF
+    ig_set "$IG/r/r.yaml" resume ig-res "$IG/respool"
+    ig_image "$IG/r/r.yaml" big "http://127.0.0.1:$port/slow/big.img" "$bsha" ig-res res-root
     QKVM_FETCH_BACKOFF_MS=50 $WRAP "$QKVM" -c "$IT_URI" --state "$IG/res.db" apply -f "$IG/r" --yes \
         >"$IG/res.out" 2>&1 &
     local apid=$! arc=0 i=0
@@ -275,36 +281,10 @@ EOF
     # --- a wrong digest: the image fails, no volume, its dependents skipped
     local B="$IG/bad"
     mkdir -p "$B"
-    cat >"$B/bad.yaml" <<EOF
-apiVersion: qkvm.dev/v1
-kind: Project
-metadata: {name: bad}
----
-apiVersion: qkvm.dev/v1
-kind: Pool
-metadata: {name: ig-bad}
-spec: {path: $IG/badpool}
----
-apiVersion: qkvm.dev/v1
-kind: Image
-metadata: {name: wrong}
-spec: {url: "$url", sha256: "$(printf '%064d' 0)", format: raw, pool: ig-bad}
----
-apiVersion: qkvm.dev/v1
-kind: Disk
-metadata: {name: bad-root}
-spec: {pool: ig-bad, from: {image: wrong}}
----
-apiVersion: qkvm.dev/v1
-kind: Image
-metadata: {name: gone}
-spec: {url: "http://127.0.0.1:$port/nothing.img", sha256: "$(printf '%064d' 1)", format: raw, pool: ig-bad}
----
-apiVersion: qkvm.dev/v1
-kind: Disk
-metadata: {name: gone-root}
-spec: {pool: ig-bad, from: {image: gone}}
-EOF
+    ig_set "$B/bad.yaml" bad ig-bad "$IG/badpool"
+    ig_image "$B/bad.yaml" wrong "$url" "$(printf '%064d' 0)" ig-bad bad-root
+    ig_image "$B/bad.yaml" gone "http://127.0.0.1:$port/nothing.img" "$(printf '%064d' 1)" \
+        ig-bad gone-root
     IT_STATE="$IG/bad.db" q apply -f "$B" --yes
     expect "a wrong digest fails the image with both digests" 1 \
         "image/wrong: .*$sha" "image/wrong: .*0000000000000000" "disk/bad-root: skipped"
@@ -322,26 +302,8 @@ EOF
     if nsenter -t "$holder" -m mount -t tmpfs -o size=2m tmpfs "$IG/small"; then
         local S="$IG/s"
         mkdir -p "$S"
-        cat >"$S/small.yaml" <<EOF
-apiVersion: qkvm.dev/v1
-kind: Project
-metadata: {name: small}
----
-apiVersion: qkvm.dev/v1
-kind: Pool
-metadata: {name: ig-small}
-spec: {path: $IG/small}
----
-apiVersion: qkvm.dev/v1
-kind: Image
-metadata: {name: base}
-spec: {url: "$url", sha256: $sha, format: raw, pool: ig-small}
----
-apiVersion: qkvm.dev/v1
-kind: Disk
-metadata: {name: small-root}
-spec: {pool: ig-small, from: {image: base}}
-EOF
+        ig_set "$S/small.yaml" small ig-small "$IG/small"
+        ig_image "$S/small.yaml" base "$url" "$sha" ig-small small-root
         IT_STATE="$IG/small.db" q apply -f "$S" --yes
         expect "a full pool: the image fails with a clear error" 1 "image/base: .*(space|No space)" \
             "disk/small-root: skipped"
