@@ -73,7 +73,9 @@ static void mark_of(const struct run *r, const struct model_object *o, const cha
         seed = ((const struct model_vm *)o)->spec.cloud_init.digest;
     *m = (struct virtxml_mark){ o->kind_name, o->meta.name, hash, o->file ? o->file : "",
                                 r->o->commit ? r->o->commit : "", r->p->project, uuid,
-                                o->meta.labels, seed };
+                                o->meta.labels, seed, NULL };
+    if (o->kind == MODEL_VM && r->o->placement)
+        m->placement = r->o->placement(r->o->placement_payload, o->meta.name);
 }
 
 /* Labels as an ownership record keeps them: "k=v" lines. */
@@ -959,7 +961,8 @@ static int journal_begin(struct run *r, size_t i)
     const struct plan_action *a = &r->p->v[i];
     char *before, *after;
     sides(r->obs, a, &before, &after);
-    struct store_action sa = { r->o->run, (long)i, plan_kind_name(a->kind), a->name,
+    struct store_action sa = { r->o->run, (long)(i + r->o->index_base), plan_kind_name(a->kind),
+                               a->name,
                                plan_verb_name(a->verb), a->reason, before, after,
                                STORE_ACTION_PENDING, NULL, 0, 0 };
     int rc = store_action_begin(r->st, &sa, r->err, sizeof(r->err));
@@ -987,7 +990,8 @@ static int journal_end(struct run *r, size_t i, enum apply_status status, const 
                              schema_kinds[a->kind].name, a->name, r->p->uri, msg };
     size_t errlen = sizeof(r->err);
     if (store_begin(r->st, err, errlen) < 0 ||
-        store_action_end(r->st, r->o->run, (long)i, journal, error, err, errlen) < 0 ||
+        store_action_end(r->st, r->o->run, (long)(i + r->o->index_base), journal, error, err,
+                         errlen) < 0 ||
         store_event(r->st, &e, err, errlen) < 0 || store_commit(r->st, err, errlen) < 0) {
         store_rollback(r->st);
         char m[sizeof(r->err) + 300];
@@ -1008,6 +1012,22 @@ static volatile sig_atomic_t interrupted;
 static void on_signal(int sig)
 {
     interrupted = sig;
+}
+
+void apply_catch_signals(bool on)
+{
+    static struct sigaction old_int, old_term;
+    if (on) {
+        struct sigaction sa = { .sa_handler = on_signal,
+                                .sa_flags = SA_RESTART | SA_RESETHAND };
+        sigemptyset(&sa.sa_mask);
+        interrupted = 0;
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+    } else {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+    }
 }
 
 /* The wait of a graceful stop: a countdown on a terminal (rewritten in
@@ -1038,13 +1058,17 @@ static void log_line(const struct run *r, const char *fmt, ...)
     FILE *log = r->o->log;
     if (!log)
         return;
+    flockfile(log);              /* one whole line among several nodes' */
     if (r->o->tty)
         fputs("\r\033[K", log);     /* over a countdown */
+    if (r->o->node)
+        fprintf(log, "%s: ", r->o->node);
     va_list ap;
     va_start(ap, fmt);
     vfprintf(log, fmt, ap);
     va_end(ap);
     fflush(log);
+    funlockfile(log);
 }
 
 int apply_plan(struct virt *v, const struct model *desired, const struct obs_host *obs,
@@ -1056,12 +1080,8 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
     res->status = xcalloc(p->n + 1, sizeof(*res->status));
     res->error = xcalloc(p->n + 1, sizeof(*res->error));
     char gone[1024] = "";     /* the lost connection: nothing more is started */
-    struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND },
-                     old_int, old_term;
-    sigemptyset(&sa.sa_mask);
-    interrupted = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    if (!o->signals_caught)
+        apply_catch_signals(true);
     virt_set_wait_hook(v, stop_wait, &r);
     size_t i;
     for (i = 0; i < p->n; i++) {
@@ -1125,9 +1145,9 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
             break;
     }
     virt_set_wait_hook(v, NULL, NULL);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
     res->interrupted = interrupted;
+    if (!o->signals_caught)
+        apply_catch_signals(false);
     if (i < p->n) {
         /* The journal could not be written: stop before changing more. */
         char why[1200];

@@ -53,7 +53,17 @@ struct apply_opts {
     int64_t run;               /* the run's id in the store */
     bool journal;              /* write actions and events (off only to measure it) */
     const char *cache_dir;     /* images' download cache; NULL: fetch's default */
+    const char *node;          /* a fleet's node: its name before every line */
+    size_t index_base;         /* a fleet's node: its first action's index in the run's journal */
+    /* a fleet's: why placement put VM `vm` on this node (kept in its mark) */
+    const char *(*placement)(void *payload, const char *vm);
+    void *placement_payload;
+    bool signals_caught;       /* the caller called apply_catch_signals (several nodes at once) */
 };
+
+/* SIGINT and SIGTERM stop an apply after the actions under way (on) and
+ * are given back (off). apply_plan does it itself unless told otherwise. */
+void apply_catch_signals(bool on);
 
 struct apply_result {
     enum apply_status *status; /* per plan action */

@@ -37,6 +37,7 @@ struct cli {
     const char **files;
     size_t nfiles, files_cap;      /* a vec.h array */
     const char *connect;
+    const char *node;        /* --node NAME */
     const char *state;
     const char *cache_dir;   /* --cache-dir: the image cache (pull); NULL: fetch's default */
     enum cli_format format;

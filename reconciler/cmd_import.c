@@ -22,6 +22,11 @@ CLI_COMMAND(cmd_import)
         cli_error("%s", err);
         goto done;
     }
+    if (!s->obs) {
+        cli_error("import reads one node: the manifests declare %zu Nodes; pass --node NAME",
+                  s->nnodes);
+        goto done;
+    }
     const struct model *m = s->m;
     if (!m)
         m = empty = model_new();

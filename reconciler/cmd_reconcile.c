@@ -14,6 +14,7 @@
 #include "store.h"
 #include "tree.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,13 +50,23 @@ CLI_COMMAND(cmd_plan)
     if (rc == CLI_EXIT_OK && c->detailed_exitcode && changes)
         rc = CLI_EXIT_CHANGES;
     if (s->run) {
-        struct inventory *inv = session_inventory(s);
-        session_record_seen(s, inv, false);
-        inventory_free(inv);
+        struct session_unit *u;
+        size_t nu = session_units(s, &u);
+        for (size_t i = 0; i < nu; i++) {
+            struct inventory *inv = session_unit_inventory(s, &u[i]);
+            session_record_seen(s, inv, false);
+            inventory_free(inv);
+        }
         session_end(s, changes ? STORE_RUN_CHANGES : STORE_RUN_OK, session_plan_summary(s),
                     NULL);
     }
     return rc;
+}
+
+static const char *placement_reason(void *payload, const char *vm)
+{
+    const char *why = NULL;
+    return session_vm_node(payload, vm, &why) ? why : NULL;
 }
 
 static bool confirm(const struct plan *p)
@@ -116,16 +127,73 @@ static size_t unapplied(const struct cli *c, const struct plan *p)
     bool shown = (c->format == CLI_TABLE || c->format == CLI_WIDE) && !c->quiet;
     for (size_t i = 0; i < p->nnotes; i++) {
         const struct plan_note *x = &p->notes[i];
-        if (x->type != NOTE_CONFLICT && x->type != NOTE_BLOCKED && x->type != NOTE_REFUSED)
+        if (x->type != NOTE_CONFLICT && x->type != NOTE_BLOCKED && x->type != NOTE_REFUSED &&
+            x->type != NOTE_UNSCHEDULABLE && x->type != NOTE_UNREACHABLE)
             continue;
         n++;
         if (!shown || x->type == NOTE_REFUSED)
-            cli_error("%s/%s: %s", plan_kind_name(x->kind), x->name, x->message);
+            cli_error("%s/%s%s%s: %s", plan_kind_name(x->kind), x->name, x->node ? " on " : "",
+                      x->node ? x->node : "", x->message);
     }
     if (n && shown)
         cli_error("%zu item%s of the manifests cannot be applied (marked ! above)", n,
                   n == 1 ? "" : "s");
     return n;
+}
+
+/* One node's apply, in a thread of its own when several nodes apply at
+ * once: its own connection and its own connection to the state database
+ * (sqlite in WAL mode takes one writer at a time; the others wait). */
+struct unit_run {
+    struct session_unit *u;
+    struct apply_opts ao;
+    struct apply_result res;
+    struct store *st;
+    int rc;
+};
+
+static void *unit_apply(void *arg)
+{
+    struct unit_run *x = arg;
+    x->rc = apply_plan(x->u->v, x->u->m, x->u->obs, x->u->plan, x->st, &x->ao, &x->res);
+    return NULL;
+}
+
+/* Nothing could be started on this node: every action skipped, said why. */
+static void unit_not_started(struct unit_run *x, const char *why)
+{
+    size_t n = x->u->plan->n;
+    memset(&x->res, 0, sizeof(x->res));
+    x->res.status = xcalloc(n + 1, sizeof(*x->res.status));
+    x->res.error = xcalloc(n + 1, sizeof(*x->res.error));
+    for (size_t i = 0; i < n; i++) {
+        x->res.status[i] = APPLY_SKIPPED;
+        x->res.error[i] = xstrdup(why);
+    }
+    x->res.skipped = n;
+    x->res.failure = xstrdup(why);
+    x->rc = -1;
+}
+
+/* Where placement put the VMs of a unit whose actions all succeeded. */
+static void record_placements(struct session *s, const struct session_unit *u,
+                              const struct apply_result *res)
+{
+    char err[1024];
+    if (!s->nnodes || !s->run)
+        return;
+    for (size_t i = 0; i < u->m->len[MODEL_VM]; i++) {
+        const char *vm = u->m->objs[MODEL_VM][i]->meta.name, *why = NULL;
+        bool ok = true;
+        for (size_t k = 0; res && k < u->plan->n && ok; k++)
+            ok = !(u->plan->v[k].kind == MODEL_VM && strcmp(u->plan->v[k].name, vm) == 0 &&
+                   res->status[k] != APPLY_DONE);
+        if (ok && session_vm_node(s, vm, &why) &&
+            store_placement_put(s->st, s->run, vm, u->name, why, err, sizeof(err)) < 0) {
+            cli_warning("%s", err);
+            return;
+        }
+    }
 }
 
 CLI_COMMAND(cmd_apply)
@@ -139,9 +207,11 @@ CLI_COMMAND(cmd_apply)
         report_plan_text(stdout, report_plan_tree(a, s->plan, NULL), stdout_color(c));
     size_t bad = unapplied(c, s->plan);
     const char *why_bad = bad ? "parts of the manifests cannot be applied (conflicts, blocked "
-                                "changes or refused deletions)"
+                                "changes, refused deletions, unschedulable VMs or unreachable "
+                                "nodes)"
                               : NULL;
-    struct inventory *inv = session_inventory(s);
+    struct session_unit *u;
+    size_t nu = session_units(s, &u);
     if (!s->plan->n) {
         if (!text) {
             struct apply_result none = { 0 };
@@ -150,21 +220,24 @@ CLI_COMMAND(cmd_apply)
         /* nothing to change on the host, but the records follow the
          * manifests (a Disk now declared protect: true) */
         char err[1400];
-        if (journal_on() && apply_records(s->st, s->m, s->obs, s->plan, s->run, err,
-                                          sizeof(err)) < 0) {
-            cli_error("%s", err);
-            bad++;
-            why_bad = "the ownership records cannot be written";
+        for (size_t i = 0; i < nu; i++) {
+            if (journal_on() && apply_records(s->st, u[i].m, u[i].obs, u[i].plan, s->run, err,
+                                              sizeof(err)) < 0) {
+                cli_error("%s", err);
+                bad++;
+                why_bad = "the ownership records cannot be written";
+            }
+            struct inventory *inv = session_unit_inventory(s, &u[i]);
+            session_record_seen(s, inv, true);
+            inventory_free(inv);
+            record_placements(s, &u[i], NULL);
         }
-        session_record_seen(s, inv, true);
         session_end(s, bad ? STORE_RUN_FAILED : STORE_RUN_OK, session_plan_summary(s), why_bad);
-        inventory_free(inv);
         arena_free(a);
         return bad ? CLI_EXIT_ERROR : rc;
     }
     if (!c->yes && !confirm(s->plan)) {
         session_end(s, STORE_RUN_ERROR, "", "not confirmed");
-        inventory_free(inv);
         arena_free(a);
         return CLI_EXIT_ERROR;
     }
@@ -175,15 +248,78 @@ CLI_COMMAND(cmd_apply)
         .shutdown_timeout_ms = (c->shutdown_timeout < 0 ? 60 : c->shutdown_timeout) * 1000,
         .commit = "",
         .log = text && !c->quiet ? stdout : NULL,
-        .tty = text && !c->quiet && isatty(STDOUT_FILENO),
+        .tty = text && !c->quiet && isatty(STDOUT_FILENO) && nu == 1,
         .color = stdout_color(c),
         .run = s->run,
         .journal = journal_on(),
         .cache_dir = c->cache_dir,
     };
-    struct apply_result res;
+    struct unit_run *x = arena_alloc(a, (nu + 1) * sizeof(*x));
     double t0 = cli_now();
-    int arc = apply_plan(s->v, s->m, s->obs, s->plan, s->st, &ao, &res);
+    if (nu == 1) {
+        x[0] = (struct unit_run){ &u[0], ao, { 0 }, s->st, 0 };
+        if (s->nnodes)
+            x[0].ao.placement = placement_reason, x[0].ao.placement_payload = s;
+        unit_apply(&x[0]);
+    } else {
+        /* every node at once; Ctrl-C stops them all */
+        pthread_t *t = arena_alloc(a, (nu + 1) * sizeof(*t));
+        bool *started = arena_alloc(a, (nu + 1) * sizeof(*started));
+        apply_catch_signals(true);
+        sigset_t all, old;
+        sigfillset(&all);
+        for (size_t i = 0; i < nu; i++) {
+            x[i] = (struct unit_run){ &u[i], ao, { 0 }, NULL, 0 };
+            x[i].ao.node = u[i].name;
+            x[i].ao.index_base = u[i].base;
+            x[i].ao.signals_caught = true;
+            x[i].ao.placement = placement_reason;
+            x[i].ao.placement_payload = s;
+            if (!u[i].plan->n) {
+                x[i].res.status = xcalloc(1, sizeof(*x[i].res.status));
+                x[i].res.error = xcalloc(1, sizeof(*x[i].res.error));
+                continue;
+            }
+            x[i].st = session_store(s->o, STORE_WRITE);
+            if (!x[i].st) {
+                unit_not_started(&x[i], "not started: the state database cannot be opened");
+                continue;
+            }
+            pthread_sigmask(SIG_SETMASK, &all, &old);
+            started[i] = pthread_create(&t[i], NULL, unit_apply, &x[i]) == 0;
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            if (!started[i])
+                unit_apply(&x[i]);
+        }
+        for (size_t i = 0; i < nu; i++)
+            if (started[i])
+                pthread_join(t[i], NULL);
+        apply_catch_signals(false);
+        for (size_t i = 0; i < nu; i++)
+            store_close(x[i].st);
+    }
+    /* the run's result, action by action in the plan's order */
+    struct apply_result res = { 0 };
+    res.status = xcalloc(s->plan->n + 1, sizeof(*res.status));
+    res.error = xcalloc(s->plan->n + 1, sizeof(*res.error));
+    int arc = 0;
+    for (size_t i = 0; i < nu; i++) {
+        const struct apply_result *r = &x[i].res;
+        for (size_t k = 0; k < u[i].plan->n; k++) {
+            res.status[u[i].base + k] = r->status[k];
+            res.error[u[i].base + k] = r->error[k] ? xstrdup(r->error[k]) : NULL;
+        }
+        res.done += r->done;
+        res.failed += r->failed;
+        res.skipped += r->skipped;
+        if (r->interrupted)
+            res.interrupted = r->interrupted;
+        if (r->failure && !res.failure)
+            res.failure = nu == 1 ? xstrdup(r->failure)
+                                  : xstrdup(arena_printf(a, "%s: %s", u[i].name, r->failure));
+        if (x[i].rc < 0)
+            arc = -1;
+    }
     if (!text)
         rc = cli_emit(c, report_plan_tree(a, s->plan, &res), false, NULL, NULL);
     else if (!c->quiet || arc < 0)
@@ -202,20 +338,30 @@ CLI_COMMAND(cmd_apply)
                   res.done, res.failed, not_started);
         rc = CLI_EXIT_ERROR;
     } else if (arc < 0) {
-        for (size_t i = 0; i < s->plan->n; i++)
+        for (size_t i = 0; i < s->plan->n; i++) {
+            const struct plan_action *pa = &s->plan->v[i];
             if (res.status[i] == APPLY_FAILED || res.status[i] == APPLY_SKIPPED)
-                cli_error("%s %s/%s: %s", plan_verb_name(s->plan->v[i].verb),
-                          plan_kind_name(s->plan->v[i].kind), s->plan->v[i].name,
+                cli_error("%s %s/%s%s%s: %s", plan_verb_name(pa->verb), plan_kind_name(pa->kind),
+                          pa->name, pa->node ? " on " : "", pa->node ? pa->node : "",
                           res.error[i] ? res.error[i] : "failed");
+        }
         rc = CLI_EXIT_ERROR;
     }
-    if (c->verbose)
-        fprintf(stderr, "qkvm: %lu libvirt call%s in all\n", virt_calls(s->v),
-                virt_calls(s->v) == 1 ? "" : "s");
-    inventory_applied(inv, s->plan, &res);
-    if (ao.journal) {
-        session_record_seen(s, inv, true);
-        resolve_healed(s, inv);
+    if (c->verbose) {
+        unsigned long calls = 0;
+        for (size_t i = 0; i < nu; i++)
+            calls += virt_calls(u[i].v);
+        fprintf(stderr, "qkvm: %lu libvirt call%s in all\n", calls, calls == 1 ? "" : "s");
+    }
+    for (size_t i = 0; i < nu; i++) {
+        struct inventory *inv = session_unit_inventory(s, &u[i]);
+        inventory_applied(inv, u[i].plan, &x[i].res);
+        if (ao.journal) {
+            session_record_seen(s, inv, true);
+            resolve_healed(s, inv);
+        }
+        record_placements(s, &u[i], &x[i].res);
+        inventory_free(inv);
     }
     const char *first_error = NULL;
     for (size_t i = 0; i < s->plan->n && !first_error; i++)
@@ -229,7 +375,8 @@ CLI_COMMAND(cmd_apply)
     session_end(s, arc < 0 || bad ? STORE_RUN_FAILED : STORE_RUN_OK,
                 arena_printf(a, "%zu done, %zu failed, %zu skipped", res.done, res.failed,
                              res.skipped), first_error);
-    inventory_free(inv);
+    for (size_t i = 0; i < nu; i++)
+        apply_result_dispose(&x[i].res, u[i].plan->n);
     apply_result_dispose(&res, s->plan->n);
     arena_free(a);
     return cli_output_end(rc);
@@ -245,23 +392,28 @@ CLI_COMMAND(cmd_drift)
         rc = CLI_EXIT_CHANGES;
     if (s->run) {
         char err[1024];
-        struct store_finding *f = arena_alloc(a, (s->plan->ndrift + 1) * sizeof(*f));
-        for (size_t i = 0; i < s->plan->ndrift; i++) {
-            const struct drift_finding *d = &s->plan->drift[i];
-            f[i] = (struct store_finding){ drift_category_name(d->category), d->kind, d->name,
-                                           d->field, d->desired, d->actual, d->message,
-                                           0, 0, 0, 0 };
+        struct session_unit *u;
+        size_t nu = session_units(s, &u);
+        for (size_t k = 0; k < nu; k++) {
+            const struct plan *p = u[k].plan;
+            struct store_finding *f = arena_alloc(a, (p->ndrift + 1) * sizeof(*f));
+            for (size_t i = 0; i < p->ndrift; i++) {
+                const struct drift_finding *d = &p->drift[i];
+                f[i] = (struct store_finding){ drift_category_name(d->category), d->kind,
+                                               d->name, d->field, d->desired, d->actual,
+                                               d->message, 0, 0, 0, 0 };
+            }
+            if (store_begin(s->st, err, sizeof(err)) < 0 ||
+                store_findings_record(s->st, s->run, u[k].uri, f, p->ndrift, err,
+                                      sizeof(err)) < 0 ||
+                store_commit(s->st, err, sizeof(err)) < 0) {
+                store_rollback(s->st);
+                cli_warning("the findings are not recorded: %s", err);
+            }
+            struct inventory *inv = session_unit_inventory(s, &u[k]);
+            session_record_seen(s, inv, true);
+            inventory_free(inv);
         }
-        if (store_begin(s->st, err, sizeof(err)) < 0 ||
-            store_findings_record(s->st, s->run, s->uri, f, s->plan->ndrift, err,
-                                  sizeof(err)) < 0 ||
-            store_commit(s->st, err, sizeof(err)) < 0) {
-            store_rollback(s->st);
-            cli_warning("the findings are not recorded: %s", err);
-        }
-        struct inventory *inv = session_inventory(s);
-        session_record_seen(s, inv, true);
-        inventory_free(inv);
         session_end(s, s->plan->ndrift ? STORE_RUN_DRIFT : STORE_RUN_OK,
                     arena_printf(a, "%zu finding%s", s->plan->ndrift,
                                  s->plan->ndrift == 1 ? "" : "s"), NULL);

@@ -57,6 +57,7 @@ const char *inventory_sync_name(enum inventory_sync s)
     case INVENTORY_UNSUPPORTED: return "Unsupported";
     case INVENTORY_FAILED: return "Failed";
     case INVENTORY_DELETED: return "Deleted";
+    case INVENTORY_UNSCHEDULABLE: return "Unschedulable";
     case INVENTORY_SYNC_COUNT: break;
     }
     return "Unknown";
@@ -110,6 +111,8 @@ static enum inventory_sync note_sync(enum plan_note_type t, int *rank)
     case NOTE_PROTECTED: *rank = 5; return INVENTORY_STALE;
     case NOTE_UNSUPPORTED: *rank = 2; return INVENTORY_UNSUPPORTED;
     case NOTE_REFUSED: *rank = 7; return INVENTORY_BLOCKED;
+    case NOTE_UNSCHEDULABLE: *rank = 9; return INVENTORY_UNSCHEDULABLE;
+    case NOTE_UNREACHABLE: *rank = 1; return INVENTORY_UNKNOWN;
     }
     *rank = 0;
     return INVENTORY_UNKNOWN;
@@ -197,6 +200,9 @@ struct inventory *inventory_build(const char *node, const char *uri, const struc
         struct inventory_row *r = &inv->v[inv->n++];
         r->kind = c[i].kind;
         r->name = c[i].name;
+        r->node = inv->node;
+        r->uri = inv->uri;
+        r->obs = obs;
         r->cpus = r->memory = -1;
         r->state = "-";
         const struct store_object *so = NULL;
@@ -308,8 +314,65 @@ void inventory_free(struct inventory *inv)
 {
     if (!inv)
         return;
+    for (size_t i = 0; i < inv->nparts; i++)
+        inventory_free(inv->parts[i]);
+    free(inv->parts);
+    free(inv->v_owned);
     arena_free(inv->arena);
     free(inv);
+}
+
+static int cmp_row_node(const void *pa, const void *pb)
+{
+    const struct inventory_row *a = pa, *b = pb;
+    int c = cmp_key(a->kind, a->name, b->kind, b->name);
+    return c ? c : strcmp(a->node ? a->node : "", b->node ? b->node : "");
+}
+
+struct inventory *inventory_merge(struct inventory **parts, size_t n)
+{
+    struct inventory *inv = xcalloc(1, sizeof(*inv));
+    inv->arena = arena_new();
+    inv->parts = xcalloc(n + 1, sizeof(*inv->parts));
+    memcpy(inv->parts, parts, n * sizeof(*parts));
+    inv->nparts = n;
+    inv->node = inv->uri = "";
+    for (size_t i = 0; i < n; i++) {
+        inv->observed |= parts[i]->observed;
+        for (size_t j = 0; j < parts[i]->n; j++)
+            if (parts[i]->v[j].kind != MODEL_NODE)
+                *inventory_add_row(inv) = parts[i]->v[j];
+    }
+    inventory_sort(inv);
+    return inv;
+}
+
+struct inventory_row *inventory_add_row(struct inventory *inv)
+{
+    if (!inv->v_owned) {
+        /* rows built by inventory_build live in the arena: copy them out */
+        inv->v_owned = xcalloc(inv->n + 1, sizeof(*inv->v));
+        if (inv->n)
+            memcpy(inv->v_owned, inv->v, inv->n * sizeof(*inv->v));
+        inv->v = inv->v_owned;
+        inv->v_cap = inv->n + 1;
+    }
+    if (inv->n == inv->v_cap) {
+        inv->v_cap = inv->v_cap * 2 + 8;
+        inv->v_owned = xrealloc(inv->v_owned, inv->v_cap * sizeof(*inv->v));
+        inv->v = inv->v_owned;
+    }
+    struct inventory_row *r = &inv->v[inv->n++];
+    memset(r, 0, sizeof(*r));
+    r->cpus = r->memory = -1;
+    r->state = "-";
+    return r;
+}
+
+void inventory_sort(struct inventory *inv)
+{
+    if (inv->n > 1)
+        qsort(inv->v, inv->n, sizeof(*inv->v), cmp_row_node);
 }
 
 static int cmp_row(const void *key, const void *row)
@@ -457,26 +520,27 @@ void inventory_table(FILE *out, const struct tree *doc, enum model_kind k, bool 
     struct arena *a = arena_new();
     struct text_table t = { 0 };
     static const char *const vm[] = { "NAME", "NODE", "STATE", "IP", "CPUS", "MEMORY", "SYNC",
-                                      "AGE", "DISKS", "NICS", "FIRMWARE" };
+                                      "AGE", "DISKS", "NICS", "FIRMWARE", "PLACEMENT" };
     static const char *const disk[] = { "NAME", "NODE", "POOL", "SIZE", "FORMAT", "SYNC", "AGE",
                                         "PROTECT" };
     static const char *const net[] = { "NAME", "NODE", "MODE", "CIDR", "STATE", "SYNC", "AGE",
                                        "BRIDGE" };
     static const char *const pool[] = { "NAME", "NODE", "STATE", "SYNC", "AGE", "PATH" };
     static const char *const image[] = { "NAME", "FORMAT", "POOL", "SYNC", "AGE", "URL" };
-    static const char *const node[] = { "NAME", "STATE", "SYNC", "AGE", "URI" };
+    static const char *const node[] = { "NAME", "STATE", "CPUS", "MEMORY", "VMS", "SYNC", "AGE",
+                                        "URI" };
     static const char *const pol[] = { "NAME", "PRUNE", "RESTART", "DRIFT", "SYNC", "AGE",
                                        "SELECTOR" };
     static const char *const proj[] = { "NAME", "SYNC", "AGE", "MAX-DELETIONS" };
     const char *const *head;
     size_t narrow, all;
     switch (k) {
-    case MODEL_VM: head = vm; narrow = 8; all = 11; break;
+    case MODEL_VM: head = vm; narrow = 8; all = 12; break;
     case MODEL_DISK: head = disk; narrow = 7; all = 8; break;
     case MODEL_NETWORK: head = net; narrow = 7; all = 8; break;
     case MODEL_POOL: head = pool; narrow = 5; all = 6; break;
     case MODEL_IMAGE: head = image; narrow = 5; all = 6; break;
-    case MODEL_NODE: head = node; narrow = 4; all = 5; break;
+    case MODEL_NODE: head = node; narrow = 7; all = 8; break;
     case MODEL_PROJECT: head = proj; narrow = 3; all = 4; break;
     default: head = pol; narrow = 6; all = 7; break;
     }
@@ -484,6 +548,8 @@ void inventory_table(FILE *out, const struct tree *doc, enum model_kind k, bool 
     for (size_t c = 0; c < t.ncols; c++) {
         t.head[c] = head[c];
         t.cap[c] = c == 0 ? 24 : strcmp(head[c], "NODE") == 0 ? 12 : 16;
+        if (strcmp(head[c], "PLACEMENT") == 0)
+            t.cap[c] = 200;
     }
     const struct tree *items = tree_get(doc, "items");
     size_t n = items ? items->len : doc->type == TREE_MAP ? 1 : 0;
@@ -502,7 +568,8 @@ void inventory_table(FILE *out, const struct tree *doc, enum model_kind k, bool 
         case MODEL_VM: {
             const char *c[] = { name, nd, state, addresses(a, st), cell(st, "cpus"),
                                 cell(st, "memory"), sync, age, count(a, spec, "disks"),
-                                count(a, spec, "nics"), cell(spec, "firmware") };
+                                count(a, spec, "nics"), cell(spec, "firmware"),
+                                cell(st, "placement") };
             memcpy(cells, c, sizeof(c));
             break;
         }
@@ -531,7 +598,15 @@ void inventory_table(FILE *out, const struct tree *doc, enum model_kind k, bool 
         }
         case MODEL_NODE: {
             const char *uri = tree_str(spec, "uri", NULL);
-            const char *c[] = { name, state, sync, age, uri ? uri : cell(st, "uri") };
+            const struct tree *al = tree_get(st, "allocated"), *cap = tree_get(st, "capacity");
+            const char *cpus = al ? arena_printf(a, "%s/%s", cell(al, "cpus"), cell(cap, "cpus"))
+                                  : "-";
+            const char *mem = al ? arena_printf(a, "%s/%s", cell(al, "memory"),
+                                                cell(cap, "memory")) : "-";
+            if (tree_bool(st, "maintenance") && strcmp(state, "ready") == 0)
+                state = "maintenance";
+            const char *c[] = { name, state, cpus, mem, al ? cell(st, "vms") : "-", sync, age,
+                                uri ? uri : cell(st, "uri") };
             memcpy(cells, c, sizeof(c));
             break;
         }
@@ -586,8 +661,21 @@ struct tree *inventory_tree(struct arena *a, const struct inventory *inv, enum m
         else if (r->stored_spec)
             spec = jsondoc_parse(a, r->stored_spec);
         tree_map_add(a, o, "spec", spec ? spec : tree_new_null(a));
-        tree_map_str(a, st, "node", inv->node);
-        tree_map_str(a, st, "uri", inv->uri);
+        tree_map_str(a, st, "node", r->node ? r->node : inv->node);
+        tree_map_str(a, st, "uri", r->uri ? r->uri : inv->uri);
+        if (r->placement)
+            tree_map_str(a, st, "placement", r->placement);
+        if (r->fleet_node) {
+            struct tree *al = tree_new_map(a), *cap = tree_new_map(a);
+            tree_map_int(a, al, "cpus", r->node_alloc_cpus);
+            tree_map_str(a, al, "memory", diff_quantity(a, (uint64_t)r->node_alloc_memory));
+            tree_map_int(a, cap, "cpus", r->node_cpus);
+            tree_map_str(a, cap, "memory", diff_quantity(a, (uint64_t)r->node_memory));
+            tree_map_add(a, st, "allocated", al);
+            tree_map_add(a, st, "capacity", cap);
+            tree_map_int(a, st, "vms", r->node_vms);
+            tree_map_bool(a, st, "maintenance", r->maintenance);
+        }
         tree_map_str(a, st, "state", r->state);
         tree_map_str(a, st, "sync", inventory_sync_name(r->sync));
         tree_map_bool(a, st, "declared", r->want != NULL);
@@ -597,13 +685,13 @@ struct tree *inventory_tree(struct arena *a, const struct inventory *inv, enum m
             tree_map_int(a, st, "cpus", r->cpus);
         if (r->memory >= 0)              /* in the spec's own units: 64MiB */
             tree_map_str(a, st, "memory", diff_quantity(a, (uint64_t)r->memory));
-        if (r->kind == MODEL_VM && r->seen && inv->obs) {
+        if (r->kind == MODEL_VM && r->seen && r->obs) {
             /* each NIC's IPv4 address, from its network's DHCP leases */
             const struct model_vm *vm = (const struct model_vm *)r->seen;
             struct tree *addrs = tree_new_seq(a);
             for (size_t j = 0; j < vm->spec.nics.n; j++) {
                 const struct vm_nic *nic = &vm->spec.nics.v[j];
-                const struct obs_lease *l = observe_lease(inv->obs, nic->mac);
+                const struct obs_lease *l = observe_lease(r->obs, nic->mac);
                 struct tree *e = tree_new_map(a);
                 tree_map_str(a, e, "mac", nic->mac);
                 tree_map_str(a, e, "network", nic->network);

@@ -49,6 +49,7 @@ enum inventory_sync {
     INVENTORY_UNSUPPORTED,
     INVENTORY_FAILED,
     INVENTORY_DELETED,        /* an apply deleted it */
+    INVENTORY_UNSCHEDULABLE,  /* declared, and no node can take it */
     INVENTORY_SYNC_COUNT
 };
 /* "Synced", "OutOfSync"...: the words get shows and the store keeps. */
@@ -69,15 +70,25 @@ struct inventory_row {
     int64_t created;                  /* first seen (store), 0 unknown */
     bool stored;                      /* the store has a row for it */
     bool applied;                     /* an apply acted on it (inventory_applied) */
+    const char *node, *uri;           /* the node it is on (the inventory's, or a fleet's) */
+    const struct obs_host *obs;       /* that node's observation, or NULL */
+    const char *placement;            /* a VM: why it is on its node (a fleet), or NULL */
+    /* a fleet's Node: what placement allocated of what it offers */
+    bool fleet_node, maintenance;
+    long long node_cpus, node_alloc_cpus, node_memory, node_alloc_memory, node_vms;
 };
 
 struct inventory {
     struct arena *arena;
+    struct inventory **parts;         /* a merged inventory's sources (freed with it) */
+    size_t nparts;
     const char *node, *uri;           /* the node's label and URI */
     bool observed;                    /* the node was reachable */
     const struct obs_host *obs;       /* what was observed (leases for addresses), or NULL */
     struct inventory_row *v;
     size_t n;
+    struct inventory_row *v_owned;    /* rows added after inventory_build (malloc'd) */
+    size_t v_cap;
 };
 
 /* Build the rows. m, obs, p and stored may each be NULL / empty. */
@@ -85,6 +96,14 @@ struct inventory *inventory_build(const char *node, const char *uri, const struc
                                   const struct obs_host *obs, const struct plan *p,
                                   const struct store_object *stored, size_t nstored);
 void inventory_free(struct inventory *inv);     /* accepts NULL */
+/* Several nodes' inventories as one (rows keep their node), sorted by kind,
+ * name and node; takes the parts (freed with it). Node rows of the parts
+ * are left out: a fleet adds its own (inventory_add_row). */
+struct inventory *inventory_merge(struct inventory **parts, size_t n);
+/* Room for one more row (a fleet's Node, an unschedulable VM); call
+ * inventory_sort after the last. */
+struct inventory_row *inventory_add_row(struct inventory *inv);
+void inventory_sort(struct inventory *inv);
 
 /* After an apply: rows of done actions are Synced (or RestartPending) in
  * the state the manifests ask for; a row with any failed or skipped action

@@ -254,7 +254,7 @@ static const struct command commands[] = {
 enum { OPT_STATE = 256, OPT_REFERENCE, OPT_YES, OPT_PRUNE, OPT_ADOPT, OPT_DETAILED,
        OPT_SHUTDOWN_TIMEOUT, OPT_LOCK_TIMEOUT, OPT_SINCE, OPT_PRUNE_OLDER, OPT_LIMIT,
        OPT_MAX_DELETIONS, OPT_RESTART, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE_INTERVAL,
-       OPT_KEEPALIVE_COUNT, OPT_ALL, OPT_CACHE_DIR };
+       OPT_KEEPALIVE_COUNT, OPT_ALL, OPT_CACHE_DIR, OPT_NODE };
 
 static const struct option long_opts[] = {
     { "file", required_argument, NULL, 'f' },
@@ -279,6 +279,7 @@ static const struct option long_opts[] = {
     { "restart", no_argument, NULL, OPT_RESTART },
     { "all", no_argument, NULL, OPT_ALL },
     { "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
+    { "node", required_argument, NULL, OPT_NODE },
     { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
     { "keepalive-interval", required_argument, NULL, OPT_KEEPALIVE_INTERVAL },
     { "keepalive-count", required_argument, NULL, OPT_KEEPALIVE_COUNT },
@@ -300,6 +301,9 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
             break;
         case 'c':
             o->connect = optarg;
+            break;
+        case OPT_NODE:
+            o->node = optarg;
             break;
         case 'o':
             if (strcmp(optarg, "table") == 0)
@@ -520,6 +524,7 @@ static int run(struct cli *c, const struct command *cmd, int argc, char **argv)
         .files = c->files,
         .nfiles = c->nfiles,
         .connect = c->connect,
+        .node = c->node,
         .state = c->state,
         .need = cmd->need,
         .plan = { c->prune, c->adopt, c->max_deletions, c->restart },

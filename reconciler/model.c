@@ -39,6 +39,19 @@ void model_add(struct model *m, struct model_object *o)
     m->sorted = false;
 }
 
+struct model *model_view(const struct model *m,
+                         bool (*keep)(void *payload, const struct model_object *o),
+                         void *payload)
+{
+    struct model *v = model_new();
+    for (int k = 0; k < MODEL_KIND_COUNT; k++)
+        for (size_t i = 0; i < m->len[k]; i++)
+            if (keep(payload, m->objs[k][i]))
+                model_add(v, m->objs[k][i]);
+    v->sorted = m->sorted;
+    return v;
+}
+
 static int cmp_obj(const void *pa, const void *pb)
 {
     const struct model_object *a = *(struct model_object *const *)pa;

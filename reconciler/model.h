@@ -317,6 +317,13 @@ size_t model_count(const struct model *m);
 bool model_labels_match(const struct model_labels *selector,
                         const struct model_labels *labels);
 
+/* A view of m: the same objects (borrowed: m must outlive it), those of
+ * each kind `keep` says yes to, in m's order. model_free frees the view
+ * alone. */
+struct model *model_view(const struct model *m,
+                         bool (*keep)(void *payload, const struct model_object *o),
+                         void *payload);
+
 /* The set's Project, or NULL (then the set is project "default"). */
 const struct model_project *model_project(const struct model *m);
 

@@ -167,7 +167,7 @@ static void foreign(struct ctx *c, enum model_kind k, const char *name, const ch
 {
     struct plan *p = c->p;
     *vec_append(NULL, p->foreign, p->nforeign, p->foreign_cap, 1) =
-        (struct plan_foreign){ k, name, project };
+        (struct plan_foreign){ k, name, project, NULL };
 }
 
 static struct plan_action *add_action(struct ctx *c, enum plan_verb verb, enum model_kind k,
@@ -211,7 +211,7 @@ static void note(struct ctx *c, enum plan_note_type t, enum model_kind k, const 
     va_list ap;
     va_start(ap, fmt);
     *vec_append(NULL, p->notes, p->nnotes, p->notes_cap, 1) =
-        (struct plan_note){ t, k, name, arena_vprintf(c->a, fmt, ap) };
+        (struct plan_note){ t, k, name, arena_vprintf(c->a, fmt, ap), NULL };
     va_end(ap);
 }
 
@@ -228,7 +228,7 @@ static void finding(struct ctx *c, enum drift_category cat, const char *kind,
     va_start(ap, fmt);
     *vec_append(NULL, p->drift, p->ndrift, p->drift_cap, 1) =
         (struct drift_finding){ cat, kind, name, field, desired, actual,
-                                arena_vprintf(c->a, fmt, ap) };
+                                arena_vprintf(c->a, fmt, ap), NULL };
     va_end(ap);
 }
 
@@ -1019,6 +1019,19 @@ static bool declared(const struct ctx *c, enum model_kind k, const char *name)
     return model_find(c->want, k, name) != NULL;
 }
 
+/* Declared in the fleet's set, for another node (see plan_opts.fleet). */
+static bool elsewhere(const struct ctx *c, enum model_kind k, const char *name)
+{
+    return c->opts->fleet && model_find(c->opts->fleet, k, name) != NULL;
+}
+
+static bool fleet_disk(const struct ctx *c, const char *pool, const char *name)
+{
+    const struct model_disk *d =
+        (const struct model_disk *)model_find(c->opts->fleet, MODEL_DISK, name);
+    return d && strcmp(d->spec.pool, pool) == 0;
+}
+
 static const struct model_disk *declared_disk(const struct ctx *c, const char *pool,
                                               const char *name)
 {
@@ -1209,7 +1222,7 @@ static void plan_stale(struct ctx *c)
         enum plan_owner own = plan_owner(c->a, &d->mark, "VM", d->name, d->uuid, c->project,
                                          &owner, &why);
         c->managed += own == OWNER_OURS;
-        if (declared(c, MODEL_VM, d->name))
+        if (declared(c, MODEL_VM, d->name) || (own == OWNER_OURS && elsewhere(c, MODEL_VM, d->name)))
             continue;
         if (own == OWNER_FOREIGN) {
             foreign(c, MODEL_VM, d->name, owner);
@@ -1247,6 +1260,10 @@ static void plan_stale(struct ctx *c)
             c->managed += own == OWNER_OURS;
             if (declared_disk(c, p->name, v->name) || plan_declared_volume(c->want, p->name, v->name))
                 continue;
+            if (own == OWNER_OURS && c->opts->fleet &&
+                (fleet_disk(c, p->name, v->name) ||
+                 plan_declared_volume(c->opts->fleet, p->name, v->name)))
+                continue;          /* declared for another node */
             const char *vname = arena_printf(c->a, "%s/%s", p->name, v->name);
             if (own == OWNER_FOREIGN) {
                 foreign(c, MODEL_DISK, v->name, owner);
@@ -1469,7 +1486,7 @@ struct plan *plan_build(const struct model *desired, const struct obs_host *obs,
                      true, 0 };
     p->project = c.project;
     for (int k = MODEL_NETWORK; k <= MODEL_VM; k++)
-        c.empty &= desired->len[k] == 0;
+        c.empty &= (opts->fleet ? opts->fleet : desired)->len[k] == 0;
     plan_pools(&c);
     plan_networks(&c);
     plan_images(&c);
@@ -1501,5 +1518,86 @@ struct plan *plan_build(const struct model *desired, const struct obs_host *obs,
         p->restarts_pending += !counted;
     }
     free(c.keys.v);
+    return p;
+}
+
+/* ---- a fleet's plan ---- */
+
+size_t plan_add(struct plan *p, enum plan_verb verb, enum model_kind kind, const char *name,
+                const char *reason)
+{
+    struct plan_action *a = vec_push(p);
+    a->verb = verb;
+    a->kind = kind;
+    a->name = name;
+    a->reason = reason;
+    p->count[verb]++;
+    return p->n - 1;
+}
+
+void plan_add_dep(struct plan *p, size_t action, size_t dep)
+{
+    struct plan_action *a = &p->v[action];
+    for (size_t i = 0; i < a->ndeps; i++)
+        if (a->deps[i] == dep)
+            return;
+    *vec_append(p->arena, a->deps, a->ndeps, a->deps_cap, 1) = dep;
+}
+
+void plan_add_note(struct plan *p, enum plan_note_type t, enum model_kind kind,
+                   const char *name, const char *node, const char *message)
+{
+    *vec_append(NULL, p->notes, p->nnotes, p->notes_cap, 1) =
+        (struct plan_note){ t, kind, name, message, node };
+}
+
+struct plan *plan_merge(struct plan *const *parts, const char *const *names, size_t n,
+                        const char *project)
+{
+    struct plan *p = xcalloc(1, sizeof(*p));
+    p->arena = arena_new();
+    p->project = project;
+    p->nnodes = n;
+    p->nodes = arena_alloc(p->arena, (n + 1) * sizeof(*p->nodes));
+    const char *uri = "";
+    for (size_t i = 0; i < n; i++) {
+        p->nodes[i] = names[i];
+        uri = arena_printf(p->arena, "%s%s%s", uri, i ? ", " : "", names[i]);
+    }
+    p->uri = arena_printf(p->arena, "%zu node%s (%s)", n, n == 1 ? "" : "s", uri);
+    for (size_t i = 0; i < n; i++) {
+        const struct plan *q = parts[i];
+        if (!q)
+            continue;
+        size_t base = p->n;
+        for (size_t j = 0; j < q->n; j++) {
+            struct plan_action *a = vec_push(p);
+            *a = q->v[j];
+            a->node = names[i];
+            a->deps = NULL;
+            a->ndeps = a->deps_cap = 0;
+            for (size_t k = 0; k < q->v[j].ndeps; k++)
+                plan_add_dep(p, p->n - 1, base + q->v[j].deps[k]);
+        }
+        for (size_t j = 0; j < q->nnotes; j++) {
+            struct plan_note x = q->notes[j];
+            x.node = names[i];
+            *vec_append(NULL, p->notes, p->nnotes, p->notes_cap, 1) = x;
+        }
+        for (size_t j = 0; j < q->ndrift; j++) {
+            struct drift_finding x = q->drift[j];
+            x.node = names[i];
+            *vec_append(NULL, p->drift, p->ndrift, p->drift_cap, 1) = x;
+        }
+        for (size_t j = 0; j < q->nforeign; j++) {
+            struct plan_foreign x = q->foreign[j];
+            x.node = names[i];
+            *vec_append(NULL, p->foreign, p->nforeign, p->foreign_cap, 1) = x;
+        }
+        for (int v = 0; v < PLAN_VERB_COUNT; v++)
+            p->count[v] += q->count[v];
+        p->refused += q->refused;
+        p->restarts_pending += q->restarts_pending;
+    }
     return p;
 }

@@ -64,6 +64,8 @@ enum plan_note_type {
     NOTE_PROTECTED,       /* stale but protect: true */
     NOTE_UNSUPPORTED,     /* a kind or feature this version does not reconcile */
     NOTE_REFUSED,         /* deletions withheld by a deletion guard */
+    NOTE_UNSCHEDULABLE,   /* a VM no node can take: every node and why */
+    NOTE_UNREACHABLE,     /* a node that could not be observed: its objects wait */
 };
 
 /* Whose an observed domain or network is, from its mark. */
@@ -88,6 +90,7 @@ struct plan_foreign {
     enum model_kind kind;
     const char *name;
     const char *project;
+    const char *node;                 /* a fleet plan's: the node it is on */
 };
 
 struct plan_action {
@@ -100,6 +103,8 @@ struct plan_action {
     size_t nchanges;
     bool restart_required;            /* some changes wait for a restart */
     const struct model_object *want;  /* NULL for deletions */
+    const char *node;                 /* a fleet plan's: the node it runs on (its name) */
+    const char *placement;            /* a fleet's VM: why it is on this node (for the mark) */
     size_t *deps;                     /* indices of actions this one needs (in the arena) */
     size_t ndeps, deps_cap;
 };
@@ -109,6 +114,7 @@ struct plan_note {
     enum model_kind kind;
     const char *name;
     const char *message;
+    const char *node;                 /* a fleet plan's, or NULL */
 };
 
 enum drift_category {
@@ -133,6 +139,7 @@ struct drift_finding {
     const char *field;    /* DRIFT_CHANGED */
     const char *desired, *actual;
     const char *message;
+    const char *node;     /* a fleet plan's, or NULL */
 };
 
 struct plan {
@@ -151,6 +158,8 @@ struct plan {
     size_t refused;                   /* deletions a guard withheld */
     size_t restarts_pending;          /* VMs whose definition waits for a restart, after
                                        * this plan (not restarted by it) */
+    size_t nnodes;                    /* a fleet plan: how many nodes it covers; 0: one host */
+    const char **nodes;               /* their names */
 };
 
 struct plan_opts {
@@ -158,11 +167,29 @@ struct plan_opts {
     bool adopt;       /* take over same-named unmanaged objects */
     long max_deletions;   /* -1: the Project's maxDeletions; else this many, all included */
     bool restart;     /* restart running VMs whose pending changes need it (apply --restart) */
+    /* A fleet's node: `desired` is what is placed on this node, `fleet` the
+     * whole set. A VM, Disk or volume of the set that is ours here but
+     * declared for another node is neither stale nor orphan here (moving
+     * it is the fleet's business, plan_merge's caller), and an empty set
+     * is judged by the fleet. NULL: one host. */
+    const struct model *fleet;
 };
 
 struct plan *plan_build(const struct model *desired, const struct obs_host *obs,
                         const struct plan_opts *opts);
 void plan_free(struct plan *p);                 /* accepts NULL */
+
+/* One plan of several nodes' (parts[i] planned for names[i]): their
+ * actions, notes, findings and foreign objects in node order, each tagged
+ * with its node, dependencies renumbered. The parts are copied. */
+struct plan *plan_merge(struct plan *const *parts, const char *const *names, size_t n,
+                        const char *project);
+/* Add an action (in p's arena) to a plan; returns its index. */
+size_t plan_add(struct plan *p, enum plan_verb verb, enum model_kind kind, const char *name,
+                const char *reason);
+void plan_add_dep(struct plan *p, size_t action, size_t dep);
+void plan_add_note(struct plan *p, enum plan_note_type t, enum model_kind kind,
+                   const char *name, const char *node, const char *message);
 
 /* The DHCP host entries network `net` should have: one per declared NIC
  * with an ip on it (arena-allocated). */

@@ -21,7 +21,7 @@
 static const char *const how_names[] = { "config", "live", "restart", "replace", "blocked" };
 static const char *const note_names[] = {
     "conflict", "blocked", "restart-pending", "prune-skipped", "protected", "unsupported",
-    "deletion-refused",
+    "deletion-refused", "unschedulable", "unreachable",
 };
 
 static const char *symbol(const char *verb, const char **color)
@@ -84,6 +84,8 @@ static struct tree *foreign_tree(struct arena *a, const struct plan *p)
         tree_map_str(a, m, "kind", schema_kinds[p->foreign[i].kind].name);
         tree_map_str(a, m, "name", p->foreign[i].name);
         tree_map_str(a, m, "project", p->foreign[i].project);
+        if (p->foreign[i].node)
+            tree_map_str(a, m, "node", p->foreign[i].node);
         tree_seq_add(a, list, m);
     }
     return list;
@@ -95,7 +97,8 @@ bool report_plan_has_changes(const struct plan *p)
         return true;
     for (size_t i = 0; i < p->nnotes; i++)
         if (p->notes[i].type == NOTE_CONFLICT || p->notes[i].type == NOTE_BLOCKED ||
-            p->notes[i].type == NOTE_REFUSED)
+            p->notes[i].type == NOTE_REFUSED || p->notes[i].type == NOTE_UNSCHEDULABLE ||
+            p->notes[i].type == NOTE_UNREACHABLE)
             return true;
     return false;
 }
@@ -103,7 +106,19 @@ bool report_plan_has_changes(const struct plan *p)
 static bool attention(const char *type)
 {
     return strcmp(type, "conflict") == 0 || strcmp(type, "blocked") == 0 ||
-           strcmp(type, "deletion-refused") == 0;
+           strcmp(type, "deletion-refused") == 0 || strcmp(type, "unschedulable") == 0 ||
+           strcmp(type, "unreachable") == 0;
+}
+
+/* kind/name, and " on NODE" in a fleet's plan. */
+static const char *obj_at(char *buf, size_t size, const struct tree *x)
+{
+    obj_name(buf, size, x);
+    const char *node = tree_str(x, "node", NULL);
+    size_t len = strlen(buf);
+    if (node && len < size)
+        snprintf(buf + len, size - len, " on %s", node);
+    return buf;
 }
 
 void report_plan_text(FILE *out, const struct tree *t, bool color)
@@ -119,7 +134,7 @@ void report_plan_text(FILE *out, const struct tree *t, bool color)
             const char *c, *verb = tree_str(a, "action", "?");
             const char *sym = symbol(verb, &c);
             fprintf(out, "  %s%-3s %-32s %s%s: %s\n", color ? c : "", sym,
-                    obj_name(obj, sizeof(obj), a), verb, reset, tree_str(a, "reason", ""));
+                    obj_at(obj, sizeof(obj), a), verb, reset, tree_str(a, "reason", ""));
             for (size_t j = 0; chs && j < chs->len; j++) {
                 const struct tree *ch = chs->u.items[j];
                 const char *how = tree_str(ch, "apply", ""), *field = tree_str(ch, "field", "");
@@ -146,7 +161,7 @@ void report_plan_text(FILE *out, const struct tree *t, bool color)
             const struct tree *n = notes->u.items[i];
             nattention += attention(tree_str(n, "type", ""));
             fprintf(out, "  %s!%s   %-32s %s\n", color ? C_BOLD C_YELLOW : "", reset,
-                    obj_name(obj, sizeof(obj), n), tree_str(n, "message", ""));
+                    obj_at(obj, sizeof(obj), n), tree_str(n, "message", ""));
         }
     }
     long long pending = tree_int(sum, "restartsPending", 0);
@@ -207,6 +222,10 @@ struct tree *report_plan_tree(struct arena *a, const struct plan *p,
         tree_map_str(a, m, "action", plan_verb_name(pa->verb));
         tree_map_str(a, m, "kind", schema_kinds[pa->kind].name);
         tree_map_str(a, m, "name", pa->name);
+        if (pa->node)
+            tree_map_str(a, m, "node", pa->node);
+        if (pa->placement)
+            tree_map_str(a, m, "placement", pa->placement);
         if (pa->pool)
             tree_map_str(a, m, "pool", pa->pool);
         tree_map_str(a, m, "reason", pa->reason);
@@ -240,6 +259,8 @@ struct tree *report_plan_tree(struct arena *a, const struct plan *p,
         tree_map_str(a, m, "type", note_names[n->type]);
         tree_map_str(a, m, "kind", schema_kinds[n->kind].name);
         tree_map_str(a, m, "name", n->name);
+        if (n->node)
+            tree_map_str(a, m, "node", n->node);
         tree_map_str(a, m, "message", n->message);
         tree_seq_add(a, notes, m);
     }
@@ -266,9 +287,12 @@ void report_drift_text(FILE *out, const struct tree *t, bool color)
                         : strcmp(cat, "stale") == 0    ? C_YELLOW
                                                        : C_RED;
         bool changed = strcmp(cat, "changed") == 0 && tree_str(f, "field", NULL);
+        const char *node = tree_str(f, "node", NULL);
+        char name[300];
+        snprintf(name, sizeof(name), "%s%s%s", tree_str(f, "name", "?"), node ? " on " : "",
+                 node ? node : "");
         fprintf(out, "%s%-14s%s %-8s %-24s %s\n", color ? c : "", cat, color ? C_RESET : "",
-                tree_str(f, "kind", "?"), tree_str(f, "name", "?"),
-                changed ? short_field(msg) : msg);
+                tree_str(f, "kind", "?"), name, changed ? short_field(msg) : msg);
     }
     fprintf(out, "\n%u finding%s on %s:", list->len, list->len == 1 ? "" : "s", uri);
     const char *sep = " ";
@@ -315,9 +339,12 @@ struct tree *report_drift_tree(struct arena *a, const struct plan *p)
     for (size_t i = 0; i < p->ndrift; i++) {
         const struct drift_finding *f = &p->drift[i];
         count[f->category]++;
-        tree_seq_add(a, list, report_finding_tree(a, drift_category_name(f->category), f->kind,
-                                                  f->name, f->field, f->desired, f->actual,
-                                                  f->message, 0, 0));
+        struct tree *x = report_finding_tree(a, drift_category_name(f->category), f->kind,
+                                             f->name, f->field, f->desired, f->actual,
+                                             f->message, 0, 0);
+        if (f->node)
+            tree_map_str(a, x, "node", f->node);
+        tree_seq_add(a, list, x);
     }
     for (int c = 0; c < DRIFT_CATEGORY_COUNT; c++)
         tree_map_int(a, counts, drift_category_name((enum drift_category)c), (long long)count[c]);

@@ -4,10 +4,12 @@
 
 #include "arena.h"
 #include "diag.h"
+#include "fleet.h"
 #include "inventory.h"
 #include "observe.h"
 #include "owned.h"
 #include "validate.h"
+#include "vec.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -347,7 +349,14 @@ enum session_status session_open(struct session *s, const struct session_opts *o
                                   SESSION_CONNECT_SOFT)))
         return SESSION_OK;               /* the manifests alone (validate, render) */
     const char *label = NULL;
-    int urc = invalid ? 0 : pick_uri(s, &s->uri, &label);
+    bool fleet = !invalid && s->m && s->m->len[MODEL_NODE] > 0 &&
+                 (o->need & (SESSION_CONNECT | SESSION_CONNECT_SOFT));
+    if (!fleet && o->node) {
+        say(s, SESSION_ERROR, "--node %s: the manifests declare no Nodes%s", o->node,
+            s->m ? "" : " (give them with -f)");
+        return SESSION_FAILED;
+    }
+    int urc = invalid || fleet ? 0 : pick_uri(s, &s->uri, &label);
     if (o->need & (SESSION_STORE | SESSION_RECORD | SESSION_LOCK)) {
         if ((rc = store_step(s)) != SESSION_OK)
             return rc;
@@ -368,6 +377,8 @@ enum session_status session_open(struct session *s, const struct session_opts *o
         s->node = label ? label : uri_label(s->a, s->uri);
         return SESSION_OK;
     }
+    if (fleet)
+        return fleet_open(s);
     if ((rc = connect_step(s, label)) != SESSION_OK)
         return rc;
     if ((o->need & SESSION_PLAN) && s->m && s->obs)
@@ -388,6 +399,10 @@ void session_close(struct session *s)
 {
     if (!s->o)
         return;
+    fleet_close(s);
+    for (size_t i = 0; i < s->nviews; i++)
+        model_free(s->views[i]);
+    free(s->views);
     plan_free(s->plan);
     observe_free(s->obs);
     owned_free(s->own);
@@ -402,21 +417,120 @@ void session_close(struct session *s)
     memset(s, 0, sizeof(*s));
 }
 
-struct inventory *session_inventory(struct session *s)
+size_t session_units(struct session *s, struct session_unit **out)
+{
+    *out = NULL;
+    if (!s->nnodes) {
+        if (!s->plan)
+            return 0;
+        *out = arena_alloc(s->a, sizeof(**out));
+        **out = (struct session_unit){ s->node, s->uri, s->v, s->m, s->obs, s->plan, 0 };
+        return 1;
+    }
+    struct session_unit *u = arena_alloc(s->a, (s->nnodes + 1) * sizeof(*u));
+    size_t n = 0, base = 0;
+    for (size_t i = 0; i < s->nnodes; i++) {
+        struct session_node *nd = &s->nodes[i];
+        if (!nd->selected || !nd->plan)
+            continue;
+        u[n++] = (struct session_unit){ nd->name, nd->uri, nd->v, nd->view, nd->obs, nd->plan,
+                                        base };
+        base += nd->plan->n;
+    }
+    *out = u;
+    return n;
+}
+
+static struct inventory *node_inventory(struct session *s, const char *node, const char *uri,
+                                        const struct model *m, struct obs_host *obs,
+                                        struct virt *v, const struct plan *p)
 {
     struct store_object *so = NULL;
     size_t n = 0;
     char err[1024];
     /* only this node's rows: with no URI known (the default host did not
      * answer), none rather than every node's under one name */
-    if (s->st && s->uri && store_objects(s->st, s->a, s->uri, NULL, NULL, &so, &n, err,
-                                         sizeof(err)) < 0) {
+    if (s->st && uri && store_objects(s->st, s->a, uri, NULL, NULL, &so, &n, err,
+                                      sizeof(err)) < 0) {
         say(s, SESSION_WARNING, "%s", err);
         n = 0;
     }
-    if (s->obs && s->v && !s->obs->leases)
-        observe_leases(s->v, s->obs);
-    return inventory_build(s->node, s->uri, s->m, s->obs, s->plan, so, n);
+    if (obs && v && !obs->leases)
+        observe_leases(v, obs);
+    return inventory_build(node, uri, m, obs, p, so, n);
+}
+
+struct inventory *session_unit_inventory(struct session *s, const struct session_unit *u)
+{
+    return node_inventory(s, u->name, u->uri, u->m, (struct obs_host *)u->obs, u->v, u->plan);
+}
+
+static bool unplaced(void *payload, const struct model_object *o)
+{
+    return o->kind == MODEL_VM && !session_vm_node(payload, o->meta.name, NULL);
+}
+
+/* Every selected node's rows, each Node with what placement allocated on
+ * it, and the VMs no node takes. */
+static struct inventory *fleet_inventory(struct session *s)
+{
+    struct inventory **parts = xcalloc(s->nnodes + 2, sizeof(*parts));
+    size_t np = 0;
+    for (size_t i = 0; i < s->nnodes; i++) {
+        struct session_node *n = &s->nodes[i];
+        if (n->selected)
+            parts[np++] = node_inventory(s, n->name, n->uri, n->view, n->obs, n->v, n->plan);
+    }
+    struct model *left = s->placed ? model_view(s->m, unplaced, s) : NULL;
+    if (left)
+        parts[np++] = inventory_build("", "", left, NULL, s->plan, NULL, 0);
+    struct inventory *inv = inventory_merge(parts, np);
+    free(parts);
+    for (size_t i = 0; i < inv->n; i++) {
+        struct inventory_row *r = &inv->v[i];
+        const char *why = NULL;
+        if (r->kind != MODEL_VM)
+            continue;
+        if (r->want && session_vm_node(s, r->name, &why))
+            r->placement = why;
+        else if (r->seen) {
+            const struct obs_domain *d = r->obs ? observe_domain(r->obs, r->name) : NULL;
+            r->placement = d ? d->mark.placement : NULL;
+        }
+        if (r->want && !r->node[0])
+            r->node = "-";
+    }
+    for (size_t i = 0; i < s->nnodes; i++) {
+        const struct session_node *n = &s->nodes[i];
+        struct inventory_row *r = inventory_add_row(inv);
+        r->kind = MODEL_NODE;
+        r->name = n->name;
+        r->node = n->name;
+        r->uri = n->uri;
+        r->want = &n->decl->obj;
+        r->state = n->obs ? "ready" : n->selected ? "unreachable" : "-";
+        r->sync = n->obs ? INVENTORY_SYNCED : INVENTORY_UNKNOWN;
+        r->fleet_node = n->obs != NULL;
+        r->maintenance = n->decl->spec.maintenance;
+        r->node_cpus = n->cpus;
+        r->node_alloc_cpus = n->alloc_cpus;
+        r->node_memory = (long long)n->memory;
+        r->node_alloc_memory = (long long)n->alloc_memory;
+        r->node_vms = (long long)n->vms;
+    }
+    inventory_sort(inv);
+    if (left) {
+        /* the rows point into it: kept until the session ends */
+        *vec_append(NULL, s->views, s->nviews, s->views_cap, 1) = left;
+    }
+    return inv;
+}
+
+struct inventory *session_inventory(struct session *s)
+{
+    if (s->nnodes)
+        return fleet_inventory(s);
+    return node_inventory(s, s->node, s->uri, s->m, s->obs, s->v, s->plan);
 }
 
 void session_record_seen(struct session *s, struct inventory *inv, bool with_spec)

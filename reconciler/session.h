@@ -54,6 +54,7 @@ struct session_opts {
     const char *const *files;
     size_t nfiles;
     const char *connect;               /* -c, or NULL */
+    const char *node;                  /* --node NAME, or NULL */
     const char *state;                 /* --state, or NULL (then $QKVM_STATE, the default) */
     unsigned need;                     /* enum session_need */
     struct plan_opts plan;
@@ -71,6 +72,27 @@ enum session_status {
     SESSION_INVALID,                   /* invalid manifests; nothing was changed */
 };
 
+struct place_out;
+
+/* One Node of a fleet run (manifests that declare Nodes). */
+struct session_node {
+    const char *name, *uri;            /* the Node's; uri libvirt's once connected */
+    const struct model_node *decl;
+    struct virt *v;                    /* NULL: not reachable (error says why) */
+    struct owned *own;
+    struct obs_host *obs;              /* NULL: not observed */
+    const char *error;
+    struct model *view;                /* what placement put on it (a view of s->m) */
+    struct plan *plan;                 /* selected and observed nodes */
+    int64_t host_cpus;                 /* virNodeGetInfo */
+    uint64_t host_memory;
+    int64_t cpus, alloc_cpus;          /* offered to VMs (capacity, else the host's), allocated */
+    uint64_t memory, alloc_memory;
+    size_t vms;                        /* declared VMs placed on it */
+    bool selected;                     /* planned this run (all, or the one -c/--node names) */
+    double t_observe;
+};
+
 struct session {
     const struct session_opts *o;
     struct arena *a;
@@ -86,7 +108,38 @@ struct session {
     const char *uri;                   /* the node's URI (libvirt's, once connected) */
     const char *node;                  /* its name: the Node's, else the URI's host */
     double t_load, t_observe;          /* seconds */
+    /* A fleet run (the manifests declare Nodes): every Node, in name order.
+     * With one selected node, v, obs, plan, uri and node above are its;
+     * with several, plan is their merged plan and v and obs are NULL. */
+    struct session_node *nodes;
+    size_t nnodes, nselected;
+    struct place_out *placed;          /* per s->m VM */
+    const char **moves;                /* per s->m VM: a move not made, why; or NULL */
+    struct model **views;              /* kept until session_close */
+    size_t nviews, views_cap;
 };
+
+/* One node's share of a run: what apply, drift and the records work on.
+ * A run of one host has one, the session's own; a fleet run one per
+ * selected node that was observed. base: the index of its first action in
+ * s->plan. */
+struct session_unit {
+    const char *name, *uri;
+    struct virt *v;
+    const struct model *m;
+    const struct obs_host *obs;
+    struct plan *plan;
+    size_t base;
+};
+/* The units (in s->a); 0 when nothing was observed and planned. */
+size_t session_units(struct session *s, struct session_unit **out);
+/* A unit's rows (inventory_build over its view, observation and plan, and
+ * what the store last saw on its node). */
+struct inventory *session_unit_inventory(struct session *s, const struct session_unit *u);
+
+/* The node a declared VM is placed on, and why (a fleet run), or NULL. */
+const struct session_node *session_vm_node(const struct session *s, const char *vm,
+                                           const char **why);
 
 /* Set up what o->need asks. The session is always to be closed. */
 enum session_status session_open(struct session *s, const struct session_opts *o);

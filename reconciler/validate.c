@@ -531,38 +531,25 @@ static void unacted(struct vctx *v, const struct model_object *o, const struct m
 static void check_unacted(struct vctx *v)
 {
     const struct model *m = v->m;
-    static const char place[] = "one host per run, no placement, maintenance or failover yet";
     for (size_t i = 0; i < m->len[MODEL_NODE]; i++) {
         const struct model_node *n = (const struct model_node *)m->objs[MODEL_NODE][i];
-        unacted(v, &n->obj, &n->spec.hdr, "capacity", "spec.capacity", place);
-        unacted(v, &n->obj, &n->spec.hdr, "fence", "spec.fence", place);
-        /* false is the default and what this release does: render and
-         * import write it out, and their output must not warn */
+        unacted(v, &n->obj, &n->spec.hdr, "fence", "spec.fence", "no failover yet");
+        /* false is the default: render and import write it out, and their
+         * output must not warn */
         if (n->spec.maintenance)
-            unacted(v, &n->obj, &n->spec.hdr, "maintenance", "spec.maintenance", place);
-    }
-    for (size_t i = 0; i < m->len[MODEL_NETWORK]; i++) {
-        const struct model_network *n = (const struct model_network *)m->objs[MODEL_NETWORK][i];
-        unacted(v, &n->obj, &n->spec.hdr, "nodes", "spec.nodes",
-                "it is defined on the one host a run reconciles");
+            unacted(v, &n->obj, &n->spec.hdr, "maintenance", "spec.maintenance",
+                    "the node gets no new VMs, but the VMs on it are not moved away yet "
+                    "(the plan says which should move)");
     }
     for (size_t i = 0; i < m->len[MODEL_POOL]; i++) {
         const struct model_pool *p = (const struct model_pool *)m->objs[MODEL_POOL][i];
-        unacted(v, &p->obj, &p->spec.hdr, "nodes", "spec.nodes",
-                "it is defined on the one host a run reconciles");
         if (p->spec.shared)
             unacted(v, &p->obj, &p->spec.hdr, "shared", "spec.shared",
-                "one host per run: nothing fails over to another node yet");
-    }
-    for (size_t i = 0; i < m->len[MODEL_VM]; i++) {
-        const struct model_vm *vm = (const struct model_vm *)m->objs[MODEL_VM][i];
-        unacted(v, &vm->obj, &vm->spec.hdr, "node", "spec.node", place);
-        unacted(v, &vm->obj, &vm->spec.hdr, "nodeSelector", "spec.nodeSelector", place);
+                    "nothing moves or fails over between nodes yet");
     }
     for (size_t i = 0; i < m->len[MODEL_POLICY]; i++) {
         const struct model_policy *p = (const struct model_policy *)m->objs[MODEL_POLICY][i];
         unacted(v, &p->obj, &p->spec.hdr, "ha", "spec.ha", "no failover yet");
-        unacted(v, &p->obj, &p->spec.hdr, "placement", "spec.placement", place);
         if (p->spec.drift.mode == POLICY_DRIFT_HEAL)
             unacted(v, &p->obj, &p->spec.drift.hdr, "mode", "spec.drift.mode",
                     "heal needs the controller, which does not exist yet; drift is reported, "

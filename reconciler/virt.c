@@ -187,35 +187,41 @@ static char *socket_of(const char *uri)
 
 /* libvirt, once per process: its error printing off, its event loop
  * registered and run in a thread of its own (keepalive needs it). */
-static int init(char *err, size_t errlen)
+static int init_done;          /* 1 ok, -1 failed */
+static char init_why[256];
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init_once_fn(void)
 {
-    static int done;          /* 1 ok, -1 failed */
-    static char why[256];
-    if (done) {
-        if (done < 0)
-            snprintf(err, errlen, "%s", why);
-        return done > 0 ? 0 : -1;
-    }
-    done = -1;
+    int done = -1;
+    char *why = init_why;
     if (virInitialize() < 0) {
-        snprintf(why, sizeof(why), "cannot initialise libvirt");
+        snprintf(why, sizeof(init_why), "cannot initialise libvirt");
     } else {
         virSetErrorFunc(NULL, silent);
         if (virEventRegisterDefaultImpl() < 0) {
             const char *m = virGetLastErrorMessage();
-            snprintf(why, sizeof(why), "cannot start libvirt's event loop: %s",
+            snprintf(why, sizeof(init_why), "cannot start libvirt's event loop: %s",
                      m && *m ? m : "unknown libvirt error");
         } else {
             int e = spawn_detached(event_loop, NULL);
             if (e)
-                snprintf(why, sizeof(why), "cannot start libvirt's event loop: %s", strerror(e));
+                snprintf(why, sizeof(init_why), "cannot start libvirt's event loop: %s",
+                         strerror(e));
             else
                 done = 1;
         }
     }
-    if (done < 0)
-        snprintf(err, errlen, "%s", why);
-    return done > 0 ? 0 : -1;
+    init_done = done;
+}
+
+/* Several nodes connect from several threads: once, whoever is first. */
+static int init(char *err, size_t errlen)
+{
+    pthread_once(&init_once, init_once_fn);
+    if (init_done < 0)
+        snprintf(err, errlen, "%s", init_why);
+    return init_done > 0 ? 0 : -1;
 }
 
 /* An open in its own thread (see HOW ... above). Whoever is last frees it:
@@ -1200,4 +1206,15 @@ int virt_domain_block_resize(struct virt *v, const char *name, const char *targe
                  ? lverr(v, err, errlen, "cannot resize the attached disk") : 0;
     virDomainFree(o);
     return rc;
+}
+
+int virt_node_info(struct virt *v, int64_t *cpus, uint64_t *memory, char *err, size_t errlen)
+{
+    virNodeInfo info;
+    v->calls++;
+    if (virNodeGetInfo(v->conn, &info) < 0)
+        return lverr(v, err, errlen, "cannot read the node's CPUs and memory");
+    *cpus = info.cpus;
+    *memory = (uint64_t)info.memory * 1024;
+    return 0;
 }

@@ -64,6 +64,9 @@ bool virt_is_local(const struct virt *v);
  * unknown (remote, or not a unix socket). */
 int virt_daemon_pid(const struct virt *v);
 
+/* The host's CPUs and memory (bytes), as virNodeGetInfo gives them. */
+int virt_node_info(struct virt *v, int64_t *cpus, uint64_t *memory, char *err, size_t errlen);
+
 /* Lists (0, or -1 with err): */
 int virt_list_domains(struct virt *v, struct virt_list *out, char *err, size_t errlen);
 int virt_list_networks(struct virt *v, struct virt_list *out, char *err, size_t errlen);

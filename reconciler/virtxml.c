@@ -137,6 +137,7 @@ static void read_mark(struct arena *a, const xmlNode *metadata, struct virtxml_m
         m->project = get(a, c, "project");
         m->uuid = get(a, c, "uuid");
         m->seed = get(a, c, "seed");
+        m->placement = get(a, c, "placement");
         size_t nl = 0;
         for (xmlNodePtr l = c->children; l; l = l->next)
             nl += is(l, "label");
@@ -819,6 +820,8 @@ static void mark_attrs(xmlNodePtr n, const struct virtxml_mark *m)
         attr(n, "uuid", m->uuid);
     if (m->seed)
         attr(n, "seed", m->seed);
+    if (m->placement)
+        attr(n, "placement", m->placement);
     attr(n, "hash", m->hash);
     attr(n, "source", m->source ? m->source : "");
     attr(n, "commit", m->commit ? m->commit : "");

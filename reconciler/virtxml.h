@@ -41,6 +41,7 @@ struct virtxml_mark {
     const char *project, *uuid;
     struct model_labels labels;  /* <qkvm:label key= value=/> children: as last declared */
     const char *seed;            /* a domain's cloud-init seed digest (seed=), or NULL */
+    const char *placement;       /* a domain's: why placement put it on its node, or NULL */
 };
 
 /* Where a domain disk's data is: a pool volume, or a plain file. */

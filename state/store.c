@@ -139,6 +139,9 @@ static const char *const migrations[STORE_VERSION] = {
     /* 4: images: the SHA-256 of what a volume holds (an Image's volume: the
      * image's digest; a cloud-init seed: its content's digest) */
     "ALTER TABLE owned ADD COLUMN digest TEXT NOT NULL DEFAULT '';",
+
+    /* 5: placement: why a VM is on its node, as placement decided */
+    "ALTER TABLE placements ADD COLUMN reason TEXT NOT NULL DEFAULT '';",
 };
 
 const char *store_result_name(enum store_result r)
@@ -1670,6 +1673,55 @@ int store_nodes(struct store *s, struct arena *a, struct store_node **out, size_
     *out = v;
     if (rc != SQLITE_DONE)
         return fail(s, err, errlen, "cannot read nodes");
+    return 0;
+}
+
+/* ---- placements ---- */
+
+static const char SQL_PLACEMENT_PUT[] =
+    "INSERT INTO placements(vm, node, placed, run, reason) VALUES(?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT(vm) DO UPDATE SET node = ?2, reason = ?5, run = ?4, "
+    "placed = CASE WHEN node = ?2 THEN placed ELSE ?3 END";
+static const char SQL_PLACEMENTS[] = "SELECT vm, node, placed, reason FROM placements ORDER BY vm";
+
+int store_placement_put(struct store *s, int64_t run, const char *vm, const char *node,
+                        const char *reason, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = stmt(s, SQL_PLACEMENT_PUT, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, vm, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, node, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, store_now());
+    if (run)
+        sqlite3_bind_int64(st, 4, run);
+    else
+        sqlite3_bind_null(st, 4);
+    sqlite3_bind_text(st, 5, reason ? reason : "", -1, SQLITE_STATIC);
+    return done(s, st, err, errlen, "cannot record the placement");
+}
+
+int store_placements(struct store *s, struct arena *a, struct store_placement **out, size_t *n,
+                     char *err, size_t errlen)
+{
+    *out = NULL;
+    *n = 0;
+    if (!s->db)
+        return 0;
+    sqlite3_stmt *st = stmt(s, SQL_PLACEMENTS, err, errlen);
+    if (!st)
+        return -1;
+    size_t cap = 0;
+    struct store_placement *v = NULL;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        *vec_append(a, v, *n, cap, 1) = (struct store_placement){
+            col_text(a, st, 0), col_text(a, st, 1), col_text(a, st, 3),
+            sqlite3_column_int64(st, 2) };
+    sqlite3_reset(st);
+    *out = v;
+    if (rc != SQLITE_DONE)
+        return fail(s, err, errlen, "cannot read placements");
     return 0;
 }
 

@@ -45,7 +45,7 @@
 struct arena;
 struct store;
 
-#define STORE_VERSION 4          /* the schema this binary writes */
+#define STORE_VERSION 5          /* the schema this binary writes */
 #define STORE_DEFAULT_KEEP_RUNS 100000
 #define STORE_DEFAULT_KEEP_DAYS 90
 
@@ -248,6 +248,17 @@ struct store_node {
 };
 int store_nodes(struct store *s, struct arena *a, struct store_node **out, size_t *n,
                 char *err, size_t errlen);
+
+/* ---- placements: which node placement put a VM on, and why ---- */
+
+struct store_placement {
+    const char *vm, *node, *reason;
+    int64_t placed;                /* since when it is on that node (ms) */
+};
+int store_placement_put(struct store *s, int64_t run, const char *vm, const char *node,
+                        const char *reason, char *err, size_t errlen);
+int store_placements(struct store *s, struct arena *a, struct store_placement **out, size_t *n,
+                     char *err, size_t errlen);
 
 /* ---- events ---- */
 

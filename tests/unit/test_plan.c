@@ -33,7 +33,7 @@ static void test_plan__owner(void **state)
     struct virtxml_mark none = { 0 };
     assert_int_equal(own(&none, "web-1", U1, "alpha", &owner, &why), OWNER_NONE);
 
-    struct virtxml_mark ok = { "VM", "web-1", "0", "", "", "alpha", NULL, { NULL, 0 }, NULL };
+    struct virtxml_mark ok = { "VM", "web-1", "0", "", "", "alpha", NULL, { NULL, 0 }, NULL, NULL };
     ok.uuid = U1;
     assert_int_equal(own(&ok, "web-1", U1, "alpha", &owner, &why), OWNER_OURS);
     assert_string_equal(owner, "alpha");
@@ -53,7 +53,7 @@ static void test_plan__owner(void **state)
     assert_int_equal(own(&ok, "web-1", U2, "alpha", &owner, &why), OWNER_MISMATCH);
     assert_non_null(strstr(why, "not its own"));
     /* an empty mark, a mark of another kind */
-    struct virtxml_mark empty = { "", NULL, NULL, NULL, NULL, NULL, NULL, { NULL, 0 }, NULL };
+    struct virtxml_mark empty = { "", NULL, NULL, NULL, NULL, NULL, NULL, { NULL, 0 }, NULL, NULL };
     assert_int_equal(own(&empty, "web-1", U1, "alpha", &owner, &why), OWNER_MISMATCH);
     assert_non_null(strstr(why, "empty"));
     struct virtxml_mark net = ok;
@@ -63,7 +63,7 @@ static void test_plan__owner(void **state)
     noproj.project = "";
     assert_int_equal(own(&noproj, "web-1", U1, "alpha", &owner, &why), OWNER_MISMATCH);
     /* a mark of an earlier release: project default, checked by kind and name */
-    struct virtxml_mark legacy = { "VM", "web-1", "0", "", "", NULL, NULL, { NULL, 0 }, NULL };
+    struct virtxml_mark legacy = { "VM", "web-1", "0", "", "", NULL, NULL, { NULL, 0 }, NULL, NULL };
     assert_int_equal(own(&legacy, "web-1", U1, "default", &owner, &why), OWNER_OURS);
     assert_int_equal(own(&legacy, "web-1", U1, "alpha", &owner, &why), OWNER_FOREIGN);
     assert_string_equal(owner, "default");
@@ -88,7 +88,7 @@ static struct obs_host *host_with(struct arena *ar, const struct model *m, bool 
     *d->vm = *(const struct model_vm *)model_find(m, MODEL_VM, "web-1");
     d->vm->obj.file = NULL;
     d->uuid = "44444444-0000-4000-8000-000000000001";
-    d->mark = (struct virtxml_mark){ "VM", "web-1", "0", "", "", "default", d->uuid, { NULL, 0 }, NULL };
+    d->mark = (struct virtxml_mark){ "VM", "web-1", "0", "", "", "default", d->uuid, { NULL, 0 }, NULL, NULL };
     d->active = d->persistent = true;
     d->paused = paused;
     d->paused_why = ioerror ? "an I/O error" : starting ? "starting up" : "paused by the user";
@@ -115,7 +115,7 @@ static void test_plan__paused(void **state)
                  "spec: {memory: 64MiB}\n");
     assert_int_equal(l.d.errors, 0);
     struct arena *ar = arena_new();
-    struct plan_opts po = { false, false, -1, false };
+    struct plan_opts po = { false, false, -1, false, NULL };
 
     /* paused by hand: drift, resumed */
     struct obs_host *h = host_with(ar, l.m, true, false, false);

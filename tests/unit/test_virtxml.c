@@ -51,7 +51,7 @@ static void boot_and_seed_round_trip(void **state)
     assert_non_null(strstr(ci->meta_text, "instance-id: x-1"));
     assert_non_null(strstr(ci->meta_text, "local-hostname: g"));
     struct virtxml_mark mark = { "VM", "g", "0", "", "", "default", NULL, { NULL, 0 },
-                                 ci->digest };
+                                 ci->digest, NULL };
     char *xml = virtxml_domain_encode(l.m, vm, NULL, &mark);
     assert_non_null(strstr(xml, "<kernel>/srv/k</kernel>"));
     assert_non_null(strstr(xml, "<log file=\"/var/log/g.log\""));
@@ -97,7 +97,8 @@ static void domain_round_trip(void **state)
     const struct model_vm *vm = (const struct model_vm *)model_find(l.m, MODEL_VM, "web-1");
     struct model_label lv[] = { { "app", "web" }, { "tier", "a&b\"<" } };
     struct virtxml_mark mark = { "VM", "web-1", "00ff", "vms.yaml", "", "alpha",
-                                 "33333333-0000-0000-0000-000000000001", { lv, 2 }, NULL };
+                                 "33333333-0000-0000-0000-000000000001", { lv, 2 }, NULL,
+                                 "pack: the fullest node that fits" };
     char *xml = virtxml_domain_encode(l.m, vm, "33333333-0000-0000-0000-000000000001", &mark);
     assert_non_null(strstr(xml, "<source pool=\"local\" volume=\"d\"/>"));
 
@@ -112,6 +113,7 @@ static void domain_round_trip(void **state)
     assert_int_equal(dx.mark.labels.n, 2);
     assert_string_equal(dx.mark.labels.v[1].key, "tier");
     assert_string_equal(dx.mark.labels.v[1].value, "a&b\"<");
+    assert_string_equal(dx.mark.placement, "pack: the fullest node that fits");
     assert_string_equal(dx.uuid, "33333333-0000-0000-0000-000000000001");
     assert_false(dx.active);
     assert_string_equal(dx.src[1].target, "sda");
@@ -174,7 +176,7 @@ static void network_round_trip(void **state)
         (const struct model_network *)model_find(l.m, MODEL_NETWORK, "lab");
     struct virtxml_dhcp_host hosts[] = { { "52:54:00:00:00:01", "10.10.0.5", "web-1" } };
     struct virtxml_mark mark = { "Network", "lab", "1", "", "", "alpha",
-                                 "55555555-0000-4000-8000-000000000001", { NULL, 0 }, NULL };
+                                 "55555555-0000-4000-8000-000000000001", { NULL, 0 }, NULL, NULL };
     char *xml = virtxml_network_encode(net, hosts, 1, &mark);
     assert_null(strstr(xml, "<forward"));      /* isolated */
     struct arena *a = arena_new();

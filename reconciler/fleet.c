@@ -1,0 +1,472 @@
+/* fleet.c — a session over every Node of the manifests. See fleet.h.
+ *
+ * Decisions an operator relies on:
+ * - Every Node is connected and observed, also when -c or --node narrows
+ *   the run to one: placement must know where every VM runs, or it could
+ *   create a second copy of a VM that runs on a node it did not look at.
+ *   A node that cannot be reached does not stop the others: its objects
+ *   wait (a note), the VMs placement last put there stay there (the store
+ *   remembers), and nothing new is placed on it.
+ * - A Network or Pool is defined on the nodes its spec.nodes lists, or on
+ *   every node when it lists none. An Image is wherever a Disk placed on a
+ *   node is made from it. A Disk goes with the VM that uses it; a Disk no
+ *   VM uses is planned on the first node (by name) its pool is defined on.
+ * - Capacity: a Node's capacity, else what the host reports, counted 1:1
+ *   (declare capacity.cpus larger than the host to overcommit CPUs). Every
+ *   declared VM counts with its maximum cpus and memory, running or not;
+ *   domains qkvm does not place count while they run.
+ */
+#include "fleet.h"
+
+#include "arena.h"
+#include "observe.h"
+#include "owned.h"
+#include "place.h"
+#include "vec.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void say(const struct session *s, enum session_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(const struct session *s, enum session_level level, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (s->o->say)
+        s->o->say(s->o->payload, level, msg);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- connect and observe, one thread per node ---- */
+
+struct job {
+    struct session_node *n;
+    const struct session *s;
+    char err[1024];
+};
+
+static void *connect_job(void *arg)
+{
+    struct job *j = arg;
+    struct session_node *n = j->n;
+    n->v = virt_open(n->uri, &j->s->o->virt, j->err, sizeof(j->err));
+    if (n->v && virt_node_info(n->v, &n->host_cpus, &n->host_memory, j->err,
+                               sizeof(j->err)) < 0) {
+        virt_close(n->v);
+        n->v = NULL;
+    }
+    return NULL;
+}
+
+static void *observe_job(void *arg)
+{
+    struct job *j = arg;
+    struct session_node *n = j->n;
+    double t0 = now();
+    n->obs = observe_host(n->v, j->s->m, n->own,
+                          j->s->o->need & SESSION_DEEP ? OBSERVE_DEEP : 0, j->err,
+                          sizeof(j->err));
+    n->t_observe = now() - t0;
+    return NULL;
+}
+
+/* Run fn for every node that needs it, all at once; signals stay with the
+ * main thread (Ctrl-C is the apply's business). */
+static void run_jobs(struct job *jobs, size_t n, void *(*fn)(void *), bool connected_only)
+{
+    pthread_t *t = xcalloc(n + 1, sizeof(*t));
+    bool *started = xcalloc(n + 1, sizeof(*started));
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (size_t i = 0; i < n; i++) {
+        if (connected_only && !jobs[i].n->v)
+            continue;
+        jobs[i].err[0] = '\0';
+        started[i] = pthread_create(&t[i], NULL, fn, &jobs[i]) == 0;
+        if (!started[i])
+            fn(&jobs[i]);            /* no thread to be had: here, in turn */
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    for (size_t i = 0; i < n; i++)
+        if (started[i])
+            pthread_join(t[i], NULL);
+    free(t);
+    free(started);
+}
+
+/* ---- placement ---- */
+
+static long node_index(const struct session *s, const char *name)
+{
+    for (size_t i = 0; i < s->nnodes; i++)
+        if (strcmp(s->nodes[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+static void place(struct session *s)
+{
+    const struct model *m = s->m;
+    size_t nv = m->len[MODEL_VM], nn = s->nnodes;
+    const char *project = model_project_name(m);
+    struct place_node *pn = arena_alloc(s->a, (nn + 1) * sizeof(*pn));
+    long *current = arena_alloc(s->a, (nv + 1) * sizeof(*current));
+    const char **reason = arena_alloc(s->a, (nv + 1) * sizeof(*reason));
+    bool *active = arena_alloc(s->a, (nv + 1) * sizeof(*active));
+    for (size_t i = 0; i < nv; i++)
+        current[i] = -1;
+    for (size_t k = 0; k < nn; k++) {
+        struct session_node *n = &s->nodes[k];
+        const struct node_capacity *cap = &n->decl->spec.capacity;
+        n->cpus = cap->cpus ? cap->cpus : n->host_cpus;
+        n->memory = cap->memory ? cap->memory : n->host_memory;
+        pn[k] = (struct place_node){ n->name, &n->decl->obj.meta.labels,
+                                     n->decl->spec.maintenance, n->obs != NULL, n->cpus,
+                                     n->memory, 0, 0 };
+        if (!n->obs)
+            continue;
+        for (size_t d = 0; d < n->obs->ndoms; d++) {
+            const struct obs_domain *od = &n->obs->doms[d];
+            const char *owner, *why;
+            const struct model_object *want = model_find(m, MODEL_VM, od->name);
+            bool ours = plan_owner(s->a, &od->mark, "VM", od->name, od->uuid, project, &owner,
+                                   &why) == OWNER_OURS;
+            if (want && ours) {
+                size_t i = 0;
+                while (m->objs[MODEL_VM][i] != want)
+                    i++;
+                /* defined on several nodes: the running copy is the one */
+                if (current[i] < 0 || (od->active && !active[i])) {
+                    current[i] = (long)k;
+                    active[i] = od->active;
+                    reason[i] = od->mark.placement;
+                }
+                continue;
+            }
+            if (od->active) {
+                pn[k].used_cpus += od->vm->spec.max_cpus;
+                pn[k].used_memory += od->vm->spec.max_memory;
+            }
+        }
+    }
+    /* A VM last placed on a node that cannot be seen now stays there. */
+    struct store_placement *rec = NULL;
+    size_t nrec = 0;
+    char err[1024];
+    if (s->st && store_placements(s->st, s->a, &rec, &nrec, err, sizeof(err)) < 0)
+        say(s, SESSION_WARNING, "%s", err);
+    for (size_t r = 0; r < nrec; r++) {
+        const struct model_object *want = model_find(m, MODEL_VM, rec[r].vm);
+        long k = node_index(s, rec[r].node);
+        if (!want || k < 0 || s->nodes[k].obs)
+            continue;
+        size_t i = 0;
+        while (m->objs[MODEL_VM][i] != want)
+            i++;
+        if (current[i] < 0) {
+            current[i] = k;
+            reason[i] = rec[r].reason;
+        }
+    }
+    s->placed = arena_alloc(s->a, (nv + 1) * sizeof(*s->placed));
+    struct place_input in = { m, pn, nn, current, reason };
+    place_vms(s->a, &in, s->placed);
+    for (size_t i = 0; i < nv; i++) {
+        long k = s->placed[i].node;
+        if (k < 0)
+            continue;
+        const struct model_vm *vm = (const struct model_vm *)m->objs[MODEL_VM][i];
+        s->nodes[k].vms++;
+        s->nodes[k].alloc_cpus += vm->spec.max_cpus;
+        s->nodes[k].alloc_memory += vm->spec.max_memory;
+    }
+    /* Moving a VM between nodes is not done by this release: one that
+     * should move stays where it is defined, and the plan says so. */
+    s->moves = arena_alloc(s->a, (nv + 1) * sizeof(*s->moves));
+    for (size_t i = 0; i < nv; i++) {
+        struct place_out *p = &s->placed[i];
+        if (p->from < 0 || p->node == p->from)
+            continue;
+        s->moves[i] = p->node >= 0
+            ? arena_printf(s->a, "should move from %s to %s (%s), but this release does not "
+                                 "move VMs between nodes: it stays on %s",
+                           s->nodes[p->from].name, s->nodes[p->node].name, p->reason,
+                           s->nodes[p->from].name)
+            : arena_printf(s->a, "cannot stay on %s, and no node can take it (%s): it stays "
+                                 "on %s", s->nodes[p->from].name, p->reason,
+                           s->nodes[p->from].name);
+        p->node = p->from;
+        p->reason = "stays where it is defined (a move is pending)";
+    }
+    for (size_t k = 0; k < nn; k++) {
+        s->nodes[k].alloc_cpus += pn[k].used_cpus;
+        s->nodes[k].alloc_memory += pn[k].used_memory;
+    }
+}
+
+const struct session_node *session_vm_node(const struct session *s, const char *vm,
+                                           const char **why)
+{
+    if (!s->placed || !s->m)
+        return NULL;
+    const struct model_object *o = model_find(s->m, MODEL_VM, vm);
+    if (!o)
+        return NULL;
+    for (size_t i = 0; i < s->m->len[MODEL_VM]; i++)
+        if (s->m->objs[MODEL_VM][i] == o) {
+            if (s->placed[i].node < 0)
+                return NULL;
+            if (why)
+                *why = s->placed[i].reason;
+            return &s->nodes[s->placed[i].node];
+        }
+    return NULL;
+}
+
+/* ---- each node's view of the manifests ---- */
+
+struct keep {
+    const struct session *s;
+    size_t node;
+};
+
+/* The node a Disk is planned on: its VM's, else the first node its pool
+ * is defined on; -1 when neither. */
+static long disk_node(const struct session *s, const struct model_disk *d)
+{
+    const struct model *m = s->m;
+    for (size_t i = 0; i < m->len[MODEL_VM]; i++) {
+        const struct model_vm *vm = (const struct model_vm *)m->objs[MODEL_VM][i];
+        for (size_t j = 0; j < vm->spec.disks.n; j++)
+            if (strcmp(vm->spec.disks.v[j].disk, d->obj.meta.name) == 0)
+                return s->placed[i].node;
+    }
+    const struct model_pool *p = (const struct model_pool *)model_find(m, MODEL_POOL,
+                                                                      d->spec.pool);
+    for (size_t k = 0; p && k < s->nnodes; k++)
+        if (place_pool_on(p, s->nodes[k].name))
+            return (long)k;
+    return -1;
+}
+
+static bool keep(void *payload, const struct model_object *o)
+{
+    const struct keep *x = payload;
+    const struct session *s = x->s;
+    const char *node = s->nodes[x->node].name;
+    switch (o->kind) {
+    case MODEL_NETWORK: return place_network_on((const struct model_network *)o, node);
+    case MODEL_POOL: return place_pool_on((const struct model_pool *)o, node);
+    case MODEL_DISK: return disk_node(s, (const struct model_disk *)o) == (long)x->node;
+    case MODEL_VM: {
+        const struct session_node *n = session_vm_node(s, o->meta.name, NULL);
+        return n == &s->nodes[x->node];
+    }
+    default: return true;         /* Node, Image, Policy, Project */
+    }
+}
+
+/* ---- the run ---- */
+
+static enum session_status fail(struct session *s, const char *error)
+{
+    session_end(s, STORE_RUN_ERROR, "", error);
+    return SESSION_FAILED;
+}
+
+static const char *node_list(struct session *s)
+{
+    const char *l = "";
+    for (size_t i = 0; i < s->nnodes; i++)
+        l = arena_printf(s->a, "%s%s%s: %s", l, i ? ", " : "", s->nodes[i].name,
+                         s->nodes[i].uri);
+    return l;
+}
+
+static enum session_status select_nodes(struct session *s)
+{
+    const struct session_opts *o = s->o;
+    size_t hits = 0;
+    for (size_t i = 0; i < s->nnodes; i++) {
+        struct session_node *n = &s->nodes[i];
+        n->selected = (!o->connect && !o->node) ||
+                      (o->node && strcmp(o->node, n->name) == 0) ||
+                      (o->connect && strcmp(o->connect, n->uri) == 0);
+        hits += n->selected;
+    }
+    if (hits)
+        return SESSION_OK;
+    const char *msg = o->node
+        ? arena_printf(s->a, "--node %s: the manifests declare no such Node (%s)", o->node,
+                       node_list(s))
+        : arena_printf(s->a, "-c %s: no Node of the manifests has that uri (%s); name one of "
+                             "them, or --node NAME", o->connect, node_list(s));
+    say(s, SESSION_ERROR, "%s", msg);
+    return fail(s, msg);
+}
+
+static const char *placement_of(void *payload, const char *vm)
+{
+    const char *why = NULL;
+    return session_vm_node(payload, vm, &why) ? why : NULL;
+}
+
+enum session_status fleet_open(struct session *s)
+{
+    const struct session_opts *o = s->o;
+    const struct model *m = s->m;
+    bool soft = o->need & SESSION_CONNECT_SOFT;
+    char err[1024];
+    s->nnodes = m->len[MODEL_NODE];
+    s->nodes = arena_alloc(s->a, s->nnodes * sizeof(*s->nodes));
+    for (size_t i = 0; i < s->nnodes; i++) {
+        const struct model_node *d = (const struct model_node *)m->objs[MODEL_NODE][i];
+        s->nodes[i] = (struct session_node){ .name = d->obj.meta.name, .uri = d->spec.uri,
+                                             .decl = d };
+    }
+    enum session_status rc = select_nodes(s);
+    if (rc != SESSION_OK)
+        return rc;
+    struct job *jobs = arena_alloc(s->a, s->nnodes * sizeof(*jobs));
+    for (size_t i = 0; i < s->nnodes; i++)
+        jobs[i] = (struct job){ .n = &s->nodes[i], .s = s };
+    double t0 = now();
+    run_jobs(jobs, s->nnodes, connect_job, false);
+    for (size_t i = 0; i < s->nnodes; i++) {
+        struct session_node *n = &s->nodes[i];
+        if (!n->v) {
+            n->error = arena_strdup(s->a, jobs[i].err);
+            continue;
+        }
+        n->uri = arena_strdup(s->a, virt_uri(n->v));
+        if (s->st && !(n->own = owned_from_store(s->st, n->uri, err, sizeof(err)))) {
+            say(s, SESSION_ERROR, "cannot read the ownership records: %s", err);
+            return fail(s, err);
+        }
+    }
+    run_jobs(jobs, s->nnodes, observe_job, true);
+    size_t up = 0;
+    for (size_t i = 0; i < s->nnodes; i++) {
+        struct session_node *n = &s->nodes[i];
+        if (n->v && !n->obs)
+            n->error = arena_printf(s->a, "cannot observe %s: %s", n->uri, jobs[i].err);
+        up += n->obs != NULL;
+        const char *state = n->obs ? "ready" : "unreachable";
+        if (s->run && store_node_seen(s->st, s->run, n->uri, n->name, state,
+                                      n->error ? n->error : "", err, sizeof(err)) < 0)
+            say(s, SESSION_WARNING, "%s", err);
+        if (n->error)
+            say(s, n->selected && !soft ? SESSION_ERROR : SESSION_WARNING, "node %s: %s%s",
+                n->name, n->error, soft ? "; showing what was last recorded" : "");
+        if (o->verbose && n->obs)
+            say(s, SESSION_VERBOSE, "node %s (%s): observe %.1f ms (%zu domains; %lu libvirt "
+                                    "calls)", n->name, n->uri, n->t_observe * 1e3,
+                n->obs->ndoms, n->obs->calls);
+    }
+    s->t_observe = now() - t0;
+    if (o->verbose)
+        say(s, SESSION_VERBOSE, "%zu node%s observed in %.1f ms (in parallel)", up,
+            up == 1 ? "" : "s", s->t_observe * 1e3);
+    place(s);
+    /* the plan of each selected node, over what is placed on it */
+    struct plan_opts po = o->plan;
+    po.fleet = m;
+    struct plan **parts = arena_alloc(s->a, s->nnodes * sizeof(*parts));
+    const char **names = arena_alloc(s->a, s->nnodes * sizeof(*names));
+    struct session_node *only = NULL;
+    size_t nparts = 0, unreachable = 0;
+    for (size_t i = 0; i < s->nnodes; i++) {
+        struct session_node *n = &s->nodes[i];
+        if (!n->selected)
+            continue;
+        s->nselected++;
+        only = n;
+        struct keep k = { s, i };
+        n->view = model_view(m, keep, &k);
+        if (n->obs && (o->need & SESSION_PLAN)) {
+            n->plan = plan_build(n->view, n->obs, &po);
+            for (size_t j = 0; j < n->plan->n; j++)
+                if (n->plan->v[j].kind == MODEL_VM)
+                    n->plan->v[j].placement = placement_of(s, n->plan->v[j].name);
+        }
+        unreachable += !n->obs;
+        parts[nparts] = n->plan;
+        names[nparts++] = n->name;
+    }
+    if (!up || (s->nselected == 1 && !only->obs)) {
+        if (!soft)
+            return fail(s, only && only->error ? only->error : "no node could be reached");
+        if (s->nselected == 1) {
+            s->uri = only->uri;
+            s->node = only->name;
+        }
+        return SESSION_OK;
+    }
+    if (s->nselected == 1) {
+        s->v = only->v;
+        s->obs = only->obs;
+        s->uri = only->uri;
+        s->node = only->name;
+        s->plan = only->plan;
+    }
+    if (!(o->need & SESSION_PLAN))
+        return SESSION_OK;
+    if (s->nselected > 1) {
+        s->plan = plan_merge(parts, names, nparts, model_project_name(m));
+    }
+    for (size_t i = 0; i < s->nnodes; i++) {
+        const struct session_node *n = &s->nodes[i];
+        if (n->selected && !n->obs)
+            plan_add_note(s->plan, NOTE_UNREACHABLE, MODEL_NODE, n->name, NULL,
+                          arena_printf(s->plan->arena, "%s; its %zu VM%s and everything "
+                                       "else on it wait for the next run", n->error, n->vms,
+                                       n->vms == 1 ? "" : "s"));
+    }
+    for (size_t i = 0; i < m->len[MODEL_VM]; i++) {
+        const struct place_out *p = &s->placed[i];
+        const char *name = m->objs[MODEL_VM][i]->meta.name;
+        if (p->node < 0)
+            plan_add_note(s->plan, NOTE_UNSCHEDULABLE, MODEL_VM, name, NULL,
+                          arena_printf(s->plan->arena, "unschedulable: %s", p->reason));
+        else if (s->moves[i])
+            plan_add_note(s->plan, NOTE_BLOCKED, MODEL_VM, name, s->nodes[p->node].name,
+                          s->moves[i]);
+    }
+    (void)unreachable;
+    if (s->run && s->uri)
+        store_run_set_node(s->st, s->run, s->uri, err, sizeof(err));
+    return SESSION_OK;
+}
+
+void fleet_close(struct session *s)
+{
+    for (size_t i = 0; i < s->nnodes; i++) {
+        struct session_node *n = &s->nodes[i];
+        plan_free(n->plan);
+        observe_free(n->obs);
+        owned_free(n->own);
+        virt_close(n->v);
+        model_free(n->view);
+    }
+    if (s->nselected > 1)
+        plan_free(s->plan);
+    s->plan = NULL;
+    s->obs = NULL;
+    s->v = NULL;
+}

@@ -1,0 +1,76 @@
+/* place.h — which node each VM runs on. Pure: no I/O, no clock, no
+ * randomness; the same input gives the same placement on any machine.
+ *
+ * Filters (hard): spec.node, nodeSelector, maintenance, a node that was not
+ * observed this run (nothing new lands where qkvm cannot see), capacity
+ * (cpus and memory offered minus what the VMs placed there and the
+ * domains placement does not place take), the Networks and Pools the VM
+ * needs are defined there (spec.nodes), anti-affinity (a Policy with
+ * placement.antiAffinity: no two of the VMs it selects on one node).
+ * Scores: the VM's Policy's placement.strategy, spread (the most free
+ * after placing: the smaller of the free cpu and memory fractions) or pack
+ * (the least free that fits); a node already running a VM that matches one
+ * of the Policy's placement.affinity label sets is preferred to any other;
+ * ties go to the node whose name sorts first.
+ *
+ * Stable: a VM defined on a node (ours) stays there unless that node is in
+ * maintenance, its pin names another node, its nodeSelector no longer
+ * matches, a Network or Pool it needs is no longer defined there, or
+ * anti-affinity puts another VM it must not share a node with there first
+ * (by name). Capacity is not re-checked for a VM that stays: it is already
+ * there (moving VMs to even out load is rebalance's job). A VM whose node
+ * was not observed this run stays on it: moving it is failover's decision.
+ *
+ * Order: VMs that stay take their capacity first; then the others by the
+ * ha.priority of their Policy (highest first), then by name.
+ */
+#ifndef QKVM_PLACE_H
+#define QKVM_PLACE_H
+
+#include "model.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+
+struct place_node {
+    const char *name;
+    const struct model_labels *labels;
+    bool maintenance;
+    bool up;                  /* observed this run */
+    int64_t cpus;             /* offered to VMs: Node capacity, else the host's */
+    uint64_t memory;          /* bytes */
+    int64_t used_cpus;        /* taken by domains placement does not place */
+    uint64_t used_memory;
+};
+
+struct place_input {
+    const struct model *m;                 /* sorted */
+    const struct place_node *nodes;        /* sorted by name */
+    size_t nn;
+    /* per m->objs[MODEL_VM][i]: the node it is defined on (qkvm's, this
+     * project's), or -1; and the reason its mark records, or NULL */
+    const long *current;
+    const char *const *current_reason;
+};
+
+struct place_out {
+    long node;                /* -1: unschedulable */
+    long from;                /* where it is defined now, -1 */
+    const char *reason;       /* why this node; unschedulable: every node and why not */
+};
+
+/* out: one per m->objs[MODEL_VM][i]. Strings in a. */
+void place_vms(struct arena *a, const struct place_input *in, struct place_out *out);
+
+/* The Networks and Pools a node has: declared with no spec.nodes, or
+ * listing it. */
+bool place_network_on(const struct model_network *n, const char *node);
+bool place_pool_on(const struct model_pool *p, const char *node);
+
+/* A VM's ha priority (its first matching Policy with ha), 0 by default. */
+int64_t place_priority(const struct model *m, const struct model_vm *vm);
+
+#endif
