@@ -681,6 +681,100 @@ static int vm_mark_live(struct run *r, const struct model_vm *want, const char *
     return rc;
 }
 
+/* A migration's progress: rewritten in place on a terminal; elsewhere a
+ * line every 10% (a pipe to a log keeps a record without flooding it). */
+struct move_progress {
+    const struct run *r;
+    const char *vm, *target;
+    unsigned shown;
+};
+
+static void move_progress(void *payload, uint64_t done, uint64_t total)
+{
+    struct move_progress *p = payload;
+    FILE *log = p->r->o->log;
+    unsigned pct = (unsigned)(done * 100 / total);
+    if (!log || (pct / 10 == p->shown / 10 && !p->r->o->tty))
+        return;
+    p->shown = pct;
+    flockfile(log);
+    if (p->r->o->tty)
+        fprintf(log, "\r\033[K");
+    fprintf(log, "%s%svm/%s: migrating to %s: %u%% of %.1f MiB of memory copied%s",
+            p->r->o->node ? p->r->o->node : "", p->r->o->node ? ": " : "", p->vm, p->target,
+            pct, (double)total / 1048576.0, p->r->o->tty ? "" : "\n");
+    fflush(log);
+    funlockfile(log);
+}
+
+/* The domain's mark on the node it moved to: the same, with why it is
+ * there now. */
+static int mark_moved(struct run *r, struct virt *to, const struct obs_domain *od,
+                      const char *placement, bool live)
+{
+    struct virtxml_mark m = od->mark;
+    m.placement = placement;
+    char *xml = virtxml_mark_encode(&m);
+    int rc = virt_domain_set_metadata(to, od->name, xml, VIRTXML_NS_PREFIX, VIRTXML_NS, live,
+                                      r->err, sizeof(r->err));
+    free(xml);
+    return rc;
+}
+
+/* Move a VM to another node. Running: a live migration (see
+ * virt_domain_migrate); its disks are on shared pools, which the plan
+ * checked. Not running: its definition is defined on the target, then
+ * undefined here; when the undefine fails, the copy on the target is
+ * undefined again, so the VM is defined on exactly one node. */
+static int vm_migrate(struct run *r, const struct plan_action *a, const struct obs_domain *od)
+{
+    struct virt *to = r->o->node_virt ? r->o->node_virt(r->o->placement_payload, a->target)
+                                      : NULL;
+    if (!to || !od) {
+        snprintf(r->err, sizeof(r->err), "node %s cannot be reached", a->target);
+        return -1;
+    }
+    const char *placement = r->o->placement ? r->o->placement(r->o->placement_payload, a->name)
+                                            : NULL;
+    if (a->live) {
+        struct move_progress mp = { r, a->name, a->target, 0 };
+        if (virt_domain_migrate(r->v, a->name, virt_uri(to), true, move_progress, &mp, r->err,
+                                sizeof(r->err)) < 0)
+            return -1;
+        if (r->o->log && r->o->tty)
+            fprintf(r->o->log, "\r\033[K");
+        /* moved: a mark that cannot be updated is said, not a failure */
+        if (mark_moved(r, to, od, placement, true) < 0) {
+            fprintf(stderr, "qkvm: warning: vm/%s moved to %s, but its mark was not updated: %s\n",
+                    a->name, a->target, r->err);
+            r->err[0] = '\0';
+        }
+        return 0;
+    }
+    char *xml = virt_domain_inactive_xml(r->v, a->name, r->err, sizeof(r->err));
+    if (!xml)
+        return -1;
+    int rc = virt_domain_define(to, xml, r->err, sizeof(r->err));
+    free(xml);
+    if (rc < 0)
+        return -1;
+    if (virt_domain_undefine(r->v, a->name, r->err, sizeof(r->err)) < 0) {
+        char undo[512];
+        if (virt_domain_undefine(to, a->name, undo, sizeof(undo)) < 0) {
+            size_t len = strlen(r->err);
+            snprintf(r->err + len, sizeof(r->err) - len, "; and the copy defined on %s could "
+                     "not be undefined again (%s): it is defined on both nodes", a->target, undo);
+        }
+        return -1;
+    }
+    if (mark_moved(r, to, od, placement, false) < 0) {
+        fprintf(stderr, "qkvm: warning: vm/%s moved to %s, but its mark was not updated: %s\n",
+                a->name, a->target, r->err);
+        r->err[0] = '\0';
+    }
+    return 0;
+}
+
 static const char *key_of(const char *field, const char *prefix, char *buf, size_t size)
 {
     size_t n = strlen(prefix);
@@ -820,6 +914,8 @@ static int do_vm(struct run *r, const struct plan_action *a)
                 if (a->changes[i].how == DIFF_LIVE && vm_live(r, want, od, &a->changes[i]) < 0)
                     return -1;
         return vm_define(r, want, od ? od->uuid : NULL);
+    case PLAN_MIGRATE:
+        return vm_migrate(r, a, od);
     case PLAN_DELETE:
         /* a paused guest cannot take the ACPI power button: resumed first */
         if (od && od->active && od->paused && virt_domain_resume(r->v, a->name, err, el) < 0)
@@ -926,7 +1022,7 @@ static const char *past(enum plan_verb v)
 {
     static const char *const words[PLAN_VERB_COUNT] = {
         "created", "updated", "replaced", "deleted", "started", "stopped", "adopted",
-        "restarted", "paused", "resumed",
+        "restarted", "paused", "resumed", "migrated",
     };
     return words[v];
 }
@@ -935,7 +1031,7 @@ static const char *reason_of(enum plan_verb v)
 {
     static const char *const words[PLAN_VERB_COUNT] = {
         "Created", "Updated", "Replaced", "Deleted", "Started", "Stopped", "Adopted",
-        "Restarted", "Paused", "Resumed",
+        "Restarted", "Paused", "Resumed", "Migrated",
     };
     return words[v];
 }

@@ -59,6 +59,9 @@ struct apply_opts {
     const char *(*placement)(void *payload, const char *vm);
     void *placement_payload;
     bool signals_caught;       /* the caller called apply_catch_signals (several nodes at once) */
+    /* a fleet's: the connection to another node (a migration's target);
+     * called with placement_payload */
+    struct virt *(*node_virt)(void *payload, const char *node);
 };
 
 /* SIGINT and SIGTERM stop an apply after the actions under way (on) and

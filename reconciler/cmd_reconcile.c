@@ -159,6 +159,55 @@ static void *unit_apply(void *arg)
     return NULL;
 }
 
+static struct virt *node_virt(void *payload, const char *node)
+{
+    const struct session *s = payload;
+    for (size_t i = 0; i < s->nnodes; i++)
+        if (strcmp(s->nodes[i].name, node) == 0)
+            return s->nodes[i].v;
+    return NULL;
+}
+
+static void unit_not_started(struct unit_run *x, const char *why);
+
+/* The units of one phase (the nodes' own plans, or the moves), each in
+ * a thread with its own connection to the state database. */
+static void run_phase(struct session *s, struct unit_run *x, size_t nu, bool moves,
+                      struct arena *a)
+{
+    pthread_t *t = arena_alloc(a, (nu + 1) * sizeof(*t));
+    bool *started = arena_alloc(a, (nu + 1) * sizeof(*started));
+    sigset_t all, old;
+    sigfillset(&all);
+    for (size_t i = 0; i < nu; i++) {
+        if (x[i].u->moves != moves)
+            continue;
+        if (!x[i].u->plan->n) {
+            x[i].res.status = xcalloc(1, sizeof(*x[i].res.status));
+            x[i].res.error = xcalloc(1, sizeof(*x[i].res.error));
+            continue;
+        }
+        x[i].st = session_store(s->o, STORE_WRITE);
+        if (!x[i].st) {
+            unit_not_started(&x[i], "not started: the state database cannot be opened");
+            continue;
+        }
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        started[i] = pthread_create(&t[i], NULL, unit_apply, &x[i]) == 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (!started[i])
+            unit_apply(&x[i]);
+    }
+    for (size_t i = 0; i < nu; i++) {
+        if (started[i])
+            pthread_join(t[i], NULL);
+        if (x[i].u->moves == moves) {
+            store_close(x[i].st);
+            x[i].st = NULL;
+        }
+    }
+}
+
 /* Nothing could be started on this node: every action skipped, said why. */
 static void unit_not_started(struct unit_run *x, const char *why)
 {
@@ -183,13 +232,20 @@ static void record_placements(struct session *s, const struct session_unit *u,
     if (!s->nnodes || !s->run)
         return;
     for (size_t i = 0; i < u->m->len[MODEL_VM]; i++) {
-        const char *vm = u->m->objs[MODEL_VM][i]->meta.name, *why = NULL;
+        const char *vm = u->m->objs[MODEL_VM][i]->meta.name, *why = NULL, *node = u->name;
         bool ok = true;
-        for (size_t k = 0; res && k < u->plan->n && ok; k++)
-            ok = !(u->plan->v[k].kind == MODEL_VM && strcmp(u->plan->v[k].name, vm) == 0 &&
-                   res->status[k] != APPLY_DONE);
+        for (size_t k = 0; res && k < u->plan->n && ok; k++) {
+            const struct plan_action *pa = &u->plan->v[k];
+            if (pa->kind != MODEL_VM || strcmp(pa->name, vm) != 0)
+                continue;
+            ok = res->status[k] == APPLY_DONE;
+            if (pa->target)
+                node = pa->target;       /* it moved there */
+        }
+        if (u->moves && !res)
+            ok = false;                  /* a move not made: it is still where it was */
         if (ok && session_vm_node(s, vm, &why) &&
-            store_placement_put(s->st, s->run, vm, u->name, why, err, sizeof(err)) < 0) {
+            store_placement_put(s->st, s->run, vm, node, why, err, sizeof(err)) < 0) {
             cli_warning("%s", err);
             return;
         }
@@ -256,47 +312,29 @@ CLI_COMMAND(cmd_apply)
     };
     struct unit_run *x = arena_alloc(a, (nu + 1) * sizeof(*x));
     double t0 = cli_now();
-    if (nu == 1) {
-        x[0] = (struct unit_run){ &u[0], ao, { 0 }, s->st, 0 };
-        if (s->nnodes)
-            x[0].ao.placement = placement_reason, x[0].ao.placement_payload = s;
-        unit_apply(&x[0]);
-    } else {
-        /* every node at once; Ctrl-C stops them all */
-        pthread_t *t = arena_alloc(a, (nu + 1) * sizeof(*t));
-        bool *started = arena_alloc(a, (nu + 1) * sizeof(*started));
-        apply_catch_signals(true);
-        sigset_t all, old;
-        sigfillset(&all);
-        for (size_t i = 0; i < nu; i++) {
-            x[i] = (struct unit_run){ &u[i], ao, { 0 }, NULL, 0 };
+    for (size_t i = 0; i < nu; i++) {
+        x[i] = (struct unit_run){ &u[i], ao, { 0 }, NULL, 0 };
+        if (s->nnodes) {
+            x[i].ao.placement = placement_reason;
+            x[i].ao.node_virt = node_virt;
+            x[i].ao.placement_payload = s;
+        }
+        if (nu > 1) {
             x[i].ao.node = u[i].name;
             x[i].ao.index_base = u[i].base;
             x[i].ao.signals_caught = true;
-            x[i].ao.placement = placement_reason;
-            x[i].ao.placement_payload = s;
-            if (!u[i].plan->n) {
-                x[i].res.status = xcalloc(1, sizeof(*x[i].res.status));
-                x[i].res.error = xcalloc(1, sizeof(*x[i].res.error));
-                continue;
-            }
-            x[i].st = session_store(s->o, STORE_WRITE);
-            if (!x[i].st) {
-                unit_not_started(&x[i], "not started: the state database cannot be opened");
-                continue;
-            }
-            pthread_sigmask(SIG_SETMASK, &all, &old);
-            started[i] = pthread_create(&t[i], NULL, unit_apply, &x[i]) == 0;
-            pthread_sigmask(SIG_SETMASK, &old, NULL);
-            if (!started[i])
-                unit_apply(&x[i]);
         }
-        for (size_t i = 0; i < nu; i++)
-            if (started[i])
-                pthread_join(t[i], NULL);
+    }
+    if (nu == 1) {
+        x[0].st = s->st;
+        unit_apply(&x[0]);
+    } else {
+        /* every node at once, then the moves between nodes (what a VM
+         * needs on its new node exists by then); Ctrl-C stops them all */
+        apply_catch_signals(true);
+        run_phase(s, x, nu, false, a);
+        run_phase(s, x, nu, true, a);
         apply_catch_signals(false);
-        for (size_t i = 0; i < nu; i++)
-            store_close(x[i].st);
     }
     /* the run's result, action by action in the plan's order */
     struct apply_result res = { 0 };

@@ -112,6 +112,37 @@ static void run_jobs(struct job *jobs, size_t n, void *(*fn)(void *), bool conne
 
 /* ---- placement ---- */
 
+static const struct model_pool *pool_of(const struct model *m, const char *name)
+{
+    return (const struct model_pool *)model_find(m, MODEL_POOL, name);
+}
+
+/* Why VM vm cannot move between nodes, or NULL: each of its disks, the
+ * image a disk is made from and its cloud-init seed (in its first disk's
+ * pool) must be on a pool declared shared: true, so that the same files
+ * are there on every node. */
+static const char *not_shared(struct session *s, const struct model_vm *vm)
+{
+    const struct model *m = s->m;
+    for (size_t j = 0; j < vm->spec.disks.n; j++) {
+        const struct model_disk *d =
+            (const struct model_disk *)model_find(m, MODEL_DISK, vm->spec.disks.v[j].disk);
+        const struct model_pool *p = d ? pool_of(m, d->spec.pool) : NULL;
+        if (!p || !p->spec.shared)
+            return arena_printf(s->a, "its disk %s is on pool %s, which is not shared: "
+                                "declare shared: true on a pool every node sees (NFS, CephFS...) "
+                                "to move VMs", vm->spec.disks.v[j].disk,
+                                d ? d->spec.pool : "?");
+        const struct model_image *im = d->spec.from.image
+            ? (const struct model_image *)model_find(m, MODEL_IMAGE, d->spec.from.image) : NULL;
+        const struct model_pool *ip = im ? pool_of(m, im->spec.pool) : NULL;
+        if (im && (!ip || !ip->spec.shared))
+            return arena_printf(s->a, "its disk %s is made from image %s, whose pool %s is not "
+                                "shared", d->obj.meta.name, im->obj.meta.name, im->spec.pool);
+    }
+    return NULL;
+}
+
 static long node_index(const struct session *s, const char *name)
 {
     for (size_t i = 0; i < s->nnodes; i++)
@@ -187,6 +218,29 @@ static void place(struct session *s)
     s->placed = arena_alloc(s->a, (nv + 1) * sizeof(*s->placed));
     struct place_input in = { m, pn, nn, current, reason };
     place_vms(s->a, &in, s->placed);
+    /* A VM placement moves: live when it runs, its definition when not,
+     * and only when everything it reads is on shared pools; else it stays
+     * where it is, and the plan says why. */
+    s->moves = arena_alloc(s->a, (nv + 1) * sizeof(*s->moves));
+    s->moving = arena_alloc(s->a, (nv + 1) * sizeof(*s->moving));
+    for (size_t i = 0; i < nv; i++) {
+        struct place_out *p = &s->placed[i];
+        if (p->from < 0 || p->node == p->from)
+            continue;
+        const struct model_vm *vm = (const struct model_vm *)m->objs[MODEL_VM][i];
+        const struct session_node *from = &s->nodes[p->from];
+        const char *why = p->node < 0 ? arena_printf(s->a, "no node can take it (%s)", p->reason)
+                          : !from->obs ? arena_printf(s->a, "%s cannot be reached", from->name)
+                                       : not_shared(s, vm);
+        if (!why) {
+            s->moving[i] = true;
+            continue;
+        }
+        s->moves[i] = arena_printf(s->a, "should leave %s (%s), but %s: it stays there",
+                                   from->name, p->left ? p->left : "?", why);
+        p->node = p->from;
+        p->reason = "stays where it is defined (a move is pending)";
+    }
     for (size_t i = 0; i < nv; i++) {
         long k = s->placed[i].node;
         if (k < 0)
@@ -195,24 +249,6 @@ static void place(struct session *s)
         s->nodes[k].vms++;
         s->nodes[k].alloc_cpus += vm->spec.max_cpus;
         s->nodes[k].alloc_memory += vm->spec.max_memory;
-    }
-    /* Moving a VM between nodes is not done by this release: one that
-     * should move stays where it is defined, and the plan says so. */
-    s->moves = arena_alloc(s->a, (nv + 1) * sizeof(*s->moves));
-    for (size_t i = 0; i < nv; i++) {
-        struct place_out *p = &s->placed[i];
-        if (p->from < 0 || p->node == p->from)
-            continue;
-        s->moves[i] = p->node >= 0
-            ? arena_printf(s->a, "should move from %s to %s (%s), but this release does not "
-                                 "move VMs between nodes: it stays on %s",
-                           s->nodes[p->from].name, s->nodes[p->node].name, p->reason,
-                           s->nodes[p->from].name)
-            : arena_printf(s->a, "cannot stay on %s, and no node can take it (%s): it stays "
-                                 "on %s", s->nodes[p->from].name, p->reason,
-                           s->nodes[p->from].name);
-        p->node = p->from;
-        p->reason = "stays where it is defined (a move is pending)";
     }
     for (size_t k = 0; k < nn; k++) {
         s->nodes[k].alloc_cpus += pn[k].used_cpus;
@@ -239,12 +275,106 @@ const struct session_node *session_vm_node(const struct session *s, const char *
     return NULL;
 }
 
-/* ---- each node's view of the manifests ---- */
+/* A pool declared shared: true has the same files on every node, but
+ * each node's libvirt knows it as a pool of its own (its own UUID), and
+ * the ownership records name the pool of the node that created the
+ * volume. A volume of a shared pool that one node's records prove is
+ * qkvm's is qkvm's on every node that sees the same file. */
+static void share_records(struct session *s)
+{
+    for (size_t k = 0; k < s->nnodes; k++) {
+        struct obs_host *h = s->nodes[k].obs;
+        for (size_t i = 0; h && i < h->npools; i++) {
+            struct obs_pool *p = &h->pools[i];
+            const struct model_pool *decl = pool_of(s->m, p->name);
+            if (!decl || !decl->spec.shared)
+                continue;
+            for (size_t j = 0; j < p->nvols; j++) {
+                struct obs_volume *v = &p->vols[j];
+                for (size_t o = 0; !v->rec && !v->replaced && o < s->nnodes; o++) {
+                    const struct obs_host *oh = s->nodes[o].obs;
+                    const struct obs_pool *op = o != k && oh ? observe_pool(oh, p->name) : NULL;
+                    const struct obs_volume *ov = op ? observe_volume(op, v->name) : NULL;
+                    if (!ov || !ov->rec || !ov->path || !v->path || strcmp(ov->path, v->path))
+                        continue;
+                    v->rec = ov->rec;
+                    v->unverified = ov->unverified;
+                    v->marked = NULL;
+                }
+            }
+        }
+    }
+}
 
+static bool moving(const struct session *s, const struct model_object *o);
 struct keep {
     const struct session *s;
     size_t node;
 };
+
+/* The VMs that leave node x (what its moves act on). */
+static bool leaving(void *payload, const struct model_object *o)
+{
+    const struct keep *x = payload;
+    if (o->kind != MODEL_VM || !moving(x->s, o))
+        return false;
+    for (size_t i = 0; i < x->s->m->len[MODEL_VM]; i++)
+        if (x->s->m->objs[MODEL_VM][i] == o)
+            return x->s->placed[i].from == (long)x->node;
+    return false;
+}
+
+/* The moves of the VMs that leave a selected node: one plan per node
+ * they leave, applied after every node's own plan (a network or pool
+ * the VM needs on its new node is created first). */
+static size_t plan_moves(struct session *s)
+{
+    const struct model *m = s->m;
+    size_t n = 0;
+    for (size_t i = 0; s->moving && i < m->len[MODEL_VM]; i++) {
+        if (!s->moving[i])
+            continue;
+        const struct place_out *p = &s->placed[i];
+        struct session_node *from = &s->nodes[p->from], *to = &s->nodes[p->node];
+        if (!from->selected)
+            continue;
+        const struct model_object *vm = m->objs[MODEL_VM][i];
+        const struct obs_domain *od = observe_domain(from->obs, vm->meta.name);
+        if (!od)
+            continue;
+        if (!from->moves)
+            from->moves = plan_new(from->uri, model_project_name(m));
+        struct plan *mp = from->moves;
+        bool live = od->active;
+        size_t ai = plan_add(mp, PLAN_MIGRATE, MODEL_VM, vm->meta.name,
+                             arena_printf(mp->arena, "%s → %s (%s): %s", from->name, to->name,
+                                          live ? "live" : "not running: its definition moves",
+                                          p->left ? p->left : "placement"));
+        struct plan_action *a = &mp->v[ai];
+        a->want = vm;
+        a->target = to->name;
+        a->live = live;
+        a->placement = p->reason;
+        n++;
+    }
+    for (size_t k = 0; k < s->nnodes; k++) {
+        struct session_node *nd = &s->nodes[k];
+        struct keep kp = { s, k };
+        if (nd->moves)
+            nd->moves_view = model_view(m, leaving, &kp);
+    }
+    return n;
+}
+
+/* ---- each node's view of the manifests ---- */
+
+static bool moving(const struct session *s, const struct model_object *o)
+{
+    for (size_t i = 0; s->moving && i < s->m->len[MODEL_VM]; i++)
+        if (s->m->objs[MODEL_VM][i] == o)
+            return s->moving[i];
+    return false;
+}
 
 /* The node a Disk is planned on: its VM's, else the first node its pool
  * is defined on; -1 when neither. */
@@ -276,7 +406,7 @@ static bool keep(void *payload, const struct model_object *o)
     case MODEL_DISK: return disk_node(s, (const struct model_disk *)o) == (long)x->node;
     case MODEL_VM: {
         const struct session_node *n = session_vm_node(s, o->meta.name, NULL);
-        return n == &s->nodes[x->node];
+        return n == &s->nodes[x->node] && !moving(s, o);
     }
     default: return true;         /* Node, Image, Policy, Project */
     }
@@ -371,9 +501,13 @@ enum session_status fleet_open(struct session *s)
         if (s->run && store_node_seen(s->st, s->run, n->uri, n->name, state,
                                       n->error ? n->error : "", err, sizeof(err)) < 0)
             say(s, SESSION_WARNING, "%s", err);
-        if (n->error)
-            say(s, n->selected && !soft ? SESSION_ERROR : SESSION_WARNING, "node %s: %s%s",
-                n->name, n->error, soft ? "; showing what was last recorded" : "");
+        /* an error when the run cannot go on without it; else the plan
+         * carries a note and the run goes on */
+        if (n->error && (soft || s->nnodes > 1))
+            say(s, SESSION_WARNING, "node %s: %s%s", n->name, n->error,
+                soft ? "; showing what was last recorded" : "");
+        else if (n->error)
+            say(s, SESSION_ERROR, "node %s: %s", n->name, n->error);
         if (o->verbose && n->obs)
             say(s, SESSION_VERBOSE, "node %s (%s): observe %.1f ms (%zu domains; %lu libvirt "
                                     "calls)", n->name, n->uri, n->t_observe * 1e3,
@@ -383,12 +517,13 @@ enum session_status fleet_open(struct session *s)
     if (o->verbose)
         say(s, SESSION_VERBOSE, "%zu node%s observed in %.1f ms (in parallel)", up,
             up == 1 ? "" : "s", s->t_observe * 1e3);
+    share_records(s);
     place(s);
     /* the plan of each selected node, over what is placed on it */
     struct plan_opts po = o->plan;
     po.fleet = m;
-    struct plan **parts = arena_alloc(s->a, s->nnodes * sizeof(*parts));
-    const char **names = arena_alloc(s->a, s->nnodes * sizeof(*names));
+    struct plan **parts = arena_alloc(s->a, 2 * s->nnodes * sizeof(*parts));
+    const char **names = arena_alloc(s->a, 2 * s->nnodes * sizeof(*names));
     struct session_node *only = NULL;
     size_t nparts = 0, unreachable = 0;
     for (size_t i = 0; i < s->nnodes; i++) {
@@ -409,6 +544,12 @@ enum session_status fleet_open(struct session *s)
         parts[nparts] = n->plan;
         names[nparts++] = n->name;
     }
+    size_t nmoves = (o->need & SESSION_PLAN) ? plan_moves(s) : 0;
+    for (size_t i = 0; i < s->nnodes; i++)
+        if (s->nodes[i].moves) {
+            parts[nparts] = s->nodes[i].moves;
+            names[nparts++] = s->nodes[i].name;
+        }
     if (!up || (s->nselected == 1 && !only->obs)) {
         if (!soft)
             return fail(s, only && only->error ? only->error : "no node could be reached");
@@ -423,20 +564,26 @@ enum session_status fleet_open(struct session *s)
         s->obs = only->obs;
         s->uri = only->uri;
         s->node = only->name;
-        s->plan = only->plan;
+        if (!nmoves)
+            s->plan = only->plan;
     }
     if (!(o->need & SESSION_PLAN))
         return SESSION_OK;
-    if (s->nselected > 1) {
+    if (s->nselected > 1 || nmoves) {
         s->plan = plan_merge(parts, names, nparts, model_project_name(m));
+        s->plan_merged = true;
     }
     for (size_t i = 0; i < s->nnodes; i++) {
         const struct session_node *n = &s->nodes[i];
         if (n->selected && !n->obs)
             plan_add_note(s->plan, NOTE_UNREACHABLE, MODEL_NODE, n->name, NULL,
-                          arena_printf(s->plan->arena, "%s; its %zu VM%s and everything "
-                                       "else on it wait for the next run", n->error, n->vms,
-                                       n->vms == 1 ? "" : "s"));
+                          n->vms ? arena_printf(s->plan->arena, "unreachable (%s): nothing on it "
+                                                "is changed this run; its %zu VM%s stay%s "
+                                                "placed there", n->error, n->vms,
+                                                n->vms == 1 ? "" : "s", n->vms == 1 ? "s" : "")
+                                 : arena_printf(s->plan->arena, "unreachable (%s): nothing on it "
+                                                "is changed, and no VM is placed on it this run",
+                                                n->error));
     }
     for (size_t i = 0; i < m->len[MODEL_VM]; i++) {
         const struct place_out *p = &s->placed[i];
@@ -464,7 +611,11 @@ void fleet_close(struct session *s)
         virt_close(n->v);
         model_free(n->view);
     }
-    if (s->nselected > 1)
+    for (size_t i = 0; i < s->nnodes; i++) {
+        plan_free(s->nodes[i].moves);
+        model_free(s->nodes[i].moves_view);
+    }
+    if (s->plan_merged)
         plan_free(s->plan);
     s->plan = NULL;
     s->obs = NULL;

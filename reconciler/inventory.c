@@ -412,6 +412,9 @@ void inventory_applied(struct inventory *inv, const struct plan *p, const struct
         case PLAN_STOP:
             r->state = "shut off";
             break;
+        case PLAN_MIGRATE:
+            r->state = "moved";
+            break;
         case PLAN_CREATE:
         case PLAN_REPLACE:
             if (a->kind == MODEL_VM && r->want)

@@ -226,6 +226,16 @@ static int observe_pools(struct virt *v, struct obs_host *h, const struct model 
             p->marked = arena_strdup(a, mk);
         if (!it->active)
             continue;
+        /* a shared pool's directory changes under this node's libvirt
+         * (another node made a volume): read it again first */
+        const struct model_pool *dp = desired ? (const struct model_pool *)model_find(
+                                                    desired, MODEL_POOL, p->name) : NULL;
+        char rerr[512];
+        if (dp && dp->spec.shared && virt_pool_refresh(v, p->name, rerr, sizeof(rerr)) < 0) {
+            snprintf(err, errlen, "cannot refresh shared pool %s: %s", p->name, rerr);
+            rc = -1;
+            break;
+        }
         struct virt_list vols;
         if (virt_list_volumes(v, it, &vols, err, errlen) < 0) {
             virt_list_free(&vols);

@@ -277,6 +277,9 @@ static double free_after(const struct st *s, const struct pvm *p, size_t n)
 static int cmp_order(const void *pa, const void *pb)
 {
     const struct pvm *a = pa, *b = pb;
+    bool pa_ = a->vm->spec.node != NULL, pb_ = b->vm->spec.node != NULL;
+    if (pa_ != pb_)
+        return pa_ ? -1 : 1;          /* pinned first: they have one choice */
     if (a->prio != b->prio)
         return a->prio > b->prio ? -1 : 1;
     return a->i < b->i ? -1 : a->i > b->i;
@@ -299,15 +302,20 @@ void place_vms(struct arena *a, const struct place_input *in, struct place_out *
         v[i].vm = (const struct model_vm *)m->objs[MODEL_VM][i];
         v[i].i = i;
         describe_vm(&s, &v[i]);
-        out[i] = (struct place_out){ -1, in->current ? in->current[i] : -1, NULL };
+        out[i] = (struct place_out){ -1, in->current ? in->current[i] : -1, NULL, NULL };
     }
     /* the VMs that stay, by name */
     bool *done = arena_alloc(a, (nv + 1) * sizeof(bool));
     for (size_t i = 0; i < nv; i++) {
         long cur = out[i].from;
         bool no;
-        if (cur < 0 || refuse(&s, &v[i], (size_t)cur, true, NULL, &no))
+        if (cur < 0)
             continue;
+        if (refuse(&s, &v[i], (size_t)cur, true, NULL, &no)) {
+            out[i].left = arena_printf(a, "%s: %s", in->nodes[cur].name,
+                                       refuse(&s, &v[i], (size_t)cur, true, a, &no));
+            continue;
+        }
         take(&s, &v[i], (size_t)cur);
         out[i].node = cur;
         const char *why = in->current_reason ? in->current_reason[i] : NULL;
@@ -349,7 +357,7 @@ void place_vms(struct arena *a, const struct place_input *in, struct place_out *
             const char *why = p->vm->spec.node ? "pinned (spec.node)"
                                                : arena_printf(a, "%s: %s", strategy_name(p),
                                                               pack ? "the fullest node that fits"
-                                                                   : "the most free");
+                                                                   : "the most free node that fits");
             if (best_aff)
                 why = arena_printf(a, "%s, affinity (Policy %s)", why,
                                    p->placement->obj.meta.name);

@@ -21,8 +21,9 @@
  * there (moving VMs to even out load is rebalance's job). A VM whose node
  * was not observed this run stays on it: moving it is failover's decision.
  *
- * Order: VMs that stay take their capacity first; then the others by the
- * ha.priority of their Policy (highest first), then by name.
+ * Order: VMs that stay take their capacity first; then pinned VMs (they
+ * have one choice); then the others by the ha.priority of their Policy
+ * (highest first), then by name.
  */
 #ifndef QKVM_PLACE_H
 #define QKVM_PLACE_H
@@ -60,6 +61,7 @@ struct place_out {
     long node;                /* -1: unschedulable */
     long from;                /* where it is defined now, -1 */
     const char *reason;       /* why this node; unschedulable: every node and why not */
+    const char *left;         /* defined on a node it cannot stay on: why not, or NULL */
 };
 
 /* out: one per m->objs[MODEL_VM][i]. Strings in a. */

@@ -16,7 +16,7 @@
 
 static const char *const verb_names[PLAN_VERB_COUNT] = {
     "create", "update", "replace", "delete", "start", "stop", "adopt", "restart", "pause",
-    "resume",
+    "resume", "migrate",
 };
 static const char *const kind_names[MODEL_KIND_COUNT] = {
     "node", "network", "pool", "image", "disk", "vm", "policy", "project",
@@ -1523,6 +1523,15 @@ struct plan *plan_build(const struct model *desired, const struct obs_host *obs,
 
 /* ---- a fleet's plan ---- */
 
+struct plan *plan_new(const char *uri, const char *project)
+{
+    struct plan *p = xcalloc(1, sizeof(*p));
+    p->arena = arena_new();
+    p->uri = arena_strdup(p->arena, uri ? uri : "");
+    p->project = project;
+    return p;
+}
+
 size_t plan_add(struct plan *p, enum plan_verb verb, enum model_kind kind, const char *name,
                 const char *reason)
 {
@@ -1557,14 +1566,19 @@ struct plan *plan_merge(struct plan *const *parts, const char *const *names, siz
     struct plan *p = xcalloc(1, sizeof(*p));
     p->arena = arena_new();
     p->project = project;
-    p->nnodes = n;
     p->nodes = arena_alloc(p->arena, (n + 1) * sizeof(*p->nodes));
     const char *uri = "";
     for (size_t i = 0; i < n; i++) {
-        p->nodes[i] = names[i];
-        uri = arena_printf(p->arena, "%s%s%s", uri, i ? ", " : "", names[i]);
+        bool seen = false;
+        for (size_t j = 0; j < p->nnodes && !seen; j++)
+            seen = strcmp(p->nodes[j], names[i]) == 0;
+        if (seen)
+            continue;              /* a node's own plan and its moves */
+        uri = arena_printf(p->arena, "%s%s%s", uri, p->nnodes ? ", " : "", names[i]);
+        p->nodes[p->nnodes++] = names[i];
     }
-    p->uri = arena_printf(p->arena, "%zu node%s (%s)", n, n == 1 ? "" : "s", uri);
+    p->uri = arena_printf(p->arena, "%zu node%s (%s)", p->nnodes, p->nnodes == 1 ? "" : "s",
+                          uri);
     for (size_t i = 0; i < n; i++) {
         const struct plan *q = parts[i];
         if (!q)

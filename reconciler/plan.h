@@ -51,6 +51,7 @@ enum plan_verb {
     PLAN_RESTART,     /* graceful shutdown (destroy after the timeout), then start */
     PLAN_PAUSE,       /* suspend a running VM (state: paused) */
     PLAN_RESUME,      /* resume a paused VM (state: running) */
+    PLAN_MIGRATE,     /* a fleet's: move a VM to node `target` (live, or defined there) */
     PLAN_VERB_COUNT
 };
 
@@ -105,6 +106,9 @@ struct plan_action {
     const struct model_object *want;  /* NULL for deletions */
     const char *node;                 /* a fleet plan's: the node it runs on (its name) */
     const char *placement;            /* a fleet's VM: why it is on this node (for the mark) */
+    const char *target;               /* PLAN_MIGRATE: the node it moves to */
+    bool live;                        /* PLAN_MIGRATE: running: a live migration; else its
+                                       * definition moves */
     size_t *deps;                     /* indices of actions this one needs (in the arena) */
     size_t ndeps, deps_cap;
 };
@@ -184,6 +188,8 @@ void plan_free(struct plan *p);                 /* accepts NULL */
  * with its node, dependencies renumbered. The parts are copied. */
 struct plan *plan_merge(struct plan *const *parts, const char *const *names, size_t n,
                         const char *project);
+/* An empty plan (a fleet's moves between nodes). */
+struct plan *plan_new(const char *uri, const char *project);
 /* Add an action (in p's arena) to a plan; returns its index. */
 size_t plan_add(struct plan *p, enum plan_verb verb, enum model_kind kind, const char *name,
                 const char *reason);

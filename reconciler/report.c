@@ -34,6 +34,10 @@ static const char *symbol(const char *verb, const char **color)
         *color = C_RED;
         return "-";
     }
+    if (strcmp(verb, "migrate") == 0) {
+        *color = C_YELLOW;
+        return "→";
+    }
     if (strcmp(verb, "replace") == 0) {
         *color = C_MAGENTA;
         return "-/+";
@@ -91,6 +95,15 @@ static struct tree *foreign_tree(struct arena *a, const struct plan *p)
     return list;
 }
 
+/* A fleet's plan: the names of the nodes it covers. */
+static struct tree *nodes_tree(struct arena *a, const struct plan *p)
+{
+    struct tree *l = tree_new_seq(a);
+    for (size_t i = 0; i < p->nnodes; i++)
+        tree_seq_add(a, l, tree_new_str(a, p->nodes[i]));
+    return l;
+}
+
 bool report_plan_has_changes(const struct plan *p)
 {
     if (p->n || p->restarts_pending)
@@ -133,7 +146,9 @@ void report_plan_text(FILE *out, const struct tree *t, bool color)
             const struct tree *a = acts->u.items[i], *chs = tree_get(a, "changes");
             const char *c, *verb = tree_str(a, "action", "?");
             const char *sym = symbol(verb, &c);
-            fprintf(out, "  %s%-3s %-32s %s%s: %s\n", color ? c : "", sym,
+            /* "→" is one column and three bytes: padded by hand */
+            fprintf(out, "  %s%s%*s %-32s %s%s: %s\n", color ? c : "", sym,
+                    strcmp(sym, "→") == 0 ? 2 : 3 - (int)strlen(sym), "",
                     obj_at(obj, sizeof(obj), a), verb, reset, tree_str(a, "reason", ""));
             for (size_t j = 0; chs && j < chs->len; j++) {
                 const struct tree *ch = chs->u.items[j];
@@ -179,9 +194,9 @@ void report_plan_text(FILE *out, const struct tree *t, bool color)
                     pending == 1 ? "" : "s", pending == 1 ? "s" : "",
                     pending == 1 ? "it" : "them");
         else
-            fprintf(out, "%sNo changes. %s matches the manifests.\n",
+            fprintf(out, "%sNo changes. %s match%s the manifests.\n",
                     notes->len || (tree_get(t, "foreign") && tree_get(t, "foreign")->len)
-                        ? "\n" : "", uri);
+                        ? "\n" : "", uri, tree_get(t, "nodes") ? "" : "es");
         return;
     }
     fprintf(out, "\n%sPlan:%s %lld to create, %lld to update, %lld to replace, %lld to delete, "
@@ -189,7 +204,7 @@ void report_plan_text(FILE *out, const struct tree *t, bool color)
             color ? C_BOLD : "", reset, tree_int(sum, "create", 0), tree_int(sum, "update", 0),
             tree_int(sum, "replace", 0), tree_int(sum, "delete", 0), tree_int(sum, "start", 0),
             tree_int(sum, "stop", 0));
-    static const char *const more[] = { "restart", "pause", "resume", "adopt" };
+    static const char *const more[] = { "restart", "pause", "resume", "adopt", "migrate" };
     for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
         if (tree_int(sum, more[i], 0))
             fprintf(out, ", %lld to %s", tree_int(sum, more[i], 0), more[i]);
@@ -206,6 +221,8 @@ struct tree *report_plan_tree(struct arena *a, const struct plan *p,
     tree_map_str(a, root, "apiVersion", SCHEMA_API_VERSION);
     tree_map_str(a, root, "kind", r ? "ApplyResult" : "Plan");
     tree_map_str(a, root, "node", p->uri);
+    if (p->nnodes)
+        tree_map_add(a, root, "nodes", nodes_tree(a, p));
     for (int v = 0; v < PLAN_VERB_COUNT; v++)
         tree_map_int(a, sum, plan_verb_name((enum plan_verb)v), (long long)p->count[v]);
     if (r) {
@@ -226,6 +243,10 @@ struct tree *report_plan_tree(struct arena *a, const struct plan *p,
             tree_map_str(a, m, "node", pa->node);
         if (pa->placement)
             tree_map_str(a, m, "placement", pa->placement);
+        if (pa->target) {
+            tree_map_str(a, m, "target", pa->target);
+            tree_map_bool(a, m, "live", pa->live);
+        }
         if (pa->pool)
             tree_map_str(a, m, "pool", pa->pool);
         tree_map_str(a, m, "reason", pa->reason);
@@ -275,7 +296,8 @@ void report_drift_text(FILE *out, const struct tree *t, bool color)
     const struct tree *list = tree_get(t, "findings"), *counts = tree_get(t, "counts");
     const char *uri = tree_str(t, "node", "?");
     if (!list->len) {
-        fprintf(out, "No drift: %s matches the manifests; no orphans.\n", uri);
+        fprintf(out, "No drift: %s match%s the manifests; no orphans.\n", uri,
+                tree_get(t, "nodes") ? "" : "es");
         foreign_text(out, t);
         return;
     }
@@ -335,6 +357,8 @@ struct tree *report_drift_tree(struct arena *a, const struct plan *p)
     tree_map_str(a, root, "apiVersion", SCHEMA_API_VERSION);
     tree_map_str(a, root, "kind", "DriftReport");
     tree_map_str(a, root, "node", p->uri);
+    if (p->nnodes)
+        tree_map_add(a, root, "nodes", nodes_tree(a, p));
     tree_map_bool(a, root, "drift", p->ndrift > 0);
     for (size_t i = 0; i < p->ndrift; i++) {
         const struct drift_finding *f = &p->drift[i];

@@ -424,18 +424,27 @@ size_t session_units(struct session *s, struct session_unit **out)
         if (!s->plan)
             return 0;
         *out = arena_alloc(s->a, sizeof(**out));
-        **out = (struct session_unit){ s->node, s->uri, s->v, s->m, s->obs, s->plan, 0 };
+        **out = (struct session_unit){ s->node, s->uri, s->v, s->m, s->obs, s->plan, 0, false };
         return 1;
     }
-    struct session_unit *u = arena_alloc(s->a, (s->nnodes + 1) * sizeof(*u));
+    struct session_unit *u = arena_alloc(s->a, (2 * s->nnodes + 1) * sizeof(*u));
     size_t n = 0, base = 0;
+    /* in fleet_open's merge order: every node's plan, then the moves */
     for (size_t i = 0; i < s->nnodes; i++) {
         struct session_node *nd = &s->nodes[i];
         if (!nd->selected || !nd->plan)
             continue;
         u[n++] = (struct session_unit){ nd->name, nd->uri, nd->v, nd->view, nd->obs, nd->plan,
-                                        base };
+                                        base, false };
         base += nd->plan->n;
+    }
+    for (size_t i = 0; i < s->nnodes; i++) {
+        struct session_node *nd = &s->nodes[i];
+        if (!nd->selected || !nd->moves)
+            continue;
+        u[n++] = (struct session_unit){ nd->name, nd->uri, nd->v, nd->moves_view, nd->obs,
+                                        nd->moves, base, true };
+        base += nd->moves->n;
     }
     *out = u;
     return n;
@@ -486,6 +495,17 @@ static struct inventory *fleet_inventory(struct session *s)
         parts[np++] = inventory_build("", "", left, NULL, s->plan, NULL, 0);
     struct inventory *inv = inventory_merge(parts, np);
     free(parts);
+    /* what the store last saw of a declared VM or Disk on a node it is
+     * no longer on (it moved) is history, not a row */
+    size_t kept = 0;
+    for (size_t i = 0; i < inv->n; i++) {
+        const struct inventory_row *r = &inv->v[i];
+        if (!r->want && !r->seen && (r->kind == MODEL_VM || r->kind == MODEL_DISK) &&
+            model_find(s->m, r->kind, r->name))
+            continue;
+        inv->v[kept++] = *r;
+    }
+    inv->n = kept;
     for (size_t i = 0; i < inv->n; i++) {
         struct inventory_row *r = &inv->v[i];
         const char *why = NULL;

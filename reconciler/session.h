@@ -84,6 +84,8 @@ struct session_node {
     const char *error;
     struct model *view;                /* what placement put on it (a view of s->m) */
     struct plan *plan;                 /* selected and observed nodes */
+    struct plan *moves;                /* VMs that leave it for another node, or NULL */
+    struct model *moves_view;          /* those VMs */
     int64_t host_cpus;                 /* virNodeGetInfo */
     uint64_t host_memory;
     int64_t cpus, alloc_cpus;          /* offered to VMs (capacity, else the host's), allocated */
@@ -115,6 +117,8 @@ struct session {
     size_t nnodes, nselected;
     struct place_out *placed;          /* per s->m VM */
     const char **moves;                /* per s->m VM: a move not made, why; or NULL */
+    bool *moving;                      /* per s->m VM: it moves this run (from placed[i].from) */
+    bool plan_merged;                  /* plan is the nodes' merged (the session's own) */
     struct model **views;              /* kept until session_close */
     size_t nviews, views_cap;
 };
@@ -130,6 +134,7 @@ struct session_unit {
     const struct obs_host *obs;
     struct plan *plan;
     size_t base;
+    bool moves;                        /* the moves off a node: run after every node's plan */
 };
 /* The units (in s->a); 0 when nothing was observed and planned. */
 size_t session_units(struct session *s, struct session_unit **out);

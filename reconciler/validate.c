@@ -534,18 +534,6 @@ static void check_unacted(struct vctx *v)
     for (size_t i = 0; i < m->len[MODEL_NODE]; i++) {
         const struct model_node *n = (const struct model_node *)m->objs[MODEL_NODE][i];
         unacted(v, &n->obj, &n->spec.hdr, "fence", "spec.fence", "no failover yet");
-        /* false is the default: render and import write it out, and their
-         * output must not warn */
-        if (n->spec.maintenance)
-            unacted(v, &n->obj, &n->spec.hdr, "maintenance", "spec.maintenance",
-                    "the node gets no new VMs, but the VMs on it are not moved away yet "
-                    "(the plan says which should move)");
-    }
-    for (size_t i = 0; i < m->len[MODEL_POOL]; i++) {
-        const struct model_pool *p = (const struct model_pool *)m->objs[MODEL_POOL][i];
-        if (p->spec.shared)
-            unacted(v, &p->obj, &p->spec.hdr, "shared", "spec.shared",
-                    "nothing moves or fails over between nodes yet");
     }
     for (size_t i = 0; i < m->len[MODEL_POLICY]; i++) {
         const struct model_policy *p = (const struct model_policy *)m->objs[MODEL_POLICY][i];

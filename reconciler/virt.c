@@ -1218,3 +1218,104 @@ int virt_node_info(struct virt *v, int64_t *cpus, uint64_t *memory, char *err, s
     *memory = (uint64_t)info.memory * 1024;
     return 0;
 }
+
+int virt_domain_set_metadata(struct virt *v, const char *name, const char *xml,
+                             const char *key, const char *uri, bool live, char *err,
+                             size_t errlen)
+{
+    LOOKUP(virDomainPtr, virDomainLookupByName, name);
+    v->calls++;
+    unsigned flags = VIR_DOMAIN_AFFECT_CONFIG | (live ? VIR_DOMAIN_AFFECT_LIVE : 0);
+    int rc = virDomainSetMetadata(o, VIR_DOMAIN_METADATA_ELEMENT, xml, key, uri, flags) < 0
+                 ? lverr(v, err, errlen, name) : 0;
+    virDomainFree(o);
+    return rc;
+}
+
+char *virt_domain_inactive_xml(struct virt *v, const char *name, char *err, size_t errlen)
+{
+    v->calls++;
+    virDomainPtr o = virDomainLookupByName(v->conn, name);
+    if (!o) {
+        lverr(v, err, errlen, name);
+        return NULL;
+    }
+    v->calls++;
+    char *xml = virDomainGetXMLDesc(o, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+    if (!xml)
+        lverr(v, err, errlen, name);
+    virDomainFree(o);
+    return xml;
+}
+
+int virt_domain_undefine(struct virt *v, const char *name, char *err, size_t errlen)
+{
+    LOOKUP(virDomainPtr, virDomainLookupByName, name);
+    v->calls++;
+    int rc = virDomainUndefineFlags(o, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                                           VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) < 0
+                 ? lverr(v, err, errlen, name) : 0;
+    virDomainFree(o);
+    return rc;
+}
+
+/* The migration runs in its own thread so that the caller can tell its
+ * progress (virDomainGetJobStats on the same connection: libvirt
+ * connections take calls from several threads). */
+struct migration {
+    virDomainPtr dom;
+    const char *dest;
+    unsigned flags;
+    int rc;
+    char msg[1024];
+    atomic_int done;
+};
+
+static void *migrate_thread(void *arg)
+{
+    struct migration *m = arg;
+    m->rc = virDomainMigrateToURI3(m->dom, m->dest, NULL, 0, m->flags);
+    if (m->rc < 0) {
+        const char *e = virGetLastErrorMessage();
+        snprintf(m->msg, sizeof(m->msg), "%s", e && *e ? e : "unknown libvirt error");
+    }
+    atomic_store(&m->done, 1);
+    return NULL;
+}
+
+int virt_domain_migrate(struct virt *v, const char *name, const char *dest_uri, bool unsafe,
+                        virt_progress_fn progress, void *payload, char *err, size_t errlen)
+{
+    LOOKUP(virDomainPtr, virDomainLookupByName, name);
+    struct migration m = { .dom = o, .dest = dest_uri };
+    m.flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_TUNNELLED |
+              VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE |
+              (unsafe ? VIR_MIGRATE_UNSAFE : 0);
+    atomic_init(&m.done, 0);
+    v->calls++;
+    pthread_t t;
+    if (pthread_create(&t, NULL, migrate_thread, &m) != 0) {
+        migrate_thread(&m);
+    } else {
+        while (!atomic_load(&m.done)) {
+            struct timespec ts = { 0, 200 * 1000 * 1000 };
+            nanosleep(&ts, NULL);
+            virDomainJobInfo info;
+            if (progress && !atomic_load(&m.done) && virDomainGetJobInfo(o, &info) == 0 &&
+                info.type != VIR_DOMAIN_JOB_NONE && info.memTotal)
+                progress(payload, info.memProcessed, info.memTotal);
+            else
+                virResetLastError();
+        }
+        pthread_join(t, NULL);
+    }
+    virDomainFree(o);
+    if (m.rc < 0) {
+        char msg[1100];
+        snprintf(msg, sizeof(msg), "migration to %s failed: %s", dest_uri, m.msg);
+        if (!lost(v, msg, err, errlen))
+            snprintf(err, errlen, "%s", msg);
+        return -1;
+    }
+    return 0;
+}

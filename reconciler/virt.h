@@ -140,6 +140,24 @@ int virt_domain_define(struct virt *v, const char *xml, char *err, size_t errlen
 /* Put the metadata element `xml` (namespace `uri`, prefix `key`) into a
  * running domain's live definition; defining a domain writes only its
  * persistent one. */
+/* Set an element of a domain's metadata in its definition, and in the
+ * running domain too when live. */
+int virt_domain_set_metadata(struct virt *v, const char *name, const char *xml,
+                             const char *key, const char *uri, bool live, char *err,
+                             size_t errlen);
+/* The persistent definition of a domain, secrets included (to define it
+ * elsewhere); malloc'd, NULL with err. */
+char *virt_domain_inactive_xml(struct virt *v, const char *name, char *err, size_t errlen);
+/* Undefine an inactive domain (its disks, NVRAM and the rest untouched). */
+int virt_domain_undefine(struct virt *v, const char *name, char *err, size_t errlen);
+/* Live-migrate a running domain to dest_uri: peer to peer, tunnelled through
+ * the daemons (no port between the nodes), persistent on the destination,
+ * undefined on the source. unsafe: the operator declared its storage
+ * shared (libvirt does not recognise a plain directory as such). progress
+ * is told the memory copied so far, about every 200 ms. A failed
+ * migration leaves the domain running on the source (libvirt's rule). */
+int virt_domain_migrate(struct virt *v, const char *name, const char *dest_uri, bool unsafe,
+                        virt_progress_fn progress, void *payload, char *err, size_t errlen);
 int virt_domain_set_live_metadata(struct virt *v, const char *name, const char *xml,
                                   const char *key, const char *uri, char *err, size_t errlen);
 int virt_domain_start(struct virt *v, const char *name, char *err, size_t errlen);

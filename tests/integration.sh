@@ -16,6 +16,7 @@ if [ -z "${passed+x}" ]; then . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"; fi
 . "$(dirname "${BASH_SOURCE[0]}")/robust.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/import.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/images.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/fleet.sh"
 
 it_run() {
     local node="it$$"
@@ -48,6 +49,8 @@ it_run() {
     on_node ig "images, cloud-init seeds and a real guest OS" ig_cases || return
     # when libvirt goes away: the node whose daemon these cases kill
     on_node rb "a daemon that dies or hangs" rb_cases || return
+    # several nodes in one run
+    fl_run || return
 }
 
 # on_node PREFIX WHAT CASES: start a private node, run CASES on it, stop it.

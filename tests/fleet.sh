@@ -1,0 +1,269 @@
+# tests/fleet.sh — a fleet of three real nodes in one run (sourced by
+# tests/integration.sh): placement (spread, pack, anti-affinity,
+# nodeSelector, a pin, an unschedulable VM), a node down during an apply,
+# drain by live migration of a running guest OS, and "apply twice → no
+# changes" across nodes.
+#
+# Three test bed nodes (tools/testbed), each its own libvirtd; a directory
+# outside their namespaces is the path of the pool declared shared: true
+# on all three, as an NFS export would be. The manifests name the nodes by
+# their URIs, so every qkvm here runs without -c.
+
+# fq ARGS...: qkvm on the fleet, with its state; output in $out, code in $rc
+fq() {
+    rc=0
+    out=$($WRAP "$QKVM" --state "$FL/state.db" "$@" 2>&1) || rc=$?
+}
+
+# FV NODE ARGS...: virsh on test bed node NODE (1, 2, 3)
+FV() {
+    local n=$1
+    shift
+    virsh -q -c "$(tools/testbed uri "fl$n$$")" "$@"
+}
+
+# fl_nodes FILE: the three Nodes (8 CPUs, 1 GiB each), hv1 in zone a, hv2
+# and hv3 in zone b, a shared pool, a network, the Policies; MAINT (a node
+# number) is in maintenance; WEB_AA=false lifts the web VMs' anti-affinity
+fl_nodes() {
+    local n zone
+    : >"$1"
+    for n in 1 2 3; do
+        zone=b
+        [ $n = 1 ] && zone=a
+        cat >>"$1" <<EOF
+---
+apiVersion: qkvm.dev/v1
+kind: Node
+metadata: {name: hv$n, labels: {zone: $zone}}
+spec:
+  uri: "$(tools/testbed uri "fl$n$$")"
+  capacity: {cpus: 8, memory: 1GiB}
+  maintenance: $([ "${MAINT:-}" = $n ] && echo true || echo false)
+EOF
+    done
+    cat >>"$1" <<EOF
+---
+apiVersion: qkvm.dev/v1
+kind: Pool
+metadata: {name: shared}
+spec: {path: $FL/shared, shared: true}
+---
+apiVersion: qkvm.dev/v1
+kind: Network
+metadata: {name: fl-net}
+spec: {mode: isolated, cidr: 10.86.0.0/24, dhcp: {start: 10.86.0.100, end: 10.86.0.199}}
+---
+apiVersion: qkvm.dev/v1
+kind: Policy
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  placement: {strategy: spread, antiAffinity: ${WEB_AA:-true}}
+---
+apiVersion: qkvm.dev/v1
+kind: Policy
+metadata: {name: batch}
+spec:
+  selector: {app: batch}
+  placement: {strategy: pack}
+EOF
+}
+
+# fl_vm FILE NAME LABELS [SPEC LINES...]: a tiny VM without an OS (TCG,
+# 32 MiB) on a disk of its own in the shared pool
+fl_vm() {
+    local f=$1 name=$2 labels=$3
+    shift 3
+    cat >>"$f" <<EOF
+---
+apiVersion: qkvm.dev/v1
+kind: Disk
+metadata: {name: $name-root}
+spec: {pool: shared, size: 8MiB}
+---
+apiVersion: qkvm.dev/v1
+kind: VM
+metadata: {name: $name, labels: {$labels}}
+spec:
+  accel: tcg
+  cpus: 1
+  memory: 32MiB
+  disks: [{disk: $name-root, boot: 1}]
+  nics: [{network: fl-net}]
+EOF
+    local l
+    for l in "$@"; do printf '  %s\n' "$l" >>"$f"; done
+}
+
+# the node (hv1..hv3) `get vms -o json` puts VM NAME on
+fl_node_of() {
+    fq get vms -f "$FL/m" -o json
+    printf '%s\n' "$out" | sed -n '/^{/,$p' | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(" ".join(i["status"]["node"] for i in d["items"] if i["metadata"]["name"] == sys.argv[1]))
+' "$1"
+}
+
+fl_run() {
+    FL="$TESTTMP/fl"
+    mkdir -p "$FL/m" "$FL/shared"
+    local n U
+    for n in 1 2 3; do
+        if ! U=$(tools/testbed start "fl$n$$" 2>"$TESTTMP/testbed.err"); then
+            fail "testbed: node fl$n starts for the fleet" "$(cat "$TESTTMP/testbed.err")"
+            for n in 1 2 3; do tools/testbed stop "fl$n$$" >/dev/null 2>&1; done
+            return 1
+        fi
+    done
+    trap 'for n in 1 2 3; do tools/testbed stop "fl$n$$" >/dev/null 2>&1; done; rm -rf "$TESTTMP"' EXIT
+    pass "testbed: three nodes for the fleet"
+    fl_cases
+    for n in 1 2 3; do tools/testbed stop "fl$n$$" >/dev/null; done
+}
+
+fl_cases() {
+    local M="$FL/m"
+    # --- placement: three web VMs never share a node (spread), two batch
+    # VMs pack onto one, a pinned VM and a nodeSelector are obeyed, and a
+    # VM too big for any node is unschedulable while the rest is created
+    fl_nodes "$M/nodes.yaml"
+    : >"$M/vms.yaml"
+    for n in 1 2 3; do fl_vm "$M/vms.yaml" "web-$n" "app: web"; done
+    fl_vm "$M/vms.yaml" batch-1 "app: batch"
+    fl_vm "$M/vms.yaml" batch-2 "app: batch"
+    fl_vm "$M/vms.yaml" pin-1 "app: pin" "node: hv3"
+    fl_vm "$M/vms.yaml" sel-1 "app: sel" "nodeSelector: {zone: a}"
+    cat >"$M/big.yaml" <<EOF
+apiVersion: qkvm.dev/v1
+kind: VM
+metadata: {name: big-1}
+spec: {accel: tcg, cpus: 1, memory: 4GiB, state: stopped}
+EOF
+    fq plan -f "$M"
+    expect "fleet plan: every node observed, placement in the plan" 0 \
+        "qkvm will change 3 nodes \(hv1, hv2, hv3\)" "vm/web-1 on hv" \
+        "vm/big-1 +unschedulable: hv1: not enough memory \(needs 4 GiB, 1 GiB of 1 GiB free\); hv2: .*; hv3: not enough memory \(needs 4 GiB, [0-9]+ MiB of 1 GiB free\)"
+    fq apply -f "$M" --yes
+    expect "fleet apply: exit 1 for the unschedulable VM, everything else created on its node" 1 \
+        "hv1: vm/web-1: started|hv2: vm/web-1: started|hv3: vm/web-1: started" \
+        "vm/big-1 +unschedulable" "Apply complete: [0-9]+ done, 0 failed, 0 skipped"
+    local w1 w2 w3 b1 b2
+    w1=$(fl_node_of web-1) w2=$(fl_node_of web-2) w3=$(fl_node_of web-3)
+    b1=$(fl_node_of batch-1) b2=$(fl_node_of batch-2)
+    holds "anti-affinity: web-1..3 on three different nodes ($w1 $w2 $w3)" \
+        '[ -n "$w1" ] && [ "$w1" != "$w2" ] && [ "$w1" != "$w3" ] && [ "$w2" != "$w3" ]'
+    holds "pack: batch-1 and batch-2 on one node ($b1 $b2)" '[ -n "$b1" ] && [ "$b1" = "$b2" ]'
+    holds "pinned: pin-1 on hv3" '[ "$(fl_node_of pin-1)" = hv3 ]'
+    holds "nodeSelector zone=a: sel-1 on hv1" '[ "$(fl_node_of sel-1)" = hv1 ]'
+    holds "the VMs run where get says (virsh on each node)" \
+        'FV 3 domstate pin-1 | grep -q running && FV 1 domstate sel-1 | grep -q running && ! FV 2 dominfo pin-1 >/dev/null 2>&1'
+    holds "the shared pool's volumes are qkvm's on every node (no orphan, no conflict)" \
+        '! "$QKVM" --state "$FL/state.db" drift -f "$M" | grep -qE "^(orphan|conflict)"'
+    fq get nodes -f "$M"
+    expect "get nodes: allocation per node" 0 "^NAME +STATE +CPUS +MEMORY +VMS" \
+        "hv3 +ready +4/8 +128MiB/1GiB +4 "
+    fq get vms -o wide -f "$M"
+    expect "get vms -o wide: the node and why it was placed there" 0 \
+        "pin-1 +hv3 .*pinned \(spec.node\)" "web-1 +hv. .*spread: " "big-1 +- .*Unschedulable"
+    rm "$M/big.yaml"
+    fq plan -f "$M" --detailed-exitcode
+    expect "fleet: apply twice → no changes across nodes" 0 "No changes. 3 nodes \(hv1, hv2, hv3\) match"
+
+    # --- a node down during an apply: the others converge, its VMs stay
+    local down pid
+    down=$(fl_node_of web-1)
+    n=${down#hv}
+    pid=$(cat "${QKVM_TESTBED:-/tmp/qkvm-testbed}/fl$n$$/libvirtd.pid")
+    kill -STOP "$pid"
+    fl_vm "$M/vms.yaml" late-1 "app: late"
+    fq apply -f "$M" --yes --connect-timeout 3s --keepalive-interval 1 --keepalive-count 2
+    kill -CONT "$pid"
+    expect "a node down: exit 1, it is named, the others converge" 1 \
+        "node/$down +unreachable \(cannot connect to .*\): nothing on it is changed" \
+        "vm/late-1: started"
+    holds "late-1 was not placed on the node that was down" '[ "$(fl_node_of late-1)" != "$down" ]'
+    holds "web-1 stayed on $down (moving it is failover's decision)" '[ "$(fl_node_of web-1)" = "$down" ]'
+    fq plan -f "$M" --detailed-exitcode
+    expect "once the node answers again: no changes" 0 "No changes"
+
+    fl_drain
+}
+
+# --- drain: a running guest OS lives on through a live migration
+fl_drain() {
+    local M="$FL/m" G
+    if ! G=$(tools/testguest build "$BUILD/guest" 2>"$FL/guest.err"); then
+        fail "the test guest builds" "$(cat "$FL/guest.err")"
+        return
+    fi
+    local kernel initrd
+    kernel=$(printf '%s\n' "$G" | sed -n 1p)
+    initrd=$(printf '%s\n' "$G" | sed -n 2p)
+    # the guest counts on its console each second from boot: after a live
+    # migration the count goes on; a reboot would start it again at 1 (the
+    # console's lines end in \r\n: patterns end in [^0-9], not $)
+    cat >"$M/guest.yaml" <<EOF
+---
+apiVersion: qkvm.dev/v1
+kind: Disk
+metadata: {name: os-1-root}
+spec: {pool: shared, size: 8MiB}
+---
+apiVersion: qkvm.dev/v1
+kind: VM
+metadata: {name: os-1, labels: {app: os}}
+spec:
+  accel: tcg
+  memory: 160MiB
+  node: hv2
+  boot: {kernel: $kernel, initrd: $initrd, cmdline: "console=ttyS0"}
+  consoleLog: $FL/os-1.log
+  disks: [{disk: os-1-root}]
+  nics: [{network: fl-net}]
+  cloudInit:
+    userData: |
+      #!/bin/sh
+      ( i=0; while :; do i=\$((i+1)); echo "qkvm-guest: tick \$i" >/dev/console; sleep 1; done ) &
+EOF
+    fq apply -f "$M" --yes
+    expect "a guest OS pinned to hv2 starts" 0 "hv2: vm/os-1: started"
+    if ! wait_console "$FL/os-1.log" "qkvm-guest: tick 3[^0-9]"; then
+        fail "the guest boots and counts" "$(tail -5 "$FL/os-1.log")"
+        return
+    fi
+    # drained: unpinned, hv2 in maintenance; web-1 cannot leave while web-2
+    # and web-3 hold the other nodes (anti-affinity)
+    sed -i '/^  node: hv2$/d' "$M/guest.yaml"
+    MAINT=2 fl_nodes "$M/nodes.yaml"
+    fq plan -f "$M"
+    expect "drain: the plan moves hv2's VMs away, live, within the constraints" 0 \
+        "→ +vm/os-1 on hv2 +migrate: hv2 → hv[13] \(live\): hv2: in maintenance" \
+        "vm/web-1 on hv2 +should leave hv2 \(hv2: in maintenance\), but no node can take it \(hv1: anti-affinity \(Policy web\).*\): it stays there"
+    MAINT=2 WEB_AA=false fl_nodes "$M/nodes.yaml"
+    local before
+    before=$(grep -o 'tick [0-9]*' "$FL/os-1.log" | tail -1 | cut -d' ' -f2)
+    fq apply -f "$M" --yes
+    expect "drain: apply migrates every VM off hv2" 0 "hv2: vm/os-1: migrated" \
+        "hv2: vm/web-1: migrated"
+    local to
+    to=$(fl_node_of os-1)
+    holds "os-1 runs on $to, no longer defined on hv2" \
+        '[ "$to" != hv2 ] && FV "${to#hv}" domstate os-1 | grep -q running && ! FV 2 dominfo os-1 >/dev/null 2>&1'
+    holds "hv2 runs no domain" '[ -z "$(FV 2 list --all --name)" ]'
+    if wait_console "$FL/os-1.log" "qkvm-guest: tick $((before + 3))[^0-9]" 60 &&
+        [ "$(grep -c 'qkvm-guest: ready' "$FL/os-1.log")" -le 1 ] &&
+        [ "$(grep -c 'qkvm-guest: tick 1[^0-9]' "$FL/os-1.log")" -le 1 ]; then
+        pass "the guest kept running through the migration (tick $before, then tick $((before + 3)); no second boot)"
+    else
+        fail "the guest kept running through the migration" "before: tick $before; $(tail -5 "$FL/os-1.log")"
+    fi
+    fq get nodes -f "$M"
+    expect "get nodes: hv2 in maintenance, no VM left on it" 0 "hv2 +maintenance +0/8 +0/1GiB +0 "
+    fq plan -f "$M" --detailed-exitcode
+    expect "drained: plan again → no changes" 0 "No changes"
+    MAINT= WEB_AA=false fl_nodes "$M/nodes.yaml"
+    fq plan -f "$M" --detailed-exitcode
+    expect "out of maintenance: nothing moves back by itself" 0 "No changes"
+}
