@@ -218,6 +218,9 @@ static void place(struct session *s)
     s->placed = arena_alloc(s->a, (nv + 1) * sizeof(*s->placed));
     struct place_input in = { m, pn, nn, current, reason };
     place_vms(s->a, &in, s->placed);
+    for (size_t i = 0; i < nv; i++)
+        if (current[i] >= 0)
+            s->nodes[current[i]].vms_here++;
     /* A VM placement moves: live when it runs, its definition when not,
      * and only when everything it reads is on shared pools; else it stays
      * where it is, and the plan says why. */

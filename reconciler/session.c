@@ -474,6 +474,14 @@ struct inventory *session_unit_inventory(struct session *s, const struct session
     return node_inventory(s, u->name, u->uri, u->m, (struct obs_host *)u->obs, u->v, u->plan);
 }
 
+static bool moving(const struct session *s, const struct model_object *o)
+{
+    for (size_t i = 0; s->moving && i < s->m->len[MODEL_VM]; i++)
+        if (s->m->objs[MODEL_VM][i] == o)
+            return s->moving[i];
+    return false;
+}
+
 static bool unplaced(void *payload, const struct model_object *o)
 {
     return o->kind == MODEL_VM && !session_vm_node(payload, o->meta.name, NULL);
@@ -511,7 +519,16 @@ static struct inventory *fleet_inventory(struct session *s)
         const char *why = NULL;
         if (r->kind != MODEL_VM)
             continue;
-        if (r->want && session_vm_node(s, r->name, &why))
+        const struct model_object *o = model_find(s->m, MODEL_VM, r->name);
+        const struct session_node *to = o ? session_vm_node(s, r->name, &why) : NULL;
+        if (!r->want && o && r->seen && to && to->name != r->node && moving(s, o)) {
+            /* leaving this node this run: declared, on its way */
+            r->want = o;
+            r->sync = INVENTORY_OUT_OF_SYNC;
+            r->placement = arena_printf(s->a, "moving to %s: %s", to->name, why);
+            continue;
+        }
+        if (r->want && to)
             r->placement = why;
         else if (r->seen) {
             const struct obs_domain *d = r->obs ? observe_domain(r->obs, r->name) : NULL;
@@ -536,7 +553,8 @@ static struct inventory *fleet_inventory(struct session *s)
         r->node_alloc_cpus = n->alloc_cpus;
         r->node_memory = (long long)n->memory;
         r->node_alloc_memory = (long long)n->alloc_memory;
-        r->node_vms = (long long)n->vms;
+        /* what runs there now (a drain's progress), else what is placed */
+        r->node_vms = (long long)(n->obs ? n->vms_here : n->vms);
     }
     inventory_sort(inv);
     if (left) {

@@ -91,6 +91,7 @@ struct session_node {
     int64_t cpus, alloc_cpus;          /* offered to VMs (capacity, else the host's), allocated */
     uint64_t memory, alloc_memory;
     size_t vms;                        /* declared VMs placed on it */
+    size_t vms_here;                   /* declared VMs defined on it now (qkvm's) */
     bool selected;                     /* planned this run (all, or the one -c/--node names) */
     double t_observe;
 };
