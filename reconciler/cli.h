@@ -38,6 +38,8 @@ struct cli {
     size_t nfiles, files_cap;      /* a vec.h array */
     const char *connect;
     const char *node;        /* --node NAME */
+    bool apply;              /* rebalance --apply */
+    int threshold;           /* rebalance --threshold, percent; 0: the default */
     const char *state;
     const char *cache_dir;   /* --cache-dir: the image cache (pull); NULL: fetch's default */
     enum cli_format format;
@@ -104,6 +106,7 @@ CLI_COMMAND(cmd_version);
 CLI_COMMAND(cmd_plan);
 CLI_COMMAND(cmd_apply);
 CLI_COMMAND(cmd_drift);
+CLI_COMMAND(cmd_rebalance);
 CLI_COMMAND(cmd_history);
 CLI_COMMAND(cmd_events);
 CLI_COMMAND(cmd_get);

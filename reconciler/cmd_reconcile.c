@@ -7,6 +7,7 @@
 #include "arena.h"
 #include "inventory.h"
 #include "observe.h"
+#include "place.h"
 #include "plan.h"
 #include "report.h"
 #include "schema.h"
@@ -252,10 +253,17 @@ static void record_placements(struct session *s, const struct session_unit *u,
     }
 }
 
+static int apply_run(struct cli *c, struct session *s);
+
 CLI_COMMAND(cmd_apply)
 {
     (void)argc;
     (void)argv;
+    return apply_run(c, s);
+}
+
+static int apply_run(struct cli *c, struct session *s)
+{
     bool text = c->format == CLI_TABLE || c->format == CLI_WIDE;
     int rc = CLI_EXIT_OK;
     struct arena *a = arena_new();
@@ -456,6 +464,109 @@ CLI_COMMAND(cmd_drift)
                     arena_printf(a, "%zu finding%s", s->plan->ndrift,
                                  s->plan->ndrift == 1 ? "" : "s"), NULL);
     }
+    arena_free(a);
+    return rc;
+}
+
+/* ---- rebalance ---- */
+
+static void rebalance_text(FILE *out, const struct cli *c, const struct tree *t,
+                           const void *payload)
+{
+    (void)c;
+    (void)payload;
+    const struct tree *nodes = tree_get(t, "nodes"), *moves = tree_get(t, "moves");
+    long long th = tree_int(t, "threshold", 0);
+    fprintf(out, "%-16s %-8s %s\n", "NODE", "LOAD", "AFTER");
+    for (size_t i = 0; i < nodes->len; i++) {
+        const struct tree *n = nodes->u.items[i];
+        fprintf(out, "%-16s %-8s %s%s\n", tree_str(n, "name", "?"),
+                tree_str(n, "load", "-"), tree_str(n, "after", "-"),
+                tree_bool(n, "overAfter") ? "  (still over the threshold: no move helps)" : "");
+    }
+    if (!moves->len) {
+        fprintf(out, "\n%s\n", tree_bool(t, "balanced")
+                                   ? "Balanced: no recommendations."
+                                   : "No move brings the nodes over the threshold under it.");
+        return;
+    }
+    fprintf(out, "\n%lld%% threshold: %u migration%s recommended:\n\n", th, moves->len,
+            moves->len == 1 ? "" : "s");
+    for (size_t i = 0; i < moves->len; i++) {
+        const struct tree *m = moves->u.items[i];
+        fprintf(out, "  →   vm/%s %s → %s (%s): gain %s; priority %lld\n",
+                tree_str(m, "vm", "?"), tree_str(m, "from", "?"), tree_str(m, "to", "?"),
+                tree_bool(m, "live") ? "live" : "not running: its definition moves",
+                tree_str(m, "gain", ""), tree_int(m, "priority", 0));
+    }
+    fprintf(out, "\n'qkvm rebalance --apply' makes %s.\n", moves->len == 1 ? "it" : "them");
+}
+
+CLI_COMMAND(cmd_rebalance)
+{
+    (void)argc;
+    (void)argv;
+    if (!s->nnodes) {
+        session_end(s, STORE_RUN_ERROR, "", "no Nodes");
+        return cli_error("rebalance evens out a fleet: the manifests declare no Node");
+    }
+    struct arena *a = arena_new();
+    struct tree *t = tree_new_map(a), *nodes = tree_new_seq(a), *moves = tree_new_seq(a);
+    tree_map_str(a, t, "apiVersion", SCHEMA_API_VERSION);
+    tree_map_str(a, t, "kind", "Rebalance");
+    tree_map_int(a, t, "threshold", (long long)(s->rebalance.threshold * 100 + 0.5));
+    bool over_after = false;
+    for (size_t i = 0; i < s->nnodes && s->rebalance.loads; i++) {
+        const struct place_load *l = &s->rebalance.loads[i];
+        struct tree *n = tree_new_map(a);
+        tree_map_str(a, n, "name", s->nodes[i].name);
+        if (s->nodes[i].obs) {
+            tree_map_str(a, n, "load", arena_printf(a, "%.0f%%", l->before * 100));
+            tree_map_str(a, n, "after", arena_printf(a, "%.0f%%", l->after * 100));
+        }
+        tree_map_bool(a, n, "over", l->before > s->rebalance.threshold);
+        tree_map_bool(a, n, "overAfter", l->after > s->rebalance.threshold);
+        over_after |= s->nodes[i].obs && l->after > s->rebalance.threshold;
+        tree_seq_add(a, nodes, n);
+    }
+    for (size_t k = 0; k < s->rebalance.n; k++) {
+        const struct place_move *mv = &s->rebalance.moves[k];
+        const char *vm = s->m->objs[MODEL_VM][mv->vm]->meta.name;
+        bool live = false;
+        for (size_t i = 0; i < s->plan->n; i++)
+            if (s->plan->v[i].verb == PLAN_MIGRATE && strcmp(s->plan->v[i].name, vm) == 0)
+                live = s->plan->v[i].live;
+        struct tree *m = tree_new_map(a);
+        tree_map_str(a, m, "vm", vm);
+        tree_map_str(a, m, "from", s->nodes[mv->from].name);
+        tree_map_str(a, m, "to", s->nodes[mv->to].name);
+        tree_map_bool(a, m, "live", live);
+        tree_map_int(a, m, "priority", mv->priority);
+        tree_map_str(a, m, "gain", arena_printf(a, "%s %.0f%% → %.0f%%, %s %.0f%% → %.0f%%",
+                                                s->nodes[mv->from].name, mv->from_before * 100,
+                                                mv->from_after * 100, s->nodes[mv->to].name,
+                                                mv->to_before * 100, mv->to_after * 100));
+        tree_seq_add(a, moves, m);
+    }
+    tree_map_add(a, t, "nodes", nodes);
+    tree_map_add(a, t, "moves", moves);
+    tree_map_bool(a, t, "balanced", !s->rebalance.n && !over_after);
+    if (c->apply && s->rebalance.n) {
+        if ((c->format == CLI_TABLE || c->format == CLI_WIDE) && !c->quiet) {
+            rebalance_text(stdout, c, t, NULL);
+            putchar('\n');
+        }
+        arena_free(a);
+        return apply_run(c, s);
+    }
+    int rc = cli_emit(c, t, false, rebalance_text, NULL);
+    if (rc == CLI_EXIT_OK && (s->rebalance.n || over_after) && !c->apply)
+        rc = CLI_EXIT_CHANGES;
+    if (rc == CLI_EXIT_OK && over_after)
+        rc = CLI_EXIT_CHANGES;
+    session_end(s, s->rebalance.n || over_after ? STORE_RUN_CHANGES : STORE_RUN_OK,
+                arena_printf(a, "%zu migration%s recommended", s->rebalance.n,
+                             s->rebalance.n == 1 ? "" : "s"), NULL);
     arena_free(a);
     return rc;
 }

@@ -143,6 +143,41 @@ static const char *not_shared(struct session *s, const struct model_vm *vm)
     return NULL;
 }
 
+static const char *pct(struct arena *a, double load)
+{
+    return arena_printf(a, "%.0f%%", load * 100);
+}
+
+/* qkvm rebalance: the moves that bring every node under the threshold
+ * (place_rebalance), made moves of the run like a drain's. */
+static void rebalance(struct session *s, const struct place_input *in)
+{
+    const struct model *m = s->m;
+    size_t nv = m->len[MODEL_VM];
+    bool *movable = arena_alloc(s->a, (nv + 1) * sizeof(*movable));
+    for (size_t i = 0; i < nv; i++) {
+        const struct place_out *p = &s->placed[i];
+        movable[i] = p->from >= 0 && p->node == p->from && !s->moving[i] &&
+                     s->nodes[p->from].obs &&
+                     !not_shared(s, (const struct model_vm *)m->objs[MODEL_VM][i]);
+    }
+    s->rebalance.threshold = s->o->rebalance / 100.0;
+    s->rebalance.n = place_rebalance(s->a, in, s->placed, movable, s->rebalance.threshold,
+                                     &s->rebalance.moves, &s->rebalance.loads);
+    for (size_t k = 0; k < s->rebalance.n; k++) {
+        const struct place_move *mv = &s->rebalance.moves[k];
+        struct place_out *p = &s->placed[mv->vm];
+        p->node = mv->to;
+        p->left = arena_printf(s->a, "rebalance (priority %d): %s %s → %s, %s %s → %s",
+                               mv->priority, s->nodes[mv->from].name, pct(s->a, mv->from_before),
+                               pct(s->a, mv->from_after), s->nodes[mv->to].name,
+                               pct(s->a, mv->to_before), pct(s->a, mv->to_after));
+        p->reason = arena_printf(s->a, "rebalance: %s was %s allocated",
+                                 s->nodes[mv->from].name, pct(s->a, mv->from_before));
+        s->moving[mv->vm] = true;
+    }
+}
+
 static long node_index(const struct session *s, const char *name)
 {
     for (size_t i = 0; i < s->nnodes; i++)
@@ -244,6 +279,8 @@ static void place(struct session *s)
         p->node = p->from;
         p->reason = "stays where it is defined (a move is pending)";
     }
+    if (s->o->rebalance)
+        rebalance(s, &in);
     for (size_t i = 0; i < nv; i++) {
         long k = s->placed[i].node;
         if (k < 0)
@@ -537,7 +574,9 @@ enum session_status fleet_open(struct session *s)
         only = n;
         struct keep k = { s, i };
         n->view = model_view(m, keep, &k);
-        if (n->obs && (o->need & SESSION_PLAN)) {
+        if (n->obs && (o->need & SESSION_PLAN) && o->rebalance) {
+            n->plan = plan_new(n->uri, model_project_name(m));   /* only the moves */
+        } else if (n->obs && (o->need & SESSION_PLAN)) {
             n->plan = plan_build(n->view, n->obs, &po);
             for (size_t j = 0; j < n->plan->n; j++)
                 if (n->plan->v[j].kind == MODEL_VM)

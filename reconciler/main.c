@@ -185,6 +185,22 @@ static const struct command commands[] = {
       "disk file is missing, and qemu processes no domain accounts for. Fields in\n"
       "a selecting Policy's drift.ignore are left out. Exit 2 when anything is\n"
       "found, 0 when nothing is.\n" },
+    { "rebalance", cmd_rebalance, SESSION_MANIFESTS | SESSION_RECORD | SESSION_LOCK | SESSION_CONNECT | SESSION_PLAN, 0, 0, "-f PATH [--threshold PCT] [--apply [--yes]] [-o json]",
+      "even out the load of a fleet's nodes by live migration (DRS)",
+      "For manifests that declare several Nodes: a node is over the threshold\n"
+      "(default 80%) when the larger of its allocated CPUs and memory (its VMs'\n"
+      "maximums, and the running domains qkvm does not place, over what the Node\n"
+      "offers) exceeds it. While one is, the most loaded node gives up the VM\n"
+      "whose move (to a node that passes placement's rules and stays under the\n"
+      "threshold) leaves the two nodes' larger load smallest. Each move is listed\n"
+      "with its gain and priority (1: the node is overcommitted, over 100%; 2:\n"
+      "over the threshold). Only VMs whose disks are all on shared pools move, and\n"
+      "never a pinned one. A balanced fleet gets no recommendations.\n"
+      "  --threshold PCT   the allocation a node may have (1-100, default 80)\n"
+      "  --apply           make the moves (live migration of running VMs, as a\n"
+      "                    drain does); asks first unless --yes\n"
+      "Exit 0 when balanced or balanced by the moves, 2 when moves are recommended\n"
+      "(without --apply) or a node stays over the threshold, 1 on error.\n" },
     { "pull", cmd_pull, SESSION_MANIFESTS, 0, INT_MAX, "-f PATH [IMAGE...] [--cache-dir DIR] [-o json]",
       "download Images into the image cache, verified",
       "Download every Image of the manifests, or the IMAGEs named, into the image\n"
@@ -254,7 +270,7 @@ static const struct command commands[] = {
 enum { OPT_STATE = 256, OPT_REFERENCE, OPT_YES, OPT_PRUNE, OPT_ADOPT, OPT_DETAILED,
        OPT_SHUTDOWN_TIMEOUT, OPT_LOCK_TIMEOUT, OPT_SINCE, OPT_PRUNE_OLDER, OPT_LIMIT,
        OPT_MAX_DELETIONS, OPT_RESTART, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE_INTERVAL,
-       OPT_KEEPALIVE_COUNT, OPT_ALL, OPT_CACHE_DIR, OPT_NODE };
+       OPT_KEEPALIVE_COUNT, OPT_ALL, OPT_CACHE_DIR, OPT_NODE, OPT_APPLY, OPT_THRESHOLD };
 
 static const struct option long_opts[] = {
     { "file", required_argument, NULL, 'f' },
@@ -280,6 +296,8 @@ static const struct option long_opts[] = {
     { "all", no_argument, NULL, OPT_ALL },
     { "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
     { "node", required_argument, NULL, OPT_NODE },
+    { "apply", no_argument, NULL, OPT_APPLY },
+    { "threshold", required_argument, NULL, OPT_THRESHOLD },
     { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
     { "keepalive-interval", required_argument, NULL, OPT_KEEPALIVE_INTERVAL },
     { "keepalive-count", required_argument, NULL, OPT_KEEPALIVE_COUNT },
@@ -366,6 +384,30 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
             }
             o->reference = true;
             break;
+        case OPT_APPLY:
+            if (!cmd || strcmp(cmd->name, "rebalance") != 0) {
+                cli_error("--apply is a flag of 'rebalance'");
+                return -1;
+            }
+            o->apply = true;
+            break;
+        case OPT_THRESHOLD: {
+            char *end;
+            errno = 0;
+            long pct = strtol(optarg, &end, 10);
+            if (end > optarg && *end == '%')
+                end++;
+            if (!cmd || strcmp(cmd->name, "rebalance") != 0) {
+                cli_error("--threshold is a flag of 'rebalance'");
+                return -1;
+            }
+            if (errno || *end || end == optarg || pct < 1 || pct > 100) {
+                cli_error("--threshold takes a percentage from 1 to 100, not '%s'", optarg);
+                return -1;
+            }
+            o->threshold = (int)pct;
+            break;
+        }
         case OPT_YES:
         case OPT_PRUNE:
         case OPT_ADOPT:
@@ -380,12 +422,12 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
         case OPT_CACHE_DIR:
         case OPT_LIMIT: {
             static const struct { int opt; const char *flag, *cmds; } allowed[] = {
-                { OPT_YES, "--yes", " apply " },
+                { OPT_YES, "--yes", " apply rebalance " },
                 { OPT_PRUNE, "--prune", " apply plan " },
                 { OPT_ADOPT, "--adopt", " apply plan " },
                 { OPT_DETAILED, "--detailed-exitcode", " plan " },
                 { OPT_SHUTDOWN_TIMEOUT, "--shutdown-timeout", " apply " },
-                { OPT_LOCK_TIMEOUT, "--lock-timeout", " apply " },
+                { OPT_LOCK_TIMEOUT, "--lock-timeout", " apply rebalance " },
                 { OPT_SINCE, "--since", " history events " },
                 { OPT_PRUNE_OLDER, "--prune-older-than", " history " },
                 { OPT_LIMIT, "--limit", " history events " },
@@ -527,7 +569,8 @@ static int run(struct cli *c, const struct command *cmd, int argc, char **argv)
         .node = c->node,
         .state = c->state,
         .need = cmd->need,
-        .plan = { c->prune, c->adopt, c->max_deletions, c->restart },
+        .plan = { c->prune, c->adopt, c->max_deletions, c->restart, NULL },
+        .rebalance = strcmp(cmd->name, "rebalance") == 0 ? (c->threshold ? c->threshold : 80) : 0,
         .lock_timeout_ms = c->lock_timeout_ms,
         .virt = c->virt,
         .verbose = c->verbose,

@@ -375,3 +375,100 @@ void place_vms(struct arena *a, const struct place_input *in, struct place_out *
         o->reason = s.nn ? all : "no nodes";
     }
 }
+
+/* ---- rebalance ---- */
+
+static void untake(struct st *s, const struct pvm *p, size_t n)
+{
+    s->cpus[n] -= p->vm->spec.max_cpus;
+    s->mem[n] -= p->vm->spec.max_memory;
+    for (size_t g = 0; g < p->ngroups; g++)
+        s->grp[p->groups[g] * s->nn + n]--;
+    for (size_t k = 0; k < s->naff; k++)
+        if (model_labels_match(s->aff[k], &p->vm->obj.meta.labels))
+            s->aff_count[k * s->nn + n]--;
+}
+
+static double load(const struct st *s, size_t n, int64_t dc, int64_t dm)
+{
+    const struct place_node *nd = &s->in->nodes[n];
+    double c = nd->cpus > 0 ? (double)(s->cpus[n] + dc) / (double)nd->cpus : 0;
+    double m = nd->memory > 0 ? ((double)s->mem[n] + (double)dm) / (double)nd->memory : 0;
+    return c > m ? c : m;
+}
+
+size_t place_rebalance(struct arena *a, const struct place_input *in,
+                       const struct place_out *placed, const bool *movable, double threshold,
+                       struct place_move **out, struct place_load **loads)
+{
+    const struct model *m = in->m;
+    size_t nv = m->len[MODEL_VM], nn = in->nn, nmoves = 0;
+    struct st s = { .a = a, .in = in, .nn = nn };
+    setup(&s);
+    struct pvm *v = arena_alloc(a, (nv + 1) * sizeof(*v));
+    long *at = arena_alloc(a, (nv + 1) * sizeof(*at));
+    for (size_t i = 0; i < nv; i++) {
+        v[i].vm = (const struct model_vm *)m->objs[MODEL_VM][i];
+        v[i].i = i;
+        describe_vm(&s, &v[i]);
+        at[i] = placed[i].node;
+        if (at[i] >= 0)
+            take(&s, &v[i], (size_t)at[i]);
+    }
+    *loads = arena_alloc(a, (nn + 1) * sizeof(**loads));
+    for (size_t n = 0; n < nn; n++)
+        (*loads)[n].before = load(&s, n, 0, 0);
+    *out = arena_alloc(a, (nv + 1) * sizeof(**out));
+    for (size_t round = 0; round < nv; round++) {
+        long src = -1;
+        double worst = threshold;
+        for (size_t n = 0; n < nn; n++)
+            if (in->nodes[n].up && load(&s, n, 0, 0) > worst) {
+                worst = load(&s, n, 0, 0);
+                src = (long)n;
+            }
+        if (src < 0)
+            break;
+        long best_vm = -1, best_to = -1;
+        double best = 0, best_src = 0, best_dst = 0;
+        for (size_t i = 0; i < nv; i++) {
+            if (at[i] != src || !movable[i] || v[i].vm->spec.node)
+                continue;
+            int64_t c = v[i].vm->spec.max_cpus;
+            int64_t mm = (int64_t)v[i].vm->spec.max_memory;
+            double after_src = load(&s, (size_t)src, -c, -mm);
+            untake(&s, &v[i], (size_t)src);     /* its own anti-affinity group */
+            for (size_t t = 0; t < nn; t++) {
+                bool no;
+                if ((long)t == src)
+                    continue;
+                refuse(&s, &v[i], t, false, NULL, &no);
+                double after_t = load(&s, t, c, mm);
+                if (no || after_t > threshold)
+                    continue;
+                double score = after_src > after_t ? after_src : after_t;
+                /* ties: the emptier target (spread the load) */
+                if (best_vm < 0 || score < best - 1e-12 ||
+                    (score < best + 1e-12 && after_t < best_dst - 1e-12)) {
+                    best = score;
+                    best_vm = (long)i;
+                    best_to = (long)t;
+                    best_src = after_src;
+                    best_dst = after_t;
+                }
+            }
+            take(&s, &v[i], (size_t)src);
+        }
+        if (best_vm < 0)
+            break;                        /* nothing helps: what is left is reported */
+        struct place_move *mv = &(*out)[nmoves++];
+        *mv = (struct place_move){ (size_t)best_vm, src, best_to, worst > 1.0 ? 1 : 2, worst,
+                                   best_src, load(&s, (size_t)best_to, 0, 0), best_dst };
+        untake(&s, &v[best_vm], (size_t)src);
+        take(&s, &v[best_vm], (size_t)best_to);
+        at[best_vm] = best_to;
+    }
+    for (size_t n = 0; n < nn; n++)
+        (*loads)[n].after = load(&s, n, 0, 0);
+    return nmoves;
+}

@@ -67,6 +67,32 @@ struct place_out {
 /* out: one per m->objs[MODEL_VM][i]. Strings in a. */
 void place_vms(struct arena *a, const struct place_input *in, struct place_out *out);
 
+/* Rebalance (DRS): a node is over the threshold when the larger of its
+ * allocated cpus and memory (the VMs placed there and what placement
+ * does not place, over what it offers) exceeds it. While one is, the
+ * most loaded node gives up one VM: of its VMs that may move (movable[i]:
+ * not pinned, everything on shared pools) and every node that passes
+ * placement's filters for it and stays at or under the threshold with
+ * it, the move that leaves the larger of the two nodes' loads smallest
+ * (ties: the emptier target, then by VM name and node name). Greedy: each move is the one that
+ * helps most, so a fleet is evened out in few moves; when no move helps,
+ * what is left over is reported. Priority 1: the node is over 100% (it is
+ * overcommitted); 2: over the threshold. */
+struct place_move {
+    size_t vm;                /* index in m->objs[MODEL_VM] */
+    long from, to;
+    int priority;
+    double from_before, from_after, to_before, to_after;   /* loads, 0..1+ */
+};
+struct place_load {
+    double before, after;     /* per node */
+};
+/* placed: place_vms' answer (every VM where it is). Returns how many moves
+ * (*out, in a); loads[] (nn, in a) before and after them. */
+size_t place_rebalance(struct arena *a, const struct place_input *in,
+                       const struct place_out *placed, const bool *movable, double threshold,
+                       struct place_move **out, struct place_load **loads);
+
 /* The Networks and Pools a node has: declared with no spec.nodes, or
  * listing it. */
 bool place_network_on(const struct model_network *n, const char *node);

@@ -58,6 +58,7 @@ struct session_opts {
     const char *state;                 /* --state, or NULL (then $QKVM_STATE, the default) */
     unsigned need;                     /* enum session_need */
     struct plan_opts plan;
+    int rebalance;                     /* rebalance: the threshold (percent); 0: not a rebalance */
     int lock_timeout_ms;
     struct virt_limits virt;
     bool verbose;                      /* timings as SESSION_INFO */
@@ -73,6 +74,8 @@ enum session_status {
 };
 
 struct place_out;
+struct place_move;
+struct place_load;
 
 /* One Node of a fleet run (manifests that declare Nodes). */
 struct session_node {
@@ -120,6 +123,12 @@ struct session {
     const char **moves;                /* per s->m VM: a move not made, why; or NULL */
     bool *moving;                      /* per s->m VM: it moves this run (from placed[i].from) */
     bool plan_merged;                  /* plan is the nodes' merged (the session's own) */
+    struct {                           /* qkvm rebalance */
+        double threshold;
+        struct place_move *moves;
+        size_t n;
+        struct place_load *loads;      /* per node */
+    } rebalance;
     struct model **views;              /* kept until session_close */
     size_t nviews, views_cap;
 };

@@ -1,8 +1,8 @@
 # tests/fleet.sh — a fleet of three real nodes in one run (sourced by
 # tests/integration.sh): placement (spread, pack, anti-affinity,
 # nodeSelector, a pin, an unschedulable VM), a node down during an apply,
-# drain by live migration of a running guest OS, and "apply twice → no
-# changes" across nodes.
+# drain by live migration of a running guest OS, rebalance recommending and
+# making a move, and "apply twice → no changes" across nodes.
 #
 # Three test bed nodes (tools/testbed), each its own libvirtd; a directory
 # outside their namespaces is the path of the pool declared shared: true
@@ -266,4 +266,20 @@ EOF
     MAINT= WEB_AA=false fl_nodes "$M/nodes.yaml"
     fq plan -f "$M" --detailed-exitcode
     expect "out of maintenance: nothing moves back by itself" 0 "No changes"
+
+    # --- rebalance: hv2 is empty now; at 80% the fleet is balanced, at 50%
+    # hv1 (5 of 8 CPUs: 62%, printf's rounding of 62.5) gives one VM to the
+    # emptiest node, hv2: late-1, the first by name that may go there
+    fq rebalance -f "$M"
+    expect "rebalance: a balanced fleet gets no recommendations (exit 0)" 0 \
+        "Balanced: no recommendations"
+    fq rebalance -f "$M" --threshold 50
+    expect "rebalance --threshold 50: one move off hv1, with its gain and priority (exit 2)" 2 \
+        "^hv1 +62% +50%" "→ +vm/late-1 hv1 → hv2 \(live\): gain hv1 62% → 50%, hv2 0% → 12%; priority 2"
+    fq rebalance -f "$M" --threshold 50 --apply --yes
+    expect "rebalance --apply: the move is made by live migration" 0 "hv1: vm/[a-z0-9-]+: migrated"
+    fq rebalance -f "$M" --threshold 50
+    expect "rebalanced: no recommendations left" 0 "Balanced: no recommendations"
+    fq plan -f "$M" --detailed-exitcode
+    expect "rebalanced: plan → no changes" 0 "No changes"
 }
