@@ -44,7 +44,8 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 REPLAY   := $(BUILD)/tests/fuzz_replay
-TOOLS    := $(BUILD)/tools/yamlfloor $(BUILD)/tools/runstat $(BUILD)/tools/virtfloor
+TOOLS    := $(BUILD)/tools/yamlfloor $(BUILD)/tools/runstat $(BUILD)/tools/virtfloor \
+            $(BUILD)/tools/placebench
 
 # ./qkvm for the default build; build/asan/qkvm etc. for the others
 ifeq ($(BUILD),build)
@@ -72,6 +73,11 @@ $(REPLAY): tests/fuzz/fuzz_load.c tests/fuzz/replay.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ \
 	    tests/fuzz/fuzz_load.c tests/fuzz/replay.c $(LIB_OBJ) $(PKG_LIBS) $(ALL_LDFLAGS)
+
+# placebench drives place.c itself: it links the library
+$(BUILD)/tools/placebench: tools/bench/placebench.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_OBJ) $(PKG_LIBS) $(ALL_LDFLAGS)
 
 $(BUILD)/tools/%: tools/bench/%.c
 	@mkdir -p $(dir $@)

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,7 +57,20 @@ struct run {
     struct store *st;
     const struct apply_opts *o;
     char err[1024];
+    pthread_mutex_t *store_mu;   /* several actions at once: one store call at a time */
 };
+
+static void lock_store(const struct run *r)
+{
+    if (r->store_mu)
+        pthread_mutex_lock(r->store_mu);
+}
+
+static void unlock_store(const struct run *r)
+{
+    if (r->store_mu)
+        pthread_mutex_unlock(r->store_mu);
+}
 
 /* The mark of a domain or network this project defines: it names the
  * object's UUID (chosen before libvirt defines a new one), so a copy that
@@ -104,7 +118,9 @@ static int record_digest(struct run *r, const char *pool_uuid, const char *volum
     char *lt = labels_text(labels);
     struct store_owned so = { pool_uuid, volume, name, protect, r->p->project, ident, lt,
                               NULL, digest };
+    lock_store(r);
     int rc = store_owned_put(r->st, &so, r->p->uri, r->o->run, r->err, sizeof(r->err));
+    unlock_store(r);
     free(lt);
     return rc;
 }
@@ -115,7 +131,9 @@ static int record(struct run *r, const char *pool_uuid, const char *volume, cons
     char *lt = labels_text(labels);
     struct store_owned so = { pool_uuid, volume, name, protect, r->p->project, ident, lt,
                               NULL, NULL };
+    lock_store(r);
     int rc = store_owned_put(r->st, &so, r->p->uri, r->o->run, r->err, sizeof(r->err));
+    unlock_store(r);
     free(lt);
     return rc;
 }
@@ -141,7 +159,9 @@ static int record_ident(struct run *r, const char *pool_uuid, const struct model
 static void unrecord(struct run *r, const char *pool_uuid, const char *volume)
 {
     char err[256];
+    lock_store(r);
     store_owned_delete(r->st, pool_uuid, volume, err, sizeof(err));
+    unlock_store(r);
 }
 
 static int pool_uuid(struct run *r, const char *pool, char *uuid, size_t size)
@@ -212,8 +232,12 @@ static int do_pool(struct run *r, const struct plan_action *a)
             return -1;
         if (r->obs->local && op && op->pool && op->pool->spec.path)
             owned_file_unmark(op->pool->spec.path);   /* the directory stays, unowned */
-        if (op && op->uuid)
-            return store_owned_delete(r->st, op->uuid, NULL, err, el);
+        if (op && op->uuid) {
+            lock_store(r);
+            int rc = store_owned_delete(r->st, op->uuid, NULL, err, el);
+            unlock_store(r);
+            return rc;
+        }
         return 0;
     default:
         snprintf(err, el, "no such action on a pool");
@@ -635,8 +659,12 @@ static int do_disk(struct run *r, const struct plan_action *a)
         const struct obs_pool *op = observe_pool(r->obs, a->pool);
         if (virt_volume_delete(r->v, a->pool, a->name, err, el) < 0)
             return -1;
-        if (op && op->uuid)
-            return store_owned_delete(r->st, op->uuid, a->name, err, el);
+        if (op && op->uuid) {
+            lock_store(r);
+            int rc = store_owned_delete(r->st, op->uuid, a->name, err, el);
+            unlock_store(r);
+            return rc;
+        }
         return 0;
     }
     default:
@@ -1061,7 +1089,9 @@ static int journal_begin(struct run *r, size_t i)
                                a->name,
                                plan_verb_name(a->verb), a->reason, before, after,
                                STORE_ACTION_PENDING, NULL, 0, 0 };
+    lock_store(r);
     int rc = store_action_begin(r->st, &sa, r->err, sizeof(r->err));
+    unlock_store(r);
     free(before);
     free(after);
     return rc;
@@ -1085,11 +1115,15 @@ static int journal_end(struct run *r, size_t i, enum apply_status status, const 
                              : status == APPLY_FAILED ? "Failed" : "Skipped",
                              schema_kinds[a->kind].name, a->name, r->p->uri, msg };
     size_t errlen = sizeof(r->err);
-    if (store_begin(r->st, err, errlen) < 0 ||
-        store_action_end(r->st, r->o->run, (long)(i + r->o->index_base), journal, error, err,
-                         errlen) < 0 ||
-        store_event(r->st, &e, err, errlen) < 0 || store_commit(r->st, err, errlen) < 0) {
+    lock_store(r);
+    bool bad = store_begin(r->st, err, errlen) < 0 ||
+               store_action_end(r->st, r->o->run, (long)(i + r->o->index_base), journal, error,
+                                err, errlen) < 0 ||
+               store_event(r->st, &e, err, errlen) < 0 || store_commit(r->st, err, errlen) < 0;
+    if (bad)
         store_rollback(r->st);
+    unlock_store(r);
+    if (bad) {
         char m[sizeof(r->err) + 300];
         snprintf(m, sizeof(m), "%s/%s: %s, but the journal cannot record it: %s",
                  plan_kind_name(a->kind), a->name, apply_status_name(status), err);
@@ -1167,89 +1201,221 @@ static void log_line(const struct run *r, const char *fmt, ...)
     funlockfile(log);
 }
 
+/* ---- running the actions: in order, or several at once ---- */
+
+static int run_action(struct run *r, const struct plan_action *a)
+{
+    switch (a->kind) {
+    case MODEL_POOL: return do_pool(r, a);
+    case MODEL_NETWORK: return do_network(r, a);
+    case MODEL_DISK: return do_disk(r, a);
+    case MODEL_IMAGE: return do_image(r, a);
+    case MODEL_VM: return do_vm(r, a);
+    default:
+        snprintf(r->err, sizeof(r->err), "not reconciled by this version");
+        return -1;
+    }
+}
+
+/* One action under way in a worker thread, on a copy of the run (its own
+ * error buffer). */
+struct slot {
+    struct sched *sc;
+    struct run r;
+    size_t i;
+    int rc;
+    bool busy, finished, threaded;
+    pthread_t t;
+};
+
+struct sched {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t nfinished;
+};
+
+static void *slot_run(void *arg)
+{
+    struct slot *sl = arg;
+    sl->rc = run_action(&sl->r, &sl->r.p->v[sl->i]);
+    pthread_mutex_lock(&sl->sc->mu);
+    sl->finished = true;
+    sl->sc->nfinished++;
+    pthread_cond_signal(&sl->sc->cv);
+    pthread_mutex_unlock(&sl->sc->mu);
+    return NULL;
+}
+
+/* May action i start, all else being well? Its dependencies have ended,
+ * every earlier action on the same object has, and every earlier action
+ * of another kind has: kinds go one after another in the plan's order
+ * (pools, networks, images, disks, VMs; deletions in reverse), and only
+ * actions of one kind run side by side. */
+static bool startable(const struct plan *p, const struct apply_result *res, const bool *running,
+                      size_t i)
+{
+    const struct plan_action *a = &p->v[i];
+    for (size_t j = 0; j < a->ndeps; j++)
+        if (res->status[a->deps[j]] == APPLY_PENDING || running[a->deps[j]])
+            return false;
+    for (size_t j = 0; j < i; j++) {
+        if (res->status[j] != APPLY_PENDING && !running[j])
+            continue;
+        const struct plan_action *b = &p->v[j];
+        if (b->kind != a->kind || strcmp(b->name, a->name) == 0)
+            return false;
+    }
+    return true;
+}
+
 int apply_plan(struct virt *v, const struct model *desired, const struct obs_host *obs,
                const struct plan *p, struct store *st, const struct apply_opts *o,
                struct apply_result *res)
 {
-    struct run r = { v, desired, obs, p, st, o, { 0 } };
+    pthread_mutex_t store_mu = PTHREAD_MUTEX_INITIALIZER;
+    struct run r = { v, desired, obs, p, st, o, { 0 }, &store_mu };
     memset(res, 0, sizeof(*res));
     res->status = xcalloc(p->n + 1, sizeof(*res->status));
     res->error = xcalloc(p->n + 1, sizeof(*res->error));
     char gone[1024] = "";     /* the lost connection: nothing more is started */
+    size_t width = o->parallelism > 0 ? (size_t)o->parallelism : 1;
+    struct slot *slots = xcalloc(width, sizeof(*slots));
+    bool *running = xcalloc(p->n + 1, sizeof(*running));
+    struct sched sc = { .nfinished = 0 };
+    pthread_mutex_init(&sc.mu, NULL);
+    pthread_cond_init(&sc.cv, NULL);
     if (!o->signals_caught)
         apply_catch_signals(true);
     virt_set_wait_hook(v, stop_wait, &r);
-    size_t i;
-    for (i = 0; i < p->n; i++) {
-        if (interrupted && !*gone)
-            snprintf(gone, sizeof(gone), "interrupted by %s; the next apply picks up from what "
-                                         "the host has",
-                     interrupted == SIGINT ? "SIGINT (Ctrl-C)" : "SIGTERM");
-        const struct plan_action *a = &p->v[i];
-        const char *kind = plan_kind_name(a->kind);
-        const struct plan_action *bad = NULL;
-        for (size_t j = 0; j < a->ndeps && !bad; j++)
-            if (res->status[a->deps[j]] == APPLY_FAILED || res->status[a->deps[j]] == APPLY_SKIPPED)
-                bad = &p->v[a->deps[j]];
-        if (bad || *gone) {
-            res->status[i] = APPLY_SKIPPED;
-            res->skipped++;
-            char msg[1200];
-            if (*gone)
-                snprintf(msg, sizeof(msg), "not started: %s", gone);
-            else
-                snprintf(msg, sizeof(msg), "skipped: needs %s/%s, which %s",
-                         plan_kind_name(bad->kind), bad->name,
-                         res->status[bad - p->v] == APPLY_FAILED ? "failed" : "was skipped");
-            res->error[i] = xstrdup(msg);
-            log_line(&r, "%s/%s: %s %s\n", kind, a->name, plan_verb_name(a->verb), msg);
-            if (o->journal && (journal_begin(&r, i) < 0 ||
-                               journal_end(&r, i, APPLY_SKIPPED, msg) < 0))
+    bool stopped = false;     /* the journal could not be written: nothing more starts */
+    size_t nrunning = 0, first = 0;
+    for (;;) {
+        /* start what may start, in the plan's order */
+        for (size_t i = first; i < p->n && !stopped; i++) {
+            if (res->status[i] != APPLY_PENDING || running[i])
+                continue;
+            if (interrupted && !*gone)
+                snprintf(gone, sizeof(gone), "interrupted by %s; the next apply picks up from "
+                                             "what the host has",
+                         interrupted == SIGINT ? "SIGINT (Ctrl-C)" : "SIGTERM");
+            const struct plan_action *a = &p->v[i];
+            const char *kind = plan_kind_name(a->kind);
+            const struct plan_action *bad = NULL;
+            for (size_t j = 0; j < a->ndeps && !bad; j++)
+                if (res->status[a->deps[j]] == APPLY_FAILED ||
+                    res->status[a->deps[j]] == APPLY_SKIPPED)
+                    bad = &p->v[a->deps[j]];
+            if (!bad && !*gone && !startable(p, res, running, i))
+                continue;
+            if (bad || *gone) {
+                /* not started: said in order with the rest, once what it
+                 * waits for has ended */
+                if (!*gone && !startable(p, res, running, i))
+                    continue;
+                res->status[i] = APPLY_SKIPPED;
+                res->skipped++;
+                char msg[1200];
+                if (*gone)
+                    snprintf(msg, sizeof(msg), "not started: %s", gone);
+                else
+                    snprintf(msg, sizeof(msg), "skipped: needs %s/%s, which %s",
+                             plan_kind_name(bad->kind), bad->name,
+                             res->status[bad - p->v] == APPLY_FAILED ? "failed" : "was skipped");
+                res->error[i] = xstrdup(msg);
+                log_line(&r, "%s/%s: %s %s\n", kind, a->name, plan_verb_name(a->verb), msg);
+                if (o->journal && (journal_begin(&r, i) < 0 ||
+                                   journal_end(&r, i, APPLY_SKIPPED, msg) < 0))
+                    stopped = true;
+                continue;
+            }
+            if (nrunning == width)
                 break;
-            continue;
+            /* Written before libvirt is touched, or not done at all. */
+            if (o->journal && journal_begin(&r, i) < 0) {
+                stopped = true;
+                break;
+            }
+            struct slot *sl = NULL;
+            for (size_t k = 0; k < width && !sl; k++)
+                if (!slots[k].busy)
+                    sl = &slots[k];
+            *sl = (struct slot){ .sc = &sc, .r = r, .i = i, .busy = true };
+            sl->r.err[0] = '\0';
+            running[i] = true;
+            nrunning++;
+            if (width == 1) {
+                slot_run(sl);              /* one at a time: no thread needed */
+            } else {
+                sigset_t all, old;
+                sigfillset(&all);
+                pthread_sigmask(SIG_SETMASK, &all, &old);
+                sl->threaded = pthread_create(&sl->t, NULL, slot_run, sl) == 0;
+                pthread_sigmask(SIG_SETMASK, &old, NULL);
+                if (!sl->threaded)
+                    slot_run(sl);
+            }
         }
-        /* Written before libvirt is touched, or not done at all. */
-        if (o->journal && journal_begin(&r, i) < 0)
+        if (!nrunning)
             break;
-        r.err[0] = '\0';
-        int rc;
-        switch (a->kind) {
-        case MODEL_POOL: rc = do_pool(&r, a); break;
-        case MODEL_NETWORK: rc = do_network(&r, a); break;
-        case MODEL_DISK: rc = do_disk(&r, a); break;
-        case MODEL_IMAGE: rc = do_image(&r, a); break;
-        case MODEL_VM: rc = do_vm(&r, a); break;
-        default:
-            snprintf(r.err, sizeof(r.err), "not reconciled by this version");
-            rc = -1;
+        /* wait for one to end, then take every ended one */
+        pthread_mutex_lock(&sc.mu);
+        while (!sc.nfinished)
+            pthread_cond_wait(&sc.cv, &sc.mu);
+        sc.nfinished = 0;
+        pthread_mutex_unlock(&sc.mu);
+        for (size_t k = 0; k < width; k++) {
+            struct slot *sl = &slots[k];
+            pthread_mutex_lock(&sc.mu);
+            bool ended = sl->busy && sl->finished;
+            pthread_mutex_unlock(&sc.mu);
+            if (!ended)
+                continue;
+            if (sl->threaded)
+                pthread_join(sl->t, NULL);
+            size_t i = sl->i;
+            const struct plan_action *a = &p->v[i];
+            const char *kind = plan_kind_name(a->kind);
+            sl->busy = false;
+            running[i] = false;
+            nrunning--;
+            if (sl->rc < 0) {
+                res->status[i] = APPLY_FAILED;
+                res->failed++;
+                res->error[i] = xstrdup(sl->r.err[0] ? sl->r.err : "failed");
+                if (!*gone)
+                    virt_lost(v, gone, sizeof(gone));
+                log_line(&r, "%s%s/%s: %s FAILED: %s%s\n", o->color ? "\033[31m" : "", kind,
+                         a->name, plan_verb_name(a->verb), res->error[i],
+                         o->color ? "\033[0m" : "");
+            } else {
+                res->status[i] = APPLY_DONE;
+                res->done++;
+                log_line(&r, "%s/%s: %s%s\n", kind, a->name, past(a->verb),
+                         a->restart_required ? " (restart required for some changes)" : "");
+            }
+            /* Its end not recorded: nothing more starts, as when a start
+             * could not be. */
+            if (o->journal && journal_end(&r, i, res->status[i], res->error[i]) < 0)
+                stopped = true;
         }
-        if (rc < 0) {
-            res->status[i] = APPLY_FAILED;
-            res->failed++;
-            res->error[i] = xstrdup(r.err[0] ? r.err : "failed");
-            virt_lost(v, gone, sizeof(gone));
-            log_line(&r, "%s%s/%s: %s FAILED: %s%s\n", o->color ? "\033[31m" : "", kind, a->name,
-                     plan_verb_name(a->verb), res->error[i], o->color ? "\033[0m" : "");
-        } else {
-            res->status[i] = APPLY_DONE;
-            res->done++;
-            log_line(&r, "%s/%s: %s%s\n", kind, a->name, past(a->verb),
-                     a->restart_required ? " (restart required for some changes)" : "");
-        }
-        /* Its end not recorded: stop, as when its start could not be. */
-        if (o->journal && journal_end(&r, i, res->status[i], res->error[i]) < 0)
-            break;
+        while (first < p->n && res->status[first] != APPLY_PENDING && !running[first])
+            first++;
     }
     virt_set_wait_hook(v, NULL, NULL);
     res->interrupted = interrupted;
     if (!o->signals_caught)
         apply_catch_signals(false);
-    if (i < p->n) {
+    pthread_mutex_destroy(&sc.mu);
+    pthread_cond_destroy(&sc.cv);
+    pthread_mutex_destroy(&store_mu);
+    free(slots);
+    free(running);
+    if (stopped) {
         /* The journal could not be written: stop before changing more. */
         char why[1200];
         snprintf(why, sizeof(why), "not started: the journal cannot be written: %s", r.err);
         res->failure = xstrdup(why + strlen("not started: "));
-        for (; i < p->n; i++) {
+        for (size_t i = 0; i < p->n; i++) {
             if (res->status[i] != APPLY_PENDING)
                 continue;
             res->status[i] = APPLY_SKIPPED;
@@ -1269,7 +1435,7 @@ int apply_records(struct store *st, const struct model *desired, const struct ob
                   const struct plan *p, int64_t run, char *err, size_t errlen)
 {
     struct apply_opts o = { .run = run };
-    struct run r = { NULL, desired, obs, p, st, &o, { 0 } };
+    struct run r = { NULL, desired, obs, p, st, &o, { 0 }, NULL };
     int rc = 0;
     /* Disks: protect and labels */
     for (size_t k = 0; k < desired->len[MODEL_DISK] && rc == 0; k++) {

@@ -59,6 +59,8 @@ struct apply_opts {
     const char *(*placement)(void *payload, const char *vm);
     void *placement_payload;
     bool signals_caught;       /* the caller called apply_catch_signals (several nodes at once) */
+    int parallelism;           /* actions under way at once on this node (--parallelism); 0, 1:
+                                * one after another */
     /* a fleet's: the connection to another node (a migration's target);
      * called with placement_payload */
     struct virt *(*node_virt)(void *payload, const char *node);

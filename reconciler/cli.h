@@ -39,6 +39,7 @@ struct cli {
     const char *connect;
     const char *node;        /* --node NAME */
     bool apply;              /* rebalance --apply */
+    int parallelism;         /* apply --parallelism: actions at once per node; 0: the default (10) */
     int threshold;           /* rebalance --threshold, percent; 0: the default */
     const char *state;
     const char *cache_dir;   /* --cache-dir: the image cache (pull); NULL: fetch's default */

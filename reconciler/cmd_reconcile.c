@@ -317,6 +317,7 @@ static int apply_run(struct cli *c, struct session *s)
         .run = s->run,
         .journal = journal_on(),
         .cache_dir = c->cache_dir,
+        .parallelism = c->parallelism ? c->parallelism : 10,
     };
     struct unit_run *x = arena_alloc(a, (nu + 1) * sizeof(*x));
     double t0 = cli_now();
@@ -327,6 +328,11 @@ static int apply_run(struct cli *c, struct session *s)
             x[i].ao.node_virt = node_virt;
             x[i].ao.placement_payload = s;
         }
+        /* one migration at a time off a node (nodes side by side): each
+         * holds a request of the daemon's (5 per client by default) for
+         * as long as it copies memory */
+        if (u[i].moves)
+            x[i].ao.parallelism = 1;
         if (nu > 1) {
             x[i].ao.node = u[i].name;
             x[i].ao.index_base = u[i].base;

@@ -152,7 +152,7 @@ static const struct command commands[] = {
       "  --adopt              plan taking over same-named objects no project created\n"
       "  --restart            plan restarting VMs whose changes wait for a restart\n" },
     { "apply", cmd_apply, SESSION_MANIFESTS | SESSION_RECORD | SESSION_LOCK | SESSION_CONNECT | SESSION_PLAN, 0, 0, "-f PATH [-c URI] [--yes] [--prune] [--max-deletions N] [--adopt] "
-                          "[--restart] [--shutdown-timeout S] [--cache-dir DIR]",
+                          "[--restart] [--shutdown-timeout S] [--cache-dir DIR] [--parallelism N] [--node NAME]",
       "make the host match the manifests",
       "Plan as 'qkvm plan' does, ask for confirmation (unless --yes), then apply\n"
       "the actions in order: pools, networks, images, disks, VMs; deletions in\n"
@@ -171,6 +171,9 @@ static const struct command commands[] = {
       "                       shutdown, destroy after --shutdown-timeout, start)\n"
       "  --shutdown-timeout S graceful shutdown wait before destroy (default 60)\n"
       "  --cache-dir DIR      the image cache (see 'qkvm pull')\n"
+      "  --parallelism N      actions under way at once on one node (default 10; every\n"
+      "                       node of a fleet applies at the same time); one kind\n"
+      "                       after another, dependencies first, one line per action\n"
       "  --lock-timeout D     wait this long for another apply on the same state file\n"
       "                       (default 30s), then fail naming its pid\n"
       "Every action is journalled in the state database before it starts; see\n"
@@ -270,7 +273,8 @@ static const struct command commands[] = {
 enum { OPT_STATE = 256, OPT_REFERENCE, OPT_YES, OPT_PRUNE, OPT_ADOPT, OPT_DETAILED,
        OPT_SHUTDOWN_TIMEOUT, OPT_LOCK_TIMEOUT, OPT_SINCE, OPT_PRUNE_OLDER, OPT_LIMIT,
        OPT_MAX_DELETIONS, OPT_RESTART, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE_INTERVAL,
-       OPT_KEEPALIVE_COUNT, OPT_ALL, OPT_CACHE_DIR, OPT_NODE, OPT_APPLY, OPT_THRESHOLD };
+       OPT_KEEPALIVE_COUNT, OPT_ALL, OPT_CACHE_DIR, OPT_NODE, OPT_APPLY, OPT_THRESHOLD,
+       OPT_PARALLELISM };
 
 static const struct option long_opts[] = {
     { "file", required_argument, NULL, 'f' },
@@ -298,6 +302,7 @@ static const struct option long_opts[] = {
     { "node", required_argument, NULL, OPT_NODE },
     { "apply", no_argument, NULL, OPT_APPLY },
     { "threshold", required_argument, NULL, OPT_THRESHOLD },
+    { "parallelism", required_argument, NULL, OPT_PARALLELISM },
     { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
     { "keepalive-interval", required_argument, NULL, OPT_KEEPALIVE_INTERVAL },
     { "keepalive-count", required_argument, NULL, OPT_KEEPALIVE_COUNT },
@@ -406,6 +411,21 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
                 return -1;
             }
             o->threshold = (int)pct;
+            break;
+        }
+        case OPT_PARALLELISM: {
+            char *end;
+            errno = 0;
+            long n = strtol(optarg, &end, 10);
+            if (!cmd || (strcmp(cmd->name, "apply") != 0 && strcmp(cmd->name, "rebalance") != 0)) {
+                cli_error("--parallelism is a flag of: apply rebalance");
+                return -1;
+            }
+            if (errno || *end || end == optarg || n < 1 || n > 256) {
+                cli_error("--parallelism takes a number from 1 to 256, not '%s'", optarg);
+                return -1;
+            }
+            o->parallelism = (int)n;
             break;
         }
         case OPT_YES:

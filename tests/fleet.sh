@@ -120,7 +120,14 @@ fl_run() {
     trap 'for n in 1 2 3; do tools/testbed stop "fl$n$$" >/dev/null 2>&1; done; rm -rf "$TESTTMP"' EXIT
     pass "testbed: three nodes for the fleet"
     fl_cases
-    for n in 1 2 3; do tools/testbed stop "fl$n$$" >/dev/null; done
+    local d
+    for n in 1 2 3; do
+        d="${QKVM_TESTBED:-/tmp/qkvm-testbed}/fl$n$$"
+        if ! kill -0 "$(cat "$d/libvirtd.pid" 2>/dev/null)" 2>/dev/null; then
+            fail "node fl$n's libvirtd lived through the fleet cases" "$(tail -20 "$d/daemon.log")"
+        fi
+        tools/testbed stop "fl$n$$" >/dev/null
+    done
 }
 
 fl_cases() {

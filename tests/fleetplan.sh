@@ -9,7 +9,8 @@
 #                are added. Reading commands (get) come first: the AGE a
 #                recorded run leaves would depend on the clock
 #   expected     for each: the command, exit code, stderr and stdout; the
-#                case's directory is DIR, the manifests' M
+#                case's directory is DIR, the manifests' M, an apply's time
+#                T (an apply runs with --parallelism 1: lines in order)
 if [ -z "${passed+x}" ]; then . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"; fi
 
 for c in tests/data/fleet/*/; do
@@ -25,7 +26,8 @@ for c in tests/data/fleet/*/; do
         [ ${#cmd[@]} -gt 0 ] || continue
         run_qkvm "$TESTTMP/fleet.out" "${cmd[@]}" -f "$w/m" --state "$w/state.db"
         { printf '=== %s\n' "${cmd[*]}"
-          sed -e "s#$PWD/$c#DIR#g" -e "s#$w/m#M#g" "$TESTTMP/fleet.out"; } >>"$TESTTMP/fleet.norm"
+          sed -e "s#$PWD/$c#DIR#g" -e "s#$w/m#M#g" -e 's/ ([0-9.]* s)\.$/ (T s)./' \
+              "$TESTTMP/fleet.out"; } >>"$TESTTMP/fleet.norm"
     done < <(if [ -f "$c/runs" ]; then sed "s#@DIR@#$PWD/$c#g" "$c/runs"; else echo plan; fi)
     expect_file "fleet/$name" "$TESTTMP/fleet.norm" "$c/expected"
 done

@@ -69,7 +69,7 @@ rb_apply_waiting() {
     q apply -f "$RB_M" --yes
     [ "$rc" -eq 0 ] || { rb_bad="the first apply failed: $out"; return 1; }
     rb_write stopped rb-2
-    timeout 60 "$QKVM" -c "$IT_URI" --state "$IT_STATE" apply -f "$RB_M" --yes \
+    timeout 60 "$QKVM" -c "$IT_URI" --state "$IT_STATE" apply -f "$RB_M" --yes --parallelism 1 \
         --shutdown-timeout 300 "$@" >"$TESTTMP/rb.out" 2>&1 &
     rb_pid=$!
     if ! rb_wait_action "stop pending"; then
