@@ -62,7 +62,9 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t nv = strtoul(argv[1], NULL, 10), nn = strtoul(argv[2], NULL, 10);
-    int runs = atoi(argv[3]);
+    int runs = (int)strtol(argv[3], NULL, 10);
+    if (runs < 1)
+        runs = 1;
     static const char *const zones[] = { "a", "b", "c", "d" };
     struct model *m = model_new();
     struct arena *a = m->arena;
