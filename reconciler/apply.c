@@ -788,6 +788,15 @@ static int vm_migrate(struct run *r, const struct plan_action *a, const struct o
         return -1;
     if (virt_domain_undefine(r->v, a->name, r->err, sizeof(r->err)) < 0) {
         char undo[512];
+        char gone[256];
+        if (virt_lost(r->v, gone, sizeof(gone))) {
+            /* the undefine may have happened: the copy on the target stays,
+             * and the next run sees where the VM is defined */
+            size_t len = strlen(r->err);
+            snprintf(r->err + len, sizeof(r->err) - len, "; it is defined on %s, and maybe "
+                     "still on this node", a->target);
+            return -1;
+        }
         if (virt_domain_undefine(to, a->name, undo, sizeof(undo)) < 0) {
             size_t len = strlen(r->err);
             snprintf(r->err + len, sizeof(r->err) - len, "; and the copy defined on %s could "

@@ -66,6 +66,8 @@ static void describe_table(FILE *out, const struct cli *c, const struct tree *do
     fprintf(out, "Kind:        %s\n", tree_str(doc, "kind", "?"));
     const char *uri = tree_str(status, "uri", "");
     fprintf(out, "Node:        %s (%s)\n", tree_str(status, "node", "-"), *uri ? uri : "-");
+    if (tree_str(status, "placement", NULL))
+        fprintf(out, "Placement:   %s\n", tree_str(status, "placement", ""));
     fprintf(out, "State:       %s\n", tree_str(status, "state", "-"));
     fprintf(out, "Sync:        %s\n", tree_str(status, "sync", "-"));
     fprintf(out, "Declared:    %s\n", tree_bool(status, "declared")

@@ -54,6 +54,8 @@ CLI_COMMAND(cmd_plan)
         struct session_unit *u;
         size_t nu = session_units(s, &u);
         for (size_t i = 0; i < nu; i++) {
+            if (u[i].moves)
+                continue;           /* its node's unit records the node */
             struct inventory *inv = session_unit_inventory(s, &u[i]);
             session_record_seen(s, inv, false);
             inventory_free(inv);
@@ -285,6 +287,8 @@ static int apply_run(struct cli *c, struct session *s)
          * manifests (a Disk now declared protect: true) */
         char err[1400];
         for (size_t i = 0; i < nu; i++) {
+            if (u[i].moves)
+                continue;
             if (journal_on() && apply_records(s->st, u[i].m, u[i].obs, u[i].plan, s->run, err,
                                               sizeof(err)) < 0) {
                 cli_error("%s", err);
@@ -406,13 +410,15 @@ static int apply_run(struct cli *c, struct session *s)
         fprintf(stderr, "qkvm: %lu libvirt call%s in all\n", calls, calls == 1 ? "" : "s");
     }
     for (size_t i = 0; i < nu; i++) {
+        record_placements(s, &u[i], &x[i].res);
+        if (u[i].moves)
+            continue;               /* the moved VMs are seen on their new node next run */
         struct inventory *inv = session_unit_inventory(s, &u[i]);
         inventory_applied(inv, u[i].plan, &x[i].res);
         if (ao.journal) {
             session_record_seen(s, inv, true);
             resolve_healed(s, inv);
         }
-        record_placements(s, &u[i], &x[i].res);
         inventory_free(inv);
     }
     const char *first_error = NULL;
@@ -447,6 +453,8 @@ CLI_COMMAND(cmd_drift)
         struct session_unit *u;
         size_t nu = session_units(s, &u);
         for (size_t k = 0; k < nu; k++) {
+            if (u[k].moves)
+                continue;           /* its node's unit records the node's findings */
             const struct plan *p = u[k].plan;
             struct store_finding *f = arena_alloc(a, (p->ndrift + 1) * sizeof(*f));
             for (size_t i = 0; i < p->ndrift; i++) {

@@ -178,12 +178,25 @@ static void rebalance(struct session *s, const struct place_input *in)
     }
 }
 
-static long node_index(const struct session *s, const char *name)
+static size_t vm_index(const struct model *m, const struct model_object *o)
 {
-    for (size_t i = 0; i < s->nnodes; i++)
-        if (strcmp(s->nodes[i].name, name) == 0)
-            return (long)i;
-    return -1;
+    size_t i = 0;
+    while (m->objs[MODEL_VM][i] != o)
+        i++;
+    return i;
+}
+
+/* Does VM vm declare a disk that is volume `volume` of pool `pool`? */
+static bool uses_disk(const struct model *m, const struct model_vm *vm, const char *pool,
+                      const char *volume)
+{
+    for (size_t j = 0; j < vm->spec.disks.n; j++) {
+        const struct model_disk *d =
+            (const struct model_disk *)model_find(m, MODEL_DISK, vm->spec.disks.v[j].disk);
+        if (d && strcmp(d->obj.meta.name, volume) == 0 && strcmp(d->spec.pool, pool) == 0)
+            return true;
+    }
+    return false;
 }
 
 static void place(struct session *s)
@@ -195,6 +208,8 @@ static void place(struct session *s)
     long *current = arena_alloc(s->a, (nv + 1) * sizeof(*current));
     const char **reason = arena_alloc(s->a, (nv + 1) * sizeof(*reason));
     bool *active = arena_alloc(s->a, (nv + 1) * sizeof(*active));
+    const char *blind_node = NULL;
+    s->copies = arena_alloc(s->a, (nv + 1) * sizeof(*s->copies));
     for (size_t i = 0; i < nv; i++)
         current[i] = -1;
     for (size_t k = 0; k < nn; k++) {
@@ -214,9 +229,12 @@ static void place(struct session *s)
             bool ours = plan_owner(s->a, &od->mark, "VM", od->name, od->uuid, project, &owner,
                                    &why) == OWNER_OURS;
             if (want && ours) {
-                size_t i = 0;
-                while (m->objs[MODEL_VM][i] != want)
-                    i++;
+                size_t i = vm_index(m, want);
+                if (current[i] >= 0 && current[i] != (long)k)
+                    s->copies[i] = arena_printf(s->a, "%s%s%s", s->copies[i] ? s->copies[i] : "",
+                                                s->copies[i] ? ", " : "", n->name);
+                else if (current[i] < 0)
+                    s->copies[i] = n->name;
                 /* defined on several nodes: the running copy is the one */
                 if (current[i] < 0 || (od->active && !active[i])) {
                     current[i] = (long)k;
@@ -231,28 +249,84 @@ static void place(struct session *s)
             }
         }
     }
-    /* A VM last placed on a node that cannot be seen now stays there. */
+    /* Where a VM is when the node it was on cannot be seen: where the
+     * store last saw it (every recorded run notes each node's objects) or
+     * last placed it. That wins over a copy seen elsewhere that does not
+     * run (the running copy may be on the node out of sight); nothing is
+     * created for it elsewhere: moving it is failover's decision. */
     struct store_placement *rec = NULL;
     size_t nrec = 0;
     char err[1024];
-    if (s->st && store_placements(s->st, s->a, &rec, &nrec, err, sizeof(err)) < 0)
+    bool blind = false;           /* a node is out of sight and the records cannot be read */
+    if (s->st && store_placements(s->st, s->a, &rec, &nrec, err, sizeof(err)) < 0) {
         say(s, SESSION_WARNING, "%s", err);
-    for (size_t r = 0; r < nrec; r++) {
-        const struct model_object *want = model_find(m, MODEL_VM, rec[r].vm);
-        long k = node_index(s, rec[r].node);
-        if (!want || k < 0 || s->nodes[k].obs)
+        blind = true;
+    }
+    for (size_t k = 0; k < nn; k++) {
+        struct session_node *n = &s->nodes[k];
+        if (n->obs)
             continue;
-        size_t i = 0;
-        while (m->objs[MODEL_VM][i] != want)
-            i++;
-        if (current[i] < 0) {
-            current[i] = k;
-            reason[i] = rec[r].reason;
+        struct store_object *so = NULL;
+        size_t nso = 0;
+        if (s->st && store_objects(s->st, s->a, n->uri, "VM", NULL, &so, &nso, err,
+                                   sizeof(err)) < 0) {
+            say(s, SESSION_WARNING, "%s", err);
+            blind = true;
+        }
+        for (size_t r = 0; r < nso + nrec; r++) {
+            const char *vm = r < nso ? so[r].name : rec[r - nso].vm;
+            if (r < nso && (strcmp(so[r].state, "gone") == 0 || strcmp(so[r].state, "moved") == 0 ||
+                            strcmp(so[r].state, "missing") == 0))
+                continue;
+            if (r >= nso && strcmp(rec[r - nso].node, n->name) != 0)
+                continue;
+            const struct model_object *want = model_find(m, MODEL_VM, vm);
+            if (!want)
+                continue;
+            size_t i = vm_index(m, want);
+            if (current[i] < 0 || !active[i]) {
+                current[i] = (long)k;
+                active[i] = true;          /* as far as anyone knows */
+                reason[i] = r >= nso ? rec[r - nso].reason : NULL;
+            }
+        }
+    }
+    if (blind) {
+        for (size_t k = 0; k < nn; k++)
+            blind_node = !s->nodes[k].obs ? s->nodes[k].name : blind_node;
+    }
+    /* A VM defined nowhere whose declared disks a domain uses on a node (a
+     * rename, a domain undefined by hand) stays with its disks: a second
+     * domain on the same disk elsewhere would run on it at the same time. */
+    for (size_t k = 0; k < nn; k++) {
+        const struct obs_host *h = s->nodes[k].obs;
+        for (size_t d = 0; h && d < h->ndoms; d++) {
+            const struct obs_domain *od = &h->doms[d];
+            for (size_t j = 0; j < od->vm->spec.disks.n; j++) {
+                const struct virtxml_disk_src *src = &od->src[j];
+                if (!src->pool || !src->volume)
+                    continue;
+                for (size_t i = 0; i < nv; i++) {
+                    const struct model_vm *vm = (const struct model_vm *)m->objs[MODEL_VM][i];
+                    if (current[i] >= 0 || !uses_disk(m, vm, src->pool, src->volume))
+                        continue;
+                    current[i] = (long)k;
+                    reason[i] = arena_printf(s->a, "its disk %s is used by domain %s there",
+                                             src->volume, od->name);
+                }
+            }
         }
     }
     s->placed = arena_alloc(s->a, (nv + 1) * sizeof(*s->placed));
     struct place_input in = { m, pn, nn, current, reason };
     place_vms(s->a, &in, s->placed);
+    for (size_t i = 0; blind_node && i < nv; i++)
+        if (current[i] < 0 && s->placed[i].node >= 0) {
+            s->placed[i].node = -1;
+            s->placed[i].reason = arena_printf(s->a, "not placed while %s cannot be seen and "
+                                               "the state database cannot say what runs there",
+                                               blind_node);
+        }
     for (size_t i = 0; i < nv; i++)
         if (current[i] >= 0)
             s->nodes[current[i]].vms_here++;
@@ -586,6 +660,31 @@ enum session_status fleet_open(struct session *s)
         parts[nparts] = n->plan;
         names[nparts++] = n->name;
     }
+    /* the deletion guard is the run's: plan again with the other nodes'
+     * deletions counted when there are deletions on more than one node */
+    size_t del_total = 0, del_nodes = 0;
+    for (size_t i = 0; i < s->nnodes; i++) {
+        const struct plan *p = s->nodes[i].plan;
+        size_t d = p ? p->count[PLAN_DELETE] + p->refused : 0;
+        del_total += d;
+        del_nodes += d > 0;
+    }
+    for (size_t i = 0, k = 0; del_nodes > 1 && i < s->nnodes; i++) {
+        struct session_node *n = &s->nodes[i];
+        if (!n->selected)
+            continue;
+        k++;
+        if (!n->plan || o->rebalance)
+            continue;
+        struct plan_opts po2 = po;
+        po2.fleet_deletions = del_total - (n->plan->count[PLAN_DELETE] + n->plan->refused);
+        plan_free(n->plan);
+        n->plan = plan_build(n->view, n->obs, &po2);
+        for (size_t j = 0; j < n->plan->n; j++)
+            if (n->plan->v[j].kind == MODEL_VM)
+                n->plan->v[j].placement = placement_of(s, n->plan->v[j].name);
+        parts[k - 1] = n->plan;
+    }
     size_t nmoves = (o->need & SESSION_PLAN) ? plan_moves(s) : 0;
     for (size_t i = 0; i < s->nnodes; i++)
         if (s->nodes[i].moves) {
@@ -636,6 +735,13 @@ enum session_status fleet_open(struct session *s)
         else if (s->moves[i])
             plan_add_note(s->plan, NOTE_BLOCKED, MODEL_VM, name, s->nodes[p->node].name,
                           s->moves[i]);
+        if (s->copies[i] && strchr(s->copies[i], ','))
+            plan_add_note(s->plan, NOTE_BLOCKED, MODEL_VM, name, NULL,
+                          arena_printf(s->plan->arena, "defined on several nodes (%s): the "
+                                       "running copy (else the first) is the one reconciled; "
+                                       "the others are left alone, never started: undefine "
+                                       "them by hand once you know which is right",
+                                       s->copies[i]));
     }
     (void)unreachable;
     if (s->run && s->uri)
@@ -645,6 +751,8 @@ enum session_status fleet_open(struct session *s)
 
 void fleet_close(struct session *s)
 {
+    if (!s->nodes)
+        return;                   /* one host: the session's own are freed by it */
     for (size_t i = 0; i < s->nnodes; i++) {
         struct session_node *n = &s->nodes[i];
         plan_free(n->plan);

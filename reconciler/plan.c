@@ -1025,6 +1025,14 @@ static bool elsewhere(const struct ctx *c, enum model_kind k, const char *name)
     return c->opts->fleet && model_find(c->opts->fleet, k, name) != NULL;
 }
 
+/* A fleet's pool declared shared: true (its files are every node's). */
+static bool shared_pool(const struct ctx *c, const char *pool)
+{
+    const struct model_pool *p = c->opts->fleet
+        ? (const struct model_pool *)model_find(c->opts->fleet, MODEL_POOL, pool) : NULL;
+    return p && p->spec.shared;
+}
+
 static bool fleet_disk(const struct ctx *c, const char *pool, const char *name)
 {
     const struct model_disk *d =
@@ -1291,6 +1299,11 @@ static void plan_stale(struct ctx *c)
             else if (keeper)
                 note(c, NOTE_PRUNE_SKIPPED, MODEL_DISK, v->name, "stale, but %s; not deleted",
                      keeper);
+            else if (shared_pool(c, p->name))
+                note(c, NOTE_PRUNE_SKIPPED, MODEL_DISK, v->name,
+                     "stale, but on pool %s, which is shared: a fleet run does not delete it "
+                     "(a domain on another node may read it); delete it by hand once nothing "
+                     "uses it", p->name);
             else if (v->unverified)
                 note(c, NOTE_PRUNE_SKIPPED, MODEL_DISK, v->name,
                      "stale, but its file cannot be checked to be the one qkvm created (pool "
@@ -1411,7 +1424,9 @@ static void plan_guard(struct ctx *c)
     bool given = c->opts->max_deletions >= 0;
     long max = given ? c->opts->max_deletions : proj ? (long)proj->spec.max_deletions : 10;
     bool all = n >= c->managed;
-    if (n <= (size_t)max && (!all || given))
+    /* a fleet's guard counts the whole run's deletions, every node's */
+    size_t total = n + c->opts->fleet_deletions;
+    if (total <= (size_t)max && (!all || given))
         return;
     size_t *to = xcalloc(p->n + 1, sizeof(*to)), kept = 0;
     bool *keep = xcalloc(p->n + 1, sizeof(*keep));
@@ -1442,7 +1457,13 @@ static void plan_guard(struct ctx *c)
     p->n = kept;
     free(to);
     free(keep);
-    if (n > (size_t)max)
+    if (total > (size_t)max && c->opts->fleet_deletions)
+        note(c, NOTE_REFUSED, MODEL_PROJECT, c->project,
+             "refused: this run would delete %zu object%s on all nodes (%zu here), more than "
+             "the %ld that project '%s' allows (%s); nothing is deleted. Pass "
+             "--max-deletions %zu to allow it", total, total == 1 ? "" : "s", n, max,
+             c->project, given ? "--max-deletions" : "spec.maxDeletions", total);
+    else if (n > (size_t)max)
         note(c, NOTE_REFUSED, MODEL_PROJECT, c->project,
              "refused: this plan would delete %zu object%s, more than the %ld that project "
              "'%s' allows (%s); nothing is deleted. Pass --max-deletions %zu to allow it",

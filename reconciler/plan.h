@@ -177,6 +177,7 @@ struct plan_opts {
      * it is the fleet's business, plan_merge's caller), and an empty set
      * is judged by the fleet. NULL: one host. */
     const struct model *fleet;
+    size_t fleet_deletions;   /* a fleet's: the deletions the other nodes' plans make */
 };
 
 struct plan *plan_build(const struct model *desired, const struct obs_host *obs,

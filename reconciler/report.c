@@ -183,8 +183,9 @@ void report_plan_text(FILE *out, const struct tree *t, bool color)
     foreign_text(out, t);
     if (!acts->len) {
         if (nattention)
-            fprintf(out, "\nNothing to apply, but %s does not match the manifests: %zu item%s "
-                         "above need%s attention.\n", uri, nattention,
+            fprintf(out, "\nNothing to apply, but %s do%s not match the manifests: %zu item%s "
+                         "above need%s attention.\n", uri, tree_get(t, "nodes") ? "" : "es",
+                    nattention,
                     nattention == 1 ? "" : "s", nattention == 1 ? "s" : "");
         else if (pending)
             fprintf(out, "\nNothing to apply, but %lld VM%s wait%s for a restart to run what "

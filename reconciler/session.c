@@ -590,6 +590,15 @@ const char *session_plan_summary(struct session *s)
                             p->restarts_pending == 1 ? "" : "s");
     if (!p->n)
         return arena_printf(s->a, "no changes%s", p->nnotes ? ", with notes" : "");
+    if (p->count[PLAN_MIGRATE])
+        return arena_printf(s->a, "%zu to create, %zu to update, %zu to replace, %zu to delete, "
+                                  "%zu to start/stop/pause/resume, %zu to restart, %zu to adopt, "
+                                  "%zu to migrate",
+                            p->count[PLAN_CREATE], p->count[PLAN_UPDATE], p->count[PLAN_REPLACE],
+                            p->count[PLAN_DELETE], p->count[PLAN_START] + p->count[PLAN_STOP] +
+                            p->count[PLAN_PAUSE] + p->count[PLAN_RESUME],
+                            p->count[PLAN_RESTART], p->count[PLAN_ADOPT],
+                            p->count[PLAN_MIGRATE]);
     return arena_printf(s->a, "%zu to create, %zu to update, %zu to replace, %zu to delete, "
                               "%zu to start/stop/pause/resume, %zu to restart, %zu to adopt",
                         p->count[PLAN_CREATE], p->count[PLAN_UPDATE], p->count[PLAN_REPLACE],

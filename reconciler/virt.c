@@ -1251,9 +1251,15 @@ char *virt_domain_inactive_xml(struct virt *v, const char *name, char *err, size
 int virt_domain_undefine(struct virt *v, const char *name, char *err, size_t errlen)
 {
     LOOKUP(virDomainPtr, virDomainLookupByName, name);
-    v->calls++;
+    v->calls += 2;
+    if (virDomainIsActive(o) != 0) {
+        virDomainFree(o);
+        snprintf(err, errlen, "%s is running (or its state cannot be read): not undefined", name);
+        return -1;
+    }
     int rc = virDomainUndefineFlags(o, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
-                                           VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) < 0
+                                           VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+                                           VIR_DOMAIN_UNDEFINE_KEEP_NVRAM) < 0
                  ? lverr(v, err, errlen, name) : 0;
     virDomainFree(o);
     return rc;

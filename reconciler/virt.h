@@ -148,7 +148,8 @@ int virt_domain_set_metadata(struct virt *v, const char *name, const char *xml,
 /* The persistent definition of a domain, secrets included (to define it
  * elsewhere); malloc'd, NULL with err. */
 char *virt_domain_inactive_xml(struct virt *v, const char *name, char *err, size_t errlen);
-/* Undefine an inactive domain (its disks, NVRAM and the rest untouched). */
+/* Undefine an inactive domain (its disks, NVRAM and the rest untouched);
+ * refused when it runs. */
 int virt_domain_undefine(struct virt *v, const char *name, char *err, size_t errlen);
 /* Live-migrate a running domain to dest_uri: peer to peer, tunnelled through
  * the daemons (no port between the nodes), persistent on the destination,
