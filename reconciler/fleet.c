@@ -565,6 +565,25 @@ static enum session_status select_nodes(struct session *s)
     return fail(s, msg);
 }
 
+/* One node uploads the images of a shared pool, for all: the first (by
+ * name) planned this run that has the pool. */
+struct uploader {
+    const struct session *s;
+    const char *self;
+};
+
+static const char *shared_uploader(const void *payload, const char *pool)
+{
+    const struct uploader *u = payload;
+    const struct model_pool *p = pool_of(u->s->m, pool);
+    for (size_t i = 0; p && i < u->s->nnodes; i++) {
+        const struct session_node *n = &u->s->nodes[i];
+        if (n->selected && n->obs && place_pool_on(p, n->name))
+            return strcmp(n->name, u->self) == 0 ? NULL : n->name;
+    }
+    return NULL;
+}
+
 static const char *placement_of(void *payload, const char *vm)
 {
     const char *why = NULL;
@@ -651,6 +670,9 @@ enum session_status fleet_open(struct session *s)
         if (n->obs && (o->need & SESSION_PLAN) && o->rebalance) {
             n->plan = plan_new(n->uri, model_project_name(m));   /* only the moves */
         } else if (n->obs && (o->need & SESSION_PLAN)) {
+            struct uploader upl = { s, n->name };
+            po.shared_uploader = shared_uploader;
+            po.uploader_payload = &upl;
             n->plan = plan_build(n->view, n->obs, &po);
             for (size_t j = 0; j < n->plan->n; j++)
                 if (n->plan->v[j].kind == MODEL_VM)
@@ -677,6 +699,9 @@ enum session_status fleet_open(struct session *s)
         if (!n->plan || o->rebalance)
             continue;
         struct plan_opts po2 = po;
+        struct uploader upl = { s, n->name };
+        po2.shared_uploader = shared_uploader;
+        po2.uploader_payload = &upl;
         po2.fleet_deletions = del_total - (n->plan->count[PLAN_DELETE] + n->plan->refused);
         plan_free(n->plan);
         n->plan = plan_build(n->view, n->obs, &po2);

@@ -589,7 +589,7 @@ static int run(struct cli *c, const struct command *cmd, int argc, char **argv)
         .node = c->node,
         .state = c->state,
         .need = cmd->need,
-        .plan = { c->prune, c->adopt, c->max_deletions, c->restart, NULL, 0 },
+        .plan = { c->prune, c->adopt, c->max_deletions, c->restart, NULL, 0, NULL, NULL },
         .rebalance = strcmp(cmd->name, "rebalance") == 0 ? (c->threshold ? c->threshold : 80) : 0,
         .lock_timeout_ms = c->lock_timeout_ms,
         .virt = c->virt,

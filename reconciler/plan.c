@@ -490,6 +490,26 @@ static const char *volume_keeper(struct ctx *c, const struct obs_pool *p,
 /* A declared Disk to be made from this Image (it is not in its pool yet):
  * only then does the host need the image. Disks that exist keep whatever
  * they were made from. */
+static bool shared_pool(const struct ctx *c, const char *pool);
+
+/* A fleet's uploader, for an image on a shared pool: a Disk of the whole
+ * set made from it whose volume this node does not see (the pool's files
+ * are every node's). */
+static const char *fleet_image_user(const struct ctx *c, const char *image)
+{
+    const struct model *f = c->opts->fleet;
+    for (size_t i = 0; i < f->len[MODEL_DISK]; i++) {
+        const struct model_disk *d = (const struct model_disk *)f->objs[MODEL_DISK][i];
+        if (!d->spec.from.hdr.set || !d->spec.from.image || strcmp(d->spec.from.image, image) ||
+            !shared_pool(c, d->spec.pool))
+            continue;
+        const struct obs_pool *op = observe_pool(c->obs, d->spec.pool);
+        if (op && !observe_volume(op, d->obj.meta.name))
+            return d->obj.meta.name;
+    }
+    return NULL;
+}
+
 static const char *image_user(const struct ctx *c, const char *image)
 {
     for (size_t i = 0; i < c->want->len[MODEL_DISK]; i++) {
@@ -516,7 +536,22 @@ static void plan_images(struct ctx *c)
         const char *vol = arena_strdup(c->a, vbuf);
         const struct obs_pool *op = observe_pool(c->obs, pool);
         const struct obs_volume *ov = op ? observe_volume(op, vol) : NULL;
-        if (!ov && !image_user(c, name))
+        bool shared = c->opts->fleet && shared_pool(c, pool);
+        const char *uploader = shared && c->opts->shared_uploader
+            ? c->opts->shared_uploader(c->opts->uploader_payload, pool) : NULL;
+        if (uploader &&
+            (!ov || (ov->rec && ov->rec->digest && strcmp(ov->rec->digest, "-") == 0))) {
+            /* one node uploads a shared pool's images, for all */
+            if (image_user(c, name)) {
+                key_put(&c->keys, MODEL_IMAGE, name, 0, true);
+                note(c, NOTE_BLOCKED, MODEL_IMAGE, name,
+                     "uploaded to shared pool %s by node %s this run (one node writes it, for "
+                     "all): the disks made from it here are created by the next apply", pool,
+                     uploader);
+            }
+            continue;
+        }
+        if (!ov && !image_user(c, name) && !(shared && fleet_image_user(c, name)))
             continue;
         if (blocked_by(c, MODEL_IMAGE, name, MODEL_POOL, pool))
             continue;

