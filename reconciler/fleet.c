@@ -32,26 +32,6 @@
 #include <string.h>
 #include <time.h>
 
-static void say(const struct session *s, enum session_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(const struct session *s, enum session_level level, const char *fmt, ...)
-{
-    char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (s->o->say)
-        s->o->say(s->o->payload, level, msg);
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- connect and observe, one thread per node ---- */
 
 struct job {
@@ -77,11 +57,11 @@ static void *observe_job(void *arg)
 {
     struct job *j = arg;
     struct session_node *n = j->n;
-    double t0 = now();
+    double t0 = session_now();
     n->obs = observe_host(n->v, j->s->m, n->own,
                           j->s->o->need & SESSION_DEEP ? OBSERVE_DEEP : 0, j->err,
                           sizeof(j->err));
-    n->t_observe = now() - t0;
+    n->t_observe = session_now() - t0;
     return NULL;
 }
 
@@ -259,7 +239,7 @@ static void place(struct session *s)
     char err[1024];
     bool blind = false;           /* a node is out of sight and the records cannot be read */
     if (s->st && store_placements(s->st, s->a, &rec, &nrec, err, sizeof(err)) < 0) {
-        say(s, SESSION_WARNING, "%s", err);
+        session_say(s, SESSION_WARNING, "%s", err);
         blind = true;
     }
     for (size_t k = 0; k < nn; k++) {
@@ -270,7 +250,7 @@ static void place(struct session *s)
         size_t nso = 0;
         if (s->st && store_objects(s->st, s->a, n->uri, "VM", NULL, &so, &nso, err,
                                    sizeof(err)) < 0) {
-            say(s, SESSION_WARNING, "%s", err);
+            session_say(s, SESSION_WARNING, "%s", err);
             blind = true;
         }
         for (size_t r = 0; r < nso + nrec; r++) {
@@ -561,7 +541,7 @@ static enum session_status select_nodes(struct session *s)
                        node_list(s))
         : arena_printf(s->a, "-c %s: no Node of the manifests has that uri (%s); name one of "
                              "them, or --node NAME", o->connect, node_list(s));
-    say(s, SESSION_ERROR, "%s", msg);
+    session_say(s, SESSION_ERROR, "%s", msg);
     return fail(s, msg);
 }
 
@@ -609,7 +589,7 @@ enum session_status fleet_open(struct session *s)
     struct job *jobs = arena_alloc(s->a, s->nnodes * sizeof(*jobs));
     for (size_t i = 0; i < s->nnodes; i++)
         jobs[i] = (struct job){ .n = &s->nodes[i], .s = s };
-    double t0 = now();
+    double t0 = session_now();
     run_jobs(jobs, s->nnodes, connect_job, false);
     for (size_t i = 0; i < s->nnodes; i++) {
         struct session_node *n = &s->nodes[i];
@@ -619,7 +599,7 @@ enum session_status fleet_open(struct session *s)
         }
         n->uri = arena_strdup(s->a, virt_uri(n->v));
         if (s->st && !(n->own = owned_from_store(s->st, n->uri, err, sizeof(err)))) {
-            say(s, SESSION_ERROR, "cannot read the ownership records: %s", err);
+            session_say(s, SESSION_ERROR, "cannot read the ownership records: %s", err);
             return fail(s, err);
         }
     }
@@ -633,22 +613,22 @@ enum session_status fleet_open(struct session *s)
         const char *state = n->obs ? "ready" : "unreachable";
         if (s->run && store_node_seen(s->st, s->run, n->uri, n->name, state,
                                       n->error ? n->error : "", err, sizeof(err)) < 0)
-            say(s, SESSION_WARNING, "%s", err);
+            session_say(s, SESSION_WARNING, "%s", err);
         /* an error when the run cannot go on without it; else the plan
          * carries a note and the run goes on */
         if (n->error && (soft || s->nnodes > 1))
-            say(s, SESSION_WARNING, "node %s: %s%s", n->name, n->error,
+            session_say(s, SESSION_WARNING, "node %s: %s%s", n->name, n->error,
                 soft ? "; showing what was last recorded" : "");
         else if (n->error)
-            say(s, SESSION_ERROR, "node %s: %s", n->name, n->error);
+            session_say(s, SESSION_ERROR, "node %s: %s", n->name, n->error);
         if (o->verbose && n->obs)
-            say(s, SESSION_VERBOSE, "node %s (%s): observe %.1f ms (%zu domains; %lu libvirt "
+            session_say(s, SESSION_VERBOSE, "node %s (%s): observe %.1f ms (%zu domains; %lu libvirt "
                                     "calls)", n->name, n->uri, n->t_observe * 1e3,
                 n->obs->ndoms, n->obs->calls);
     }
-    s->t_observe = now() - t0;
+    s->t_observe = session_now() - t0;
     if (o->verbose)
-        say(s, SESSION_VERBOSE, "%zu node%s observed in %.1f ms (in parallel)", up,
+        session_say(s, SESSION_VERBOSE, "%zu node%s observed in %.1f ms (in parallel)", up,
             up == 1 ? "" : "s", s->t_observe * 1e3);
     share_records(s);
     place(s);

@@ -21,9 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void say(const struct session *s, enum session_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(const struct session *s, enum session_level level, const char *fmt, ...)
+void session_say(const struct session *s, enum session_level level, const char *fmt, ...)
 {
     char msg[2048];
     va_list ap;
@@ -34,7 +32,7 @@ static void say(const struct session *s, enum session_level level, const char *f
         s->o->say(s->o->payload, level, msg);
 }
 
-static double now(void)
+double session_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -87,13 +85,13 @@ static struct store *open_store(const struct session *s, const struct session_op
         if (slash && slash != dir) {
             *slash = '\0';
             if (mkdirs(dir) < 0)
-                say(s, SESSION_ERROR, "cannot create '%s': %s", dir, strerror(errno));
+                session_say(s, SESSION_ERROR, "cannot create '%s': %s", dir, strerror(errno));
         }
         free(dir);
     }
     struct store *st = store_open(path, mode, err, sizeof(err));
     if (!st)
-        say(s, SESSION_ERROR, "%s%s", err, o->need & SESSION_LOCK ? "; nothing was changed" : "");
+        session_say(s, SESSION_ERROR, "%s%s", err, o->need & SESSION_LOCK ? "; nothing was changed" : "");
     free(path);
     return st;
 }
@@ -121,7 +119,7 @@ static int pick_uri(const struct session *s, const char **uri, const char **labe
             *label = n->obj.meta.name;
         }
     } else if (m && m->len[MODEL_NODE] > 1 && !*uri) {
-        say(s, SESSION_ERROR, "the manifests declare %zu Nodes; this version reconciles one "
+        session_say(s, SESSION_ERROR, "the manifests declare %zu Nodes; this version reconciles one "
                               "host at a time: pass -c URI", m->len[MODEL_NODE]);
         return -1;
     } else if (m && *uri) {
@@ -165,25 +163,25 @@ static enum session_status load(struct session *s)
     if (!o->nfiles) {
         if (!must)
             return SESSION_OK;
-        say(s, SESSION_ERROR, "%s needs manifests: -f PATH (a file or a directory)", o->cmd);
+        session_say(s, SESSION_ERROR, "%s needs manifests: -f PATH (a file or a directory)", o->cmd);
         return SESSION_FAILED;
     }
     s->d = xcalloc(1, sizeof(*s->d));
     diag_init(s->d);
-    double t0 = now();
+    double t0 = session_now();
     s->m = model_new();
     int lrc = manifest_load(s->m, (const char **)o->files, o->nfiles, s->d, &s->stats);
-    double t1 = now();
+    double t1 = session_now();
     validate_model(s->m, s->d);
     diag_sort(s->d);
-    s->t_load = now() - t0;
+    s->t_load = session_now() - t0;
     if (o->verbose)
-        say(s, SESSION_VERBOSE, "read %zu file%s (%zu bytes, %zu document%s, %zu object%s): "
+        session_say(s, SESSION_VERBOSE, "read %zu file%s (%zu bytes, %zu document%s, %zu object%s): "
                                 "load %.1f ms, checks %.1f ms, %.1f MiB of trees and model",
             s->stats.files, s->stats.files == 1 ? "" : "s", s->stats.bytes, s->stats.documents,
             s->stats.documents == 1 ? "" : "s", model_count(s->m),
             model_count(s->m) == 1 ? "" : "s",
-            (t1 - t0) * 1e3, (now() - t1) * 1e3, (double)arena_used(s->m->arena) / (1 << 20));
+            (t1 - t0) * 1e3, (session_now() - t1) * 1e3, (double)arena_used(s->m->arena) / (1 << 20));
     if (o->findings)
         o->findings(o->payload, s->d);
     if (lrc < 0)
@@ -216,7 +214,7 @@ static enum session_status store_step(struct session *s)
         /* plan and drift still work from a store they may only read */
         s->st = open_store(s, o, STORE_READ);
         if (s->st)
-            say(s, SESSION_WARNING, "the state database is read-only: this %s is not recorded",
+            session_say(s, SESSION_WARNING, "the state database is read-only: this %s is not recorded",
                 o->cmd);
     } else {
         s->st = open_store(s, o, STORE_WRITE);
@@ -226,14 +224,14 @@ static enum session_status store_step(struct session *s)
     if (!s->st || !store_writable(s->st))
         return SESSION_OK;
     if (owned_import_legacy(s->st, err, sizeof(err)) < 0) {
-        say(s, SESSION_ERROR, "cannot import the ownership record: %s", err);
+        session_say(s, SESSION_ERROR, "cannot import the ownership record: %s", err);
         return SESSION_FAILED;
     }
     if (store_prune(s->st, STORE_DEFAULT_KEEP_RUNS,
                     store_now() - STORE_DEFAULT_KEEP_DAYS * 86400000LL, err, sizeof(err)) < 0 ||
         store_run_begin(s->st, o->cmd, s->uri ? s->uri : "", join_files(s->a, o), "", &s->run,
                         err, sizeof(err)) < 0) {
-        say(s, lock ? SESSION_ERROR : SESSION_WARNING, "%s%s", err,
+        session_say(s, lock ? SESSION_ERROR : SESSION_WARNING, "%s%s", err,
             lock ? "; nothing was changed" : "");
         s->run = 0;
         if (lock)
@@ -248,7 +246,7 @@ static enum session_status lock_step(struct session *s)
     bool took;
     struct store_holder prev;
     if (store_lock(s->st, s->o->cmd, s->o->lock_timeout_ms, &took, &prev, err, sizeof(err)) < 0) {
-        say(s, SESSION_ERROR, "%s; nothing was changed", err);
+        session_say(s, SESSION_ERROR, "%s; nothing was changed", err);
         return fail_run(s, STORE_RUN_ERROR, err);
     }
     if (took) {
@@ -262,11 +260,11 @@ static enum session_status lock_step(struct session *s)
             arena_printf(s->a, "the lock of pid %d (%s started %s) was taken over: that "
                                "process is gone", prev.pid, prev.what, when) };
         if (store_event(s->st, &ev, e2, sizeof(e2)) < 0)
-            say(s, SESSION_WARNING, "%s", e2);
-        say(s, SESSION_INFO, "%s", ev.message);
+            session_say(s, SESSION_WARNING, "%s", e2);
+        session_say(s, SESSION_INFO, "%s", ev.message);
     }
     if (store_reap(s->st, e2, sizeof(e2)) < 0)
-        say(s, SESSION_WARNING, "%s", e2);
+        session_say(s, SESSION_WARNING, "%s", e2);
     return SESSION_OK;
 }
 
@@ -275,16 +273,16 @@ static enum session_status connect_step(struct session *s, const char *label)
     const struct session_opts *o = s->o;
     bool soft = o->need & SESSION_CONNECT_SOFT;
     char err[1024];
-    double t0 = now();
+    double t0 = session_now();
     s->v = virt_open(s->uri, &o->virt, err, sizeof(err));
     if (!s->v) {
         if (soft) {
-            say(s, SESSION_WARNING, "cannot observe %s: %s; showing what was last recorded",
+            session_say(s, SESSION_WARNING, "cannot observe %s: %s; showing what was last recorded",
                 s->uri ? s->uri : "the default libvirt host", err);
             s->node = label ? label : uri_label(s->a, s->uri);
             return SESSION_OK;
         }
-        say(s, SESSION_ERROR, "%s", err);
+        session_say(s, SESSION_ERROR, "%s", err);
         char e2[256];
         if (s->run && s->uri)
             store_node_seen(s->st, s->run, s->uri, label ? label : uri_label(s->a, s->uri),
@@ -299,7 +297,7 @@ static enum session_status connect_step(struct session *s, const char *label)
     if (s->st) {
         s->own = owned_from_store(s->st, s->uri, err, sizeof(err));
         if (!s->own) {
-            say(s, SESSION_ERROR, "cannot read the ownership records: %s", err);
+            session_say(s, SESSION_ERROR, "cannot read the ownership records: %s", err);
             return fail_run(s, STORE_RUN_ERROR, err);
         }
     }
@@ -307,19 +305,19 @@ static enum session_status connect_step(struct session *s, const char *label)
                           sizeof(err));
     if (!s->obs) {
         if (soft) {
-            say(s, SESSION_WARNING, "cannot observe %s: %s; showing what was last recorded",
+            session_say(s, SESSION_WARNING, "cannot observe %s: %s; showing what was last recorded",
                 s->uri, err);
             return SESSION_OK;
         }
-        say(s, SESSION_ERROR, "cannot observe %s: %s", s->uri, err);
+        session_say(s, SESSION_ERROR, "cannot observe %s: %s", s->uri, err);
         return fail_run(s, STORE_RUN_ERROR, err);
     }
-    s->t_observe = now() - t0;
+    s->t_observe = session_now() - t0;
     if (s->run && store_node_seen(s->st, s->run, s->uri, s->node, "ready", "", err,
                                   sizeof(err)) < 0)
-        say(s, SESSION_WARNING, "%s", err);
+        session_say(s, SESSION_WARNING, "%s", err);
     if (o->verbose)
-        say(s, SESSION_VERBOSE, "%s: load %.1f ms, observe %.1f ms (%zu domain%s, %zu network%s, "
+        session_say(s, SESSION_VERBOSE, "%s: load %.1f ms, observe %.1f ms (%zu domain%s, %zu network%s, "
                                 "%zu pool%s; %lu libvirt calls)",
             s->uri, s->t_load * 1e3, s->t_observe * 1e3, s->obs->ndoms,
             s->obs->ndoms == 1 ? "" : "s", s->obs->nnets, s->obs->nnets == 1 ? "" : "s",
@@ -341,7 +339,7 @@ enum session_status session_open(struct session *s, const struct session_opts *o
     if (invalid && (o->need & SESSION_INVALID_OK))
         return SESSION_INVALID;
     if (invalid && !(o->need & (SESSION_RECORD | SESSION_LOCK))) {
-        say(s, SESSION_ERROR, "%zu error%s: manifests are invalid", s->d->errors,
+        session_say(s, SESSION_ERROR, "%zu error%s: manifests are invalid", s->d->errors,
             s->d->errors == 1 ? "" : "s");
         return SESSION_INVALID;
     }
@@ -352,7 +350,7 @@ enum session_status session_open(struct session *s, const struct session_opts *o
     bool fleet = !invalid && s->m && s->m->len[MODEL_NODE] > 0 &&
                  (o->need & (SESSION_CONNECT | SESSION_CONNECT_SOFT));
     if (!fleet && o->node) {
-        say(s, SESSION_ERROR, "--node %s: the manifests declare no Nodes%s", o->node,
+        session_say(s, SESSION_ERROR, "--node %s: the manifests declare no Nodes%s", o->node,
             s->m ? "" : " (give them with -f)");
         return SESSION_FAILED;
     }
@@ -362,7 +360,7 @@ enum session_status session_open(struct session *s, const struct session_opts *o
             return rc;
     }
     if (invalid) {
-        say(s, SESSION_ERROR, "%zu error%s: manifests are invalid; nothing was changed",
+        session_say(s, SESSION_ERROR, "%zu error%s: manifests are invalid; nothing was changed",
             s->d->errors, s->d->errors == 1 ? "" : "s");
         char *msg = arena_printf(s->a, "%zu error%s in the manifests", s->d->errors,
                                  s->d->errors == 1 ? "" : "s");
@@ -391,7 +389,7 @@ void session_end(struct session *s, enum store_result result, const char *summar
 {
     char err[1024];
     if (s->run && store_run_end(s->st, s->run, result, summary, error, err, sizeof(err)) < 0)
-        say(s, SESSION_WARNING, "%s", err);
+        session_say(s, SESSION_WARNING, "%s", err);
     s->run = 0;
 }
 
@@ -461,7 +459,7 @@ static struct inventory *node_inventory(struct session *s, const char *node, con
      * answer), none rather than every node's under one name */
     if (s->st && uri && store_objects(s->st, s->a, uri, NULL, NULL, &so, &n, err,
                                       sizeof(err)) < 0) {
-        say(s, SESSION_WARNING, "%s", err);
+        session_say(s, SESSION_WARNING, "%s", err);
         n = 0;
     }
     if (obs && v && !obs->leases)
@@ -579,7 +577,7 @@ void session_record_seen(struct session *s, struct inventory *inv, bool with_spe
     struct store_object *so;
     size_t n = inventory_snapshot(inv, with_spec, &so);
     if (store_objects_put(s->st, s->run, so, n, err, sizeof(err)) < 0)
-        say(s, SESSION_WARNING, "%s", err);
+        session_say(s, SESSION_WARNING, "%s", err);
 }
 
 const char *session_plan_summary(struct session *s)
