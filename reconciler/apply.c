@@ -1283,6 +1283,7 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
 {
     pthread_mutex_t store_mu = PTHREAD_MUTEX_INITIALIZER;
     struct run r = { v, desired, obs, p, st, o, { 0 }, &store_mu };
+    virtxml_init();                /* before the workers encode XML */
     memset(res, 0, sizeof(*res));
     res->status = xcalloc(p->n + 1, sizeof(*res->status));
     res->error = xcalloc(p->n + 1, sizeof(*res->error));

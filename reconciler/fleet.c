@@ -23,6 +23,7 @@
 #include "owned.h"
 #include "place.h"
 #include "vec.h"
+#include "virtxml.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -586,6 +587,7 @@ enum session_status fleet_open(struct session *s)
     enum session_status rc = select_nodes(s);
     if (rc != SESSION_OK)
         return rc;
+    virtxml_init();                /* before the threads decode XML */
     struct job *jobs = arena_alloc(s->a, s->nnodes * sizeof(*jobs));
     for (size_t i = 0; i < s->nnodes; i++)
         jobs[i] = (struct job){ .n = &s->nodes[i], .s = s };

@@ -50,7 +50,13 @@
 
 struct virt {
     virConnectPtr conn;
-    unsigned long calls;
+    atomic_ulong calls;  /* several actions at once count here */
+    /* One domain definition at a time on a connection: a fresh libvirtd
+     * validating several at once (VIR_DOMAIN_DEFINE_VALIDATE) races in
+     * libxml2's first use of its RelaxNG type library ("Unable to parse
+     * RNG ... 'unsignedInt' is not exported"), seen with libvirt 9.0 and
+     * libxml2 2.9. A definition takes milliseconds; starts stay parallel. */
+    pthread_mutex_t define_mu;
     char *uri;
     char *socket_path;   /* the daemon's unix socket, NULL when not local */
     atomic_int closed;   /* 0, or 1 + the virConnectCloseReason (set by on_close) */
@@ -339,6 +345,7 @@ struct virt *virt_open(const char *uri, const struct virt_limits *lim, char *err
     }
     struct virt *v = xcalloc(1, sizeof(*v));
     v->conn = c;
+    pthread_mutex_init(&v->define_mu, NULL);
     v->calls = 1;
     v->lim = *lim;
     char *u = virConnectGetURI(c);
@@ -373,6 +380,7 @@ void virt_close(struct virt *v)
         return;
     virConnectUnregisterCloseCallback(v->conn, on_close);
     virConnectClose(v->conn);
+    pthread_mutex_destroy(&v->define_mu);
     free(v->uri);
     free(v->socket_path);
     free(v);
@@ -1026,11 +1034,13 @@ int virt_network_dhcp_host(struct virt *v, const char *name, const char *host_xm
 int virt_domain_define(struct virt *v, const char *xml, char *err, size_t errlen)
 {
     v->calls++;
+    pthread_mutex_lock(&v->define_mu);
     virDomainPtr d = virDomainDefineXMLFlags(v->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
-    if (!d)
-        return lverr(v, err, errlen, "cannot define domain");
-    virDomainFree(d);
-    return 0;
+    int rc = d ? 0 : lverr(v, err, errlen, "cannot define domain");
+    pthread_mutex_unlock(&v->define_mu);
+    if (d)
+        virDomainFree(d);
+    return rc;
 }
 
 int virt_domain_set_live_metadata(struct virt *v, const char *name, const char *xml,

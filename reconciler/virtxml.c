@@ -8,6 +8,8 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include <pthread.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1122,4 +1124,16 @@ char *virtxml_volume_encode_plain(const char *name, uint64_t bytes, const char *
     attr(add_u64(r, "allocation", 0), "unit", "bytes");
     attr(add(add(r, "target", NULL), "format", NULL), "type", format);
     return finish(doc);
+}
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init_parser(void)
+{
+    xmlInitParser();
+}
+
+void virtxml_init(void)
+{
+    pthread_once(&init_once, init_parser);
 }

@@ -151,6 +151,10 @@ char *virtxml_volume_encode_plain(const char *name, uint64_t bytes, const char *
 /* The mark as the element virDomainSetMetadata takes (no namespace). */
 char *virtxml_mark_encode(const struct virtxml_mark *mark);
 
+/* libxml2's global state, once, before threads use it (libxml2 before
+ * 2.11 needs xmlInitParser() called first from one thread). */
+void virtxml_init(void);
+
 /* The target names qkvm gives a VM's disks (target[i] for disks->v[i]),
  * as virtxml_domain_encode writes them: numbered per prefix in the
  * declared order, sata before scsi on the sd prefix they share. */

@@ -25,9 +25,9 @@ for c in tests/data/fleet/*/; do
     while read -r -a cmd; do
         [ ${#cmd[@]} -gt 0 ] || continue
         run_qkvm "$TESTTMP/fleet.out" "${cmd[@]}" -f "$w/m" --state "$w/state.db"
-        { printf '=== %s\n' "${cmd[*]}"
-          sed -e "s#$PWD/$c#DIR#g" -e "s#$w/m#M#g" -e 's/ ([0-9.]* s)\.$/ (T s)./' \
-              "$TESTTMP/fleet.out"; } >>"$TESTTMP/fleet.norm"
+        { printf '=== %s\n' "${cmd[*]}"; cat "$TESTTMP/fleet.out"; } |
+            sed -e "s#$PWD/$c#DIR#g" -e "s#$w/m#M#g" -e 's/ ([0-9.]* s)\.$/ (T s)./' \
+                >>"$TESTTMP/fleet.norm"
     done < <(if [ -f "$c/runs" ]; then sed "s#@DIR@#$PWD/$c#g" "$c/runs"; else echo plan; fi)
     expect_file "fleet/$name" "$TESTTMP/fleet.norm" "$c/expected"
 done
