@@ -236,16 +236,19 @@ static void record_placements(struct session *s, const struct session_unit *u,
         return;
     for (size_t i = 0; i < u->m->len[MODEL_VM]; i++) {
         const char *vm = u->m->objs[MODEL_VM][i]->meta.name, *why = NULL, *node = u->name;
-        bool ok = true;
-        for (size_t k = 0; res && k < u->plan->n && ok; k++) {
+        /* only where it is: seen there, or made or moved there now */
+        bool ok = u->obs && observe_domain(u->obs, vm), acted = false;
+        for (size_t k = 0; res && k < u->plan->n; k++) {
             const struct plan_action *pa = &u->plan->v[k];
             if (pa->kind != MODEL_VM || strcmp(pa->name, vm) != 0)
                 continue;
-            ok = res->status[k] == APPLY_DONE;
+            acted = true;
+            ok = ok || pa->verb == PLAN_CREATE || pa->verb == PLAN_REPLACE || pa->target;
+            ok = ok && res->status[k] == APPLY_DONE;
             if (pa->target)
                 node = pa->target;       /* it moved there */
         }
-        if (u->moves && !res)
+        if (u->moves && (!res || !acted))
             ok = false;                  /* a move not made: it is still where it was */
         if (ok && session_vm_node(s, vm, &why) &&
             store_placement_put(s->st, s->run, vm, node, why, err, sizeof(err)) < 0) {

@@ -472,7 +472,9 @@ static bool moving(const struct session *s, const struct model_object *o)
 }
 
 /* The node a Disk is planned on: its VM's, else the first node its pool
- * is defined on; -1 when neither. */
+ * is defined on; -1 when neither, or when its VM moves this run (its disk
+ * is then planned by the next run, on the VM's new node: nothing resizes
+ * it under the VM while it moves). */
 static long disk_node(const struct session *s, const struct model_disk *d)
 {
     const struct model *m = s->m;
@@ -480,7 +482,7 @@ static long disk_node(const struct session *s, const struct model_disk *d)
         const struct model_vm *vm = (const struct model_vm *)m->objs[MODEL_VM][i];
         for (size_t j = 0; j < vm->spec.disks.n; j++)
             if (strcmp(vm->spec.disks.v[j].disk, d->obj.meta.name) == 0)
-                return s->placed[i].node;
+                return s->moving && s->moving[i] ? -1 : s->placed[i].node;
     }
     const struct model_pool *p = (const struct model_pool *)model_find(m, MODEL_POOL,
                                                                       d->spec.pool);
