@@ -1,5 +1,6 @@
 /* apply.c — execute a plan against one libvirt host. See apply.h. */
 #include "apply.h"
+#include "apply_int.h"
 
 #include "arena.h"
 #include "encode.h"
@@ -49,35 +50,10 @@ void apply_spec_hash(const struct model_object *o, char *out)
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
-struct run {
-    struct virt *v;
-    const struct model *want;
-    const struct obs_host *obs;
-    const struct plan *p;
-    struct store *st;
-    const struct apply_opts *o;
-    char err[1024];
-    pthread_mutex_t *store_mu;   /* several actions at once: one store call at a time */
-};
-
-static void lock_store(const struct run *r)
-{
-    if (r->store_mu)
-        pthread_mutex_lock(r->store_mu);
-}
-
-static void unlock_store(const struct run *r)
-{
-    if (r->store_mu)
-        pthread_mutex_unlock(r->store_mu);
-}
 
 /* The mark of a domain or network this project defines: it names the
  * object's UUID (chosen before libvirt defines a new one), so a copy that
  * keeps the mark is never taken for it. */
-static void log_line(const struct run *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 static void mark_of(const struct run *r, const struct model_object *o, const char *uuid,
                     char *hash, struct virtxml_mark *m)
 {
@@ -118,9 +94,9 @@ static int record_digest(struct run *r, const char *pool_uuid, const char *volum
     char *lt = labels_text(labels);
     struct store_owned so = { pool_uuid, volume, name, protect, r->p->project, ident, lt,
                               NULL, digest };
-    lock_store(r);
+    apply_lock_store(r);
     int rc = store_owned_put(r->st, &so, r->p->uri, r->o->run, r->err, sizeof(r->err));
-    unlock_store(r);
+    apply_unlock_store(r);
     free(lt);
     return rc;
 }
@@ -131,9 +107,9 @@ static int record(struct run *r, const char *pool_uuid, const char *volume, cons
     char *lt = labels_text(labels);
     struct store_owned so = { pool_uuid, volume, name, protect, r->p->project, ident, lt,
                               NULL, NULL };
-    lock_store(r);
+    apply_lock_store(r);
     int rc = store_owned_put(r->st, &so, r->p->uri, r->o->run, r->err, sizeof(r->err));
-    unlock_store(r);
+    apply_unlock_store(r);
     free(lt);
     return rc;
 }
@@ -145,11 +121,12 @@ static int record_ident(struct run *r, const char *pool_uuid, const struct model
 {
     if (!r->obs->local)
         return 0;
-    char path[4096], ident[96];
+    char path[4096], hp[4096], ident[96];
     if (virt_volume_path(r->v, want->spec.pool, want->obj.meta.name, path, sizeof(path)) < 0)
         return 0;                   /* unknown: ownership stays pool UUID + name */
-    owned_file_mark(path, r->p->project);
-    owned_file_ident(path, ident, sizeof(ident));
+    const char *here = observe_host_path(r->obs, path, hp, sizeof(hp));
+    owned_file_mark(here, r->p->project);
+    owned_file_ident(here, ident, sizeof(ident));
     if (!*ident)
         return 0;
     return record(r, pool_uuid, want->obj.meta.name, want->obj.meta.name, want->spec.protect,
@@ -159,9 +136,9 @@ static int record_ident(struct run *r, const char *pool_uuid, const struct model
 static void unrecord(struct run *r, const char *pool_uuid, const char *volume)
 {
     char err[256];
-    lock_store(r);
+    apply_lock_store(r);
     store_owned_delete(r->st, pool_uuid, volume, err, sizeof(err));
-    unlock_store(r);
+    apply_unlock_store(r);
 }
 
 static int pool_uuid(struct run *r, const char *pool, char *uuid, size_t size)
@@ -197,6 +174,7 @@ static int do_pool(struct run *r, const struct plan_action *a)
     const struct obs_pool *op = observe_pool(r->obs, a->name);
     char *err = r->err;
     size_t el = sizeof(r->err);
+    char hp[4096];
     switch (a->verb) {
     case PLAN_CREATE: {
         char uuid[37];
@@ -213,7 +191,8 @@ static int do_pool(struct run *r, const struct plan_action *a)
         if (virt_pool_start(r->v, a->name, err, el) < 0)
             return -1;
         if (r->obs->local)
-            owned_file_mark(want->spec.path, r->p->project);
+            owned_file_mark(observe_host_path(r->obs, want->spec.path, hp, sizeof(hp)),
+                            r->p->project);
         return 0;
     }
     case PLAN_START:
@@ -224,18 +203,20 @@ static int do_pool(struct run *r, const struct plan_action *a)
             record(r, uuid, NULL, a->name, false, &want->obj.meta.labels, NULL) < 0)
             return -1;
         if (r->obs->local && want->spec.path)
-            owned_file_mark(want->spec.path, r->p->project);
+            owned_file_mark(observe_host_path(r->obs, want->spec.path, hp, sizeof(hp)),
+                            r->p->project);
         return 0;
     }
     case PLAN_DELETE:
         if (virt_pool_remove(r->v, a->name, err, el) < 0)
             return -1;
         if (r->obs->local && op && op->pool && op->pool->spec.path)
-            owned_file_unmark(op->pool->spec.path);   /* the directory stays, unowned */
+            /* the directory stays, unowned */
+            owned_file_unmark(observe_host_path(r->obs, op->pool->spec.path, hp, sizeof(hp)));
         if (op && op->uuid) {
-            lock_store(r);
+            apply_lock_store(r);
             int rc = store_owned_delete(r->st, op->uuid, NULL, err, el);
-            unlock_store(r);
+            apply_unlock_store(r);
             return rc;
         }
         return 0;
@@ -427,11 +408,12 @@ static int upload_volume(struct run *r, const char *pool, const char *vol, const
 static int record_volume(struct run *r, const char *pool, const char *uuid, const char *vol,
                          const struct model_labels *labels, const char *digest)
 {
-    char path[4096], ident[96] = "";
+    char path[4096], hp[4096], ident[96] = "";
     if (strcmp(digest, DIGEST_INCOMPLETE) != 0 && r->obs->local &&
         virt_volume_path(r->v, pool, vol, path, sizeof(path)) == 0) {
-        owned_file_mark(path, r->p->project);
-        owned_file_ident(path, ident, sizeof(ident));
+        const char *here = observe_host_path(r->obs, path, hp, sizeof(hp));
+        owned_file_mark(here, r->p->project);
+        owned_file_ident(here, ident, sizeof(ident));
     }
     return record_digest(r, uuid, vol, vol, false, labels, *ident ? ident : NULL, digest);
 }
@@ -660,9 +642,9 @@ static int do_disk(struct run *r, const struct plan_action *a)
         if (virt_volume_delete(r->v, a->pool, a->name, err, el) < 0)
             return -1;
         if (op && op->uuid) {
-            lock_store(r);
+            apply_lock_store(r);
             int rc = store_owned_delete(r->st, op->uuid, a->name, err, el);
-            unlock_store(r);
+            apply_unlock_store(r);
             return rc;
         }
         return 0;
@@ -707,109 +689,6 @@ static int vm_mark_live(struct run *r, const struct model_vm *want, const char *
                                            VIRTXML_NS, r->err, sizeof(r->err));
     free(xml);
     return rc;
-}
-
-/* A migration's progress: rewritten in place on a terminal; elsewhere a
- * line every 10% (a pipe to a log keeps a record without flooding it). */
-struct move_progress {
-    const struct run *r;
-    const char *vm, *target;
-    unsigned shown;
-};
-
-static void move_progress(void *payload, uint64_t done, uint64_t total)
-{
-    struct move_progress *p = payload;
-    FILE *log = p->r->o->log;
-    unsigned pct = (unsigned)(done * 100 / total);
-    if (!log || (pct / 10 == p->shown / 10 && !p->r->o->tty))
-        return;
-    p->shown = pct;
-    flockfile(log);
-    if (p->r->o->tty)
-        fprintf(log, "\r\033[K");
-    fprintf(log, "%s%svm/%s: migrating to %s: %u%% of %.1f MiB of memory copied%s",
-            p->r->o->node ? p->r->o->node : "", p->r->o->node ? ": " : "", p->vm, p->target,
-            pct, (double)total / 1048576.0, p->r->o->tty ? "" : "\n");
-    fflush(log);
-    funlockfile(log);
-}
-
-/* The domain's mark on the node it moved to: the same, with why it is
- * there now. */
-static int mark_moved(struct run *r, struct virt *to, const struct obs_domain *od,
-                      const char *placement, bool live)
-{
-    struct virtxml_mark m = od->mark;
-    m.placement = placement;
-    char *xml = virtxml_mark_encode(&m);
-    int rc = virt_domain_set_metadata(to, od->name, xml, VIRTXML_NS_PREFIX, VIRTXML_NS, live,
-                                      r->err, sizeof(r->err));
-    free(xml);
-    return rc;
-}
-
-/* Move a VM to another node. Running: a live migration (see
- * virt_domain_migrate); its disks are on shared pools, which the plan
- * checked. Not running: its definition is defined on the target, then
- * undefined here; when the undefine fails, the copy on the target is
- * undefined again, so the VM is defined on exactly one node. */
-static int vm_migrate(struct run *r, const struct plan_action *a, const struct obs_domain *od)
-{
-    struct virt *to = r->o->node_virt ? r->o->node_virt(r->o->placement_payload, a->target)
-                                      : NULL;
-    if (!to || !od) {
-        snprintf(r->err, sizeof(r->err), "node %s cannot be reached", a->target);
-        return -1;
-    }
-    const char *placement = r->o->placement ? r->o->placement(r->o->placement_payload, a->name)
-                                            : NULL;
-    if (a->live) {
-        struct move_progress mp = { r, a->name, a->target, 0 };
-        if (virt_domain_migrate(r->v, a->name, virt_uri(to), true, move_progress, &mp, r->err,
-                                sizeof(r->err)) < 0)
-            return -1;
-        if (r->o->log && r->o->tty)
-            fprintf(r->o->log, "\r\033[K");
-        /* moved: a mark that cannot be updated is said, not a failure */
-        if (mark_moved(r, to, od, placement, true) < 0) {
-            fprintf(stderr, "qkvm: warning: vm/%s moved to %s, but its mark was not updated: %s\n",
-                    a->name, a->target, r->err);
-            r->err[0] = '\0';
-        }
-        return 0;
-    }
-    char *xml = virt_domain_inactive_xml(r->v, a->name, r->err, sizeof(r->err));
-    if (!xml)
-        return -1;
-    int rc = virt_domain_define(to, xml, r->err, sizeof(r->err));
-    free(xml);
-    if (rc < 0)
-        return -1;
-    if (virt_domain_undefine(r->v, a->name, r->err, sizeof(r->err)) < 0) {
-        char undo[512];
-        char gone[256];
-        if (virt_lost(r->v, gone, sizeof(gone))) {
-            /* the undefine may have happened: the copy on the target stays,
-             * and the next run sees where the VM is defined */
-            size_t len = strlen(r->err);
-            snprintf(r->err + len, sizeof(r->err) - len, "; it is defined on %s, and maybe "
-                     "still on this node", a->target);
-            return -1;
-        }
-        if (virt_domain_undefine(to, a->name, undo, sizeof(undo)) < 0) {
-            size_t len = strlen(r->err);
-            snprintf(r->err + len, sizeof(r->err) - len, "; and the copy defined on %s could "
-                     "not be undefined again (%s): it is defined on both nodes", a->target, undo);
-        }
-        return -1;
-    }
-    if (mark_moved(r, to, od, placement, false) < 0) {
-        fprintf(stderr, "qkvm: warning: vm/%s moved to %s, but its mark was not updated: %s\n",
-                a->name, a->target, r->err);
-        r->err[0] = '\0';
-    }
-    return 0;
 }
 
 static const char *key_of(const char *field, const char *prefix, char *buf, size_t size)
@@ -868,7 +747,7 @@ static int vm_live(struct run *r, const struct model_vm *want, const struct obs_
                 if (strcmp(d->disk, key) != 0)
                     continue;
                 char *x = virtxml_disk_encode(r->want, d, od->src[i].target);
-                log_line(r, "vm/%s: unplugging disk %s: the guest must release it (libvirt "
+                apply_log(r, "vm/%s: unplugging disk %s: the guest must release it (libvirt "
                             "waits a few seconds)\n", name, key);
                 int rc = virt_domain_detach(r->v, name, x, err, el);
                 free(x);
@@ -895,14 +774,14 @@ static int vm_live(struct run *r, const struct model_vm *want, const struct obs_
 
 /* Graceful stop (ACPI power button), destroyed after the timeout; a
  * guest that did not power off by itself is said. */
-static int vm_stop(struct run *r, const char *name)
+int apply_vm_stop(struct run *r, const char *name)
 {
     bool forced = false;
     if (virt_domain_stop(r->v, name, r->o->shutdown_timeout_ms, &forced, r->err,
                          sizeof(r->err)) < 0)
         return -1;
     if (forced)
-        log_line(r, "vm/%s: did not power off within %d s of the ACPI power button: "
+        apply_log(r, "vm/%s: did not power off within %d s of the ACPI power button: "
                     "destroyed\n", name, r->o->shutdown_timeout_ms / 1000);
     return 0;
 }
@@ -926,11 +805,11 @@ static int do_vm(struct run *r, const struct plan_action *a)
         /* a paused guest cannot take the ACPI power button */
         if (od && od->paused && virt_domain_resume(r->v, a->name, err, el) < 0)
             return -1;
-        return vm_stop(r, a->name);
+        return apply_vm_stop(r, a->name);
     case PLAN_RESTART:
         if (od && od->paused && virt_domain_resume(r->v, a->name, err, el) < 0)
             return -1;
-        if (vm_stop(r, a->name) < 0)
+        if (apply_vm_stop(r, a->name) < 0)
             return -1;
         if (want && want->spec.state == VM_STATE_PAUSED)
             return virt_domain_start_paused(r->v, a->name, err, el);
@@ -952,12 +831,12 @@ static int do_vm(struct run *r, const struct plan_action *a)
                     return -1;
         return vm_define(r, want, od ? od->uuid : NULL);
     case PLAN_MIGRATE:
-        return vm_migrate(r, a, od);
+        return apply_move(r, a, od);
     case PLAN_DELETE:
         /* a paused guest cannot take the ACPI power button: resumed first */
         if (od && od->active && od->paused && virt_domain_resume(r->v, a->name, err, el) < 0)
             return -1;
-        if (od && od->active && vm_stop(r, a->name) < 0)
+        if (od && od->active && apply_vm_stop(r, a->name) < 0)
             return -1;
         return virt_domain_remove(r->v, a->name, err, el);
     default:
@@ -1098,9 +977,9 @@ static int journal_begin(struct run *r, size_t i)
                                a->name,
                                plan_verb_name(a->verb), a->reason, before, after,
                                STORE_ACTION_PENDING, NULL, 0, 0 };
-    lock_store(r);
+    apply_lock_store(r);
     int rc = store_action_begin(r->st, &sa, r->err, sizeof(r->err));
-    unlock_store(r);
+    apply_unlock_store(r);
     free(before);
     free(after);
     return rc;
@@ -1124,14 +1003,14 @@ static int journal_end(struct run *r, size_t i, enum apply_status status, const 
                              : status == APPLY_FAILED ? "Failed" : "Skipped",
                              schema_kinds[a->kind].name, a->name, r->p->uri, msg };
     size_t errlen = sizeof(r->err);
-    lock_store(r);
+    apply_lock_store(r);
     bool bad = store_begin(r->st, err, errlen) < 0 ||
                store_action_end(r->st, r->o->run, (long)(i + r->o->index_base), journal, error,
                                 err, errlen) < 0 ||
                store_event(r->st, &e, err, errlen) < 0 || store_commit(r->st, err, errlen) < 0;
     if (bad)
         store_rollback(r->st);
-    unlock_store(r);
+    apply_unlock_store(r);
     if (bad) {
         char m[sizeof(r->err) + 300];
         snprintf(m, sizeof(m), "%s/%s: %s, but the journal cannot record it: %s",
@@ -1192,7 +1071,7 @@ static bool stop_wait(void *payload, const char *name, int remaining_ms)
 /* One line per action, on its way out before the next action starts,
  * whatever stdout is (a pipe to a log, a file): what was done survives the
  * process being killed. */
-static void log_line(const struct run *r, const char *fmt, ...)
+void apply_log(const struct run *r, const char *fmt, ...)
 {
     FILE *log = r->o->log;
     if (!log)
@@ -1332,7 +1211,7 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
                              plan_kind_name(bad->kind), bad->name,
                              res->status[bad - p->v] == APPLY_FAILED ? "failed" : "was skipped");
                 res->error[i] = xstrdup(msg);
-                log_line(&r, "%s/%s: %s %s\n", kind, a->name, plan_verb_name(a->verb), msg);
+                apply_log(&r, "%s/%s: %s %s\n", kind, a->name, plan_verb_name(a->verb), msg);
                 if (o->journal && (journal_begin(&r, i) < 0 ||
                                    journal_end(&r, i, APPLY_SKIPPED, msg) < 0))
                     stopped = true;
@@ -1394,13 +1273,13 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
                 res->error[i] = xstrdup(sl->r.err[0] ? sl->r.err : "failed");
                 if (!*gone)
                     virt_lost(v, gone, sizeof(gone));
-                log_line(&r, "%s%s/%s: %s FAILED: %s%s\n", o->color ? "\033[31m" : "", kind,
+                apply_log(&r, "%s%s/%s: %s FAILED: %s%s\n", o->color ? "\033[31m" : "", kind,
                          a->name, plan_verb_name(a->verb), res->error[i],
                          o->color ? "\033[0m" : "");
             } else {
                 res->status[i] = APPLY_DONE;
                 res->done++;
-                log_line(&r, "%s/%s: %s%s\n", kind, a->name, past(a->verb),
+                apply_log(&r, "%s/%s: %s%s\n", kind, a->name, past(a->verb),
                          a->restart_required ? " (restart required for some changes)" : "");
             }
             /* Its end not recorded: nothing more starts, as when a start

@@ -513,7 +513,9 @@ static void rebalance_text(FILE *out, const struct cli *c, const struct tree *t,
         const struct tree *m = moves->u.items[i];
         fprintf(out, "  →   vm/%s %s → %s (%s): gain %s; priority %lld\n",
                 tree_str(m, "vm", "?"), tree_str(m, "from", "?"), tree_str(m, "to", "?"),
-                tree_bool(m, "live") ? "live" : "not running: its definition moves",
+                tree_bool(m, "live")   ? "live"
+                : tree_bool(m, "cold") ? "not running: its definition and volumes move"
+                                       : "not running: its definition moves",
                 tree_str(m, "gain", ""), tree_int(m, "priority", 0));
     }
     fprintf(out, "\n'qkvm rebalance --apply' makes %s.\n", moves->len == 1 ? "it" : "them");
@@ -549,15 +551,18 @@ CLI_COMMAND(cmd_rebalance)
     for (size_t k = 0; k < s->rebalance.n; k++) {
         const struct place_move *mv = &s->rebalance.moves[k];
         const char *vm = s->m->objs[MODEL_VM][mv->vm]->meta.name;
-        bool live = false;
+        bool live = false, cold = false;
         for (size_t i = 0; i < s->plan->n; i++)
-            if (s->plan->v[i].verb == PLAN_MIGRATE && strcmp(s->plan->v[i].name, vm) == 0)
+            if (s->plan->v[i].verb == PLAN_MIGRATE && strcmp(s->plan->v[i].name, vm) == 0) {
                 live = s->plan->v[i].live;
+                cold = s->plan->v[i].cold;
+            }
         struct tree *m = tree_new_map(a);
         tree_map_str(a, m, "vm", vm);
         tree_map_str(a, m, "from", s->nodes[mv->from].name);
         tree_map_str(a, m, "to", s->nodes[mv->to].name);
         tree_map_bool(a, m, "live", live);
+        tree_map_bool(a, m, "cold", cold);
         tree_map_int(a, m, "priority", mv->priority);
         tree_map_str(a, m, "gain", arena_printf(a, "%s %.0f%% → %.0f%%, %s %.0f%% → %.0f%%",
                                                 s->nodes[mv->from].name, mv->from_before * 100,

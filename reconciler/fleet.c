@@ -138,9 +138,13 @@ static void rebalance(struct session *s, const struct place_input *in)
     bool *movable = arena_alloc(s->a, (nv + 1) * sizeof(*movable));
     for (size_t i = 0; i < nv; i++) {
         const struct place_out *p = &s->placed[i];
-        movable[i] = p->from >= 0 && p->node == p->from && !s->moving[i] &&
-                     s->nodes[p->from].obs &&
-                     !not_shared(s, (const struct model_vm *)m->objs[MODEL_VM][i]);
+        if (p->from < 0 || p->node != p->from || s->moving[i] || !s->nodes[p->from].obs)
+            continue;
+        /* a rebalance never stops a guest: a VM whose volumes must be
+         * copied moves only while it is not running */
+        const struct model_vm *vm = (const struct model_vm *)m->objs[MODEL_VM][i];
+        const struct obs_domain *od = observe_domain(s->nodes[p->from].obs, vm->obj.meta.name);
+        movable[i] = !not_shared(s, vm) || (place_cold_moves(m, vm) && od && !od->active);
     }
     s->rebalance.threshold = s->o->rebalance / 100.0;
     s->rebalance.n = place_rebalance(s->a, in, s->placed, movable, s->rebalance.threshold,
@@ -156,6 +160,7 @@ static void rebalance(struct session *s, const struct place_input *in)
         p->reason = arena_printf(s->a, "rebalance: %s was %s allocated",
                                  s->nodes[mv->from].name, pct(s->a, mv->from_before));
         s->moving[mv->vm] = true;
+        s->cold[mv->vm] = not_shared(s, (const struct model_vm *)m->objs[MODEL_VM][mv->vm]) != NULL;
     }
 }
 
@@ -316,6 +321,7 @@ static void place(struct session *s)
      * where it is, and the plan says why. */
     s->moves = arena_alloc(s->a, (nv + 1) * sizeof(*s->moves));
     s->moving = arena_alloc(s->a, (nv + 1) * sizeof(*s->moving));
+    s->cold = arena_alloc(s->a, (nv + 1) * sizeof(*s->cold));
     for (size_t i = 0; i < nv; i++) {
         struct place_out *p = &s->placed[i];
         if (p->from < 0 || p->node == p->from)
@@ -324,7 +330,14 @@ static void place(struct session *s)
         const struct session_node *from = &s->nodes[p->from];
         const char *why = p->node < 0 ? arena_printf(s->a, "no node can take it (%s)", p->reason)
                           : !from->obs ? arena_printf(s->a, "%s cannot be reached", from->name)
-                                       : not_shared(s, vm);
+                                       : NULL;
+        if (!why && (why = not_shared(s, vm)) && place_cold_moves(m, vm)) {
+            s->cold[i] = true;
+            why = NULL;
+        } else if (why && p->node >= 0 && from->obs) {
+            why = arena_printf(s->a, "%s (or allow cold moves: a Policy with placement.coldMoves: "
+                               "true)", why);
+        }
         if (!why) {
             s->moving[i] = true;
             continue;
@@ -440,15 +453,19 @@ static size_t plan_moves(struct session *s)
         if (!from->moves)
             from->moves = plan_new(from->uri, model_project_name(m));
         struct plan *mp = from->moves;
-        bool live = od->active;
+        bool cold = s->cold[i], live = od->active && !cold;
+        const char *how = live ? "live"
+                          : !cold ? "not running: its definition moves"
+                          : od->active ? "cold: stopped, its volumes copied, started there"
+                                       : "not running: its definition and volumes move";
         size_t ai = plan_add(mp, PLAN_MIGRATE, MODEL_VM, vm->meta.name,
                              arena_printf(mp->arena, "%s → %s (%s): %s", from->name, to->name,
-                                          live ? "live" : "not running: its definition moves",
-                                          p->left ? p->left : "placement"));
+                                          how, p->left ? p->left : "placement"));
         struct plan_action *a = &mp->v[ai];
         a->want = vm;
         a->target = to->name;
         a->live = live;
+        a->cold = cold;
         a->placement = p->reason;
         n++;
     }

@@ -262,6 +262,7 @@ struct policy_placement {
     enum policy_strategy strategy;
     bool anti_affinity;
     struct model_labels_list affinity;
+    bool cold_moves;            /* stop, copy the volumes, start on the new node */
 };
 struct policy_drift {
     struct model_hdr hdr;

@@ -97,12 +97,22 @@ static bool managed_pool(const struct model *desired, const struct obs_pool *p)
     return p->rec || (desired && model_find(desired, MODEL_POOL, p->name));
 }
 
+const char *observe_host_path(const struct obs_host *h, const char *path, char *buf,
+                              size_t size)
+{
+    if (!h->root || !*h->root || !path)
+        return path;
+    snprintf(buf, size, "%s%s", h->root, path);
+    return buf;
+}
+
 /* Files in a dir pool's directory that are not volumes libvirt knows. */
-static void stray_files(struct arena *a, struct obs_pool *p)
+static void stray_files(const struct obs_host *h, struct arena *a, struct obs_pool *p)
 {
     if (!p->pool->spec.path || !p->type || strcmp(p->type, "dir") != 0)
         return;
-    DIR *dir = opendir(p->pool->spec.path);
+    char buf[4096];
+    DIR *dir = opendir(observe_host_path(h, p->pool->spec.path, buf, sizeof(buf)));
     if (!dir)
         return;
     size_t cap = 0;
@@ -127,6 +137,21 @@ static void ns_of(int pid, const char *name, char *buf, size_t size)
     snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, name);
     ssize_t n = readlink(path, buf, size - 1);
     buf[n > 0 ? n : 0] = '\0';
+}
+
+/* A local daemon in a mount namespace other than ours (a container, a
+ * test bed node) sees other files at the same paths: they are read
+ * through /proc/PID/root. False when they cannot be (not permitted): the
+ * host is then treated as remote for files. */
+static bool daemon_root(struct obs_host *h, int daemon)
+{
+    char mine[64], theirs[64];
+    ns_of(getpid(), "mnt", mine, sizeof(mine));
+    ns_of(daemon, "mnt", theirs, sizeof(theirs));
+    if (!*mine || !*theirs || strcmp(mine, theirs) == 0)
+        return true;
+    h->root = arena_printf(h->arena, "/proc/%d/root", daemon);
+    return access(h->root, R_OK | X_OK) == 0;
 }
 
 /* qemu processes in the daemon's namespaces whose -uuid matches no domain. */
@@ -220,9 +245,10 @@ static int observe_pools(struct virt *v, struct obs_host *h, const struct model 
         p->rec = own ? owned_pool(own, p->uuid) : NULL;
         if (p->rec && strcmp(p->rec->name, p->name) != 0)
             p->rec = NULL;         /* another pool's record: a definition copied with its UUID */
-        char mk[128];
+        char mk[128], hp[4096];
         if (!p->rec && h->local && p->pool && p->pool->spec.path &&
-            owned_file_project(p->pool->spec.path, mk, sizeof(mk)))
+            owned_file_project(observe_host_path(h, p->pool->spec.path, hp, sizeof(hp)), mk,
+                               sizeof(mk)))
             p->marked = arena_strdup(a, mk);
         if (!it->active)
             continue;
@@ -257,7 +283,9 @@ static int observe_pools(struct virt *v, struct obs_host *h, const struct model 
             ov->un = vx.un;
             ov->backing = vx.backing;
             char vmk[128];
-            if (h->local && ov->path && owned_file_project(ov->path, vmk, sizeof(vmk)))
+            if (h->local && ov->path &&
+                owned_file_project(observe_host_path(h, ov->path, hp, sizeof(hp)), vmk,
+                                   sizeof(vmk)))
                 ov->marked = arena_strdup(a, vmk);
             ov->rec = own ? owned_volume(own, p->uuid, ov->name) : NULL;
             if (ov->rec)
@@ -267,7 +295,8 @@ static int observe_pools(struct virt *v, struct obs_host *h, const struct model 
                  * cannot be read, the record alone proves nothing */
                 char ident[96] = "";
                 if (h->local)
-                    owned_file_ident(ov->path, ident, sizeof(ident));
+                    owned_file_ident(observe_host_path(h, ov->path, hp, sizeof(hp)), ident,
+                                     sizeof(ident));
                 if (!*ident) {
                     ov->unverified = true;
                 } else if (strcmp(ident, ov->rec->ident) != 0) {
@@ -279,7 +308,7 @@ static int observe_pools(struct virt *v, struct obs_host *h, const struct model 
         virt_list_free(&vols);
         qsort(p->vols, p->nvols, sizeof(*p->vols), by_name);
         if (h->local && managed_pool(desired, p))
-            stray_files(a, p);
+            stray_files(h, a, p);
     }
     virt_list_free(&pools);
     qsort(h->pools, h->npools, sizeof(*h->pools), by_name);
@@ -342,7 +371,8 @@ static const char *disk_path(const struct obs_host *h, const struct virtxml_disk
     *missing = false;
     if (s->file) {
         struct stat st;
-        *missing = h->local && stat(s->file, &st) < 0;
+        char hp[4096];
+        *missing = h->local && stat(observe_host_path(h, s->file, hp, sizeof(hp)), &st) < 0;
         return s->file;
     }
     if (!s->pool || !s->volume)
@@ -357,7 +387,9 @@ static const char *disk_path(const struct obs_host *h, const struct virtxml_disk
                             s->volume);
     }
     struct stat st;
-    *missing = h->local && vol->path && stat(vol->path, &st) < 0;
+    char hp[4096];
+    *missing = h->local && vol->path &&
+               stat(observe_host_path(h, vol->path, hp, sizeof(hp)), &st) < 0;
     return vol->path;
 }
 
@@ -463,6 +495,10 @@ struct obs_host *observe_host(struct virt *v, const struct model *desired,
     h->arena = arena_new();
     h->uri = arena_strdup(h->arena, virt_uri(v));
     h->local = virt_is_local(v);
+    h->root = "";
+    int daemon = h->local ? virt_daemon_pid(v) : 0;
+    if (daemon > 0)
+        h->local = daemon_root(h, daemon);
     unsigned long before = virt_calls(v);
     if (observe_pools(v, h, desired, own, err, errlen) < 0 ||
         observe_networks(v, h, err, errlen) < 0 ||
@@ -470,11 +506,8 @@ struct obs_host *observe_host(struct virt *v, const struct model *desired,
         observe_free(h);
         return NULL;
     }
-    if (h->local) {
-        int pid = virt_daemon_pid(v);
-        if (pid > 0)
-            stray_processes(h, pid);
-    }
+    if (daemon > 0)
+        stray_processes(h, daemon);
     h->calls = virt_calls(v) - before;
     return h;
 }

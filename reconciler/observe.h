@@ -104,7 +104,11 @@ struct obs_lease {
 struct obs_host {
     struct arena *arena;
     const char *uri;
-    bool local;
+    bool local;                   /* the daemon's files can be read here (see root) */
+    const char *root;             /* "" when the daemon sees the files as this process
+                                   * does; "/proc/PID/root" when it runs in a mount
+                                   * namespace of its own (a container, a test bed node):
+                                   * its paths are read through it */
     struct obs_domain *doms;
     size_t ndoms;
     struct obs_network *nets;
@@ -138,6 +142,10 @@ const struct obs_lease *observe_lease(const struct obs_host *h, const char *mac)
 const struct obs_domain *observe_domain(const struct obs_host *h, const char *name);
 const struct obs_network *observe_network(const struct obs_host *h, const char *name);
 const struct obs_pool *observe_pool(const struct obs_host *h, const char *name);
+/* Where this process reads a path of the daemon's: path itself, or
+ * through h->root (into buf). */
+const char *observe_host_path(const struct obs_host *h, const char *path, char *buf,
+                              size_t size);
 const struct obs_volume *observe_volume(const struct obs_pool *p, const char *name);
 /* The first domain (a running one, with active_only) whose disk is volume
  * `vol` of pool `p`, named as pool/volume or by its file; *disk gets the

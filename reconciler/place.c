@@ -42,6 +42,12 @@ static const struct model_policy *policy_for(const struct model *m, const struct
     return NULL;
 }
 
+bool place_cold_moves(const struct model *m, const struct model_vm *vm)
+{
+    const struct model_policy *p = policy_for(m, vm, offsetof(struct policy_spec, placement));
+    return p && p->spec.placement.cold_moves;
+}
+
 int64_t place_priority(const struct model *m, const struct model_vm *vm)
 {
     const struct model_policy *p = policy_for(m, vm, offsetof(struct policy_spec, ha));

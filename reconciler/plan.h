@@ -109,6 +109,9 @@ struct plan_action {
     const char *target;               /* PLAN_MIGRATE: the node it moves to */
     bool live;                        /* PLAN_MIGRATE: running: a live migration; else its
                                        * definition moves */
+    bool cold;                        /* PLAN_MIGRATE: its volumes are copied to the target
+                                       * (not on shared pools): stopped first when running,
+                                       * started there after (live is then false) */
     size_t *deps;                     /* indices of actions this one needs (in the arena) */
     size_t ndeps, deps_cap;
 };

@@ -247,6 +247,7 @@ struct tree *report_plan_tree(struct arena *a, const struct plan *p,
         if (pa->target) {
             tree_map_str(a, m, "target", pa->target);
             tree_map_bool(a, m, "live", pa->live);
+            tree_map_bool(a, m, "cold", pa->cold);
         }
         if (pa->pool)
             tree_map_str(a, m, "pool", pa->pool);

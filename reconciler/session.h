@@ -122,6 +122,8 @@ struct session {
     struct place_out *placed;          /* per s->m VM */
     const char **moves;                /* per s->m VM: a move not made, why; or NULL */
     bool *moving;                      /* per s->m VM: it moves this run (from placed[i].from) */
+    bool *cold;                        /* per s->m VM: its move copies its volumes (a
+                                        * Policy's placement.coldMoves) */
     const char **copies;               /* per s->m VM: the nodes it is defined on, ", " apart */
     bool plan_merged;                  /* plan is the nodes' merged (the session's own) */
     struct {                           /* qkvm rebalance */

@@ -29,6 +29,7 @@
  * which a failed open ends soon anyway in a command-line tool.
  */
 #include "virt.h"
+#include "virtxml.h"
 
 #include "arena.h"
 #include "text.h"
@@ -926,6 +927,139 @@ int virt_volume_upload(struct virt *v, const char *pool, const char *name, uint6
     virStreamFree(st);
     virStorageVolFree(vol);
     return rc;
+}
+
+/* Send n bytes to a stream, all of them (a blocking stream may take
+ * fewer at a time). */
+static int send_all(virStreamPtr st, const char *buf, size_t n)
+{
+    while (n) {
+        int k = virStreamSend(st, buf, n);
+        if (k < 0)
+            return -1;
+        buf += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+int virt_volume_copy(struct virt *v, const char *pool, const char *name, struct virt *to,
+                     const char *to_pool, virt_progress_fn progress, void *payload,
+                     uint64_t *bytes, char *err, size_t errlen)
+{
+    *bytes = 0;
+    virStorageVolPtr src = volume(v, pool, name, err, errlen);
+    if (!src)
+        return -1;
+    virStorageVolInfo info;
+    v->calls++;
+    /* the file's own size (a qcow2's, not its virtual disk's), in allocation */
+    if (virStorageVolGetInfoFlags(src, &info, VIR_STORAGE_VOL_GET_PHYSICAL) < 0) {
+        lverr(v, err, errlen, name);
+        virStorageVolFree(src);
+        return -1;
+    }
+    uint64_t length = info.allocation;
+    char *xml = virtxml_volume_encode_plain(name, length, "raw");
+    int rc = virt_volume_create(to, to_pool, xml, err, errlen);
+    free(xml);
+    if (rc < 0) {
+        virStorageVolFree(src);
+        return -1;
+    }
+    virStorageVolPtr dst = volume(to, to_pool, name, err, errlen);
+    virStreamPtr in = virStreamNew(v->conn, 0), out = virStreamNew(to->conn, 0);
+    bool in_open = false, out_open = false;
+    char *buf = xmalloc(256 * 1024);
+    uint64_t done = 0;
+    rc = -1;
+    v->calls += 2;
+    to->calls += 2;
+    if (!dst || !in || !out) {
+        if (dst)
+            lverr(to, err, errlen, "cannot open a stream");
+    } else if (virStorageVolDownload(src, in, 0, length, VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM) < 0) {
+        lverr(v, err, errlen, "cannot download");
+    } else if ((in_open = true, virStorageVolUpload(dst, out, 0, length,
+                                                    VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM) < 0)) {
+        lverr(to, err, errlen, "cannot upload");
+    } else {
+        out_open = true;
+        for (;;) {
+            int k = virStreamRecvFlags(in, buf, 256 * 1024, VIR_STREAM_RECV_STOP_AT_HOLE);
+            long long hole = 0;
+            if (k == -3) {
+                if (virStreamRecvHole(in, &hole, 0) < 0) {
+                    lverr(v, err, errlen, "download failed");
+                    break;
+                }
+                if (virStreamSendHole(out, hole, 0) < 0) {
+                    lverr(to, err, errlen, "upload failed");
+                    break;
+                }
+                done += (uint64_t)hole;
+            } else if (k < 0) {
+                lverr(v, err, errlen, "download failed");
+                break;
+            } else if (k == 0) {
+                in_open = false;
+                if (virStreamFinish(in) < 0) {
+                    lverr(v, err, errlen, "download failed");
+                    break;
+                }
+                out_open = false;
+                if (done != length) {
+                    snprintf(err, errlen, "the copy ended after %llu of %llu bytes",
+                             (unsigned long long)done, (unsigned long long)length);
+                    virStreamAbort(out);
+                } else if (virStreamFinish(out) < 0) {
+                    lverr(to, err, errlen, "upload failed");
+                } else {
+                    rc = 0;
+                }
+                break;
+            } else {
+                if (send_all(out, buf, (size_t)k) < 0) {
+                    lverr(to, err, errlen, "upload failed");
+                    break;
+                }
+                done += (uint64_t)k;
+            }
+            if (progress)
+                progress(payload, done, length);
+        }
+    }
+    if (in_open)
+        virStreamAbort(in);
+    if (out_open)
+        virStreamAbort(out);
+    free(buf);
+    if (in)
+        virStreamFree(in);
+    if (out)
+        virStreamFree(out);
+    if (dst)
+        virStorageVolFree(dst);
+    virStorageVolFree(src);
+    if (rc == 0) {
+        *bytes = done;
+        return virt_pool_refresh(to, to_pool, err, errlen);
+    }
+    char e2[256];
+    if (virt_volume_delete(to, to_pool, name, e2, sizeof(e2)) < 0) {
+        size_t n = strlen(err);
+        snprintf(err + n, errlen - n, "; the partial copy could not be deleted either (%s)", e2);
+    }
+    return -1;
+}
+
+bool virt_volume_at(struct virt *v, const char *path)
+{
+    v->calls++;
+    virStorageVolPtr vol = virStorageVolLookupByPath(v->conn, path);
+    if (vol)
+        virStorageVolFree(vol);
+    return vol != NULL;
 }
 
 int virt_volume_delete(struct virt *v, const char *pool, const char *name, char *err,

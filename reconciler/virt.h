@@ -123,6 +123,17 @@ typedef void (*virt_progress_fn)(void *payload, uint64_t done, uint64_t total);
 int virt_volume_upload(struct virt *v, const char *pool, const char *name, uint64_t length,
                        virt_read_fn read, virt_progress_fn progress, void *payload, char *err,
                        size_t errlen);
+/* Copy volume `name` of `pool` on v to a new volume of that name in
+ * `to_pool` on node `to`: created raw with the file's size, the file's
+ * bytes streamed from one daemon to the other with holes kept (sparse
+ * streams), then the target pool refreshed so libvirt reads the format
+ * (a qcow2 keeps its header, its backing file's path included). `bytes`:
+ * how many were carried (data and holes). A failed copy is deleted. */
+int virt_volume_copy(struct virt *v, const char *pool, const char *name, struct virt *to,
+                     const char *to_pool, virt_progress_fn progress, void *payload,
+                     uint64_t *bytes, char *err, size_t errlen);
+/* Is some volume of a pool of v's the file at path? */
+bool virt_volume_at(struct virt *v, const char *path);
 int virt_volume_delete(struct virt *v, const char *pool, const char *name, char *err,
                        size_t errlen);
 /* The volume's file (its target path); -1 when it cannot be read. */

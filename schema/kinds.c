@@ -841,6 +841,12 @@ static const struct schema_field policy_placement_fields[] = {
       .def = "false", .doc = "Never place two of the selected VMs on one node." },
     { FLD(struct policy_placement, affinity, "affinity", SCHEMA_LIST),
       .elem = &elem_affinity, .doc = "Prefer nodes already running VMs with these labels." },
+    { FLD(struct policy_placement, cold_moves, "coldMoves", SCHEMA_BOOL),
+      .def = "false",
+      .doc = "Let the selected VMs whose disks are not all on shared pools move between "
+             "nodes (drain, a new pin): stopped, their volumes copied to the same pools on "
+             "the new node, started there, the old copies deleted. Without it they stay "
+             "where they are, and the plan says why." },
     END
 };
 static const struct schema_table policy_placement_table = {

@@ -3,7 +3,8 @@
 # nodeSelector, a pin, an unschedulable VM), a node down during an apply,
 # an Image on the shared pool uploaded by one node for all, drain by live
 # migration of a running guest OS, rebalance recommending and making a
-# move, and "apply twice → no changes" across nodes.
+# move, a cold move (volumes copied) allowed by a Policy, and "apply twice
+# → no changes" across nodes.
 #
 # Three test bed nodes (tools/testbed), each its own libvirtd; a directory
 # outside their namespaces is the path of the pool declared shared: true
@@ -198,6 +199,7 @@ EOF
 
     fl_images
     fl_drain
+    fl_cold
 }
 
 # --- an Image on the shared pool: one node uploads it, for all
@@ -369,4 +371,82 @@ EOF
     expect "rebalanced: no recommendations left" 0 "Balanced: no recommendations"
     fq plan -f "$M" --detailed-exitcode
     expect "rebalanced: plan → no changes" 0 "No changes"
+}
+
+# --- a cold move: a VM whose volumes are on a pool each node has for
+# itself (its path is under /var/lib/libvirt, private to each node's mount
+# namespace, as a local disk is to each host), allowed by a Policy
+fl_cold() {
+    local M="$FL/m"
+    cat >"$M/cold.yaml" <<EOF
+apiVersion: qkvm.dev/v1
+kind: Pool
+metadata: {name: local}
+spec: {path: /var/lib/libvirt/qkvm-local}
+---
+apiVersion: qkvm.dev/v1
+kind: Policy
+metadata: {name: cold}
+spec:
+  selector: {app: cold}
+  placement: {coldMoves: true}
+---
+apiVersion: qkvm.dev/v1
+kind: Disk
+metadata: {name: cold-1-root}
+spec: {pool: local, size: 4MiB}
+---
+apiVersion: qkvm.dev/v1
+kind: Disk
+metadata: {name: cold-1-data}
+spec: {pool: local, size: 2MiB, format: raw}
+---
+apiVersion: qkvm.dev/v1
+kind: VM
+metadata: {name: cold-1, labels: {app: cold}}
+spec:
+  accel: tcg
+  memory: 32MiB
+  node: hv1
+  disks: [{disk: cold-1-root, boot: 1}, {disk: cold-1-data}]
+EOF
+    fq apply -f "$M" --yes
+    expect "cold: a VM on a pool of each node's own starts on hv1" 0 "hv1: vm/cold-1: started"
+    # what the guest wrote: a pattern in its data volume, read back after
+    head -c 1048576 /dev/urandom >"$FL/pattern"
+    if ! FV 1 vol-upload --pool local cold-1-data "$FL/pattern" 2>"$FL/upload.err"; then
+        fail "cold: the data volume takes a pattern on hv1" "$(cat "$FL/upload.err")"
+        return
+    fi
+    sed -i 's/^  node: hv1$/  node: hv3/' "$M/cold.yaml"
+    fq plan -f "$M"
+    expect "cold: a new pin moves it, cold (the pool is not shared, the Policy allows it)" 0 \
+        "→ +vm/cold-1 on hv1 +migrate: hv1 → hv3 \(cold: stopped, its volumes copied, started there\)"
+    fq apply -f "$M" --yes --shutdown-timeout 1
+    expect "cold: apply stops it, copies both volumes to hv3, starts it there" 0 \
+        "hv1: vm/cold-1: stopping it for a cold move to hv3" \
+        "hv1: vm/cold-1: volume cold-1-root copied to hv3" \
+        "hv1: vm/cold-1: volume cold-1-data copied to hv3" "hv1: vm/cold-1: migrated"
+    holds "cold: cold-1 runs on hv3 and is no longer defined on hv1" \
+        'FV 3 domstate cold-1 | grep -q running && ! FV 1 dominfo cold-1 >/dev/null 2>&1'
+    holds "cold: hv3's copy of the data volume holds what hv1's did" \
+        'FV 3 vol-download --pool local cold-1-data "$FL/after" && cmp -s -n 1048576 "$FL/pattern" "$FL/after"'
+    holds "cold: hv3's root volume is a qcow2 of 4 MiB, as on hv1" \
+        'FV 3 vol-dumpxml --pool local cold-1-root | grep -q "<format type=.qcow2./>" && FV 3 vol-info --pool local cold-1-root --bytes | grep -q "Capacity: *4194304 bytes"'
+    holds "cold: hv1's copies are deleted, and their records with them" \
+        '! FV 1 vol-info --pool local cold-1-root >/dev/null 2>&1 && ! FV 1 vol-info --pool local cold-1-data >/dev/null 2>&1 && [ "$(sqlite3 "$FL/state.db" "SELECT count(*) FROM owned WHERE volume LIKE '"'cold-1-%'"' AND node = '"'$(tools/testbed uri "fl3$$")'"'")" = 2 ] && [ "$(sqlite3 "$FL/state.db" "SELECT count(*) FROM owned WHERE volume LIKE '"'cold-1-%'"'")" = 2 ]'
+    fq plan -f "$M" --detailed-exitcode
+    expect "cold: plan again → no changes" 0 "No changes"
+    # refused before the guest is stopped: hv2 has a volume of that name
+    FV 2 vol-create-as local cold-1-data 1M >/dev/null
+    sed -i 's/^  node: hv3$/  node: hv2/' "$M/cold.yaml"
+    fq apply -f "$M" --yes --shutdown-timeout 1
+    expect "cold: a volume of the same name on the target: refused, named (exit 1)" 1 \
+        "migrate FAILED: hv2 already has a volume cold-1-data in pool local .*: it is not overwritten"
+    holds "cold: ... cold-1 still runs on hv3, hv2's volume is untouched, nothing was copied" \
+        'FV 3 domstate cold-1 | grep -q running && ! FV 2 dominfo cold-1 >/dev/null 2>&1 && FV 2 vol-info --pool local cold-1-data --bytes | grep -q "Capacity: *1048576 bytes" && ! FV 2 vol-info --pool local cold-1-root >/dev/null 2>&1'
+    FV 2 vol-delete --pool local cold-1-data >/dev/null
+    sed -i 's/^  node: hv2$/  node: hv3/' "$M/cold.yaml"
+    fq plan -f "$M" --detailed-exitcode
+    expect "cold: pinned back to hv3 → no changes" 0 "No changes"
 }

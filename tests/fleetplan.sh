@@ -5,6 +5,8 @@
 #   manifests/   the desired state; @DIR@ stands for the case's directory
 #                (Node URIs: test://@DIR@/hv1.xml)
 #   hv*.xml      the observed nodes (libvirt test-driver <node> files)
+#   owned        ownership records (optional), in the text format of
+#                earlier versions, imported into the store by the first run
 #   runs         the commands, one per line (default: plan); -f and --state
 #                are added. Reading commands (get) come first: the AGE a
 #                recorded run leaves would depend on the clock
@@ -22,6 +24,7 @@ for c in tests/data/fleet/*/; do
         sed "s#@DIR@#$PWD/$c#g" "$f" >"$w/m/$(basename "$f")"
     done
     : >"$TESTTMP/fleet.norm"
+    [ -f "$c/owned" ] && cp "$c/owned" "$w/state.db.owned"
     while read -r -a cmd; do
         [ ${#cmd[@]} -gt 0 ] || continue
         run_qkvm "$TESTTMP/fleet.out" "${cmd[@]}" -f "$w/m" --state "$w/state.db"
