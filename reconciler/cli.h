@@ -41,6 +41,7 @@ struct cli {
     bool apply;              /* rebalance --apply */
     int parallelism;         /* apply --parallelism: actions at once per node; 0: the default (10) */
     int threshold;           /* rebalance --threshold, percent; 0: the default */
+    int cpu_interval_ms;     /* rebalance --cpu-interval; -1: the default (1 s) */
     const char *state;
     const char *cache_dir;   /* --cache-dir: the image cache (pull); NULL: fetch's default */
     enum cli_format format;

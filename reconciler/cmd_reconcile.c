@@ -494,11 +494,15 @@ static void rebalance_text(FILE *out, const struct cli *c, const struct tree *t,
     (void)payload;
     const struct tree *nodes = tree_get(t, "nodes"), *moves = tree_get(t, "moves");
     long long th = tree_int(t, "threshold", 0);
-    fprintf(out, "%-16s %-8s %s\n", "NODE", "LOAD", "AFTER");
+    fprintf(out, "%-16s %-8s %-8s %s\n", "NODE", "LOAD", "AFTER", "CPU USE");
     for (size_t i = 0; i < nodes->len; i++) {
         const struct tree *n = nodes->u.items[i];
-        fprintf(out, "%-16s %-8s %s%s\n", tree_str(n, "name", "?"),
-                tree_str(n, "load", "-"), tree_str(n, "after", "-"),
+        const char *use = tree_str(n, "cpuUse", NULL), *use_after = tree_str(n, "cpuUseAfter", "-");
+        char moved[32] = "";
+        if (use && strcmp(use, use_after) != 0)
+            snprintf(moved, sizeof(moved), " → %s", use_after);
+        fprintf(out, "%-16s %-8s %-8s %s%s%s\n", tree_str(n, "name", "?"),
+                tree_str(n, "load", "-"), tree_str(n, "after", "-"), use ? use : "-", moved,
                 tree_bool(n, "overAfter") ? "  (still over the threshold: no move helps)" : "");
     }
     if (!moves->len) {
@@ -542,6 +546,18 @@ CLI_COMMAND(cmd_rebalance)
         if (s->nodes[i].obs) {
             tree_map_str(a, n, "load", arena_printf(a, "%.0f%%", l->before * 100));
             tree_map_str(a, n, "after", arena_printf(a, "%.0f%%", l->after * 100));
+        }
+        if (s->nodes[i].obs && l->use_before >= 0) {
+            /* measured: what its running domains kept busy, over its CPUs */
+            tree_map_str(a, n, "cpuUse", arena_printf(a, "%.0f%%", l->use_before * 100));
+            tree_map_str(a, n, "cpuUseAfter", arena_printf(a, "%.0f%%", l->use_after * 100));
+            double busy = 0;
+            for (size_t k = 0; k < s->nodes[i].ncpu; k++)
+                busy += s->nodes[i].cpu[k].cpus;
+            tree_map_int(a, n, "cpuMillicores", (long long)(busy * 1000 + 0.5));
+            tree_map_int(a, n, "hostCpus", s->nodes[i].host_cpus);
+        } else if (s->nodes[i].cpu_error) {
+            cli_warning("%s: CPU use not measured: %s", s->nodes[i].name, s->nodes[i].cpu_error);
         }
         tree_map_bool(a, n, "over", l->before > s->rebalance.threshold);
         tree_map_bool(a, n, "overAfter", l->after > s->rebalance.threshold);

@@ -63,6 +63,14 @@ static void *observe_job(void *arg)
                           j->s->o->need & SESSION_DEEP ? OBSERVE_DEEP : 0, j->err,
                           sizeof(j->err));
     n->t_observe = session_now() - t0;
+    /* rebalance: what the running domains keep busy, all nodes at once */
+    if (n->obs && j->s->o->rebalance && j->s->o->cpu_interval_ms > 0 &&
+        virt_cpu_use(n->v, j->s->o->cpu_interval_ms, &n->cpu, &n->ncpu, &n->cpu_measured,
+                     j->err, sizeof(j->err)) < 0) {
+        n->cpu_measured = false;
+        n->cpu_error = xstrdup(j->err);
+        j->err[0] = '\0';
+    }
     return NULL;
 }
 
@@ -185,6 +193,15 @@ static bool uses_disk(const struct model *m, const struct model_vm *vm, const ch
     return false;
 }
 
+/* The host CPUs domain `name` kept busy on node n (measured), 0 unknown. */
+static double cpu_use_of(const struct session_node *n, const char *name)
+{
+    for (size_t i = 0; i < n->ncpu; i++)
+        if (strcmp(n->cpu[i].name, name) == 0)
+            return n->cpu[i].cpus;
+    return 0;
+}
+
 static void place(struct session *s)
 {
     const struct model *m = s->m;
@@ -205,7 +222,8 @@ static void place(struct session *s)
         n->memory = cap->memory ? cap->memory : n->host_memory;
         pn[k] = (struct place_node){ n->name, &n->decl->obj.meta.labels,
                                      n->decl->spec.maintenance, n->obs != NULL, n->cpus,
-                                     n->memory, 0, 0 };
+                                     n->memory, 0, 0, n->host_cpus,
+                                     n->cpu_measured ? 0 : -1 };
         if (!n->obs)
             continue;
         for (size_t d = 0; d < n->obs->ndoms; d++) {
@@ -232,6 +250,8 @@ static void place(struct session *s)
             if (od->active) {
                 pn[k].used_cpus += od->vm->spec.max_cpus;
                 pn[k].used_memory += od->vm->spec.max_memory;
+                if (n->cpu_measured)
+                    pn[k].cpu_use += cpu_use_of(n, od->name);
             }
         }
     }
@@ -304,7 +324,16 @@ static void place(struct session *s)
         }
     }
     s->placed = arena_alloc(s->a, (nv + 1) * sizeof(*s->placed));
-    struct place_input in = { m, pn, nn, current, reason };
+    /* a VM's measured use: on the node it runs on */
+    double *vm_use = NULL;
+    for (size_t i = 0; s->o->rebalance && i < nv; i++) {
+        if (!vm_use)
+            vm_use = arena_alloc(s->a, (nv + 1) * sizeof(*vm_use));
+        const struct session_node *n = current[i] >= 0 ? &s->nodes[current[i]] : NULL;
+        vm_use[i] = n && n->cpu_measured && active[i]
+                        ? cpu_use_of(n, m->objs[MODEL_VM][i]->meta.name) : -1;
+    }
+    struct place_input in = { m, pn, nn, current, reason, vm_use };
     place_vms(s->a, &in, s->placed);
     for (size_t i = 0; blind_node && i < nv; i++)
         if (current[i] < 0 && s->placed[i].node >= 0) {
@@ -786,6 +815,8 @@ void fleet_close(struct session *s)
         owned_free(n->own);
         virt_close(n->v);
         model_free(n->view);
+        virt_cpu_use_free(n->cpu, n->ncpu);
+        free((char *)n->cpu_error);
     }
     for (size_t i = 0; i < s->nnodes; i++) {
         plan_free(s->nodes[i].moves);

@@ -188,18 +188,25 @@ static const struct command commands[] = {
       "disk file is missing, and qemu processes no domain accounts for. Fields in\n"
       "a selecting Policy's drift.ignore are left out. Exit 2 when anything is\n"
       "found, 0 when nothing is.\n" },
-    { "rebalance", cmd_rebalance, SESSION_MANIFESTS | SESSION_RECORD | SESSION_LOCK | SESSION_CONNECT | SESSION_PLAN, 0, 0, "-f PATH [--threshold PCT] [--apply [--yes]] [-o json]",
+    { "rebalance", cmd_rebalance, SESSION_MANIFESTS | SESSION_RECORD | SESSION_LOCK | SESSION_CONNECT | SESSION_PLAN, 0, 0, "-f PATH [--threshold PCT] [--cpu-interval D] [--apply [--yes]] [-o json]",
       "even out the load of a fleet's nodes by live migration (DRS)",
       "For manifests that declare several Nodes: a node is over the threshold\n"
-      "(default 80%) when the larger of its allocated CPUs and memory (its VMs'\n"
+      "(default 80%) when the largest of its allocated CPUs and memory (its VMs'\n"
       "maximums, and the running domains qkvm does not place, over what the Node\n"
-      "offers) exceeds it. While one is, the most loaded node gives up the VM\n"
+      "offers) and its measured CPU use (what its running domains kept busy over\n"
+      "--cpu-interval, from libvirt's bulk domain statistics, over the host's\n"
+      "CPUs; a VM that moves takes its use along) exceeds it. While one is, the\n"
+      "most loaded node gives up the VM\n"
       "whose move (to a node that passes placement's rules and stays under the\n"
       "threshold) leaves the two nodes' larger load smallest. Each move is listed\n"
       "with its gain and priority (1: the node is overcommitted, over 100%; 2:\n"
-      "over the threshold). Only VMs whose disks are all on shared pools move, and\n"
+      "over the threshold). Only VMs whose disks are all on shared pools move (or,\n"
+      "with a Policy's placement.coldMoves, stopped VMs: a rebalance never stops a\n"
+      "guest), and\n"
       "never a pinned one. A balanced fleet gets no recommendations.\n"
       "  --threshold PCT   the allocation a node may have (1-100, default 80)\n"
+      "  --cpu-interval D  how long CPU use is measured over, every node at once\n"
+      "                    (default 1s; 0: allocation only)\n"
       "  --apply           make the moves (live migration of running VMs, as a\n"
       "                    drain does); asks first unless --yes\n"
       "Exit 0 when balanced or balanced by the moves, 2 when moves are recommended\n"
@@ -274,7 +281,7 @@ enum { OPT_STATE = 256, OPT_REFERENCE, OPT_YES, OPT_PRUNE, OPT_ADOPT, OPT_DETAIL
        OPT_SHUTDOWN_TIMEOUT, OPT_LOCK_TIMEOUT, OPT_SINCE, OPT_PRUNE_OLDER, OPT_LIMIT,
        OPT_MAX_DELETIONS, OPT_RESTART, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE_INTERVAL,
        OPT_KEEPALIVE_COUNT, OPT_ALL, OPT_CACHE_DIR, OPT_NODE, OPT_APPLY, OPT_THRESHOLD,
-       OPT_PARALLELISM };
+       OPT_PARALLELISM, OPT_CPU_INTERVAL };
 
 static const struct option long_opts[] = {
     { "file", required_argument, NULL, 'f' },
@@ -302,6 +309,7 @@ static const struct option long_opts[] = {
     { "node", required_argument, NULL, OPT_NODE },
     { "apply", no_argument, NULL, OPT_APPLY },
     { "threshold", required_argument, NULL, OPT_THRESHOLD },
+    { "cpu-interval", required_argument, NULL, OPT_CPU_INTERVAL },
     { "parallelism", required_argument, NULL, OPT_PARALLELISM },
     { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
     { "keepalive-interval", required_argument, NULL, OPT_KEEPALIVE_INTERVAL },
@@ -411,6 +419,20 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
                 return -1;
             }
             o->threshold = (int)pct;
+            break;
+        }
+        case OPT_CPU_INTERVAL: {
+            long long ms;
+            if (!cmd || strcmp(cmd->name, "rebalance") != 0) {
+                cli_error("--cpu-interval is a flag of 'rebalance'");
+                return -1;
+            }
+            if (text_duration(optarg, &ms) < 0 || ms > 600000LL) {
+                cli_error("--cpu-interval takes a duration like 1s or 500ms (at most 10m; 0: "
+                          "allocation only), not '%s'", optarg);
+                return -1;
+            }
+            o->cpu_interval_ms = (int)ms;
             break;
         }
         case OPT_PARALLELISM: {
@@ -591,6 +613,7 @@ static int run(struct cli *c, const struct command *cmd, int argc, char **argv)
         .need = cmd->need,
         .plan = { c->prune, c->adopt, c->max_deletions, c->restart, NULL, 0, NULL, NULL },
         .rebalance = strcmp(cmd->name, "rebalance") == 0 ? (c->threshold ? c->threshold : 80) : 0,
+        .cpu_interval_ms = c->cpu_interval_ms < 0 ? 1000 : c->cpu_interval_ms,
         .lock_timeout_ms = c->lock_timeout_ms,
         .virt = c->virt,
         .verbose = c->verbose,
@@ -617,6 +640,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     struct cli o = { 0 };
     o.shutdown_timeout = -1;
+    o.cpu_interval_ms = -1;
     o.lock_timeout_ms = 30000;
     o.since_ms = o.prune_older_ms = -1;
     o.limit = -1;

@@ -75,6 +75,7 @@ struct st {
     size_t nn;
     int64_t *cpus;            /* used per node */
     uint64_t *mem;
+    double *use;              /* measured CPU use per node (rebalance) */
     bool *net_on, *pool_on;   /* [network or pool][node] */
     size_t nnet, npool;
     unsigned *grp;            /* [group][node]: members placed there */
@@ -149,9 +150,11 @@ static void setup(struct st *s)
     size_t nn = s->nn;
     s->cpus = arena_alloc(s->a, (nn + 1) * sizeof(*s->cpus));
     s->mem = arena_alloc(s->a, (nn + 1) * sizeof(*s->mem));
+    s->use = arena_alloc(s->a, (nn + 1) * sizeof(*s->use));
     for (size_t n = 0; n < nn; n++) {
         s->cpus[n] = s->in->nodes[n].used_cpus;
         s->mem[n] = s->in->nodes[n].used_memory;
+        s->use[n] = s->in->nodes[n].cpu_use > 0 ? s->in->nodes[n].cpu_use : 0;
     }
     s->nnet = m->len[MODEL_NETWORK];
     s->npool = m->len[MODEL_POOL];
@@ -187,10 +190,17 @@ static void setup(struct st *s)
     s->aff_count = arena_alloc(s->a, (s->naff * nn + 1) * sizeof(*s->aff_count));
 }
 
+static double vm_use(const struct st *s, const struct pvm *p)
+{
+    const double *u = s->in->vm_cpu_use;
+    return u && u[p->i] > 0 ? u[p->i] : 0;
+}
+
 static void take(struct st *s, const struct pvm *p, size_t n)
 {
     s->cpus[n] += p->vm->spec.max_cpus;
     s->mem[n] += p->vm->spec.max_memory;
+    s->use[n] += vm_use(s, p);
     for (size_t g = 0; g < p->ngroups; g++)
         s->grp[p->groups[g] * s->nn + n]++;
     for (size_t k = 0; k < s->naff; k++)
@@ -388,6 +398,7 @@ static void untake(struct st *s, const struct pvm *p, size_t n)
 {
     s->cpus[n] -= p->vm->spec.max_cpus;
     s->mem[n] -= p->vm->spec.max_memory;
+    s->use[n] -= vm_use(s, p);
     for (size_t g = 0; g < p->ngroups; g++)
         s->grp[p->groups[g] * s->nn + n]--;
     for (size_t k = 0; k < s->naff; k++)
@@ -395,12 +406,25 @@ static void untake(struct st *s, const struct pvm *p, size_t n)
             s->aff_count[k * s->nn + n]--;
 }
 
-static double load(const struct st *s, size_t n, int64_t dc, int64_t dm)
+/* Measured CPU use of node n with du more (a fraction of its CPUs), or -1. */
+static double use_of(const struct st *s, size_t n, double du)
+{
+    const struct place_node *nd = &s->in->nodes[n];
+    if (nd->cpu_use < 0 || nd->host_cpus <= 0)
+        return -1;
+    double u = (s->use[n] + du) / (double)nd->host_cpus;
+    return u > 0 ? u : 0;
+}
+
+/* The load of node n with dc cpus, dm bytes and du measured CPUs more. */
+static double load(const struct st *s, size_t n, int64_t dc, int64_t dm, double du)
 {
     const struct place_node *nd = &s->in->nodes[n];
     double c = nd->cpus > 0 ? (double)(s->cpus[n] + dc) / (double)nd->cpus : 0;
     double m = nd->memory > 0 ? ((double)s->mem[n] + (double)dm) / (double)nd->memory : 0;
-    return c > m ? c : m;
+    double u = use_of(s, n, du);
+    double l = c > m ? c : m;
+    return u > l ? u : l;
 }
 
 size_t place_rebalance(struct arena *a, const struct place_input *in,
@@ -422,15 +446,17 @@ size_t place_rebalance(struct arena *a, const struct place_input *in,
             take(&s, &v[i], (size_t)at[i]);
     }
     *loads = arena_alloc(a, (nn + 1) * sizeof(**loads));
-    for (size_t n = 0; n < nn; n++)
-        (*loads)[n].before = load(&s, n, 0, 0);
+    for (size_t n = 0; n < nn; n++) {
+        (*loads)[n].before = load(&s, n, 0, 0, 0);
+        (*loads)[n].use_before = use_of(&s, n, 0);
+    }
     *out = arena_alloc(a, (nv + 1) * sizeof(**out));
     for (size_t round = 0; round < nv; round++) {
         long src = -1;
         double worst = threshold;
         for (size_t n = 0; n < nn; n++)
-            if (in->nodes[n].up && load(&s, n, 0, 0) > worst) {
-                worst = load(&s, n, 0, 0);
+            if (in->nodes[n].up && load(&s, n, 0, 0, 0) > worst) {
+                worst = load(&s, n, 0, 0, 0);
                 src = (long)n;
             }
         if (src < 0)
@@ -442,14 +468,15 @@ size_t place_rebalance(struct arena *a, const struct place_input *in,
                 continue;
             int64_t c = v[i].vm->spec.max_cpus;
             int64_t mm = (int64_t)v[i].vm->spec.max_memory;
-            double after_src = load(&s, (size_t)src, -c, -mm);
+            double u = vm_use(&s, &v[i]);
+            double after_src = load(&s, (size_t)src, -c, -mm, -u);
             untake(&s, &v[i], (size_t)src);     /* its own anti-affinity group */
             for (size_t t = 0; t < nn; t++) {
                 bool no;
                 if ((long)t == src)
                     continue;
                 refuse(&s, &v[i], t, false, NULL, &no);
-                double after_t = load(&s, t, c, mm);
+                double after_t = load(&s, t, c, mm, u);
                 if (no || after_t > threshold)
                     continue;
                 double score = after_src > after_t ? after_src : after_t;
@@ -469,12 +496,14 @@ size_t place_rebalance(struct arena *a, const struct place_input *in,
             break;                        /* nothing helps: what is left is reported */
         struct place_move *mv = &(*out)[nmoves++];
         *mv = (struct place_move){ (size_t)best_vm, src, best_to, worst > 1.0 ? 1 : 2, worst,
-                                   best_src, load(&s, (size_t)best_to, 0, 0), best_dst };
+                                   best_src, load(&s, (size_t)best_to, 0, 0, 0), best_dst };
         untake(&s, &v[best_vm], (size_t)src);
         take(&s, &v[best_vm], (size_t)best_to);
         at[best_vm] = best_to;
     }
-    for (size_t n = 0; n < nn; n++)
-        (*loads)[n].after = load(&s, n, 0, 0);
+    for (size_t n = 0; n < nn; n++) {
+        (*loads)[n].after = load(&s, n, 0, 0, 0);
+        (*loads)[n].use_after = use_of(&s, n, 0);
+    }
     return nmoves;
 }

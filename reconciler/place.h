@@ -45,6 +45,11 @@ struct place_node {
     uint64_t memory;          /* bytes */
     int64_t used_cpus;        /* taken by domains placement does not place */
     uint64_t used_memory;
+    /* measured (rebalance): the host's CPUs, and how many of them the
+     * running domains placement does not place kept busy; cpu_use < 0:
+     * not measured on this node */
+    int64_t host_cpus;
+    double cpu_use;
 };
 
 struct place_input {
@@ -55,6 +60,9 @@ struct place_input {
      * project's), or -1; and the reason its mark records, or NULL */
     const long *current;
     const char *const *current_reason;
+    /* rebalance: per VM, the host CPUs it kept busy (measured; < 0
+     * unknown), or NULL when nothing was measured */
+    const double *vm_cpu_use;
 };
 
 struct place_out {
@@ -67,9 +75,11 @@ struct place_out {
 /* out: one per m->objs[MODEL_VM][i]. Strings in a. */
 void place_vms(struct arena *a, const struct place_input *in, struct place_out *out);
 
-/* Rebalance (DRS): a node is over the threshold when the larger of its
+/* Rebalance (DRS): a node is over the threshold when the largest of its
  * allocated cpus and memory (the VMs placed there and what placement
- * does not place, over what it offers) exceeds it. While one is, the
+ * does not place, over what it offers) and, where it was measured, its
+ * CPU use (what its running domains kept busy, over the host's CPUs; a
+ * VM that moves takes its measured use with it) exceeds it. While one is, the
  * most loaded node gives up one VM: of its VMs that may move (movable[i]:
  * not pinned, everything on shared pools) and every node that passes
  * placement's filters for it and stays at or under the threshold with
@@ -86,6 +96,7 @@ struct place_move {
 };
 struct place_load {
     double before, after;     /* per node */
+    double use_before, use_after; /* measured CPU use, < 0: not measured */
 };
 /* placed: place_vms' answer (every VM where it is). Returns how many moves
  * (*out, in a); loads[] (nn, in a) before and after them. */

@@ -59,6 +59,7 @@ struct session_opts {
     unsigned need;                     /* enum session_need */
     struct plan_opts plan;
     int rebalance;                     /* rebalance: the threshold (percent); 0: not a rebalance */
+    int cpu_interval_ms;               /* rebalance: CPU use measured over this; 0: not measured */
     int lock_timeout_ms;
     struct virt_limits virt;
     bool verbose;                      /* timings as SESSION_INFO */
@@ -97,6 +98,10 @@ struct session_node {
     size_t vms_here;                   /* declared VMs defined on it now (qkvm's) */
     bool selected;                     /* planned this run (all, or the one -c/--node names) */
     double t_observe;
+    bool cpu_measured;                 /* rebalance: libvirt gave the domains' cpu.time */
+    struct virt_cpu_use *cpu;          /* per running domain (malloc'd), when measured */
+    size_t ncpu;
+    const char *cpu_error;             /* why it was not measured, or NULL */
 };
 
 struct session {

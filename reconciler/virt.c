@@ -38,6 +38,7 @@
 #include <libvirt/virterror.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -587,6 +588,108 @@ static int list_objects(struct virt *v, enum virt_type t, struct virt_list *out,
     free_names(transient, nt < 0 ? 0 : nt);
     free_names(paused, np < 0 ? 0 : np);
     return rc;
+}
+
+/* ---- measured CPU use ---- */
+
+struct cpu_sample {
+    char **names;
+    unsigned long long *ns;          /* cpu.time; ULLONG_MAX: not given */
+    size_t n;
+    double at;                       /* CLOCK_MONOTONIC seconds, mid-call */
+};
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cpu_sample(struct virt *v, struct cpu_sample *out, char *err, size_t errlen)
+{
+    virDomainStatsRecordPtr *recs = NULL;
+    double t0 = mono_now();
+    v->calls++;
+    int k = virConnectGetAllDomainStats(v->conn, VIR_DOMAIN_STATS_CPU_TOTAL, &recs,
+                                        VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
+    out->at = (t0 + mono_now()) / 2;
+    if (k < 0)
+        return lverr(v, err, errlen, "cannot read the domains' CPU statistics");
+    out->n = (size_t)k;
+    out->names = xcalloc((size_t)k + 1, sizeof(*out->names));
+    out->ns = xcalloc((size_t)k + 1, sizeof(*out->ns));
+    for (int i = 0; i < k; i++) {
+        const char *name = virDomainGetName(recs[i]->dom);
+        out->names[i] = xstrdup(name ? name : "");
+        out->ns[i] = ULLONG_MAX;
+        for (int j = 0; j < recs[i]->nparams; j++)
+            if (strcmp(recs[i]->params[j].field, "cpu.time") == 0 &&
+                recs[i]->params[j].type == VIR_TYPED_PARAM_ULLONG)
+                out->ns[i] = recs[i]->params[j].value.ul;
+    }
+    virDomainStatsRecordListFree(recs);
+    return 0;
+}
+
+static void cpu_sample_free(struct cpu_sample *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->names[i]);
+    free(c->names);
+    free(c->ns);
+}
+
+int virt_cpu_use(struct virt *v, int interval_ms, struct virt_cpu_use **out, size_t *n,
+                 bool *measured, char *err, size_t errlen)
+{
+    *out = NULL;
+    *n = 0;
+    *measured = false;
+    struct cpu_sample a = { 0 }, b = { 0 };
+    if (cpu_sample(v, &a, err, errlen) < 0)
+        return -1;
+    bool any = a.n == 0;
+    for (size_t i = 0; i < a.n; i++)
+        any |= a.ns[i] != ULLONG_MAX;
+    if (!any || a.n == 0) {
+        *measured = any;
+        cpu_sample_free(&a);
+        return 0;
+    }
+    struct timespec ts = { interval_ms / 1000, (long)(interval_ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+    if (cpu_sample(v, &b, err, errlen) < 0) {
+        cpu_sample_free(&a);
+        return -1;
+    }
+    double dt = b.at - a.at;
+    *out = xcalloc(b.n + 1, sizeof(**out));
+    for (size_t i = 0; i < b.n; i++) {
+        if (b.ns[i] == ULLONG_MAX)
+            continue;
+        /* a domain started between the samples counts from its start: 0 */
+        unsigned long long before = b.ns[i];
+        for (size_t j = 0; j < a.n; j++)
+            if (strcmp(a.names[j], b.names[i]) == 0 && a.ns[j] != ULLONG_MAX &&
+                a.ns[j] <= b.ns[i])
+                before = a.ns[j];
+        (*out)[*n].name = xstrdup(b.names[i]);
+        (*out)[*n].cpus = dt > 0 ? (double)(b.ns[i] - before) / 1e9 / dt : 0;
+        (*n)++;
+    }
+    *measured = true;
+    cpu_sample_free(&a);
+    cpu_sample_free(&b);
+    return 0;
+}
+
+void virt_cpu_use_free(struct virt_cpu_use *u, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(u[i].name);
+    free(u);
 }
 
 int virt_list_domains(struct virt *v, struct virt_list *out, char *err, size_t errlen)

@@ -67,6 +67,20 @@ int virt_daemon_pid(const struct virt *v);
 /* The host's CPUs and memory (bytes), as virNodeGetInfo gives them. */
 int virt_node_info(struct virt *v, int64_t *cpus, uint64_t *memory, char *err, size_t errlen);
 
+/* Measured CPU use of the running domains: two calls of
+ * virConnectGetAllDomainStats (the bulk stats' CPU group, cpu.time)
+ * interval_ms apart, each domain's cpu.time delta over the time between
+ * them (1.0: one host CPU kept busy). *measured is false when the driver
+ * gives no cpu.time (libvirt's test driver gives the state group only);
+ * with no running domain it is true, and the use 0. */
+struct virt_cpu_use {
+    char *name;
+    double cpus;
+};
+int virt_cpu_use(struct virt *v, int interval_ms, struct virt_cpu_use **out, size_t *n,
+                 bool *measured, char *err, size_t errlen);
+void virt_cpu_use_free(struct virt_cpu_use *u, size_t n);
+
 /* Lists (0, or -1 with err): */
 int virt_list_domains(struct virt *v, struct virt_list *out, char *err, size_t errlen);
 int virt_list_networks(struct virt *v, struct virt_list *out, char *err, size_t errlen);

@@ -263,6 +263,17 @@ fl_ticks_past() {
     done
 }
 
+# "hv1=30m/2 hv2=0m/2 hv3=12m/2": each node's measured CPU use in the last
+# `rebalance -o json` ($out), in thousandths of a host CPU over its CPUs;
+# a node not measured is left out
+fl_cpu_use() {
+    printf '%s\n' "$out" | sed -n '/^{/,$p' | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(" ".join("%s=%dm/%d" % (n["name"], n["cpuMillicores"], n["hostCpus"])
+               for n in d["nodes"] if "cpuUse" in n))'
+}
+
 # --- drain: a running guest OS lives on through a live migration
 fl_drain() {
     local M="$FL/m" G
@@ -356,19 +367,30 @@ EOF
     expect "out of maintenance: nothing moves back by itself" 0 "No changes"
 
     # --- rebalance: hv2 is empty now; at 80% the fleet is balanced, at 50%
-    # hv1 and hv3 give VMs to the emptiest node, hv2, each move with its gain
-    fq rebalance -f "$M"
+    # hv1 and hv3 give VMs to the emptiest node, hv2, each move with its
+    # gain (by allocation: --cpu-interval 0 leaves out measured CPU use,
+    # which depends on the machine; it is checked on its own below)
+    fq rebalance -f "$M" --cpu-interval 0
     expect "rebalance: a balanced fleet gets no recommendations (exit 0)" 0 \
         "Balanced: no recommendations"
-    fq rebalance -f "$M" --threshold 50
+    fq rebalance -f "$M" --threshold 50 --cpu-interval 0
     expect "rebalance --threshold 50: moves onto hv2, with their gain and priority (exit 2)" 2 \
         "^hv1 +[0-9]+% +50%" "^hv2 +0% +[0-9]+%" \
         "→ +vm/[a-z0-9-]+ hv1 → hv2 \(live\): gain hv1 [0-9]+% → [0-9]+%, hv2 0% → [0-9]+%; priority 2"
-    fq rebalance -f "$M" --threshold 50 --apply --yes
+    fq rebalance -f "$M" --threshold 50 --cpu-interval 0 --apply --yes
     expect "rebalance --apply: the moves are made (live migration of the running VMs)" 0 \
         "hv1: vm/[a-z0-9-]+: migrated"
-    fq rebalance -f "$M" --threshold 50
-    expect "rebalanced: no recommendations left" 0 "Balanced: no recommendations"
+    fq rebalance -f "$M" --threshold 50 --cpu-interval 0
+    expect "rebalanced: no recommendations left (CPU use not measured: -)" 0 \
+        "Balanced: no recommendations" "^NODE +LOAD +AFTER +CPU USE" "^hv1 +[0-9]+% +[0-9]+% +-"
+    # measured CPU use: libvirt's bulk stats (cpu.time) on every node, two
+    # samples --cpu-interval apart; the running guests (TCG) keep some busy
+    # (at 100% no node can be over: a host's CPUs cannot be more than busy)
+    fq rebalance -f "$M" --threshold 100 --cpu-interval 2s -o json
+    local use
+    use=$(fl_cpu_use)
+    holds "rebalance: CPU use measured on every node, some of it busy ($use)" \
+        '[ "$(echo $use | wc -w)" = 3 ] && echo "$use" | grep -q "=[1-9][0-9]*m"'
     fq plan -f "$M" --detailed-exitcode
     expect "rebalanced: plan → no changes" 0 "No changes"
 }
