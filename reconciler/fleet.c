@@ -333,7 +333,18 @@ static void place(struct session *s)
         vm_use[i] = n && n->cpu_measured && active[i]
                         ? cpu_use_of(n, m->objs[MODEL_VM][i]->meta.name) : -1;
     }
-    struct place_input in = { m, pn, nn, current, reason, vm_use };
+    /* a VM that cannot leave its node stays there even when it should
+     * (the plan says why), and keeps its capacity there */
+    bool *stuck = arena_alloc(s->a, (nv + 1) * sizeof(*stuck));
+    const char **stuck_why = arena_alloc(s->a, (nv + 1) * sizeof(*stuck_why));
+    for (size_t i = 0; i < nv; i++) {
+        const struct model_vm *vm = (const struct model_vm *)m->objs[MODEL_VM][i];
+        if (current[i] < 0 || !s->nodes[current[i]].obs || place_cold_moves(m, vm))
+            continue;
+        stuck_why[i] = not_shared(s, vm);
+        stuck[i] = stuck_why[i] != NULL;
+    }
+    struct place_input in = { m, pn, nn, current, reason, vm_use, stuck };
     place_vms(s->a, &in, s->placed);
     for (size_t i = 0; blind_node && i < nv; i++)
         if (current[i] < 0 && s->placed[i].node >= 0) {
@@ -353,19 +364,18 @@ static void place(struct session *s)
     s->cold = arena_alloc(s->a, (nv + 1) * sizeof(*s->cold));
     for (size_t i = 0; i < nv; i++) {
         struct place_out *p = &s->placed[i];
-        if (p->from < 0 || p->node == p->from)
+        if (p->from < 0 || (p->node == p->from && !(stuck[i] && p->left)))
             continue;
         const struct model_vm *vm = (const struct model_vm *)m->objs[MODEL_VM][i];
         const struct session_node *from = &s->nodes[p->from];
-        const char *why = p->node < 0 ? arena_printf(s->a, "no node can take it (%s)", p->reason)
+        const char *why = stuck[i] ? arena_printf(s->a, "%s (or allow cold moves: a Policy "
+                                                  "with placement.coldMoves: true)", stuck_why[i])
+                          : p->node < 0 ? arena_printf(s->a, "no node can take it (%s)", p->reason)
                           : !from->obs ? arena_printf(s->a, "%s cannot be reached", from->name)
                                        : NULL;
-        if (!why && (why = not_shared(s, vm)) && place_cold_moves(m, vm)) {
-            s->cold[i] = true;
+        if (!why && (why = not_shared(s, vm)) != NULL) {
+            s->cold[i] = true;    /* not stuck: a Policy allows the cold move */
             why = NULL;
-        } else if (why && p->node >= 0 && from->obs) {
-            why = arena_printf(s->a, "%s (or allow cold moves: a Policy with placement.coldMoves: "
-                               "true)", why);
         }
         if (!why) {
             s->moving[i] = true;

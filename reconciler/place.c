@@ -330,12 +330,14 @@ void place_vms(struct arena *a, const struct place_input *in, struct place_out *
         if (refuse(&s, &v[i], (size_t)cur, true, NULL, &no)) {
             out[i].left = arena_printf(a, "%s: %s", in->nodes[cur].name,
                                        refuse(&s, &v[i], (size_t)cur, true, a, &no));
-            continue;
+            if (!in->stuck || !in->stuck[i])
+                continue;
         }
         take(&s, &v[i], (size_t)cur);
         out[i].node = cur;
         const char *why = in->current_reason ? in->current_reason[i] : NULL;
-        out[i].reason = why && *why ? why : "stays where it is defined";
+        out[i].reason = out[i].left ? "stays where it is defined (a move is pending)"
+                        : why && *why ? why : "stays where it is defined";
         done[i] = true;
     }
     /* the others, by priority then name */

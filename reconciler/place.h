@@ -17,7 +17,8 @@
  * maintenance, its pin names another node, its nodeSelector no longer
  * matches, a Network or Pool it needs is no longer defined there, or
  * anti-affinity puts another VM it must not share a node with there first
- * (by name). Capacity is not re-checked for a VM that stays: it is already
+ * (by name); a VM that cannot move (stuck) stays even then, with `left`
+ * saying why it should not. Capacity is not re-checked for a VM that stays: it is already
  * there (moving VMs to even out load is rebalance's job). A VM whose node
  * was not observed this run stays on it: moving it is failover's decision.
  *
@@ -63,6 +64,10 @@ struct place_input {
     /* rebalance: per VM, the host CPUs it kept busy (measured; < 0
      * unknown), or NULL when nothing was measured */
     const double *vm_cpu_use;
+    /* per VM, or NULL: it cannot leave the node it is defined on (its
+     * volumes are not on shared pools and no Policy allows a cold move);
+     * when it should (left), it still stays there, taking its capacity */
+    const bool *stuck;
 };
 
 struct place_out {
