@@ -404,7 +404,6 @@ static int upload_volume(struct run *r, const char *pool, const char *vol, const
  * a volume whose upload has not finished: recorded before it starts, so a
  * run killed in the middle leaves a volume known to be incomplete, which
  * the next apply deletes and uploads again. */
-#define DIGEST_INCOMPLETE "-"
 static int record_volume(struct run *r, const char *pool, const char *uuid, const char *vol,
                          const struct model_labels *labels, const char *digest)
 {

@@ -32,6 +32,11 @@ static inline void apply_unlock_store(const struct run *r)
         pthread_mutex_unlock(r->store_mu);
 }
 
+/* The digest recorded for a volume whose content is still being written
+ * (an upload, a copy): a run killed in the middle leaves it known to be
+ * incomplete. */
+#define DIGEST_INCOMPLETE "-"
+
 /* One line of the run's log, prefixed with the node in a fleet run. */
 void apply_log(const struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Graceful stop (ACPI power button), destroyed after the timeout. */

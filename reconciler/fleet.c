@@ -459,10 +459,12 @@ struct keep {
     size_t node;
 };
 
-/* The VMs that leave node x (what its moves act on). */
+/* The VMs that leave node x (what its moves act on), and the Pools. */
 static bool leaving(void *payload, const struct model_object *o)
 {
     const struct keep *x = payload;
+    if (o->kind == MODEL_POOL)
+        return true;              /* a move asks which are shared */
     if (o->kind != MODEL_VM || !moving(x->s, o))
         return false;
     for (size_t i = 0; i < x->s->m->len[MODEL_VM]; i++)

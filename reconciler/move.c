@@ -72,6 +72,7 @@ struct cold_vol {
     const char *pool, *volume;
     const struct obs_volume *obs;      /* on the source */
     const char *src_uuid, *dst_uuid;   /* the pool's UUID on each node */
+    bool keep;                         /* protect: true: the old copy is not deleted */
     bool copied;
 };
 
@@ -120,6 +121,17 @@ static int cold_plan(struct run *r, const struct plan_action *a, const struct ob
                      r->o->node ? r->o->node : "this node");
             return -1;
         }
+        for (size_t d = 0; d < r->obs->ndoms; d++) {
+            const struct obs_domain *other = &r->obs->doms[d];
+            size_t k;
+            if (other != od && (observe_uses_volume(other, op, ov, &k) ||
+                                observe_holds_volume(other, op, ov))) {
+                snprintf(r->err, sizeof(r->err), "its volume %s of pool %s is used by domain "
+                         "%s here too: a cold move would delete it under that domain", vol,
+                         pool, other->name);
+                return -1;
+            }
+        }
         if (!ov->rec || ov->replaced || ov->unverified) {
             snprintf(r->err, sizeof(r->err), "its volume %s of pool %s is not proven qkvm's "
                      "(%s): a cold move deletes the volume here once it is copied, so it does "
@@ -147,20 +159,32 @@ static int cold_plan(struct run *r, const struct plan_action *a, const struct ob
                      ov->backing, a->target);
             return -1;
         }
-        v[(*n)++] = (struct cold_vol){ pool, vol, ov, op->uuid, arena_strdup(ar, uuid), false };
+        if (op->uuid && strcmp(op->uuid, uuid) == 0) {
+            snprintf(r->err, sizeof(r->err), "pool %s has the same UUID (%s) here and on %s (a "
+                     "definition copied between them): their volumes' ownership records "
+                     "cannot be told apart", pool, uuid, a->target);
+            return -1;
+        }
+        v[(*n)++] = (struct cold_vol){ pool, vol, ov, op->uuid, arena_strdup(ar, uuid),
+                                       ov->rec->protect, false };
     }
     *out = v;
     return 0;
 }
 
 /* The copy on the target is qkvm's, recorded before it is created (as
- * every volume is: see apply.c) with what the source's record says. */
-static int cold_record(struct run *r, struct virt *to, const struct cold_vol *cv)
+ * every volume is: see apply.c) with what the source's record says; a
+ * volume whose content has a digest (an Image's, a seed) is recorded
+ * incomplete until the copy has ended (digest NULL: the source's). */
+static int cold_record(struct run *r, struct virt *to, const struct cold_vol *cv,
+                       const char *digest)
 {
     const struct owned_entry *rec = cv->obs->rec;
+    if (!digest)
+        digest = rec && rec->digest && *rec->digest ? rec->digest : NULL;
     struct store_owned so = { cv->dst_uuid, cv->volume, cv->volume, rec && rec->protect,
                               r->p->project, NULL, rec && rec->labels ? rec->labels : "", NULL,
-                              rec && rec->digest ? rec->digest : NULL };
+                              digest };
     apply_lock_store(r);
     int rc = store_owned_put(r->st, &so, virt_uri(to), r->o->run, r->err, sizeof(r->err));
     apply_unlock_store(r);
@@ -233,24 +257,46 @@ static int cold_move(struct run *r, const struct plan_action *a, const struct ob
             goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        if (cold_record(r, to, &v[i]) < 0) {
+        const struct owned_entry *rec = v[i].obs->rec;
+        bool digested = rec->digest && *rec->digest;
+        if (cold_record(r, to, &v[i], digested ? DIGEST_INCOMPLETE : NULL) < 0) {
             cold_undo(r, to, a->name, v, n, ran);
             goto out;
         }
         struct move_progress mp = { r, a->name, a->target, v[i].volume, 0 };
-        uint64_t bytes;
+        uint64_t bytes, want = 0, got = 0;
+        char path[4096];
         if (virt_volume_copy(r->v, v[i].pool, v[i].volume, to, v[i].pool, move_progress, &mp,
                              &bytes, r->err, sizeof(r->err)) < 0) {
             progress_done(r);
             size_t len = strlen(r->err);
             snprintf(r->err + len, sizeof(r->err) - len, " (copying volume %s to %s)",
                      v[i].volume, a->target);
-            cold_unrecord(r, v[i].dst_uuid, v[i].volume);
+            /* a copy that could not be deleted stays recorded (incomplete
+             * when it has a digest): it is qkvm's, and named above */
+            if (virt_volume_path(to, v[i].pool, v[i].volume, path, sizeof(path)) < 0)
+                cold_unrecord(r, v[i].dst_uuid, v[i].volume);
             cold_undo(r, to, a->name, v, n, ran);
             goto out;
         }
         progress_done(r);
         v[i].copied = true;
+        /* the copy reads as the same disk: its virtual size is the source's */
+        if (virt_volume_capacity(r->v, v[i].pool, v[i].volume, &want, e2, sizeof(e2)) < 0 ||
+            virt_volume_capacity(to, v[i].pool, v[i].volume, &got, e2, sizeof(e2)) < 0 ||
+            got != want) {
+            if (got != want)
+                snprintf(e2, sizeof(e2), "%llu bytes there, %llu here",
+                         (unsigned long long)got, (unsigned long long)want);
+            snprintf(r->err, sizeof(r->err), "the copy of volume %s on %s does not read as the "
+                     "same disk: %s", v[i].volume, a->target, e2);
+            cold_undo(r, to, a->name, v, n, ran);
+            goto out;
+        }
+        if (digested && cold_record(r, to, &v[i], NULL) < 0) {
+            cold_undo(r, to, a->name, v, n, ran);
+            goto out;
+        }
         apply_log(r, "vm/%s: volume %s copied to %s (%.1f MiB)\n", a->name, v[i].volume,
                   a->target, (double)bytes / 1048576.0);
     }
@@ -260,6 +306,14 @@ static int cold_move(struct run *r, const struct plan_action *a, const struct ob
         goto out;
     }
     if (virt_domain_undefine(r->v, a->name, r->err, sizeof(r->err)) < 0) {
+        if (virt_lost(r->v, e2, sizeof(e2))) {
+            /* the undefine may have happened: the definition and the copies
+             * on the target stay, and the next run sees where it is */
+            size_t len = strlen(r->err);
+            snprintf(r->err + len, sizeof(r->err) - len, "; it is defined on %s, stopped, with "
+                     "its volumes, and maybe still here", a->target);
+            goto out;
+        }
         if (virt_domain_undefine(to, a->name, e2, sizeof(e2)) < 0) {
             size_t len = strlen(r->err);
             snprintf(r->err + len, sizeof(r->err) - len, "; and the copy defined on %s could "
@@ -298,6 +352,11 @@ static int cold_move(struct run *r, const struct plan_action *a, const struct ob
     /* it is there: the volumes here are the old copies */
     rc = 0;
     for (size_t i = 0; i < n; i++) {
+        if (v[i].keep) {
+            apply_log(r, "vm/%s: the old copy of volume %s is kept here (protect: true)\n",
+                      a->name, v[i].volume);
+            continue;
+        }
         if (virt_volume_delete(r->v, v[i].pool, v[i].volume, e2, sizeof(e2)) < 0) {
             fprintf(stderr, "qkvm: warning: vm/%s moved to %s, but its old copy of volume %s "
                     "here could not be deleted: %s\n", a->name, a->target, v[i].volume, e2);

@@ -141,14 +141,18 @@ static void ns_of(int pid, const char *name, char *buf, size_t size)
 
 /* A local daemon in a mount namespace other than ours (a container, a
  * test bed node) sees other files at the same paths: they are read
- * through /proc/PID/root. False when they cannot be (not permitted): the
- * host is then treated as remote for files. */
+ * through /proc/PID/root. False when they cannot be, or when its
+ * namespace cannot be read (not permitted): the host is then treated as
+ * remote for files. (Under socket activation the socket's peer is the
+ * service manager, in the host's namespace, like the daemon it starts.) */
 static bool daemon_root(struct obs_host *h, int daemon)
 {
     char mine[64], theirs[64];
     ns_of(getpid(), "mnt", mine, sizeof(mine));
     ns_of(daemon, "mnt", theirs, sizeof(theirs));
-    if (!*mine || !*theirs || strcmp(mine, theirs) == 0)
+    if (!*mine || !*theirs)
+        return false;             /* cannot tell which files it sees: as if remote */
+    if (strcmp(mine, theirs) == 0)
         return true;
     h->root = arena_printf(h->arena, "/proc/%d/root", daemon);
     return access(h->root, R_OK | X_OK) == 0;
@@ -497,8 +501,8 @@ struct obs_host *observe_host(struct virt *v, const struct model *desired,
     h->local = virt_is_local(v);
     h->root = "";
     int daemon = h->local ? virt_daemon_pid(v) : 0;
-    if (daemon > 0)
-        h->local = daemon_root(h, daemon);
+    if (h->local)                  /* no PID (another PID namespace): its files are not ours */
+        h->local = daemon > 0 && daemon_root(h, daemon);
     unsigned long before = virt_calls(v);
     if (observe_pools(v, h, desired, own, err, errlen) < 0 ||
         observe_networks(v, h, err, errlen) < 0 ||

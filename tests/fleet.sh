@@ -421,7 +421,12 @@ spec: {pool: local, size: 4MiB}
 apiVersion: qkvm.dev/v1
 kind: Disk
 metadata: {name: cold-1-data}
-spec: {pool: local, size: 2MiB, format: raw}
+spec: {pool: local, size: 2MiB, format: raw, protect: true}
+---
+apiVersion: qkvm.dev/v1
+kind: Disk
+metadata: {name: cold-1-shared}
+spec: {pool: shared, size: 1MiB}
 ---
 apiVersion: qkvm.dev/v1
 kind: VM
@@ -430,7 +435,7 @@ spec:
   accel: tcg
   memory: 32MiB
   node: hv1
-  disks: [{disk: cold-1-root, boot: 1}, {disk: cold-1-data}]
+  disks: [{disk: cold-1-root, boot: 1}, {disk: cold-1-data}, {disk: cold-1-shared}]
 EOF
     fq apply -f "$M" --yes
     expect "cold: a VM on a pool of each node's own starts on hv1" 0 "hv1: vm/cold-1: started"
@@ -445,18 +450,24 @@ EOF
     expect "cold: a new pin moves it, cold (the pool is not shared, the Policy allows it)" 0 \
         "→ +vm/cold-1 on hv1 +migrate: hv1 → hv3 \(cold: stopped, its volumes copied, started there\)"
     fq apply -f "$M" --yes --shutdown-timeout 1
-    expect "cold: apply stops it, copies both volumes to hv3, starts it there" 0 \
+    expect "cold: apply stops it, copies the two local volumes to hv3, starts it there" 0 \
         "hv1: vm/cold-1: stopping it for a cold move to hv3" \
         "hv1: vm/cold-1: volume cold-1-root copied to hv3" \
-        "hv1: vm/cold-1: volume cold-1-data copied to hv3" "hv1: vm/cold-1: migrated"
+        "hv1: vm/cold-1: volume cold-1-data copied to hv3" \
+        "hv1: vm/cold-1: the old copy of volume cold-1-data is kept here \(protect: true\)" \
+        "hv1: vm/cold-1: migrated"
+    holds "cold: the volume on the shared pool is not copied (hv3 sees the same file)" \
+        '! printf "%s\n" "$out" | grep -q "cold-1-shared copied" && [ -f "$FL/shared/cold-1-shared" ]'
     holds "cold: cold-1 runs on hv3 and is no longer defined on hv1" \
         'FV 3 domstate cold-1 | grep -q running && ! FV 1 dominfo cold-1 >/dev/null 2>&1'
     holds "cold: hv3's copy of the data volume holds what hv1's did" \
         'FV 3 vol-download --pool local cold-1-data "$FL/after" && cmp -s -n 1048576 "$FL/pattern" "$FL/after"'
     holds "cold: hv3's root volume is a qcow2 of 4 MiB, as on hv1" \
         'FV 3 vol-dumpxml --pool local cold-1-root | grep -q "<format type=.qcow2./>" && FV 3 vol-info --pool local cold-1-root --bytes | grep -q "Capacity: *4194304 bytes"'
-    holds "cold: hv1's copies are deleted, and their records with them" \
-        '! FV 1 vol-info --pool local cold-1-root >/dev/null 2>&1 && ! FV 1 vol-info --pool local cold-1-data >/dev/null 2>&1 && [ "$(sqlite3 "$FL/state.db" "SELECT count(*) FROM owned WHERE volume LIKE '"'cold-1-%'"' AND node = '"'$(tools/testbed uri "fl3$$")'"'")" = 2 ] && [ "$(sqlite3 "$FL/state.db" "SELECT count(*) FROM owned WHERE volume LIKE '"'cold-1-%'"'")" = 2 ]'
+    local u1 u3
+    u1=$(tools/testbed uri "fl1$$") u3=$(tools/testbed uri "fl3$$")
+    holds "cold: hv1's copy of the root volume is deleted with its record; the protected one is kept, recorded" \
+        '! FV 1 vol-info --pool local cold-1-root >/dev/null 2>&1 && FV 1 vol-info --pool local cold-1-data >/dev/null && [ "$(sqlite3 "$FL/state.db" "SELECT group_concat(volume) FROM (SELECT volume FROM owned WHERE volume IN ('"'cold-1-root'"', '"'cold-1-data'"') AND node = '"'$u3'"' ORDER BY volume)")" = cold-1-data,cold-1-root ] && [ "$(sqlite3 "$FL/state.db" "SELECT group_concat(volume) FROM owned WHERE volume IN ('"'cold-1-root'"', '"'cold-1-data'"') AND node = '"'$u1'"'")" = cold-1-data ]'
     fq plan -f "$M" --detailed-exitcode
     expect "cold: plan again → no changes" 0 "No changes"
     # refused before the guest is stopped: hv2 has a volume of that name
