@@ -1056,13 +1056,15 @@ static bool stop_wait(void *payload, const char *name, int remaining_ms)
     if (interrupted)
         return false;
     if (log && r->o->tty) {
-        fprintf(log, "\r\033[Kvm/%s: waiting for the guest to shut down: %ds left, then it is "
-                     "destroyed", name, (remaining_ms + 999) / 1000);
-        fflush(log);
-    } else if (log && remaining_ms == r->o->shutdown_timeout_ms) {
-        fprintf(log, "vm/%s: waiting up to %ds for the guest to shut down, then destroying it\n",
+        flockfile(log);
+        fprintf(log, "\r\033[K%s%svm/%s: waiting for the guest to shut down: %ds left, then "
+                     "it is destroyed", r->o->node ? r->o->node : "", r->o->node ? ": " : "",
                 name, (remaining_ms + 999) / 1000);
         fflush(log);
+        funlockfile(log);
+    } else if (log && remaining_ms == r->o->shutdown_timeout_ms) {
+        apply_log(r, "vm/%s: waiting up to %ds for the guest to shut down, then destroying it\n",
+                  name, (remaining_ms + 999) / 1000);
     }
     return true;
 }
