@@ -282,10 +282,11 @@ static int cold_move(struct run *r, const struct plan_action *a, const struct ob
         progress_done(r);
         v[i].copied = true;
         /* the copy reads as the same disk: its virtual size is the source's */
-        if (virt_volume_capacity(r->v, v[i].pool, v[i].volume, &want, e2, sizeof(e2)) < 0 ||
-            virt_volume_capacity(to, v[i].pool, v[i].volume, &got, e2, sizeof(e2)) < 0 ||
-            got != want) {
-            if (got != want)
+        bool read = virt_volume_capacity(r->v, v[i].pool, v[i].volume, &want, e2,
+                                         sizeof(e2)) == 0 &&
+                    virt_volume_capacity(to, v[i].pool, v[i].volume, &got, e2, sizeof(e2)) == 0;
+        if (!read || got != want) {
+            if (read)
                 snprintf(e2, sizeof(e2), "%llu bytes there, %llu here",
                          (unsigned long long)got, (unsigned long long)want);
             snprintf(r->err, sizeof(r->err), "the copy of volume %s on %s does not read as the "
