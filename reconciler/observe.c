@@ -510,7 +510,7 @@ struct obs_host *observe_host(struct virt *v, const struct model *desired,
         observe_free(h);
         return NULL;
     }
-    if (daemon > 0)
+    if (h->local)
         stray_processes(h, daemon);
     h->calls = virt_calls(v) - before;
     return h;
