@@ -58,7 +58,7 @@ static void test_place__measured_use_moves_the_busiest(void **state)
     struct fixture f;
     const double use[3] = { 2.0, 1.0, 0.6 };   /* 3.6 of 4 host CPUs: 90% */
     setup(&f, use);
-    struct place_input in = { f.l.m, f.nodes, 2, f.current, f.reason, use };
+    struct place_input in = { f.l.m, f.nodes, 2, f.current, f.reason, use, NULL };
     struct place_move *mv;
     struct place_load *loads;
     size_t n = place_rebalance(f.a, &in, f.placed, f.movable, 0.70, &mv, &loads);
@@ -84,7 +84,7 @@ static void test_place__unmeasured_is_allocation(void **state)
     (void)state;
     struct fixture f;
     setup(&f, NULL);
-    struct place_input in = { f.l.m, f.nodes, 2, f.current, f.reason, NULL };
+    struct place_input in = { f.l.m, f.nodes, 2, f.current, f.reason, NULL, NULL };
     struct place_move *mv;
     struct place_load *loads;
     size_t n = place_rebalance(f.a, &in, f.placed, f.movable, 0.70, &mv, &loads);
@@ -103,7 +103,7 @@ static void test_place__use_over_the_target_refuses(void **state)
     const double use[3] = { 2.0, 1.0, 0.6 };
     setup(&f, use);
     f.nodes[1].cpu_use = 3.4;
-    struct place_input in = { f.l.m, f.nodes, 2, f.current, f.reason, use };
+    struct place_input in = { f.l.m, f.nodes, 2, f.current, f.reason, use, NULL };
     struct place_move *mv;
     struct place_load *loads;
     size_t n = place_rebalance(f.a, &in, f.placed, f.movable, 0.70, &mv, &loads);

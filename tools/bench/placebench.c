@@ -99,7 +99,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nn; i++) {
         const struct model_node *n = (const struct model_node *)m->objs[MODEL_NODE][i];
         pn[i] = (struct place_node){ n->obj.meta.name, &n->obj.meta.labels, false, true,
-                                     n->spec.capacity.cpus, n->spec.capacity.memory, 0, 0 };
+                                     n->spec.capacity.cpus, n->spec.capacity.memory, 0, 0, 0, -1 };
     }
     double *tp = calloc((size_t)runs, sizeof(double)), *tr = calloc((size_t)runs, sizeof(double));
     long *skew = calloc(nv, sizeof(*skew));
@@ -109,7 +109,7 @@ int main(int argc, char **argv)
     for (int r = 0; r < runs; r++) {
         struct arena *x = arena_new();
         struct place_out *out = arena_alloc(x, nv * sizeof(*out));
-        struct place_input in = { m, pn, nn, NULL, NULL };
+        struct place_input in = { m, pn, nn, NULL, NULL, NULL, NULL };
         double t0 = now_ms();
         place_vms(x, &in, out);
         tp[r] = now_ms() - t0;
@@ -117,7 +117,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < nv; i++)
             placed += out[i].node >= 0;
         /* the same VMs crowded onto half the nodes: they stay, then rebalance */
-        struct place_input sk = { m, pn, nn, skew, NULL };
+        struct place_input sk = { m, pn, nn, skew, NULL, NULL, NULL };
         place_vms(x, &sk, out);
         bool *movable = arena_alloc(x, nv * sizeof(*movable));
         memset(movable, 1, nv * sizeof(*movable));
