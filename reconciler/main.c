@@ -317,6 +317,46 @@ static const struct option long_opts[] = {
     { NULL, 0, NULL, 0 },
 };
 
+/* The flags only some commands take, and those commands. */
+static const struct flag_cmds {
+    int opt;
+    const char *flag, *cmds;
+} flag_cmds[] = {
+    { OPT_YES, "--yes", " apply rebalance " },
+    { OPT_PRUNE, "--prune", " apply plan " },
+    { OPT_ADOPT, "--adopt", " apply plan " },
+    { OPT_DETAILED, "--detailed-exitcode", " plan " },
+    { OPT_SHUTDOWN_TIMEOUT, "--shutdown-timeout", " apply " },
+    { OPT_LOCK_TIMEOUT, "--lock-timeout", " apply rebalance " },
+    { OPT_SINCE, "--since", " history events " },
+    { OPT_PRUNE_OLDER, "--prune-older-than", " history " },
+    { OPT_LIMIT, "--limit", " history events " },
+    { OPT_MAX_DELETIONS, "--max-deletions", " apply plan " },
+    { OPT_RESTART, "--restart", " apply plan " },
+    { OPT_ALL, "--all", " import " },
+    { OPT_CACHE_DIR, "--cache-dir", " pull apply " },
+    { OPT_APPLY, "--apply", " rebalance " },
+    { OPT_THRESHOLD, "--threshold", " rebalance " },
+    { OPT_CPU_INTERVAL, "--cpu-interval", " rebalance " },
+    { OPT_PARALLELISM, "--parallelism", " apply rebalance " },
+};
+
+/* Flag c's entry, or NULL for a flag every command takes. With *refused
+ * (not NULL): set when cmd is not one of its commands (said). */
+static const struct flag_cmds *flag_commands(int c, const struct command *cmd, bool *refused)
+{
+    for (size_t i = 0; i < sizeof(flag_cmds) / sizeof(flag_cmds[0]); i++) {
+        if (flag_cmds[i].opt != c)
+            continue;
+        char word[32];
+        snprintf(word, sizeof(word), " %s ", cmd ? cmd->name : "");
+        if (refused && (*refused = !cmd || !strstr(flag_cmds[i].cmds, word)))
+            cli_error("%s is a flag of:%s", flag_cmds[i].flag, flag_cmds[i].cmds);
+        return &flag_cmds[i];
+    }
+    return NULL;
+}
+
 /* Parse flags of argv (getopt's optind is left after them). Returns 0, 1
  * for "help was asked", 2 for "version", -1 for bad usage. */
 static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_command,
@@ -326,6 +366,10 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
     opterr = 0;
     while ((c = getopt_long(argc, argv, stop_at_command ? "+:f:c:o:qvhV" : ":f:c:o:qvhV",
                             long_opts, NULL)) != -1) {
+        bool refused = false;
+        flag_commands(c, cmd, &refused);
+        if (refused)
+            return -1;
         switch (c) {
         case 'f':
             *(const char **)vec_append(NULL, o->files, o->nfiles, o->files_cap, 1) = optarg;
@@ -398,10 +442,6 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
             o->reference = true;
             break;
         case OPT_APPLY:
-            if (!cmd || strcmp(cmd->name, "rebalance") != 0) {
-                cli_error("--apply is a flag of 'rebalance'");
-                return -1;
-            }
             o->apply = true;
             break;
         case OPT_THRESHOLD: {
@@ -410,10 +450,6 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
             long pct = strtol(optarg, &end, 10);
             if (end > optarg && *end == '%')
                 end++;
-            if (!cmd || strcmp(cmd->name, "rebalance") != 0) {
-                cli_error("--threshold is a flag of 'rebalance'");
-                return -1;
-            }
             if (errno || *end || end == optarg || pct < 1 || pct > 100) {
                 cli_error("--threshold takes a percentage from 1 to 100, not '%s'", optarg);
                 return -1;
@@ -423,10 +459,6 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
         }
         case OPT_CPU_INTERVAL: {
             long long ms;
-            if (!cmd || strcmp(cmd->name, "rebalance") != 0) {
-                cli_error("--cpu-interval is a flag of 'rebalance'");
-                return -1;
-            }
             if (text_duration(optarg, &ms) < 0 || ms > 600000LL) {
                 cli_error("--cpu-interval takes a duration like 1s or 500ms (at most 10m; 0: "
                           "allocation only), not '%s'", optarg);
@@ -439,10 +471,6 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
             char *end;
             errno = 0;
             long n = strtol(optarg, &end, 10);
-            if (!cmd || (strcmp(cmd->name, "apply") != 0 && strcmp(cmd->name, "rebalance") != 0)) {
-                cli_error("--parallelism is a flag of: apply rebalance");
-                return -1;
-            }
             if (errno || *end || end == optarg || n < 1 || n > 256) {
                 cli_error("--parallelism takes a number from 1 to 256, not '%s'", optarg);
                 return -1;
@@ -463,33 +491,7 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
         case OPT_ALL:
         case OPT_CACHE_DIR:
         case OPT_LIMIT: {
-            static const struct { int opt; const char *flag, *cmds; } allowed[] = {
-                { OPT_YES, "--yes", " apply rebalance " },
-                { OPT_PRUNE, "--prune", " apply plan " },
-                { OPT_ADOPT, "--adopt", " apply plan " },
-                { OPT_DETAILED, "--detailed-exitcode", " plan " },
-                { OPT_SHUTDOWN_TIMEOUT, "--shutdown-timeout", " apply " },
-                { OPT_LOCK_TIMEOUT, "--lock-timeout", " apply rebalance " },
-                { OPT_SINCE, "--since", " history events " },
-                { OPT_PRUNE_OLDER, "--prune-older-than", " history " },
-                { OPT_LIMIT, "--limit", " history events " },
-                { OPT_MAX_DELETIONS, "--max-deletions", " apply plan " },
-                { OPT_RESTART, "--restart", " apply plan " },
-                { OPT_ALL, "--all", " import " },
-                { OPT_CACHE_DIR, "--cache-dir", " pull apply " },
-            };
-            const char *flag = "";
-            for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
-                if (allowed[i].opt != c)
-                    continue;
-                flag = allowed[i].flag;
-                char word[32];
-                snprintf(word, sizeof(word), " %s ", cmd ? cmd->name : "");
-                if (!cmd || !strstr(allowed[i].cmds, word)) {
-                    cli_error("%s is a flag of:%s", allowed[i].flag, allowed[i].cmds);
-                    return -1;
-                }
-            }
+            const char *flag = flag_commands(c, NULL, NULL)->flag;
             if (c == OPT_YES)
                 o->yes = true;
             else if (c == OPT_PRUNE)
