@@ -6,6 +6,8 @@
 #include "vec.h"
 #include "yamldoc.h"
 
+#include <openssl/evp.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,12 +19,9 @@
 #include <unistd.h>
 
 struct loader {
-    struct model *m;
     struct diag *d;
-    struct manifest_stats *st;
+    struct manifest_set *set;
     const char *root_real;    /* realpath of the directory being walked */
-    char *buf;                /* read buffer, reused */
-    size_t bufcap;
 };
 
 static struct tree_mark nomark(void)
@@ -62,30 +61,29 @@ static int load_file(struct loader *l, const char *path)
         close(fd);
         return 0;
     }
-    size_t want = (size_t)sb.st_size, len = 0;
-    if (want + 1 > l->bufcap) {
-        l->bufcap = want + 1;
-        l->buf = xrealloc(l->buf, l->bufcap);
-    }
+    size_t cap = (size_t)sb.st_size + 1, len = 0;
+    char *buf = xmalloc(cap);
     /* Read to EOF, within the cap: the file may change size under us. */
     for (;;) {
-        if (len == l->bufcap) {
-            if (l->bufcap > MANIFEST_MAX_FILE) {
+        if (len == cap) {
+            if (cap > MANIFEST_MAX_FILE) {
                 diag_add(l->d, DIAG_ERROR, path, nomark(), NULL, NULL, NULL,
                          "file is larger than %u MiB; split it into several files",
                          MANIFEST_MAX_FILE >> 20);
                 close(fd);
+                free(buf);
                 return 0;
             }
-            l->bufcap *= 2;
-            l->buf = xrealloc(l->buf, l->bufcap);
+            cap *= 2;
+            buf = xrealloc(buf, cap);
         }
-        ssize_t n = read(fd, l->buf + len, l->bufcap - len);
+        ssize_t n = read(fd, buf + len, cap - len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
             sys_error(l, path, "read");
             close(fd);
+            free(buf);
             return -1;
         }
         if (n == 0)
@@ -93,19 +91,10 @@ static int load_file(struct loader *l, const char *path)
         len += (size_t)n;
     }
     close(fd);
-
-    l->st->files++;
-    l->st->bytes += len;
-    struct arena *a = l->m->arena;
-    const char *file = arena_strdup(a, path);
-    struct yamldoc_set set;
-    yamldoc_parse(a, file, l->buf, len, l->d, &set);
-    l->st->documents += set.len;
-    for (size_t i = 0; i < set.len; i++) {
-        struct model_object *o = decode_document(a, file, set.docs[i], l->d);
-        if (o)
-            model_add(l->m, o);
-    }
+    struct manifest_file *f = vec_push(l->set);
+    f->name = xstrdup(path);
+    f->data = buf;
+    f->len = len;
     return 0;
 }
 
@@ -202,12 +191,11 @@ static int walk(struct loader *l, const char *dir, int depth)
     return rc;
 }
 
-int manifest_load(struct model *m, const char *const *paths, size_t npaths,
-                  struct diag *d, struct manifest_stats *st)
+int manifest_read(const char *const *paths, size_t npaths, struct diag *d,
+                  struct manifest_set *set)
 {
-    struct loader l = { .m = m, .d = d, .st = st };
+    struct loader l = { .d = d, .set = set };
     int rc = 0;
-    memset(st, 0, sizeof(*st));
     for (size_t i = 0; i < npaths; i++) {
         struct stat sb;
         if (stat(paths[i], &sb) < 0) {
@@ -236,7 +224,78 @@ int manifest_load(struct model *m, const char *const *paths, size_t npaths,
             rc = -1;
         }
     }
-    free(l.buf);
+    return rc;
+}
+
+void manifest_set_add(struct manifest_set *set, const char *name, const char *data, size_t len)
+{
+    struct manifest_file *f = vec_push(set);
+    f->name = xstrdup(name);
+    f->data = xmalloc(len + 1);
+    memcpy(f->data, data, len);
+    f->data[len] = '\0';
+    f->len = len;
+}
+
+void manifest_set_free(struct manifest_set *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        free(set->v[i].name);
+        free(set->v[i].data);
+    }
+    vec_free(set);
+}
+
+void manifest_parse(struct model *m, const struct manifest_set *set, struct diag *d,
+                    struct manifest_stats *st)
+{
+    struct arena *a = m->arena;
+    memset(st, 0, sizeof(*st));
+    for (size_t i = 0; i < set->n; i++) {
+        const struct manifest_file *f = &set->v[i];
+        st->files++;
+        st->bytes += f->len;
+        const char *file = arena_strdup(a, f->name);
+        struct yamldoc_set docs;
+        yamldoc_parse(a, file, f->data, f->len, d, &docs);
+        st->documents += docs.len;
+        for (size_t k = 0; k < docs.len; k++) {
+            struct model_object *o = decode_document(a, file, docs.docs[k], d);
+            if (o)
+                model_add(m, o);
+        }
+    }
     model_sort(m);
+}
+
+void manifest_set_digest(const struct manifest_set *set, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx)
+        abort();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    for (size_t i = 0; i < set->n; i++) {
+        /* name and length first: no two sets hash alike by moving bytes */
+        char head[64];
+        int hl = snprintf(head, sizeof(head), "%zu:%zu:", strlen(set->v[i].name), set->v[i].len);
+        EVP_DigestUpdate(ctx, head, (size_t)hl);
+        EVP_DigestUpdate(ctx, set->v[i].name, strlen(set->v[i].name));
+        EVP_DigestUpdate(ctx, set->v[i].data, set->v[i].len);
+    }
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    for (unsigned i = 0; i < mdlen && i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+int manifest_load(struct model *m, const char *const *paths, size_t npaths,
+                  struct diag *d, struct manifest_stats *st)
+{
+    struct manifest_set set = { 0 };
+    int rc = manifest_read(paths, npaths, d, &set);
+    manifest_parse(m, &set, d, st);
+    manifest_set_free(&set);
     return rc;
 }

@@ -160,7 +160,7 @@ static enum session_status load(struct session *s)
 {
     const struct session_opts *o = s->o;
     bool must = o->need & SESSION_MANIFESTS;
-    if (!o->nfiles) {
+    if (!o->nfiles && !o->set) {
         if (!must)
             return SESSION_OK;
         session_say(s, SESSION_ERROR, "%s needs manifests: -f PATH (a file or a directory)", o->cmd);
@@ -170,7 +170,11 @@ static enum session_status load(struct session *s)
     diag_init(s->d);
     double t0 = session_now();
     s->m = model_new();
-    int lrc = manifest_load(s->m, (const char **)o->files, o->nfiles, s->d, &s->stats);
+    int lrc = 0;
+    if (o->set)
+        manifest_parse(s->m, o->set, s->d, &s->stats);
+    else
+        lrc = manifest_load(s->m, (const char **)o->files, o->nfiles, s->d, &s->stats);
     double t1 = session_now();
     validate_model(s->m, s->d);
     diag_sort(s->d);
@@ -229,7 +233,9 @@ static enum session_status store_step(struct session *s)
     }
     if (store_prune(s->st, STORE_DEFAULT_KEEP_RUNS,
                     store_now() - STORE_DEFAULT_KEEP_DAYS * 86400000LL, err, sizeof(err)) < 0 ||
-        store_run_begin(s->st, o->cmd, s->uri ? s->uri : "", join_files(s->a, o), "", &s->run,
+        store_run_begin(s->st, o->cmd, s->uri ? s->uri : "",
+                        o->source ? o->source : join_files(s->a, o), o->commit ? o->commit : "",
+                        &s->run,
                         err, sizeof(err)) < 0) {
         session_say(s, lock ? SESSION_ERROR : SESSION_WARNING, "%s%s", err,
             lock ? "; nothing was changed" : "");

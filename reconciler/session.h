@@ -53,6 +53,10 @@ struct session_opts {
     const char *cmd;                   /* "plan", "apply"...: the run's kind */
     const char *const *files;
     size_t nfiles;
+    const struct manifest_set *set;    /* the manifests read already (the controller's
+                                        * last valid set), or NULL: read files */
+    const char *source;                /* recorded as the run's source; NULL: the files */
+    const char *commit;                /* the Git commit, recorded on the run; NULL: none */
     const char *connect;               /* -c, or NULL */
     const char *node;                  /* --node NAME, or NULL */
     const char *state;                 /* --state, or NULL (then $QKVM_STATE, the default) */
