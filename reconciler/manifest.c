@@ -3,10 +3,9 @@
 
 #include "arena.h"
 #include "decode.h"
+#include "digest.h"
 #include "vec.h"
 #include "yamldoc.h"
-
-#include <openssl/evp.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -270,24 +269,16 @@ void manifest_parse(struct model *m, const struct manifest_set *set, struct diag
 
 void manifest_set_digest(const struct manifest_set *set, char out[65])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx)
-        abort();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    struct digest *d = digest_new();
     for (size_t i = 0; i < set->n; i++) {
         /* name and length first: no two sets hash alike by moving bytes */
         char head[64];
         int hl = snprintf(head, sizeof(head), "%zu:%zu:", strlen(set->v[i].name), set->v[i].len);
-        EVP_DigestUpdate(ctx, head, (size_t)hl);
-        EVP_DigestUpdate(ctx, set->v[i].name, strlen(set->v[i].name));
-        EVP_DigestUpdate(ctx, set->v[i].data, set->v[i].len);
+        digest_add(d, head, (size_t)hl);
+        digest_add(d, set->v[i].name, strlen(set->v[i].name));
+        digest_add(d, set->v[i].data, set->v[i].len);
     }
-    EVP_DigestFinal_ex(ctx, md, &mdlen);
-    EVP_MD_CTX_free(ctx);
-    for (unsigned i = 0; i < mdlen && i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    digest_end(d, out);
 }
 
 int manifest_load(struct model *m, const char *const *paths, size_t npaths,
