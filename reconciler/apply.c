@@ -958,12 +958,15 @@ static enum store_status apply_journal_status(enum apply_status s)
     case APPLY_DONE: return STORE_ACTION_DONE;
     case APPLY_FAILED: return STORE_ACTION_FAILED;
     case APPLY_SKIPPED: return STORE_ACTION_SKIPPED;
+    case APPLY_HELD: break;      /* never journalled */
     }
     return STORE_ACTION_FAILED;
 }
 
 const char *apply_status_name(enum apply_status s)
 {
+    if (s == APPLY_HELD)
+        return "held";
     return store_status_name(apply_journal_status(s));
 }
 
@@ -1190,6 +1193,21 @@ int apply_plan(struct virt *v, const struct model *desired, const struct obs_hos
                          interrupted == SIGINT ? "SIGINT (Ctrl-C)" : "SIGTERM");
             const struct plan_action *a = &p->v[i];
             const char *kind = plan_kind_name(a->kind);
+            const char *why_held = o->hold ? o->hold(o->hold_payload, a) : NULL;
+            char held_dep[512];
+            for (size_t j = 0; j < a->ndeps && !why_held; j++)
+                if (res->status[a->deps[j]] == APPLY_HELD) {
+                    const struct plan_action *d = &p->v[a->deps[j]];
+                    snprintf(held_dep, sizeof(held_dep), "needs %s/%s, which is held",
+                             plan_kind_name(d->kind), d->name);
+                    why_held = held_dep;
+                }
+            if (why_held) {
+                res->status[i] = APPLY_HELD;
+                res->held++;
+                res->error[i] = xstrdup(why_held);
+                continue;
+            }
             const struct plan_action *bad = NULL;
             for (size_t j = 0; j < a->ndeps && !bad; j++)
                 if (res->status[a->deps[j]] == APPLY_FAILED ||

@@ -37,11 +37,14 @@
 
 struct obs_host;
 struct plan;
+struct plan_action;
 struct store;
 struct virt;
 
-enum apply_status { APPLY_PENDING, APPLY_DONE, APPLY_FAILED, APPLY_SKIPPED };
-/* "pending", "done", "failed", "skipped": the journal's words. */
+/* HELD: not started because the caller held it back (apply_opts.hold), or
+ * because it needs one that was; never journalled, not a failure. */
+enum apply_status { APPLY_PENDING, APPLY_DONE, APPLY_FAILED, APPLY_SKIPPED, APPLY_HELD };
+/* "pending", "done", "failed", "skipped", "held": the journal's words. */
 const char *apply_status_name(enum apply_status s);
 
 struct apply_opts {
@@ -64,6 +67,10 @@ struct apply_opts {
     /* a fleet's: the connection to another node (a migration's target);
      * called with placement_payload */
     struct virt *(*node_virt)(void *payload, const char *node);
+    /* Why action pa is held back, or NULL to run it (the controller's
+     * drift under drift.mode report); NULL: nothing is held. */
+    const char *(*hold)(void *payload, const struct plan_action *pa);
+    void *hold_payload;
 };
 
 /* SIGINT and SIGTERM stop an apply after the actions under way (on) and
@@ -73,7 +80,7 @@ void apply_catch_signals(bool on);
 struct apply_result {
     enum apply_status *status; /* per plan action */
     char **error;              /* per plan action: message (FAILED, SKIPPED) */
-    size_t done, failed, skipped;
+    size_t done, failed, skipped, held;
     int interrupted;           /* the signal (SIGINT, SIGTERM) that stopped it, or 0 */
     char *failure;             /* a failure no action owns (the journal, the records), or NULL */
 };

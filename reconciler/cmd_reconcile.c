@@ -5,8 +5,7 @@
 
 #include "apply.h"
 #include "arena.h"
-#include "inventory.h"
-#include "observe.h"
+#include "engine.h"
 #include "place.h"
 #include "plan.h"
 #include "report.h"
@@ -15,7 +14,6 @@
 #include "store.h"
 #include "tree.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,25 +49,11 @@ CLI_COMMAND(cmd_plan)
     if (rc == CLI_EXIT_OK && c->detailed_exitcode && changes)
         rc = CLI_EXIT_CHANGES;
     if (s->run) {
-        struct session_unit *u;
-        size_t nu = session_units(s, &u);
-        for (size_t i = 0; i < nu; i++) {
-            if (u[i].moves)
-                continue;           /* its node's unit records the node */
-            struct inventory *inv = session_unit_inventory(s, &u[i]);
-            session_record_seen(s, inv, false);
-            inventory_free(inv);
-        }
+        engine_record_seen(s, false, false);
         session_end(s, changes ? STORE_RUN_CHANGES : STORE_RUN_OK, session_plan_summary(s),
                     NULL);
     }
     return rc;
-}
-
-static const char *placement_reason(void *payload, const char *vm)
-{
-    const char *why = NULL;
-    return session_vm_node(payload, vm, &why) ? why : NULL;
 }
 
 static bool confirm(const struct plan *p)
@@ -90,29 +74,6 @@ static bool confirm(const struct plan *p)
     return true;
 }
 
-/* Objects whose every action succeeded (inventory_applied marked them)
- * match their manifests now: the drift the last drift run recorded for
- * them is over. */
-static void resolve_healed(struct session *s, const struct inventory *inv)
-{
-    char err[1024];
-    if (store_begin(s->st, err, sizeof(err)) < 0)
-        goto bad;
-    for (size_t i = 0; i < inv->n; i++) {
-        const struct inventory_row *row = &inv->v[i];
-        if (row->applied && row->sync != INVENTORY_FAILED &&
-            store_findings_resolve(s->st, s->run, inv->uri, schema_kinds[row->kind].name,
-                                   row->name, err, sizeof(err)) < 0) {
-            store_rollback(s->st);
-            goto bad;
-        }
-    }
-    if (store_commit(s->st, err, sizeof(err)) == 0)
-        return;
-bad:
-    cli_warning("%s", err);
-}
-
 static bool journal_on(void)
 {
     /* Only for `make bench`, which measures what the journal costs. */
@@ -130,8 +91,7 @@ static size_t unapplied(const struct cli *c, const struct plan *p)
     bool shown = (c->format == CLI_TABLE || c->format == CLI_WIDE) && !c->quiet;
     for (size_t i = 0; i < p->nnotes; i++) {
         const struct plan_note *x = &p->notes[i];
-        if (x->type != NOTE_CONFLICT && x->type != NOTE_BLOCKED && x->type != NOTE_REFUSED &&
-            x->type != NOTE_UNSCHEDULABLE && x->type != NOTE_UNREACHABLE)
+        if (!engine_note_unapplied(x))
             continue;
         n++;
         if (!shown || x->type == NOTE_REFUSED)
@@ -142,120 +102,6 @@ static size_t unapplied(const struct cli *c, const struct plan *p)
         cli_error("%zu item%s of the manifests cannot be applied (marked ! above)", n,
                   n == 1 ? "" : "s");
     return n;
-}
-
-/* One node's apply, in a thread of its own when several nodes apply at
- * once: its own connection and its own connection to the state database
- * (sqlite in WAL mode takes one writer at a time; the others wait). */
-struct unit_run {
-    struct session_unit *u;
-    struct apply_opts ao;
-    struct apply_result res;
-    struct store *st;
-    int rc;
-};
-
-static void *unit_apply(void *arg)
-{
-    struct unit_run *x = arg;
-    x->rc = apply_plan(x->u->v, x->u->m, x->u->obs, x->u->plan, x->st, &x->ao, &x->res);
-    return NULL;
-}
-
-static struct virt *node_virt(void *payload, const char *node)
-{
-    const struct session *s = payload;
-    for (size_t i = 0; i < s->nnodes; i++)
-        if (strcmp(s->nodes[i].name, node) == 0)
-            return s->nodes[i].v;
-    return NULL;
-}
-
-static void unit_not_started(struct unit_run *x, const char *why);
-
-/* The units of one phase (the nodes' own plans, or the moves), each in
- * a thread with its own connection to the state database. */
-static void run_phase(struct session *s, struct unit_run *x, size_t nu, bool moves,
-                      struct arena *a)
-{
-    pthread_t *t = arena_alloc(a, (nu + 1) * sizeof(*t));
-    bool *started = arena_alloc(a, (nu + 1) * sizeof(*started));
-    sigset_t all, old;
-    sigfillset(&all);
-    for (size_t i = 0; i < nu; i++) {
-        if (x[i].u->moves != moves)
-            continue;
-        if (!x[i].u->plan->n) {
-            x[i].res.status = xcalloc(1, sizeof(*x[i].res.status));
-            x[i].res.error = xcalloc(1, sizeof(*x[i].res.error));
-            continue;
-        }
-        x[i].st = session_store(s->o, STORE_WRITE);
-        if (!x[i].st) {
-            unit_not_started(&x[i], "not started: the state database cannot be opened");
-            continue;
-        }
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        started[i] = pthread_create(&t[i], NULL, unit_apply, &x[i]) == 0;
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (!started[i])
-            unit_apply(&x[i]);
-    }
-    for (size_t i = 0; i < nu; i++) {
-        if (started[i])
-            pthread_join(t[i], NULL);
-        if (x[i].u->moves == moves) {
-            store_close(x[i].st);
-            x[i].st = NULL;
-        }
-    }
-}
-
-/* Nothing could be started on this node: every action skipped, said why. */
-static void unit_not_started(struct unit_run *x, const char *why)
-{
-    size_t n = x->u->plan->n;
-    memset(&x->res, 0, sizeof(x->res));
-    x->res.status = xcalloc(n + 1, sizeof(*x->res.status));
-    x->res.error = xcalloc(n + 1, sizeof(*x->res.error));
-    for (size_t i = 0; i < n; i++) {
-        x->res.status[i] = APPLY_SKIPPED;
-        x->res.error[i] = xstrdup(why);
-    }
-    x->res.skipped = n;
-    x->res.failure = xstrdup(why);
-    x->rc = -1;
-}
-
-/* Where placement put the VMs of a unit whose actions all succeeded. */
-static void record_placements(struct session *s, const struct session_unit *u,
-                              const struct apply_result *res)
-{
-    char err[1024];
-    if (!s->nnodes || !s->run)
-        return;
-    for (size_t i = 0; i < u->m->len[MODEL_VM]; i++) {
-        const char *vm = u->m->objs[MODEL_VM][i]->meta.name, *why = NULL, *node = u->name;
-        /* only where it is: seen there, or made or moved there now */
-        bool ok = u->obs && observe_domain(u->obs, vm), acted = false;
-        for (size_t k = 0; res && k < u->plan->n; k++) {
-            const struct plan_action *pa = &u->plan->v[k];
-            if (pa->kind != MODEL_VM || strcmp(pa->name, vm) != 0)
-                continue;
-            acted = true;
-            ok = ok || pa->verb == PLAN_CREATE || pa->verb == PLAN_REPLACE || pa->target;
-            ok = ok && res->status[k] == APPLY_DONE;
-            if (pa->target)
-                node = pa->target;       /* it moved there */
-        }
-        if (u->moves && (!res || !acted))
-            ok = false;                  /* a move not made: it is still where it was */
-        if (ok && session_vm_node(s, vm, &why) &&
-            store_placement_put(s->st, s->run, vm, node, why, err, sizeof(err)) < 0) {
-            cli_warning("%s", err);
-            return;
-        }
-    }
 }
 
 static int apply_run(struct cli *c, struct session *s);
@@ -279,166 +125,78 @@ static int apply_run(struct cli *c, struct session *s)
                                 "changes, refused deletions, unschedulable VMs or unreachable "
                                 "nodes)"
                               : NULL;
-    struct session_unit *u;
-    size_t nu = session_units(s, &u);
-    if (!s->plan->n) {
-        if (!text) {
-            struct apply_result none = { 0 };
-            rc = cli_emit(c, report_plan_tree(a, s->plan, &none), false, NULL, NULL);
-        }
-        /* nothing to change on the host, but the records follow the
-         * manifests (a Disk now declared protect: true) */
-        char err[1400];
-        for (size_t i = 0; i < nu; i++) {
-            if (u[i].moves)
-                continue;
-            if (journal_on() && apply_records(s->st, u[i].m, u[i].obs, u[i].plan, s->run, err,
-                                              sizeof(err)) < 0) {
-                cli_error("%s", err);
-                bad++;
-                why_bad = "the ownership records cannot be written";
-            }
-            struct inventory *inv = session_unit_inventory(s, &u[i]);
-            session_record_seen(s, inv, true);
-            inventory_free(inv);
-            record_placements(s, &u[i], NULL);
-        }
-        session_end(s, bad ? STORE_RUN_FAILED : STORE_RUN_OK, session_plan_summary(s), why_bad);
-        arena_free(a);
-        return bad ? CLI_EXIT_ERROR : rc;
-    }
-    if (!c->yes && !confirm(s->plan)) {
+    if (s->plan->n && !c->yes && !confirm(s->plan)) {
         session_end(s, STORE_RUN_ERROR, "", "not confirmed");
         arena_free(a);
         return CLI_EXIT_ERROR;
     }
-    if (text && !c->quiet)
+    if (s->plan->n && text && !c->quiet)
         putchar('\n');
     fflush(stdout);
-    struct apply_opts ao = {
+    struct engine_opts eo = {
         .shutdown_timeout_ms = (c->shutdown_timeout < 0 ? 60 : c->shutdown_timeout) * 1000,
         .commit = "",
         .log = text && !c->quiet ? stdout : NULL,
-        .tty = text && !c->quiet && isatty(STDOUT_FILENO) && nu == 1,
+        .tty = text && !c->quiet && isatty(STDOUT_FILENO),
         .color = stdout_color(c),
-        .run = s->run,
-        .journal = journal_on(),
         .cache_dir = c->cache_dir,
-        .parallelism = c->parallelism ? c->parallelism : 10,
+        .parallelism = c->parallelism,
+        .journal = journal_on(),
     };
-    struct unit_run *x = arena_alloc(a, (nu + 1) * sizeof(*x));
-    double t0 = cli_now();
-    for (size_t i = 0; i < nu; i++) {
-        x[i] = (struct unit_run){ &u[i], ao, { 0 }, NULL, 0 };
-        if (s->nnodes) {
-            x[i].ao.placement = placement_reason;
-            x[i].ao.node_virt = node_virt;
-            x[i].ao.placement_payload = s;
+    struct engine_result er;
+    engine_apply(s, &eo, &er);
+    struct apply_result *res = &er.res;
+    if (!s->plan->n) {
+        if (!text)
+            rc = cli_emit(c, report_plan_tree(a, s->plan, res), false, NULL, NULL);
+        if (er.rc < 0) {
+            bad++;
+            why_bad = "the ownership records cannot be written";
         }
-        /* one migration at a time off a node (nodes side by side): each
-         * holds a request of the daemon's (5 per client by default) for
-         * as long as it copies memory */
-        if (u[i].moves)
-            x[i].ao.parallelism = 1;
-        if (nu > 1) {
-            x[i].ao.node = u[i].name;
-            x[i].ao.index_base = u[i].base;
-            x[i].ao.signals_caught = true;
-        }
-    }
-    if (nu == 1) {
-        x[0].st = s->st;
-        unit_apply(&x[0]);
-    } else {
-        /* every node at once, then the moves between nodes (what a VM
-         * needs on its new node exists by then); Ctrl-C stops them all */
-        apply_catch_signals(true);
-        run_phase(s, x, nu, false, a);
-        run_phase(s, x, nu, true, a);
-        apply_catch_signals(false);
-    }
-    /* the run's result, action by action in the plan's order */
-    struct apply_result res = { 0 };
-    res.status = xcalloc(s->plan->n + 1, sizeof(*res.status));
-    res.error = xcalloc(s->plan->n + 1, sizeof(*res.error));
-    int arc = 0;
-    for (size_t i = 0; i < nu; i++) {
-        const struct apply_result *r = &x[i].res;
-        for (size_t k = 0; k < u[i].plan->n; k++) {
-            res.status[u[i].base + k] = r->status[k];
-            res.error[u[i].base + k] = r->error[k] ? xstrdup(r->error[k]) : NULL;
-        }
-        res.done += r->done;
-        res.failed += r->failed;
-        res.skipped += r->skipped;
-        if (r->interrupted)
-            res.interrupted = r->interrupted;
-        if (r->failure && !res.failure)
-            res.failure = nu == 1 ? xstrdup(r->failure)
-                                  : xstrdup(arena_printf(a, "%s: %s", u[i].name, r->failure));
-        if (x[i].rc < 0)
-            arc = -1;
+        session_end(s, bad ? STORE_RUN_FAILED : STORE_RUN_OK, session_plan_summary(s), why_bad);
+        engine_result_dispose(s, &er);
+        arena_free(a);
+        return bad ? CLI_EXIT_ERROR : rc;
     }
     if (!text)
-        rc = cli_emit(c, report_plan_tree(a, s->plan, &res), false, NULL, NULL);
-    else if (!c->quiet || arc < 0)
+        rc = cli_emit(c, report_plan_tree(a, s->plan, res), false, NULL, NULL);
+    else if (!c->quiet || er.rc < 0)
         printf("\nApply %s: %zu done, %zu failed, %zu skipped (%.1f s).\n",
-               arc < 0 ? "incomplete" : "complete", res.done, res.failed, res.skipped,
-               cli_now() - t0);
-    if (res.failure)
-        cli_error("%s", res.failure);
-    if (res.interrupted) {
+               er.rc < 0 ? "incomplete" : "complete", res->done, res->failed, res->skipped,
+               er.seconds);
+    if (res->failure)
+        cli_error("%s", res->failure);
+    if (res->interrupted) {
         size_t not_started = 0;
         for (size_t i = 0; i < s->plan->n; i++)
-            not_started += res.status[i] == APPLY_SKIPPED &&
-                           strstr(res.error[i] ? res.error[i] : "", "not started: interrupted");
+            not_started += res->status[i] == APPLY_SKIPPED &&
+                           strstr(res->error[i] ? res->error[i] : "", "not started: interrupted");
         cli_error("interrupted by %s: %zu done, %zu failed, %zu not started; the next apply picks "
-                  "up from what the host has", res.interrupted == SIGINT ? "SIGINT" : "SIGTERM",
-                  res.done, res.failed, not_started);
+                  "up from what the host has", res->interrupted == SIGINT ? "SIGINT" : "SIGTERM",
+                  res->done, res->failed, not_started);
         rc = CLI_EXIT_ERROR;
-    } else if (arc < 0) {
+    } else if (er.rc < 0) {
         for (size_t i = 0; i < s->plan->n; i++) {
             const struct plan_action *pa = &s->plan->v[i];
-            if (res.status[i] == APPLY_FAILED || res.status[i] == APPLY_SKIPPED)
+            if (res->status[i] == APPLY_FAILED || res->status[i] == APPLY_SKIPPED)
                 cli_error("%s %s/%s%s%s: %s", plan_verb_name(pa->verb), plan_kind_name(pa->kind),
                           pa->name, pa->node ? " on " : "", pa->node ? pa->node : "",
-                          res.error[i] ? res.error[i] : "failed");
+                          res->error[i] ? res->error[i] : "failed");
         }
         rc = CLI_EXIT_ERROR;
     }
-    if (c->verbose) {
-        unsigned long calls = 0;
-        for (size_t i = 0; i < nu; i++)
-            calls += virt_calls(u[i].v);
-        fprintf(stderr, "qkvm: %lu libvirt call%s in all\n", calls, calls == 1 ? "" : "s");
-    }
-    for (size_t i = 0; i < nu; i++) {
-        record_placements(s, &u[i], &x[i].res);
-        if (u[i].moves)
-            continue;               /* the moved VMs are seen on their new node next run */
-        struct inventory *inv = session_unit_inventory(s, &u[i]);
-        inventory_applied(inv, u[i].plan, &x[i].res);
-        if (ao.journal) {
-            session_record_seen(s, inv, true);
-            resolve_healed(s, inv);
-        }
-        inventory_free(inv);
-    }
-    const char *first_error = NULL;
-    for (size_t i = 0; i < s->plan->n && !first_error; i++)
-        if (res.status[i] == APPLY_FAILED || res.status[i] == APPLY_SKIPPED)
-            first_error = res.error[i];
+    if (c->verbose)
+        fprintf(stderr, "qkvm: %lu libvirt call%s in all\n", er.calls, er.calls == 1 ? "" : "s");
+    const char *first_error = er.first_error;
     if (bad) {
         rc = CLI_EXIT_ERROR;
         if (!first_error)
             first_error = why_bad;
     }
-    session_end(s, arc < 0 || bad ? STORE_RUN_FAILED : STORE_RUN_OK,
-                arena_printf(a, "%zu done, %zu failed, %zu skipped", res.done, res.failed,
-                             res.skipped), first_error);
-    for (size_t i = 0; i < nu; i++)
-        apply_result_dispose(&x[i].res, u[i].plan->n);
-    apply_result_dispose(&res, s->plan->n);
+    session_end(s, er.rc < 0 || bad ? STORE_RUN_FAILED : STORE_RUN_OK,
+                arena_printf(a, "%zu done, %zu failed, %zu skipped", res->done, res->failed,
+                             res->skipped), first_error);
+    engine_result_dispose(s, &er);
     arena_free(a);
     return cli_output_end(rc);
 }
@@ -452,31 +210,7 @@ CLI_COMMAND(cmd_drift)
     if (rc == CLI_EXIT_OK && s->plan->ndrift)
         rc = CLI_EXIT_CHANGES;
     if (s->run) {
-        char err[1024];
-        struct session_unit *u;
-        size_t nu = session_units(s, &u);
-        for (size_t k = 0; k < nu; k++) {
-            if (u[k].moves)
-                continue;           /* its node's unit records the node's findings */
-            const struct plan *p = u[k].plan;
-            struct store_finding *f = arena_alloc(a, (p->ndrift + 1) * sizeof(*f));
-            for (size_t i = 0; i < p->ndrift; i++) {
-                const struct drift_finding *d = &p->drift[i];
-                f[i] = (struct store_finding){ drift_category_name(d->category), d->kind,
-                                               d->name, d->field, d->desired, d->actual,
-                                               d->message, 0, 0, 0, 0 };
-            }
-            if (store_begin(s->st, err, sizeof(err)) < 0 ||
-                store_findings_record(s->st, s->run, u[k].uri, f, p->ndrift, err,
-                                      sizeof(err)) < 0 ||
-                store_commit(s->st, err, sizeof(err)) < 0) {
-                store_rollback(s->st);
-                cli_warning("the findings are not recorded: %s", err);
-            }
-            struct inventory *inv = session_unit_inventory(s, &u[k]);
-            session_record_seen(s, inv, true);
-            inventory_free(inv);
-        }
+        engine_record_seen(s, true, true);
         session_end(s, s->plan->ndrift ? STORE_RUN_DRIFT : STORE_RUN_OK,
                     arena_printf(a, "%zu finding%s", s->plan->ndrift,
                                  s->plan->ndrift == 1 ? "" : "s"), NULL);

@@ -8,12 +8,6 @@
 
 #include "session.h"
 
-/* session.c's, for the fleet's part of a session: a message through the
- * caller's hook, and a monotonic clock in seconds. */
-void session_say(const struct session *s, enum session_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-double session_now(void);
-
 /* After the store step (and lock): connect, observe, place, plan. */
 enum session_status fleet_open(struct session *s);
 void fleet_close(struct session *s);

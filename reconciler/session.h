@@ -168,6 +168,12 @@ struct inventory *session_unit_inventory(struct session *s, const struct session
 const struct session_node *session_vm_node(const struct session *s, const char *vm,
                                            const char **why);
 
+/* A message through the caller's hook (o->say), and a monotonic clock in
+ * seconds: for the session's own parts (fleet.c) and the engine. */
+void session_say(const struct session *s, enum session_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+double session_now(void);
+
 /* Set up what o->need asks. The session is always to be closed. */
 enum session_status session_open(struct session *s, const struct session_opts *o);
 void session_close(struct session *s);              /* accepts a zeroed session */
