@@ -60,6 +60,12 @@ struct cli {
     long long prune_older_ms;/* history: -1 unset */
     long limit;              /* history, events: -1 unset */
     struct virt_limits virt; /* --connect-timeout, --keepalive-interval, --keepalive-count */
+    /* run (the controller) */
+    const char *listen;      /* --listen [ADDR:]PORT, or NULL */
+    const char *token_file;  /* --token-file */
+    bool log_json;           /* --log-format json */
+    long long debounce_ms;   /* --debounce; -1 unset (500 ms) */
+    long long observe_interval_ms; /* --observe-interval; -1 unset (5 min) */
 };
 
 /* "qkvm: error: ..." / "qkvm: warning: ..." on stderr, always. cli_error
@@ -101,6 +107,7 @@ void cli_when(int64_t ms, char *buf, size_t size);
  * the positional arguments, whose number the table has checked. */
 #define CLI_COMMAND(name) int name(struct cli *c, struct session *s, int argc, char **argv)
 CLI_COMMAND(cmd_validate);
+CLI_COMMAND(cmd_run);
 CLI_COMMAND(cmd_render);
 CLI_COMMAND(cmd_explain);
 CLI_COMMAND(cmd_schema);

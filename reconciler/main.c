@@ -273,6 +273,28 @@ static const struct command commands[] = {
       "  --all   every object of the host; what cannot be imported is skipped\n"
       "          with a warning\n"
       "Exit 1 when an object named was refused; 0 otherwise.\n" },
+    { "run", cmd_run, 0, 0, 0, "-f DIR [--listen [ADDR:]PORT] [--token-file F] [--observe-interval D] "
+                              "[--debounce D] [--log-format plain|json]",
+      "the controller: keep the hosts matching a watched directory",
+      "Run until SIGTERM: read the manifests under DIR, apply them (a sync, as\n"
+      "'qkvm apply --yes' would), and apply every new valid revision as soon as a\n"
+      "file is saved (inotify, recursive, debounced). An invalid revision is\n"
+      "reported (file:line:col) and the last valid one stays applied. Every\n"
+      "--observe-interval, observe thoroughly: record drift, orphans, stray\n"
+      "processes, missing disk files; repair the drift of objects a Policy with\n"
+      "drift.mode: heal selects (with backoff), report the rest. Deletions only\n"
+      "where a Policy says prune: delete, within the deletion guards. Every run\n"
+      "is journalled ('qkvm history': kinds sync and observe). One controller per\n"
+      "state database. SIGHUP reads the source again and observes at once.\n"
+      "  --listen [ADDR:]PORT serve /healthz, /readyz, /metrics (Prometheus) and\n"
+      "                       /api/v1/status; ADDR 127.0.0.1 by default\n"
+      "  --token-file F       a bearer token every request must carry (required\n"
+      "                       for an address other than loopback)\n"
+      "  --observe-interval D thorough observation every D (default 5m)\n"
+      "  --debounce D         wait D after the last change of a file (default 500ms)\n"
+      "  --log-format F       plain (default) or json: one line per event\n"
+      "  --shutdown-timeout S, --cache-dir DIR, --parallelism N, --lock-timeout D\n"
+      "                       as for apply\n" },
     { "version", cmd_version, 0, 0, 0, "", "print the version", "Print the version.\n" },
     { NULL, NULL, 0, 0, 0, NULL, NULL, NULL },
 };
@@ -281,7 +303,8 @@ enum { OPT_STATE = 256, OPT_REFERENCE, OPT_YES, OPT_PRUNE, OPT_ADOPT, OPT_DETAIL
        OPT_SHUTDOWN_TIMEOUT, OPT_LOCK_TIMEOUT, OPT_SINCE, OPT_PRUNE_OLDER, OPT_LIMIT,
        OPT_MAX_DELETIONS, OPT_RESTART, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE_INTERVAL,
        OPT_KEEPALIVE_COUNT, OPT_ALL, OPT_CACHE_DIR, OPT_NODE, OPT_APPLY, OPT_THRESHOLD,
-       OPT_PARALLELISM, OPT_CPU_INTERVAL };
+       OPT_PARALLELISM, OPT_CPU_INTERVAL, OPT_LISTEN, OPT_TOKEN_FILE, OPT_LOG_FORMAT,
+       OPT_DEBOUNCE, OPT_OBSERVE_INTERVAL };
 
 static const struct option long_opts[] = {
     { "file", required_argument, NULL, 'f' },
@@ -311,6 +334,11 @@ static const struct option long_opts[] = {
     { "threshold", required_argument, NULL, OPT_THRESHOLD },
     { "cpu-interval", required_argument, NULL, OPT_CPU_INTERVAL },
     { "parallelism", required_argument, NULL, OPT_PARALLELISM },
+    { "listen", required_argument, NULL, OPT_LISTEN },
+    { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+    { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+    { "debounce", required_argument, NULL, OPT_DEBOUNCE },
+    { "observe-interval", required_argument, NULL, OPT_OBSERVE_INTERVAL },
     { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
     { "keepalive-interval", required_argument, NULL, OPT_KEEPALIVE_INTERVAL },
     { "keepalive-count", required_argument, NULL, OPT_KEEPALIVE_COUNT },
@@ -326,19 +354,24 @@ static const struct flag_cmds {
     { OPT_PRUNE, "--prune", " apply plan " },
     { OPT_ADOPT, "--adopt", " apply plan " },
     { OPT_DETAILED, "--detailed-exitcode", " plan " },
-    { OPT_SHUTDOWN_TIMEOUT, "--shutdown-timeout", " apply " },
-    { OPT_LOCK_TIMEOUT, "--lock-timeout", " apply rebalance " },
+    { OPT_SHUTDOWN_TIMEOUT, "--shutdown-timeout", " apply run " },
+    { OPT_LOCK_TIMEOUT, "--lock-timeout", " apply rebalance run " },
     { OPT_SINCE, "--since", " history events " },
     { OPT_PRUNE_OLDER, "--prune-older-than", " history " },
     { OPT_LIMIT, "--limit", " history events " },
     { OPT_MAX_DELETIONS, "--max-deletions", " apply plan " },
     { OPT_RESTART, "--restart", " apply plan " },
     { OPT_ALL, "--all", " import " },
-    { OPT_CACHE_DIR, "--cache-dir", " pull apply " },
+    { OPT_CACHE_DIR, "--cache-dir", " pull apply run " },
     { OPT_APPLY, "--apply", " rebalance " },
     { OPT_THRESHOLD, "--threshold", " rebalance " },
     { OPT_CPU_INTERVAL, "--cpu-interval", " rebalance " },
-    { OPT_PARALLELISM, "--parallelism", " apply rebalance " },
+    { OPT_PARALLELISM, "--parallelism", " apply rebalance run " },
+    { OPT_LISTEN, "--listen", " run " },
+    { OPT_TOKEN_FILE, "--token-file", " run " },
+    { OPT_LOG_FORMAT, "--log-format", " run " },
+    { OPT_DEBOUNCE, "--debounce", " run " },
+    { OPT_OBSERVE_INTERVAL, "--observe-interval", " run " },
 };
 
 /* Flag c's entry, or NULL for a flag every command takes. With *refused
@@ -476,6 +509,35 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
                 return -1;
             }
             o->parallelism = (int)n;
+            break;
+        }
+        case OPT_LISTEN:
+            o->listen = optarg;
+            break;
+        case OPT_TOKEN_FILE:
+            o->token_file = optarg;
+            break;
+        case OPT_LOG_FORMAT:
+            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "plain") != 0) {
+                cli_error("--log-format takes plain or json, not '%s'", optarg);
+                return -1;
+            }
+            o->log_json = strcmp(optarg, "json") == 0;
+            break;
+        case OPT_DEBOUNCE:
+        case OPT_OBSERVE_INTERVAL: {
+            long long ms;
+            bool deb = c == OPT_DEBOUNCE;
+            if (text_duration(optarg, &ms) < 0 || ms > 86400000LL || (!deb && ms < 1000)) {
+                cli_error("%s takes a duration like %s, not '%s'", deb ? "--debounce" :
+                          "--observe-interval", deb ? "500ms or 2s" : "30s or 5m (at least 1s)",
+                          optarg);
+                return -1;
+            }
+            if (deb)
+                o->debounce_ms = ms;
+            else
+                o->observe_interval_ms = ms;
             break;
         }
         case OPT_YES:
@@ -647,6 +709,7 @@ int main(int argc, char **argv)
     o.since_ms = o.prune_older_ms = -1;
     o.limit = -1;
     o.max_deletions = -1;
+    o.debounce_ms = o.observe_interval_ms = -1;
     o.virt = (struct virt_limits){ 30000, 5, 3 };
     const char *nc = getenv("NO_COLOR");
     const char *term = getenv("TERM");

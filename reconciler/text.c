@@ -86,6 +86,10 @@ int text_duration(const char *s, long long *ms)
     if (errno || end == s || v < 0 || *s == '+' || *s == '-')
         return -1;
     long long unit;
+    if (end[0] == 'm' && end[1] == 's' && !end[2]) {
+        *ms = v;                 /* milliseconds: "500ms" */
+        return 0;
+    }
     switch (*end) {
     case '\0': case 's': unit = 1000; break;
     case 'm': unit = 60 * 1000LL; break;

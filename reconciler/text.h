@@ -20,8 +20,9 @@ size_t text_distance(const char *a, const char *b, size_t limit);
 const char *text_suggest(const char *word, const void *cands, size_t n,
                          size_t stride);
 
-/* A duration: a number with a unit s, m, h, d or w ("90s", "30m", "1h",
- * "30d"; a bare number is seconds), into milliseconds. 0 or -1. */
+/* A duration: a number with a unit ms, s, m, h, d or w ("500ms", "90s",
+ * "30m", "1h", "30d"; a bare number is seconds), into milliseconds. 0 or
+ * -1. */
 int text_duration(const char *s, long long *ms);
 
 /* A short age like kubectl's: "45s", "12m", "5h", "3d". */

@@ -17,6 +17,7 @@ if [ -z "${passed+x}" ]; then . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"; fi
 . "$(dirname "${BASH_SOURCE[0]}")/import.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/images.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/fleet.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/controller.sh"
 
 it_run() {
     local node="it$$"
@@ -47,6 +48,7 @@ it_run() {
     on_node ou "what an apply prints, and Ctrl-C" lv_output || return
     on_node im "import" im_cases || return
     on_node ig "images, cloud-init seeds and a real guest OS" ig_cases || return
+    on_node ct "the controller (qkvm run)" ct_cases || return
     # when libvirt goes away: the node whose daemon these cases kill
     on_node rb "a daemon that dies or hangs" rb_cases || return
     # several nodes in one run

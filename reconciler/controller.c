@@ -1,0 +1,1159 @@
+/* controller.c — qkvm run: the long-running reconcile loop.
+ *
+ * One process per state database (an flock()ed file beside it, released
+ * by the kernel when the process ends). The source is one or more
+ * directories (-f), read whole into memory, watched with inotify:
+ * recursively, new subdirectories included, debounced (--debounce), and
+ * an editor's save-by-rename is a move into a watched directory like any
+ * other. What the loop applies is always the last valid manifest set: a
+ * set with errors is reported (file:line:col, in the log, /api/v1/status
+ * and the metrics) and the previous one stays.
+ *
+ * Two kinds of run, both journalled like a command line's and shown by
+ * `qkvm history`:
+ *   sync     a new valid revision (the SHA-256 of the set's files) is
+ *            applied whole, as `qkvm apply --yes` would: creations,
+ *            updates, and deletions only where a Policy says
+ *            prune: delete, within the deletion guards. A sync that fails
+ *            is retried with backoff (10 s doubling to 5 min).
+ *   observe  every --observe-interval, a thorough observation (orphans,
+ *            stray qemu processes, missing disk files, edits of the
+ *            persistent definition); its findings are recorded, and the
+ *            drift of objects a Policy with drift.mode: heal selects is
+ *            repaired at once. Everything else is held (reported only).
+ *            Heals of one object back off: the first at once, then no
+ *            sooner than 10 s, 20 s, ... 5 min after the previous one, so a
+ *            guest that crashes on start is not restarted in a tight loop;
+ *            the count resets after 10 min without a heal.
+ * The first run after start is a sync: starting the controller applies
+ * the manifests, as `qkvm apply` would.
+ *
+ * Signals: SIGTERM and SIGINT end the loop after the action under way
+ * (apply's own handlers stop what is not started, journalled so) and exit
+ * 0; SIGHUP re-reads the source and runs an observation at once.
+ *
+ * HTTP (--listen): /healthz, /readyz (a sync has succeeded), /metrics
+ * (Prometheus text format), /api/v1/status (JSON). 127.0.0.1 by default;
+ * any other address needs --token-file, whose token every request must
+ * carry as "Authorization: Bearer TOKEN".
+ */
+#include "cli.h"
+
+#include "arena.h"
+#include "diag.h"
+#include "engine.h"
+#include "httpd.h"
+#include "jsondoc.h"
+#include "manifest.h"
+#include "schema.h"
+#include "session.h"
+#include "store.h"
+#include "text.h"
+#include "tree.h"
+#include "validate.h"
+#include "vec.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HEAL_FIRST_DELAY_MS 10000
+#define HEAL_MAX_DELAY_MS 300000
+#define HEAL_RESET_MS 600000
+#define SYNC_RETRY_MS 10000
+#define SYNC_RETRY_MAX_MS 300000
+
+/* Run durations' histogram buckets, seconds. */
+static const double buckets[] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300 };
+#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+
+enum run_kind { RUN_SYNC, RUN_OBSERVE, RUN_KINDS };
+static const char *const run_kind_names[RUN_KINDS] = { "sync", "observe" };
+
+struct heal {                 /* one object's heals, for the backoff */
+    char *key;                /* "VM/web-1" */
+    int count;
+    int64_t last_ms;
+};
+
+struct ctl {
+    struct cli *c;
+    bool json;
+    const char *source;       /* "dir:PATH[,PATH]" */
+    /* the source */
+    int ino;                  /* inotify fd, -1 none */
+    int64_t debounce_at;      /* ms: read the source then; 0 none */
+    char seen_rev[65];        /* the last revision read (valid or not) */
+    struct manifest_set good; /* the last valid set */
+    char good_rev[65];        /* "" before one */
+    char synced_rev[65];      /* the revision whose sync succeeded last */
+    /* timers, ms on CLOCK_MONOTONIC */
+    int64_t sync_at, observe_at;
+    int64_t heal_at;          /* a heal held by its backoff may run then */
+    int sync_failures;
+    /* heals */
+    VEC(struct heal) heals;
+    const struct model *cur;  /* the run's model, for hold() */
+    /* the findings of the last observation, to log only new ones */
+    VEC(char *) findings;
+    /* wake-up and stop */
+    int wake[2];
+    /* what the HTTP thread serves: rebuilt by the loop, under mu */
+    pthread_mutex_t mu;
+    char *metrics, *status;
+    bool ready;
+    char *token;
+    /* counters (the loop's) */
+    unsigned long runs[RUN_KINDS][STORE_RESULT_COUNT];
+    unsigned long hist[RUN_KINDS][NBUCKETS + 1];
+    double hist_sum[RUN_KINDS];
+    unsigned long apply_failures, heals_done, heals_failed, source_errors;
+    int64_t last_sync_ok_wall;        /* ms since the epoch, 0 none */
+    int64_t last_observe_wall;
+    size_t manifest_errors;           /* of the last revision read */
+    char *last_error;                 /* of the last run or read, or NULL */
+    struct arena *snap;               /* drift and nodes of the last run */
+    struct tree *drift, *nodes;
+    struct arena *errs_a;             /* the last invalid revision's errors */
+    struct tree *errors;
+    size_t nodes_ready, nodes_unreachable;
+};
+
+static volatile sig_atomic_t stop_sig, hup_sig;
+static int wake_fd = -1;
+
+static void on_signal(int sig)
+{
+    int e = errno;
+    if (sig == SIGHUP)
+        hup_sig = 1;
+    else
+        stop_sig = sig;
+    if (wake_fd >= 0) {
+        ssize_t r = write(wake_fd, "x", 1);
+        (void)r;
+    }
+    errno = e;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the log: one line per event ---- */
+
+static void log_line(struct ctl *x, const char *level, const char *object, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void log_msg(struct ctl *x, const char *level, const char *object, const char *msg)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[40];
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    char clean[2048];
+    text_escape(clean, sizeof(clean), msg, strlen(msg));
+    const char *rev = x->good_rev[0] ? x->good_rev : "";
+    if (x->json) {
+        struct arena *a = arena_new();
+        struct tree *t = tree_new_map(a);
+        tree_map_str(a, t, "time", arena_printf(a, "%s.%03ldZ", when, ts.tv_nsec / 1000000));
+        tree_map_str(a, t, "level", level);
+        tree_map_str(a, t, "msg", clean);
+        tree_map_str(a, t, "revision", rev);
+        if (object)
+            tree_map_str(a, t, "object", object);
+        char *j = jsondoc_string(t);
+        printf("%s\n", j ? j : "{}");
+        free(j);
+        arena_free(a);
+    } else {
+        printf("%s.%03ldZ %-5s %.12s %s\n", when, ts.tv_nsec / 1000000, level,
+               *rev ? rev : "-", clean);
+    }
+    fflush(stdout);
+}
+
+static void log_line(struct ctl *x, const char *level, const char *object, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_msg(x, level, object, msg);
+}
+
+/* apply's per-action lines ("vm/web-1: created", "hv1: vm/web-1: ...")
+ * through a stdio stream of our own: each a log line with its object. */
+struct cookie {
+    struct ctl *x;
+    pthread_mutex_t mu;
+    char buf[4096];
+    size_t len;
+};
+
+static void cookie_line(struct cookie *k, char *line)
+{
+    /* the object: "kind/name:" as the first word, or the second after a
+     * node's name */
+    char *obj = NULL, *p = line;
+    for (int w = 0; w < 2 && p && *p && !obj; w++) {
+        size_t n = strcspn(p, " ");
+        if (n > 1 && p[n - 1] == ':' && memchr(p, '/', n))
+            obj = strndup(p, n - 1);
+        p = p[n] ? p + n + 1 : NULL;
+    }
+    log_msg(k->x, strstr(line, "FAILED") ? "error" : "info", obj, line);
+    free(obj);
+}
+
+static ssize_t cookie_write(void *c, const char *buf, size_t size)
+{
+    struct cookie *k = c;
+    pthread_mutex_lock(&k->mu);
+    for (size_t i = 0; i < size; i++) {
+        if (buf[i] == '\n' || k->len == sizeof(k->buf) - 1) {
+            k->buf[k->len] = '\0';
+            if (k->len)
+                cookie_line(k, k->buf);
+            k->len = 0;
+            if (buf[i] == '\n')
+                continue;
+        }
+        if (buf[i] != '\r')
+            k->buf[k->len++] = buf[i];
+    }
+    pthread_mutex_unlock(&k->mu);
+    return (ssize_t)size;
+}
+
+/* ---- session hooks ---- */
+
+static void say(void *payload, enum session_level level, const char *msg)
+{
+    struct ctl *x = payload;
+    if (level == SESSION_VERBOSE && !x->c->verbose)
+        return;
+    log_msg(x, level == SESSION_ERROR     ? "error"
+               : level == SESSION_WARNING ? "warn"
+                                          : "info",
+            NULL, msg);
+}
+
+static void no_findings(void *payload, const struct diag *d)
+{
+    (void)payload;
+    (void)d;     /* the set was checked when read: it is valid */
+}
+
+/* ---- the source: directories watched with inotify ---- */
+
+static void watch_tree(struct ctl *x, const char *dir, int depth)
+{
+    if (depth > MANIFEST_MAX_WALK_DEPTH)
+        return;
+    if (inotify_add_watch(x->ino, dir, IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE |
+                                           IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB |
+                                           IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR) < 0) {
+        if (errno != ENOENT && errno != ENOTDIR)
+            log_line(x, "warn", NULL, "cannot watch '%s': %s; it is read again every "
+                     "observation", dir, strerror(errno));
+        return;
+    }
+    DIR *dh = opendir(dir);
+    if (!dh)
+        return;
+    struct dirent *de;
+    while ((de = readdir(dh))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[PATH_MAX];
+        struct stat sb;
+        if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path) ||
+            lstat(path, &sb) < 0 || !S_ISDIR(sb.st_mode))
+            continue;
+        watch_tree(x, path, depth + 1);
+    }
+    closedir(dh);
+}
+
+/* Watch every -f directory (a file: the directory it is in). Called again
+ * after changes: new subdirectories get their watch (inotify_add_watch of
+ * a watched directory only returns its watch). */
+static void watch_all(struct ctl *x)
+{
+    if (x->ino < 0)
+        return;
+    for (size_t i = 0; i < x->c->nfiles; i++) {
+        struct stat sb;
+        const char *p = x->c->files[i];
+        if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            watch_tree(x, p, 0);
+        } else {
+            char *d = xstrdup(p), *slash = strrchr(d, '/');
+            if (slash)
+                *(slash == d ? slash + 1 : slash) = '\0';
+            watch_tree(x, slash ? d : ".", MANIFEST_MAX_WALK_DEPTH);
+            free(d);
+        }
+    }
+}
+
+static void rebuild_status(struct ctl *x);
+
+/* Read the source; a new valid revision becomes the one applied. */
+static void read_source(struct ctl *x)
+{
+    struct manifest_set set = { 0 };
+    struct diag d;
+    diag_init(&d);
+    int rc = manifest_read((const char *const *)x->c->files, x->c->nfiles, &d, &set);
+    char rev[65];
+    manifest_set_digest(&set, rev);
+    if (rc == 0 && strcmp(rev, x->seen_rev) == 0 && !d.errors) {
+        manifest_set_free(&set);
+        diag_dispose(&d);
+        return;                     /* nothing changed */
+    }
+    snprintf(x->seen_rev, sizeof(x->seen_rev), "%s", rev);
+    struct model *m = model_new();
+    struct manifest_stats st;
+    manifest_parse(m, &set, &d, &st);
+    validate_model(m, &d);
+    diag_sort(&d);
+    model_free(m);
+    if (rc < 0 || d.errors) {
+        x->source_errors++;
+        x->manifest_errors = d.errors;
+        log_line(x, "error", NULL, "revision %.12s is invalid (%zu error%s): the last valid one%s "
+                 "stays applied", rev, d.errors, d.errors == 1 ? "" : "s",
+                 x->good_rev[0] ? "" : " (none yet)");
+        arena_free(x->errs_a);
+        x->errs_a = arena_new();
+        struct arena *a = x->errs_a;
+        x->errors = tree_new_seq(a);
+        for (size_t i = 0; i < d.len; i++) {
+            const struct diag_item *it = &d.items[i];
+            if (it->severity != DIAG_ERROR)
+                continue;
+            char *where = it->file ? arena_printf(a, "%s:%u:%u", it->file, it->mark.line,
+                                                  it->mark.col)
+                                   : arena_strdup(a, "");
+            log_line(x, "error", NULL, "%s%s%s", where, *where ? ": " : "", it->message);
+            tree_seq_add(a, x->errors, tree_new_str(a, arena_printf(a, "%s%s%s", where,
+                                                                     *where ? ": " : "",
+                                                                     it->message)));
+        }
+        free(x->last_error);
+        x->last_error = xstrdup(arena_printf(a, "revision %.12s is invalid", rev));
+        manifest_set_free(&set);
+        diag_dispose(&d);
+        rebuild_status(x);
+        return;
+    }
+    x->manifest_errors = 0;
+    x->errors = NULL;
+    manifest_set_free(&x->good);
+    x->good = set;
+    snprintf(x->good_rev, sizeof(x->good_rev), "%s", rev);
+    log_line(x, "info", NULL, "revision %.12s read: %zu file%s, %zu document%s", rev, st.files,
+             st.files == 1 ? "" : "s", st.documents, st.documents == 1 ? "" : "s");
+    diag_dispose(&d);
+    if (strcmp(x->good_rev, x->synced_rev) != 0) {
+        x->sync_at = mono_ms();
+        x->sync_failures = 0;
+    }
+    rebuild_status(x);
+}
+
+/* ---- holding drift back: drift.mode and the heal backoff ---- */
+
+static bool heal_mode(const struct model *m, const struct model_object *o)
+{
+    for (size_t i = 0; m && i < m->len[MODEL_POLICY]; i++) {
+        const struct model_policy *p = (const struct model_policy *)m->objs[MODEL_POLICY][i];
+        if (p->spec.drift.mode == POLICY_DRIFT_HEAL &&
+            model_labels_match(&p->spec.selector, &o->meta.labels))
+            return true;
+    }
+    return false;
+}
+
+static struct heal *heal_of(struct ctl *x, const char *key, bool add)
+{
+    for (size_t i = 0; i < x->heals.n; i++)
+        if (strcmp(x->heals.v[i].key, key) == 0)
+            return &x->heals.v[i];
+    if (!add)
+        return NULL;
+    struct heal *h = vec_push(&x->heals);
+    *h = (struct heal){ xstrdup(key), 0, 0 };
+    return h;
+}
+
+static int64_t heal_delay(int count)
+{
+    if (count <= 0)
+        return 0;
+    int64_t d = HEAL_FIRST_DELAY_MS;
+    for (int i = 1; i < count && d < HEAL_MAX_DELAY_MS; i++)
+        d *= 2;
+    return d > HEAL_MAX_DELAY_MS ? HEAL_MAX_DELAY_MS : d;
+}
+
+/* Runs in apply's threads: only reads (x->holds is built before). */
+static const char *hold(void *payload, const struct plan_action *pa)
+{
+    struct ctl *x = payload;
+    if (pa->verb == PLAN_DELETE || !pa->want)
+        return "deletions are made by a sync of a new revision";
+    if (!heal_mode(x->cur, pa->want))
+        return "drift.mode is report";
+    for (size_t i = 0; i < x->heals.n; i++) {
+        const struct heal *h = &x->heals.v[i];
+        char k[600];
+        snprintf(k, sizeof(k), "%s/%s", plan_kind_name(pa->kind), pa->name);
+        if (strcmp(h->key, k) == 0 && h->count > 0 &&
+            mono_ms() < h->last_ms + heal_delay(h->count))
+            return "healed recently: backing off";
+    }
+    return NULL;
+}
+
+/* ---- one run ---- */
+
+static void observe_findings(struct ctl *x, const struct plan *p)
+{
+    VEC(char *) now = { 0 };
+    size_t fresh = 0;
+    for (size_t i = 0; i < p->ndrift; i++) {
+        const struct drift_finding *d = &p->drift[i];
+        char *key = xstrdup(arena_printf(x->snap, "%s %s/%s %s %s", d->node ? d->node : "",
+                                         d->kind, d->name, drift_category_name(d->category),
+                                         d->field ? d->field : ""));
+        bool known = false;
+        for (size_t k = 0; k < x->findings.n && !known; k++)
+            known = strcmp(x->findings.v[k], key) == 0;
+        if (!known) {
+            fresh++;
+            const char *obj = arena_printf(x->snap, "%s/%s", d->kind, d->name);
+            if (d->field)
+                log_line(x, "warn", obj, "drift: %s%s%s: %s: %s (want %s, is %s)",
+                         d->node ? d->node : "", d->node ? ": " : "", obj,
+                         drift_category_name(d->category), d->field,
+                         d->desired ? d->desired : "-", d->actual ? d->actual : "-");
+            else
+                log_line(x, "warn", obj, "drift: %s%s%s: %s%s%s", d->node ? d->node : "",
+                         d->node ? ": " : "", obj, drift_category_name(d->category),
+                         d->message ? ": " : "", d->message ? d->message : "");
+        }
+        *vec_push(&now) = key;
+    }
+    for (size_t k = 0; k < x->findings.n; k++)
+        free(x->findings.v[k]);
+    vec_free(&x->findings);
+    x->findings.v = now.v;
+    x->findings.n = now.n;
+    x->findings.cap = now.cap;
+    (void)fresh;
+}
+
+/* The drift and nodes the status and metrics show, from the run's plan. */
+static void snapshot(struct ctl *x, const struct session *s)
+{
+    arena_free(x->snap);
+    x->snap = arena_new();
+    struct arena *a = x->snap;
+    x->drift = tree_new_seq(a);
+    x->nodes = tree_new_seq(a);
+    x->nodes_ready = x->nodes_unreachable = 0;
+    for (size_t i = 0; s->plan && i < s->plan->ndrift; i++) {
+        const struct drift_finding *d = &s->plan->drift[i];
+        struct tree *t = tree_new_map(a);
+        if (d->node)
+            tree_map_str(a, t, "node", d->node);
+        tree_map_str(a, t, "kind", d->kind);
+        tree_map_str(a, t, "name", d->name);
+        tree_map_str(a, t, "category", drift_category_name(d->category));
+        if (d->field)
+            tree_map_str(a, t, "field", d->field);
+        if (d->desired)
+            tree_map_str(a, t, "desired", d->desired);
+        if (d->actual)
+            tree_map_str(a, t, "actual", d->actual);
+        if (d->message)
+            tree_map_str(a, t, "message", d->message);
+        tree_seq_add(a, x->drift, t);
+    }
+    if (s->nnodes) {
+        for (size_t i = 0; i < s->nnodes; i++) {
+            struct tree *t = tree_new_map(a);
+            bool ok = s->nodes[i].obs != NULL;
+            tree_map_str(a, t, "name", s->nodes[i].name);
+            tree_map_str(a, t, "state", ok ? "ready" : "unreachable");
+            if (s->nodes[i].error)
+                tree_map_str(a, t, "error", s->nodes[i].error);
+            tree_seq_add(a, x->nodes, t);
+            ok ? x->nodes_ready++ : x->nodes_unreachable++;
+        }
+    } else if (s->uri) {
+        struct tree *t = tree_new_map(a);
+        tree_map_str(a, t, "name", s->node ? s->node : s->uri);
+        tree_map_str(a, t, "state", s->obs ? "ready" : "unreachable");
+        tree_seq_add(a, x->nodes, t);
+        s->obs ? x->nodes_ready++ : x->nodes_unreachable++;
+    }
+}
+
+static void count_run(struct ctl *x, enum run_kind k, enum store_result r, double secs)
+{
+    x->runs[k][r]++;
+    size_t b = 0;
+    while (b < NBUCKETS && secs > buckets[b])
+        b++;
+    x->hist[k][b]++;
+    x->hist_sum[k] += secs;
+}
+
+static void run_once(struct ctl *x, enum run_kind kind)
+{
+    struct cli *c = x->c;
+    int64_t t0 = mono_ms();
+    bool sync = kind == RUN_SYNC;
+    struct session_opts so = {
+        .cmd = run_kind_names[kind],
+        .set = &x->good,
+        .source = x->source,
+        .commit = NULL,
+        .connect = c->connect,
+        .state = c->state,
+        .need = SESSION_MANIFESTS | SESSION_RECORD | SESSION_LOCK | SESSION_CONNECT |
+                SESSION_PLAN | (sync ? 0 : SESSION_DEEP),
+        .plan = { false, false, -1, false, NULL, 0, NULL, NULL },
+        .lock_timeout_ms = c->lock_timeout_ms,
+        .virt = c->virt,
+        .verbose = c->verbose,
+        .say = say,
+        .findings = no_findings,
+        .payload = x,
+    };
+    struct session s;
+    enum session_status st = session_open(&s, &so);
+    if (st != SESSION_OK) {
+        count_run(x, kind, STORE_RUN_ERROR, (double)(mono_ms() - t0) / 1000);
+        free(x->last_error);
+        x->last_error = xstrdup(arena_printf(s.a, "%s of revision %.12s could not run",
+                                             so.cmd, x->good_rev));
+        if (sync) {
+            int64_t d = SYNC_RETRY_MS;
+            for (int i = 0; i < x->sync_failures && d < SYNC_RETRY_MAX_MS; i++)
+                d *= 2;
+            d = d > SYNC_RETRY_MAX_MS ? SYNC_RETRY_MAX_MS : d;
+            x->sync_failures++;
+            x->sync_at = mono_ms() + d;
+            log_line(x, "error", NULL, "sync of revision %.12s could not run; retrying in %llds",
+                     x->good_rev, (long long)(d / 1000));
+        }
+        session_close(&s);
+        rebuild_status(x);
+        return;
+    }
+    snapshot(x, &s);
+    if (!sync) {
+        engine_record_seen(&s, true, true);
+        observe_findings(x, s.plan);
+    }
+    struct cookie k = { .x = x, .len = 0 };
+    pthread_mutex_init(&k.mu, NULL);
+    cookie_io_functions_t io = { NULL, cookie_write, NULL, NULL };
+    FILE *log = fopencookie(&k, "w", io);
+    if (log)
+        setvbuf(log, NULL, _IOLBF, 0);
+    if (stop_sig) {
+        session_end(&s, STORE_RUN_ERROR, "", "the controller was stopping: nothing applied");
+        if (log)
+            fclose(log);
+        pthread_mutex_destroy(&k.mu);
+        session_close(&s);
+        return;
+    }
+    x->cur = s.m;
+    struct engine_opts eo = {
+        .shutdown_timeout_ms = (c->shutdown_timeout < 0 ? 60 : c->shutdown_timeout) * 1000,
+        .commit = "",
+        .log = log,
+        .cache_dir = c->cache_dir,
+        .parallelism = c->parallelism,
+        .journal = true,
+        .hold = sync ? NULL : hold,
+        .hold_payload = x,
+    };
+    struct engine_result er;
+    engine_apply(&s, &eo, &er);
+    if (log)
+        fclose(log);
+    pthread_mutex_destroy(&k.mu);
+    x->cur = NULL;
+    const struct apply_result *res = &er.res;
+    size_t bad = engine_unapplied(s.plan);
+    for (size_t i = 0; i < s.plan->nnotes; i++) {
+        const struct plan_note *n = &s.plan->notes[i];
+        if (engine_note_unapplied(n))
+            log_line(x, "error", arena_printf(s.a, "%s/%s", plan_kind_name(n->kind), n->name),
+                     "%s/%s%s%s: %s", plan_kind_name(n->kind), n->name, n->node ? " on " : "",
+                     n->node ? n->node : "", n->message);
+    }
+    /* heals made: the backoff's count */
+    int64_t now = mono_ms();
+    size_t acted = 0;
+    for (size_t i = 0; !sync && i < s.plan->n; i++) {
+        const struct plan_action *pa = &s.plan->v[i];
+        if (res->status[i] != APPLY_DONE && res->status[i] != APPLY_FAILED)
+            continue;
+        acted++;
+        char key[600];
+        snprintf(key, sizeof(key), "%s/%s", plan_kind_name(pa->kind), pa->name);
+        struct heal *h = heal_of(x, key, true);
+        if (h->last_ms && now - h->last_ms > HEAL_RESET_MS)
+            h->count = 0;
+        if (h->last_ms != now)
+            h->count++;
+        h->last_ms = now;
+        res->status[i] == APPLY_DONE ? x->heals_done++ : x->heals_failed++;
+        if (h->count > 1)
+            log_line(x, "warn", key, "%s: healed %d times in a row; the next heal waits %llds",
+                     key, h->count, (long long)(heal_delay(h->count) / 1000));
+    }
+    for (size_t i = 0; !sync && i < s.plan->n; i++) {
+        const struct plan_action *pa = &s.plan->v[i];
+        if (res->status[i] != APPLY_HELD || !res->error[i] ||
+            strncmp(res->error[i], "healed recently", 15) != 0)
+            continue;
+        char key[600];
+        snprintf(key, sizeof(key), "%s/%s", plan_kind_name(pa->kind), pa->name);
+        const struct heal *h = heal_of(x, key, false);
+        long long left = h ? (long long)((h->last_ms + heal_delay(h->count) - now + 999) / 1000)
+                           : 0;
+        int64_t due = h ? h->last_ms + heal_delay(h->count) : now;
+        if (!x->heal_at || due < x->heal_at)
+            x->heal_at = due;        /* an observation then, not only at the interval */
+        log_line(x, "warn", key, "%s: not healed now: healed %d time%s in a row, the next heal "
+                 "in %llds", key, h ? h->count : 0, h && h->count == 1 ? "" : "s",
+                 left > 0 ? left : 0);
+    }
+    x->apply_failures += res->failed;
+    enum store_result result;
+    const char *summary;
+    if (sync) {
+        result = er.rc < 0 || bad ? STORE_RUN_FAILED : STORE_RUN_OK;
+        summary = arena_printf(s.a, "%zu done, %zu failed, %zu skipped", res->done,
+                               res->failed, res->skipped);
+    } else if (acted) {
+        result = er.rc < 0 ? STORE_RUN_FAILED : s.plan->ndrift ? STORE_RUN_DRIFT : STORE_RUN_OK;
+        summary = arena_printf(s.a, "%zu finding%s; healed: %zu done, %zu failed, %zu skipped; "
+                               "%zu held", s.plan->ndrift, s.plan->ndrift == 1 ? "" : "s",
+                               res->done, res->failed, res->skipped, res->held);
+    } else {
+        result = s.plan->ndrift ? STORE_RUN_DRIFT : STORE_RUN_OK;
+        summary = arena_printf(s.a, "%zu finding%s; %zu held", s.plan->ndrift,
+                               s.plan->ndrift == 1 ? "" : "s", res->held);
+    }
+    const char *first = er.first_error ? er.first_error : res->failure;
+    if (!first && bad && sync)
+        first = "parts of the manifests cannot be applied (conflicts, blocked changes, refused "
+                "deletions, unschedulable VMs or unreachable nodes)";
+    long long run_id = (long long)s.run;
+    session_end(&s, result, summary, first);
+    double secs = (double)(mono_ms() - t0) / 1000;
+    count_run(x, kind, result, secs);
+    log_line(x, result == STORE_RUN_FAILED ? "error" : "info", NULL, "%s run %lld: %s: %s (%.2f s)",
+             so.cmd, run_id, store_result_name(result), summary, secs);
+    free(x->last_error);
+    x->last_error = first ? xstrdup(first) : NULL;
+    if (sync) {
+        if (result == STORE_RUN_OK && !res->interrupted) {
+            snprintf(x->synced_rev, sizeof(x->synced_rev), "%s", x->good_rev);
+            x->sync_failures = 0;
+            x->sync_at = 0;
+            x->last_sync_ok_wall = store_now();
+            x->ready = true;
+        } else if (!res->interrupted) {
+            int64_t d = SYNC_RETRY_MS;
+            for (int i = 0; i < x->sync_failures && d < SYNC_RETRY_MAX_MS; i++)
+                d *= 2;
+            d = d > SYNC_RETRY_MAX_MS ? SYNC_RETRY_MAX_MS : d;
+            x->sync_failures++;
+            x->sync_at = mono_ms() + d;
+            log_line(x, "error", NULL, "sync of revision %.12s failed; retrying in %llds",
+                     x->good_rev, (long long)(d / 1000));
+        }
+    } else {
+        x->last_observe_wall = store_now();
+    }
+    if (res->interrupted)
+        stop_sig = res->interrupted;
+    engine_result_dispose(&s, &er);
+    session_close(&s);
+    rebuild_status(x);
+}
+
+/* ---- what HTTP serves ---- */
+
+static void label_value(FILE *f, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            fprintf(f, "\\%c", *v);
+        else if (*v == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*v, f);
+    }
+}
+
+static void metrics_text(struct ctl *x, FILE *f)
+{
+    fputs("# HELP qkvm_runs_total Runs of the controller, by kind and result.\n"
+          "# TYPE qkvm_runs_total counter\n", f);
+    for (int k = 0; k < RUN_KINDS; k++)
+        for (int r = STORE_RUN_OK; r < STORE_RESULT_COUNT; r++)
+            if (r != STORE_RUN_INTERRUPTED && r != STORE_RUN_INVALID)
+                fprintf(f, "qkvm_runs_total{kind=\"%s\",result=\"%s\"} %lu\n",
+                        run_kind_names[k], store_result_name((enum store_result)r),
+                        x->runs[k][r]);
+    fputs("# HELP qkvm_run_duration_seconds How long the controller's runs took.\n"
+          "# TYPE qkvm_run_duration_seconds histogram\n", f);
+    for (int k = 0; k < RUN_KINDS; k++) {
+        unsigned long cum = 0;
+        for (size_t b = 0; b <= NBUCKETS; b++) {
+            cum += x->hist[k][b];
+            if (b < NBUCKETS)
+                fprintf(f, "qkvm_run_duration_seconds_bucket{kind=\"%s\",le=\"%g\"} %lu\n",
+                        run_kind_names[k], buckets[b], cum);
+            else
+                fprintf(f, "qkvm_run_duration_seconds_bucket{kind=\"%s\",le=\"+Inf\"} %lu\n",
+                        run_kind_names[k], cum);
+        }
+        fprintf(f, "qkvm_run_duration_seconds_sum{kind=\"%s\"} %.6f\n", run_kind_names[k],
+                x->hist_sum[k]);
+        fprintf(f, "qkvm_run_duration_seconds_count{kind=\"%s\"} %lu\n", run_kind_names[k], cum);
+    }
+    fprintf(f, "# HELP qkvm_last_successful_sync_timestamp_seconds When a sync last "
+               "succeeded (0: never).\n"
+               "# TYPE qkvm_last_successful_sync_timestamp_seconds gauge\n"
+               "qkvm_last_successful_sync_timestamp_seconds %.3f\n",
+            (double)x->last_sync_ok_wall / 1000);
+    fputs("# HELP qkvm_sync_info The revision applied by the last successful sync.\n"
+          "# TYPE qkvm_sync_info gauge\n", f);
+    if (x->synced_rev[0]) {
+        fputs("qkvm_sync_info{revision=\"", f);
+        label_value(f, x->synced_rev);
+        fputs("\",commit=\"\"} 1\n", f);
+    }
+    fprintf(f, "# HELP qkvm_manifest_errors Errors in the last revision read (0: valid).\n"
+               "# TYPE qkvm_manifest_errors gauge\n"
+               "qkvm_manifest_errors %zu\n", x->manifest_errors);
+    fprintf(f, "# HELP qkvm_source_errors_total Revisions read that were invalid.\n"
+               "# TYPE qkvm_source_errors_total counter\n"
+               "qkvm_source_errors_total %lu\n", x->source_errors);
+    /* drift findings of the last run, by kind and category */
+    fputs("# HELP qkvm_drift_findings Drift found by the last run, by object kind and "
+          "category.\n# TYPE qkvm_drift_findings gauge\n", f);
+    for (size_t cat = 0; cat < DRIFT_CATEGORY_COUNT; cat++) {
+        const char *cname = drift_category_name((enum drift_category)cat);
+        /* the kinds that have some, in order of first appearance */
+        const char *kinds[32];
+        size_t nk = 0, counts[32] = { 0 };
+        for (size_t i = 0; x->drift && i < x->drift->len; i++) {
+            const struct tree *d = x->drift->u.items[i];
+            if (strcmp(tree_str(d, "category", ""), cname) != 0)
+                continue;
+            const char *kd = tree_str(d, "kind", "");
+            size_t k = 0;
+            while (k < nk && strcmp(kinds[k], kd) != 0)
+                k++;
+            if (k == nk && nk < 32)
+                kinds[nk++] = kd;
+            if (k < 32)
+                counts[k]++;
+        }
+        for (size_t k = 0; k < nk; k++) {
+            fputs("qkvm_drift_findings{kind=\"", f);
+            label_value(f, kinds[k]);
+            fprintf(f, "\",category=\"%s\"} %zu\n", cname, counts[k]);
+        }
+    }
+    fprintf(f, "# HELP qkvm_nodes Nodes by state at the last run.\n"
+               "# TYPE qkvm_nodes gauge\n"
+               "qkvm_nodes{state=\"ready\"} %zu\nqkvm_nodes{state=\"unreachable\"} %zu\n",
+            x->nodes_ready, x->nodes_unreachable);
+    fprintf(f, "# HELP qkvm_apply_failures_total Actions of the controller's runs that failed.\n"
+               "# TYPE qkvm_apply_failures_total counter\n"
+               "qkvm_apply_failures_total %lu\n", x->apply_failures);
+    fprintf(f, "# HELP qkvm_heals_total Drift repairs (drift.mode heal), by result.\n"
+               "# TYPE qkvm_heals_total counter\n"
+               "qkvm_heals_total{result=\"done\"} %lu\nqkvm_heals_total{result=\"failed\"} %lu\n",
+            x->heals_done, x->heals_failed);
+    fprintf(f, "# HELP qkvm_ready Whether a sync has succeeded since the controller started.\n"
+               "# TYPE qkvm_ready gauge\nqkvm_ready %d\n", x->ready ? 1 : 0);
+}
+
+static void rebuild_status(struct ctl *x)
+{
+    char *m = NULL;
+    size_t mlen = 0;
+    FILE *f = open_memstream(&m, &mlen);
+    if (f) {
+        metrics_text(x, f);
+        fclose(f);
+    }
+    struct arena *a = arena_new();
+    struct tree *t = tree_new_map(a);
+    tree_map_str(a, t, "apiVersion", SCHEMA_API_VERSION);
+    tree_map_str(a, t, "kind", "ControllerStatus");
+    tree_map_str(a, t, "source", x->source);
+    tree_map_str(a, t, "revision", x->good_rev);
+    tree_map_str(a, t, "syncedRevision", x->synced_rev);
+    tree_map_str(a, t, "commit", "");
+    tree_map_bool(a, t, "ready", x->ready);
+    tree_map_bool(a, t, "valid", x->manifest_errors == 0);
+    char when[64] = "";
+    if (x->last_sync_ok_wall) {
+        time_t tt = (time_t)(x->last_sync_ok_wall / 1000);
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    tree_map_str(a, t, "lastSync", when);
+    when[0] = '\0';
+    if (x->last_observe_wall) {
+        time_t tt = (time_t)(x->last_observe_wall / 1000);
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    tree_map_str(a, t, "lastObservation", when);
+    if (x->last_error)
+        tree_map_str(a, t, "lastError", x->last_error);
+    tree_map_add(a, t, "errors", x->errors ? x->errors : tree_new_seq(a));
+    tree_map_add(a, t, "nodes", x->nodes ? x->nodes : tree_new_seq(a));
+    tree_map_add(a, t, "drift", x->drift ? x->drift : tree_new_seq(a));
+    char *j = jsondoc_string(t);
+    arena_free(a);
+    pthread_mutex_lock(&x->mu);
+    free(x->metrics);
+    free(x->status);
+    x->metrics = m;
+    x->status = j;
+    pthread_mutex_unlock(&x->mu);
+}
+
+static bool token_ok(struct ctl *x, const struct httpd_request *rq)
+{
+    if (!x->token)
+        return true;
+    const char *h = httpd_header(rq, "Authorization");
+    if (!h || strncmp(h, "Bearer ", 7) != 0)
+        return false;
+    h += 7;
+    size_t n = strlen(x->token), m = strlen(h);
+    unsigned char diff = (unsigned char)(n != m);
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(x->token[i] ^ (i < m ? h[i] : 0));
+    return diff == 0;
+}
+
+static void respond(struct httpd_response *rs, int status, const char *type, const char *body)
+{
+    rs->status = status;
+    rs->content_type = type;
+    rs->body = xstrdup(body ? body : "");
+    rs->len = strlen(rs->body);
+}
+
+static void on_http(void *payload, const struct httpd_request *rq, struct httpd_response *rs)
+{
+    struct ctl *x = payload;
+    if (!token_ok(x, rq)) {
+        respond(rs, 401, NULL, "a bearer token is required (the --token-file's)\n");
+        return;
+    }
+    bool get = strcmp(rq->method, "GET") == 0 || strcmp(rq->method, "HEAD") == 0;
+    const char *p = rq->path;
+    bool known = strcmp(p, "/healthz") == 0 || strcmp(p, "/readyz") == 0 ||
+                 strcmp(p, "/metrics") == 0 || strcmp(p, "/api/v1/status") == 0;
+    if (!known) {
+        respond(rs, 404, NULL, "not found: /healthz, /readyz, /metrics, /api/v1/status\n");
+        return;
+    }
+    if (!get) {
+        respond(rs, 405, NULL, "method not allowed: GET\n");
+        return;
+    }
+    pthread_mutex_lock(&x->mu);
+    if (strcmp(p, "/healthz") == 0)
+        respond(rs, 200, NULL, "ok\n");
+    else if (strcmp(p, "/readyz") == 0)
+        respond(rs, x->ready ? 200 : 503, NULL,
+                x->ready ? "ready\n" : "not ready: no sync has succeeded yet\n");
+    else if (strcmp(p, "/metrics") == 0)
+        respond(rs, 200, "text/plain; version=0.0.4; charset=utf-8", x->metrics);
+    else
+        respond(rs, 200, "application/json", x->status);
+    pthread_mutex_unlock(&x->mu);
+}
+
+/* "PORT", "ADDR:PORT", "[V6]:PORT" */
+static int parse_listen(const char *s, char *addr, size_t alen, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    const char *ps = colon ? colon + 1 : s;
+    if (colon) {
+        const char *a = s;
+        size_t n = (size_t)(colon - s);
+        if (n >= 2 && a[0] == '[' && a[n - 1] == ']') {
+            a++;
+            n -= 2;
+        }
+        if (n == 0 || n >= alen)
+            return -1;
+        memcpy(addr, a, n);
+        addr[n] = '\0';
+    } else {
+        snprintf(addr, alen, "127.0.0.1");
+    }
+    char *end;
+    long v = strtol(ps, &end, 10);
+    if (*ps == '\0' || *end || v < 0 || v > 65535)
+        return -1;
+    *port = (int)v;
+    return 0;
+}
+
+static bool loopback(const char *addr)
+{
+    return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
+}
+
+static char *read_token(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        cli_error("--token-file '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    if (n < 16) {
+        cli_error("--token-file '%s': the token must be at least 16 characters", path);
+        return NULL;
+    }
+    return xstrdup(buf);
+}
+
+/* One controller per state database: an flock()ed file beside it. */
+static int controller_lock(const struct cli *c)
+{
+    bool dflt;
+    char *sp = session_state_path(c->state, &dflt);
+    char *lp, *slash;
+    size_t n = strlen(sp) + sizeof(".controller");
+    lp = xmalloc(n);
+    snprintf(lp, n, "%s.controller", sp);
+    if (dflt && (slash = strrchr(sp, '/'))) {
+        *slash = '\0';
+        mkdir(sp, 0700);
+    }
+    free(sp);
+    int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        cli_error("cannot open '%s': %s", lp, strerror(errno));
+        free(lp);
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        char pid[32] = "";
+        ssize_t r = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[r > 0 ? r : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        cli_error("another controller (pid %s) runs with this state database (%s); one per "
+                  "database", *pid ? pid : "?", lp);
+        close(fd);
+        free(lp);
+        return -1;
+    }
+    char pid[32];
+    int pl = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)pl, 0) < 0)
+        cli_warning("cannot write the pid into '%s': %s", lp, strerror(errno));
+    free(lp);
+    return fd;
+}
+
+CLI_COMMAND(cmd_run)
+{
+    (void)s;
+    (void)argc;
+    (void)argv;
+    if (!c->nfiles)
+        return cli_error("run needs a source: -f DIR (a directory, watched)");
+    char addr[256];
+    int port = 0;
+    if (c->listen && parse_listen(c->listen, addr, sizeof(addr), &port) < 0)
+        return cli_error("--listen takes PORT, ADDR:PORT or [ADDR]:PORT, not '%s'", c->listen);
+    if (c->listen && !loopback(addr) && !c->token_file)
+        return cli_error("--listen %s is not a loopback address: give --token-file too (every "
+                         "request must then carry the token)", addr);
+    struct ctl x = { .c = c, .json = c->log_json, .ino = -1, .wake = { -1, -1 } };
+    pthread_mutex_init(&x.mu, NULL);
+    x.snap = arena_new();
+    if (c->token_file && !(x.token = read_token(c->token_file)))
+        return CLI_EXIT_ERROR;
+    int lockfd = controller_lock(c);
+    if (lockfd < 0) {
+        free(x.token);
+        arena_free(x.snap);
+        return CLI_EXIT_ERROR;
+    }
+    const char *src = "dir:";
+    for (size_t i = 0; i < c->nfiles; i++)
+        src = arena_printf(x.snap, "%s%s%s", src, i ? "," : "", c->files[i]);
+    x.source = xstrdup(src);
+    if (pipe2(x.wake, O_CLOEXEC | O_NONBLOCK) < 0)
+        return cli_error("pipe: %s", strerror(errno));
+    wake_fd = x.wake[1];
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    x.ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (x.ino < 0)
+        cli_warning("inotify: %s; the source is read again every observation", strerror(errno));
+    watch_all(&x);
+    rebuild_status(&x);
+    struct httpd *h = NULL;
+    int rc = CLI_EXIT_OK;
+    if (c->listen) {
+        char err[512];
+        h = httpd_start(addr, port, on_http, &x, err, sizeof(err));
+        if (!h) {
+            rc = cli_error("%s", err);
+            goto out;
+        }
+        log_line(&x, "info", NULL, "listening on %s%s%s:%d (/healthz /readyz /metrics "
+                 "/api/v1/status)", strchr(addr, ':') ? "[" : "", addr,
+                 strchr(addr, ':') ? "]" : "", httpd_port(h));
+    }
+    int64_t debounce = c->debounce_ms >= 0 ? c->debounce_ms : 500;
+    int64_t interval = c->observe_interval_ms > 0 ? c->observe_interval_ms : 300000;
+    log_line(&x, "info", NULL, "controller started (pid %d): source %s, debounce %lld ms, "
+             "observation every %lld s", (int)getpid(), x.source, (long long)debounce,
+             (long long)(interval / 1000));
+    read_source(&x);
+    x.observe_at = mono_ms() + interval;
+    while (!stop_sig) {
+        int64_t now = mono_ms();
+        if (hup_sig) {
+            hup_sig = 0;
+            log_line(&x, "info", NULL, "SIGHUP: reading the source again and observing");
+            watch_all(&x);
+            read_source(&x);
+            x.observe_at = now;
+        }
+        if (x.debounce_at && now >= x.debounce_at) {
+            x.debounce_at = 0;
+            watch_all(&x);
+            read_source(&x);
+        }
+        if (x.good_rev[0] && x.sync_at && now >= x.sync_at) {
+            run_once(&x, RUN_SYNC);
+            continue;
+        }
+        if (x.heal_at && now >= x.heal_at) {
+            x.heal_at = 0;
+            x.observe_at = now;
+        }
+        if (x.good_rev[0] && now >= x.observe_at) {
+            if (x.ino < 0)
+                read_source(&x);
+            run_once(&x, RUN_OBSERVE);
+            x.observe_at = mono_ms() + interval;
+            continue;
+        }
+        int64_t next = x.observe_at;
+        if (x.sync_at && x.sync_at < next)
+            next = x.sync_at;
+        if (x.debounce_at && x.debounce_at < next)
+            next = x.debounce_at;
+        if (x.heal_at && x.heal_at < next)
+            next = x.heal_at;
+        int64_t wait = next - mono_ms();
+        struct pollfd pf[2] = { { x.wake[0], POLLIN, 0 }, { x.ino, POLLIN, 0 } };
+        int r = poll(pf, x.ino >= 0 ? 2 : 1, wait < 0 ? 0 : wait > INT_MAX ? INT_MAX : (int)wait);
+        if (r < 0 && errno != EINTR) {
+            rc = cli_error("poll: %s", strerror(errno));
+            break;
+        }
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        if (r > 0 && (pf[0].revents & POLLIN))
+            while (read(x.wake[0], buf, sizeof(buf)) > 0)
+                ;
+        if (r > 0 && x.ino >= 0 && (pf[1].revents & POLLIN)) {
+            bool any = false;
+            ssize_t len;
+            while ((len = read(x.ino, buf, sizeof(buf))) > 0)
+                any = true;
+            if (any)
+                x.debounce_at = mono_ms() + debounce;
+        }
+    }
+    log_line(&x, "info", NULL, "%s: stopped", stop_sig == SIGINT ? "SIGINT" : "SIGTERM");
+out:
+    httpd_stop(h);
+    wake_fd = -1;
+    close(x.wake[0]);
+    close(x.wake[1]);
+    if (x.ino >= 0)
+        close(x.ino);
+    close(lockfd);
+    manifest_set_free(&x.good);
+    for (size_t i = 0; i < x.heals.n; i++)
+        free(x.heals.v[i].key);
+    vec_free(&x.heals);
+    for (size_t i = 0; i < x.findings.n; i++)
+        free(x.findings.v[i]);
+    vec_free(&x.findings);
+    free(x.metrics);
+    free(x.status);
+    free(x.token);
+    free(x.last_error);
+    free((char *)x.source);
+    arena_free(x.snap);
+    arena_free(x.errs_a);
+    pthread_mutex_destroy(&x.mu);
+    return rc;
+}

@@ -1,0 +1,212 @@
+# tests/controller.sh — qkvm run, the controller, against a real libvirtd
+# (sourced by tests/integration.sh, which runs ct_cases on a node of its
+# own).
+#
+# The controller runs in the background on a directory of manifests, its
+# log in a file; every step waits for the log line that says it happened
+# (ct_wait, bounded), never for a fixed time. Its HTTP endpoint listens on
+# 127.0.0.1, on a port the kernel picks (--listen 127.0.0.1:0), read back
+# from the log. It is stopped with SIGTERM, by its PID.
+#   - the first sync applies the directory; /readyz, /healthz, /metrics and
+#     /api/v1/status answer
+#   - a file saved the way editors do (written beside, renamed over) and a
+#     file in a new subdirectory are applied
+#   - an invalid edit is reported with file:line:col and nothing changes;
+#     fixing it is applied
+#   - virsh destroy of a VM a heal Policy selects is repaired; of a VM in
+#     report mode only reported (a drift finding); a second destroy right
+#     after the heal waits for the backoff, then is healed
+#   - a second controller on the same state database is refused
+#   - a non-loopback --listen needs --token-file; the token is checked
+#   - SIGTERM exits 0 and leaves no run open in the journal
+
+CT_TIMEOUT=${CT_TIMEOUT:-120}
+
+ct_vm() {   # NAME LABEL: a small TCG guest without disks
+    cat <<EOF
+apiVersion: qkvm.dev/v1
+kind: VM
+metadata: {name: $1, labels: {app: $2}}
+spec: {memory: 64MiB, accel: tcg}
+EOF
+}
+
+# ct_wait PATTERN [COUNT]: until the log has COUNT lines matching PATTERN
+# (default 1), or the controller ended, or CT_TIMEOUT seconds passed.
+ct_wait() {
+    local pat=$1 n=${2:-1} i
+    for i in $(seq 1 $((CT_TIMEOUT * 10))); do
+        [ "$(ct_count "$pat")" -ge "$n" ] && return 0
+        kill -0 "$CT_PID" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+ct_count() { grep -cE -- "$1" "$CT_LOG"; }
+
+ct_http() {   # PATH [CURL-ARGS...]: body in $body, status in $code
+    local p=$1
+    shift
+    body=$(curl -s -o - -w '\n%{http_code}' "$@" "http://127.0.0.1:$CT_PORT$p")
+    code=${body##*$'\n'}
+    body=${body%$'\n'*}
+}
+
+ct_cases() {
+    local CT="$TESTTMP/ct" i
+    CT_LOG="$CT/log"
+    IT_STATE="$CT/state.db"
+    mkdir -p "$CT/m"
+    cat >"$CT/m/policy.yaml" <<'EOF'
+apiVersion: qkvm.dev/v1
+kind: Policy
+metadata: {name: heal-web}
+spec: {selector: {app: web}, drift: {mode: heal}}
+EOF
+    ct_vm ct-web web >"$CT/m/web.yaml"
+    ct_vm ct-db db >"$CT/m/db.yaml"
+
+    $WRAP "$QKVM" run -f "$CT/m" -c "$IT_URI" --state "$IT_STATE" --listen 127.0.0.1:0 \
+        --observe-interval 1h --debounce 200ms --shutdown-timeout 5 >"$CT_LOG" 2>&1 &
+    CT_PID=$!
+    if ! ct_wait "sync run [0-9]+: ok"; then
+        fail "run: the first sync applies the directory" "$(cat "$CT_LOG")"
+        kill "$CT_PID" 2>/dev/null
+        wait "$CT_PID" 2>/dev/null
+        return
+    fi
+    pass "run: the first sync applies the directory"
+    holds "run: both VMs run" '[ "$(V domstate ct-web)" = running ] && [ "$(V domstate ct-db)" = running ]'
+    CT_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$CT_LOG" | head -1)
+    ct_http /readyz
+    holds "run: /readyz says ready after the sync" '[ "$code" = 200 ] && printf "%s" "$body" | grep -qx ready'
+    ct_http /healthz
+    holds "run: /healthz answers" '[ "$code" = 200 ]'
+    ct_http /metrics
+    holds "run: /metrics counts the sync and the nodes" \
+        'printf "%s\n" "$body" | grep -qx "qkvm_runs_total{kind=\"sync\",result=\"ok\"} 1" &&
+         printf "%s\n" "$body" | grep -qx "qkvm_nodes{state=\"ready\"} 1" &&
+         printf "%s\n" "$body" | grep -q "^# TYPE qkvm_run_duration_seconds histogram"'
+    if command -v promtool >/dev/null; then
+        holds "run: promtool check metrics passes" 'printf "%s\n" "$body" | promtool check metrics'
+    fi
+    ct_http /api/v1/status
+    holds "run: /api/v1/status names the synced revision" \
+        'printf "%s" "$body" | python3 -c "import json,sys; s=json.load(sys.stdin); assert s[\"ready\"] and s[\"valid\"] and len(s[\"revision\"])==64 and s[\"syncedRevision\"]==s[\"revision\"], s"'
+    ct_http /nope
+    holds "run: an unknown path is 404" '[ "$code" = 404 ]'
+    ct_http /metrics -X POST
+    holds "run: POST to /metrics is 405" '[ "$code" = 405 ]'
+
+    # an editor's save: written beside, renamed over the file
+    { ct_vm ct-web web; ct_vm ct-new web | sed '1s/^/---\n/'; } >"$CT/m/.web.yaml.swp"
+    mv "$CT/m/.web.yaml.swp" "$CT/m/web.yaml"
+    if ct_wait "sync run [0-9]+: ok" 2 && ct_wait "vm/ct-new: (created|started)"; then
+        pass "run: a file saved by rename is applied"
+    else
+        fail "run: a file saved by rename is applied" "$(cat "$CT_LOG")"
+    fi
+    holds "run: the new VM runs" '[ "$(V domstate ct-new)" = running ]'
+    # a new subdirectory, and a file in it
+    mkdir "$CT/m/more"
+    ct_vm ct-sub db >"$CT/m/more/sub.yaml"
+    if ct_wait "sync run [0-9]+: ok" 3 && ct_wait "vm/ct-sub: (created|started)"; then
+        pass "run: a file in a new subdirectory is applied"
+    else
+        fail "run: a file in a new subdirectory is applied" "$(cat "$CT_LOG")"
+    fi
+
+    # an invalid edit: reported where, nothing applied
+    local syncs
+    syncs=$(ct_count "sync run [0-9]+:")
+    printf 'apiVersion: qkvm.dev/v1\nkind: VM\nmetadata: {name: ct-bad}\nspec: {memory: lots}\n' \
+        >"$CT/m/more/bad.yaml"
+    if ct_wait "more/bad.yaml:4:[0-9]+: "; then
+        pass "run: an invalid edit is reported with file:line:col"
+    else
+        fail "run: an invalid edit is reported with file:line:col" "$(cat "$CT_LOG")"
+    fi
+    ct_http /api/v1/status
+    holds "run: the status says invalid and names the error" \
+        'printf "%s" "$body" | python3 -c "import json,sys; s=json.load(sys.stdin); assert not s[\"valid\"] and s[\"ready\"] and \"bad.yaml:4\" in s[\"errors\"][0], s"'
+    holds "run: nothing of the invalid revision is applied" \
+        '[ "$(ct_count "sync run [0-9]+:")" = "$syncs" ] && ! V dominfo ct-bad >/dev/null 2>&1'
+    printf 'apiVersion: qkvm.dev/v1\nkind: VM\nmetadata: {name: ct-bad}\nspec: {memory: 64MiB, accel: tcg, state: stopped}\n' \
+        >"$CT/m/more/bad.yaml"
+    if ct_wait "sync run [0-9]+: ok" 4 && V dominfo ct-bad >/dev/null 2>&1; then
+        pass "run: the fixed file is applied"
+    else
+        fail "run: the fixed file is applied" "$(cat "$CT_LOG")"
+    fi
+
+    # drift by hand: heal mode repaired, report mode reported
+    V destroy ct-web >/dev/null
+    V destroy ct-db >/dev/null
+    kill -HUP "$CT_PID"
+    # started once by the first sync, once by this heal
+    if ct_wait "observe run [0-9]+:" && ct_wait "vm/ct-web: started" 2; then
+        pass "run: a destroyed VM of a heal Policy is started again"
+    else
+        fail "run: a destroyed VM of a heal Policy is started again" "$(cat "$CT_LOG")"
+    fi
+    holds "run: ct-web runs again, ct-db (report mode) stays shut off" \
+        '[ "$(V domstate ct-web)" = running ] && [ "$(V domstate ct-db)" = "shut off" ]'
+    holds "run: ct-db's drift is logged and recorded" \
+        'grep -q "drift: VM/ct-db: stopped" "$CT_LOG" &&
+         [ "$(sqlite3 "$IT_STATE" "SELECT count(*) FROM findings WHERE name = '"'ct-db'"' AND category = '"'stopped'"'")" -ge 1 ]'
+    # destroyed again at once: the backoff holds the heal, then heals
+    V destroy ct-web >/dev/null
+    kill -HUP "$CT_PID"
+    if ct_wait "vm/ct-web: not healed now: healed 1 time in a row, the next heal in [0-9]+s"; then
+        pass "run: a second heal right after the first waits for the backoff"
+    else
+        fail "run: a second heal right after the first waits for the backoff" "$(cat "$CT_LOG")"
+    fi
+    if ct_wait "vm/ct-web: started" 3 && [ "$(V domstate ct-web)" = running ]; then
+        pass "run: after the backoff, the heal is made"
+    else
+        fail "run: after the backoff, the heal is made" "$(cat "$CT_LOG")"
+    fi
+    q history --limit 0
+    expect "run: history lists the controller's sync and observe runs" 0 "^1 +sync .* ok " \
+        "^5 +observe .* drift "
+
+    # one controller per state database
+    rc=0
+    out=$(timeout 30 $WRAP "$QKVM" run -f "$CT/m" -c "$IT_URI" --state "$IT_STATE" 2>&1) || rc=$?
+    expect "run: a second controller on the same state database is refused" 1 \
+        "another controller \\(pid $CT_PID\\)"
+    rc=0
+    out=$($WRAP "$QKVM" run -f "$CT/m" --state "$CT/other.db" --listen 0.0.0.0:0 2>&1) || rc=$?
+    expect "run: --listen on a non-loopback address needs --token-file" 1 "give --token-file"
+
+    kill -TERM "$CT_PID"
+    rc=0
+    wait "$CT_PID" || rc=$?
+    holds "run: SIGTERM ends the controller with exit 0" '[ "$rc" = 0 ] && grep -q "SIGTERM: stopped" "$CT_LOG"'
+    holds "run: no run is left open in the journal" \
+        '[ "$(sqlite3 "$IT_STATE" "SELECT count(*) FROM runs WHERE result = '"'running'"'")" = 0 ]'
+
+    # the token, on loopback too when given
+    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$CT/token"
+    $WRAP "$QKVM" run -f "$CT/m" -c "$IT_URI" --state "$IT_STATE" --listen 127.0.0.1:0 \
+        --token-file "$CT/token" --observe-interval 1h >"$CT/log2" 2>&1 &
+    CT_PID=$!
+    CT_LOG="$CT/log2"
+    if ct_wait "listening on"; then
+        CT_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$CT_LOG" | head -1)
+        ct_http /healthz
+        local c1=$code
+        ct_http /healthz -H "Authorization: Bearer $(cat "$CT/token")"
+        holds "run: --token-file: 401 without the token, 200 with it" '[ "$c1" = 401 ] && [ "$code" = 200 ]'
+    else
+        fail "run: --token-file: 401 without the token, 200 with it" "$(cat "$CT_LOG")"
+    fi
+    kill -TERM "$CT_PID"
+    wait "$CT_PID" 2>/dev/null
+    for i in ct-web ct-db ct-new ct-sub ct-bad; do
+        V destroy "$i" >/dev/null 2>&1
+        V undefine "$i" >/dev/null 2>&1
+    done
+}
