@@ -538,10 +538,6 @@ static void check_unacted(struct vctx *v)
     for (size_t i = 0; i < m->len[MODEL_POLICY]; i++) {
         const struct model_policy *p = (const struct model_policy *)m->objs[MODEL_POLICY][i];
         unacted(v, &p->obj, &p->spec.hdr, "ha", "spec.ha", "no failover yet");
-        if (p->spec.drift.mode == POLICY_DRIFT_HEAL)
-            unacted(v, &p->obj, &p->spec.drift.hdr, "mode", "spec.drift.mode",
-                    "heal needs the controller, which does not exist yet; drift is reported, "
-                    "and 'qkvm apply' heals it");
     }
 }
 

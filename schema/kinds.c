@@ -856,8 +856,9 @@ static const struct schema_table policy_placement_table = {
 static const struct schema_field policy_drift_fields[] = {
     { FLD(struct policy_drift, mode, "mode", SCHEMA_ENUM), .values = v_drift_mode,
       .def = "report",
-      .doc = "report: drift is reported; heal: the controller also repairs it as soon as it "
-             "sees it (not acted on by this release: `qkvm apply` heals drift)." },
+      .doc = "report: drift is reported (recorded, logged, served); heal: the controller "
+             "(`qkvm run`) also repairs it as soon as an observation sees it, with backoff. "
+             "`qkvm apply` repairs drift either way." },
     { FLD(struct policy_drift, ignore, "ignore", SCHEMA_LIST), .elem = &elem_ignore,
       .doc = "Field paths whose differences are not drift (e.g. spec.memory)." },
     END
