@@ -66,6 +66,10 @@ struct cli {
     bool log_json;           /* --log-format json */
     long long debounce_ms;   /* --debounce; -1 unset (500 ms) */
     long long observe_interval_ms; /* --observe-interval; -1 unset (5 min) */
+    const char *git_url, *git_ref, *git_path;   /* --git, --ref, --path */
+    const char *git_token_file, *git_ssh_key, *git_cache;
+    const char *webhook_secret_file;
+    long long interval_ms;   /* --interval: Git fetches; -1 unset (1 min) */
 };
 
 /* "qkvm: error: ..." / "qkvm: warning: ..." on stderr, always. cli_error

@@ -41,7 +41,9 @@
 
 #include "arena.h"
 #include "diag.h"
+#include "digest.h"
 #include "engine.h"
+#include "git.h"
 #include "httpd.h"
 #include "jsondoc.h"
 #include "manifest.h"
@@ -61,6 +63,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +95,18 @@ struct heal {                 /* one object's heals, for the backoff */
 struct ctl {
     struct cli *c;
     bool json;
-    const char *source;       /* "dir:PATH[,PATH]" */
+    const char *source;       /* "dir:PATH[,PATH]" or "git:URL#REF:PATH" */
+    struct gitsrc *git;       /* --git, or NULL: directories */
+    char seen_commit[41];     /* the last commit fetched */
+    char good_commit[41];     /* the commit of the last valid revision */
+    char synced_commit[41];
+    int64_t fetch_at;         /* --git: fetch then */
+    char *git_cache;
+    atomic_int webhook;       /* a signed webhook came: fetch at once */
+    char *webhook_secret;
+    size_t secret_len;
+    atomic_ulong hooks_ok, hooks_refused;
+    int64_t hook_logged_ms;
     /* the source */
     int ino;                  /* inotify fd, -1 none */
     int64_t debounce_at;      /* ms: read the source then; 0 none */
@@ -172,6 +186,7 @@ static void log_msg(struct ctl *x, const char *level, const char *object, const 
     char clean[2048];
     text_escape(clean, sizeof(clean), msg, strlen(msg));
     const char *rev = x->good_rev[0] ? x->good_rev : "";
+    const char *commit = x->good_commit;
     if (x->json) {
         struct arena *a = arena_new();
         struct tree *t = tree_new_map(a);
@@ -179,6 +194,8 @@ static void log_msg(struct ctl *x, const char *level, const char *object, const 
         tree_map_str(a, t, "level", level);
         tree_map_str(a, t, "msg", clean);
         tree_map_str(a, t, "revision", rev);
+        if (*commit)
+            tree_map_str(a, t, "commit", commit);
         if (object)
             tree_map_str(a, t, "object", object);
         char *j = jsondoc_string(t);
@@ -186,8 +203,9 @@ static void log_msg(struct ctl *x, const char *level, const char *object, const 
         free(j);
         arena_free(a);
     } else {
+        /* the commit when the source is Git, else the revision */
         printf("%s.%03ldZ %-5s %.12s %s\n", when, ts.tv_nsec / 1000000, level,
-               *rev ? rev : "-", clean);
+               *commit ? commit : *rev ? rev : "-", clean);
     }
     fflush(stdout);
 }
@@ -326,13 +344,51 @@ static void read_source(struct ctl *x)
     struct manifest_set set = { 0 };
     struct diag d;
     diag_init(&d);
-    int rc = manifest_read((const char *const *)x->c->files, x->c->nfiles, &d, &set);
+    int rc;
+    char commit[41] = "";
+    if (x->git) {
+        char err[2048];
+        bool rewritten = false;
+        if (gitsrc_fetch(x->git, x->seen_commit, commit, &rewritten, err, sizeof(err)) < 0) {
+            x->source_errors++;
+            log_line(x, "error", NULL, "%s; %s", err, x->good_rev[0] ? "the last valid commit "
+                     "stays applied" : "nothing applied yet");
+            free(x->last_error);
+            x->last_error = xstrdup(err);
+            diag_dispose(&d);
+            rebuild_status(x);
+            return;
+        }
+        if (strcmp(commit, x->seen_commit) == 0) {
+            diag_dispose(&d);
+            return;                 /* no new commit */
+        }
+        if (rewritten)
+            log_line(x, "warn", NULL, "%s was rewritten (a force push): %.12s does not descend "
+                     "from %.12s, the last commit fetched", x->c->git_ref ? x->c->git_ref :
+                     "HEAD", commit, x->seen_commit);
+        log_line(x, "info", NULL, "fetched commit %s", commit);
+        snprintf(x->seen_commit, sizeof(x->seen_commit), "%s", commit);
+        rc = gitsrc_read(x->git, commit, &set, &d, err, sizeof(err));
+        if (rc < 0)
+            diag_add(&d, DIAG_ERROR, NULL, (struct tree_mark){ 0, 0 }, NULL, NULL, NULL, "%s",
+                     err);
+    } else {
+        rc = manifest_read((const char *const *)x->c->files, x->c->nfiles, &d, &set);
+    }
     char rev[65];
     manifest_set_digest(&set, rev);
     if (rc == 0 && strcmp(rev, x->seen_rev) == 0 && !d.errors) {
+        /* the same files: a commit that changes nothing qkvm reads */
+        if (*commit && strcmp(rev, x->good_rev) == 0) {
+            snprintf(x->good_commit, sizeof(x->good_commit), "%s", commit);
+            if (strcmp(x->good_rev, x->synced_rev) == 0)
+                snprintf(x->synced_commit, sizeof(x->synced_commit), "%s", commit);
+            rebuild_status(x);
+        }
         manifest_set_free(&set);
         diag_dispose(&d);
-        return;                     /* nothing changed */
+        return;
     }
     snprintf(x->seen_rev, sizeof(x->seen_rev), "%s", rev);
     struct model *m = model_new();
@@ -344,9 +400,14 @@ static void read_source(struct ctl *x)
     if (rc < 0 || d.errors) {
         x->source_errors++;
         x->manifest_errors = d.errors;
-        log_line(x, "error", NULL, "revision %.12s is invalid (%zu error%s): the last valid one%s "
-                 "stays applied", rev, d.errors, d.errors == 1 ? "" : "s",
-                 x->good_rev[0] ? "" : " (none yet)");
+        if (*commit)
+            log_line(x, "error", NULL, "commit %.12s is invalid (%zu error%s): the last valid "
+                     "one%s stays applied", commit, d.errors, d.errors == 1 ? "" : "s",
+                     x->good_rev[0] ? "" : " (none yet)");
+        else
+            log_line(x, "error", NULL, "revision %.12s is invalid (%zu error%s): the last valid "
+                     "one%s stays applied", rev, d.errors, d.errors == 1 ? "" : "s",
+                     x->good_rev[0] ? "" : " (none yet)");
         arena_free(x->errs_a);
         x->errs_a = arena_new();
         struct arena *a = x->errs_a;
@@ -364,7 +425,8 @@ static void read_source(struct ctl *x)
                                                                      it->message)));
         }
         free(x->last_error);
-        x->last_error = xstrdup(arena_printf(a, "revision %.12s is invalid", rev));
+        x->last_error = xstrdup(arena_printf(a, "%s %.12s is invalid", *commit ? "commit" :
+                                             "revision", *commit ? commit : rev));
         manifest_set_free(&set);
         diag_dispose(&d);
         rebuild_status(x);
@@ -375,6 +437,7 @@ static void read_source(struct ctl *x)
     manifest_set_free(&x->good);
     x->good = set;
     snprintf(x->good_rev, sizeof(x->good_rev), "%s", rev);
+    snprintf(x->good_commit, sizeof(x->good_commit), "%s", commit);
     log_line(x, "info", NULL, "revision %.12s read: %zu file%s, %zu document%s", rev, st.files,
              st.files == 1 ? "" : "s", st.documents, st.documents == 1 ? "" : "s");
     diag_dispose(&d);
@@ -543,7 +606,7 @@ static void run_once(struct ctl *x, enum run_kind kind)
         .cmd = run_kind_names[kind],
         .set = &x->good,
         .source = x->source,
-        .commit = NULL,
+        .commit = x->good_commit[0] ? x->good_commit : NULL,
         .connect = c->connect,
         .state = c->state,
         .need = SESSION_MANIFESTS | SESSION_RECORD | SESSION_LOCK | SESSION_CONNECT |
@@ -599,7 +662,7 @@ static void run_once(struct ctl *x, enum run_kind kind)
     x->cur = s.m;
     struct engine_opts eo = {
         .shutdown_timeout_ms = (c->shutdown_timeout < 0 ? 60 : c->shutdown_timeout) * 1000,
-        .commit = "",
+        .commit = x->good_commit,
         .log = log,
         .cache_dir = c->cache_dir,
         .parallelism = c->parallelism,
@@ -692,6 +755,7 @@ static void run_once(struct ctl *x, enum run_kind kind)
     if (sync) {
         if (result == STORE_RUN_OK && !res->interrupted) {
             snprintf(x->synced_rev, sizeof(x->synced_rev), "%s", x->good_rev);
+            snprintf(x->synced_commit, sizeof(x->synced_commit), "%s", x->good_commit);
             x->sync_failures = 0;
             x->sync_at = 0;
             x->last_sync_ok_wall = store_now();
@@ -767,7 +831,9 @@ static void metrics_text(struct ctl *x, FILE *f)
     if (x->synced_rev[0]) {
         fputs("qkvm_sync_info{revision=\"", f);
         label_value(f, x->synced_rev);
-        fputs("\",commit=\"\"} 1\n", f);
+        fputs("\",commit=\"", f);
+        label_value(f, x->synced_commit);
+        fputs("\"} 1\n", f);
     }
     fprintf(f, "# HELP qkvm_manifest_errors Errors in the last revision read (0: valid).\n"
                "# TYPE qkvm_manifest_errors gauge\n"
@@ -813,6 +879,11 @@ static void metrics_text(struct ctl *x, FILE *f)
                "# TYPE qkvm_heals_total counter\n"
                "qkvm_heals_total{result=\"done\"} %lu\nqkvm_heals_total{result=\"failed\"} %lu\n",
             x->heals_done, x->heals_failed);
+    fprintf(f, "# HELP qkvm_webhooks_total Webhook requests, by result.\n"
+               "# TYPE qkvm_webhooks_total counter\n"
+               "qkvm_webhooks_total{result=\"accepted\"} %lu\n"
+               "qkvm_webhooks_total{result=\"refused\"} %lu\n", atomic_load(&x->hooks_ok),
+            atomic_load(&x->hooks_refused));
     fprintf(f, "# HELP qkvm_ready Whether a sync has succeeded since the controller started.\n"
                "# TYPE qkvm_ready gauge\nqkvm_ready %d\n", x->ready ? 1 : 0);
 }
@@ -833,7 +904,8 @@ static void rebuild_status(struct ctl *x)
     tree_map_str(a, t, "source", x->source);
     tree_map_str(a, t, "revision", x->good_rev);
     tree_map_str(a, t, "syncedRevision", x->synced_rev);
-    tree_map_str(a, t, "commit", "");
+    tree_map_str(a, t, "commit", x->good_commit);
+    tree_map_str(a, t, "syncedCommit", x->synced_commit);
     tree_map_bool(a, t, "ready", x->ready);
     tree_map_bool(a, t, "valid", x->manifest_errors == 0);
     char when[64] = "";
@@ -890,9 +962,55 @@ static void respond(struct httpd_response *rs, int status, const char *type, con
     rs->len = strlen(rs->body);
 }
 
+/* POST /api/v1/webhook: a push. Signed with HMAC-SHA256 over the body
+ * (X-Hub-Signature-256: sha256=HEX, GitHub's and Gitea's header) with
+ * the --webhook-secret-file's secret; anything else is refused. Several
+ * at once make one fetch. */
+static void webhook(struct ctl *x, const struct httpd_request *rq, struct httpd_response *rs)
+{
+    const char *why = NULL;
+    if (strcmp(rq->method, "POST") != 0)
+        why = "method not allowed: POST";
+    else if (!x->git || !x->webhook_secret)
+        why = "no webhook here: the controller needs --git and --webhook-secret-file";
+    else if (!httpd_header(rq, "X-Hub-Signature-256"))
+        why = "unsigned: X-Hub-Signature-256 is missing";
+    else if (!digest_hmac_ok(x->webhook_secret, x->secret_len, rq->body, rq->len,
+                             httpd_header(rq, "X-Hub-Signature-256")))
+        why = "the signature does not match the body";
+    pthread_mutex_lock(&x->mu);
+    if (why) {
+        x->hooks_refused++;
+        int64_t now = mono_ms();
+        bool say_it = now - x->hook_logged_ms > 10000;   /* a flood: a line per 10 s */
+        if (say_it)
+            x->hook_logged_ms = now;
+        pthread_mutex_unlock(&x->mu);
+        if (say_it)
+            log_line(x, "warn", NULL, "webhook refused: %s (%lu refused so far)", why,
+                     atomic_load(&x->hooks_refused));
+        respond(rs, strcmp(rq->method, "POST") != 0 ? 405 : !x->git || !x->webhook_secret ? 404
+                                                                                           : 401,
+                NULL, why);
+        return;
+    }
+    x->hooks_ok++;
+    pthread_mutex_unlock(&x->mu);
+    atomic_store(&x->webhook, 1);
+    if (wake_fd >= 0) {
+        ssize_t r = write(wake_fd, "w", 1);
+        (void)r;
+    }
+    respond(rs, 202, NULL, "accepted: fetching\n");
+}
+
 static void on_http(void *payload, const struct httpd_request *rq, struct httpd_response *rs)
 {
     struct ctl *x = payload;
+    if (strcmp(rq->path, "/api/v1/webhook") == 0) {
+        webhook(x, rq, rs);           /* its own proof: the signature */
+        return;
+    }
     if (!token_ok(x, rq)) {
         respond(rs, 401, NULL, "a bearer token is required (the --token-file's)\n");
         return;
@@ -902,7 +1020,8 @@ static void on_http(void *payload, const struct httpd_request *rq, struct httpd_
     bool known = strcmp(p, "/healthz") == 0 || strcmp(p, "/readyz") == 0 ||
                  strcmp(p, "/metrics") == 0 || strcmp(p, "/api/v1/status") == 0;
     if (!known) {
-        respond(rs, 404, NULL, "not found: /healthz, /readyz, /metrics, /api/v1/status\n");
+        respond(rs, 404, NULL, "not found: /healthz, /readyz, /metrics, /api/v1/status, "
+                               "/api/v1/webhook\n");
         return;
     }
     if (!get) {
@@ -954,11 +1073,11 @@ static bool loopback(const char *addr)
     return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
 }
 
-static char *read_token(const char *path)
+static char *read_token(const char *path, const char *flag)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        cli_error("--token-file '%s': %s", path, strerror(errno));
+        cli_error("%s '%s': %s", flag, path, strerror(errno));
         return NULL;
     }
     char buf[4096];
@@ -968,7 +1087,7 @@ static char *read_token(const char *path)
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         buf[--n] = '\0';
     if (n < 16) {
-        cli_error("--token-file '%s': the token must be at least 16 characters", path);
+        cli_error("%s '%s': it must hold at least 16 characters", flag, path);
         return NULL;
     }
     return xstrdup(buf);
@@ -1013,13 +1132,48 @@ static int controller_lock(const struct cli *c)
     return fd;
 }
 
+static void controller_unlock(int fd)
+{
+    close(fd);
+}
+
+/* --git-cache, else the directory "git" beside the state database, one
+ * bare repository per URL (named by its SHA-256). */
+static char *git_cache_dir(const struct cli *c, struct ctl *x)
+{
+    char hex[65];
+    struct digest *d = digest_new();
+    digest_add(d, c->git_url, strlen(c->git_url));
+    digest_end(d, hex);
+    const char *base = c->git_cache;
+    if (!base) {
+        bool dflt;
+        char *sp = session_state_path(c->state, &dflt);
+        char *slash = strrchr(sp, '/');
+        base = arena_printf(x->snap, "%s/git", slash ? arena_printf(x->snap, "%.*s",
+                                                                  (int)(slash - sp), sp) : ".");
+        free(sp);
+    }
+    if (mkdir(base, 0700) < 0 && errno != EEXIST) {
+        cli_error("cannot make the Git cache directory '%s': %s", base, strerror(errno));
+        return NULL;
+    }
+    return xstrdup(arena_printf(x->snap, "%s/%.16s", base, hex));
+}
+
 CLI_COMMAND(cmd_run)
 {
     (void)s;
     (void)argc;
     (void)argv;
-    if (!c->nfiles)
-        return cli_error("run needs a source: -f DIR (a directory, watched)");
+    if (!c->nfiles == !c->git_url)
+        return cli_error(c->nfiles ? "run takes one source: -f DIR or --git URL, not both"
+                                   : "run needs a source: -f DIR (a directory, watched) or --git "
+                                     "URL (a repository, fetched)");
+    if (!c->git_url && (c->git_ref || c->git_path || c->git_token_file || c->git_ssh_key ||
+                        c->webhook_secret_file || c->interval_ms >= 0))
+        return cli_error("--ref, --path, --interval, --git-token-file, --git-ssh-key and "
+                         "--webhook-secret-file are for a --git source");
     char addr[256];
     int port = 0;
     if (c->listen && parse_listen(c->listen, addr, sizeof(addr), &port) < 0)
@@ -1030,8 +1184,17 @@ CLI_COMMAND(cmd_run)
     struct ctl x = { .c = c, .json = c->log_json, .ino = -1, .wake = { -1, -1 } };
     pthread_mutex_init(&x.mu, NULL);
     x.snap = arena_new();
-    if (c->token_file && !(x.token = read_token(c->token_file)))
+    if (c->token_file && !(x.token = read_token(c->token_file, "--token-file")))
         return CLI_EXIT_ERROR;
+    if (c->webhook_secret_file) {
+        if (!(x.webhook_secret = read_token(c->webhook_secret_file, "--webhook-secret-file"))) {
+            free(x.token);
+            return CLI_EXIT_ERROR;
+        }
+        x.secret_len = strlen(x.webhook_secret);
+        if (!c->listen)
+            cli_warning("--webhook-secret-file without --listen: no webhook can arrive");
+    }
     int lockfd = controller_lock(c);
     if (lockfd < 0) {
         free(x.token);
@@ -1041,6 +1204,26 @@ CLI_COMMAND(cmd_run)
     const char *src = "dir:";
     for (size_t i = 0; i < c->nfiles; i++)
         src = arena_printf(x.snap, "%s%s%s", src, i ? "," : "", c->files[i]);
+    if (c->git_url) {
+        /* the URL without what may be a secret in it (user:password@) */
+        const char *u = c->git_url, *at = strchr(u, '@'), *sl = strstr(u, "://");
+        const char *shown = u;
+        if (at && sl && at > sl && !memchr(sl + 3, '/', (size_t)(at - sl - 3)))
+            shown = arena_printf(x.snap, "%.*s%s", (int)(sl + 3 - u), u, at + 1);
+        src = arena_printf(x.snap, "git:%s#%s%s%s", shown, c->git_ref ? c->git_ref : "HEAD",
+                           c->git_path ? ":" : "", c->git_path ? c->git_path : "");
+        char *cache = git_cache_dir(c, &x);
+        if (!cache) {
+            controller_unlock(lockfd);
+            free(x.token);
+            arena_free(x.snap);
+            return CLI_EXIT_ERROR;
+        }
+        struct gitsrc_opts go = { c->git_url, c->git_ref, c->git_path, cache, c->git_token_file,
+                                  c->git_ssh_key };
+        x.git = gitsrc_new(&go);
+        x.git_cache = cache;
+    }
     x.source = xstrdup(src);
     if (pipe2(x.wake, O_CLOEXEC | O_NONBLOCK) < 0)
         return cli_error("pipe: %s", strerror(errno));
@@ -1069,11 +1252,19 @@ CLI_COMMAND(cmd_run)
                  strchr(addr, ':') ? "]" : "", httpd_port(h));
     }
     int64_t debounce = c->debounce_ms >= 0 ? c->debounce_ms : 500;
+    int64_t fetch_every = c->interval_ms > 0 ? c->interval_ms : 60000;
     int64_t interval = c->observe_interval_ms > 0 ? c->observe_interval_ms : 300000;
-    log_line(&x, "info", NULL, "controller started (pid %d): source %s, debounce %lld ms, "
-             "observation every %lld s", (int)getpid(), x.source, (long long)debounce,
-             (long long)(interval / 1000));
+    if (x.git)
+        log_line(&x, "info", NULL, "controller started (pid %d): source %s (cache %s), fetched "
+                 "every %lld s%s, observation every %lld s", (int)getpid(), x.source, x.git_cache,
+                 (long long)(fetch_every / 1000), x.webhook_secret ? " and on a signed webhook" : "",
+                 (long long)(interval / 1000));
+    else
+        log_line(&x, "info", NULL, "controller started (pid %d): source %s, debounce %lld ms, "
+                 "observation every %lld s", (int)getpid(), x.source, (long long)debounce,
+                 (long long)(interval / 1000));
     read_source(&x);
+    x.fetch_at = mono_ms() + fetch_every;
     x.observe_at = mono_ms() + interval;
     while (!stop_sig) {
         int64_t now = mono_ms();
@@ -1083,6 +1274,11 @@ CLI_COMMAND(cmd_run)
             watch_all(&x);
             read_source(&x);
             x.observe_at = now;
+        }
+        if (x.git && (atomic_exchange(&x.webhook, 0) || now >= x.fetch_at)) {
+            read_source(&x);
+            x.fetch_at = mono_ms() + fetch_every;
+            continue;
         }
         if (x.debounce_at && now >= x.debounce_at) {
             x.debounce_at = 0;
@@ -1098,7 +1294,7 @@ CLI_COMMAND(cmd_run)
             x.observe_at = now;
         }
         if (x.good_rev[0] && now >= x.observe_at) {
-            if (x.ino < 0)
+            if (x.ino < 0 && !x.git)
                 read_source(&x);
             run_once(&x, RUN_OBSERVE);
             x.observe_at = mono_ms() + interval;
@@ -1111,6 +1307,8 @@ CLI_COMMAND(cmd_run)
             next = x.debounce_at;
         if (x.heal_at && x.heal_at < next)
             next = x.heal_at;
+        if (x.git && x.fetch_at < next)
+            next = x.fetch_at;
         int64_t wait = next - mono_ms();
         struct pollfd pf[2] = { { x.wake[0], POLLIN, 0 }, { x.ino, POLLIN, 0 } };
         int r = poll(pf, x.ino >= 0 ? 2 : 1, wait < 0 ? 0 : wait > INT_MAX ? INT_MAX : (int)wait);
@@ -1139,7 +1337,7 @@ out:
     close(x.wake[1]);
     if (x.ino >= 0)
         close(x.ino);
-    close(lockfd);
+    controller_unlock(lockfd);
     manifest_set_free(&x.good);
     for (size_t i = 0; i < x.heals.n; i++)
         free(x.heals.v[i].key);
@@ -1152,6 +1350,9 @@ out:
     free(x.token);
     free(x.last_error);
     free((char *)x.source);
+    gitsrc_free(x.git);
+    free(x.git_cache);
+    free(x.webhook_secret);
     arena_free(x.snap);
     arena_free(x.errs_a);
     pthread_mutex_destroy(&x.mu);

@@ -273,12 +273,15 @@ static const struct command commands[] = {
       "  --all   every object of the host; what cannot be imported is skipped\n"
       "          with a warning\n"
       "Exit 1 when an object named was refused; 0 otherwise.\n" },
-    { "run", cmd_run, 0, 0, 0, "-f DIR [--listen [ADDR:]PORT] [--token-file F] [--observe-interval D] "
-                              "[--debounce D] [--log-format plain|json]",
-      "the controller: keep the hosts matching a watched directory",
+    { "run", cmd_run, 0, 0, 0, "-f DIR | --git URL [--ref REF] [--path DIR] [--interval D] "
+                              "[--listen [ADDR:]PORT] [--token-file F] [--webhook-secret-file F] "
+                              "[--observe-interval D] [--debounce D] [--log-format plain|json]",
+      "the controller: keep the hosts matching a watched directory or a Git branch",
       "Run until SIGTERM: read the manifests under DIR, apply them (a sync, as\n"
       "'qkvm apply --yes' would), and apply every new valid revision as soon as a\n"
-      "file is saved (inotify, recursive, debounced). An invalid revision is\n"
+      "file is saved (inotify, recursive, debounced); or fetch a Git repository\n"
+      "every --interval (and at once on a signed webhook) and apply the manifests\n"
+      "of REF's commit under --path. An invalid revision or commit is\n"
       "reported (file:line:col) and the last valid one stays applied. Every\n"
       "--observe-interval, observe thoroughly: record drift, orphans, stray\n"
       "processes, missing disk files; repair the drift of objects a Policy with\n"
@@ -286,8 +289,20 @@ static const struct command commands[] = {
       "where a Policy says prune: delete, within the deletion guards. Every run\n"
       "is journalled ('qkvm history': kinds sync and observe). One controller per\n"
       "state database. SIGHUP reads the source again and observes at once.\n"
-      "  --listen [ADDR:]PORT serve /healthz, /readyz, /metrics (Prometheus) and\n"
-      "                       /api/v1/status; ADDR 127.0.0.1 by default\n"
+      "  --git URL            a repository (file://, git://, https://, ssh://, a path),\n"
+      "                       fetched into a bare cache (--git-cache DIR; default: the\n"
+      "                       directory git beside the state database)\n"
+      "  --ref REF            a branch, a tag or a commit (default: the remote's HEAD)\n"
+      "  --path DIR           the manifests' directory in the repository (default: all)\n"
+      "  --interval D         fetch every D (default 1m)\n"
+      "  --git-token-file F   https: a token, sent as the password\n"
+      "  --git-ssh-key F      ssh: a private key file\n"
+      "  --listen [ADDR:]PORT serve /healthz, /readyz, /metrics (Prometheus),\n"
+      "                       /api/v1/status and /api/v1/webhook; ADDR 127.0.0.1 by\n"
+      "                       default\n"
+      "  --webhook-secret-file F\n"
+      "                       POST /api/v1/webhook signed with this secret\n"
+      "                       (X-Hub-Signature-256: HMAC-SHA256) fetches at once\n"
       "  --token-file F       a bearer token every request must carry (required\n"
       "                       for an address other than loopback)\n"
       "  --observe-interval D thorough observation every D (default 5m)\n"
@@ -304,7 +319,8 @@ enum { OPT_STATE = 256, OPT_REFERENCE, OPT_YES, OPT_PRUNE, OPT_ADOPT, OPT_DETAIL
        OPT_MAX_DELETIONS, OPT_RESTART, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE_INTERVAL,
        OPT_KEEPALIVE_COUNT, OPT_ALL, OPT_CACHE_DIR, OPT_NODE, OPT_APPLY, OPT_THRESHOLD,
        OPT_PARALLELISM, OPT_CPU_INTERVAL, OPT_LISTEN, OPT_TOKEN_FILE, OPT_LOG_FORMAT,
-       OPT_DEBOUNCE, OPT_OBSERVE_INTERVAL };
+       OPT_DEBOUNCE, OPT_OBSERVE_INTERVAL, OPT_GIT, OPT_REF, OPT_PATH, OPT_GIT_TOKEN_FILE,
+       OPT_GIT_SSH_KEY, OPT_GIT_CACHE, OPT_WEBHOOK_SECRET_FILE, OPT_INTERVAL };
 
 static const struct option long_opts[] = {
     { "file", required_argument, NULL, 'f' },
@@ -339,6 +355,14 @@ static const struct option long_opts[] = {
     { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
     { "debounce", required_argument, NULL, OPT_DEBOUNCE },
     { "observe-interval", required_argument, NULL, OPT_OBSERVE_INTERVAL },
+    { "git", required_argument, NULL, OPT_GIT },
+    { "ref", required_argument, NULL, OPT_REF },
+    { "path", required_argument, NULL, OPT_PATH },
+    { "git-token-file", required_argument, NULL, OPT_GIT_TOKEN_FILE },
+    { "git-ssh-key", required_argument, NULL, OPT_GIT_SSH_KEY },
+    { "git-cache", required_argument, NULL, OPT_GIT_CACHE },
+    { "webhook-secret-file", required_argument, NULL, OPT_WEBHOOK_SECRET_FILE },
+    { "interval", required_argument, NULL, OPT_INTERVAL },
     { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
     { "keepalive-interval", required_argument, NULL, OPT_KEEPALIVE_INTERVAL },
     { "keepalive-count", required_argument, NULL, OPT_KEEPALIVE_COUNT },
@@ -372,6 +396,14 @@ static const struct flag_cmds {
     { OPT_LOG_FORMAT, "--log-format", " run " },
     { OPT_DEBOUNCE, "--debounce", " run " },
     { OPT_OBSERVE_INTERVAL, "--observe-interval", " run " },
+    { OPT_GIT, "--git", " run " },
+    { OPT_REF, "--ref", " run " },
+    { OPT_PATH, "--path", " run " },
+    { OPT_GIT_TOKEN_FILE, "--git-token-file", " run " },
+    { OPT_GIT_SSH_KEY, "--git-ssh-key", " run " },
+    { OPT_GIT_CACHE, "--git-cache", " run " },
+    { OPT_WEBHOOK_SECRET_FILE, "--webhook-secret-file", " run " },
+    { OPT_INTERVAL, "--interval", " run " },
 };
 
 /* Flag c's entry, or NULL for a flag every command takes. With *refused
@@ -514,6 +546,37 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
         case OPT_LISTEN:
             o->listen = optarg;
             break;
+        case OPT_GIT:
+            o->git_url = optarg;
+            break;
+        case OPT_REF:
+            o->git_ref = optarg;
+            break;
+        case OPT_PATH:
+            o->git_path = optarg;
+            break;
+        case OPT_GIT_TOKEN_FILE:
+            o->git_token_file = optarg;
+            break;
+        case OPT_GIT_SSH_KEY:
+            o->git_ssh_key = optarg;
+            break;
+        case OPT_GIT_CACHE:
+            o->git_cache = optarg;
+            break;
+        case OPT_WEBHOOK_SECRET_FILE:
+            o->webhook_secret_file = optarg;
+            break;
+        case OPT_INTERVAL: {
+            long long ms;
+            if (text_duration(optarg, &ms) < 0 || ms < 1000 || ms > 86400000LL) {
+                cli_error("--interval takes a duration like 1m or 30s (at least 1s), not '%s'",
+                          optarg);
+                return -1;
+            }
+            o->interval_ms = ms;
+            break;
+        }
         case OPT_TOKEN_FILE:
             o->token_file = optarg;
             break;
@@ -709,7 +772,7 @@ int main(int argc, char **argv)
     o.since_ms = o.prune_older_ms = -1;
     o.limit = -1;
     o.max_deletions = -1;
-    o.debounce_ms = o.observe_interval_ms = -1;
+    o.debounce_ms = o.observe_interval_ms = o.interval_ms = -1;
     o.virt = (struct virt_limits){ 30000, 5, 3 };
     const char *nc = getenv("NO_COLOR");
     const char *term = getenv("TERM");

@@ -1,0 +1,298 @@
+/* git.c — the Git source through libgit2 (the only libgit2 includer).
+ * See git.h. */
+#include "git.h"
+
+#include "arena.h"
+
+#include <git2.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct gitsrc {
+    struct gitsrc_opts o;
+    git_repository *repo;
+    char *token;
+    int auth_tries;
+};
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static void init(void)
+{
+    git_libgit2_init();
+}
+
+static void gerr(char *err, size_t errlen, const char *what)
+{
+    const git_error *e = git_error_last();
+    snprintf(err, errlen, "%s: %s", what, e && e->message ? e->message : "unknown libgit2 error");
+}
+
+struct gitsrc *gitsrc_new(const struct gitsrc_opts *o)
+{
+    pthread_once(&once, init);
+    struct gitsrc *g = xcalloc(1, sizeof(*g));
+    g->o = *o;
+    return g;
+}
+
+void gitsrc_free(struct gitsrc *g)
+{
+    if (!g)
+        return;
+    git_repository_free(g->repo);
+    free(g->token);
+    free(g);
+}
+
+static int credentials(git_credential **out, const char *url, const char *user,
+                       unsigned int allowed, void *payload)
+{
+    (void)url;
+    struct gitsrc *g = payload;
+    if (g->auth_tries++ > 0) {
+        git_error_set_str(GIT_ERROR_NET, "authentication refused by the remote");
+        return GIT_EAUTH;
+    }
+    if ((allowed & GIT_CREDENTIAL_SSH_KEY) && g->o.ssh_key)
+        return git_credential_ssh_key_new(out, user ? user : "git", NULL, g->o.ssh_key, NULL);
+    if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && g->o.token_file) {
+        if (!g->token) {
+            FILE *f = fopen(g->o.token_file, "r");
+            char buf[4096];
+            size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+            if (f)
+                fclose(f);
+            if (!f) {
+                git_error_set_str(GIT_ERROR_NET, "cannot read the token file");
+                return -1;
+            }
+            buf[n] = '\0';
+            while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+                buf[--n] = '\0';
+            g->token = xstrdup(buf);
+        }
+        return git_credential_userpass_plaintext_new(out, user ? user : "x-access-token",
+                                                     g->token);
+    }
+    git_error_set_str(GIT_ERROR_NET, "the remote asks for credentials: give --git-token-file "
+                                     "(https) or --git-ssh-key (ssh)");
+    return GIT_EAUTH;
+}
+
+/* The cache: opened, or made. One that cannot be opened (corrupt) is moved
+ * aside, named in the error, and made anew on the next try. */
+static int open_cache(struct gitsrc *g, char *err, size_t errlen)
+{
+    if (g->repo)
+        return 0;
+    struct stat sb;
+    if (stat(g->o.cache, &sb) == 0) {
+        if (git_repository_open_bare(&g->repo, g->o.cache) == 0)
+            return 0;
+        char e[512], aside[4096];
+        gerr(e, sizeof(e), "cannot open");
+        snprintf(aside, sizeof(aside), "%s.broken-%lld", g->o.cache, (long long)time(NULL));
+        if (rename(g->o.cache, aside) == 0)
+            snprintf(err, errlen, "the Git cache '%s' is damaged (%s): moved to '%s', fetched "
+                     "anew next time", g->o.cache, e, aside);
+        else
+            snprintf(err, errlen, "the Git cache '%s' is damaged (%s) and cannot be moved "
+                     "aside: %s", g->o.cache, e, strerror(errno));
+        return -1;
+    }
+    if (git_repository_init(&g->repo, g->o.cache, 1) < 0) {
+        gerr(err, errlen, "cannot make the Git cache");
+        return -1;
+    }
+    return 0;
+}
+
+static int resolve(struct gitsrc *g, git_oid *out, char *err, size_t errlen)
+{
+    const char *ref = g->o.ref;
+    char spec[1024];
+    git_object *obj = NULL;
+    if (!ref) {
+        snprintf(spec, sizeof(spec), "refs/qkvm/HEAD");
+        if (git_revparse_single(&obj, g->repo, spec) < 0) {
+            gerr(err, errlen, "the remote's HEAD");
+            return -1;
+        }
+    } else {
+        const char *prefix[] = { "refs/remotes/origin/", "refs/tags/", "" };
+        for (size_t i = 0; i < 3 && !obj; i++) {
+            snprintf(spec, sizeof(spec), "%s%s", prefix[i], ref);
+            if (git_revparse_single(&obj, g->repo, spec) < 0)
+                obj = NULL;
+        }
+        if (!obj) {
+            snprintf(err, errlen, "'%s' is not a branch, a tag or a commit of the repository",
+                     ref);
+            return -1;
+        }
+    }
+    git_object *c = NULL;
+    if (git_object_peel(&c, obj, GIT_OBJECT_COMMIT) < 0) {
+        git_object_free(obj);
+        gerr(err, errlen, ref ? ref : "HEAD");
+        return -1;
+    }
+    git_oid_cpy(out, git_object_id(c));
+    git_object_free(c);
+    git_object_free(obj);
+    return 0;
+}
+
+int gitsrc_fetch(struct gitsrc *g, const char *prev, char commit[41], bool *rewritten,
+                 char *err, size_t errlen)
+{
+    *rewritten = false;
+    if (open_cache(g, err, errlen) < 0)
+        return -1;
+    git_remote *remote = NULL;
+    if (git_remote_create_anonymous(&remote, g->repo, g->o.url) < 0) {
+        gerr(err, errlen, "the remote");
+        return -1;
+    }
+    char *specs[] = { "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*",
+                      "+HEAD:refs/qkvm/HEAD" };
+    git_strarray refspecs = { specs, 3 };
+    git_fetch_options fo;
+    git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+    fo.callbacks.credentials = credentials;
+    fo.callbacks.payload = g;
+    fo.prune = GIT_FETCH_PRUNE;
+    fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+    g->auth_tries = 0;
+    int rc = git_remote_fetch(remote, &refspecs, &fo, "qkvm fetch");
+    if (rc < 0) {
+        char what[1200];
+        snprintf(what, sizeof(what), "cannot fetch '%s'", g->o.url);
+        gerr(err, errlen, what);
+        git_remote_free(remote);
+        return -1;
+    }
+    git_remote_free(remote);
+    git_oid id;
+    if (resolve(g, &id, err, errlen) < 0)
+        return -1;
+    git_oid_tostr(commit, 41, &id);
+    git_oid old;
+    /* 0: not a descendant; an error (the old commit unknown to a new
+     * cache) says nothing */
+    if (prev && *prev && git_oid_fromstr(&old, prev) == 0 && !git_oid_equal(&old, &id))
+        *rewritten = git_graph_descendant_of(g->repo, &id, &old) == 0;
+    return 0;
+}
+
+struct walk {
+    struct gitsrc *g;
+    struct manifest_set *set;
+    struct diag *d;
+    const char *base;          /* "prod/" or "" */
+    char *err;
+    size_t errlen;
+    int rc;
+};
+
+static bool yaml_name(const char *name)
+{
+    size_t n = strlen(name);
+    return (n > 5 && strcmp(name + n - 5, ".yaml") == 0) ||
+           (n > 4 && strcmp(name + n - 4, ".yml") == 0);
+}
+
+static int walk_cb(const char *root, const git_tree_entry *e, void *payload)
+{
+    struct walk *w = payload;
+    const char *name = git_tree_entry_name(e);
+    if (name[0] == '.')
+        return 1;                          /* skipped, a directory with all it holds */
+    git_filemode_t mode = git_tree_entry_filemode(e);
+    if (mode == GIT_FILEMODE_TREE)
+        return 0;
+    if (!yaml_name(name))
+        return 0;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s%s%s", w->base, root, name);
+    if (mode == GIT_FILEMODE_LINK || mode == GIT_FILEMODE_COMMIT) {
+        diag_add(w->d, DIAG_WARNING, path, (struct tree_mark){ 0, 0 }, NULL, NULL, NULL,
+                 "skipped: %s", mode == GIT_FILEMODE_LINK ? "a symbolic link in the repository"
+                                                          : "a submodule");
+        return 0;
+    }
+    git_blob *b = NULL;
+    if (git_blob_lookup(&b, w->g->repo, git_tree_entry_id(e)) < 0) {
+        gerr(w->err, w->errlen, path);
+        w->rc = -1;
+        return -1;
+    }
+    git_object_size_t n = git_blob_rawsize(b);
+    if (n > MANIFEST_MAX_FILE)
+        diag_add(w->d, DIAG_ERROR, path, (struct tree_mark){ 0, 0 }, NULL, NULL, NULL,
+                 "file is larger than %u MiB; split it into several files",
+                 MANIFEST_MAX_FILE >> 20);
+    else
+        manifest_set_add(w->set, path, git_blob_rawcontent(b), (size_t)n);
+    git_blob_free(b);
+    return 0;
+}
+
+int gitsrc_read(struct gitsrc *g, const char *commit, struct manifest_set *set, struct diag *d,
+                char *err, size_t errlen)
+{
+    if (open_cache(g, err, errlen) < 0)
+        return -1;
+    git_oid id;
+    git_commit *c = NULL;
+    git_tree *tree = NULL, *sub = NULL;
+    if (git_oid_fromstr(&id, commit) < 0 || git_commit_lookup(&c, g->repo, &id) < 0) {
+        gerr(err, errlen, commit);
+        return -1;
+    }
+    int rc = -1;
+    if (git_commit_tree(&tree, c) < 0) {
+        gerr(err, errlen, "the commit's tree");
+        goto out;
+    }
+    char base[4096] = "";
+    const git_tree *top = tree;
+    if (g->o.path && *g->o.path && strcmp(g->o.path, ".") != 0 && strcmp(g->o.path, "/") != 0) {
+        char p[4096];
+        snprintf(p, sizeof(p), "%s", g->o.path[0] == '/' ? g->o.path + 1 : g->o.path);
+        size_t pl = strlen(p);
+        while (pl && p[pl - 1] == '/')
+            p[--pl] = '\0';
+        git_tree_entry *te = NULL;
+        if (git_tree_entry_bypath(&te, tree, p) < 0) {
+            snprintf(err, errlen, "--path '%s': no such directory in commit %.12s", p, commit);
+            goto out;
+        }
+        if (git_tree_entry_type(te) != GIT_OBJECT_TREE ||
+            git_tree_lookup(&sub, g->repo, git_tree_entry_id(te)) < 0) {
+            git_tree_entry_free(te);
+            snprintf(err, errlen, "--path '%s': not a directory in commit %.12s", p, commit);
+            goto out;
+        }
+        git_tree_entry_free(te);
+        top = sub;
+        snprintf(base, sizeof(base), "%s/", p);
+    }
+    struct walk w = { g, set, d, base, err, errlen, 0 };
+    if (git_tree_walk(top, GIT_TREEWALK_PRE, walk_cb, &w) < 0 && w.rc == 0)
+        gerr(err, errlen, "walking the tree");
+    else if (w.rc == 0)
+        rc = 0;
+out:
+    git_tree_free(sub);
+    git_tree_free(tree);
+    git_commit_free(c);
+    return rc;
+}
