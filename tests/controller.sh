@@ -19,6 +19,13 @@
 #   - a second controller on the same state database is refused
 #   - a non-loopback --listen needs --token-file; the token is checked
 #   - SIGTERM exits 0 and leaves no run open in the journal
+# With --git (ct_git): a bare repository in the test's directory, pushed
+# to with git; the controller fetches file:// every hour, and at once on a
+# webhook signed with HMAC-SHA256 (openssl dgst computes the signature):
+#   - a commit is applied, its id recorded on the run and in the domain's
+#     mark; an invalid commit is not (prod/FILE:line:col); a wrongly signed
+#     or unsigned webhook is refused (401) and fetches nothing; a force
+#     push is said and followed
 
 CT_TIMEOUT=${CT_TIMEOUT:-120}
 
@@ -206,6 +213,92 @@ EOF
     kill -TERM "$CT_PID"
     wait "$CT_PID" 2>/dev/null
     for i in ct-web ct-db ct-new ct-sub ct-bad; do
+        V destroy "$i" >/dev/null 2>&1
+        V undefine "$i" >/dev/null 2>&1
+    done
+    ct_git
+}
+
+ct_sign() {   # BODY: X-Hub-Signature-256's value for BODY with $CT/secret
+    printf 'sha256=%s' "$(printf %s "$1" | openssl dgst -sha256 -hmac "$(cat "$CT/secret")" | sed 's/.*= //')"
+}
+
+ct_push() {   # MESSAGE [git push flags]: commit everything in the work tree, push to main
+    local msg=$1
+    shift
+    git -C "$CT/work" add -A && git -C "$CT/work" commit -qm "$msg" &&
+        git -C "$CT/work" push -q "$@" origin HEAD:main 2>/dev/null
+}
+
+ct_git() {
+    local CT="$TESTTMP/ct" hook='{"ref":"refs/heads/main"}' c1 c2
+    git init -q --bare "$CT/repo.git"
+    git -C "$CT/repo.git" symbolic-ref HEAD refs/heads/main
+    git init -q "$CT/work"
+    git -C "$CT/work" config user.email qkvm@test.invalid
+    git -C "$CT/work" config user.name qkvm
+    git -C "$CT/work" remote add origin "$CT/repo.git"
+    mkdir -p "$CT/work/prod"
+    ct_vm ct-git web >"$CT/work/prod/vm.yaml"
+    echo "not a manifest" >"$CT/work/README"
+    ct_push one
+    c1=$(git -C "$CT/work" rev-parse HEAD)
+    printf 'a-webhook-secret-of-some-length' >"$CT/secret"
+    CT_LOG="$CT/log3"
+    $WRAP "$QKVM" run --git "file://$CT/repo.git" --ref main --path prod -c "$IT_URI" \
+        --state "$CT/git.db" --listen 127.0.0.1:0 --webhook-secret-file "$CT/secret" \
+        --interval 1h --observe-interval 1h >"$CT_LOG" 2>&1 &
+    CT_PID=$!
+    if ct_wait "sync run [0-9]+: ok" && [ "$(V domstate ct-git)" = running ]; then
+        pass "run --git: the branch's commit is applied"
+    else
+        fail "run --git: the branch's commit is applied" "$(cat "$CT_LOG")"
+    fi
+    CT_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$CT_LOG" | head -1)
+    holds "run --git: the commit is recorded on the run and in the domain's mark" \
+        '[ "$(sqlite3 "$CT/git.db" "SELECT commit_id FROM runs ORDER BY id LIMIT 1")" = "$c1" ] &&
+         V dumpxml ct-git | grep -q "commit=.$c1."'
+    # an invalid commit: reported with its path in the repository, not applied
+    printf 'apiVersion: qkvm.dev/v1\nkind: VM\nmetadata: {name: ct-git-2}\nspec: {memory: 64MiB, colour: blue}\n' \
+        >"$CT/work/prod/vm2.yaml"
+    ct_push two
+    ct_http /api/v1/webhook -X POST -d "$hook"
+    holds "run --git: an unsigned webhook is refused" '[ "$code" = 401 ]'
+    ct_http /api/v1/webhook -X POST -d "$hook" -H "X-Hub-Signature-256: $(ct_sign "$hook.")"
+    holds "run --git: a webhook signed over another body is refused" '[ "$code" = 401 ]'
+    holds "run --git: a refused webhook fetches nothing" '[ "$(ct_count "fetched commit")" = 1 ]'
+    ct_http /api/v1/webhook -X POST -d "$hook" -H "X-Hub-Signature-256: $(ct_sign "$hook")"
+    holds "run --git: a signed webhook is accepted" '[ "$code" = 202 ]'
+    if ct_wait "prod/vm2.yaml:4:[0-9]+: unknown field 'colour'"; then
+        pass "run --git: an invalid commit is reported with file:line:col"
+    else
+        fail "run --git: an invalid commit is reported with file:line:col" "$(cat "$CT_LOG")"
+    fi
+    holds "run --git: nothing of the invalid commit is applied" \
+        '[ "$(ct_count "sync run [0-9]+:")" = 1 ] && ! V dominfo ct-git-2 >/dev/null 2>&1'
+    # fixed by rewriting history: a force push
+    git -C "$CT/work" reset -q --hard "$c1"
+    printf 'apiVersion: qkvm.dev/v1\nkind: VM\nmetadata: {name: ct-git-2}\nspec: {memory: 64MiB, accel: tcg, state: stopped}\n' \
+        >"$CT/work/prod/vm2.yaml"
+    ct_push three -f
+    c2=$(git -C "$CT/work" rev-parse HEAD)
+    ct_http /api/v1/webhook -X POST -d "$hook" -H "X-Hub-Signature-256: $(ct_sign "$hook")"
+    if ct_wait "sync run [0-9]+: ok" 2 && V dominfo ct-git-2 >/dev/null 2>&1; then
+        pass "run --git: the force-pushed fix is applied"
+    else
+        fail "run --git: the force-pushed fix is applied" "$(cat "$CT_LOG")"
+    fi
+    holds "run --git: the force push is said" 'grep -q "main was rewritten (a force push): ${c2:0:12} does not descend" "$CT_LOG"'
+    ct_http /api/v1/status
+    holds "run --git: the status names the commit applied" \
+        'printf "%s" "$body" | python3 -c "import json,sys; s=json.load(sys.stdin); assert s[\"syncedCommit\"]==\"$c2\" and s[\"valid\"], s"'
+    ct_http /metrics
+    holds "run --git: the metrics count the webhooks" \
+        'printf "%s\n" "$body" | grep -qx "qkvm_webhooks_total{result=\"refused\"} 2" &&
+         printf "%s\n" "$body" | grep -qx "qkvm_webhooks_total{result=\"accepted\"} 2"'
+    kill -TERM "$CT_PID"
+    wait "$CT_PID" 2>/dev/null
+    for i in ct-git ct-git-2; do
         V destroy "$i" >/dev/null 2>&1
         V undefine "$i" >/dev/null 2>&1
     done
