@@ -53,6 +53,7 @@
 #include "text.h"
 #include "tree.h"
 #include "validate.h"
+#include "virt.h"
 #include "vec.h"
 
 #include <dirent.h>
@@ -92,6 +93,15 @@ struct heal {                 /* one object's heals, for the backoff */
     int64_t last_ms;
 };
 
+struct ctl;
+struct watch {                /* a node's connection for its domain events */
+    struct ctl *x;
+    char *name, *uri;         /* uri NULL: libvirt's default */
+    struct virt *v;           /* NULL: not connected */
+    int64_t retry_at;
+    bool wanted;
+};
+
 struct ctl {
     struct cli *c;
     bool json;
@@ -123,6 +133,11 @@ struct ctl {
     const struct model *cur;  /* the run's model, for hold() */
     /* the findings of the last observation, to log only new ones */
     VEC(char *) findings;
+    /* libvirt events: one connection per node, and what they said */
+    VEC(struct watch *) watches;
+    pthread_mutex_t ev_mu;
+    VEC(char *) events;       /* "node: vm/NAME stopped", since the last observation */
+    int64_t event_at;         /* ms: observe then (the first event + a short delay) */
     /* wake-up and stop */
     int wake[2];
     /* what the HTTP thread serves: rebuilt by the loop, under mu */
@@ -337,6 +352,7 @@ static void watch_all(struct ctl *x)
 }
 
 static void rebuild_status(struct ctl *x);
+static void watch_nodes(struct ctl *x, const struct model *m);
 
 /* Read the source; a new valid revision becomes the one applied. */
 static void read_source(struct ctl *x)
@@ -396,6 +412,8 @@ static void read_source(struct ctl *x)
     manifest_parse(m, &set, &d, &st);
     validate_model(m, &d);
     diag_sort(&d);
+    if (rc == 0 && !d.errors)
+        watch_nodes(x, m);
     model_free(m);
     if (rc < 0 || d.errors) {
         x->source_errors++;
@@ -502,6 +520,183 @@ static const char *hold(void *payload, const struct plan_action *pa)
     return NULL;
 }
 
+/* ---- libvirt events ----
+ *
+ * A connection of its own to every node (the Node manifests' URIs, else
+ * -c or libvirt's default), with a lifecycle callback: a domain started,
+ * stopped, crashed, defined... by anyone is noted and an observation of
+ * the nodes follows EVENT_DELAY_MS later (events of one change come in a
+ * burst). Events about domains the controller's own run just acted on are
+ * dropped after that run. A lost connection is opened again every
+ * WATCH_RETRY_MS; the periodic observation covers the gap. */
+
+#define EVENT_DELAY_MS 50
+#define WATCH_RETRY_MS 30000
+#define MAX_EVENTS 256
+
+/* libvirt's event loop thread: note it, wake the loop. */
+static void on_event(void *payload, const char *domain, const char *what)
+{
+    struct watch *w = payload;
+    struct ctl *x = w->x;
+    pthread_mutex_lock(&x->ev_mu);
+    if (x->events.n < MAX_EVENTS) {
+        size_t n = strlen(w->name) + strlen(domain) + strlen(what) + 16;
+        char *e = xmalloc(n);
+        snprintf(e, n, "%s: vm/%s %s", w->name, domain, what);
+        *vec_push(&x->events) = e;
+    }
+    if (!x->event_at)
+        x->event_at = mono_ms() + EVENT_DELAY_MS;
+    pthread_mutex_unlock(&x->ev_mu);
+    if (wake_fd >= 0) {
+        ssize_t r = write(wake_fd, "e", 1);
+        (void)r;
+    }
+}
+
+static void watch_drop(struct watch *w)
+{
+    virt_close(w->v);
+    w->v = NULL;
+}
+
+/* The nodes of the last valid revision: watched; others: closed. */
+static void watch_nodes(struct ctl *x, const struct model *m)
+{
+    for (size_t i = 0; i < x->watches.n; i++)
+        x->watches.v[i]->wanted = false;
+    size_t nn = m ? m->len[MODEL_NODE] : 0;
+    for (size_t k = 0; k < (nn ? nn : 1); k++) {
+        const char *name, *uri;
+        if (nn) {
+            const struct model_node *n = (const struct model_node *)m->objs[MODEL_NODE][k];
+            name = n->obj.meta.name;
+            uri = n->spec.uri;
+        } else {
+            uri = x->c->connect;
+            name = uri ? uri : "default";
+        }
+        struct watch *w = NULL;
+        for (size_t i = 0; i < x->watches.n && !w; i++)
+            if (strcmp(x->watches.v[i]->name, name) == 0 &&
+                !strcmp(x->watches.v[i]->uri ? x->watches.v[i]->uri : "", uri ? uri : ""))
+                w = x->watches.v[i];
+        if (!w) {
+            w = xcalloc(1, sizeof(*w));
+            /* retry_at: now (never 0, which watch_next reads as none) */
+            *w = (struct watch){ x, xstrdup(name), uri ? xstrdup(uri) : NULL, NULL, mono_ms(),
+                                 false };
+            *vec_push(&x->watches) = w;
+        }
+        w->wanted = true;
+    }
+    for (size_t i = 0; i < x->watches.n;) {
+        struct watch *w = x->watches.v[i];
+        if (w->wanted) {
+            i++;
+            continue;
+        }
+        watch_drop(w);
+        free(w->name);
+        free(w->uri);
+        free(w);
+        x->watches.v[i] = x->watches.v[--x->watches.n];
+    }
+}
+
+/* Connect what is not (or no longer) connected, when its retry is due. */
+static void watch_connect(struct ctl *x)
+{
+    int64_t now = mono_ms();
+    for (size_t i = 0; i < x->watches.n; i++) {
+        struct watch *w = x->watches.v[i];
+        char err[1024];
+        if (w->v && virt_lost(w->v, err, sizeof(err))) {
+            log_line(x, "warn", NULL, "%s: events: %s; connecting again", w->name, err);
+            watch_drop(w);
+            w->retry_at = now;
+        }
+        if (w->v || now < w->retry_at)
+            continue;
+        struct virt_limits lim = x->c->virt;
+        if (!lim.connect_timeout_ms || lim.connect_timeout_ms > 5000)
+            lim.connect_timeout_ms = 5000;     /* the loop waits for it: keep it short */
+        w->v = virt_open(w->uri, &lim, err, sizeof(err));
+        if (w->v && virt_watch_domains(w->v, on_event, w, err, sizeof(err)) < 0) {
+            virt_close(w->v);
+            w->v = NULL;
+        }
+        if (!w->v) {
+            w->retry_at = now + WATCH_RETRY_MS;
+            log_line(x, "warn", NULL, "%s: no domain events: %s; trying again in %ds", w->name,
+                     err, WATCH_RETRY_MS / 1000);
+        } else {
+            log_line(x, "info", NULL, "%s: watching domain events", w->name);
+        }
+    }
+}
+
+static int64_t watch_next(const struct ctl *x)
+{
+    int64_t next = 0;
+    for (size_t i = 0; i < x->watches.n; i++)
+        if (!x->watches.v[i]->v && (!next || x->watches.v[i]->retry_at < next))
+            next = x->watches.v[i]->retry_at;
+    return next;
+}
+
+/* Forget the events about domains this run acted on (its own doing). */
+static void events_acted(struct ctl *x, const struct plan *p, const struct apply_result *res)
+{
+    pthread_mutex_lock(&x->ev_mu);
+    for (size_t i = 0; i < x->events.n;) {
+        bool own = false;
+        for (size_t k = 0; k < p->n && !own; k++) {
+            const struct plan_action *pa = &p->v[k];
+            if (pa->kind != MODEL_VM || res->status[k] == APPLY_HELD ||
+                res->status[k] == APPLY_SKIPPED)
+                continue;
+            const char *vm = strstr(x->events.v[i], ": vm/");
+            size_t nl = strlen(pa->name);
+            own = vm && strncmp(vm + 5, pa->name, nl) == 0 && vm[5 + nl] == ' ';
+        }
+        if (own) {
+            free(x->events.v[i]);
+            memmove(&x->events.v[i], &x->events.v[i + 1],
+                    (x->events.n - i - 1) * sizeof(*x->events.v));
+            x->events.n--;
+        } else {
+            i++;
+        }
+    }
+    if (!x->events.n)
+        x->event_at = 0;
+    pthread_mutex_unlock(&x->ev_mu);
+}
+
+/* The events noted since the last observation: logged, then cleared. */
+static bool events_take(struct ctl *x)
+{
+    pthread_mutex_lock(&x->ev_mu);
+    size_t n = x->events.n;
+    char **v = x->events.v;
+    x->events.v = NULL;
+    x->events.n = x->events.cap = 0;
+    x->event_at = 0;
+    pthread_mutex_unlock(&x->ev_mu);
+    for (size_t i = 0; i < n; i++) {
+        const char *vm = strstr(v[i], ": vm/");
+        char obj[600] = "";
+        if (vm)
+            snprintf(obj, sizeof(obj), "%.*s", (int)strcspn(vm + 2, " "), vm + 2);
+        log_line(x, "info", *obj ? obj : NULL, "event: %s", v[i]);
+        free(v[i]);
+    }
+    free(v);
+    return n > 0;
+}
+
 /* ---- one run ---- */
 
 static void observe_findings(struct ctl *x, const struct plan *p)
@@ -597,7 +792,7 @@ static void count_run(struct ctl *x, enum run_kind k, enum store_result r, doubl
     x->hist_sum[k] += secs;
 }
 
-static void run_once(struct ctl *x, enum run_kind kind)
+static void run_once(struct ctl *x, enum run_kind kind, bool deep)
 {
     struct cli *c = x->c;
     int64_t t0 = mono_ms();
@@ -610,7 +805,7 @@ static void run_once(struct ctl *x, enum run_kind kind)
         .connect = c->connect,
         .state = c->state,
         .need = SESSION_MANIFESTS | SESSION_RECORD | SESSION_LOCK | SESSION_CONNECT |
-                SESSION_PLAN | (sync ? 0 : SESSION_DEEP),
+                SESSION_PLAN | (deep ? SESSION_DEEP : 0),
         .plan = { false, false, -1, false, NULL, 0, NULL, NULL },
         .lock_timeout_ms = c->lock_timeout_ms,
         .virt = c->virt,
@@ -677,6 +872,7 @@ static void run_once(struct ctl *x, enum run_kind kind)
     pthread_mutex_destroy(&k.mu);
     x->cur = NULL;
     const struct apply_result *res = &er.res;
+    events_acted(x, s.plan, res);
     size_t bad = engine_unapplied(s.plan);
     for (size_t i = 0; i < s.plan->nnotes; i++) {
         const struct plan_note *n = &s.plan->notes[i];
@@ -1183,6 +1379,7 @@ CLI_COMMAND(cmd_run)
                          "request must then carry the token)", addr);
     struct ctl x = { .c = c, .json = c->log_json, .ino = -1, .wake = { -1, -1 } };
     pthread_mutex_init(&x.mu, NULL);
+    pthread_mutex_init(&x.ev_mu, NULL);
     x.snap = arena_new();
     if (c->token_file && !(x.token = read_token(c->token_file, "--token-file")))
         return CLI_EXIT_ERROR;
@@ -1286,7 +1483,7 @@ CLI_COMMAND(cmd_run)
             read_source(&x);
         }
         if (x.good_rev[0] && x.sync_at && now >= x.sync_at) {
-            run_once(&x, RUN_SYNC);
+            run_once(&x, RUN_SYNC, false);
             continue;
         }
         if (x.heal_at && now >= x.heal_at) {
@@ -1296,8 +1493,23 @@ CLI_COMMAND(cmd_run)
         if (x.good_rev[0] && now >= x.observe_at) {
             if (x.ino < 0 && !x.git)
                 read_source(&x);
-            run_once(&x, RUN_OBSERVE);
+            events_take(&x);
+            run_once(&x, RUN_OBSERVE, true);
             x.observe_at = mono_ms() + interval;
+            continue;
+        }
+        pthread_mutex_lock(&x.ev_mu);
+        int64_t event_at = x.event_at;
+        pthread_mutex_unlock(&x.ev_mu);
+        if (x.good_rev[0] && event_at && now >= event_at) {
+            /* what changed by hand: seen and, per Policy, healed now */
+            if (events_take(&x))
+                run_once(&x, RUN_OBSERVE, false);
+            continue;
+        }
+        int64_t wn = watch_next(&x);
+        if (wn && now >= wn) {
+            watch_connect(&x);
             continue;
         }
         int64_t next = x.observe_at;
@@ -1309,6 +1521,10 @@ CLI_COMMAND(cmd_run)
             next = x.heal_at;
         if (x.git && x.fetch_at < next)
             next = x.fetch_at;
+        if (event_at && x.good_rev[0] && event_at < next)
+            next = event_at;
+        if (wn && wn < next)
+            next = wn;
         int64_t wait = next - mono_ms();
         struct pollfd pf[2] = { { x.wake[0], POLLIN, 0 }, { x.ino, POLLIN, 0 } };
         int r = poll(pf, x.ino >= 0 ? 2 : 1, wait < 0 ? 0 : wait > INT_MAX ? INT_MAX : (int)wait);
@@ -1338,6 +1554,17 @@ out:
     if (x.ino >= 0)
         close(x.ino);
     controller_unlock(lockfd);
+    for (size_t i = 0; i < x.watches.n; i++) {
+        watch_drop(x.watches.v[i]);
+        free(x.watches.v[i]->name);
+        free(x.watches.v[i]->uri);
+        free(x.watches.v[i]);
+    }
+    vec_free(&x.watches);
+    for (size_t i = 0; i < x.events.n; i++)
+        free(x.events.v[i]);
+    vec_free(&x.events);
+    pthread_mutex_destroy(&x.ev_mu);
     manifest_set_free(&x.good);
     for (size_t i = 0; i < x.heals.n; i++)
         free(x.heals.v[i].key);

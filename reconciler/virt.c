@@ -65,6 +65,9 @@ struct virt {
     struct virt_limits lim;
     virt_wait_fn wait_hook;          /* progress of a graceful stop, or NULL */
     void *wait_payload;
+    virt_event_fn event_fn;          /* lifecycle events (virt_watch_domains), or NULL */
+    void *event_payload;
+    int event_id;                    /* libvirt's callback id; -1 none */
 };
 
 static void silent(void *data, virErrorPtr e)
@@ -347,6 +350,7 @@ struct virt *virt_open(const char *uri, const struct virt_limits *lim, char *err
     }
     struct virt *v = xcalloc(1, sizeof(*v));
     v->conn = c;
+    v->event_id = -1;
     pthread_mutex_init(&v->define_mu, NULL);
     v->calls = 1;
     v->lim = *lim;
@@ -376,10 +380,54 @@ struct virt *virt_open(const char *uri, const struct virt_limits *lim, char *err
     return v;
 }
 
+static const char *lifecycle_name(int event)
+{
+    switch (event) {
+    case VIR_DOMAIN_EVENT_DEFINED: return "defined";
+    case VIR_DOMAIN_EVENT_UNDEFINED: return "undefined";
+    case VIR_DOMAIN_EVENT_STARTED: return "started";
+    case VIR_DOMAIN_EVENT_SUSPENDED: return "suspended";
+    case VIR_DOMAIN_EVENT_RESUMED: return "resumed";
+    case VIR_DOMAIN_EVENT_STOPPED: return "stopped";
+    case VIR_DOMAIN_EVENT_SHUTDOWN: return "shut down";
+    case VIR_DOMAIN_EVENT_PMSUSPENDED: return "suspended by the guest";
+    case VIR_DOMAIN_EVENT_CRASHED: return "crashed";
+    default: return "changed";
+    }
+}
+
+/* Runs in libvirt's event loop thread. */
+static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
+                        void *opaque)
+{
+    (void)conn;
+    (void)detail;
+    struct virt *v = opaque;
+    const char *name = virDomainGetName(dom);
+    if (v->event_fn && name)
+        v->event_fn(v->event_payload, name, lifecycle_name(event));
+    return 0;
+}
+
+int virt_watch_domains(struct virt *v, virt_event_fn fn, void *payload, char *err,
+                       size_t errlen)
+{
+    v->event_fn = fn;
+    v->event_payload = payload;
+    v->event_id = virConnectDomainEventRegisterAny(v->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                   VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), v,
+                                                   NULL);
+    if (v->event_id < 0)
+        return lverr(v, err, errlen, "cannot register for domain events");
+    return 0;
+}
+
 void virt_close(struct virt *v)
 {
     if (!v)
         return;
+    if (v->event_id >= 0)
+        virConnectDomainEventDeregisterAny(v->conn, v->event_id);
     virConnectUnregisterCloseCallback(v->conn, on_close);
     virConnectClose(v->conn);
     pthread_mutex_destroy(&v->define_mu);

@@ -52,6 +52,13 @@ struct virt_limits {
 struct virt *virt_open(const char *uri, const struct virt_limits *lim, char *err,
                        size_t errlen);
 void virt_close(struct virt *v);                 /* accepts NULL */
+/* Domain lifecycle events of the connection's host: fn(payload, domain,
+ * what happened: "started", "stopped", "crashed", "defined"...) is called
+ * in libvirt's event loop thread, so it must only note and wake. 0, or -1
+ * with err. */
+typedef void (*virt_event_fn)(void *payload, const char *domain, const char *what);
+int virt_watch_domains(struct virt *v, virt_event_fn fn, void *payload, char *err,
+                       size_t errlen);
 /* Is the connection gone (daemon killed or hung, network down)? Then why,
  * in why: "lost the connection to 'URI': ...". */
 bool virt_lost(struct virt *v, char *why, size_t whylen);
