@@ -8,7 +8,9 @@
 # 127.0.0.1, on a port the kernel picks (--listen 127.0.0.1:0), read back
 # from the log. It is stopped with SIGTERM, by its PID.
 #   - the first sync applies the directory; /readyz, /healthz, /metrics and
-#     /api/v1/status answer
+#     /api/v1/status answer; promtool check metrics passes; a real
+#     Prometheus (Debian's) scrapes it and a metric is read back through
+#     its query API
 #   - a file saved the way editors do (written beside, renamed over) and a
 #     file in a new subdirectory are applied
 #   - an invalid edit is reported with file:line:col and nothing changes;
@@ -96,9 +98,8 @@ EOF
         'printf "%s\n" "$body" | grep -qx "qkvm_runs_total{kind=\"sync\",result=\"ok\"} 1" &&
          printf "%s\n" "$body" | grep -qx "qkvm_nodes{state=\"ready\"} 1" &&
          printf "%s\n" "$body" | grep -q "^# TYPE qkvm_run_duration_seconds histogram"'
-    if command -v promtool >/dev/null; then
-        holds "run: promtool check metrics passes" 'printf "%s\n" "$body" | promtool check metrics'
-    fi
+    holds "run: promtool check metrics passes" 'printf "%s\n" "$body" | promtool check metrics'
+    ct_prometheus
     ct_http /api/v1/status
     holds "run: /api/v1/status names the synced revision" \
         'printf "%s" "$body" | python3 -c "import json,sys; s=json.load(sys.stdin); assert s[\"ready\"] and s[\"valid\"] and len(s[\"revision\"])==64 and s[\"syncedRevision\"]==s[\"revision\"], s"'
@@ -229,6 +230,32 @@ EOF
         V undefine "$i" >/dev/null 2>&1
     done
     ct_git
+}
+
+# A real Prometheus (Debian's) on 127.0.0.1 scrapes the controller every
+# second; the test reads a metric back through its query API.
+ct_prometheus() {
+    local P="$CT/prom" pport pid i v=""
+    mkdir -p "$P/data"
+    pport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    printf '%s\n' 'global: {scrape_interval: 1s, evaluation_interval: 1s}' 'scrape_configs:' \
+        '  - job_name: qkvm' "    static_configs: [{targets: ['127.0.0.1:$CT_PORT']}]" \
+        >"$P/prometheus.yml"
+    prometheus --config.file="$P/prometheus.yml" --storage.tsdb.path="$P/data" \
+        --web.listen-address="127.0.0.1:$pport" >"$P/log" 2>&1 &
+    pid=$!
+    for i in $(seq 1 $((CT_TIMEOUT * 10))); do
+        v=$(curl -s "http://127.0.0.1:$pport/api/v1/query" \
+                --data-urlencode 'query=qkvm_runs_total{kind="sync",result="ok"}' 2>/dev/null |
+            python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")' 2>/dev/null)
+        [ -n "$v" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    holds "run: a real Prometheus scrapes /metrics and reads qkvm_runs_total back (1 sync)" '[ "$v" = 1 ]'
+    [ "$v" = 1 ] || printf '     %s\n' "$(tail -5 "$P/log")"
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
 }
 
 ct_sign() {   # BODY: X-Hub-Signature-256's value for BODY with $CT/secret
