@@ -262,7 +262,7 @@ int gitsrc_read(struct gitsrc *g, const char *commit, struct manifest_set *set, 
         gerr(err, errlen, "the commit's tree");
         goto out;
     }
-    char base[4096] = "";
+    char base[4100] = "";
     const git_tree *top = tree;
     if (g->o.path && *g->o.path && strcmp(g->o.path, ".") != 0 && strcmp(g->o.path, "/") != 0) {
         char p[4096];
