@@ -79,6 +79,7 @@
 #define HEAL_RESET_MS 600000
 #define SYNC_RETRY_MS 10000
 #define SYNC_RETRY_MAX_MS 300000
+#define HOOK_GAP_MS 2000
 
 /* Run durations' histogram buckets, seconds. */
 static const double buckets[] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300 };
@@ -111,12 +112,15 @@ struct ctl {
     char good_commit[41];     /* the commit of the last valid revision */
     char synced_commit[41];
     int64_t fetch_at;         /* --git: fetch then */
+    int64_t hook_ok_at;       /* a webhook may fetch from then on */
     char *git_cache;
     atomic_int webhook;       /* a signed webhook came: fetch at once */
     char *webhook_secret;
     size_t secret_len;
     atomic_ulong hooks_ok, hooks_refused;
     int64_t hook_logged_ms;
+    const char *hook_why;             /* the last refusal's reason (a literal), under mu */
+    unsigned long hooks_said;         /* refusals logged so far (the loop's) */
     /* the source */
     int ino;                  /* inotify fd, -1 none */
     int64_t debounce_at;      /* ms: read the source then; 0 none */
@@ -137,6 +141,7 @@ struct ctl {
     VEC(struct watch *) watches;
     pthread_mutex_t ev_mu;
     VEC(char *) events;       /* "node: vm/NAME stopped", since the last observation */
+    VEC(char *) declared;     /* the VMs of the last valid revision (under ev_mu) */
     int64_t event_at;         /* ms: observe then (the first event + a short delay) */
     /* wake-up and stop */
     int wake[2];
@@ -384,11 +389,21 @@ static void read_source(struct ctl *x)
                      "from %.12s, the last commit fetched", x->c->git_ref ? x->c->git_ref :
                      "HEAD", commit, x->seen_commit);
         log_line(x, "info", NULL, "fetched commit %s", commit);
-        snprintf(x->seen_commit, sizeof(x->seen_commit), "%s", commit);
         rc = gitsrc_read(x->git, commit, &set, &d, err, sizeof(err));
-        if (rc < 0)
-            diag_add(&d, DIAG_ERROR, NULL, (struct tree_mark){ 0, 0 }, NULL, NULL, NULL, "%s",
-                     err);
+        if (rc < 0) {
+            /* not the commit's fault, maybe: read again on the next fetch */
+            x->source_errors++;
+            log_line(x, "error", NULL, "cannot read commit %.12s: %s; %s", commit, err,
+                     x->good_rev[0] ? "the last valid commit stays applied"
+                                    : "nothing applied yet");
+            free(x->last_error);
+            x->last_error = xstrdup(err);
+            manifest_set_free(&set);
+            diag_dispose(&d);
+            rebuild_status(x);
+            return;
+        }
+        snprintf(x->seen_commit, sizeof(x->seen_commit), "%s", commit);
     } else {
         rc = manifest_read((const char *const *)x->c->files, x->c->nfiles, &d, &set);
     }
@@ -507,6 +522,8 @@ static const char *hold(void *payload, const struct plan_action *pa)
     struct ctl *x = payload;
     if (pa->verb == PLAN_DELETE || !pa->want)
         return "deletions are made by a sync of a new revision";
+    if (pa->verb == PLAN_REPLACE)
+        return "a replacement (destroy and re-create) is made by a sync of a new revision";
     if (!heal_mode(x->cur, pa->want))
         return "drift.mode is report";
     for (size_t i = 0; i < x->heals.n; i++) {
@@ -540,6 +557,15 @@ static void on_event(void *payload, const char *domain, const char *what)
     struct watch *w = payload;
     struct ctl *x = w->x;
     pthread_mutex_lock(&x->ev_mu);
+    /* only the VMs the manifests declare: the others are the periodic
+     * observation's (orphans), and a busy host's churn is not ours */
+    bool ours = false;
+    for (size_t i = 0; i < x->declared.n && !ours; i++)
+        ours = strcmp(x->declared.v[i], domain) == 0;
+    if (!ours || !w->wanted) {
+        pthread_mutex_unlock(&x->ev_mu);
+        return;
+    }
     if (x->events.n < MAX_EVENTS) {
         size_t n = strlen(w->name) + strlen(domain) + strlen(what) + 16;
         char *e = xmalloc(n);
@@ -564,8 +590,15 @@ static void watch_drop(struct watch *w)
 /* The nodes of the last valid revision: watched; others: closed. */
 static void watch_nodes(struct ctl *x, const struct model *m)
 {
+    pthread_mutex_lock(&x->ev_mu);
+    for (size_t i = 0; i < x->declared.n; i++)
+        free(x->declared.v[i]);
+    x->declared.n = 0;
+    for (size_t i = 0; m && i < m->len[MODEL_VM]; i++)
+        *vec_push(&x->declared) = xstrdup(m->objs[MODEL_VM][i]->meta.name);
     for (size_t i = 0; i < x->watches.n; i++)
         x->watches.v[i]->wanted = false;
+    pthread_mutex_unlock(&x->ev_mu);
     size_t nn = m ? m->len[MODEL_NODE] : 0;
     for (size_t k = 0; k < (nn ? nn : 1); k++) {
         const char *name, *uri;
@@ -589,20 +622,16 @@ static void watch_nodes(struct ctl *x, const struct model *m)
                                  false };
             *vec_push(&x->watches) = w;
         }
+        pthread_mutex_lock(&x->ev_mu);
         w->wanted = true;
+        pthread_mutex_unlock(&x->ev_mu);
     }
-    for (size_t i = 0; i < x->watches.n;) {
-        struct watch *w = x->watches.v[i];
-        if (w->wanted) {
-            i++;
-            continue;
-        }
-        watch_drop(w);
-        free(w->name);
-        free(w->uri);
-        free(w);
-        x->watches.v[i] = x->watches.v[--x->watches.n];
-    }
+    /* A node no longer declared: its connection closed (virt_close waits
+     * until libvirt is done with the callback); the struct is kept until
+     * exit, and a new revision may want it again. */
+    for (size_t i = 0; i < x->watches.n; i++)
+        if (!x->watches.v[i]->wanted)
+            watch_drop(x->watches.v[i]);
 }
 
 /* Connect what is not (or no longer) connected, when its retry is due. */
@@ -617,7 +646,7 @@ static void watch_connect(struct ctl *x)
             watch_drop(w);
             w->retry_at = now;
         }
-        if (w->v || now < w->retry_at)
+        if (w->v || !w->wanted || now < w->retry_at)
             continue;
         struct virt_limits lim = x->c->virt;
         if (!lim.connect_timeout_ms || lim.connect_timeout_ms > 5000)
@@ -641,7 +670,8 @@ static int64_t watch_next(const struct ctl *x)
 {
     int64_t next = 0;
     for (size_t i = 0; i < x->watches.n; i++)
-        if (!x->watches.v[i]->v && (!next || x->watches.v[i]->retry_at < next))
+        if (!x->watches.v[i]->v && x->watches.v[i]->wanted &&
+            (!next || x->watches.v[i]->retry_at < next))
             next = x->watches.v[i]->retry_at;
     return next;
 }
@@ -955,7 +985,9 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
             x->sync_failures = 0;
             x->sync_at = 0;
             x->last_sync_ok_wall = store_now();
+            pthread_mutex_lock(&x->mu);
             x->ready = true;
+            pthread_mutex_unlock(&x->mu);
         } else if (!res->interrupted) {
             int64_t d = SYNC_RETRY_MS;
             for (int i = 0; i < x->sync_failures && d < SYNC_RETRY_MAX_MS; i++)
@@ -1177,14 +1209,12 @@ static void webhook(struct ctl *x, const struct httpd_request *rq, struct httpd_
     pthread_mutex_lock(&x->mu);
     if (why) {
         x->hooks_refused++;
-        int64_t now = mono_ms();
-        bool say_it = now - x->hook_logged_ms > 10000;   /* a flood: a line per 10 s */
-        if (say_it)
-            x->hook_logged_ms = now;
+        x->hook_why = why;            /* logged by the loop, at most once per 10 s */
         pthread_mutex_unlock(&x->mu);
-        if (say_it)
-            log_line(x, "warn", NULL, "webhook refused: %s (%lu refused so far)", why,
-                     atomic_load(&x->hooks_refused));
+        if (wake_fd >= 0) {
+            ssize_t r = write(wake_fd, "r", 1);
+            (void)r;
+        }
         respond(rs, strcmp(rq->method, "POST") != 0 ? 405 : !x->git || !x->webhook_secret ? 404
                                                                                            : 401,
                 NULL, why);
@@ -1403,10 +1433,15 @@ CLI_COMMAND(cmd_run)
         src = arena_printf(x.snap, "%s%s%s", src, i ? "," : "", c->files[i]);
     if (c->git_url) {
         /* the URL without what may be a secret in it (user:password@) */
-        const char *u = c->git_url, *at = strchr(u, '@'), *sl = strstr(u, "://");
-        const char *shown = u;
-        if (at && sl && at > sl && !memchr(sl + 3, '/', (size_t)(at - sl - 3)))
-            shown = arena_printf(x.snap, "%.*s%s", (int)(sl + 3 - u), u, at + 1);
+        const char *u = c->git_url, *sl = strstr(u, "://"), *shown = u;
+        if (sl) {
+            const char *host = sl + 3, *end = host + strcspn(host, "/"), *at = NULL;
+            for (const char *p = host; p < end; p++)
+                if (*p == '@')
+                    at = p;            /* the last one: a password may hold '@' */
+            if (at)
+                shown = arena_printf(x.snap, "%.*s%s", (int)(host - u), u, at + 1);
+        }
         src = arena_printf(x.snap, "git:%s#%s%s%s", shown, c->git_ref ? c->git_ref : "HEAD",
                            c->git_path ? ":" : "", c->git_path ? c->git_path : "");
         char *cache = git_cache_dir(c, &x);
@@ -1417,7 +1452,7 @@ CLI_COMMAND(cmd_run)
             return CLI_EXIT_ERROR;
         }
         struct gitsrc_opts go = { c->git_url, c->git_ref, c->git_path, cache, c->git_token_file,
-                                  c->git_ssh_key };
+                                  c->git_ssh_key, shown, &stop_sig };
         x.git = gitsrc_new(&go);
         x.git_cache = cache;
     }
@@ -1472,10 +1507,14 @@ CLI_COMMAND(cmd_run)
             read_source(&x);
             x.observe_at = now;
         }
-        if (x.git && (atomic_exchange(&x.webhook, 0) || now >= x.fetch_at)) {
+        /* a webhook fetches at once, but not more often than every
+         * HOOK_GAP_MS however many arrive (a replayed delivery is valid) */
+        if (x.git && ((atomic_load(&x.webhook) && now >= x.hook_ok_at) || now >= x.fetch_at)) {
+            atomic_store(&x.webhook, 0);
             read_source(&x);
             x.fetch_at = mono_ms() + fetch_every;
-            continue;
+            x.hook_ok_at = mono_ms() + HOOK_GAP_MS;
+            now = mono_ms();
         }
         if (x.debounce_at && now >= x.debounce_at) {
             x.debounce_at = 0;
@@ -1490,11 +1529,15 @@ CLI_COMMAND(cmd_run)
             x.heal_at = 0;
             x.observe_at = now;
         }
-        if (x.good_rev[0] && now >= x.observe_at) {
+        if (now >= x.observe_at) {
+            /* without inotify the directory is read again here; without a
+             * valid revision there is nothing to observe against yet */
             if (x.ino < 0 && !x.git)
                 read_source(&x);
-            events_take(&x);
-            run_once(&x, RUN_OBSERVE, true);
+            if (x.good_rev[0]) {
+                events_take(&x);
+                run_once(&x, RUN_OBSERVE, true);
+            }
             x.observe_at = mono_ms() + interval;
             continue;
         }
@@ -1506,6 +1549,15 @@ CLI_COMMAND(cmd_run)
             if (events_take(&x))
                 run_once(&x, RUN_OBSERVE, false);
             continue;
+        }
+        pthread_mutex_lock(&x.mu);
+        unsigned long refused = atomic_load(&x.hooks_refused);
+        const char *why = x.hook_why;
+        pthread_mutex_unlock(&x.mu);
+        if (refused != x.hooks_said && now - x.hook_logged_ms > 10000) {
+            log_line(&x, "warn", NULL, "webhook refused: %s (%lu refused so far)", why, refused);
+            x.hooks_said = refused;
+            x.hook_logged_ms = now;
         }
         int64_t wn = watch_next(&x);
         if (wn && now >= wn) {
@@ -1521,6 +1573,8 @@ CLI_COMMAND(cmd_run)
             next = x.heal_at;
         if (x.git && x.fetch_at < next)
             next = x.fetch_at;
+        if (x.git && atomic_load(&x.webhook) && x.hook_ok_at < next)
+            next = x.hook_ok_at;
         if (event_at && x.good_rev[0] && event_at < next)
             next = event_at;
         if (wn && wn < next)
@@ -1564,6 +1618,9 @@ out:
     for (size_t i = 0; i < x.events.n; i++)
         free(x.events.v[i]);
     vec_free(&x.events);
+    for (size_t i = 0; i < x.declared.n; i++)
+        free(x.declared.v[i]);
+    vec_free(&x.declared);
     pthread_mutex_destroy(&x.ev_mu);
     manifest_set_free(&x.good);
     for (size_t i = 0; i < x.heals.n; i++)

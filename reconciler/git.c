@@ -15,12 +15,35 @@
 #include <time.h>
 #include <unistd.h>
 
+#define GIT_FETCH_MAX_S 300
+
 struct gitsrc {
     struct gitsrc_opts o;
     git_repository *repo;
     char *token;
     int auth_tries;
+    time_t deadline;          /* of the fetch under way */
 };
+
+/* libgit2 calls these while it transfers: non-zero stops the fetch. */
+static int progress(const git_indexer_progress *stats, void *payload)
+{
+    (void)stats;
+    struct gitsrc *g = payload;
+    if ((g->o.stop && *g->o.stop) || time(NULL) > g->deadline) {
+        git_error_set_str(GIT_ERROR_NET, g->o.stop && *g->o.stop ? "stopped by a signal"
+                                                                  : "took longer than 300 s");
+        return -1;
+    }
+    return 0;
+}
+
+static int sideband(const char *str, int len, void *payload)
+{
+    (void)str;
+    (void)len;
+    return progress(NULL, payload);
+}
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void init(void)
@@ -32,6 +55,30 @@ static void gerr(char *err, size_t errlen, const char *what)
 {
     const git_error *e = git_error_last();
     snprintf(err, errlen, "%s: %s", what, e && e->message ? e->message : "unknown libgit2 error");
+}
+
+/* libgit2's messages may quote the URL whole: its "user:password@" is
+ * cut out of err wherever it appears. */
+static void scrub(const struct gitsrc *g, char *err)
+{
+    const char *u = g->o.url, *sl = strstr(u, "://");
+    if (!sl)
+        return;
+    const char *host = sl + 3, *end = host + strcspn(host, "/"), *at = NULL;
+    for (const char *p = host; p < end; p++)
+        if (*p == '@')
+            at = p;
+    if (!at)
+        return;
+    size_t n = (size_t)(at + 1 - host);
+    char secret[1024];
+    if (n >= sizeof(secret))
+        n = sizeof(secret) - 1;
+    memcpy(secret, host, n);
+    secret[n] = '\0';
+    char *p;
+    while ((p = strstr(err, secret)))
+        memmove(p, p + n, strlen(p + n) + 1);
 }
 
 struct gitsrc *gitsrc_new(const struct gitsrc_opts *o)
@@ -56,6 +103,8 @@ static int credentials(git_credential **out, const char *url, const char *user,
 {
     (void)url;
     struct gitsrc *g = payload;
+    if (allowed & GIT_CREDENTIAL_USERNAME)       /* ssh asks the user name first */
+        return git_credential_username_new(out, user ? user : "git");
     if (g->auth_tries++ > 0) {
         git_error_set_str(GIT_ERROR_NET, "authentication refused by the remote");
         return GIT_EAUTH;
@@ -125,16 +174,35 @@ static int resolve(struct gitsrc *g, git_oid *out, char *err, size_t errlen)
             gerr(err, errlen, "the remote's HEAD");
             return -1;
         }
-    } else {
-        const char *prefix[] = { "refs/remotes/origin/", "refs/tags/", "" };
-        for (size_t i = 0; i < 3 && !obj; i++) {
-            snprintf(spec, sizeof(spec), "%s%s", prefix[i], ref);
-            if (git_revparse_single(&obj, g->repo, spec) < 0)
-                obj = NULL;
+    } else if (strlen(ref) == 40 && strspn(ref, "0123456789abcdef") == 40) {
+        /* a commit id is only ever that commit (no branch named like it) */
+        git_oid id;
+        if (git_oid_fromstr(&id, ref) < 0 ||
+            git_object_lookup(&obj, g->repo, &id, GIT_OBJECT_COMMIT) < 0) {
+            snprintf(err, errlen, "commit %s is not in the repository", ref);
+            return -1;
         }
+    } else {
+        /* a branch or a tag, never both: whoever may push a branch must
+         * not redirect a tag's deployment by naming a branch like it */
+        git_object *br = NULL, *tag = NULL;
+        snprintf(spec, sizeof(spec), "refs/remotes/origin/%s", ref);
+        if (git_revparse_single(&br, g->repo, spec) < 0)
+            br = NULL;
+        snprintf(spec, sizeof(spec), "refs/tags/%s", ref);
+        if (git_revparse_single(&tag, g->repo, spec) < 0)
+            tag = NULL;
+        if (br && tag) {
+            git_object_free(br);
+            git_object_free(tag);
+            snprintf(err, errlen, "'%s' is both a branch and a tag of the repository: rename "
+                     "one, or give a commit id", ref);
+            return -1;
+        }
+        obj = br ? br : tag;
         if (!obj) {
-            snprintf(err, errlen, "'%s' is not a branch, a tag or a commit of the repository",
-                     ref);
+            snprintf(err, errlen, "'%s' is not a branch or a tag of the repository (a commit "
+                     "is given by its 40-digit id)", ref);
             return -1;
         }
     }
@@ -158,7 +226,8 @@ int gitsrc_fetch(struct gitsrc *g, const char *prev, char commit[41], bool *rewr
         return -1;
     git_remote *remote = NULL;
     if (git_remote_create_anonymous(&remote, g->repo, g->o.url) < 0) {
-        gerr(err, errlen, "the remote");
+        snprintf(err, errlen, "'%s' is not a Git URL libgit2 can fetch",
+                 g->o.shown_url ? g->o.shown_url : g->o.url);
         return -1;
     }
     char *specs[] = { "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*",
@@ -167,15 +236,20 @@ int gitsrc_fetch(struct gitsrc *g, const char *prev, char commit[41], bool *rewr
     git_fetch_options fo;
     git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
     fo.callbacks.credentials = credentials;
+    fo.callbacks.transfer_progress = progress;
+    fo.callbacks.sideband_progress = sideband;
     fo.callbacks.payload = g;
+    g->deadline = time(NULL) + GIT_FETCH_MAX_S;
     fo.prune = GIT_FETCH_PRUNE;
     fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
     g->auth_tries = 0;
     int rc = git_remote_fetch(remote, &refspecs, &fo, "qkvm fetch");
     if (rc < 0) {
         char what[1200];
-        snprintf(what, sizeof(what), "cannot fetch '%s'", g->o.url);
+        snprintf(what, sizeof(what), "cannot fetch '%s'", g->o.shown_url ? g->o.shown_url
+                                                                            : g->o.url);
         gerr(err, errlen, what);
+        scrub(g, err);
         git_remote_free(remote);
         return -1;
     }
@@ -216,8 +290,20 @@ static int walk_cb(const char *root, const git_tree_entry *e, void *payload)
     if (name[0] == '.')
         return 1;                          /* skipped, a directory with all it holds */
     git_filemode_t mode = git_tree_entry_filemode(e);
-    if (mode == GIT_FILEMODE_TREE)
+    if (mode == GIT_FILEMODE_TREE) {
+        int depth = 0;
+        for (const char *p = root; *p; p++)
+            depth += *p == '/';
+        if (depth >= MANIFEST_MAX_WALK_DEPTH) {
+            char path[4096];
+            snprintf(path, sizeof(path), "%s%s%s", w->base, root, name);
+            diag_add(w->d, DIAG_WARNING, path, (struct tree_mark){ 0, 0 }, NULL, NULL, NULL,
+                     "directories nested deeper than %d levels are not read",
+                     MANIFEST_MAX_WALK_DEPTH);
+            return 1;
+        }
         return 0;
+    }
     if (!yaml_name(name))
         return 0;
     char path[4096];
@@ -228,6 +314,20 @@ static int walk_cb(const char *root, const git_tree_entry *e, void *payload)
                                                           : "a submodule");
         return 0;
     }
+    /* its size from the object's header, before reading it */
+    git_odb *odb = NULL;
+    size_t size = 0;
+    git_object_t type;
+    if (git_repository_odb(&odb, w->g->repo) == 0 &&
+        git_odb_read_header(&size, &type, odb, git_tree_entry_id(e)) == 0 &&
+        size > MANIFEST_MAX_FILE) {
+        git_odb_free(odb);
+        diag_add(w->d, DIAG_ERROR, path, (struct tree_mark){ 0, 0 }, NULL, NULL, NULL,
+                 "file is larger than %u MiB; split it into several files",
+                 MANIFEST_MAX_FILE >> 20);
+        return 0;
+    }
+    git_odb_free(odb);
     git_blob *b = NULL;
     if (git_blob_lookup(&b, w->g->repo, git_tree_entry_id(e)) < 0) {
         gerr(w->err, w->errlen, path);

@@ -11,6 +11,11 @@
  * `ref` is a branch, a tag or a commit id (NULL: the remote's HEAD).
  * Credentials: an https token (read from a file, sent as the password) or
  * an ssh private key file; file://, git:// and plain paths need none.
+ * A fetch gives up after GIT_FETCH_MAX_S seconds of transfer, or when
+ * *stop is set (libgit2 1.5 has no timeout of its own; a remote that
+ * accepts the connection and never answers still holds it).
+ * A tree's files: at most MANIFEST_MAX_FILE bytes each (sized before they
+ * are read), MANIFEST_MAX_WALK_DEPTH directories deep.
  */
 #ifndef QKVM_GIT_H
 #define QKVM_GIT_H
@@ -18,6 +23,7 @@
 #include "diag.h"
 #include "manifest.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -28,6 +34,8 @@ struct gitsrc_opts {
     const char *cache;          /* the bare repository's directory */
     const char *token_file;     /* https: the token, as the password */
     const char *ssh_key;        /* ssh: the private key file */
+    const char *shown_url;      /* the URL as messages say it (no credentials) */
+    volatile const sig_atomic_t *stop;  /* a fetch in progress gives up when set */
 };
 
 struct gitsrc;

@@ -26,6 +26,7 @@ struct upload {
     char *buf;
     size_t len, cap;
     bool too_big;
+    bool unwanted;            /* a body sent to a path that takes none */
 };
 
 const char *httpd_header(const struct httpd_request *rq, const char *name)
@@ -62,7 +63,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
-        if (up->len + n > HTTPD_MAX_BODY) {
+        if (strcmp(url, HTTPD_BODY_PATH) != 0) {
+            up->unwanted = true;          /* not kept: only the webhook reads a body */
+        } else if (up->len + n > HTTPD_MAX_BODY) {
             up->too_big = true;
         } else {
             if (up->len + n + 1 > up->cap) {
@@ -76,6 +79,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (up->unwanted)
+        return reply(conn, 400, NULL, xstrdup("a request body is accepted by "
+                                              HTTPD_BODY_PATH " only\n"),
+                     strlen("a request body is accepted by " HTTPD_BODY_PATH " only\n"));
     if (up->too_big)
         return reply(conn, 413, NULL,
                      xstrdup("request body larger than 1 MiB\n"), strlen("request body larger "

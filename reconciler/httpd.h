@@ -8,6 +8,9 @@
 #include <stddef.h>
 
 #define HTTPD_MAX_BODY (1u << 20)
+/* The one path whose requests may carry a body (the webhook); a body sent
+ * anywhere else is dropped as it arrives and the request refused (400). */
+#define HTTPD_BODY_PATH "/api/v1/webhook"
 
 struct httpd;
 

@@ -68,6 +68,9 @@ struct virt {
     virt_event_fn event_fn;          /* lifecycle events (virt_watch_domains), or NULL */
     void *event_payload;
     int event_id;                    /* libvirt's callback id; -1 none */
+    pthread_mutex_t ev_mu;           /* event_released: libvirt is done with the callback */
+    pthread_cond_t ev_cv;
+    bool event_released;
 };
 
 static void silent(void *data, virErrorPtr e)
@@ -352,6 +355,8 @@ struct virt *virt_open(const char *uri, const struct virt_limits *lim, char *err
     v->conn = c;
     v->event_id = -1;
     pthread_mutex_init(&v->define_mu, NULL);
+    pthread_mutex_init(&v->ev_mu, NULL);
+    pthread_cond_init(&v->ev_cv, NULL);
     v->calls = 1;
     v->lim = *lim;
     char *u = virConnectGetURI(c);
@@ -409,14 +414,26 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
     return 0;
 }
 
+/* libvirt frees the callback's registration: only then is it sure not to
+ * run it again (a deregistration during a dispatch only marks it). */
+static void on_lifecycle_free(void *opaque)
+{
+    struct virt *v = opaque;
+    pthread_mutex_lock(&v->ev_mu);
+    v->event_released = true;
+    pthread_cond_broadcast(&v->ev_cv);
+    pthread_mutex_unlock(&v->ev_mu);
+}
+
 int virt_watch_domains(struct virt *v, virt_event_fn fn, void *payload, char *err,
                        size_t errlen)
 {
     v->event_fn = fn;
     v->event_payload = payload;
+    v->event_released = false;
     v->event_id = virConnectDomainEventRegisterAny(v->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
                                                    VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), v,
-                                                   NULL);
+                                                   on_lifecycle_free);
     if (v->event_id < 0)
         return lverr(v, err, errlen, "cannot register for domain events");
     return 0;
@@ -426,10 +443,30 @@ void virt_close(struct virt *v)
 {
     if (!v)
         return;
-    if (v->event_id >= 0)
+    bool keep = false;
+    if (v->event_id >= 0) {
         virConnectDomainEventDeregisterAny(v->conn, v->event_id);
-    virConnectUnregisterCloseCallback(v->conn, on_close);
-    virConnectClose(v->conn);
+        virConnectUnregisterCloseCallback(v->conn, on_close);
+        virConnectClose(v->conn);
+        /* a callback under way still uses v: wait for libvirt to let go
+         * of it; should it never say so, v is left, not freed under it */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 5;
+        pthread_mutex_lock(&v->ev_mu);
+        while (!v->event_released &&
+               pthread_cond_timedwait(&v->ev_cv, &v->ev_mu, &until) != ETIMEDOUT)
+            ;
+        keep = !v->event_released;
+        pthread_mutex_unlock(&v->ev_mu);
+    } else {
+        virConnectUnregisterCloseCallback(v->conn, on_close);
+        virConnectClose(v->conn);
+    }
+    if (keep)
+        return;
+    pthread_mutex_destroy(&v->ev_mu);
+    pthread_cond_destroy(&v->ev_cv);
     pthread_mutex_destroy(&v->define_mu);
     free(v->uri);
     free(v->socket_path);

@@ -107,6 +107,8 @@ EOF
     holds "run: an unknown path is 404" '[ "$code" = 404 ]'
     ct_http /metrics -X POST
     holds "run: POST to /metrics is 405" '[ "$code" = 405 ]'
+    ct_http /api/v1/status -X PUT --data-binary "@$CT/m/db.yaml"
+    holds "run: a body sent anywhere but the webhook is refused (400)" '[ "$code" = 400 ]'
 
     # an editor's save: written beside, renamed over the file
     { ct_vm ct-web web; ct_vm ct-new web | sed '1s/^/---\n/'; } >"$CT/m/.web.yaml.swp"
@@ -168,7 +170,7 @@ EOF
     holds "run: ct-web runs again, ct-db (report mode) stays shut off" \
         '[ "$(V domstate ct-web)" = running ] && [ "$(V domstate ct-db)" = "shut off" ]'
     holds "run: ct-db's drift is recorded" \
-        '[ "$(sqlite3 "$IT_STATE" "SELECT count(*) FROM findings WHERE name = '"'ct-db'"' AND category = '"'stopped'"'")" -ge 1 ]'
+        '[ "$(sqlite3 -cmd ".timeout 10000" "$IT_STATE" "SELECT count(*) FROM findings WHERE name = '"'ct-db'"' AND category = '"'stopped'"'")" -ge 1 ]'
     # destroyed again at once: the backoff holds the heal, then heals
     V destroy ct-web >/dev/null
     if ct_wait "vm/ct-web: not healed now: healed 1 time in a row, the next heal in [0-9]+s"; then
@@ -294,9 +296,10 @@ ct_git() {
         fail "run --git: the branch's commit is applied" "$(cat "$CT_LOG")"
     fi
     CT_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$CT_LOG" | head -1)
-    holds "run --git: the commit is recorded on the run and in the domain's mark" \
-        '[ "$(sqlite3 "$CT/git.db" "SELECT commit_id FROM runs ORDER BY id LIMIT 1")" = "$c1" ] &&
-         V dumpxml ct-git | grep -q "commit=.$c1."'
+    holds "run --git: the commit is recorded on the run" \
+        '[ "$(sqlite3 -cmd ".timeout 10000" "$CT/git.db" "SELECT commit_id FROM runs ORDER BY id LIMIT 1")" = "$c1" ]'
+    holds "run --git: the commit is recorded in the domain's mark" \
+        'V dumpxml ct-git | grep -q "commit=.$c1."'
     # an invalid commit: reported with its path in the repository, not applied
     printf 'apiVersion: qkvm.dev/v1\nkind: VM\nmetadata: {name: ct-git-2}\nspec: {memory: 64MiB, colour: blue}\n' \
         >"$CT/work/prod/vm2.yaml"
@@ -335,6 +338,35 @@ ct_git() {
     holds "run --git: the metrics count the webhooks" \
         'printf "%s\n" "$body" | grep -qx "qkvm_webhooks_total{result=\"refused\"} 2" &&
          printf "%s\n" "$body" | grep -qx "qkvm_webhooks_total{result=\"accepted\"} 2"'
+    kill -TERM "$CT_PID"
+    wait "$CT_PID" 2>/dev/null
+    # a name that is both a branch and a tag is refused, never guessed
+    git -C "$CT/work" push -q origin HEAD:refs/heads/dup HEAD:refs/tags/dup 2>/dev/null
+    CT_LOG="$CT/log4"
+    $WRAP "$QKVM" run --git "file://$CT/repo.git" --ref dup -c "$IT_URI" --state "$CT/dup.db" \
+        --interval 1h >"$CT_LOG" 2>&1 &
+    CT_PID=$!
+    if ct_wait "'dup' is both a branch and a tag of the repository"; then
+        pass "run --git: a --ref that is both a branch and a tag is refused"
+    else
+        fail "run --git: a --ref that is both a branch and a tag is refused" "$(cat "$CT_LOG")"
+    fi
+    kill -TERM "$CT_PID"
+    wait "$CT_PID" 2>/dev/null
+    # credentials in the URL stay out of the log and the status
+    CT_LOG="$CT/log5"
+    $WRAP "$QKVM" run --git "http://qkvm:pa@ss-word@127.0.0.1:1/fleet.git" -c "$IT_URI" \
+        --state "$CT/cred.db" --listen 127.0.0.1:0 --interval 1h >"$CT_LOG" 2>&1 &
+    CT_PID=$!
+    if ct_wait "cannot fetch 'http://127.0.0.1:1/fleet.git'"; then
+        CT_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$CT_LOG" | head -1)
+        ct_http /api/v1/status
+        holds "run --git: a URL's password is in neither the log nor the status" \
+            '! grep -q "ss-word" "$CT_LOG" && ! printf "%s" "$body" | grep -q "ss-word" &&
+             printf "%s" "$body" | grep -q "cannot fetch"'
+    else
+        fail "run --git: a URL's password is in neither the log nor the status" "$(cat "$CT_LOG")"
+    fi
     kill -TERM "$CT_PID"
     wait "$CT_PID" 2>/dev/null
     for i in ct-git ct-git-2; do
