@@ -114,6 +114,7 @@ struct ctl {
     int64_t fetch_at;         /* --git: fetch then */
     int64_t hook_ok_at;       /* a webhook may fetch from then on */
     char *git_cache;
+    char *shown_url;          /* --git's URL without credentials */
     atomic_int webhook;       /* a signed webhook came: fetch at once */
     char *webhook_secret;
     size_t secret_len;
@@ -732,7 +733,6 @@ static bool events_take(struct ctl *x)
 static void observe_findings(struct ctl *x, const struct plan *p)
 {
     VEC(char *) now = { 0 };
-    size_t fresh = 0;
     for (size_t i = 0; i < p->ndrift; i++) {
         const struct drift_finding *d = &p->drift[i];
         char *key = xstrdup(arena_printf(x->snap, "%s %s/%s %s %s", d->node ? d->node : "",
@@ -742,7 +742,6 @@ static void observe_findings(struct ctl *x, const struct plan *p)
         for (size_t k = 0; k < x->findings.n && !known; k++)
             known = strcmp(x->findings.v[k], key) == 0;
         if (!known) {
-            fresh++;
             const char *obj = arena_printf(x->snap, "%s/%s", d->kind, d->name);
             if (d->field)
                 log_line(x, "warn", obj, "drift: %s%s%s: %s: %s (want %s, is %s)",
@@ -762,7 +761,6 @@ static void observe_findings(struct ctl *x, const struct plan *p)
     x->findings.v = now.v;
     x->findings.n = now.n;
     x->findings.cap = now.cap;
-    (void)fresh;
 }
 
 /* The drift and nodes the status and metrics show, from the run's plan. */
@@ -1451,8 +1449,10 @@ CLI_COMMAND(cmd_run)
             arena_free(x.snap);
             return CLI_EXIT_ERROR;
         }
+        /* its own copy: x.snap is the runs' scratch, freed by each */
+        x.shown_url = xstrdup(shown);
         struct gitsrc_opts go = { c->git_url, c->git_ref, c->git_path, cache, c->git_token_file,
-                                  c->git_ssh_key, shown, &stop_sig };
+                                  c->git_ssh_key, x.shown_url, &stop_sig };
         x.git = gitsrc_new(&go);
         x.git_cache = cache;
     }
@@ -1636,6 +1636,7 @@ out:
     free((char *)x.source);
     gitsrc_free(x.git);
     free(x.git_cache);
+    free(x.shown_url);
     free(x.webhook_secret);
     arena_free(x.snap);
     arena_free(x.errs_a);

@@ -338,6 +338,17 @@ ct_git() {
     holds "run --git: the metrics count the webhooks" \
         'printf "%s\n" "$body" | grep -qx "qkvm_webhooks_total{result=\"refused\"} 2" &&
          printf "%s\n" "$body" | grep -qx "qkvm_webhooks_total{result=\"accepted\"} 2"'
+    # the remote gone: reported, the last good commit stays
+    mv "$CT/repo.git" "$CT/repo.moved"
+    ct_http /api/v1/webhook -X POST -d "$hook" -H "X-Hub-Signature-256: $(ct_sign "$hook")"
+    if ct_wait "cannot fetch 'file://$CT/repo.git'.*the last valid commit stays applied"; then
+        ct_http /api/v1/status
+        holds "run --git: an unreachable remote is reported, the last good commit stays" \
+            'printf "%s" "$body" | python3 -c "import json,sys; s=json.load(sys.stdin); assert s[\"syncedCommit\"]==\"$c2\" and \"cannot fetch\" in s[\"lastError\"], s"'
+    else
+        fail "run --git: an unreachable remote is reported, the last good commit stays" "$(cat "$CT_LOG")"
+    fi
+    mv "$CT/repo.moved" "$CT/repo.git"
     kill -TERM "$CT_PID"
     wait "$CT_PID" 2>/dev/null
     # a name that is both a branch and a tag is refused, never guessed
