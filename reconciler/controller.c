@@ -507,14 +507,29 @@ static struct heal *heal_of(struct ctl *x, const char *key, bool add)
     return h;
 }
 
+/* first, doubled n times, at most max: the backoffs of heals and syncs */
+static int64_t doubling(int64_t first, int64_t max, int n)
+{
+    int64_t d = first;
+    for (int i = 0; i < n && d < max; i++)
+        d *= 2;
+    return d > max ? max : d;
+}
+
 static int64_t heal_delay(int count)
 {
-    if (count <= 0)
-        return 0;
-    int64_t d = HEAL_FIRST_DELAY_MS;
-    for (int i = 1; i < count && d < HEAL_MAX_DELAY_MS; i++)
-        d *= 2;
-    return d > HEAL_MAX_DELAY_MS ? HEAL_MAX_DELAY_MS : d;
+    return count <= 0 ? 0 : doubling(HEAL_FIRST_DELAY_MS, HEAL_MAX_DELAY_MS, count - 1);
+}
+
+/* A sync that could not run or failed: tried again after 10 s, doubling
+ * up to 5 min, until one succeeds or a new revision comes. */
+static void sync_retry(struct ctl *x, const char *what)
+{
+    int64_t d = doubling(SYNC_RETRY_MS, SYNC_RETRY_MAX_MS, x->sync_failures);
+    x->sync_failures++;
+    x->sync_at = mono_ms() + d;
+    log_line(x, "error", NULL, "sync of revision %.12s %s; retrying in %llds", x->good_rev, what,
+             (long long)(d / 1000));
 }
 
 /* Runs in apply's threads: only reads (x->holds is built before). */
@@ -849,16 +864,8 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
         free(x->last_error);
         x->last_error = xstrdup(arena_printf(s.a, "%s of revision %.12s could not run",
                                              so.cmd, x->good_rev));
-        if (sync) {
-            int64_t d = SYNC_RETRY_MS;
-            for (int i = 0; i < x->sync_failures && d < SYNC_RETRY_MAX_MS; i++)
-                d *= 2;
-            d = d > SYNC_RETRY_MAX_MS ? SYNC_RETRY_MAX_MS : d;
-            x->sync_failures++;
-            x->sync_at = mono_ms() + d;
-            log_line(x, "error", NULL, "sync of revision %.12s could not run; retrying in %llds",
-                     x->good_rev, (long long)(d / 1000));
-        }
+        if (sync)
+            sync_retry(x, "could not run");
         session_close(&s);
         rebuild_status(x);
         return;
@@ -987,14 +994,7 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
             x->ready = true;
             pthread_mutex_unlock(&x->mu);
         } else if (!res->interrupted) {
-            int64_t d = SYNC_RETRY_MS;
-            for (int i = 0; i < x->sync_failures && d < SYNC_RETRY_MAX_MS; i++)
-                d *= 2;
-            d = d > SYNC_RETRY_MAX_MS ? SYNC_RETRY_MAX_MS : d;
-            x->sync_failures++;
-            x->sync_at = mono_ms() + d;
-            log_line(x, "error", NULL, "sync of revision %.12s failed; retrying in %llds",
-                     x->good_rev, (long long)(d / 1000));
+            sync_retry(x, "failed");
         }
     } else {
         x->last_observe_wall = store_now();
