@@ -70,6 +70,8 @@ struct cli {
     const char *git_token_file, *git_ssh_key, *git_cache;
     const char *webhook_secret_file;
     long long interval_ms;   /* --interval: Git fetches; -1 unset (1 min) */
+    long long node_grace_ms; /* --node-grace; -1 unset (10 s) */
+    long long fence_timeout_ms; /* --fence-timeout; 0 unset (60 s) */
 };
 
 /* "qkvm: error: ..." / "qkvm: warning: ..." on stderr, always. cli_error
@@ -126,5 +128,6 @@ CLI_COMMAND(cmd_get);
 CLI_COMMAND(cmd_describe);
 CLI_COMMAND(cmd_import);
 CLI_COMMAND(cmd_pull);
+CLI_COMMAND(cmd_node);
 
 #endif

@@ -43,9 +43,11 @@
 #include "diag.h"
 #include "digest.h"
 #include "engine.h"
+#include "fence.h"
 #include "git.h"
 #include "httpd.h"
 #include "jsondoc.h"
+#include "observe.h"
 #include "manifest.h"
 #include "schema.h"
 #include "session.h"
@@ -85,8 +87,8 @@
 static const double buckets[] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300 };
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
-enum run_kind { RUN_SYNC, RUN_OBSERVE, RUN_KINDS };
-static const char *const run_kind_names[RUN_KINDS] = { "sync", "observe" };
+enum run_kind { RUN_SYNC, RUN_OBSERVE, RUN_FAILOVER, RUN_KINDS };
+static const char *const run_kind_names[RUN_KINDS] = { "sync", "observe", "failover" };
 
 struct heal {                 /* one object's heals, for the backoff */
     char *key;                /* "VM/web-1" */
@@ -94,13 +96,33 @@ struct heal {                 /* one object's heals, for the backoff */
     int64_t last_ms;
 };
 
+/* A node's health (see "node health" below). */
+enum health { H_UNKNOWN, H_READY, H_SUSPECT, H_FAILED, H_FENCED, H_MAINTENANCE, H_STATES };
+static const char *const health_names[H_STATES] = { "unknown", "ready", "suspect", "failed",
+                                                    "fenced", "maintenance" };
+
 struct ctl;
-struct watch {                /* a node's connection for its domain events */
+struct watch {                /* a node: its connection for domain events, and its health */
     struct ctl *x;
     char *name, *uri;         /* uri NULL: libvirt's default */
     struct virt *v;           /* NULL: not connected */
     int64_t retry_at;
     bool wanted;
+    bool lost;                /* the close callback fired (under ev_mu) */
+    /* health */
+    enum health state;
+    int64_t since;            /* ms (monotonic) in this state */
+    int64_t since_wall;       /* the same, ms since the epoch */
+    char *why;                /* why it left ready, or the last fence's result */
+    int flaps;                /* came back before it was fenced */
+    /* the Node manifest's: a Node (else the implicit node: never fenced) */
+    bool declared, maintenance;
+    struct arena *fa;         /* the fence spec's strings */
+    struct fence_spec fs;
+    struct fence *fence;      /* under way, or NULL */
+    int fence_tries;
+    int64_t fence_at;         /* the next attempt (ms), 0 none */
+    bool manual_said;
 };
 
 struct ctl {
@@ -165,6 +187,14 @@ struct ctl {
     struct arena *errs_a;             /* the last invalid revision's errors */
     struct tree *errors;
     size_t nodes_ready, nodes_unreachable;
+    /* node health, fencing, failover */
+    int64_t grace_ms, fence_timeout_ms;
+    int64_t failover_at;              /* run a failover then (a node was fenced), 0 none */
+    const struct session *cur_s;      /* the run's session, for hold() */
+    int cur_kind;                     /* the run's enum run_kind */
+    unsigned long fences_ok, fences_failed, failovers_ok, failovers_failed, stale_removed;
+    struct arena *fo_a;               /* the recent failovers shown in the status */
+    struct tree *failovers;
 };
 
 static volatile sig_atomic_t stop_sig, hup_sig;
@@ -536,6 +566,11 @@ static void sync_retry(struct ctl *x, const char *what)
 static const char *hold(void *payload, const struct plan_action *pa)
 {
     struct ctl *x = payload;
+    bool fo = pa->kind == MODEL_VM && x->cur_s && session_vm_failover(x->cur_s, pa->name);
+    if (x->cur_kind == RUN_FAILOVER)
+        return fo ? NULL : "a failover run starts the VMs of fenced nodes only";
+    if (fo && pa->verb != PLAN_DELETE)
+        return NULL;                   /* its node was fenced: failover */
     if (pa->verb == PLAN_DELETE || !pa->want)
         return "deletions are made by a sync of a new revision";
     if (pa->verb == PLAN_REPLACE)
@@ -567,12 +602,22 @@ static const char *hold(void *payload, const struct plan_action *pa)
 #define WATCH_RETRY_MS 30000
 #define MAX_EVENTS 256
 
-/* libvirt's event loop thread: note it, wake the loop. */
+/* libvirt's event loop thread: note it, wake the loop. domain NULL: the
+ * connection closed. */
 static void on_event(void *payload, const char *domain, const char *what)
 {
     struct watch *w = payload;
     struct ctl *x = w->x;
     pthread_mutex_lock(&x->ev_mu);
+    if (!domain) {
+        w->lost = true;
+        pthread_mutex_unlock(&x->ev_mu);
+        if (wake_fd >= 0) {
+            ssize_t r = write(wake_fd, "l", 1);
+            (void)r;
+        }
+        return;
+    }
     /* only the VMs the manifests declare: the others are the periodic
      * observation's (orphans), and a busy host's churn is not ours */
     bool ours = false;
@@ -601,6 +646,47 @@ static void watch_drop(struct watch *w)
 {
     virt_close(w->v);
     w->v = NULL;
+    pthread_mutex_lock(&w->x->ev_mu);
+    w->lost = false;
+    pthread_mutex_unlock(&w->x->ev_mu);
+}
+
+/* The Node's fence method, copied (the model goes with the revision). */
+static void watch_fence_spec(struct watch *w, const struct model_node *n)
+{
+    arena_free(w->fa);
+    w->fa = arena_new();
+    struct arena *a = w->fa;
+    const struct node_fence *f = &n->spec.fence;
+    struct fence_spec fs = { .node = arena_strdup(a, n->obj.meta.name),
+                             .uri = n->spec.uri ? arena_strdup(a, n->spec.uri) : NULL,
+                             .method = FENCE_MANUAL };
+    if (f->command.n) {
+        fs.method = FENCE_COMMAND;
+        const char **v = arena_alloc(a, (f->command.n + 1) * sizeof(*v));
+        for (size_t i = 0; i < f->command.n; i++)
+            v[i] = arena_strdup(a, f->command.v[i]);
+        fs.argv = v;
+        fs.n_argv = f->command.n;
+    } else if (f->agent.hdr.set) {
+        fs.method = FENCE_AGENT;
+        fs.agent = arena_strdup(a, f->agent.name);
+        const char **v = arena_alloc(a, (f->agent.options.n + 1) * sizeof(*v));
+        for (size_t i = 0; i < f->agent.options.n; i++)
+            v[i] = arena_strdup(a, f->agent.options.v[i]);
+        fs.options = v;
+        fs.n_options = f->agent.options.n;
+        fs.password_file = f->agent.password_file ? arena_strdup(a, f->agent.password_file)
+                                                  : NULL;
+    } else if (f->redfish.hdr.set) {
+        fs.method = FENCE_REDFISH;
+        fs.url = arena_strdup(a, f->redfish.url);
+        fs.username = arena_strdup(a, f->redfish.username);
+        fs.password_file = arena_strdup(a, f->redfish.password_file);
+        const char *pm = getenv("QKVM_REDFISH_POLL_MS");   /* tests: a quicker poll */
+        fs.poll_ms = pm ? (int)strtol(pm, NULL, 10) : 0;
+    }
+    w->fs = fs;
 }
 
 /* The nodes of the last valid revision: watched; others: closed. */
@@ -618,8 +704,9 @@ static void watch_nodes(struct ctl *x, const struct model *m)
     size_t nn = m ? m->len[MODEL_NODE] : 0;
     for (size_t k = 0; k < (nn ? nn : 1); k++) {
         const char *name, *uri;
+        const struct model_node *n = NULL;
         if (nn) {
-            const struct model_node *n = (const struct model_node *)m->objs[MODEL_NODE][k];
+            n = (const struct model_node *)m->objs[MODEL_NODE][k];
             name = n->obj.meta.name;
             uri = n->spec.uri;
         } else {
@@ -634,9 +721,25 @@ static void watch_nodes(struct ctl *x, const struct model *m)
         if (!w) {
             w = xcalloc(1, sizeof(*w));
             /* retry_at: now (never 0, which watch_next reads as none) */
-            *w = (struct watch){ x, xstrdup(name), uri ? xstrdup(uri) : NULL, NULL, mono_ms(),
-                                 false };
+            *w = (struct watch){ .x = x, .name = xstrdup(name), .uri = uri ? xstrdup(uri) : NULL,
+                                 .retry_at = mono_ms(), .state = H_UNKNOWN,
+                                 .since = mono_ms(), .since_wall = store_now() };
             *vec_push(&x->watches) = w;
+        }
+        w->declared = n != NULL;
+        w->maintenance = n && n->spec.maintenance;
+        if (n)
+            watch_fence_spec(w, n);
+        if (w->maintenance && w->state != H_FENCED && w->state != H_MAINTENANCE) {
+            fence_free(w->fence);          /* an operator took it: no fence now */
+            w->fence = NULL;
+            w->state = H_MAINTENANCE;
+            w->since = mono_ms();
+            w->since_wall = store_now();
+        } else if (!w->maintenance && w->state == H_MAINTENANCE) {
+            w->state = w->v ? H_READY : H_SUSPECT;
+            w->since = mono_ms();
+            w->since_wall = store_now();
         }
         pthread_mutex_lock(&x->ev_mu);
         w->wanted = true;
@@ -646,8 +749,78 @@ static void watch_nodes(struct ctl *x, const struct model *m)
      * until libvirt is done with the callback); the struct is kept until
      * exit, and a new revision may want it again. */
     for (size_t i = 0; i < x->watches.n; i++)
-        if (!x->watches.v[i]->wanted)
+        if (!x->watches.v[i]->wanted) {
             watch_drop(x->watches.v[i]);
+            fence_free(x->watches.v[i]->fence);
+            x->watches.v[i]->fence = NULL;
+        }
+}
+
+/* ---- node health ----
+ *
+ * Each node's own connection (the events' one, with libvirt keepalive and
+ * the close callback) says how it is:
+ *   ready        connected.
+ *   suspect      the connection closed, or a connection cannot be made:
+ *                tried again every SUSPECT_RETRY_MS.
+ *   failed       still suspect after --node-grace (default 10 s): fenced
+ *                by its Node's method; a failed fence is retried after 5 s,
+ *                doubling to 2 min, and nothing moves meanwhile. A node
+ *                that answers again before a fence started is ready (a
+ *                flap, counted and logged).
+ *   fenced       the fence succeeded (or `qkvm node confirm-down NODE`
+ *                for manual): a failover run starts its HA VMs elsewhere
+ *                (fleet.c decides which). When it answers again, its
+ *                copies of the VMs that moved are destroyed and undefined
+ *                (a run of kind recover) before it is ready, used again.
+ *   maintenance  its Node says maintenance: true: never fenced, nothing
+ *                fails over from it (an operator is at it).
+ * The implicit node (no Node manifests) goes suspect and failed but is
+ * never fenced: there is nowhere else to run its VMs. */
+
+#define SUSPECT_RETRY_MS 500
+#define FENCED_RETRY_MS 1000
+#define FENCE_RETRY_MS 5000
+#define FENCE_RETRY_MAX_MS 120000
+#define MANUAL_CHECK_MS 1000
+#define RECOVER_RETRY_MS 5000
+
+static void set_health(struct ctl *x, struct watch *w, enum health h, const char *why)
+{
+    if (w->state == h)
+        return;
+    w->state = h;
+    w->since = mono_ms();
+    w->since_wall = store_now();
+    if (why) {
+        free(w->why);
+        w->why = xstrdup(why);
+    }
+    (void)x;
+}
+
+static void recover_node(struct ctl *x, struct watch *w);
+
+/* A connection lost, or a connect that failed. */
+static void health_lost(struct ctl *x, struct watch *w, const char *why)
+{
+    int64_t now = mono_ms();
+    switch (w->state) {
+    case H_UNKNOWN:
+    case H_READY:
+        set_health(x, w, H_SUSPECT, why);
+        log_line(x, "warn", NULL, "node %s: suspect: %s; failed in %llds unless it answers",
+                 w->name, why, (long long)(x->grace_ms / 1000));
+        break;
+    case H_MAINTENANCE:
+        free(w->why);
+        w->why = xstrdup(why);
+        log_line(x, "warn", NULL, "node %s (maintenance): %s; not fenced", w->name, why);
+        break;
+    default:
+        break;
+    }
+    w->retry_at = now + (w->state == H_FENCED ? FENCED_RETRY_MS : SUSPECT_RETRY_MS);
 }
 
 /* Connect what is not (or no longer) connected, when its retry is due. */
@@ -657,28 +830,64 @@ static void watch_connect(struct ctl *x)
     for (size_t i = 0; i < x->watches.n; i++) {
         struct watch *w = x->watches.v[i];
         char err[1024];
-        if (w->v && virt_lost(w->v, err, sizeof(err))) {
+        pthread_mutex_lock(&x->ev_mu);
+        bool closed = w->lost;
+        pthread_mutex_unlock(&x->ev_mu);
+        if (w->v && (closed || virt_lost(w->v, err, sizeof(err)))) {
+            if (closed && !virt_lost(w->v, err, sizeof(err)))
+                snprintf(err, sizeof(err), "the connection to '%s' closed", w->uri ? w->uri : "");
             log_line(x, "warn", NULL, "%s: events: %s; connecting again", w->name, err);
             watch_drop(w);
-            w->retry_at = now;
+            health_lost(x, w, err);
+            w->retry_at = now;             /* at once: a daemon restart is back quickly */
         }
         if (w->v || !w->wanted || now < w->retry_at)
             continue;
         struct virt_limits lim = x->c->virt;
-        if (!lim.connect_timeout_ms || lim.connect_timeout_ms > 5000)
-            lim.connect_timeout_ms = 5000;     /* the loop waits for it: keep it short */
+        /* the loop waits for it: keep it short, shorter for a node in doubt */
+        int cap = w->state == H_READY || w->state == H_UNKNOWN ? 5000 : 2000;
+        if (!lim.connect_timeout_ms || lim.connect_timeout_ms > cap)
+            lim.connect_timeout_ms = cap;
         w->v = virt_open(w->uri, &lim, err, sizeof(err));
         if (w->v && virt_watch_domains(w->v, on_event, w, err, sizeof(err)) < 0) {
             virt_close(w->v);
             w->v = NULL;
         }
         if (!w->v) {
-            w->retry_at = now + WATCH_RETRY_MS;
-            log_line(x, "warn", NULL, "%s: no domain events: %s; trying again in %ds", w->name,
-                     err, WATCH_RETRY_MS / 1000);
-        } else {
-            log_line(x, "info", NULL, "%s: watching domain events", w->name);
+            bool first = w->state == H_UNKNOWN || w->state == H_READY;
+            health_lost(x, w, err);
+            if (!w->declared && w->state != H_SUSPECT && w->state != H_FAILED)
+                w->retry_at = now + WATCH_RETRY_MS;
+            if (first)
+                log_line(x, "warn", NULL, "%s: no domain events: %s; trying again", w->name, err);
+            continue;
         }
+        switch (w->state) {
+        case H_FENCED:
+            log_line(x, "warn", NULL, "node %s answers again after it was fenced: removing its "
+                     "copies of the VMs that moved before it is used", w->name);
+            recover_node(x, w);
+            break;
+        case H_SUSPECT:
+        case H_FAILED:
+            if (w->fence)
+                break;                     /* a fence under way decides */
+            w->flaps++;
+            log_line(x, "warn", NULL, "node %s: ready again after %.1f s (not fenced; %d flap%s "
+                     "so far)", w->name, (double)(now - w->since) / 1000, w->flaps,
+                     w->flaps == 1 ? "" : "s");
+            set_health(x, w, H_READY, NULL);
+            x->observe_at = now;           /* what happened meanwhile */
+            break;
+        case H_MAINTENANCE:
+            log_line(x, "info", NULL, "node %s (maintenance): watching domain events", w->name);
+            break;
+        default:
+            set_health(x, w, H_READY, NULL);
+            log_line(x, "info", NULL, "%s: watching domain events", w->name);
+            break;
+        }
+        rebuild_status(x);
     }
 }
 
@@ -690,6 +899,163 @@ static int64_t watch_next(const struct ctl *x)
             (!next || x->watches.v[i]->retry_at < next))
             next = x->watches.v[i]->retry_at;
     return next;
+}
+
+static bool watch_any_lost(struct ctl *x)
+{
+    bool any = false;
+    pthread_mutex_lock(&x->ev_mu);
+    for (size_t i = 0; i < x->watches.n && !any; i++)
+        any = x->watches.v[i]->lost && x->watches.v[i]->v;
+    pthread_mutex_unlock(&x->ev_mu);
+    return any;
+}
+
+static void fence_done(void *payload)
+{
+    (void)payload;
+    if (wake_fd >= 0) {
+        ssize_t r = write(wake_fd, "f", 1);
+        (void)r;
+    }
+}
+
+/* Has `qkvm node confirm-down NODE` been run since the node failed? */
+static bool confirmed_down(struct ctl *x, struct watch *w)
+{
+    bool dflt;
+    char *path = session_state_path(x->c->state, &dflt);
+    char err[1024];
+    struct store *st = store_open(path, STORE_READ, err, sizeof(err));
+    free(path);
+    if (!st)
+        return false;
+    struct arena *a = arena_new();
+    struct store_event *ev = NULL;
+    size_t n = 0;
+    bool yes = false;
+    if (store_events(st, a, w->since_wall, "Node", w->name, 0, &ev, &n, err, sizeof(err)) == 0)
+        for (size_t i = 0; i < n && !yes; i++)
+            yes = strcmp(ev[i].reason, "ConfirmedDown") == 0;
+    arena_free(a);
+    store_close(st);
+    return yes;
+}
+
+/* Timers of suspect and failed nodes: grace, fences, confirmations. */
+static void health_tick(struct ctl *x)
+{
+    int64_t now = mono_ms();
+    for (size_t i = 0; i < x->watches.n; i++) {
+        struct watch *w = x->watches.v[i];
+        if (!w->wanted)
+            continue;
+        if (w->state == H_SUSPECT && now - w->since >= x->grace_ms) {
+            set_health(x, w, H_FAILED, NULL);
+            w->fence_tries = 0;
+            w->fence_at = now;
+            w->manual_said = false;
+            log_line(x, "error", NULL, "node %s: failed: no answer for %.1f s (%s)%s", w->name,
+                     (double)x->grace_ms / 1000, w->why ? w->why : "?",
+                     w->declared ? "" : "; the implicit node is never fenced: nothing fails "
+                                        "over");
+            rebuild_status(x);
+        }
+        if (w->state != H_FAILED || !w->declared)
+            continue;
+        if (w->fence) {
+            bool ok;
+            char msg[1024];
+            if (!fence_result(w->fence, &ok, msg, sizeof(msg)))
+                continue;
+            fence_free(w->fence);
+            w->fence = NULL;
+            if (ok) {
+                x->fences_ok++;
+                set_health(x, w, H_FENCED, msg);
+                log_line(x, "warn", NULL, "node %s: fenced (%s: %s): its HA VMs are started "
+                         "elsewhere", w->name, fence_method_name(w->fs.method), msg);
+                x->failover_at = now;
+                if (w->v)                  /* it answered meanwhile: connect it again */
+                    watch_drop(w);
+                w->retry_at = now + FENCED_RETRY_MS;
+            } else {
+                x->fences_failed++;
+                int64_t d = doubling(FENCE_RETRY_MS, FENCE_RETRY_MAX_MS, w->fence_tries - 1);
+                w->fence_at = now + d;
+                free(w->why);
+                w->why = xstrdup(msg);
+                log_line(x, "error", NULL, "node %s: fence failed (%s: %s): nothing is started "
+                         "elsewhere; trying again in %llds", w->name,
+                         fence_method_name(w->fs.method), msg, (long long)(d / 1000));
+            }
+            rebuild_status(x);
+            continue;
+        }
+        if (!w->fence_at || now < w->fence_at)
+            continue;
+        if (w->fs.method == FENCE_MANUAL) {
+            if (!w->manual_said) {
+                log_line(x, "error", NULL, "node %s: waiting for an operator: make sure it is "
+                         "off, then run `qkvm node confirm-down %s`; nothing is started "
+                         "elsewhere until then", w->name, w->name);
+                w->manual_said = true;
+            }
+            if (confirmed_down(x, w)) {
+                x->fences_ok++;
+                set_health(x, w, H_FENCED, "confirmed down by an operator");
+                log_line(x, "warn", NULL, "node %s: fenced (manual: confirmed down by an "
+                         "operator): its HA VMs are started elsewhere", w->name);
+                x->failover_at = now;
+                rebuild_status(x);
+            } else {
+                w->fence_at = now + MANUAL_CHECK_MS;
+            }
+            continue;
+        }
+        char err[256];
+        struct fence_spec fs = w->fs;
+        fs.timeout_ms = (int)x->fence_timeout_ms;
+        w->fence_tries++;
+        log_line(x, "warn", NULL, "node %s: fencing (%s, attempt %d)", w->name,
+                 fence_method_name(fs.method), w->fence_tries);
+        w->fence = fence_start(&fs, fence_done, w, err, sizeof(err));
+        if (!w->fence) {
+            w->fence_at = now + FENCE_RETRY_MS;
+            log_line(x, "error", NULL, "node %s: cannot fence: %s", w->name, err);
+        }
+    }
+}
+
+/* When the health timers want the loop: 0 none. */
+static int64_t health_next(const struct ctl *x)
+{
+    int64_t next = 0;
+    for (size_t i = 0; i < x->watches.n; i++) {
+        const struct watch *w = x->watches.v[i];
+        int64_t t = 0;
+        if (!w->wanted)
+            continue;
+        if (w->state == H_SUSPECT)
+            t = w->since + x->grace_ms;
+        else if (w->state == H_FAILED && w->declared && !w->fence && w->fence_at)
+            t = w->fence_at;
+        if (t && (!next || t < next))
+            next = t;
+    }
+    return next;
+}
+
+/* The names of the fenced nodes, NULL-terminated (in a), or NULL. */
+static const char *const *fenced_nodes(const struct ctl *x, struct arena *a)
+{
+    const char **v = arena_alloc(a, (x->watches.n + 1) * sizeof(*v));
+    size_t n = 0;
+    for (size_t i = 0; i < x->watches.n; i++)
+        if (x->watches.v[i]->wanted && x->watches.v[i]->state == H_FENCED)
+            v[n++] = arena_strdup(a, x->watches.v[i]->name);
+    v[n] = NULL;
+    return n ? v : NULL;
 }
 
 /* Forget the events about domains this run acted on (its own doing). */
@@ -825,6 +1191,68 @@ static void snapshot(struct ctl *x, const struct session *s)
     }
 }
 
+/* The VMs this run started on other nodes because theirs was fenced: a
+ * FailedOver event each (what ha.maxRestarts counts), logged, counted,
+ * listed in the status. */
+static void failover_record(struct ctl *x, struct session *s, const struct apply_result *res)
+{
+    const struct model *m = s->m;
+    for (size_t i = 0; s->failover && m && i < m->len[MODEL_VM]; i++) {
+        const char *from = s->failover[i];
+        if (!from)
+            continue;
+        const char *name = m->objs[MODEL_VM][i]->meta.name;
+        bool any = false, bad = false;
+        const char *error = NULL;
+        for (size_t k = 0; k < s->plan->n; k++) {
+            const struct plan_action *pa = &s->plan->v[k];
+            if (pa->kind != MODEL_VM || strcmp(pa->name, name) != 0)
+                continue;
+            if (res->status[k] == APPLY_DONE)
+                any = true;
+            else if (res->status[k] == APPLY_FAILED || res->status[k] == APPLY_SKIPPED) {
+                bad = true;
+                error = error ? error : res->error[k];
+            }
+        }
+        if (!any && !bad)
+            continue;                      /* held or nothing to do */
+        const struct session_node *to = session_vm_node(s, name, NULL);
+        const char *obj = arena_printf(s->a, "vm/%s", name);
+        char err[512];
+        if (bad) {
+            x->failovers_failed++;
+            log_line(x, "error", obj, "failover of %s from %s to %s failed: %s", obj, from,
+                     to ? to->name : "?", error ? error : "?");
+            continue;
+        }
+        x->failovers_ok++;
+        const char *msg = arena_printf(s->a, "started on %s: %s was fenced", to ? to->name : "?",
+                                       from);
+        struct store_event ev = { .at = store_now(), .run = s->run, .type = "Warning",
+                                  .reason = "FailedOver", .kind = "VM", .name = name,
+                                  .node = to ? to->name : NULL, .message = msg };
+        if (s->st && store_event(s->st, &ev, err, sizeof(err)) < 0)
+            log_line(x, "error", obj, "cannot record the failover of %s: %s", obj, err);
+        log_line(x, "warn", obj, "failover: %s %s", obj, msg);
+        if (!x->fo_a) {
+            x->fo_a = arena_new();
+            x->failovers = tree_new_seq(x->fo_a);
+        }
+        if (x->failovers->len >= 50) {     /* the recent ones */
+            memmove(x->failovers->u.items, x->failovers->u.items + 1,
+                    (x->failovers->len - 1) * sizeof(*x->failovers->u.items));
+            x->failovers->len--;
+        }
+        struct tree *t = tree_new_map(x->fo_a);
+        tree_map_str(x->fo_a, t, "vm", name);
+        tree_map_str(x->fo_a, t, "from", from);
+        tree_map_str(x->fo_a, t, "to", to ? to->name : "");
+        tree_map_int(x->fo_a, t, "at", (long long)(ev.at / 1000));
+        tree_seq_add(x->fo_a, x->failovers, t);
+    }
+}
+
 static void count_run(struct ctl *x, enum run_kind k, enum store_result r, double secs)
 {
     x->runs[k][r]++;
@@ -857,6 +1285,8 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
         .findings = no_findings,
         .payload = x,
     };
+    struct arena *fa = arena_new();
+    so.fenced = fenced_nodes(x, fa);
     struct session s;
     enum session_status st = session_open(&s, &so);
     if (st != SESSION_OK) {
@@ -866,7 +1296,10 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
                                              so.cmd, x->good_rev));
         if (sync)
             sync_retry(x, "could not run");
+        if (kind == RUN_FAILOVER)
+            x->failover_at = mono_ms() + SYNC_RETRY_MS;
         session_close(&s);
+        arena_free(fa);
         rebuild_status(x);
         return;
     }
@@ -887,9 +1320,12 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
             fclose(log);
         pthread_mutex_destroy(&k.mu);
         session_close(&s);
+        arena_free(fa);
         return;
     }
     x->cur = s.m;
+    x->cur_s = &s;
+    x->cur_kind = kind;
     struct engine_opts eo = {
         .shutdown_timeout_ms = (c->shutdown_timeout < 0 ? 60 : c->shutdown_timeout) * 1000,
         .commit = x->good_commit,
@@ -897,7 +1333,7 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
         .cache_dir = c->cache_dir,
         .parallelism = c->parallelism,
         .journal = true,
-        .hold = sync ? NULL : hold,
+        .hold = sync && !so.fenced ? NULL : hold,
         .hold_payload = x,
     };
     struct engine_result er;
@@ -906,8 +1342,10 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
         fclose(log);
     pthread_mutex_destroy(&k.mu);
     x->cur = NULL;
+    x->cur_s = NULL;
     const struct apply_result *res = &er.res;
     events_acted(x, s.plan, res);
+    failover_record(x, &s, res);
     size_t bad = engine_unapplied(s.plan);
     for (size_t i = 0; i < s.plan->nnotes; i++) {
         const struct plan_note *n = &s.plan->notes[i];
@@ -957,7 +1395,12 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
     x->apply_failures += res->failed;
     enum store_result result;
     const char *summary;
-    if (sync) {
+    if (kind == RUN_FAILOVER) {
+        /* its business: the VMs of fenced nodes (the rest is held) */
+        result = er.rc < 0 || res->failed ? STORE_RUN_FAILED : STORE_RUN_OK;
+        summary = arena_printf(s.a, "%zu done, %zu failed, %zu skipped; %zu held", res->done,
+                               res->failed, res->skipped, res->held);
+    } else if (sync) {
         result = er.rc < 0 || bad ? STORE_RUN_FAILED : STORE_RUN_OK;
         summary = arena_printf(s.a, "%zu done, %zu failed, %zu skipped", res->done,
                                res->failed, res->skipped);
@@ -1003,7 +1446,117 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
         stop_sig = res->interrupted;
     engine_result_dispose(&s, &er);
     session_close(&s);
+    arena_free(fa);
     rebuild_status(x);
+}
+
+/* A fenced node answers again: its copies of the VMs that failed over
+ * (the placement records name another node now) are destroyed and
+ * undefined, journalled as a run of kind recover; then it is ready. A
+ * copy that runs is destroyed too: the node was said to be off, and the
+ * VM runs elsewhere. On any failure the node stays fenced (nothing is
+ * placed on it) and this is tried again. */
+static void recover_node(struct ctl *x, struct watch *w)
+{
+    struct cli *c = x->c;
+    struct session_opts so = {
+        .cmd = "recover",
+        .connect = w->uri,            /* the run's node (no connection is made) */
+        .set = &x->good,
+        .source = x->source,
+        .commit = x->good_commit[0] ? x->good_commit : NULL,
+        .state = c->state,
+        .need = SESSION_MANIFESTS | SESSION_RECORD | SESSION_LOCK,
+        .lock_timeout_ms = c->lock_timeout_ms,
+        .virt = c->virt,
+        .say = say,
+        .findings = no_findings,
+        .payload = x,
+    };
+    struct session s;
+    int64_t now = mono_ms();
+    if (!x->good_rev[0] || session_open(&s, &so) != SESSION_OK) {
+        if (x->good_rev[0])
+            session_close(&s);
+        log_line(x, "error", NULL, "node %s: cannot remove its stale copies now (%s); it stays "
+                 "fenced, trying again in %ds", w->name, x->good_rev[0] ? "the run could not "
+                 "start: see above" : "no valid revision yet", RECOVER_RETRY_MS / 1000);
+        watch_drop(w);
+        w->retry_at = now + RECOVER_RETRY_MS;
+        return;
+    }
+    char err[1024];
+    struct obs_host *obs = observe_host(w->v, s.m, NULL, 0, err, sizeof(err));
+    struct store_placement *rec = NULL;
+    size_t nrec = 0;
+    size_t removed = 0, failed = 0;
+    long seq = 0;
+    const char *first = NULL;
+    if (!obs || store_placements(s.st, s.a, &rec, &nrec, err, sizeof(err)) < 0) {
+        first = arena_strdup(s.a, err);
+        failed++;
+    }
+    const char *project = model_project_name(s.m);
+    for (size_t d = 0; obs && !first && d < obs->ndoms; d++) {
+        const struct obs_domain *od = &obs->doms[d];
+        const char *owner, *why;
+        if (!model_find(s.m, MODEL_VM, od->name) ||
+            plan_owner(s.a, &od->mark, "VM", od->name, od->uuid, project, &owner, &why) !=
+                OWNER_OURS)
+            continue;
+        const char *there = NULL;
+        for (size_t r = 0; r < nrec && !there; r++)
+            if (strcmp(rec[r].vm, od->name) == 0)
+                there = rec[r].node;
+        if (!there || strcmp(there, w->name) == 0)
+            continue;                      /* it did not move: the runs reconcile it */
+        const char *reason = arena_printf(s.a, "stale copy: %s runs on %s since %s was fenced%s",
+                                          od->name, there, w->name,
+                                          od->active ? " (this copy was running: destroyed)"
+                                                     : "");
+        struct store_action a = { .run = s.run, .seq = ++seq, .kind = "VM", .name = od->name,
+                                  .verb = "remove", .reason = reason,
+                                  .status = STORE_ACTION_PENDING };
+        char e2[512];
+        store_action_begin(s.st, &a, e2, sizeof(e2));
+        int rc = virt_domain_remove(w->v, od->name, err, sizeof(err));
+        store_action_end(s.st, s.run, seq, rc < 0 ? STORE_ACTION_FAILED : STORE_ACTION_DONE,
+                         rc < 0 ? err : NULL, e2, sizeof(e2));
+        if (rc < 0) {
+            failed++;
+            first = first ? first : arena_strdup(s.a, err);
+            log_line(x, "error", arena_printf(s.a, "vm/%s", od->name), "node %s: cannot remove "
+                     "the stale copy of vm/%s: %s", w->name, od->name, err);
+            continue;
+        }
+        removed++;
+        x->stale_removed++;
+        struct store_event ev = { .at = store_now(), .run = s.run, .type = "Normal",
+                                  .reason = "StaleCopyRemoved", .kind = "VM", .name = od->name,
+                                  .node = w->name, .message = reason };
+        store_event(s.st, &ev, e2, sizeof(e2));
+        log_line(x, od->active ? "error" : "warn", arena_printf(s.a, "vm/%s", od->name),
+                 "node %s: removed the stale copy of vm/%s (%s)%s", w->name, od->name,
+                 there, od->active ? ": it was running although the node was fenced" : "");
+    }
+    observe_free(obs);
+    const char *summary = arena_printf(s.a, "node %s: %zu stale cop%s removed, %zu failed",
+                                       w->name, removed, removed == 1 ? "y" : "ies", failed);
+    long long run_id = (long long)s.run;
+    session_end(&s, failed ? STORE_RUN_FAILED : STORE_RUN_OK, summary, first);
+    if (failed) {
+        log_line(x, "error", NULL, "recover run %lld: %s: it stays fenced, trying again in %ds",
+                 run_id, summary, RECOVER_RETRY_MS / 1000);
+        session_close(&s);
+        watch_drop(w);
+        w->retry_at = now + RECOVER_RETRY_MS;
+        return;
+    }
+    session_close(&s);
+    log_line(x, "info", NULL, "recover run %lld: %s; node %s is ready", run_id, summary, w->name);
+    set_health(x, w, w->maintenance ? H_MAINTENANCE : H_READY, NULL);
+    /* a sync: what waited for the node (its own VMs) is applied now */
+    x->sync_at = mono_ms();
 }
 
 /* ---- what HTTP serves ---- */
@@ -1094,10 +1647,28 @@ static void metrics_text(struct ctl *x, FILE *f)
             fprintf(f, "\",category=\"%s\"} %zu\n", cname, counts[k]);
         }
     }
-    fprintf(f, "# HELP qkvm_nodes Nodes by state at the last run.\n"
-               "# TYPE qkvm_nodes gauge\n"
-               "qkvm_nodes{state=\"ready\"} %zu\nqkvm_nodes{state=\"unreachable\"} %zu\n",
-            x->nodes_ready, x->nodes_unreachable);
+    size_t by[H_STATES] = { 0 };
+    for (size_t i = 0; i < x->watches.n; i++)
+        if (x->watches.v[i]->wanted)
+            by[x->watches.v[i]->state]++;
+    fputs("# HELP qkvm_nodes Nodes by health (unknown: not connected yet).\n"
+          "# TYPE qkvm_nodes gauge\n", f);
+    for (int h = 0; h < H_STATES; h++)
+        fprintf(f, "qkvm_nodes{state=\"%s\"} %zu\n", health_names[h], by[h]);
+    fprintf(f, "# HELP qkvm_fences_total Fences of failed nodes, by result.\n"
+               "# TYPE qkvm_fences_total counter\n"
+               "qkvm_fences_total{result=\"success\"} %lu\n"
+               "qkvm_fences_total{result=\"failure\"} %lu\n", x->fences_ok, x->fences_failed);
+    fprintf(f, "# HELP qkvm_failovers_total VMs started on another node after theirs was "
+               "fenced, by result.\n"
+               "# TYPE qkvm_failovers_total counter\n"
+               "qkvm_failovers_total{result=\"success\"} %lu\n"
+               "qkvm_failovers_total{result=\"failure\"} %lu\n", x->failovers_ok,
+            x->failovers_failed);
+    fprintf(f, "# HELP qkvm_stale_copies_removed_total Copies of moved VMs removed from nodes "
+               "that came back after a fence.\n"
+               "# TYPE qkvm_stale_copies_removed_total counter\n"
+               "qkvm_stale_copies_removed_total %lu\n", x->stale_removed);
     fprintf(f, "# HELP qkvm_apply_failures_total Actions of the controller's runs that failed.\n"
                "# TYPE qkvm_apply_failures_total counter\n"
                "qkvm_apply_failures_total %lu\n", x->apply_failures);
@@ -1153,7 +1724,36 @@ static void rebuild_status(struct ctl *x)
     if (x->last_error)
         tree_map_str(a, t, "lastError", x->last_error);
     tree_map_add(a, t, "errors", x->errors ? x->errors : tree_new_seq(a));
-    tree_map_add(a, t, "nodes", x->nodes ? x->nodes : tree_new_seq(a));
+    struct tree *nodes = tree_new_seq(a);
+    for (size_t i = 0; i < x->watches.n; i++) {
+        const struct watch *w = x->watches.v[i];
+        if (!w->wanted)
+            continue;
+        struct tree *n = tree_new_map(a);
+        tree_map_str(a, n, "name", w->name);
+        tree_map_str(a, n, "state", health_names[w->state]);
+        char since[64];
+        time_t tt = (time_t)(w->since_wall / 1000);
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        tree_map_str(a, n, "since", since);
+        if (w->why && w->state != H_READY)
+            tree_map_str(a, n, "message", w->why);
+        if (w->declared)
+            tree_map_str(a, n, "fence", fence_method_name(w->fs.method));
+        tree_map_int(a, n, "fenceAttempts", w->fence_tries);
+        tree_map_int(a, n, "flaps", w->flaps);
+        /* what the last run saw of it */
+        for (size_t k = 0; x->nodes && k < x->nodes->len; k++) {
+            const struct tree *o = x->nodes->u.items[k];
+            if (strcmp(tree_str(o, "name", ""), w->name) == 0 && tree_get(o, "error"))
+                tree_map_str(a, n, "lastRunError", tree_str(o, "error", ""));
+        }
+        tree_seq_add(a, nodes, n);
+    }
+    tree_map_add(a, t, "nodes", nodes);
+    tree_map_add(a, t, "failovers", x->failovers ? x->failovers : tree_new_seq(a));
     tree_map_add(a, t, "drift", x->drift ? x->drift : tree_new_seq(a));
     char *j = jsondoc_string(t);
     arena_free(a);
@@ -1405,7 +2005,9 @@ CLI_COMMAND(cmd_run)
     if (c->listen && !loopback(addr) && !c->token_file)
         return cli_error("--listen %s is not a loopback address: give --token-file too (every "
                          "request must then carry the token)", addr);
-    struct ctl x = { .c = c, .json = c->log_json, .ino = -1, .wake = { -1, -1 } };
+    struct ctl x = { .c = c, .json = c->log_json, .ino = -1, .wake = { -1, -1 },
+                     .grace_ms = c->node_grace_ms >= 0 ? c->node_grace_ms : 10000,
+                     .fence_timeout_ms = c->fence_timeout_ms > 0 ? c->fence_timeout_ms : 60000 };
     pthread_mutex_init(&x.mu, NULL);
     pthread_mutex_init(&x.ev_mu, NULL);
     x.snap = arena_new();
@@ -1521,6 +2123,13 @@ CLI_COMMAND(cmd_run)
             watch_all(&x);
             read_source(&x);
         }
+        health_tick(&x);
+        if (x.good_rev[0] && x.failover_at && now >= x.failover_at) {
+            /* a node was fenced: its HA VMs are started elsewhere now */
+            x.failover_at = 0;
+            run_once(&x, RUN_FAILOVER, false);
+            continue;
+        }
         if (x.good_rev[0] && x.sync_at && now >= x.sync_at) {
             run_once(&x, RUN_SYNC, false);
             continue;
@@ -1560,7 +2169,7 @@ CLI_COMMAND(cmd_run)
             x.hook_logged_ms = now;
         }
         int64_t wn = watch_next(&x);
-        if (wn && now >= wn) {
+        if ((wn && now >= wn) || watch_any_lost(&x)) {
             watch_connect(&x);
             continue;
         }
@@ -1579,6 +2188,11 @@ CLI_COMMAND(cmd_run)
             next = event_at;
         if (wn && wn < next)
             next = wn;
+        int64_t hn = health_next(&x);
+        if (hn && hn < next)
+            next = hn;
+        if (x.failover_at && x.good_rev[0] && x.failover_at < next)
+            next = x.failover_at;
         int64_t wait = next - mono_ms();
         struct pollfd pf[2] = { { x.wake[0], POLLIN, 0 }, { x.ino, POLLIN, 0 } };
         int r = poll(pf, x.ino >= 0 ? 2 : 1, wait < 0 ? 0 : wait > INT_MAX ? INT_MAX : (int)wait);
@@ -1609,6 +2223,9 @@ out:
         close(x.ino);
     controller_unlock(lockfd);
     for (size_t i = 0; i < x.watches.n; i++) {
+        fence_free(x.watches.v[i]->fence);
+        arena_free(x.watches.v[i]->fa);
+        free(x.watches.v[i]->why);
         watch_drop(x.watches.v[i]);
         free(x.watches.v[i]->name);
         free(x.watches.v[i]->uri);
@@ -1640,6 +2257,7 @@ out:
     free(x.webhook_secret);
     arena_free(x.snap);
     arena_free(x.errs_a);
+    arena_free(x.fo_a);
     pthread_mutex_destroy(&x.mu);
     return rc;
 }

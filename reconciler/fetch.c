@@ -34,6 +34,8 @@
  */
 #include "fetch.h"
 
+#include "arena.h"
+
 #include "text.h"
 
 #include <curl/curl.h>
@@ -1091,4 +1093,87 @@ done:
     if (have_cred)
         explicit_bzero(&cred, sizeof(cred));
     return rc;
+}
+
+/* ---- one HTTP request (Redfish, notifications) ---- */
+
+struct req_body {
+    char *v;
+    size_t n;
+    size_t max;
+};
+
+static size_t on_req_body(char *p, size_t size, size_t n, void *arg)
+{
+    struct req_body *b = arg;
+    size_t len = size * n;
+    if (b->n + len > b->max)
+        return 0;                         /* too large: the transfer fails */
+    b->v = xrealloc(b->v, b->n + len + 1);
+    memcpy(b->v + b->n, p, len);
+    b->n += len;
+    b->v[b->n] = '\0';
+    return len;
+}
+
+int fetch_request(const struct fetch_request *rq, struct fetch_response *out, char *err,
+                  size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_once(&global_once, global_init);
+    if (global_rc != CURLE_OK) {
+        seterr(err, errlen, "%s %s: libcurl cannot start: %s", rq->method, rq->url,
+               curl_easy_strerror(global_rc));
+        return -1;
+    }
+    CURL *h = curl_easy_init();
+    if (!h) {
+        seterr(err, errlen, "%s %s: libcurl cannot make a handle", rq->method, rq->url);
+        return -1;
+    }
+    char curl_err[CURL_ERROR_SIZE] = "";
+    struct req_body b = { NULL, 0, 1 << 20 };
+    struct curl_slist *headers = NULL;
+    if (rq->content_type) {
+        char ct[256];
+        snprintf(ct, sizeof(ct), "Content-Type: %s", rq->content_type);
+        headers = curl_slist_append(headers, ct);
+    }
+    headers = curl_slist_append(headers, "Accept: application/json");
+    curl_easy_setopt(h, CURLOPT_URL, rq->url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "qkvm/" QKVM_VERSION);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms > 0 ? rq->timeout_ms : 30000L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     rq->timeout_ms > 0 && rq->timeout_ms < 10000 ? rq->timeout_ms : 10000L);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_req_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    if (rq->body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(rq->body));
+    }
+    if (rq->userpwd) {
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+        curl_easy_setopt(h, CURLOPT_USERPWD, rq->userpwd);
+    }
+    CURLcode rc = curl_easy_perform(h);
+    int ret = 0;
+    if (rc != CURLE_OK) {
+        seterr(err, errlen, "%s %s: %s", rq->method, rq->url, *curl_err ? curl_err
+                                                                         : curl_easy_strerror(rc));
+        free(b.v);
+        ret = -1;
+    } else {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
+        out->body = b.v ? b.v : xstrdup("");
+        out->len = b.n;
+    }
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(h);
+    return ret;
 }

@@ -73,6 +73,26 @@ struct fetch_result {
 int fetch_image(const struct fetch_source *src, const struct fetch_opts *o,
                 struct fetch_result *out, char *err, size_t errlen);
 
+/* One HTTP(S) request: no redirects, basic authentication when userpwd
+ * ("user:password"), a response of at most 1 MiB. 0 with out->status and
+ * out->body (malloc'd, NUL-terminated: free it) whatever the status, or
+ * -1 with err when no answer came (curl's words). */
+struct fetch_request {
+    const char *method;        /* "GET", "POST" */
+    const char *url;
+    const char *userpwd;       /* or NULL */
+    const char *content_type;  /* of body, or NULL */
+    const char *body;          /* or NULL */
+    long timeout_ms;           /* the whole request; 0: 30 s */
+};
+struct fetch_response {
+    long status;
+    char *body;
+    size_t len;
+};
+int fetch_request(const struct fetch_request *rq, struct fetch_response *out, char *err,
+                  size_t errlen);
+
 /* The default cache directory: /var/cache/qkvm/images as root, else
  * $XDG_CACHE_HOME/qkvm/images (~/.cache/qkvm/images); QKVM_CACHE_DIR overrides. */
 const char *fetch_default_cache_dir(char *buf, size_t size);

@@ -11,6 +11,14 @@
  *   every node when it lists none. An Image is wherever a Disk placed on a
  *   node is made from it. A Disk goes with the VM that uses it; a Disk no
  *   VM uses is planned on the first node (by name) its pool is defined on.
+ * - Failover (the controller's fenced nodes, session_opts.fenced): a fenced
+ *   node is not connected and takes nothing. Each VM the records put on it
+ *   that a Policy with ha.enabled selects is placed on another node, as
+ *   if it were defined nowhere, by ha.priority (placement's order), when
+ *   every disk it reads is on a shared pool and it failed over fewer than
+ *   ha.maxRestarts times in the last hour (the store's FailedOver events).
+ *   The others stay where they are, down, and the plan says why. Nothing
+ *   of a node that was not fenced ever moves this way.
  * - Capacity: a Node's capacity, else what the host reports, counted 1:1
  *   (declare capacity.cpus larger than the host to overcommit CPUs). Every
  *   declared VM counts with its maximum cpus and memory, running or not;
@@ -45,6 +53,11 @@ static void *connect_job(void *arg)
 {
     struct job *j = arg;
     struct session_node *n = j->n;
+    if (n->fenced) {
+        snprintf(j->err, sizeof(j->err), "fenced: not used until it is back and its stale "
+                 "copies of moved VMs are removed");
+        return NULL;
+    }
     n->v = virt_open(n->uri, &j->s->o->virt, j->err, sizeof(j->err));
     if (n->v && virt_node_info(n->v, &n->host_cpus, &n->host_memory, j->err,
                                sizeof(j->err)) < 0) {
@@ -202,6 +215,41 @@ static double cpu_use_of(const struct session_node *n, const char *name)
     return 0;
 }
 
+static bool fenced(const struct session *s, const char *node)
+{
+    for (const char *const *f = s->o->fenced; f && *f; f++)
+        if (strcmp(*f, node) == 0)
+            return true;
+    return false;
+}
+
+#define HOUR_MS 3600000
+
+/* Why VM vm does not fail over from fenced node `from`, or NULL. */
+static const char *no_failover(struct session *s, const struct model_vm *vm)
+{
+    const struct policy_ha *ha = place_ha(s->m, vm);
+    if (!ha || !ha->enabled)
+        return "no Policy with ha.enabled selects it";
+    const char *why = not_shared(s, vm);
+    if (why)
+        return why;
+    struct store_event *ev = NULL;
+    size_t n = 0, count = 0;
+    char err[512];
+    if (!s->st)
+        return "the state database is not open: its failovers cannot be counted";
+    if (store_events(s->st, s->a, store_now() - HOUR_MS, "VM", vm->obj.meta.name, 0, &ev, &n,
+                     err, sizeof(err)) < 0)
+        return arena_printf(s->a, "its failovers cannot be counted: %s", err);
+    for (size_t i = 0; i < n; i++)
+        count += strcmp(ev[i].reason, "FailedOver") == 0;
+    if ((int64_t)count >= ha->max_restarts)
+        return arena_printf(s->a, "it failed over %zu time%s in the last hour (ha.maxRestarts: "
+                            "%lld)", count, count == 1 ? "" : "s", (long long)ha->max_restarts);
+    return NULL;
+}
+
 static void place(struct session *s)
 {
     const struct model *m = s->m;
@@ -213,6 +261,8 @@ static void place(struct session *s)
     bool *active = arena_alloc(s->a, (nv + 1) * sizeof(*active));
     const char *blind_node = NULL;
     s->copies = arena_alloc(s->a, (nv + 1) * sizeof(*s->copies));
+    s->failover = arena_alloc(s->a, (nv + 1) * sizeof(*s->failover));
+    const char **stays = s->failover_no = arena_alloc(s->a, (nv + 1) * sizeof(*stays));
     for (size_t i = 0; i < nv; i++)
         current[i] = -1;
     for (size_t k = 0; k < nn; k++) {
@@ -301,6 +351,22 @@ static void place(struct session *s)
         for (size_t k = 0; k < nn; k++)
             blind_node = !s->nodes[k].obs ? s->nodes[k].name : blind_node;
     }
+    /* Failover: the HA VMs of a fenced node are placed anew, elsewhere.
+     * Not while the records cannot say what else ran there. */
+    for (size_t i = 0; !blind && i < nv; i++) {
+        if (current[i] < 0 || !fenced(s, s->nodes[current[i]].name))
+            continue;
+        const struct model_vm *vm = (const struct model_vm *)m->objs[MODEL_VM][i];
+        const char *why = no_failover(s, vm);
+        if (why) {
+            stays[i] = why;
+            continue;
+        }
+        s->failover[i] = s->nodes[current[i]].name;
+        current[i] = -1;
+        active[i] = false;
+        reason[i] = NULL;
+    }
     /* A VM defined nowhere whose declared disks a domain uses on a node (a
      * rename, a domain undefined by hand) stays with its disks: a second
      * domain on the same disk elsewhere would run on it at the same time. */
@@ -346,6 +412,16 @@ static void place(struct session *s)
     }
     struct place_input in = { m, pn, nn, current, reason, vm_use, stuck };
     place_vms(s->a, &in, s->placed);
+    for (size_t i = 0; i < nv; i++) {
+        if (s->failover[i] && s->placed[i].node >= 0)
+            s->placed[i].reason = arena_printf(s->a, "failover from %s (fenced): %s",
+                                               s->failover[i], s->placed[i].reason);
+        else if (s->failover[i])
+            s->failover[i] = NULL;        /* nowhere to go: unschedulable says why */
+        if (stays[i])
+            stays[i] = arena_printf(s->a, "its node %s is fenced, and it is not restarted "
+                                    "elsewhere: %s", s->nodes[current[i]].name, stays[i]);
+    }
     for (size_t i = 0; blind_node && i < nv; i++)
         if (current[i] < 0 && s->placed[i].node >= 0) {
             s->placed[i].node = -1;
@@ -403,6 +479,14 @@ static void place(struct session *s)
     }
 }
 
+const char *session_vm_failover(const struct session *s, const char *vm)
+{
+    if (!s->failover || !s->m)
+        return NULL;
+    const struct model_object *o = model_find(s->m, MODEL_VM, vm);
+    return o ? s->failover[vm_index(s->m, o)] : NULL;
+}
+
 const struct session_node *session_vm_node(const struct session *s, const char *vm,
                                            const char **why)
 {
@@ -429,6 +513,37 @@ const struct session_node *session_vm_node(const struct session *s, const char *
  * qkvm's is qkvm's on every node that sees the same file. */
 static void share_records(struct session *s)
 {
+    /* A fenced node is not observed, but its records are in the store:
+     * a volume it created on a shared pool is still qkvm's where another
+     * node sees the same file (its identity, inode and birth time, as
+     * recorded, proves it is that file). */
+    for (size_t k = 0; k < s->nnodes; k++) {
+        struct obs_host *h = s->nodes[k].obs;
+        for (size_t i = 0; h && i < h->npools; i++) {
+            struct obs_pool *p = &h->pools[i];
+            const struct model_pool *decl = pool_of(s->m, p->name);
+            if (!decl || !decl->spec.shared)
+                continue;
+            for (size_t j = 0; j < p->nvols; j++) {
+                struct obs_volume *v = &p->vols[j];
+                for (size_t o = 0; !v->rec && !v->replaced && v->path && o < s->nnodes; o++) {
+                    const struct session_node *f = &s->nodes[o];
+                    const struct owned_entry *e =
+                        f->fenced && f->own ? owned_volume_in(f->own, p->name, v->name) : NULL;
+                    char hp[4096], ident[96] = "";
+                    if (!e || !*e->ident)
+                        continue;
+                    owned_file_ident(observe_host_path(h, v->path, hp, sizeof(hp)), ident,
+                                     sizeof(ident));
+                    if (*ident && strcmp(ident, e->ident) == 0) {
+                        v->rec = e;
+                        v->unverified = false;
+                        v->marked = NULL;
+                    }
+                }
+            }
+        }
+    }
     for (size_t k = 0; k < s->nnodes; k++) {
         struct obs_host *h = s->nodes[k].obs;
         for (size_t i = 0; h && i < h->npools; i++) {
@@ -643,6 +758,7 @@ enum session_status fleet_open(struct session *s)
         const struct model_node *d = (const struct model_node *)m->objs[MODEL_NODE][i];
         s->nodes[i] = (struct session_node){ .name = d->obj.meta.name, .uri = d->spec.uri,
                                              .decl = d };
+        s->nodes[i].fenced = fenced(s, d->obj.meta.name);
     }
     enum session_status rc = select_nodes(s);
     if (rc != SESSION_OK)
@@ -657,6 +773,11 @@ enum session_status fleet_open(struct session *s)
         struct session_node *n = &s->nodes[i];
         if (!n->v) {
             n->error = arena_strdup(s->a, jobs[i].err);
+            /* a fenced node's records: its volumes on shared pools */
+            if (n->fenced && s->st &&
+                !(n->own = owned_from_store(s->st, n->uri, err, sizeof(err))))
+                session_say(s, SESSION_WARNING, "cannot read %s's ownership records: %s",
+                            n->name, err);
             continue;
         }
         n->uri = arena_strdup(s->a, virt_uri(n->v));
@@ -672,7 +793,7 @@ enum session_status fleet_open(struct session *s)
         if (n->v && !n->obs)
             n->error = arena_printf(s->a, "cannot observe %s: %s", n->uri, jobs[i].err);
         up += n->obs != NULL;
-        const char *state = n->obs ? "ready" : "unreachable";
+        const char *state = n->obs ? "ready" : n->fenced ? "fenced" : "unreachable";
         if (s->run && store_node_seen(s->st, s->run, n->uri, n->name, state,
                                       n->error ? n->error : "", err, sizeof(err)) < 0)
             session_say(s, SESSION_WARNING, "%s", err);
@@ -783,7 +904,13 @@ enum session_status fleet_open(struct session *s)
     }
     for (size_t i = 0; i < s->nnodes; i++) {
         const struct session_node *n = &s->nodes[i];
-        if (n->selected && !n->obs)
+        if (n->selected && n->fenced)
+            plan_add_note(s->plan, NOTE_UNREACHABLE, MODEL_NODE, n->name, NULL,
+                          arena_printf(s->plan->arena, "fenced: nothing is placed on it; its "
+                                       "HA VMs are started elsewhere, the others wait for it "
+                                       "(%zu stay%s placed there)", n->vms,
+                                       n->vms == 1 ? "s" : ""));
+        else if (n->selected && !n->obs)
             plan_add_note(s->plan, NOTE_UNREACHABLE, MODEL_NODE, n->name, NULL,
                           n->vms ? arena_printf(s->plan->arena, "unreachable (%s): nothing on it "
                                                 "is changed this run; its %zu VM%s stay%s "
@@ -802,6 +929,9 @@ enum session_status fleet_open(struct session *s)
         else if (s->moves[i])
             plan_add_note(s->plan, NOTE_BLOCKED, MODEL_VM, name, s->nodes[p->node].name,
                           s->moves[i]);
+        else if (s->failover_no[i])
+            plan_add_note(s->plan, NOTE_BLOCKED, MODEL_VM, name, s->nodes[p->node].name,
+                          s->failover_no[i]);
         if (s->copies[i] && strchr(s->copies[i], ','))
             plan_add_note(s->plan, NOTE_BLOCKED, MODEL_VM, name, NULL,
                           arena_printf(s->plan->arena, "defined on several nodes (%s): the "

@@ -275,7 +275,8 @@ static const struct command commands[] = {
       "Exit 1 when an object named was refused; 0 otherwise.\n" },
     { "run", cmd_run, 0, 0, 0, "-f DIR | --git URL [--ref REF] [--path DIR] [--interval D] "
                               "[--listen [ADDR:]PORT] [--token-file F] [--webhook-secret-file F] "
-                              "[--observe-interval D] [--debounce D] [--log-format plain|json]",
+                              "[--observe-interval D] [--debounce D] [--node-grace D] [--fence-timeout D] "
+                              "[--log-format plain|json]",
       "the controller: keep the hosts matching a watched directory or a Git branch",
       "Run until SIGTERM: read the manifests under DIR, apply them (a sync, as\n"
       "'qkvm apply --yes' would), and apply every new valid revision as soon as a\n"
@@ -287,8 +288,13 @@ static const struct command commands[] = {
       "processes, missing disk files; repair the drift of objects a Policy with\n"
       "drift.mode: heal selects (with backoff), report the rest. Deletions only\n"
       "where a Policy says prune: delete, within the deletion guards. Every run\n"
-      "is journalled ('qkvm history': kinds sync and observe). One controller per\n"
-      "state database. SIGHUP reads the source again and observes at once.\n"
+      "is journalled ('qkvm history': kinds sync, observe, failover, recover). One\n"
+      "controller per state database. SIGHUP reads the source again and observes\n"
+      "at once. Every Node is watched: a node that stops answering is suspect,\n"
+      "failed after --node-grace, then fenced by its Node's spec.fence (command,\n"
+      "agent, redfish, or manual: 'qkvm node confirm-down NODE'); only then are\n"
+      "its HA VMs (a Policy with ha.enabled) started on other nodes. When it\n"
+      "answers again, its copies of the VMs that moved are removed first.\n"
       "  --git URL            a repository (file://, git://, https://, ssh://, a path),\n"
       "                       fetched into a bare cache (--git-cache DIR; default: the\n"
       "                       directory git beside the state database)\n"
@@ -307,9 +313,20 @@ static const struct command commands[] = {
       "                       for an address other than loopback)\n"
       "  --observe-interval D thorough observation every D (default 5m)\n"
       "  --debounce D         wait D after the last change of a file (default 500ms)\n"
+      "  --node-grace D       a node whose connection is lost and that does not answer\n"
+      "                       for D is failed, and fenced (default 10s)\n"
+      "  --fence-timeout D    a fence that has not succeeded after D failed (default 60s)\n"
       "  --log-format F       plain (default) or json: one line per event\n"
       "  --shutdown-timeout S, --cache-dir DIR, --parallelism N, --lock-timeout D\n"
       "                       as for apply\n" },
+    { "node", cmd_node, SESSION_MANIFESTS_OPT | SESSION_RECORD, 2, 2, "confirm-down NODE [-f PATH]",
+      "confirm that a failed node is off (the manual fence)",
+      "Record that NODE is off: powered down or cut off, none of its VMs running.\n"
+      "A controller ('qkvm run') holding NODE failed, with a manual fence (or\n"
+      "none declared), then counts it fenced and starts its HA VMs on other\n"
+      "nodes. Only a confirmation made after the node failed counts. Be sure:\n"
+      "a VM still running there would run twice. With -f, NODE must be a Node\n"
+      "of the manifests.\n" },
     { "version", cmd_version, 0, 0, 0, "", "print the version", "Print the version.\n" },
     { NULL, NULL, 0, 0, 0, NULL, NULL, NULL },
 };
@@ -319,7 +336,7 @@ enum { OPT_STATE = 256, OPT_REFERENCE, OPT_YES, OPT_PRUNE, OPT_ADOPT, OPT_DETAIL
        OPT_MAX_DELETIONS, OPT_RESTART, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE_INTERVAL,
        OPT_KEEPALIVE_COUNT, OPT_ALL, OPT_CACHE_DIR, OPT_NODE, OPT_APPLY, OPT_THRESHOLD,
        OPT_PARALLELISM, OPT_CPU_INTERVAL, OPT_LISTEN, OPT_TOKEN_FILE, OPT_LOG_FORMAT,
-       OPT_DEBOUNCE, OPT_OBSERVE_INTERVAL, OPT_GIT, OPT_REF, OPT_PATH, OPT_GIT_TOKEN_FILE,
+       OPT_DEBOUNCE, OPT_OBSERVE_INTERVAL, OPT_NODE_GRACE, OPT_FENCE_TIMEOUT, OPT_GIT, OPT_REF, OPT_PATH, OPT_GIT_TOKEN_FILE,
        OPT_GIT_SSH_KEY, OPT_GIT_CACHE, OPT_WEBHOOK_SECRET_FILE, OPT_INTERVAL };
 
 static const struct option long_opts[] = {
@@ -355,6 +372,8 @@ static const struct option long_opts[] = {
     { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
     { "debounce", required_argument, NULL, OPT_DEBOUNCE },
     { "observe-interval", required_argument, NULL, OPT_OBSERVE_INTERVAL },
+    { "node-grace", required_argument, NULL, OPT_NODE_GRACE },
+    { "fence-timeout", required_argument, NULL, OPT_FENCE_TIMEOUT },
     { "git", required_argument, NULL, OPT_GIT },
     { "ref", required_argument, NULL, OPT_REF },
     { "path", required_argument, NULL, OPT_PATH },
@@ -396,6 +415,8 @@ static const struct flag_cmds {
     { OPT_LOG_FORMAT, "--log-format", " run " },
     { OPT_DEBOUNCE, "--debounce", " run " },
     { OPT_OBSERVE_INTERVAL, "--observe-interval", " run " },
+    { OPT_NODE_GRACE, "--node-grace", " run " },
+    { OPT_FENCE_TIMEOUT, "--fence-timeout", " run " },
     { OPT_GIT, "--git", " run " },
     { OPT_REF, "--ref", " run " },
     { OPT_PATH, "--path", " run " },
@@ -603,6 +624,22 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
                 o->observe_interval_ms = ms;
             break;
         }
+        case OPT_NODE_GRACE:
+        case OPT_FENCE_TIMEOUT: {
+            long long ms;
+            bool grace = c == OPT_NODE_GRACE;
+            if (text_duration(optarg, &ms) < 0 || ms > 3600000LL || (!grace && ms < 1000)) {
+                cli_error("%s takes a duration like %s, not '%s'", grace ? "--node-grace" :
+                          "--fence-timeout", grace ? "10s or 500ms" : "60s (at least 1s)",
+                          optarg);
+                return -1;
+            }
+            if (grace)
+                o->node_grace_ms = ms;
+            else
+                o->fence_timeout_ms = ms;
+            break;
+        }
         case OPT_YES:
         case OPT_PRUNE:
         case OPT_ADOPT:
@@ -772,7 +809,7 @@ int main(int argc, char **argv)
     o.since_ms = o.prune_older_ms = -1;
     o.limit = -1;
     o.max_deletions = -1;
-    o.debounce_ms = o.observe_interval_ms = o.interval_ms = -1;
+    o.debounce_ms = o.observe_interval_ms = o.interval_ms = o.node_grace_ms = -1;
     o.virt = (struct virt_limits){ 30000, 5, 3 };
     const char *nc = getenv("NO_COLOR");
     const char *term = getenv("TERM");

@@ -84,10 +84,17 @@ struct node_redfish {
     struct model_hdr hdr;
     const char *url, *username, *password_file;
 };
+struct node_agent {
+    struct model_hdr hdr;
+    const char *name;               /* fence_ipmilan... */
+    struct model_strings options;   /* "key=value", as the agent reads them on stdin */
+    const char *password_file;
+};
 struct node_fence {
     struct model_hdr hdr;
     struct model_strings command;   /* argv */
     struct node_redfish redfish;
+    struct node_agent agent;
     bool manual;
 };
 struct node_spec {

@@ -148,6 +148,19 @@ const struct owned_entry *owned_volume(const struct owned *o, const char *uuid,
     return uuid ? find(o, true, uuid, name) : NULL;
 }
 
+const struct owned_entry *owned_volume_in(const struct owned *o, const char *pool_name,
+                                          const char *name)
+{
+    for (size_t i = 0; o && i < o->n; i++) {
+        const struct owned_entry *e = &o->v[i];
+        const struct owned_entry *v = !e->volume && strcmp(e->name, pool_name) == 0
+                                          ? find(o, true, e->uuid, name) : NULL;
+        if (v)
+            return v;
+    }
+    return NULL;
+}
+
 void owned_file_ident(const char *path, char *out, size_t size)
 {
     struct statx sx;

@@ -52,6 +52,11 @@ void owned_free(struct owned *o);                    /* accepts NULL */
 const struct owned_entry *owned_pool(const struct owned *o, const char *pool_uuid);
 const struct owned_entry *owned_volume(const struct owned *o, const char *pool_uuid,
                                        const char *name);
+/* The record of volume `name` of the pool named pool_name (by the pools'
+ * records' names), or NULL: for a shared pool seen by a host whose own
+ * records cannot be read (a fenced node's). */
+const struct owned_entry *owned_volume_in(const struct owned *o, const char *pool_name,
+                                          const char *name);
 /* The identity of a local volume file: "INODE:BIRTH-TIME-NS", or "" when
  * the file cannot be inspected (remote, no birth time). */
 void owned_file_ident(const char *path, char *out, size_t size);

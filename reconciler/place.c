@@ -48,6 +48,12 @@ bool place_cold_moves(const struct model *m, const struct model_vm *vm)
     return p && p->spec.placement.cold_moves;
 }
 
+const struct policy_ha *place_ha(const struct model *m, const struct model_vm *vm)
+{
+    const struct model_policy *p = policy_for(m, vm, offsetof(struct policy_spec, ha));
+    return p ? &p->spec.ha : NULL;
+}
+
 int64_t place_priority(const struct model *m, const struct model_vm *vm)
 {
     const struct model_policy *p = policy_for(m, vm, offsetof(struct policy_spec, ha));

@@ -116,6 +116,9 @@ bool place_pool_on(const struct model_pool *p, const char *node);
 
 /* A VM's ha priority (its first matching Policy with ha), 0 by default. */
 int64_t place_priority(const struct model *m, const struct model_vm *vm);
+/* The ha section of the first Policy (by name) that selects the VM and
+ * sets ha, or NULL. */
+const struct policy_ha *place_ha(const struct model *m, const struct model_vm *vm);
 /* Does the VM's placement Policy (the first by name that selects it and
  * sets placement) allow cold moves? */
 bool place_cold_moves(const struct model *m, const struct model_vm *vm);

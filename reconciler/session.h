@@ -67,6 +67,11 @@ struct session_opts {
     int lock_timeout_ms;
     struct virt_limits virt;
     bool verbose;                      /* timings as SESSION_INFO */
+    /* Nodes the controller fenced (powered off, confirmed): not connected,
+     * nothing placed on them, and the VMs on them a Policy with ha.enabled
+     * selects (disks on shared pools, within ha.maxRestarts an hour) are
+     * placed on other nodes: failover. NULL-terminated, or NULL. */
+    const char *const *fenced;
     void (*say)(void *payload, enum session_level level, const char *msg);
     void (*findings)(void *payload, const struct diag *d);
     void *payload;
@@ -101,6 +106,7 @@ struct session_node {
     size_t vms;                        /* declared VMs placed on it */
     size_t vms_here;                   /* declared VMs defined on it now (qkvm's) */
     bool selected;                     /* planned this run (all, or the one -c/--node names) */
+    bool fenced;                       /* session_opts.fenced names it: not connected */
     double t_observe;
     bool cpu_measured;                 /* rebalance: libvirt gave the domains' cpu.time */
     struct virt_cpu_use *cpu;          /* per running domain (malloc'd), when measured */
@@ -134,6 +140,8 @@ struct session {
     bool *cold;                        /* per s->m VM: its move copies its volumes (a
                                         * Policy's placement.coldMoves) */
     const char **copies;               /* per s->m VM: the nodes it is defined on, ", " apart */
+    const char **failover;             /* per s->m VM: the fenced node it leaves, or NULL */
+    const char **failover_no;          /* per s->m VM: on a fenced node, why it stays, or NULL */
     bool plan_merged;                  /* plan is the nodes' merged (the session's own) */
     struct {                           /* qkvm rebalance */
         double threshold;
@@ -167,6 +175,9 @@ struct inventory *session_unit_inventory(struct session *s, const struct session
 /* The node a declared VM is placed on, and why (a fleet run), or NULL. */
 const struct session_node *session_vm_node(const struct session *s, const char *vm,
                                            const char **why);
+
+/* The fenced node a declared VM fails over from this run, or NULL. */
+const char *session_vm_failover(const struct session *s, const char *vm);
 
 /* A message through the caller's hook (o->say), and a monotonic clock in
  * seconds: for the session's own parts (fleet.c) and the engine. */

@@ -508,39 +508,6 @@ static bool selector_matches_any(const struct model *m,
     return false;
 }
 
-/* ---- fields this release accepts but no command acts on ---- */
-
-/* Declared in the manifest (not a default)? */
-static bool declared_key(const struct model_hdr *h, const char *key)
-{
-    return h->src && tree_get(h->src, key) != NULL;
-}
-
-static void unacted(struct vctx *v, const struct model_object *o, const struct model_hdr *h,
-                    const char *key, const char *path, const char *what)
-{
-    if (declared_key(h, key))
-        verr(v, DIAG_WARNING, o, h, key, path,
-             "%s of %s '%s' is not acted on by this release: %s", path, kname(o->kind),
-             o->meta.name, what);
-}
-
-/* The README's "Not acted on yet" lists the same fields. Each gets a
- * warning where a manifest sets it, so nobody believes a field works
- * because it validates. */
-static void check_unacted(struct vctx *v)
-{
-    const struct model *m = v->m;
-    for (size_t i = 0; i < m->len[MODEL_NODE]; i++) {
-        const struct model_node *n = (const struct model_node *)m->objs[MODEL_NODE][i];
-        unacted(v, &n->obj, &n->spec.hdr, "fence", "spec.fence", "no failover yet");
-    }
-    for (size_t i = 0; i < m->len[MODEL_POLICY]; i++) {
-        const struct model_policy *p = (const struct model_policy *)m->objs[MODEL_POLICY][i];
-        unacted(v, &p->obj, &p->spec.hdr, "ha", "spec.ha", "no failover yet");
-    }
-}
-
 /* Is `path` the directory `dir` or below it? */
 static bool under(const char *path, const char *dir, size_t len)
 {
@@ -653,7 +620,6 @@ void validate_model(const struct model *m, struct diag *d)
                  "selector of Policy '%s' matches no object", p->obj.meta.name);
     }
 
-    check_unacted(&v);
     check_host_paths(&v);
     find_dups(&v, &disks, dup_disk);
     find_dups(&v, &macs, dup_mac);

@@ -111,6 +111,10 @@ static void on_close(virConnectPtr conn, int reason, void *opaque)
     (void)conn;
     struct virt *v = opaque;
     atomic_store(&v->closed, reason + 1);
+    /* a watched connection says so at once: a node that died is seen in
+     * milliseconds, not at the next call */
+    if (v->event_fn)
+        v->event_fn(v->event_payload, NULL, "lost");
 }
 
 /* Is the connection gone? Then why, as a message. */

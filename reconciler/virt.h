@@ -54,8 +54,10 @@ struct virt *virt_open(const char *uri, const struct virt_limits *lim, char *err
 void virt_close(struct virt *v);                 /* accepts NULL */
 /* Domain lifecycle events of the connection's host: fn(payload, domain,
  * what happened: "started", "stopped", "crashed", "defined"...) is called
- * in libvirt's event loop thread, so it must only note and wake. 0, or -1
- * with err. */
+ * in libvirt's event loop thread, so it must only note and wake. When the
+ * connection closes (the daemon died, keepalive gave up), fn(payload,
+ * NULL, "lost") is called, from whichever thread noticed. 0, or -1 with
+ * err. */
 typedef void (*virt_event_fn)(void *payload, const char *domain, const char *what);
 int virt_watch_domains(struct virt *v, virt_event_fn fn, void *payload, char *err,
                        size_t errlen);

@@ -80,15 +80,15 @@ static void fence_finish(void *obj, struct decode_ctx *c)
                      decode_where(c));
         return;
     }
-    int methods = (f->command.n > 0) + f->redfish.hdr.set + f->manual;
+    int methods = (f->command.n > 0) + f->redfish.hdr.set + f->agent.hdr.set + f->manual;
     if (methods > 1)
         decode_error(c, &f->hdr, NULL,
-                     "fence of %s has more than one method: choose one of command, redfish, manual",
-                     decode_where(c));
+                     "fence of %s has more than one method: choose one of command, redfish, agent, "
+                     "manual", decode_where(c));
     else if (methods == 0 && f->hdr.set && tree_get(f->hdr.src, "manual"))
         decode_error(c, &f->hdr, "manual",
-                     "fence of %s has no method: manual is false, and neither command nor redfish is given",
-                     decode_where(c));
+                     "fence of %s has no method: manual is false, and none of command, redfish, "
+                     "agent is given", decode_where(c));
     else if (methods == 0)
         f->manual = true;    /* no fence declared: an operator confirms */
 }
@@ -127,11 +127,61 @@ static const struct schema_table node_redfish_table = {
     node_redfish_fields, redfish_finish,
     "Power the node off through its BMC and wait for PowerState Off." };
 
+static const struct schema_field elem_agent_option = {
+    .name = "options", .type = SCHEMA_STRING,
+    .doc = "One option, key=value, as the agent reads it on its standard input." };
+
+static const struct schema_field node_agent_fields[] = {
+    { FLD(struct node_agent, name, "name", SCHEMA_STRING), .required = true,
+      .doc = "The fence agent (of the fence-agents package), e.g. fence_ipmilan; looked up in "
+             "/usr/sbin, then PATH." },
+    { FLD(struct node_agent, options, "options", SCHEMA_LIST), .elem = &elem_agent_option,
+      .doc = "Its options, key=value (ip=10.0.0.5, username=admin, lanplus=1...); action=off is "
+             "added." },
+    { FLD(struct node_agent, password_file, "passwordFile", SCHEMA_PATH),
+      .doc = "A file whose first line is passed as password=." },
+    END
+};
+static void agent_finish(void *obj, struct decode_ctx *c)
+{
+    struct node_agent *g = obj;
+    if (!g->hdr.set)
+        return;
+    if (g->name) {
+        bool ok = strncmp(g->name, "fence_", 6) == 0 && g->name[6];
+        for (const char *p = g->name; ok && *p; p++)
+            ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+        if (!ok)
+            decode_error(c, &g->hdr, "name", "%s: a fence agent is named fence_ followed by "
+                         "lower-case letters, digits or _ (fence_ipmilan), not '%s'",
+                         decode_where(c), g->name);
+    }
+    for (size_t i = 0; i < g->options.n; i++) {
+        const char *o = g->options.v[i], *eq = strchr(o, '=');
+        bool ok = eq && eq > o && !strchr(o, '\n');
+        for (const char *p = o; ok && p < eq; p++)
+            ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-';
+        if (ok && (strncmp(o, "action=", 7) == 0 || strncmp(o, "password=", 9) == 0))
+            decode_error(c, &g->hdr, "options", "%s: '%.*s' is set by qkvm: action is always "
+                         "off, and the password comes from passwordFile", decode_where(c),
+                         (int)(eq - o), o);
+        else if (!ok)
+            decode_error(c, &g->hdr, "options", "%s: option %zu is not key=value on one line "
+                         "(ip=10.0.0.5)", decode_where(c), i + 1);
+    }
+}
+static const struct schema_table node_agent_table = {
+    "Node.spec.fence.agent", sizeof(struct node_agent), node_agent_fields, agent_finish,
+    "Fence through an agent of the fence-agents package (its stdin protocol); exit 0 means "
+    "the node is off." };
+
 static const struct schema_field node_fence_fields[] = {
     { FLD(struct node_fence, command, "command", SCHEMA_LIST), .elem = &elem_argv,
       .doc = "A command (argv) that powers the node off; exit 0 means fenced." },
     { FLD(struct node_fence, redfish, "redfish", SCHEMA_STRUCT),
       .table = &node_redfish_table, .doc = "Fence through a Redfish BMC." },
+    { FLD(struct node_fence, agent, "agent", SCHEMA_STRUCT),
+      .table = &node_agent_table, .doc = "Fence through a fence agent (fence-agents)." },
     { FLD(struct node_fence, manual, "manual", SCHEMA_BOOL), .def = "false",
       .doc = "Wait for an operator to confirm the node is down (the default when no method is "
              "given)." },

@@ -53,14 +53,14 @@ check "--reference outside explain" 1 '' "flag of 'explain'" -- validate --refer
 check "validate example" 0 '^valid: 5 objects in 4 files' '' -- validate -f examples/minimal
 check "flags before the command" 0 '^valid: 24 objects' '*' -- -f examples/homelab validate
 check "-q prints nothing when valid" 0 '' '' -- validate -q -f examples/minimal
-check "fields no command acts on yet are warned about" 0 '' "spec.ha of Policy 'web-ha' is not acted on by this release" -- validate -q -f examples/homelab
+check "ha and fence, acted on by the controller, are not warned about" 0 '' '' -- validate -q -f examples/homelab
 check "-v reports timing" 0 '*' 'read 9 files .* load [0-9.]+ ms' -- validate -v -f examples/homelab
 check "several -f: one set, so two Projects are refused" 3 '' "a manifest set is one project: Project 'minimal' is a second one" -- validate -f examples/homelab -f examples/minimal
 check "several -f" 0 '^valid: 28 objects in 12 files' '*' -- validate -f examples/homelab -f examples/minimal/vm.yaml -f examples/minimal/network.yaml -f examples/minimal/storage.yaml
 check "invalid: exit 3, nothing on stdout" 3 '' "unknown field 'cpu'" -- validate -f tests/data/invalid/unknown-field.yaml
 check "warnings only: exit 0" 0 '^valid: .* with warnings' 'warning: selector' -- validate -f tests/data/invalid/policy-selector-matches-nothing.yaml
 check "missing path: exit 1" 1 '' "^/nonexistent/x: cannot read: No such file or directory" -- validate -f /nonexistent/x
-check "-o json valid (warnings on stderr)" 0 '"valid": true' 'warning: ' -- validate -o json -f examples/homelab
+check "-o json valid (warnings on stderr)" 0 '"valid": true' 'warning: selector' -- validate -o json -f tests/data/invalid/policy-selector-matches-nothing.yaml
 check "-o json invalid: the document on stdout, the failure on stderr too" 3 '"severity": "error"' 'qkvm: error: 1 error' -- validate -o json -f tests/data/invalid/bad-mac.yaml
 check "-o yaml" 0 '^valid: true' '' -- validate -o yaml -f examples/minimal
 if command -v python3 >/dev/null; then

@@ -18,6 +18,7 @@ if [ -z "${passed+x}" ]; then . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"; fi
 . "$(dirname "${BASH_SOURCE[0]}")/images.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/fleet.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/controller.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/failover.sh"
 
 it_run() {
     local node="it$$"
@@ -53,6 +54,8 @@ it_run() {
     on_node rb "a daemon that dies or hangs" rb_cases || return
     # several nodes in one run
     fl_run || return
+    # node failure, fencing and failover by the controller
+    fo_run || return
 }
 
 # on_node PREFIX WHAT CASES: start a private node, run CASES on it, stop it.
