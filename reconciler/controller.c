@@ -108,6 +108,7 @@ struct watch {                /* a node: its connection for domain events, and i
     struct virt *v;           /* NULL: not connected */
     int64_t retry_at;
     bool wanted;
+    bool was_wanted;          /* by the revision before (watch_nodes) */
     bool lost;                /* the close callback fired (under ev_mu) */
     /* health */
     enum health state;
@@ -123,6 +124,9 @@ struct watch {                /* a node: its connection for domain events, and i
     int fence_tries;
     int64_t fence_at;         /* the next attempt (ms), 0 none */
     bool manual_said;
+    bool seen_ready;          /* ready once since the controller started */
+    bool confirm_off;         /* fenced: a connection attempt must fail before failover */
+    int tries;                /* connection attempts failed in this state (backoff) */
 };
 
 struct ctl {
@@ -190,6 +194,7 @@ struct ctl {
     /* node health, fencing, failover */
     int64_t grace_ms, fence_timeout_ms;
     int64_t failover_at;              /* run a failover then (a node was fenced), 0 none */
+    int64_t alive_at;                 /* check the connections' liveness then */
     const struct session *cur_s;      /* the run's session, for hold() */
     int cur_kind;                     /* the run's enum run_kind */
     unsigned long fences_ok, fences_failed, failovers_ok, failovers_failed, stale_removed;
@@ -198,7 +203,7 @@ struct ctl {
 };
 
 static volatile sig_atomic_t stop_sig, hup_sig;
-static int wake_fd = -1;
+static atomic_int wake_fd = -1;   /* the signal handler's and the other threads' way in */
 
 static void on_signal(int sig)
 {
@@ -571,6 +576,8 @@ static const char *hold(void *payload, const struct plan_action *pa)
         return fo ? NULL : "a failover run starts the VMs of fenced nodes only";
     if (fo && pa->verb != PLAN_DELETE)
         return NULL;                   /* its node was fenced: failover */
+    if (x->cur_kind == RUN_SYNC)
+        return NULL;                   /* a sync applies the whole revision */
     if (pa->verb == PLAN_DELETE || !pa->want)
         return "deletions are made by a sync of a new revision";
     if (pa->verb == PLAN_REPLACE)
@@ -689,6 +696,8 @@ static void watch_fence_spec(struct watch *w, const struct model_node *n)
     w->fs = fs;
 }
 
+static bool fenced_before(struct ctl *x, const char *node);
+
 /* The nodes of the last valid revision: watched; others: closed. */
 static void watch_nodes(struct ctl *x, const struct model *m)
 {
@@ -698,8 +707,10 @@ static void watch_nodes(struct ctl *x, const struct model *m)
     x->declared.n = 0;
     for (size_t i = 0; m && i < m->len[MODEL_VM]; i++)
         *vec_push(&x->declared) = xstrdup(m->objs[MODEL_VM][i]->meta.name);
-    for (size_t i = 0; i < x->watches.n; i++)
+    for (size_t i = 0; i < x->watches.n; i++) {
+        x->watches.v[i]->was_wanted = x->watches.v[i]->wanted;
         x->watches.v[i]->wanted = false;
+    }
     pthread_mutex_unlock(&x->ev_mu);
     size_t nn = m ? m->len[MODEL_NODE] : 0;
     for (size_t k = 0; k < (nn ? nn : 1); k++) {
@@ -713,17 +724,41 @@ static void watch_nodes(struct ctl *x, const struct model *m)
             uri = x->c->connect;
             name = uri ? uri : "default";
         }
+        /* a node is its name: a new URI is the same node, connected anew */
         struct watch *w = NULL;
         for (size_t i = 0; i < x->watches.n && !w; i++)
-            if (strcmp(x->watches.v[i]->name, name) == 0 &&
-                !strcmp(x->watches.v[i]->uri ? x->watches.v[i]->uri : "", uri ? uri : ""))
+            if (strcmp(x->watches.v[i]->name, name) == 0)
                 w = x->watches.v[i];
+        if (w && strcmp(w->uri ? w->uri : "", uri ? uri : "") != 0) {
+            watch_drop(w);
+            free(w->uri);
+            w->uri = uri ? xstrdup(uri) : NULL;
+            w->retry_at = mono_ms();
+        }
+        if (w && !w->was_wanted && w->state != H_FENCED) {
+            /* declared again: what it was before says nothing now */
+            fence_free(w->fence);
+            w->fence = NULL;
+            w->state = H_UNKNOWN;
+            w->since = mono_ms();
+            w->since_wall = store_now();
+            w->seen_ready = false;
+        }
         if (!w) {
             w = xcalloc(1, sizeof(*w));
             /* retry_at: now (never 0, which watch_next reads as none) */
             *w = (struct watch){ .x = x, .name = xstrdup(name), .uri = uri ? xstrdup(uri) : NULL,
                                  .retry_at = mono_ms(), .state = H_UNKNOWN,
                                  .since = mono_ms(), .since_wall = store_now() };
+            /* fenced by an earlier controller, not recovered since: its
+             * stale copies are removed when it answers */
+            if (n && fenced_before(x, name)) {
+                w->state = H_FENCED;
+                w->seen_ready = true;
+                log_line(x, "warn", NULL, "node %s: fenced by an earlier run of the controller "
+                         "and not recovered since: its stale copies are removed when it answers",
+                         name);
+            }
             *vec_push(&x->watches) = w;
         }
         w->declared = n != NULL;
@@ -759,31 +794,87 @@ static void watch_nodes(struct ctl *x, const struct model *m)
 /* ---- node health ----
  *
  * Each node's own connection (the events' one, with libvirt keepalive and
- * the close callback) says how it is:
+ * the close callback, and a liveness check every ALIVE_CHECK_MS) says how
+ * it is:
  *   ready        connected.
  *   suspect      the connection closed, or a connection cannot be made:
  *                tried again every SUSPECT_RETRY_MS.
  *   failed       still suspect after --node-grace (default 10 s): fenced
  *                by its Node's method; a failed fence is retried after 5 s,
  *                doubling to 2 min, and nothing moves meanwhile. A node
- *                that answers again before a fence started is ready (a
- *                flap, counted and logged).
+ *                that answers again (a flap) is ready, unless a fence is
+ *                under way: its result decides.
  *   fenced       the fence succeeded (or `qkvm node confirm-down NODE`
- *                for manual): a failover run starts its HA VMs elsewhere
- *                (fleet.c decides which). When it answers again, its
- *                copies of the VMs that moved are destroyed and undefined
+ *                for manual) and a connection made right after it failed:
+ *                a failover run starts its HA VMs elsewhere (fleet.c decides
+ *                which). A node that still answers after its fence said
+ *                success was not powered off: nothing fails over, and it is
+ *                ready. When a fenced node answers again, its copies of the
+ *                VMs that failed over from it are destroyed and undefined
  *                (a run of kind recover) before it is ready, used again.
  *   maintenance  its Node says maintenance: true: never fenced, nothing
  *                fails over from it (an operator is at it).
- * The implicit node (no Node manifests) goes suspect and failed but is
- * never fenced: there is nowhere else to run its VMs. */
+ * Never fenced by qkvm (an operator's `qkvm node confirm-down` still
+ * counts): a node that has not been ready once since the controller
+ * started (the controller may be the one cut off, or the URI wrong), and
+ * any node while more than half of the Nodes are failed or fenced (the
+ * controller is likelier to be the one cut off than they all dead). The
+ * implicit node (no Node manifests) goes suspect and failed but is never
+ * fenced: there is nowhere else to run its VMs.
+ * Failures, fences and recoveries are events of the state database
+ * (NodeFailed, FenceFailed, NodeFenced, NodeRecovered): a controller that
+ * starts finds a node fenced by an earlier one fenced, so its stale copies
+ * are removed when it answers. */
 
 #define SUSPECT_RETRY_MS 500
-#define FENCED_RETRY_MS 1000
+#define RETRY_MAX_MS 30000
 #define FENCE_RETRY_MS 5000
 #define FENCE_RETRY_MAX_MS 120000
 #define MANUAL_CHECK_MS 1000
 #define RECOVER_RETRY_MS 5000
+#define ALIVE_CHECK_MS 2000
+
+/* An event of a Node in the state database (best effort: logged). */
+static void node_event(struct ctl *x, const char *node, const char *type, const char *reason,
+                       const char *msg)
+{
+    bool dflt;
+    char *path = session_state_path(x->c->state, &dflt);
+    char err[1024];
+    struct store *st = store_open(path, STORE_WRITE, err, sizeof(err));
+    free(path);
+    struct store_event ev = { .at = store_now(), .type = type, .reason = reason, .kind = "Node",
+                              .name = node, .node = node, .message = msg };
+    if (!st || store_event(st, &ev, err, sizeof(err)) < 0)
+        log_line(x, "error", NULL, "node %s: cannot record %s: %s", node, reason, err);
+    store_close(st);
+}
+
+/* Did an earlier controller fence this node and it has not recovered? */
+static bool fenced_before(struct ctl *x, const char *node)
+{
+    bool dflt;
+    char *path = session_state_path(x->c->state, &dflt);
+    char err[1024];
+    struct store *st = store_open(path, STORE_READ, err, sizeof(err));
+    free(path);
+    if (!st)
+        return false;
+    struct arena *a = arena_new();
+    struct store_event *ev = NULL;
+    size_t n = 0;
+    bool fenced = false;
+    if (store_events(st, a, 0, "Node", node, 0, &ev, &n, err, sizeof(err)) == 0)
+        for (size_t i = 0; i < n; i++) {          /* oldest first: the last one says */
+            if (strcmp(ev[i].reason, "NodeFenced") == 0)
+                fenced = true;
+            else if (strcmp(ev[i].reason, "NodeRecovered") == 0)
+                fenced = false;
+        }
+    arena_free(a);
+    store_close(st);
+    return fenced;
+}
 
 static void set_health(struct ctl *x, struct watch *w, enum health h, const char *why)
 {
@@ -792,11 +883,14 @@ static void set_health(struct ctl *x, struct watch *w, enum health h, const char
     w->state = h;
     w->since = mono_ms();
     w->since_wall = store_now();
+    w->tries = 0;
+    if (h == H_READY)
+        w->seen_ready = true;
     if (why) {
         free(w->why);
         w->why = xstrdup(why);
     }
-    (void)x;
+    rebuild_status(x);
 }
 
 static void recover_node(struct ctl *x, struct watch *w);
@@ -809,37 +903,55 @@ static void health_lost(struct ctl *x, struct watch *w, const char *why)
     case H_UNKNOWN:
     case H_READY:
         set_health(x, w, H_SUSPECT, why);
-        log_line(x, "warn", NULL, "node %s: suspect: %s; failed in %llds unless it answers",
-                 w->name, why, (long long)(x->grace_ms / 1000));
+        log_line(x, "warn", NULL, "node %s: suspect: %s; failed in %.1fs unless it answers",
+                 w->name, why, (double)x->grace_ms / 1000);
         break;
     case H_MAINTENANCE:
+        if (!w->why || strcmp(w->why, why) != 0)
+            log_line(x, "warn", NULL, "node %s (maintenance): %s; not fenced", w->name, why);
         free(w->why);
         w->why = xstrdup(why);
-        log_line(x, "warn", NULL, "node %s (maintenance): %s; not fenced", w->name, why);
         break;
     default:
         break;
     }
-    w->retry_at = now + (w->state == H_FENCED ? FENCED_RETRY_MS : SUSPECT_RETRY_MS);
+    /* within the grace: often; after it, backing off to RETRY_MAX_MS */
+    w->retry_at = now + (w->state == H_SUSPECT ? SUSPECT_RETRY_MS
+                                               : doubling(SUSPECT_RETRY_MS, RETRY_MAX_MS,
+                                                          w->tries++));
+    if (w->state == H_FENCED && w->confirm_off) {
+        /* fenced, and it does not answer: its VMs may run elsewhere now */
+        w->confirm_off = false;
+        x->failover_at = now;
+        log_line(x, "warn", NULL, "node %s: fenced and silent: its HA VMs are started "
+                 "elsewhere", w->name);
+    }
 }
 
 /* Connect what is not (or no longer) connected, when its retry is due. */
 static void watch_connect(struct ctl *x)
 {
     int64_t now = mono_ms();
+    bool check = now >= x->alive_at;
+    if (check)
+        x->alive_at = now + ALIVE_CHECK_MS;
     for (size_t i = 0; i < x->watches.n; i++) {
         struct watch *w = x->watches.v[i];
         char err[1024];
         pthread_mutex_lock(&x->ev_mu);
         bool closed = w->lost;
         pthread_mutex_unlock(&x->ev_mu);
-        if (w->v && (closed || virt_lost(w->v, err, sizeof(err)))) {
-            if (closed && !virt_lost(w->v, err, sizeof(err)))
-                snprintf(err, sizeof(err), "the connection to '%s' closed", w->uri ? w->uri : "");
+        /* the close callback, or (a close it missed) the liveness check */
+        if (w->v && (closed || check) && virt_lost(w->v, err, sizeof(err)))
+            closed = true;
+        else if (w->v && closed)
+            snprintf(err, sizeof(err), "the connection to '%s' closed", w->uri ? w->uri : "");
+        if (w->v && closed) {
             log_line(x, "warn", NULL, "%s: events: %s; connecting again", w->name, err);
             watch_drop(w);
             health_lost(x, w, err);
-            w->retry_at = now;             /* at once: a daemon restart is back quickly */
+            if (w->state == H_SUSPECT)
+                w->retry_at = now;         /* at once: a daemon restart is back quickly */
         }
         if (w->v || !w->wanted || now < w->retry_at)
             continue;
@@ -856,16 +968,27 @@ static void watch_connect(struct ctl *x)
         if (!w->v) {
             bool first = w->state == H_UNKNOWN || w->state == H_READY;
             health_lost(x, w, err);
-            if (!w->declared && w->state != H_SUSPECT && w->state != H_FAILED)
-                w->retry_at = now + WATCH_RETRY_MS;
             if (first)
                 log_line(x, "warn", NULL, "%s: no domain events: %s; trying again", w->name, err);
             continue;
         }
+        w->tries = 0;
         switch (w->state) {
         case H_FENCED:
-            log_line(x, "warn", NULL, "node %s answers again after it was fenced: removing its "
-                     "copies of the VMs that moved before it is used", w->name);
+            if (w->confirm_off) {
+                /* it answers right after a fence that said it worked */
+                w->confirm_off = false;
+                x->fences_ok--;
+                x->fences_failed++;
+                log_line(x, "error", NULL, "node %s answers right after its fence said it is off: "
+                         "the fence did not power it off (check spec.fence); nothing fails over",
+                         w->name);
+                node_event(x, w->name, "Warning", "FenceFailed",
+                           "the node answered right after its fence: not powered off");
+            } else {
+                log_line(x, "warn", NULL, "node %s answers again after it was fenced: removing "
+                         "its copies of the VMs that moved before it is used", w->name);
+            }
             recover_node(x, w);
             break;
         case H_SUSPECT:
@@ -881,6 +1004,7 @@ static void watch_connect(struct ctl *x)
             break;
         case H_MAINTENANCE:
             log_line(x, "info", NULL, "node %s (maintenance): watching domain events", w->name);
+            w->seen_ready = true;
             break;
         default:
             set_health(x, w, H_READY, NULL);
@@ -894,10 +1018,15 @@ static void watch_connect(struct ctl *x)
 static int64_t watch_next(const struct ctl *x)
 {
     int64_t next = 0;
-    for (size_t i = 0; i < x->watches.n; i++)
+    bool connected = false;
+    for (size_t i = 0; i < x->watches.n; i++) {
+        connected |= x->watches.v[i]->v != NULL;
         if (!x->watches.v[i]->v && x->watches.v[i]->wanted &&
             (!next || x->watches.v[i]->retry_at < next))
             next = x->watches.v[i]->retry_at;
+    }
+    if (connected && (!next || x->alive_at < next))
+        next = x->alive_at;
     return next;
 }
 
@@ -914,8 +1043,9 @@ static bool watch_any_lost(struct ctl *x)
 static void fence_done(void *payload)
 {
     (void)payload;
-    if (wake_fd >= 0) {
-        ssize_t r = write(wake_fd, "f", 1);
+    int fd = atomic_load(&wake_fd);
+    if (fd >= 0) {
+        ssize_t r = write(fd, "f", 1);
         (void)r;
     }
 }
@@ -942,6 +1072,42 @@ static bool confirmed_down(struct ctl *x, struct watch *w)
     return yes;
 }
 
+/* Why qkvm must not fence w now, or NULL. */
+static const char *no_fence(struct ctl *x, const struct watch *w)
+{
+    if (!w->seen_ready)
+        return "it has not answered once since the controller started (the controller may be "
+               "the one cut off, or its URI wrong)";
+    size_t nodes = 0, down = 0;
+    for (size_t i = 0; i < x->watches.n; i++) {
+        const struct watch *o = x->watches.v[i];
+        if (!o->wanted || !o->declared)
+            continue;
+        nodes++;
+        down += o->state == H_FAILED || o->state == H_FENCED;
+    }
+    if (down * 2 > nodes)
+        return "more than half of the Nodes are failed or fenced: the controller is likelier "
+               "to be the one cut off";
+    return NULL;
+}
+
+static void fence_ok(struct ctl *x, struct watch *w, const char *how)
+{
+    int64_t now = mono_ms();
+    x->fences_ok++;
+    set_health(x, w, H_FENCED, how);
+    node_event(x, w->name, "Warning", "NodeFenced", how);
+    log_line(x, "warn", NULL, "node %s: fenced (%s): its HA VMs are started elsewhere once a "
+             "connection to it fails", w->name, how);
+    /* one connection attempt first: a node that still answers was not
+     * powered off, whatever its fence said */
+    if (w->v)
+        watch_drop(w);
+    w->confirm_off = true;
+    w->retry_at = now;
+}
+
 /* Timers of suspect and failed nodes: grace, fences, confirmations. */
 static void health_tick(struct ctl *x)
 {
@@ -959,7 +1125,8 @@ static void health_tick(struct ctl *x)
                      (double)x->grace_ms / 1000, w->why ? w->why : "?",
                      w->declared ? "" : "; the implicit node is never fenced: nothing fails "
                                         "over");
-            rebuild_status(x);
+            if (w->declared)
+                node_event(x, w->name, "Warning", "NodeFailed", w->why ? w->why : "no answer");
         }
         if (w->state != H_FAILED || !w->declared)
             continue;
@@ -971,46 +1138,48 @@ static void health_tick(struct ctl *x)
             fence_free(w->fence);
             w->fence = NULL;
             if (ok) {
-                x->fences_ok++;
-                set_health(x, w, H_FENCED, msg);
-                log_line(x, "warn", NULL, "node %s: fenced (%s: %s): its HA VMs are started "
-                         "elsewhere", w->name, fence_method_name(w->fs.method), msg);
-                x->failover_at = now;
-                if (w->v)                  /* it answered meanwhile: connect it again */
-                    watch_drop(w);
-                w->retry_at = now + FENCED_RETRY_MS;
-            } else {
-                x->fences_failed++;
-                int64_t d = doubling(FENCE_RETRY_MS, FENCE_RETRY_MAX_MS, w->fence_tries - 1);
-                w->fence_at = now + d;
-                free(w->why);
-                w->why = xstrdup(msg);
-                log_line(x, "error", NULL, "node %s: fence failed (%s: %s): nothing is started "
-                         "elsewhere; trying again in %llds", w->name,
-                         fence_method_name(w->fs.method), msg, (long long)(d / 1000));
+                fence_ok(x, w, arena_printf(x->snap, "%s: %s", fence_method_name(w->fs.method),
+                                            msg));
+                continue;
             }
+            x->fences_failed++;
+            node_event(x, w->name, "Warning", "FenceFailed", msg);
+            if (w->v) {
+                /* it answered meanwhile: alive, and not powered off */
+                log_line(x, "warn", NULL, "node %s: fence failed (%s), and it answers: ready "
+                         "again", w->name, msg);
+                set_health(x, w, H_READY, NULL);
+                continue;
+            }
+            int64_t d = doubling(FENCE_RETRY_MS, FENCE_RETRY_MAX_MS, w->fence_tries - 1);
+            w->fence_at = now + d;
+            free(w->why);
+            w->why = xstrdup(msg);
+            log_line(x, "error", NULL, "node %s: fence failed (%s: %s): nothing is started "
+                     "elsewhere; trying again in %llds", w->name,
+                     fence_method_name(w->fs.method), msg, (long long)(d / 1000));
             rebuild_status(x);
             continue;
         }
         if (!w->fence_at || now < w->fence_at)
             continue;
-        if (w->fs.method == FENCE_MANUAL) {
+        const char *why_not = no_fence(x, w);
+        if (w->fs.method == FENCE_MANUAL || why_not) {
             if (!w->manual_said) {
-                log_line(x, "error", NULL, "node %s: waiting for an operator: make sure it is "
-                         "off, then run `qkvm node confirm-down %s`; nothing is started "
-                         "elsewhere until then", w->name, w->name);
+                log_line(x, "error", NULL, "node %s: %s%s: make sure it is off, then run `qkvm "
+                         "node confirm-down %s`; nothing is started elsewhere until then",
+                         w->name, why_not ? "not fenced by qkvm: " : "waiting for an operator",
+                         why_not ? why_not : "", w->name);
                 w->manual_said = true;
             }
-            if (confirmed_down(x, w)) {
-                x->fences_ok++;
-                set_health(x, w, H_FENCED, "confirmed down by an operator");
-                log_line(x, "warn", NULL, "node %s: fenced (manual: confirmed down by an "
-                         "operator): its HA VMs are started elsewhere", w->name);
-                x->failover_at = now;
-                rebuild_status(x);
-            } else {
+            if (confirmed_down(x, w))
+                fence_ok(x, w, "manual: confirmed down by an operator");
+            else
                 w->fence_at = now + MANUAL_CHECK_MS;
-            }
+            continue;
+        }
+        if (w->v) {                        /* it answers: no fence of a live node */
+            set_health(x, w, H_READY, NULL);
             continue;
         }
         char err[256];
@@ -1229,9 +1398,10 @@ static void failover_record(struct ctl *x, struct session *s, const struct apply
         x->failovers_ok++;
         const char *msg = arena_printf(s->a, "started on %s: %s was fenced", to ? to->name : "?",
                                        from);
+        /* node: the one it left (what recover_node checks) */
         struct store_event ev = { .at = store_now(), .run = s->run, .type = "Warning",
                                   .reason = "FailedOver", .kind = "VM", .name = name,
-                                  .node = to ? to->name : NULL, .message = msg };
+                                  .node = from, .message = msg };
         if (s->st && store_event(s->st, &ev, err, sizeof(err)) < 0)
             log_line(x, "error", obj, "cannot record the failover of %s: %s", obj, err);
         log_line(x, "warn", obj, "failover: %s %s", obj, msg);
@@ -1442,6 +1612,8 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
     } else {
         x->last_observe_wall = store_now();
     }
+    if (kind == RUN_FAILOVER && result == STORE_RUN_FAILED && !res->interrupted)
+        x->failover_at = mono_ms() + SYNC_RETRY_MS;      /* a failover that failed: again */
     if (res->interrupted)
         stop_sig = res->interrupted;
     engine_result_dispose(&s, &er);
@@ -1510,6 +1682,25 @@ static void recover_node(struct ctl *x, struct watch *w)
                 there = rec[r].node;
         if (!there || strcmp(there, w->name) == 0)
             continue;                      /* it did not move: the runs reconcile it */
+        /* and only a VM whose last failover left this node: a placement
+         * record alone is not proof enough to remove a definition */
+        struct store_event *evs = NULL;
+        size_t nev = 0;
+        const char *left = NULL;
+        if (store_events(s.st, s.a, 0, "VM", od->name, 0, &evs, &nev, err, sizeof(err)) < 0) {
+            first = first ? first : arena_strdup(s.a, err);
+            failed++;
+            continue;
+        }
+        for (size_t e = 0; e < nev; e++)
+            if (strcmp(evs[e].reason, "FailedOver") == 0)
+                left = evs[e].node;
+        if (!left || strcmp(left, w->name) != 0) {
+            log_line(x, "warn", arena_printf(s.a, "vm/%s", od->name), "node %s: vm/%s is "
+                     "defined here and placed on %s, but did not fail over from here: left "
+                     "alone (the runs report it)", w->name, od->name, there);
+            continue;
+        }
         const char *reason = arena_printf(s.a, "stale copy: %s runs on %s since %s was fenced%s",
                                           od->name, there, w->name,
                                           od->active ? " (this copy was running: destroyed)"
@@ -1553,6 +1744,7 @@ static void recover_node(struct ctl *x, struct watch *w)
         return;
     }
     session_close(&s);
+    node_event(x, w->name, "Normal", "NodeRecovered", summary);
     log_line(x, "info", NULL, "recover run %lld: %s; node %s is ready", run_id, summary, w->name);
     set_health(x, w, w->maintenance ? H_MAINTENANCE : H_READY, NULL);
     /* a sync: what waited for the node (its own VMs) is applied now */
@@ -2216,12 +2408,7 @@ CLI_COMMAND(cmd_run)
     log_line(&x, "info", NULL, "%s: stopped", stop_sig == SIGINT ? "SIGINT" : "SIGTERM");
 out:
     httpd_stop(h);
-    wake_fd = -1;
-    close(x.wake[0]);
-    close(x.wake[1]);
-    if (x.ino >= 0)
-        close(x.ino);
-    controller_unlock(lockfd);
+    /* the threads that write to the wake pipe end first: fences, events */
     for (size_t i = 0; i < x.watches.n; i++) {
         fence_free(x.watches.v[i]->fence);
         arena_free(x.watches.v[i]->fa);
@@ -2232,6 +2419,12 @@ out:
         free(x.watches.v[i]);
     }
     vec_free(&x.watches);
+    wake_fd = -1;
+    close(x.wake[0]);
+    close(x.wake[1]);
+    if (x.ino >= 0)
+        close(x.ino);
+    controller_unlock(lockfd);
     for (size_t i = 0; i < x.events.n; i++)
         free(x.events.v[i]);
     vec_free(&x.events);

@@ -79,6 +79,14 @@ static char *read_secret(struct fence *f, const char *path)
     return arena_strdup(f->a, buf);
 }
 
+/* An agent may print what it was given: never a password in a message. */
+static void scrub(struct fence *f, const char *secret)
+{
+    size_t n = secret ? strlen(secret) : 0;
+    for (char *p = f->msg; n && (p = strstr(p, secret)) != NULL; p += n)
+        memset(p, '*', n);
+}
+
 /* The last line of what a command printed, for the message. */
 static const char *last_line(char *out, size_t n)
 {
@@ -178,7 +186,12 @@ static void run_command(struct fence *f, const char *const *argv, const char *in
         if (!killed && (mono_ms() >= deadline || atomic_load(&f->cancel))) {
             kill(-pid, SIGKILL);
             killed = true;
-            waitpid(pid, &status, 0);
+            /* a process stuck in the kernel (D state) may outlive SIGKILL
+             * for a while: waited for 5 s at most, then left to init */
+            for (int i = 0; i < 500 && waitpid(pid, &status, WNOHANG) == 0; i++) {
+                struct timespec ts = { 0, 10 * 1000000 };
+                nanosleep(&ts, NULL);
+            }
             exited = true;
         }
     }
@@ -213,17 +226,20 @@ static void run_agent(struct fence *f, int64_t deadline)
     const char *path = arena_printf(f->a, "/usr/sbin/%s", sp->agent);
     if (access(path, X_OK) != 0)
         path = sp->agent;                 /* PATH */
-    const char *input = "action=off\n";
+    const char *input = "";
     for (size_t i = 0; i < sp->n_options; i++)
         input = arena_printf(f->a, "%s%s\n", input, sp->options[i]);
+    const char *pw = NULL;
     if (sp->password_file) {
-        const char *pw = read_secret(f, sp->password_file);
-        if (!pw)
+        if (!(pw = read_secret(f, sp->password_file)))
             return;
         input = arena_printf(f->a, "%spassword=%s\n", input, pw);
     }
+    /* last: a later line wins with the agents' parser */
+    input = arena_printf(f->a, "%saction=off\n", input);
     const char *argv[] = { path, NULL };
     run_command(f, argv, input, deadline);
+    scrub(f, pw);
 }
 
 static const char *excerpt(struct arena *a, const char *body)
@@ -247,7 +263,7 @@ static void run_redfish(struct fence *f, int64_t deadline)
     struct fetch_request rq = { "POST", arena_printf(f->a, "%s/Actions/ComputerSystem.Reset",
                                                      base),
                                 userpwd, "application/json", "{\"ResetType\": \"ForceOff\"}",
-                                deadline - mono_ms() };
+                                deadline - mono_ms(), &f->cancel };
     if (rq.timeout_ms <= 0 || fetch_request(&rq, &rs, err, sizeof(err)) < 0) {
         setmsg(f, "redfish: %s", rq.timeout_ms <= 0 ? "timed out" : err);
         return;
@@ -255,7 +271,10 @@ static void run_redfish(struct fence *f, int64_t deadline)
     long status = rs.status;
     const char *said = excerpt(f->a, rs.body);
     free(rs.body);
-    if (status != 200 && status != 202 && status != 204) {
+    /* some BMCs refuse ForceOff of a system that is off already (409,
+     * 400): its PowerState says */
+    bool refused = status != 200 && status != 202 && status != 204;
+    if (refused && status != 409 && status != 400) {
         setmsg(f, "redfish: ForceOff: the BMC answered %ld%s%s", status,
                  *said ? ": " : "", said);
         return;
@@ -267,21 +286,28 @@ static void run_redfish(struct fence *f, int64_t deadline)
             setmsg(f, "redfish: stopped (the controller is stopping)");
             return;
         }
-        struct fetch_request g = { "GET", base, userpwd, NULL, NULL, deadline - mono_ms() };
+        struct fetch_request g = { "GET", base, userpwd, NULL, NULL, deadline - mono_ms(),
+                                   &f->cancel };
         if (g.timeout_ms <= 0)
             break;
         if (fetch_request(&g, &rs, err, sizeof(err)) == 0) {
             struct arena *a = arena_new();
             struct tree *t = rs.status == 200 ? jsondoc_parse(a, rs.body) : NULL;
             const char *ps = t ? tree_str(t, "PowerState", NULL) : NULL;
+            bool off = ps && strcmp(ps, "Off") == 0;
             state = ps ? arena_strdup(f->a, ps)
                        : arena_printf(f->a, "unknown (HTTP %ld%s%s)", rs.status,
                                       *rs.body ? ": " : "", excerpt(f->a, rs.body));
             arena_free(a);
             free(rs.body);
-            if (ps && strcmp(ps, "Off") == 0) {
+            if (off) {
                 f->ok = true;
-                setmsg(f, "redfish: ForceOff, PowerState Off");
+                setmsg(f, "redfish: ForceOff%s, PowerState Off", refused ? " refused" : "");
+                return;
+            }
+            if (refused) {
+                setmsg(f, "redfish: ForceOff: the BMC answered %ld%s%s, and PowerState is %s",
+                       status, *said ? ": " : "", said, state);
                 return;
             }
         } else {

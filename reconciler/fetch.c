@@ -1116,6 +1116,16 @@ static size_t on_req_body(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
+static int on_req_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt;
+    (void)dn;
+    (void)ut;
+    (void)un;
+    const atomic_int *cancel = arg;
+    return atomic_load(cancel) ? 1 : 0;       /* non-zero aborts the transfer */
+}
+
 int fetch_request(const struct fetch_request *rq, struct fetch_response *out, char *err,
                   size_t errlen)
 {
@@ -1156,6 +1166,11 @@ int fetch_request(const struct fetch_request *rq, struct fetch_response *out, ch
     if (rq->body) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(rq->body));
+    }
+    if (rq->cancel) {
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_req_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)rq->cancel);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     }
     if (rq->userpwd) {
         curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);

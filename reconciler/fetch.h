@@ -34,6 +34,7 @@
 #ifndef QKVM_FETCH_H
 #define QKVM_FETCH_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -84,6 +85,7 @@ struct fetch_request {
     const char *content_type;  /* of body, or NULL */
     const char *body;          /* or NULL */
     long timeout_ms;           /* the whole request; 0: 30 s */
+    const atomic_int *cancel;  /* or NULL: when it becomes non-zero, the request is abandoned */
 };
 struct fetch_response {
     long status;

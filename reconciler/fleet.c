@@ -318,32 +318,50 @@ static void place(struct session *s)
         session_say(s, SESSION_WARNING, "%s", err);
         blind = true;
     }
+    /* Two passes over the nodes out of sight: their placement records
+     * first (where placement or a failover last put a VM wins over where
+     * a run last saw it), then what the runs last saw there. A VM with a
+     * record on a node out of sight that is not fenced may run there:
+     * claim[i] names it, and it never fails over (see below). */
+    bool *by_rec = arena_alloc(s->a, (nv + 1) * sizeof(*by_rec));
+    const char **claim = arena_alloc(s->a, (nv + 1) * sizeof(*claim));
+    struct store_object **so = arena_alloc(s->a, (nn + 1) * sizeof(*so));
+    size_t *nso = arena_alloc(s->a, (nn + 1) * sizeof(*nso));
     for (size_t k = 0; k < nn; k++) {
-        struct session_node *n = &s->nodes[k];
-        if (n->obs)
+        if (s->nodes[k].obs)
             continue;
-        struct store_object *so = NULL;
-        size_t nso = 0;
-        if (s->st && store_objects(s->st, s->a, n->uri, "VM", NULL, &so, &nso, err,
-                                   sizeof(err)) < 0) {
+        if (s->st && store_objects(s->st, s->a, s->nodes[k].uri, "VM", NULL, &so[k], &nso[k],
+                                   err, sizeof(err)) < 0) {
             session_say(s, SESSION_WARNING, "%s", err);
             blind = true;
         }
-        for (size_t r = 0; r < nso + nrec; r++) {
-            const char *vm = r < nso ? so[r].name : rec[r - nso].vm;
-            if (r < nso && (strcmp(so[r].state, "gone") == 0 || strcmp(so[r].state, "moved") == 0 ||
-                            strcmp(so[r].state, "missing") == 0))
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t k = 0; k < nn; k++) {
+            struct session_node *n = &s->nodes[k];
+            if (n->obs)
                 continue;
-            if (r >= nso && strcmp(rec[r - nso].node, n->name) != 0)
-                continue;
-            const struct model_object *want = model_find(m, MODEL_VM, vm);
-            if (!want)
-                continue;
-            size_t i = vm_index(m, want);
-            if (current[i] < 0 || !active[i]) {
-                current[i] = (long)k;
-                active[i] = true;          /* as far as anyone knows */
-                reason[i] = r >= nso ? rec[r - nso].reason : NULL;
+            size_t nr = pass == 0 ? nrec : nso[k];
+            for (size_t r = 0; r < nr; r++) {
+                const char *vm = pass == 0 ? rec[r].vm : so[k][r].name;
+                if (pass == 0 && strcmp(rec[r].node, n->name) != 0)
+                    continue;
+                if (pass == 1 && (strcmp(so[k][r].state, "gone") == 0 ||
+                                  strcmp(so[k][r].state, "moved") == 0 ||
+                                  strcmp(so[k][r].state, "missing") == 0))
+                    continue;
+                const struct model_object *want = model_find(m, MODEL_VM, vm);
+                if (!want)
+                    continue;
+                size_t i = vm_index(m, want);
+                if (!n->fenced)
+                    claim[i] = n->name;
+                if (current[i] < 0 || (!active[i] && !by_rec[i])) {
+                    current[i] = (long)k;
+                    active[i] = true;          /* as far as anyone knows */
+                    reason[i] = pass == 0 ? rec[r].reason : NULL;
+                    by_rec[i] = true;
+                }
             }
         }
     }
@@ -357,7 +375,9 @@ static void place(struct session *s)
         if (current[i] < 0 || !fenced(s, s->nodes[current[i]].name))
             continue;
         const struct model_vm *vm = (const struct model_vm *)m->objs[MODEL_VM][i];
-        const char *why = no_failover(s, vm);
+        const char *why = claim[i] ? arena_printf(s->a, "it may still run on %s, which cannot "
+                                                  "be seen and is not fenced", claim[i])
+                                   : no_failover(s, vm);
         if (why) {
             stays[i] = why;
             continue;

@@ -158,12 +158,16 @@ static void agent_finish(void *obj, struct decode_ctx *c)
     }
     for (size_t i = 0; i < g->options.n; i++) {
         const char *o = g->options.v[i], *eq = strchr(o, '=');
-        bool ok = eq && eq > o && !strchr(o, '\n');
+        bool ok = eq && eq > o;
+        for (const char *p = o; ok && *p; p++)
+            ok = (unsigned char)*p >= 0x20 && *p != 0x7f;    /* one line, nothing hidden */
         for (const char *p = o; ok && p < eq; p++)
             ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-';
-        if (ok && (strncmp(o, "action=", 7) == 0 || strncmp(o, "password=", 9) == 0))
-            decode_error(c, &g->hdr, "options", "%s: '%.*s' is set by qkvm: action is always "
-                         "off, and the password comes from passwordFile", decode_where(c),
+        /* option= is the agents' old name of action= */
+        if (ok && (strncmp(o, "action=", 7) == 0 || strncmp(o, "option=", 7) == 0 ||
+                   strncmp(o, "password=", 9) == 0 || strncmp(o, "password_script=", 16) == 0))
+            decode_error(c, &g->hdr, "options", "%s: '%.*s' is set by qkvm: the action is "
+                         "always off, and the password comes from passwordFile", decode_where(c),
                          (int)(eq - o), o);
         else if (!ok)
             decode_error(c, &g->hdr, "options", "%s: option %zu is not key=value on one line "

@@ -22,6 +22,10 @@
 #     started there again
 #   - fo2, whose fence is manual, crashes: nothing moves until
 #     `qkvm node confirm-down fo2`; then its HA VM runs elsewhere, once
+#   - a controller started while fo2 is fenced knows it from the state
+#     database and removes fo2's stale copy when fo2 comes back
+#   - a fence that exits 0 but leaves the node up (fo3 reboots): nothing
+#     fails over, and the event says the fence failed
 #   - SIGTERM exits 0; history shows the failover and recover runs
 
 # FO_V N ARGS...: virsh on node foN
@@ -157,6 +161,8 @@ fo_cases() {
     cat >"$FO/fence" <<EOF
 echo "\$QKVM_NODE \$QKVM_FENCE_ACTION \$QKVM_NODE_URI" >>"$FO/fence.log"
 if [ -e "$FO/fail-\$QKVM_NODE" ]; then echo "the BMC does not answer"; exit 1; fi
+# a fence that says it worked but reboots the node instead
+if [ -e "$FO/fake-\$QKVM_NODE" ]; then "$PWD/tools/testbed" revive "\$1" >/dev/null; exit 0; fi
 exec "$PWD/tools/testbed" fence "\$1"
 EOF
     fo_manifests "$FO/m/fleet.yaml" 1
@@ -265,10 +271,49 @@ assert n[\"state\"] == \"failed\" and \"BMC\" in n[\"message\"] and n[\"fence\"]
         fail "failover: confirmed, fo-high runs on another node, once" "$(cat "$CT_LOG")"
     fi
 
+    # a new controller finds fo2 fenced (the state database says so), and
+    # removes fo2's stale copy when it comes back
     kill -TERM "$CT_PID"
     local rc=0
     wait "$CT_PID" || rc=$?
     holds "failover: SIGTERM ends the controller with exit 0" '[ "$rc" = 0 ]'
+    CT_LOG="$FO/log2"
+    $WRAP "$QKVM" run -f "$FO/m" --state "$FO/state.db" --listen 127.0.0.1:0 \
+        --observe-interval 1h --debounce 100ms --node-grace 1s --fence-timeout 20s \
+        --shutdown-timeout 2 >"$CT_LOG" 2>&1 &
+    CT_PID=$!
+    if ct_wait "node fo2: fenced by an earlier run" && ct_wait "sync run [0-9]+:"; then
+        tools/testbed revive "fo2$$" >/dev/null
+        if ct_wait "recover run [0-9]+: node fo2: 1 stale copy removed, 0 failed; node fo2 is ready"; then
+            holds "failover: a restarted controller removes the stale copy of a node fenced before it started" \
+                '! FO_V 2 dominfo fo-high >/dev/null 2>&1 && [ "$(fo_qemus fo-high)" = 1 ]'
+        else
+            fail "failover: a restarted controller removes the stale copy of a node fenced before it started" "$(cat "$CT_LOG")"
+        fi
+    else
+        fail "failover: a restarted controller knows fo2 is fenced" "$(cat "$CT_LOG")"
+    fi
+
+    # a fence that exits 0 but did not power the node off (it rebooted it)
+    local low
+    low=$(fo_where fo-low)
+    touch "$FO/fake-fo3"
+    tools/testbed crash "fo3$$"
+    if ct_wait "node fo3 answers right after its fence said it is off.*nothing fails over" &&
+       ct_wait "recover run [0-9]+: node fo3: 0 stale copies removed"; then
+        holds "failover: a node that answers after its fence is not failed over from" \
+            '[ "$low" = 3 ] && [ "$(fo_qemus fo-low)" -le 1 ] &&
+             ! FO_V 1 dominfo fo-low >/dev/null 2>&1 && ! FO_V 2 dominfo fo-low >/dev/null 2>&1'
+    else
+        fail "failover: a node that answers after its fence is not failed over from" "$(cat "$CT_LOG")"
+    fi
+
+    kill -TERM "$CT_PID"
+    rc=0
+    wait "$CT_PID" || rc=$?
+    holds "failover: SIGTERM ends the second controller with exit 0" '[ "$rc" = 0 ]'
     fo_q history
     expect "failover: history shows the failover and recover runs" 0 " failover " " recover "
+    fo_q events node fo3
+    expect "failover: the events say fo3's fence did not power it off" 0 "FenceFailed"
 }
