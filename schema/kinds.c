@@ -157,7 +157,10 @@ static void agent_finish(void *obj, struct decode_ctx *c)
                          decode_where(c), g->name);
     }
     for (size_t i = 0; i < g->options.n; i++) {
-        const char *o = g->options.v[i], *eq = strchr(o, '=');
+        const char *o = g->options.v[i], *eq;
+        if (!o)
+            continue;                 /* refused by the decoder, which said why */
+        eq = strchr(o, '=');
         bool ok = eq && eq > o;
         for (const char *p = o; ok && *p; p++)
             ok = (unsigned char)*p >= 0x20 && *p != 0x7f;    /* one line, nothing hidden */
