@@ -1743,9 +1743,11 @@ static void recover_node(struct ctl *x, struct watch *w)
         w->retry_at = now + RECOVER_RETRY_MS;
         return;
     }
-    session_close(&s);
-    node_event(x, w->name, "Normal", "NodeRecovered", summary);
-    log_line(x, "info", NULL, "recover run %lld: %s; node %s is ready", run_id, summary, w->name);
+    char said[512];                    /* summary lives in the session's arena */
+    snprintf(said, sizeof(said), "%s", summary);
+    session_close(&s);                 /* and its store: the event is written on another */
+    node_event(x, w->name, "Normal", "NodeRecovered", said);
+    log_line(x, "info", NULL, "recover run %lld: %s; node %s is ready", run_id, said, w->name);
     set_health(x, w, w->maintenance ? H_MAINTENANCE : H_READY, NULL);
     /* a sync: what waited for the node (its own VMs) is applied now */
     x->sync_at = mono_ms();
