@@ -15,7 +15,7 @@
 
 CC       ?= cc
 BUILD    ?= build
-PKGS     := libvirt yaml-0.1 libgit2 sqlite3 libcurl libxml-2.0 jansson libisofs-1 libcrypto libmicrohttpd
+PKGS     := libvirt yaml-0.1 libgit2 sqlite3 libcurl libxml-2.0 jansson libisofs-1 libcrypto libmicrohttpd gpgme
 VERSION  := 0.1.0
 
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \

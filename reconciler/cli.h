@@ -69,6 +69,7 @@ struct cli {
     const char *git_url, *git_ref, *git_path;   /* --git, --ref, --path */
     const char *git_token_file, *git_ssh_key, *git_cache;
     const char *webhook_secret_file;
+    const char *verify_keyring;  /* --verify-commits KEYRING */
     long long interval_ms;   /* --interval: Git fetches; -1 unset (1 min) */
     long long node_grace_ms; /* --node-grace; -1 unset (10 s) */
     long long fence_timeout_ms; /* --fence-timeout; 0 unset (60 s) */

@@ -45,6 +45,7 @@
 #include "engine.h"
 #include "fence.h"
 #include "git.h"
+#include "gpg.h"
 #include "httpd.h"
 #include "jsondoc.h"
 #include "observe.h"
@@ -141,6 +142,7 @@ struct ctl {
     int64_t hook_ok_at;       /* a webhook may fetch from then on */
     char *git_cache;
     char *shown_url;          /* --git's URL without credentials */
+    struct gpgv *gpg;         /* --verify-commits, or NULL */
     atomic_int webhook;       /* a signed webhook came: fetch at once */
     char *webhook_secret;
     size_t secret_len;
@@ -395,6 +397,37 @@ static void watch_all(struct ctl *x)
 static void rebuild_status(struct ctl *x);
 static void watch_nodes(struct ctl *x, const struct model *m);
 
+/* --verify-commits: is the commit signed by a key of the keyring? Said
+ * either way; a commit that is not is never read. */
+static bool commit_signed(struct ctl *x, const char *commit)
+{
+    char *sig, *data, err[1024], fpr[128];
+    size_t siglen, len;
+    int has = gitsrc_signature(x->git, commit, &sig, &siglen, &data, &len, err, sizeof(err));
+    const char *why = NULL;
+    if (has < 0)
+        why = err;
+    else if (has == 0)
+        why = "it is not signed";
+    else if (gpgv_verify(x->gpg, sig, siglen, data, len, fpr, sizeof(fpr), err, sizeof(err)) < 0)
+        why = err;
+    free(sig);
+    free(data);
+    if (why) {
+        x->source_errors++;
+        char msg[1400];
+        snprintf(msg, sizeof(msg), "commit %.12s is not applied: %s (--verify-commits)", commit,
+                 why);
+        log_line(x, "error", NULL, "%s; %s", msg, x->good_rev[0] ? "the last good commit stays "
+                 "applied" : "nothing applied yet");
+        free(x->last_error);
+        x->last_error = xstrdup(msg);
+        return false;
+    }
+    log_line(x, "info", NULL, "commit %.12s is signed by %s, a key of the keyring", commit, fpr);
+    return true;
+}
+
 /* Read the source; a new valid revision becomes the one applied. */
 static void read_source(struct ctl *x)
 {
@@ -425,6 +458,12 @@ static void read_source(struct ctl *x)
                      "from %.12s, the last commit fetched", x->c->git_ref ? x->c->git_ref :
                      "HEAD", commit, x->seen_commit);
         log_line(x, "info", NULL, "fetched commit %s", commit);
+        if (x->gpg && !commit_signed(x, commit)) {
+            snprintf(x->seen_commit, sizeof(x->seen_commit), "%s", commit);
+            diag_dispose(&d);
+            rebuild_status(x);
+            return;
+        }
         rc = gitsrc_read(x->git, commit, &set, &d, err, sizeof(err));
         if (rc < 0) {
             /* not the commit's fault, maybe: read again on the next fetch */
@@ -2189,9 +2228,9 @@ CLI_COMMAND(cmd_run)
                                    : "run needs a source: -f DIR (a directory, watched) or --git "
                                      "URL (a repository, fetched)");
     if (!c->git_url && (c->git_ref || c->git_path || c->git_token_file || c->git_ssh_key ||
-                        c->webhook_secret_file || c->interval_ms >= 0))
-        return cli_error("--ref, --path, --interval, --git-token-file, --git-ssh-key and "
-                         "--webhook-secret-file are for a --git source");
+                        c->webhook_secret_file || c->interval_ms >= 0 || c->verify_keyring))
+        return cli_error("--ref, --path, --interval, --git-token-file, --git-ssh-key, "
+                         "--webhook-secret-file and --verify-commits are for a --git source");
     char addr[256];
     int port = 0;
     if (c->listen && parse_listen(c->listen, addr, sizeof(addr), &port) < 0)
@@ -2251,6 +2290,23 @@ CLI_COMMAND(cmd_run)
                                   c->git_ssh_key, x.shown_url, &stop_sig };
         x.git = gitsrc_new(&go);
         x.git_cache = cache;
+        if (c->verify_keyring) {
+            char err[1024];
+            const char *home = arena_printf(x.snap, "%.*s.gnupg", (int)(strlen(cache) - 17),
+                                            cache);
+            x.gpg = gpgv_new(c->verify_keyring, home, err, sizeof(err));
+            if (!x.gpg) {
+                cli_error("%s", err);
+                gitsrc_free(x.git);
+                free(x.git_cache);
+                free(x.shown_url);
+                controller_unlock(lockfd);
+                free(x.token);
+                free(x.webhook_secret);
+                arena_free(x.snap);
+                return CLI_EXIT_ERROR;
+            }
+        }
     }
     x.source = xstrdup(src);
     if (pipe2(x.wake, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -2447,6 +2503,7 @@ out:
     free(x.last_error);
     free((char *)x.source);
     gitsrc_free(x.git);
+    gpgv_free(x.gpg);
     free(x.git_cache);
     free(x.shown_url);
     free(x.webhook_secret);

@@ -224,8 +224,15 @@ int gitsrc_fetch(struct gitsrc *g, const char *prev, char commit[41], bool *rewr
     *rewritten = false;
     if (open_cache(g, err, errlen) < 0)
         return -1;
+    /* anonymous; url.*.insteadOf rules of the git configuration are not
+     * applied (the URL given is the one fetched), which also avoids a
+     * leak of libgit2 1.5's regular expressions on every fetch */
     git_remote *remote = NULL;
-    if (git_remote_create_anonymous(&remote, g->repo, g->o.url) < 0) {
+    git_remote_create_options ro;
+    git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+    ro.repository = g->repo;
+    ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+    if (git_remote_create_with_opts(&remote, g->o.url, &ro) < 0) {
         snprintf(err, errlen, "'%s' is not a Git URL libgit2 can fetch",
                  g->o.shown_url ? g->o.shown_url : g->o.url);
         return -1;
@@ -395,4 +402,42 @@ out:
     git_tree_free(tree);
     git_commit_free(c);
     return rc;
+}
+
+int gitsrc_signature(struct gitsrc *g, const char *commit, char **sig, size_t *siglen,
+                     char **data, size_t *len, char *err, size_t errlen)
+{
+    *sig = *data = NULL;
+    *siglen = *len = 0;
+    if (open_cache(g, err, errlen) < 0)
+        return -1;
+    git_oid id;
+    if (git_oid_fromstr(&id, commit) < 0) {
+        snprintf(err, errlen, "'%s' is not a commit id", commit);
+        return -1;
+    }
+    git_buf s = { 0 }, d = { 0 };
+    int rc = git_commit_extract_signature(&s, &d, g->repo, &id, NULL);
+    if (rc == GIT_ENOTFOUND) {
+        git_buf_dispose(&s);
+        git_buf_dispose(&d);
+        return 0;
+    }
+    if (rc < 0) {
+        gerr(err, errlen, "the commit's signature");
+        git_buf_dispose(&s);
+        git_buf_dispose(&d);
+        return -1;
+    }
+    *sig = xmalloc(s.size + 1);
+    memcpy(*sig, s.ptr, s.size);
+    (*sig)[s.size] = '\0';
+    *siglen = s.size;
+    *data = xmalloc(d.size + 1);
+    memcpy(*data, d.ptr, d.size);
+    (*data)[d.size] = '\0';
+    *len = d.size;
+    git_buf_dispose(&s);
+    git_buf_dispose(&d);
+    return 1;
 }

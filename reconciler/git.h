@@ -52,4 +52,9 @@ int gitsrc_fetch(struct gitsrc *g, const char *prev, char commit[41], bool *rewr
 int gitsrc_read(struct gitsrc *g, const char *commit, struct manifest_set *set, struct diag *d,
                 char *err, size_t errlen);
 
+/* A fetched commit's OpenPGP signature and the data it signs (malloc'd):
+ * 1 when it has one, 0 when unsigned, -1 with err. */
+int gitsrc_signature(struct gitsrc *g, const char *commit, char **sig, size_t *siglen,
+                     char **data, size_t *len, char *err, size_t errlen);
+
 #endif

@@ -274,9 +274,9 @@ static const struct command commands[] = {
       "          with a warning\n"
       "Exit 1 when an object named was refused; 0 otherwise.\n" },
     { "run", cmd_run, 0, 0, 0, "-f DIR | --git URL [--ref REF] [--path DIR] [--interval D] "
-                              "[--listen [ADDR:]PORT] [--token-file F] [--webhook-secret-file F] "
-                              "[--observe-interval D] [--debounce D] [--node-grace D] [--fence-timeout D] "
-                              "[--log-format plain|json]",
+                              "[--verify-commits KEYRING] [--listen [ADDR:]PORT] [--token-file F] "
+                              "[--webhook-secret-file F] [--observe-interval D] [--debounce D] "
+                              "[--node-grace D] [--fence-timeout D] [--log-format plain|json]",
       "the controller: keep the hosts matching a watched directory or a Git branch",
       "Run until SIGTERM: read the manifests under DIR, apply them (a sync, as\n"
       "'qkvm apply --yes' would), and apply every new valid revision as soon as a\n"
@@ -303,6 +303,9 @@ static const struct command commands[] = {
       "  --interval D         fetch every D (default 1m)\n"
       "  --git-token-file F   https: a token, sent as the password\n"
       "  --git-ssh-key F      ssh: a private key file\n"
+      "  --verify-commits KEYRING\n"
+      "                       apply only commits signed by a key of this OpenPGP\n"
+      "                       keyring (exported public keys); others are reported\n"
       "  --listen [ADDR:]PORT serve /healthz, /readyz, /metrics (Prometheus),\n"
       "                       /api/v1/status and /api/v1/webhook; ADDR 127.0.0.1 by\n"
       "                       default\n"
@@ -336,8 +339,9 @@ enum { OPT_STATE = 256, OPT_REFERENCE, OPT_YES, OPT_PRUNE, OPT_ADOPT, OPT_DETAIL
        OPT_MAX_DELETIONS, OPT_RESTART, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE_INTERVAL,
        OPT_KEEPALIVE_COUNT, OPT_ALL, OPT_CACHE_DIR, OPT_NODE, OPT_APPLY, OPT_THRESHOLD,
        OPT_PARALLELISM, OPT_CPU_INTERVAL, OPT_LISTEN, OPT_TOKEN_FILE, OPT_LOG_FORMAT,
-       OPT_DEBOUNCE, OPT_OBSERVE_INTERVAL, OPT_NODE_GRACE, OPT_FENCE_TIMEOUT, OPT_GIT, OPT_REF, OPT_PATH, OPT_GIT_TOKEN_FILE,
-       OPT_GIT_SSH_KEY, OPT_GIT_CACHE, OPT_WEBHOOK_SECRET_FILE, OPT_INTERVAL };
+       OPT_DEBOUNCE, OPT_OBSERVE_INTERVAL, OPT_NODE_GRACE, OPT_FENCE_TIMEOUT, OPT_GIT, OPT_REF,
+       OPT_PATH, OPT_GIT_TOKEN_FILE, OPT_GIT_SSH_KEY, OPT_GIT_CACHE, OPT_WEBHOOK_SECRET_FILE,
+       OPT_INTERVAL, OPT_VERIFY_COMMITS };
 
 static const struct option long_opts[] = {
     { "file", required_argument, NULL, 'f' },
@@ -382,6 +386,7 @@ static const struct option long_opts[] = {
     { "git-cache", required_argument, NULL, OPT_GIT_CACHE },
     { "webhook-secret-file", required_argument, NULL, OPT_WEBHOOK_SECRET_FILE },
     { "interval", required_argument, NULL, OPT_INTERVAL },
+    { "verify-commits", required_argument, NULL, OPT_VERIFY_COMMITS },
     { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
     { "keepalive-interval", required_argument, NULL, OPT_KEEPALIVE_INTERVAL },
     { "keepalive-count", required_argument, NULL, OPT_KEEPALIVE_COUNT },
@@ -425,6 +430,7 @@ static const struct flag_cmds {
     { OPT_GIT_CACHE, "--git-cache", " run " },
     { OPT_WEBHOOK_SECRET_FILE, "--webhook-secret-file", " run " },
     { OPT_INTERVAL, "--interval", " run " },
+    { OPT_VERIFY_COMMITS, "--verify-commits", " run " },
 };
 
 /* Flag c's entry, or NULL for a flag every command takes. With *refused
@@ -587,6 +593,9 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
             break;
         case OPT_WEBHOOK_SECRET_FILE:
             o->webhook_secret_file = optarg;
+            break;
+        case OPT_VERIFY_COMMITS:
+            o->verify_keyring = optarg;
             break;
         case OPT_INTERVAL: {
             long long ms;
