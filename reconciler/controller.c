@@ -127,6 +127,7 @@ struct watch {                /* a node: its connection for domain events, and i
     bool manual_said;
     bool seen_ready;          /* ready once since the controller started */
     bool confirm_off;         /* fenced: a connection attempt must fail before failover */
+    bool restored;            /* fenced by an earlier controller (the state database) */
     int tries;                /* connection attempts failed in this state (backoff) */
 };
 
@@ -197,6 +198,7 @@ struct ctl {
     int64_t grace_ms, fence_timeout_ms;
     int64_t failover_at;              /* run a failover then (a node was fenced), 0 none */
     int64_t alive_at;                 /* check the connections' liveness then */
+    int failover_failures;            /* failover runs that failed in a row */
     const struct session *cur_s;      /* the run's session, for hold() */
     int cur_kind;                     /* the run's enum run_kind */
     unsigned long fences_ok, fences_failed, failovers_ok, failovers_failed, stale_removed;
@@ -398,19 +400,25 @@ static void rebuild_status(struct ctl *x);
 static void watch_nodes(struct ctl *x, const struct model *m);
 
 /* --verify-commits: is the commit signed by a key of the keyring? Said
- * either way; a commit that is not is never read. */
-static bool commit_signed(struct ctl *x, const char *commit)
+ * either way; a commit that is not is never read. *retry: the answer is
+ * not about the commit (its signature could not be read or checked:
+ * GnuPG, the cache): asked again at the next fetch. */
+static bool commit_signed(struct ctl *x, const char *commit, bool *retry)
 {
+    *retry = false;
     char *sig, *data, err[1024], fpr[128];
     size_t siglen, len;
     int has = gitsrc_signature(x->git, commit, &sig, &siglen, &data, &len, err, sizeof(err));
     const char *why = NULL;
-    if (has < 0)
+    if (has < 0) {
         why = err;
-    else if (has == 0)
+        *retry = true;
+    } else if (has == 0)
         why = "it is not signed";
-    else if (gpgv_verify(x->gpg, sig, siglen, data, len, fpr, sizeof(fpr), err, sizeof(err)) < 0)
+    else if (gpgv_verify(x->gpg, sig, siglen, data, len, fpr, sizeof(fpr), err, sizeof(err)) < 0) {
         why = err;
+        *retry = strncmp(err, "the signature cannot be checked", 31) == 0;
+    }
     free(sig);
     free(data);
     if (why) {
@@ -458,8 +466,10 @@ static void read_source(struct ctl *x)
                      "from %.12s, the last commit fetched", x->c->git_ref ? x->c->git_ref :
                      "HEAD", commit, x->seen_commit);
         log_line(x, "info", NULL, "fetched commit %s", commit);
-        if (x->gpg && !commit_signed(x, commit)) {
-            snprintf(x->seen_commit, sizeof(x->seen_commit), "%s", commit);
+        bool retry = false;
+        if (x->gpg && !commit_signed(x, commit, &retry)) {
+            if (!retry)                    /* refused: not read again */
+                snprintf(x->seen_commit, sizeof(x->seen_commit), "%s", commit);
             diag_dispose(&d);
             rebuild_status(x);
             return;
@@ -641,11 +651,10 @@ static const char *hold(void *payload, const struct plan_action *pa)
  * stopped, crashed, defined... by anyone is noted and an observation of
  * the nodes follows EVENT_DELAY_MS later (events of one change come in a
  * burst). Events about domains the controller's own run just acted on are
- * dropped after that run. A lost connection is opened again every
- * WATCH_RETRY_MS; the periodic observation covers the gap. */
+ * dropped after that run. A lost connection is opened again as "node
+ * health" below says; the periodic observation covers the gap. */
 
 #define EVENT_DELAY_MS 50
-#define WATCH_RETRY_MS 30000
 #define MAX_EVENTS 256
 
 /* libvirt's event loop thread: note it, wake the loop. domain NULL: the
@@ -773,6 +782,14 @@ static void watch_nodes(struct ctl *x, const struct model *m)
             free(w->uri);
             w->uri = uri ? xstrdup(uri) : NULL;
             w->retry_at = mono_ms();
+            if (w->state != H_FENCED) {    /* a new address: nothing known of it yet */
+                fence_free(w->fence);
+                w->fence = NULL;
+                w->state = H_UNKNOWN;
+                w->since = mono_ms();
+                w->since_wall = store_now();
+                w->seen_ready = false;
+            }
         }
         if (w && !w->was_wanted && w->state != H_FENCED) {
             /* declared again: what it was before says nothing now */
@@ -794,6 +811,8 @@ static void watch_nodes(struct ctl *x, const struct model *m)
             if (n && fenced_before(x, name)) {
                 w->state = H_FENCED;
                 w->seen_ready = true;
+                w->restored = true;        /* answering, it is recovered; silent, fenced */
+                w->confirm_off = true;
                 log_line(x, "warn", NULL, "node %s: fenced by an earlier run of the controller "
                          "and not recovered since: its stale copies are removed when it answers",
                          name);
@@ -907,8 +926,9 @@ static bool fenced_before(struct ctl *x, const char *node)
         for (size_t i = 0; i < n; i++) {          /* oldest first: the last one says */
             if (strcmp(ev[i].reason, "NodeFenced") == 0)
                 fenced = true;
-            else if (strcmp(ev[i].reason, "NodeRecovered") == 0)
-                fenced = false;
+            else if (strcmp(ev[i].reason, "NodeRecovered") == 0 ||
+                     strcmp(ev[i].reason, "FenceFailed") == 0)
+                fenced = false;        /* back, or it answered after its fence */
         }
     arena_free(a);
     store_close(st);
@@ -960,11 +980,29 @@ static void health_lost(struct ctl *x, struct watch *w, const char *why)
                                                           w->tries++));
     if (w->state == H_FENCED && w->confirm_off) {
         /* fenced, and it does not answer: its VMs may run elsewhere now */
-        w->confirm_off = false;
+        w->confirm_off = w->restored = false;
         x->failover_at = now;
         log_line(x, "warn", NULL, "node %s: fenced and silent: its HA VMs are started "
                  "elsewhere", w->name);
     }
+}
+
+/* A node that answers right after a fence that said it worked: the fence
+ * did not power it off. Nothing has failed over from it (failover waits
+ * for a connection to fail first): it is simply ready, and the event
+ * says the fence failed (which also ends the NodeFenced a restarted
+ * controller would read). */
+static void fence_not_off(struct ctl *x, struct watch *w)
+{
+    w->confirm_off = false;
+    x->fences_ok--;
+    x->fences_failed++;
+    log_line(x, "error", NULL, "node %s answers right after its fence said it is off: the fence "
+             "did not power it off (check spec.fence); nothing fails over", w->name);
+    node_event(x, w->name, "Warning", "FenceFailed",
+               "the node answered right after its fence: not powered off");
+    set_health(x, w, H_READY, NULL);
+    x->sync_at = mono_ms();            /* it may have rebooted: the revision, applied */
 }
 
 /* Connect what is not (or no longer) connected, when its retry is due. */
@@ -995,14 +1033,27 @@ static void watch_connect(struct ctl *x)
         if (w->v || !w->wanted || now < w->retry_at)
             continue;
         struct virt_limits lim = x->c->virt;
-        /* the loop waits for it: keep it short, shorter for a node in doubt */
-        int cap = w->state == H_READY || w->state == H_UNKNOWN ? 5000 : 2000;
+        /* the loop waits for it: keep it short, shorter for a node in
+         * doubt; the check after a fence gets the longer one (a slow node
+         * that answers must not count as off) */
+        int cap = w->state == H_READY || w->state == H_UNKNOWN || w->confirm_off ? 5000 : 2000;
         if (!lim.connect_timeout_ms || lim.connect_timeout_ms > cap)
             lim.connect_timeout_ms = cap;
         w->v = virt_open(w->uri, &lim, err, sizeof(err));
+        bool answered = w->v != NULL;
         if (w->v && virt_watch_domains(w->v, on_event, w, err, sizeof(err)) < 0) {
             virt_close(w->v);
             w->v = NULL;
+        }
+        if (answered && !w->v && w->state == H_FENCED) {
+            w->retry_at = now + SUSPECT_RETRY_MS;   /* it answers: never "silent" */
+            continue;
+        }
+        if (answered && w->state == H_FENCED && w->confirm_off && !w->restored) {
+            fence_not_off(x, w);           /* it answers: whatever its fence said, it is on */
+            if (!w->v)
+                w->retry_at = now + SUSPECT_RETRY_MS;
+            continue;
         }
         if (!w->v) {
             bool first = w->state == H_UNKNOWN || w->state == H_READY;
@@ -1014,20 +1065,10 @@ static void watch_connect(struct ctl *x)
         w->tries = 0;
         switch (w->state) {
         case H_FENCED:
-            if (w->confirm_off) {
-                /* it answers right after a fence that said it worked */
-                w->confirm_off = false;
-                x->fences_ok--;
-                x->fences_failed++;
-                log_line(x, "error", NULL, "node %s answers right after its fence said it is off: "
-                         "the fence did not power it off (check spec.fence); nothing fails over",
-                         w->name);
-                node_event(x, w->name, "Warning", "FenceFailed",
-                           "the node answered right after its fence: not powered off");
-            } else {
-                log_line(x, "warn", NULL, "node %s answers again after it was fenced: removing "
-                         "its copies of the VMs that moved before it is used", w->name);
-            }
+            /* fenced (by this controller, or an earlier one), and back */
+            w->confirm_off = w->restored = false;
+            log_line(x, "warn", NULL, "node %s answers again after it was fenced: removing its "
+                     "copies of the VMs that moved before it is used", w->name);
             recover_node(x, w);
             break;
         case H_SUSPECT:
@@ -1123,11 +1164,11 @@ static const char *no_fence(struct ctl *x, const struct watch *w)
         if (!o->wanted || !o->declared)
             continue;
         nodes++;
-        down += o->state == H_FAILED || o->state == H_FENCED;
+        down += !o->v;                 /* suspect, failed, fenced, or never reached */
     }
     if (down * 2 > nodes)
-        return "more than half of the Nodes are failed or fenced: the controller is likelier "
-               "to be the one cut off";
+        return "more than half of the Nodes do not answer: the controller is likelier to be "
+               "the one cut off";
     return NULL;
 }
 
@@ -1229,8 +1270,10 @@ static void health_tick(struct ctl *x)
                  fence_method_name(fs.method), w->fence_tries);
         w->fence = fence_start(&fs, fence_done, w, err, sizeof(err));
         if (!w->fence) {
-            w->fence_at = now + FENCE_RETRY_MS;
+            x->fences_failed++;
+            w->fence_at = now + doubling(FENCE_RETRY_MS, FENCE_RETRY_MAX_MS, w->fence_tries - 1);
             log_line(x, "error", NULL, "node %s: cannot fence: %s", w->name, err);
+            node_event(x, w->name, "Warning", "FenceFailed", err);
         }
     }
 }
@@ -1260,7 +1303,8 @@ static const char *const *fenced_nodes(const struct ctl *x, struct arena *a)
     const char **v = arena_alloc(a, (x->watches.n + 1) * sizeof(*v));
     size_t n = 0;
     for (size_t i = 0; i < x->watches.n; i++)
-        if (x->watches.v[i]->wanted && x->watches.v[i]->state == H_FENCED)
+        if (x->watches.v[i]->wanted && x->watches.v[i]->state == H_FENCED &&
+            !x->watches.v[i]->confirm_off)    /* not before a connection to it failed */
             v[n++] = arena_strdup(a, x->watches.v[i]->name);
     v[n] = NULL;
     return n ? v : NULL;
@@ -1652,7 +1696,10 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
         x->last_observe_wall = store_now();
     }
     if (kind == RUN_FAILOVER && result == STORE_RUN_FAILED && !res->interrupted)
-        x->failover_at = mono_ms() + SYNC_RETRY_MS;      /* a failover that failed: again */
+        x->failover_at = mono_ms() + doubling(SYNC_RETRY_MS, SYNC_RETRY_MAX_MS,
+                                              x->failover_failures++);   /* again, later */
+    else if (kind == RUN_FAILOVER)
+        x->failover_failures = 0;
     if (res->interrupted)
         stop_sig = res->interrupted;
     engine_result_dispose(&s, &er);
@@ -1708,6 +1755,18 @@ static void recover_node(struct ctl *x, struct watch *w)
         failed++;
     }
     const char *project = model_project_name(s.m);
+    /* the node's latest fence: only failovers since prove a copy stale */
+    int64_t fenced_at = INT64_MAX;
+    struct store_event *nev_v = NULL;
+    size_t nnev = 0;
+    if (!first && store_events(s.st, s.a, 0, "Node", w->name, 0, &nev_v, &nnev, err,
+                               sizeof(err)) < 0) {
+        first = arena_strdup(s.a, err);
+        failed++;
+    }
+    for (size_t e = 0; e < nnev; e++)
+        if (strcmp(nev_v[e].reason, "NodeFenced") == 0)
+            fenced_at = nev_v[e].at;
     for (size_t d = 0; obs && !first && d < obs->ndoms; d++) {
         const struct obs_domain *od = &obs->doms[d];
         const char *owner, *why;
@@ -1731,10 +1790,14 @@ static void recover_node(struct ctl *x, struct watch *w)
             failed++;
             continue;
         }
+        int64_t left_at = 0;
         for (size_t e = 0; e < nev; e++)
-            if (strcmp(evs[e].reason, "FailedOver") == 0)
+            if (strcmp(evs[e].reason, "FailedOver") == 0) {
                 left = evs[e].node;
-        if (!left || strcmp(left, w->name) != 0) {
+                left_at = evs[e].at;
+            }
+        /* ... since this node's latest fence */
+        if (!left || strcmp(left, w->name) != 0 || left_at < fenced_at) {
             log_line(x, "warn", arena_printf(s.a, "vm/%s", od->name), "node %s: vm/%s is "
                      "defined here and placed on %s, but did not fail over from here: left "
                      "alone (the runs report it)", w->name, od->name, there);

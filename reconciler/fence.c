@@ -187,7 +187,9 @@ static void run_command(struct fence *f, const char *const *argv, const char *in
             kill(-pid, SIGKILL);
             killed = true;
             /* a process stuck in the kernel (D state) may outlive SIGKILL
-             * for a while: waited for 5 s at most, then left to init */
+             * for a while: waited for 5 s at most; after that it stays a
+             * zombie of the controller's until it exits (the fence fails
+             * and is retried meanwhile) */
             for (int i = 0; i < 500 && waitpid(pid, &status, WNOHANG) == 0; i++) {
                 struct timespec ts = { 0, 10 * 1000000 };
                 nanosleep(&ts, NULL);

@@ -283,6 +283,7 @@ assert n[\"state\"] == \"failed\" and \"BMC\" in n[\"message\"] and n[\"fence\"]
         --shutdown-timeout 2 >"$CT_LOG" 2>&1 &
     CT_PID=$!
     if ct_wait "node fo2: fenced by an earlier run" && ct_wait "sync run [0-9]+:"; then
+        CT_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$CT_LOG" | head -1)
         tools/testbed revive "fo2$$" >/dev/null
         if ct_wait "recover run [0-9]+: node fo2: 1 stale copy removed, 0 failed; node fo2 is ready"; then
             holds "failover: a restarted controller removes the stale copy of a node fenced before it started" \
@@ -299,11 +300,19 @@ assert n[\"state\"] == \"failed\" and \"BMC\" in n[\"message\"] and n[\"fence\"]
     low=$(fo_where fo-low)
     touch "$FO/fake-fo3"
     tools/testbed crash "fo3$$"
+    local syncs
+    syncs=$(ct_count "sync run [0-9]+:")
     if ct_wait "node fo3 answers right after its fence said it is off.*nothing fails over" &&
-       ct_wait "recover run [0-9]+: node fo3: 0 stale copies removed"; then
+       ct_wait "sync run [0-9]+:" $((syncs + 1)); then
+        ct_http /api/v1/status
         holds "failover: a node that answers after its fence is not failed over from" \
             '[ "$low" = 3 ] && [ "$(fo_qemus fo-low)" -le 1 ] &&
-             ! FO_V 1 dominfo fo-low >/dev/null 2>&1 && ! FO_V 2 dominfo fo-low >/dev/null 2>&1'
+             ! FO_V 1 dominfo fo-low >/dev/null 2>&1 && ! FO_V 2 dominfo fo-low >/dev/null 2>&1 &&
+             ! grep -q "failover: vm/fo-low" "$CT_LOG" &&
+             printf "%s" "$body" | python3 -c "
+import json, sys
+s = json.load(sys.stdin)
+assert [x for x in s[\"nodes\"] if x[\"name\"] == \"fo3\"][0][\"state\"] == \"ready\", s[\"nodes\"]"'
     else
         fail "failover: a node that answers after its fence is not failed over from" "$(cat "$CT_LOG")"
     fi

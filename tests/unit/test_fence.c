@@ -135,7 +135,8 @@ static void test_fence__agent_reads_the_stdin_protocol(void **state)
     char text[1024];
     /* it prints what it read (an agent in verbose mode does): the password
      * must not reach the message */
-    snprintf(text, sizeof(text), "#!/bin/sh\ncat >%s\ncat %s\nexit 0\n", out, out);
+    snprintf(text, sizeof(text), "#!/bin/sh\ncat >%s\necho \"read: $(tr '\\n' ' ' <%s)\"\n"
+             "exit 0\n", out, out);
     write_file(agent, text, 0755);
     snprintf(pw, sizeof(pw), "%s/bmc-password", dir);
     write_file(pw, "s3cret-pw\n", 0600);
@@ -151,6 +152,9 @@ static void test_fence__agent_reads_the_stdin_protocol(void **state)
     /* action=off last: a later line wins with the agents' parser */
     assert_string_equal(got, "ip=10.0.0.5\nusername=admin\nlanplus=1\npassword=s3cret-pw\n"
                              "action=off\n");
+    /* the message is the agent's last line, which holds the password,
+     * scrubbed */
+    assert_non_null(strstr(msg, "read: ip=10.0.0.5 username=admin lanplus=1 password=*********"));
     assert_null(strstr(msg, "s3cret-pw"));
 
     sp.password_file = "/nonexistent/password";
