@@ -738,8 +738,6 @@ static void watch_fence_spec(struct watch *w, const struct model_node *n)
         fs.url = arena_strdup(a, f->redfish.url);
         fs.username = arena_strdup(a, f->redfish.username);
         fs.password_file = arena_strdup(a, f->redfish.password_file);
-        const char *pm = getenv("QKVM_REDFISH_POLL_MS");   /* tests: a quicker poll */
-        fs.poll_ms = pm ? (int)strtol(pm, NULL, 10) : 0;
     }
     w->fs = fs;
 }
