@@ -906,8 +906,11 @@ static void node_event(struct ctl *x, const char *node, const char *type, const 
     store_close(st);
 }
 
-/* Did an earlier controller fence this node and it has not recovered? */
-static bool fenced_before(struct ctl *x, const char *node)
+/* Of node's events since `since` (ms since the epoch), the reason of the
+ * last one among reasons (NULL-terminated), or NULL: none, or the state
+ * database cannot be read. Read on a connection of its own. */
+static const char *last_node_event(struct ctl *x, const char *node, int64_t since,
+                                   const char *const *reasons)
 {
     bool dflt;
     char *path = session_state_path(x->c->state, &dflt);
@@ -915,22 +918,28 @@ static bool fenced_before(struct ctl *x, const char *node)
     struct store *st = store_open(path, STORE_READ, err, sizeof(err));
     free(path);
     if (!st)
-        return false;
+        return NULL;
     struct arena *a = arena_new();
     struct store_event *ev = NULL;
     size_t n = 0;
-    bool fenced = false;
-    if (store_events(st, a, 0, "Node", node, 0, &ev, &n, err, sizeof(err)) == 0)
-        for (size_t i = 0; i < n; i++) {          /* oldest first: the last one says */
-            if (strcmp(ev[i].reason, "NodeFenced") == 0)
-                fenced = true;
-            else if (strcmp(ev[i].reason, "NodeRecovered") == 0 ||
-                     strcmp(ev[i].reason, "FenceFailed") == 0)
-                fenced = false;        /* back, or it answered after its fence */
-        }
+    const char *last = NULL;
+    if (store_events(st, a, since, "Node", node, 0, &ev, &n, err, sizeof(err)) == 0)
+        for (size_t i = 0; i < n; i++)            /* oldest first */
+            for (const char *const *r = reasons; *r; r++)
+                if (strcmp(ev[i].reason, *r) == 0)
+                    last = *r;                    /* a literal of the caller's */
     arena_free(a);
     store_close(st);
-    return fenced;
+    return last;
+}
+
+/* Did an earlier controller fence this node, and it is neither back
+ * (NodeRecovered) nor found answering after its fence (FenceFailed)? */
+static bool fenced_before(struct ctl *x, const char *node)
+{
+    static const char *const r[] = { "NodeFenced", "NodeRecovered", "FenceFailed", NULL };
+    const char *last = last_node_event(x, node, 0, r);
+    return last && strcmp(last, "NodeFenced") == 0;
 }
 
 static void set_health(struct ctl *x, struct watch *w, enum health h, const char *why)
@@ -1131,23 +1140,8 @@ static void fence_done(void *payload)
 /* Has `qkvm node confirm-down NODE` been run since the node failed? */
 static bool confirmed_down(struct ctl *x, struct watch *w)
 {
-    bool dflt;
-    char *path = session_state_path(x->c->state, &dflt);
-    char err[1024];
-    struct store *st = store_open(path, STORE_READ, err, sizeof(err));
-    free(path);
-    if (!st)
-        return false;
-    struct arena *a = arena_new();
-    struct store_event *ev = NULL;
-    size_t n = 0;
-    bool yes = false;
-    if (store_events(st, a, w->since_wall, "Node", w->name, 0, &ev, &n, err, sizeof(err)) == 0)
-        for (size_t i = 0; i < n && !yes; i++)
-            yes = strcmp(ev[i].reason, "ConfirmedDown") == 0;
-    arena_free(a);
-    store_close(st);
-    return yes;
+    static const char *const r[] = { "ConfirmedDown", NULL };
+    return last_node_event(x, w->name, w->since_wall, r) != NULL;
 }
 
 /* Why qkvm must not fence w now, or NULL. */
