@@ -24,7 +24,9 @@
  *            Heals of one object back off: the first at once, then no
  *            sooner than 10 s, 20 s, ... 5 min after the previous one, so a
  *            guest that crashes on start is not restarted in a tight loop;
- *            the count resets after 10 min without a heal.
+ *            the count resets after 10 min without a heal. A domain
+ *            event brings an observation of the VMs it names alone (the
+ *            quick check), or of the nodes when that is not enough.
  * The first run after start is a sync: starting the controller applies
  * the manifests, as `qkvm apply` would.
  *
@@ -103,6 +105,22 @@ static const char *const health_names[H_STATES] = { "unknown", "ready", "suspect
                                                     "fenced", "maintenance" };
 
 struct ctl;
+struct watch;
+
+struct known {                /* a finding, as "the same finding" is told between runs */
+    char *node, *kind, *name, *category, *field;      /* node "": one host */
+};
+
+struct ev_note {              /* a domain event: node, domain, what happened */
+    struct watch *w;
+    char *vm, *what;
+};
+
+struct where {                /* a declared VM, and the one node it was seen on */
+    char *vm;
+    struct watch *w;
+};
+
 struct watch {                /* a node: its connection for domain events, and its health */
     struct ctl *x;
     char *name, *uri;         /* uri NULL: libvirt's default */
@@ -166,13 +184,15 @@ struct ctl {
     VEC(struct heal) heals;
     const struct model *cur;  /* the run's model, for hold() */
     /* the findings of the last observation, to log only new ones */
-    VEC(char *) findings;
+    VEC(struct known) findings;
     /* libvirt events: one connection per node, and what they said */
     VEC(struct watch *) watches;
     pthread_mutex_t ev_mu;
-    VEC(char *) events;       /* "node: vm/NAME stopped", since the last observation */
+    VEC(struct ev_note) events; /* since the last observation */
     VEC(char *) declared;     /* the VMs of the last valid revision (under ev_mu) */
     int64_t event_at;         /* ms: observe then (the first event + a short delay) */
+    VEC(struct where) where;  /* of the last run: where each declared VM was (the loop's) */
+    bool by_node;             /* the last run's findings name their node (a merged plan) */
     /* wake-up and stop */
     int wake[2];
     /* what the HTTP thread serves: rebuilt by the loop, under mu */
@@ -554,6 +574,10 @@ static void read_source(struct ctl *x)
     x->errors = NULL;
     manifest_set_free(&x->good);
     x->good = set;
+    /* where the VMs were says nothing of a revision no run planned yet */
+    for (size_t i = 0; i < x->where.n; i++)
+        free(x->where.v[i].vm);
+    x->where.n = 0;
     snprintf(x->good_rev, sizeof(x->good_rev), "%s", rev);
     snprintf(x->good_commit, sizeof(x->good_commit), "%s", commit);
     log_line(x, "info", NULL, "revision %.12s read: %zu file%s, %zu document%s", rev, st.files,
@@ -648,13 +672,13 @@ static const char *hold(void *payload, const struct plan_action *pa)
  *
  * A connection of its own to every node (the Node manifests' URIs, else
  * -c or libvirt's default), with a lifecycle callback: a domain started,
- * stopped, crashed, defined... by anyone is noted and an observation of
- * the nodes follows EVENT_DELAY_MS later (events of one change come in a
- * burst). Events about domains the controller's own run just acted on are
+ * stopped, crashed, defined... by anyone is noted and, EVENT_DELAY_MS
+ * later (events of one change come in a burst), the VMs named are checked
+ * alone (the quick check, below) or the nodes observed. Events about domains the controller's own run just acted on are
  * dropped after that run. A lost connection is opened again as "node
  * health" below says; the periodic observation covers the gap. */
 
-#define EVENT_DELAY_MS 50
+#define EVENT_DELAY_MS 10
 #define MAX_EVENTS 256
 
 /* libvirt's event loop thread: note it, wake the loop. domain NULL: the
@@ -682,12 +706,8 @@ static void on_event(void *payload, const char *domain, const char *what)
         pthread_mutex_unlock(&x->ev_mu);
         return;
     }
-    if (x->events.n < MAX_EVENTS) {
-        size_t n = strlen(w->name) + strlen(domain) + strlen(what) + 16;
-        char *e = xmalloc(n);
-        snprintf(e, n, "%s: vm/%s %s", w->name, domain, what);
-        *vec_push(&x->events) = e;
-    }
+    if (x->events.n < MAX_EVENTS)
+        *vec_push(&x->events) = (struct ev_note){ w, xstrdup(domain), xstrdup(what) };
     if (!x->event_at)
         x->event_at = mono_ms() + EVENT_DELAY_MS;
     pthread_mutex_unlock(&x->ev_mu);
@@ -1313,12 +1333,11 @@ static void events_acted(struct ctl *x, const struct plan *p, const struct apply
             if (pa->kind != MODEL_VM || res->status[k] == APPLY_HELD ||
                 res->status[k] == APPLY_SKIPPED)
                 continue;
-            const char *vm = strstr(x->events.v[i], ": vm/");
-            size_t nl = strlen(pa->name);
-            own = vm && strncmp(vm + 5, pa->name, nl) == 0 && vm[5 + nl] == ' ';
+            own = strcmp(x->events.v[i].vm, pa->name) == 0;
         }
         if (own) {
-            free(x->events.v[i]);
+            free(x->events.v[i].vm);
+            free(x->events.v[i].what);
             memmove(&x->events.v[i], &x->events.v[i + 1],
                     (x->events.n - i - 1) * sizeof(*x->events.v));
             x->events.n--;
@@ -1331,61 +1350,161 @@ static void events_acted(struct ctl *x, const struct plan *p, const struct apply
     pthread_mutex_unlock(&x->ev_mu);
 }
 
-/* The events noted since the last observation: logged, then cleared. */
-static bool events_take(struct ctl *x)
+static void events_free(struct ev_note *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].vm);
+        free(v[i].what);
+    }
+    free(v);
+}
+
+/* The events noted since the last observation: logged, handed over
+ * (events_free), cleared. */
+static size_t events_take(struct ctl *x, struct ev_note **out)
 {
     pthread_mutex_lock(&x->ev_mu);
     size_t n = x->events.n;
-    char **v = x->events.v;
+    struct ev_note *v = x->events.v;
     x->events.v = NULL;
     x->events.n = x->events.cap = 0;
     x->event_at = 0;
     pthread_mutex_unlock(&x->ev_mu);
     for (size_t i = 0; i < n; i++) {
-        const char *vm = strstr(v[i], ": vm/");
-        char obj[600] = "";
-        if (vm)
-            snprintf(obj, sizeof(obj), "%.*s", (int)strcspn(vm + 2, " "), vm + 2);
-        log_line(x, "info", *obj ? obj : NULL, "event: %s", v[i]);
-        free(v[i]);
+        char obj[600];
+        snprintf(obj, sizeof(obj), "vm/%s", v[i].vm);
+        log_line(x, "info", obj, "event: %s: vm/%s %s", v[i].w->name, v[i].vm, v[i].what);
     }
-    free(v);
-    return n > 0;
+    *out = v;
+    return n;
 }
 
 /* ---- one run ---- */
 
-static void observe_findings(struct ctl *x, const struct plan *p)
+/* What a quick check (only the VMs its events named, on one node) can
+ * see: every finding of those VMs on that node but a missing disk file
+ * and a seed volume that is missing or holds another seed, which take the
+ * pools' observation. */
+struct scope {
+    const char *node;                 /* the findings' node: NULL for one host */
+    const char *const *vms;
+    size_t n;
+};
+
+#define SCOPE_NOT_FIELD "spec.cloudInit"   /* its seed volume: the pools' */
+
+static bool in_scope(const struct scope *sc, const char *node, const char *kind,
+                     const char *name, const char *category, const char *field)
 {
-    VEC(char *) now = { 0 };
+    if (!sc || strcmp(kind, "VM") != 0 ||
+        strcmp(category, drift_category_name(DRIFT_DISK_MISSING)) == 0 ||
+        (field && strcmp(field, SCOPE_NOT_FIELD) == 0) ||
+        strcmp(node ? node : "", sc->node ? sc->node : "") != 0)
+        return false;
+    for (size_t i = 0; i < sc->n; i++)
+        if (strcmp(sc->vms[i], name) == 0)
+            return true;
+    return false;
+}
+
+static bool known_is(const struct known *k, const struct drift_finding *d, const char *node)
+{
+    return strcmp(k->node, node ? node : "") == 0 && strcmp(k->kind, d->kind) == 0 &&
+           strcmp(k->name, d->name) == 0 &&
+           strcmp(k->category, drift_category_name(d->category)) == 0 &&
+           strcmp(k->field, d->field ? d->field : "") == 0;
+}
+
+static void known_free(struct known *k)
+{
+    free(k->node);
+    free(k->kind);
+    free(k->name);
+    free(k->category);
+    free(k->field);
+}
+
+/* Log the findings the last observation did not have; remember them. A
+ * scope: the plan saw only that, the rest of what is remembered stays. */
+static void observe_findings(struct ctl *x, const struct plan *p, const struct scope *sc)
+{
+    VEC(struct known) now = { 0 };
     for (size_t i = 0; i < p->ndrift; i++) {
         const struct drift_finding *d = &p->drift[i];
-        char *key = xstrdup(arena_printf(x->snap, "%s %s/%s %s %s", d->node ? d->node : "",
-                                         d->kind, d->name, drift_category_name(d->category),
-                                         d->field ? d->field : ""));
-        bool known = false;
-        for (size_t k = 0; k < x->findings.n && !known; k++)
-            known = strcmp(x->findings.v[k], key) == 0;
-        if (!known) {
+        const char *node = sc ? sc->node : d->node;
+        bool seen = false;
+        for (size_t k = 0; k < x->findings.n && !seen; k++)
+            seen = known_is(&x->findings.v[k], d, node);
+        if (!seen) {
             const char *obj = arena_printf(x->snap, "%s/%s", d->kind, d->name);
             if (d->field)
                 log_line(x, "warn", obj, "drift: %s%s%s: %s: %s (want %s, is %s)",
-                         d->node ? d->node : "", d->node ? ": " : "", obj,
+                         node ? node : "", node ? ": " : "", obj,
                          drift_category_name(d->category), d->field,
                          d->desired ? d->desired : "-", d->actual ? d->actual : "-");
             else
-                log_line(x, "warn", obj, "drift: %s%s%s: %s%s%s", d->node ? d->node : "",
-                         d->node ? ": " : "", obj, drift_category_name(d->category),
+                log_line(x, "warn", obj, "drift: %s%s%s: %s%s%s", node ? node : "",
+                         node ? ": " : "", obj, drift_category_name(d->category),
                          d->message ? ": " : "", d->message ? d->message : "");
         }
-        *vec_push(&now) = key;
+        *vec_push(&now) = (struct known){ xstrdup(node ? node : ""), xstrdup(d->kind),
+                                          xstrdup(d->name),
+                                          xstrdup(drift_category_name(d->category)),
+                                          xstrdup(d->field ? d->field : "") };
     }
-    for (size_t k = 0; k < x->findings.n; k++)
-        free(x->findings.v[k]);
+    for (size_t k = 0; k < x->findings.n; k++) {
+        struct known *o = &x->findings.v[k];
+        if (sc && !in_scope(sc, *o->node ? o->node : NULL, o->kind, o->name, o->category,
+                            o->field))
+            *vec_push(&now) = *o;            /* out of the scope: as it was */
+        else
+            known_free(o);
+    }
     vec_free(&x->findings);
     x->findings.v = now.v;
     x->findings.n = now.n;
     x->findings.cap = now.cap;
+}
+
+static struct tree *drift_item(struct arena *a, const struct drift_finding *d, const char *node)
+{
+    struct tree *t = tree_new_map(a);
+    if (node)
+        tree_map_str(a, t, "node", node);
+    tree_map_str(a, t, "kind", d->kind);
+    tree_map_str(a, t, "name", d->name);
+    tree_map_str(a, t, "category", drift_category_name(d->category));
+    if (d->field)
+        tree_map_str(a, t, "field", d->field);
+    if (d->desired)
+        tree_map_str(a, t, "desired", d->desired);
+    if (d->actual)
+        tree_map_str(a, t, "actual", d->actual);
+    if (d->message)
+        tree_map_str(a, t, "message", d->message);
+    return t;
+}
+
+/* A quick check's findings in the status: those of its scope replaced,
+ * the rest (and the nodes) as the last run left them. */
+static void snapshot_scope(struct ctl *x, const struct plan *p, const struct scope *sc)
+{
+    struct arena *a = arena_new();
+    struct tree *drift = tree_new_seq(a);
+    for (size_t i = 0; x->drift && i < x->drift->len; i++) {
+        const struct tree *d = x->drift->u.items[i];
+        if (!in_scope(sc, tree_str(d, "node", NULL), tree_str(d, "kind", ""),
+                      tree_str(d, "name", ""), tree_str(d, "category", ""),
+                      tree_str(d, "field", NULL)))
+            tree_seq_add(a, drift, tree_copy(a, d));
+    }
+    for (size_t i = 0; i < p->ndrift; i++)
+        tree_seq_add(a, drift, drift_item(a, &p->drift[i], sc->node));
+    struct tree *nodes = x->nodes ? tree_copy(a, x->nodes) : tree_new_seq(a);
+    arena_free(x->snap);
+    x->snap = a;
+    x->drift = drift;
+    x->nodes = nodes;
 }
 
 /* The drift and nodes the status and metrics show, from the run's plan. */
@@ -1397,24 +1516,8 @@ static void snapshot(struct ctl *x, const struct session *s)
     x->drift = tree_new_seq(a);
     x->nodes = tree_new_seq(a);
     x->nodes_ready = x->nodes_unreachable = 0;
-    for (size_t i = 0; s->plan && i < s->plan->ndrift; i++) {
-        const struct drift_finding *d = &s->plan->drift[i];
-        struct tree *t = tree_new_map(a);
-        if (d->node)
-            tree_map_str(a, t, "node", d->node);
-        tree_map_str(a, t, "kind", d->kind);
-        tree_map_str(a, t, "name", d->name);
-        tree_map_str(a, t, "category", drift_category_name(d->category));
-        if (d->field)
-            tree_map_str(a, t, "field", d->field);
-        if (d->desired)
-            tree_map_str(a, t, "desired", d->desired);
-        if (d->actual)
-            tree_map_str(a, t, "actual", d->actual);
-        if (d->message)
-            tree_map_str(a, t, "message", d->message);
-        tree_seq_add(a, x->drift, t);
-    }
+    for (size_t i = 0; s->plan && i < s->plan->ndrift; i++)
+        tree_seq_add(a, x->drift, drift_item(a, &s->plan->drift[i], s->plan->drift[i].node));
     if (s->nnodes) {
         for (size_t i = 0; i < s->nnodes; i++) {
             struct tree *t = tree_new_map(a);
@@ -1508,6 +1611,86 @@ static void count_run(struct ctl *x, enum run_kind k, enum store_result r, doubl
     x->hist_sum[k] += secs;
 }
 
+/* Where each declared VM was seen by this run: on one node, the node
+ * placement keeps it on. A VM seen on two nodes, or on its way to another,
+ * is nowhere: its events take a full observation. */
+static void where_record(struct ctl *x, const struct session *s)
+{
+    for (size_t i = 0; i < x->where.n; i++)
+        free(x->where.v[i].vm);
+    x->where.n = 0;
+    x->by_node = s->plan_merged;
+    if (!s->m || !s->plan)
+        return;
+    struct watch *one = NULL;
+    for (size_t i = 0; i < x->watches.n && !s->nnodes; i++)
+        if (x->watches.v[i]->wanted)
+            one = x->watches.v[i];
+    for (size_t i = 0; i < (s->nnodes ? s->nnodes : 1); i++) {
+        const struct obs_host *h = s->nnodes ? s->nodes[i].obs : s->obs;
+        if (s->nnodes && !s->nodes[i].selected)
+            continue;                        /* observed, not planned (-c) */
+        struct watch *w = one;
+        for (size_t k = 0; s->nnodes && k < x->watches.n && !w; k++)
+            if (strcmp(x->watches.v[k]->name, s->nodes[i].name) == 0)
+                w = x->watches.v[k];
+        for (size_t j = 0; h && w && j < h->ndoms; j++) {
+            const char *vm = h->doms[j].name;
+            const struct model_vm *want = (const struct model_vm *)model_find(s->m, MODEL_VM, vm);
+            if (!want)
+                continue;
+            /* what the VM's plan alone cannot judge: it waits for a Disk or
+             * Network that cannot be reconciled, or is a conflict (its
+             * seed volume's included): the full observation's */
+            bool alone = true;
+            for (size_t k = 0; k < s->plan->nnotes && alone; k++) {
+                const struct plan_note *pn = &s->plan->notes[k];
+                alone = !(pn->kind == MODEL_VM && strcmp(pn->name, vm) == 0 &&
+                          (pn->type == NOTE_BLOCKED || pn->type == NOTE_CONFLICT));
+            }
+            if (!alone)
+                continue;
+            if (s->nnodes) {
+                const struct session_node *to = session_vm_node(s, vm, NULL);
+                if (!to || strcmp(to->name, w->name) != 0)
+                    continue;
+            }
+            struct where *e = NULL;
+            for (size_t k = 0; k < x->where.n && !e; k++)
+                if (strcmp(x->where.v[k].vm, vm) == 0)
+                    e = &x->where.v[k];
+            if (e)
+                e->w = NULL;                 /* on two nodes */
+            else
+                *vec_push(&x->where) = (struct where){ xstrdup(vm), w };
+        }
+    }
+}
+
+/* A VM this run created, or moved, on a node (the node's name, NULL: the
+ * one host): there now. */
+static void where_set(struct ctl *x, const char *vm, const char *node)
+{
+    struct watch *w = NULL;
+    for (size_t i = 0; i < x->watches.n && !w; i++)
+        if (x->watches.v[i]->wanted && (!node || strcmp(x->watches.v[i]->name, node) == 0))
+            w = x->watches.v[i];
+    for (size_t i = 0; i < x->where.n; i++)
+        if (strcmp(x->where.v[i].vm, vm) == 0) {
+            x->where.v[i].w = w;
+            return;
+        }
+    *vec_push(&x->where) = (struct where){ xstrdup(vm), w };
+}
+
+static struct watch *where_is(const struct ctl *x, const char *vm)
+{
+    for (size_t i = 0; i < x->where.n; i++)
+        if (strcmp(x->where.v[i].vm, vm) == 0)
+            return x->where.v[i].w;
+    return NULL;
+}
+
 static void run_once(struct ctl *x, enum run_kind kind, bool deep)
 {
     struct cli *c = x->c;
@@ -1522,7 +1705,7 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
         .state = c->state,
         .need = SESSION_MANIFESTS | SESSION_RECORD | SESSION_LOCK | SESSION_CONNECT |
                 SESSION_PLAN | (deep ? SESSION_DEEP : 0),
-        .plan = { false, false, -1, false, NULL, 0, NULL, NULL },
+        .plan = { .max_deletions = -1 },
         .lock_timeout_ms = c->lock_timeout_ms,
         .virt = c->virt,
         .verbose = c->verbose,
@@ -1549,9 +1732,10 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
         return;
     }
     snapshot(x, &s);
+    where_record(x, &s);
     if (!sync) {
         engine_record_seen(&s, true, true);
-        observe_findings(x, s.plan);
+        observe_findings(x, s.plan, NULL);
     }
     struct cookie k = { .x = x, .len = 0 };
     pthread_mutex_init(&k.mu, NULL);
@@ -1590,6 +1774,17 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
     x->cur_s = NULL;
     const struct apply_result *res = &er.res;
     events_acted(x, s.plan, res);
+    for (size_t i = 0; i < s.plan->n; i++) {
+        const struct plan_action *pa = &s.plan->v[i];
+        const char *to = pa->verb == PLAN_MIGRATE ? pa->target : pa->node;
+        if (!to && s.nnodes) {         /* one node's plan: its actions name none */
+            const struct session_node *sn = session_vm_node(&s, pa->name, NULL);
+            to = sn ? sn->name : NULL;
+        }
+        if (pa->kind == MODEL_VM && res->status[i] == APPLY_DONE &&
+            (pa->verb == PLAN_CREATE || pa->verb == PLAN_MIGRATE) && (to || !s.nnodes))
+            where_set(x, pa->name, to);
+    }
     failover_record(x, &s, res);
     size_t bad = engine_unapplied(s.plan);
     for (size_t i = 0; i < s.plan->nnotes; i++) {
@@ -1698,6 +1893,136 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
     session_close(&s);
     arena_free(fa);
     rebuild_status(x);
+}
+
+/* ---- the quick check ----
+ *
+ * Events name the VMs that changed. When each was, at the last run, on
+ * the node its events came from (where_record), only those domains are
+ * read (observe_only: six calls each, over the node's own connection)
+ * and only those VMs planned (plan_opts.only): drift made by hand is
+ * recorded within milliseconds, not after an observation of every domain
+ * of every node. It is a run of kind observe, journalled as any other.
+ *
+ * It hands over to the full observation (returns false) when the events
+ * come from several nodes, a VM was elsewhere or is not found now (an
+ * undefine, a migration), the node is not ready, or a step failed; and
+ * after recording, when a finding is of a VM a Policy with drift.mode:
+ * heal selects: the full observation's run heals, with the backoff and
+ * the holds every run has. */
+static bool quick_check(struct ctl *x, const struct ev_note *ev, size_t nev)
+{
+    int64_t t0 = mono_ms();
+    struct watch *w = ev[0].w;
+    const char **names = xcalloc(nev + 1, sizeof(*names));
+    size_t n = 0;
+    bool ok = w->v && w->state == H_READY;
+    for (size_t i = 0; ok && i < nev; i++) {
+        ok = ev[i].w == w && where_is(x, ev[i].vm) == w;
+        bool dup = false;
+        for (size_t k = 0; k < n && !dup; k++)
+            dup = strcmp(names[k], ev[i].vm) == 0;
+        if (ok && !dup)
+            names[n++] = ev[i].vm;
+    }
+    if (!ok || !n) {
+        free(names);
+        return false;
+    }
+    struct session_opts so = {
+        .cmd = "observe",
+        .set = &x->good,
+        .source = x->source,
+        .commit = x->good_commit[0] ? x->good_commit : NULL,
+        .state = x->c->state,
+        .need = SESSION_MANIFESTS,
+        .say = say,
+        .findings = no_findings,
+        .payload = x,
+    };
+    struct session s;
+    struct store *st = NULL;
+    struct obs_host *obs = NULL;
+    char err[1024] = "";
+    bool took = false;
+    struct store_holder prev;
+    /* the reconcile lock, not waited for: while an apply of another
+     * process runs, what its events show is on its way, and the full
+     * observation (which waits for the lock) sees where it ends */
+    bool locked = session_open(&s, &so) == SESSION_OK && s.m &&
+                  (st = session_store(&so, STORE_WRITE)) &&
+                  store_lock(st, "observe", 0, &took, &prev, err, sizeof(err)) == 0;
+    if (locked && took) {
+        const char *msg = session_lock_taken(st, 0, w->uri, &prev, s.a, err, sizeof(err));
+        log_line(x, msg ? "info" : "warn", NULL, "%s", msg ? msg : err);
+    }
+    if (locked)
+        obs = observe_only(w->v, s.m, names, n, err, sizeof(err));
+    if (!obs || obs->ndoms != n) {
+        if (locked && !obs)
+            log_line(x, "warn", NULL, "%s: the events' domains: %s; observing every node",
+                     w->name, err);
+        observe_free(obs);
+        store_close(st);               /* and its lock */
+        session_close(&s);
+        free(names);
+        return false;
+    }
+    struct plan_opts po = { .max_deletions = -1, .only = names, .nonly = n };
+    struct plan *p = plan_build(s.m, obs, &po);
+    /* the node in the findings' key as the last run had it: a merged
+     * plan's findings name their node, one node's plan's do not */
+    struct scope sc = { x->by_node ? w->name : NULL, names, n };
+    snapshot_scope(x, p, &sc);
+    observe_findings(x, p, &sc);
+    bool heal = false;
+    for (size_t i = 0; i < p->ndrift && !heal; i++) {
+        const struct model_object *o = model_find(s.m, MODEL_VM, p->drift[i].name);
+        heal = o && heal_mode(s.m, o);
+    }
+    const char *what = n == 1 ? arena_printf(s.a, "vm/%s", names[0])
+                              : arena_printf(s.a, "%zu VMs", n);
+    enum store_result result = p->ndrift ? STORE_RUN_DRIFT : STORE_RUN_OK;
+    const char *summary = arena_printf(s.a, "%zu finding%s; %s%s%s, from its events%s",
+                                       p->ndrift, p->ndrift == 1 ? "" : "s", what,
+                                       w->declared ? " on " : "", w->declared ? w->name : "",
+                                       heal ? "; a full observation heals" : "");
+    /* journalled: the run, and its findings (opened, or closed: only
+     * those of these VMs), as a full observation records them */
+    int64_t run = 0;
+    struct store_finding *f = arena_alloc(s.a, (p->ndrift + 1) * sizeof(*f));
+    for (size_t i = 0; i < p->ndrift; i++) {
+        const struct drift_finding *d = &p->drift[i];
+        f[i] = (struct store_finding){ drift_category_name(d->category), d->kind, d->name,
+                                       d->field, d->desired, d->actual, d->message, 0, 0, 0,
+                                       0 };
+    }
+    struct store_findings_scope fsc = { "VM", names, n, drift_category_name(DRIFT_DISK_MISSING),
+                                        SCOPE_NOT_FIELD };
+    if (store_run_begin(st, "observe", obs->uri, x->source,
+                        x->good_commit[0] ? x->good_commit : "", &run, err, sizeof(err)) < 0 ||
+        store_begin(st, err, sizeof(err)) < 0 ||
+        store_findings_record_scoped(st, run, obs->uri, &fsc, f, p->ndrift, err,
+                                     sizeof(err)) < 0 ||
+        store_commit(st, err, sizeof(err)) < 0 ||
+        store_run_end(st, run, result, summary, NULL, err, sizeof(err)) < 0) {
+        store_rollback(st);
+        log_line(x, "warn", NULL, "the check of %s is not recorded: %s", what, err);
+        char e2[1024];
+        if (run)
+            store_run_end(st, run, STORE_RUN_ERROR, summary, err, e2, sizeof(e2));
+    }
+    store_close(st);
+    double secs = (double)(mono_ms() - t0) / 1000;
+    count_run(x, RUN_OBSERVE, result, secs);
+    rebuild_status(x);                 /* served before the line that says it is done */
+    log_line(x, "info", NULL, "observe run %lld: %s: %s (%.2f s)", (long long)run,
+             store_result_name(result), summary, secs);
+    plan_free(p);
+    observe_free(obs);
+    session_close(&s);
+    free(names);
+    return !heal;
 }
 
 /* A fenced node answers again: its copies of the VMs that failed over
@@ -2449,7 +2774,9 @@ CLI_COMMAND(cmd_run)
             if (x.ino < 0 && !x.git)
                 read_source(&x);
             if (x.good_rev[0]) {
-                events_take(&x);
+                struct ev_note *ev;
+                size_t nev = events_take(&x, &ev);
+                events_free(ev, nev);
                 run_once(&x, RUN_OBSERVE, true);
             }
             x.observe_at = mono_ms() + interval;
@@ -2460,8 +2787,11 @@ CLI_COMMAND(cmd_run)
         pthread_mutex_unlock(&x.ev_mu);
         if (x.good_rev[0] && event_at && now >= event_at) {
             /* what changed by hand: seen and, per Policy, healed now */
-            if (events_take(&x))
+            struct ev_note *ev;
+            size_t nev = events_take(&x, &ev);
+            if (nev && !quick_check(&x, ev, nev))
                 run_once(&x, RUN_OBSERVE, false);
+            events_free(ev, nev);
             continue;
         }
         pthread_mutex_lock(&x.mu);
@@ -2538,9 +2868,10 @@ out:
     if (x.ino >= 0)
         close(x.ino);
     controller_unlock(lockfd);
-    for (size_t i = 0; i < x.events.n; i++)
-        free(x.events.v[i]);
-    vec_free(&x.events);
+    events_free(x.events.v, x.events.n);
+    for (size_t i = 0; i < x.where.n; i++)
+        free(x.where.v[i].vm);
+    vec_free(&x.where);
     for (size_t i = 0; i < x.declared.n; i++)
         free(x.declared.v[i]);
     vec_free(&x.declared);
@@ -2550,7 +2881,7 @@ out:
         free(x.heals.v[i].key);
     vec_free(&x.heals);
     for (size_t i = 0; i < x.findings.n; i++)
-        free(x.findings.v[i]);
+        known_free(&x.findings.v[i]);
     vec_free(&x.findings);
     free(x.metrics);
     free(x.status);

@@ -730,7 +730,7 @@ static bool dhcp_hosts(struct ctx *c, struct cand *k, const struct plan_action *
  * need nothing but its adoption. */
 static void check_plan(struct ctx *c, const struct model *m)
 {
-    struct plan_opts po = { false, true, -1, false, NULL, 0, NULL, NULL };
+    struct plan_opts po = { .adopt = true, .max_deletions = -1 };
     struct plan *p = plan_build(m, c->h, &po);
     for (size_t i = 0; i < p->n; i++) {
         const struct plan_action *a = &p->v[i];

@@ -24,7 +24,7 @@ static int by_name(const void *a, const void *b)
 /* Each obs_* struct starts with its name, so one bsearch serves all. */
 static const void *find(const void *base, size_t n, size_t size, const char *name)
 {
-    return bsearch(&name, base, n, size, by_name);
+    return n ? bsearch(&name, base, n, size, by_name) : NULL;   /* base NULL when empty */
 }
 
 const struct obs_domain *observe_domain(const struct obs_host *h, const char *name)
@@ -397,12 +397,15 @@ static const char *disk_path(const struct obs_host *h, const struct virtxml_disk
     return vol->path;
 }
 
+/* only: these domains (n of them), else every domain */
 static int observe_domains(struct virt *v, struct obs_host *h, const struct model *desired,
-                           unsigned flags, char *err, size_t errlen)
+                           unsigned flags, const char *const *only, size_t n, char *err,
+                           size_t errlen)
 {
     struct arena *a = h->arena;
     struct virt_list doms;
-    if (virt_list_domains(v, &doms, err, errlen) < 0) {
+    if ((only ? virt_get_domains(v, only, n, &doms, err, errlen)
+              : virt_list_domains(v, &doms, err, errlen)) < 0) {
         virt_list_free(&doms);
         return -1;
     }
@@ -506,12 +509,29 @@ struct obs_host *observe_host(struct virt *v, const struct model *desired,
     unsigned long before = virt_calls(v);
     if (observe_pools(v, h, desired, own, err, errlen) < 0 ||
         observe_networks(v, h, err, errlen) < 0 ||
-        observe_domains(v, h, desired, flags, err, errlen) < 0) {
+        observe_domains(v, h, desired, flags, NULL, 0, err, errlen) < 0) {
         observe_free(h);
         return NULL;
     }
     if (h->local)
         stray_processes(h, daemon);
+    h->calls = virt_calls(v) - before;
+    return h;
+}
+
+struct obs_host *observe_only(struct virt *v, const struct model *desired,
+                              const char *const *names, size_t n, char *err, size_t errlen)
+{
+    struct obs_host *h = xcalloc(1, sizeof(*h));
+    h->arena = arena_new();
+    h->uri = arena_strdup(h->arena, virt_uri(v));
+    h->root = "";
+    h->partial = true;
+    unsigned long before = virt_calls(v);
+    if (observe_domains(v, h, desired, 0, names, n, err, errlen) < 0) {
+        observe_free(h);
+        return NULL;
+    }
     h->calls = virt_calls(v) - before;
     return h;
 }

@@ -118,6 +118,7 @@ struct obs_host {
     struct obs_process *strays;   /* qemu processes no domain accounts for */
     size_t nstrays;
     unsigned long calls;          /* libvirt calls made to observe */
+    bool partial;                 /* observe_only: those domains alone, nothing else */
     struct obs_lease *leases;     /* after observe_leases: IPv4 leases of active networks */
     size_t nleases;
 };
@@ -131,6 +132,13 @@ enum { OBSERVE_DEEP = 1 };
 struct obs_host *observe_host(struct virt *v, const struct model *desired,
                               const struct owned *own, unsigned flags, char *err,
                               size_t errlen);
+/* The domains named (those that exist) and nothing else: no networks,
+ * pools, files or processes (so no disk file is found missing), for a
+ * plan of those VMs alone (plan_opts.only). What a domain event names is
+ * checked this way in a few calls instead of one observation of the host.
+ * NULL with err on failure. */
+struct obs_host *observe_only(struct virt *v, const struct model *desired,
+                              const char *const *names, size_t n, char *err, size_t errlen);
 void observe_free(struct obs_host *h);            /* accepts NULL */
 /* Read the DHCP leases of every active network (one call each, not one
  * per domain) into h->leases, for the addresses `get` shows. A network

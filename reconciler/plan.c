@@ -880,11 +880,21 @@ static bool seed_ours(struct ctx *c, const char *vm, const struct obs_pool *p,
     return false;
 }
 
+static bool in_only(const struct ctx *c, const char *name)
+{
+    for (size_t i = 0; i < c->opts->nonly; i++)
+        if (strcmp(c->opts->only[i], name) == 0)
+            return true;
+    return false;
+}
+
 static void plan_vms(struct ctx *c)
 {
     EACH(MODEL_VM, struct model_vm, want) {
         const char *name = want->obj.meta.name;
         bool run = want->spec.state != VM_STATE_STOPPED;
+        if (c->opts->only && !in_only(c, name))
+            continue;
         if (vm_blocked(c, want))
             continue;
         if (want->spec.cloud_init.hdr.set) {
@@ -1543,14 +1553,18 @@ struct plan *plan_build(const struct model *desired, const struct obs_host *obs,
     p->project = c.project;
     for (int k = MODEL_NETWORK; k <= MODEL_VM; k++)
         c.empty &= (opts->fleet ? opts->fleet : desired)->len[k] == 0;
-    plan_pools(&c);
-    plan_networks(&c);
-    plan_images(&c);
-    plan_disks(&c);
-    plan_vms(&c);
-    plan_stale(&c);
-    plan_guard(&c);
-    plan_host_checks(&c);
+    if (opts->only) {
+        plan_vms(&c);             /* the rest was not observed: nothing to judge */
+    } else {
+        plan_pools(&c);
+        plan_networks(&c);
+        plan_images(&c);
+        plan_disks(&c);
+        plan_vms(&c);
+        plan_stale(&c);
+        plan_guard(&c);
+        plan_host_checks(&c);
+    }
     /* VMs left waiting for a restart: a pending one, or one this plan's
      * update makes, that no restart action of the plan takes care of */
     for (size_t i = 0; i < p->nnotes; i++) {

@@ -185,6 +185,12 @@ struct plan_opts {
      * run (one node, so two never write the same file); NULL: this one */
     const char *(*shared_uploader)(const void *payload, const char *pool);
     const void *uploader_payload;
+    /* Only these VMs (nonly names), observed alone (observe_only): their
+     * changes, power state and conflicts are planned and found, nothing
+     * else (no other kind, no stale or orphan object, no file check). NULL:
+     * everything. */
+    const char *const *only;
+    size_t nonly;
 };
 
 struct plan *plan_build(const struct model *desired, const struct obs_host *obs,

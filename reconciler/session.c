@@ -246,6 +246,22 @@ static enum session_status store_step(struct session *s)
     return SESSION_OK;
 }
 
+const char *session_lock_taken(struct store *st, int64_t run, const char *uri,
+                               const struct store_holder *prev, struct arena *a, char *err,
+                               size_t errlen)
+{
+    char when[64];
+    time_t t = (time_t)(prev->since / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+    struct store_event ev = {
+        0, run, "Warning", "LockTakenOver", "", "", uri ? uri : "",
+        arena_printf(a, "the lock of pid %d (%s started %s) was taken over: that process is "
+                        "gone", prev->pid, prev->what, when) };
+    return store_event(st, &ev, err, errlen) < 0 ? NULL : ev.message;
+}
+
 static enum session_status lock_step(struct session *s)
 {
     char err[1024], e2[1024];
@@ -256,18 +272,11 @@ static enum session_status lock_step(struct session *s)
         return fail_run(s, STORE_RUN_ERROR, err);
     }
     if (took) {
-        char when[64];
-        time_t t = (time_t)(prev.since / 1000);
-        struct tm tm;
-        localtime_r(&t, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-        struct store_event ev = {
-            0, s->run, "Warning", "LockTakenOver", "", "", s->uri ? s->uri : "",
-            arena_printf(s->a, "the lock of pid %d (%s started %s) was taken over: that "
-                               "process is gone", prev.pid, prev.what, when) };
-        if (store_event(s->st, &ev, e2, sizeof(e2)) < 0)
+        const char *msg = session_lock_taken(s->st, s->run, s->uri, &prev, s->a, e2, sizeof(e2));
+        if (!msg)
             session_say(s, SESSION_WARNING, "%s", e2);
-        session_say(s, SESSION_INFO, "%s", ev.message);
+        else
+            session_say(s, SESSION_INFO, "%s", msg);
     }
     if (store_reap(s->st, e2, sizeof(e2)) < 0)
         session_say(s, SESSION_WARNING, "%s", e2);

@@ -201,6 +201,12 @@ void session_record_seen(struct session *s, struct inventory *inv, bool with_spe
 const char *session_plan_summary(struct session *s);
 /* The state path the options name ($QKVM_STATE, the default...); *dflt
  * tells whether it is the default, whose directory qkvm creates. */
+/* The reconcile lock was taken from a process that died holding it
+ * (store_lock's took_over): a LockTakenOver event (of run, 0: none), its
+ * message returned; NULL with err when it cannot be written. */
+const char *session_lock_taken(struct store *st, int64_t run, const char *uri,
+                               const struct store_holder *prev, struct arena *a, char *err,
+                               size_t errlen);
 char *session_state_path(const char *given, bool *dflt);
 /* Open the store at the options' path, for the commands that need it
  * otherwise (history --prune-older-than). NULL after saying why. */

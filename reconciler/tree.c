@@ -239,6 +239,36 @@ void tree_seq_add(struct arena *a, struct tree *seq, struct tree *item)
     seq->u.items[seq->len++] = item;
 }
 
+struct tree *tree_copy(struct arena *a, const struct tree *t)
+{
+    struct tree *c = arena_alloc(a, sizeof(*c));
+    *c = *t;
+    /* the room grow() counts on: 8, else the power of two at or above len */
+    size_t cap = 8;
+    while (cap < t->len)
+        cap *= 2;
+    switch (t->type) {
+    case TREE_SCALAR:
+        c->u.str = arena_strndup(a, t->u.str, t->len);
+        break;
+    case TREE_SEQ:
+        c->u.items = arena_alloc(a, cap * sizeof(*c->u.items));
+        for (uint32_t i = 0; i < t->len; i++)
+            c->u.items[i] = tree_copy(a, t->u.items[i]);
+        break;
+    case TREE_MAP:
+        c->u.pairs = arena_alloc(a, cap * sizeof(*c->u.pairs));
+        for (uint32_t i = 0; i < t->len; i++) {
+            c->u.pairs[i].key = tree_copy(a, t->u.pairs[i].key);
+            c->u.pairs[i].value = tree_copy(a, t->u.pairs[i].value);
+        }
+        break;
+    default:
+        break;
+    }
+    return c;
+}
+
 void tree_map_add(struct arena *a, struct tree *map, const char *key,
                   struct tree *value)
 {

@@ -83,6 +83,8 @@ struct tree *tree_new_str(struct arena *a, const char *s);   /* copies s */
 struct tree *tree_new_strn(struct arena *a, const char *s, size_t len);
 struct tree *tree_new_int(struct arena *a, long long v);
 struct tree *tree_new_bool(struct arena *a, bool v);
+/* A deep copy of t in arena a (marks and scalar kinds kept). */
+struct tree *tree_copy(struct arena *a, const struct tree *t);
 void tree_seq_add(struct arena *a, struct tree *seq, struct tree *item);
 void tree_map_add(struct arena *a, struct tree *map, const char *key,
                   struct tree *value);   /* key is copied */

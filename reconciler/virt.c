@@ -786,6 +786,48 @@ int virt_list_domains(struct virt *v, struct virt_list *out, char *err, size_t e
     return list_objects(v, VIRT_DOMAIN, out, err, errlen);
 }
 
+int virt_get_domains(struct virt *v, const char *const *want, size_t n, struct virt_list *out,
+                     char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    out->type = VIRT_DOMAIN;
+    out->v = xcalloc(n + 1, sizeof(*out->v));
+    for (size_t i = 0; i < n; i++) {
+        v->calls++;
+        virDomainPtr d = virDomainLookupByName(v->conn, want[i]);
+        if (!d) {
+            if (vanished(VIRT_DOMAIN))
+                continue;
+            return lverr(v, err, errlen, want[i]);
+        }
+        struct virt_item *it = &out->v[out->n++];
+        it->handle = d;
+        it->name = xstrdup(want[i]);
+        int state = 0, reason = 0, active, persistent, autostart = 0;
+        v->calls += 5;
+        it->xml = virDomainGetXMLDesc(d, 0);
+        if (!it->xml || virDomainGetState(d, &state, &reason, 0) < 0 ||
+            (active = virDomainIsActive(d)) < 0 ||
+            (persistent = virDomainIsPersistent(d)) < 0 ||
+            (persistent && virDomainGetAutostart(d, &autostart) < 0)) {
+            if (vanished(VIRT_DOMAIN)) {       /* undefined since: as if never found */
+                free(it->xml);
+                free(it->name);
+                virDomainFree(d);
+                out->n--;
+                memset(it, 0, sizeof(*it));
+                continue;
+            }
+            return lverr(v, err, errlen, want[i]);
+        }
+        it->active = active == 1;
+        it->paused = active == 1 && state == VIR_DOMAIN_PAUSED;
+        it->persistent = persistent == 1;
+        it->autostart = autostart == 1;
+    }
+    return 0;
+}
+
 char *virt_domain_config_xml(struct virt *v, const struct virt_item *dom, char *err,
                              size_t errlen)
 {

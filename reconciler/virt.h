@@ -92,6 +92,11 @@ void virt_cpu_use_free(struct virt_cpu_use *u, size_t n);
 
 /* Lists (0, or -1 with err): */
 int virt_list_domains(struct virt *v, struct virt_list *out, char *err, size_t errlen);
+/* The domains named in want that exist, as virt_list_domains lists them
+ * (live XML, state): six calls each, not one listing of every domain. A
+ * name no domain has (or one undefined meanwhile) is left out. */
+int virt_get_domains(struct virt *v, const char *const *want, size_t n, struct virt_list *out,
+                     char *err, size_t errlen);
 int virt_list_networks(struct virt *v, struct virt_list *out, char *err, size_t errlen);
 /* The IPv4 DHCP leases of network `name` (dnsmasq's, one call). */
 struct virt_lease {

@@ -1281,8 +1281,30 @@ static bool same_finding(const struct store_finding *f, const char *cat, const c
            strcmp(f->actual ? f->actual : "", actual) == 0;
 }
 
+static bool in_findings_scope(const struct store_findings_scope *sc, const char *cat,
+                              const char *kind, const char *name, const char *field)
+{
+    if (!sc)
+        return true;
+    if (strcmp(kind, sc->kind) != 0 || (sc->except && strcmp(cat, sc->except) == 0) ||
+        (sc->except_field && field && strcmp(field, sc->except_field) == 0))
+        return false;
+    for (size_t i = 0; i < sc->n; i++)
+        if (strcmp(sc->names[i], name) == 0)
+            return true;
+    return false;
+}
+
 int store_findings_record(struct store *s, int64_t run, const char *node,
                           const struct store_finding *f, size_t n, char *err, size_t errlen)
+{
+    return store_findings_record_scoped(s, run, node, NULL, f, n, err, errlen);
+}
+
+int store_findings_record_scoped(struct store *s, int64_t run, const char *node,
+                                 const struct store_findings_scope *scope,
+                                 const struct store_finding *f, size_t n, char *err,
+                                 size_t errlen)
 {
     if (need_write(s, err, errlen) < 0)
         return -1;
@@ -1308,6 +1330,8 @@ int store_findings_record(struct store *s, int64_t run, const char *node,
             seen[i] = true;
             continue;
         }
+        if (!in_findings_scope(scope, c[0], c[1], c[2], c[3]))
+            continue;                  /* not looked at by this run: stays open */
         *vec_append(a, closing, nclosing, cap, 1) = (struct closing){
             sqlite3_column_int64(st, 0), arena_strdup(a, c[1]), arena_strdup(a, c[2]),
             arena_printf(a, "%s%s%s", c[0], *c[3] ? ": " : "", c[3]) };

@@ -186,6 +186,19 @@ struct store_finding {
  * (event DriftResolved). */
 int store_findings_record(struct store *s, int64_t run, const char *node,
                           const struct store_finding *f, size_t n, char *err, size_t errlen);
+/* The same for a run that looked at part of the node: only the open
+ * findings of objects of `kind` named in names, of any category but
+ * `except` and any field but `except_field` (NULL: none), may be closed. */
+struct store_findings_scope {
+    const char *kind;
+    const char *const *names;
+    size_t n;
+    const char *except, *except_field;
+};
+int store_findings_record_scoped(struct store *s, int64_t run, const char *node,
+                                 const struct store_findings_scope *scope,
+                                 const struct store_finding *f, size_t n, char *err,
+                                 size_t errlen);
 /* Close the open findings of one object on node (an apply changed it to
  * match the manifests), with a DriftResolved event naming run. */
 int store_findings_resolve(struct store *s, int64_t run, const char *node, const char *kind,

@@ -236,6 +236,29 @@ EOF
     else
         fail "run: a state mismatch made by hand (paused, report mode) is reported" "$(cat "$CT_LOG")"
     fi
+    # that was the quick check: ct-disk alone (the sync created it there),
+    # a run of kind observe with its finding in the state database, and
+    # the drift found before (ct-db, stopped) still in the status
+    ct_wait "observe run [0-9]+: drift: 1 finding; vm/ct-disk, from its events"
+    ct_http /api/v1/status
+    holds "run: an event's VM is checked alone, journalled with its finding; the other drift stays in the status" \
+        'grep -qE "observe run [0-9]+: drift: 1 finding; vm/ct-disk, from its events" "$CT_LOG" &&
+         [ "$(sqlite3 -cmd ".timeout 10000" "$IT_STATE" "SELECT count(*) FROM findings WHERE name = '"'ct-disk'"' AND category = '"'paused'"' AND closed_run IS NULL")" = 1 ] &&
+         [ "$(sqlite3 -cmd ".timeout 10000" "$IT_STATE" "SELECT result || '"' '"' || summary FROM runs WHERE kind = '"'observe'"' ORDER BY id DESC LIMIT 1")" = "drift 1 finding; vm/ct-disk, from its events" ] &&
+         echo "$body" | jq -e ".drift | (map(select(.name == \"ct-disk\" and .category == \"paused\")) | length == 1) and (map(select(.name == \"ct-db\" and .category == \"stopped\")) | length == 1)" >/dev/null'
+    V resume ct-disk >/dev/null
+    if ct_wait "observe run [0-9]+: ok: 0 findings; vm/ct-disk, from its events" &&
+       [ "$(sqlite3 -cmd ".timeout 10000" "$IT_STATE" "SELECT count(*) FROM findings WHERE name = '"'ct-disk'"' AND closed_run IS NULL")" = 0 ]; then
+        pass "run: resumed by hand, the quick check closes the finding"
+    else
+        fail "run: resumed by hand, the quick check closes the finding" "$(cat "$CT_LOG")"
+    fi
+    V suspend ct-disk >/dev/null
+    if ct_wait "drift: VM/ct-disk: paused" 2; then
+        pass "run: paused again, reported again"
+    else
+        fail "run: paused again, reported again" "$(cat "$CT_LOG")"
+    fi
     local qpid
     qpid=$(cat "${QKVM_TESTBED:-/tmp/qkvm-testbed}/$IT_NODE/run/qemu/ct-new.pid")
     kill -KILL "$qpid"

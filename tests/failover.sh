@@ -11,6 +11,9 @@
 # (ct_wait), never for a fixed time.
 #   - the VMs are placed on fo1 (the only Node at first); fo2 and fo3 join
 #     in a later revision (the directory is edited), and nothing moves
+#   - a VM paused by hand on fo1 is checked alone (its events: one domain
+#     read on one node) and reported once; resumed, nothing is found (with
+#     one Node, then with three)
 #   - fo1 crashes while its fence fails: it is suspect, then failed, the
 #     fence is retried and reported (log, metrics), and nothing is started
 #     elsewhere: each VM's qemu still runs only on fo1
@@ -139,6 +142,36 @@ fo_where() {
     echo "$w"
 }
 
+# fo_pause LABEL PREFIX N: fo-plain paused by hand on fo1 is checked alone,
+# its finding logged ("drift: PREFIXVM/fo-plain: paused", logged N times
+# before) and served once; resumed, nothing is found and nothing served
+fo_pause() {
+    local what="failover ($1): a VM paused by hand on a node is checked alone and reported once; resumed, nothing is found"
+    local n d o
+    n=$(ct_count "from its events")
+    d=$(ct_count "drift: 1 finding; vm/fo-plain on fo1, from its events")
+    o=$(ct_count "ok: 0 findings; vm/fo-plain on fo1, from its events")
+    FO_V 1 suspend fo-plain >/dev/null
+    if ct_wait "observe run [0-9]+: drift: 1 finding; vm/fo-plain on fo1, from its events" $((d + 1)) &&
+       ct_wait "drift: ${2}VM/fo-plain: paused" $(($3 + 1)); then
+        ct_http /api/v1/status
+        local served
+        served=$(echo "$body" | jq '[.drift[] | select(.name == "fo-plain")] | length')
+        FO_V 1 resume fo-plain >/dev/null
+        if ct_wait "observe run [0-9]+: ok: 0 findings; vm/fo-plain on fo1, from its events" $((o + 1)) &&
+           [ "$served" = 1 ] && ct_http /api/v1/status &&
+           [ "$(echo "$body" | jq '[.drift[] | select(.name == "fo-plain")] | length')" = 0 ] &&
+           [ "$(ct_count "from its events")" = $((n + 2)) ]; then
+            pass "$what"
+        else
+            fail "$what" "served $served; $(cat "$CT_LOG")"
+        fi
+    else
+        fail "$what" "$(cat "$CT_LOG")"
+        FO_V 1 resume fo-plain >/dev/null 2>&1
+    fi
+}
+
 fo_run() {
     FO="$TESTTMP/fo"
     mkdir -p "$FO/m" "$FO/shared"
@@ -184,6 +217,9 @@ EOF
         '[ "$(fo_where fo-high)$(fo_where fo-low)$(fo_where fo-plain)" = 111 ]'
     CT_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$CT_LOG" | head -1)
 
+    # the same with one Node (its findings, as a full run's, name no node)
+    fo_pause "one Node" "" 0
+
     # fo2 and fo3 join: nothing moves
     fo_manifests "$FO/m/.fleet.yaml.new" 1 2 3
     mv "$FO/m/.fleet.yaml.new" "$FO/m/fleet.yaml"
@@ -193,6 +229,10 @@ EOF
     else
         fail "failover: two nodes join, and no VM moves" "$(cat "$CT_LOG")"
     fi
+
+    # drift by hand on a node of the fleet: the quick check of that VM on
+    # that node alone (its events), nothing found once it is undone
+    fo_pause "three Nodes" "fo1: " 0
 
     # fo1 crashes while its fence fails
     touch "$FO/fail-fo1"

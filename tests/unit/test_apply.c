@@ -67,7 +67,7 @@ static void test_apply__journal_end_failure_stops(void **state)
     struct owned *own = owned_new();
     struct obs_host *obs = observe_host(virt, l.m, own, 0, err, sizeof(err));
     assert_non_null(obs);
-    struct plan_opts po = { false, false, -1, false, NULL, 0, NULL, NULL };
+    struct plan_opts po = { .max_deletions = -1 };
     struct plan *p = plan_build(l.m, obs, &po);
     assert_non_null(p);
     assert_int_equal(p->n, 2);
@@ -121,6 +121,78 @@ static void test_apply__journal_end_failure_stops(void **state)
     load_free(&l);
 }
 
+/* observe_only and plan_opts.only (the controller's quick check of the
+ * domains its events name): those domains as the full observation sees
+ * them, nothing else observed, and only those VMs planned. */
+static void test_apply__observe_only(void **state)
+{
+    (void)state;
+    struct loaded l;
+    load_str(&l, HDR "kind: VM\nmetadata: {name: test}\nspec: {memory: 64MiB}\n"
+                 "---\n"
+                 HDR "kind: VM\nmetadata: {name: ja-absent}\nspec: {memory: 64MiB}\n"
+                 "---\n"
+                 HDR "kind: Network\nmetadata: {name: ja-net-c}\n"
+                 "spec: {mode: isolated, cidr: 10.93.0.0/24}\n");
+    if (l.d.errors)
+        dump(&l);
+    assert_int_equal(l.d.errors, 0);
+    struct virt *virt = virt_open("test:///default", &(struct virt_limits){ 30000, 0, 3 }, err,
+                                  sizeof(err));
+    if (!virt)
+        fail_msg("%s", err);
+    struct owned *own = owned_new();
+    struct obs_host *full = observe_host(virt, l.m, own, 0, err, sizeof(err));
+    assert_non_null(full);
+    const char *names[] = { "test", "ja-absent" };
+    struct obs_host *only = observe_only(virt, l.m, names, 2, err, sizeof(err));
+    if (!only)
+        fail_msg("%s", err);
+    assert_true(only->partial);
+    assert_false(full->partial);
+    assert_int_equal(only->ndoms, 1);             /* ja-absent does not exist: left out */
+    assert_int_equal(only->nnets, 0);
+    assert_int_equal(only->npools, 0);
+    const struct obs_domain *a = observe_domain(full, "test"), *b = observe_domain(only, "test");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(a->active, b->active);
+    assert_true(b->active);
+    assert_int_equal(a->paused, b->paused);
+    assert_int_equal(a->persistent, b->persistent);
+    assert_string_equal(a->uuid, b->uuid);
+    assert_int_equal(a->vm->spec.memory, b->vm->spec.memory);
+    assert_non_null(b->config);                   /* declared and running: its definition too */
+
+    /* the full plan: ja-absent missing, the network created, vm/test a
+     * conflict (not qkvm's); the plan of vm/test alone: only its conflict */
+    struct plan_opts po = { .max_deletions = -1 };
+    struct plan *pf = plan_build(l.m, full, &po);
+    struct plan_opts po1 = { .max_deletions = -1, .only = names, .nonly = 1 };
+    struct plan *p1 = plan_build(l.m, only, &po1);
+    bool missing = false, conflict = false;
+    for (size_t i = 0; i < pf->ndrift; i++) {
+        missing |= strcmp(pf->drift[i].name, "ja-absent") == 0;
+        conflict |= strcmp(pf->drift[i].name, "test") == 0 &&
+                    pf->drift[i].category == DRIFT_CONFLICT;
+    }
+    assert_true(missing);
+    assert_true(conflict);
+    assert_true(pf->n >= 2);
+    assert_int_equal(p1->ndrift, 1);
+    assert_string_equal(p1->drift[0].name, "test");
+    assert_int_equal(p1->drift[0].category, DRIFT_CONFLICT);
+    assert_int_equal(p1->n, 0);
+
+    plan_free(pf);
+    plan_free(p1);
+    observe_free(only);
+    observe_free(full);
+    owned_free(own);
+    virt_close(virt);
+    load_free(&l);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -141,6 +213,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_apply__journal_end_failure_stops),
+        cmocka_unit_test(test_apply__observe_only),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -50,7 +50,7 @@ static void test_inventory__join(void **state)
     struct owned *own = owned_new();
     struct obs_host *obs = observe_host(v, l.m, own, 0, err, sizeof(err));
     assert_non_null(obs);
-    struct plan_opts po = { false, false, -1, false, NULL, 0, NULL, NULL };
+    struct plan_opts po = { .max_deletions = -1 };
     struct plan *p = plan_build(l.m, obs, &po);
     /* the store remembers a VM no longer anywhere, and when it first saw
      * the network */

@@ -115,7 +115,7 @@ static void test_plan__paused(void **state)
                  "spec: {memory: 64MiB}\n");
     assert_int_equal(l.d.errors, 0);
     struct arena *ar = arena_new();
-    struct plan_opts po = { false, false, -1, false, NULL, 0, NULL, NULL };
+    struct plan_opts po = { .max_deletions = -1 };
 
     /* paused by hand: drift, resumed */
     struct obs_host *h = host_with(ar, l.m, true, false, false);

@@ -446,6 +446,56 @@ static void test_store__findings_are_intervals(void **state)
     store_close(s);
 }
 
+/* A run that looked at some VMs only closes only their findings, and
+ * never the category it cannot see. */
+static void test_store__findings_scoped(void **state)
+{
+    (void)state;
+    struct store *s = store_open(tmp("findings-scoped.db"), STORE_WRITE, err, sizeof(err));
+    assert_non_null(s);
+    int64_t r1, r2;
+    struct store_finding a = { "stopped", "VM", "a", "spec.state", "running", "stopped", "x", 0, 0, 0, 0 };
+    struct store_finding ad = { "disk-missing", "VM", "a", "spec.disks[r]", NULL, NULL, "gone", 0, 0, 0, 0 };
+    struct store_finding b = { "stopped", "VM", "b", "spec.state", "running", "stopped", "x", 0, 0, 0, 0 };
+    struct store_finding o = { "orphan-file", "File", "p/x", NULL, NULL, NULL, "f", 0, 0, 0, 0 };
+    struct store_finding as = { "changed", "VM", "a", "spec.cloudInit", "seed 1", "seed 2", "s", 0, 0, 0, 0 };
+    struct store_finding f1[] = { a, ad, b, o, as };
+    struct store_finding a2 = { "changed", "VM", "a", "spec.memory", "1GiB", "2GiB", "m", 0, 0, 0, 0 };
+    assert_int_equal(store_run_begin(s, "observe", "n", "", "", &r1, err, sizeof(err)), 0);
+    assert_int_equal(store_findings_record(s, r1, "n", f1, 5, err, sizeof(err)), 0);
+    assert_int_equal(store_run_begin(s, "observe", "n", "", "", &r2, err, sizeof(err)), 0);
+    const char *names[] = { "a" };
+    struct store_findings_scope sc = { "VM", names, 1, "disk-missing", "spec.cloudInit" };
+    assert_int_equal(store_findings_record_scoped(s, r2, "n", &sc, &a2, 1, err, sizeof(err)), 0);
+
+    struct arena *ar = arena_new();
+    struct store_finding *f;
+    size_t n;
+    assert_int_equal(store_findings(s, ar, 0, "n", &f, &n, err, sizeof(err)), 0);
+    /* open: a's disk-missing and seed (not looked at), b and the file (out
+     * of the scope), a's new change; a's stopped is closed */
+    assert_int_equal(n, 5);
+    bool stopped_a = false, disk_a = false, changed_a = false, b_open = false, file = false;
+    bool seed_a = false;
+    for (size_t i = 0; i < n; i++) {
+        bool is_a = strcmp(f[i].name, "a") == 0;
+        stopped_a |= is_a && strcmp(f[i].category, "stopped") == 0;
+        disk_a |= is_a && strcmp(f[i].category, "disk-missing") == 0;
+        changed_a |= is_a && strcmp(f[i].field, "spec.memory") == 0;
+        seed_a |= is_a && strcmp(f[i].field, "spec.cloudInit") == 0;
+        b_open |= strcmp(f[i].name, "b") == 0;
+        file |= strcmp(f[i].kind, "File") == 0;
+    }
+    assert_false(stopped_a);
+    assert_true(disk_a);
+    assert_true(changed_a);
+    assert_true(seed_a);
+    assert_true(b_open);
+    assert_true(file);
+    arena_free(ar);
+    store_close(s);
+}
+
 static void test_store__owned(void **state)
 {
     (void)state;
@@ -654,6 +704,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_store__lock),
         cmocka_unit_test(test_store__lock_through_a_symlink),
         cmocka_unit_test(test_store__retention),
+        cmocka_unit_test(test_store__findings_scoped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -229,6 +229,47 @@ static void test_yamldoc__emit_quotes(void **state)
     arena_free(a);
 }
 
+/* tree_copy: a deep copy that outlives its source and can grow */
+static void test_yamldoc__copy(void **state)
+{
+    (void)state;
+    struct arena *a = arena_new(), *b = arena_new();
+    struct diag d;
+    struct yamldoc_set set;
+    diag_init(&d);
+    assert_int_equal(parse("a:\n  b: [1, \"x\", 3, 4, 5, 6, 7, 8, 9]\n  c: {k: v}\n", &d, &set, a), 0);
+    struct tree *c = tree_copy(b, set.docs[0]);
+    diag_dispose(&d);
+    arena_free(a);                           /* the source is gone */
+    const struct tree *seq = tree_get(tree_get(c, "a"), "b");
+    assert_int_equal(seq->type, TREE_SEQ);
+    assert_int_equal(seq->len, 9);
+    assert_int_equal(seq->mark.line, 2);
+    assert_int_equal(seq->u.items[0]->scalar, TREE_PLAIN);
+    assert_int_equal(seq->u.items[1]->scalar, TREE_STR);
+    assert_string_equal(seq->u.items[1]->u.str, "x");
+    assert_string_equal(tree_str(tree_get(tree_get(c, "a"), "c"), "k", ""), "v");
+    /* nine items: grow() counts on room for sixteen; the copy must have
+     * it (an add past its end would overwrite what the arena put after) */
+    struct tree *s2 = tree_get(tree_get(c, "a"), "b");
+    struct tree *after = tree_new_str(b, "after");
+    for (int i = 0; i < 20; i++)
+        tree_seq_add(b, s2, tree_new_int(b, i));
+    assert_int_equal(s2->len, 29);
+    assert_string_equal(s2->u.items[8]->u.str, "9");
+    assert_string_equal(s2->u.items[9]->u.str, "0");
+    assert_string_equal(s2->u.items[28]->u.str, "19");
+    assert_string_equal(after->u.str, "after");
+    assert_int_equal(after->type, TREE_SCALAR);
+    struct tree *m = tree_get(c, "a");
+    for (int i = 0; i < 10; i++)
+        tree_map_str(b, m, "more", "y");
+    assert_int_equal(m->len, 12);
+    assert_string_equal(tree_str(m, "c", "?"), "?");    /* a map, not a string */
+    assert_non_null(tree_get(m, "c"));
+    arena_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_yamldoc__control_characters),
         cmocka_unit_test(test_yamldoc__bad_input),
         cmocka_unit_test(test_yamldoc__emit_quotes),
+        cmocka_unit_test(test_yamldoc__copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
