@@ -49,6 +49,7 @@
 #include "git.h"
 #include "gpg.h"
 #include "httpd.h"
+#include "inventory.h"
 #include "jsondoc.h"
 #include "observe.h"
 #include "manifest.h"
@@ -205,6 +206,9 @@ struct ctl {
     unsigned long hist[RUN_KINDS][NBUCKETS + 1];
     double hist_sum[RUN_KINDS];
     unsigned long apply_failures, heals_done, heals_failed, source_errors;
+    /* the last run's objects, by kind and sync state (its inventory after
+     * the apply); a quick check leaves them as they are */
+    size_t objects[MODEL_KIND_COUNT][INVENTORY_SYNC_COUNT];
     int64_t last_sync_ok_wall;        /* ms since the epoch, 0 none */
     int64_t last_observe_wall;
     size_t manifest_errors;           /* of the last revision read */
@@ -1773,6 +1777,7 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
     x->cur = NULL;
     x->cur_s = NULL;
     const struct apply_result *res = &er.res;
+    memcpy(x->objects, er.objects, sizeof(x->objects));
     events_acted(x, s.plan, res);
     for (size_t i = 0; i < s.plan->n; i++) {
         const struct plan_action *pa = &s.plan->v[i];
@@ -2259,6 +2264,17 @@ static void metrics_text(struct ctl *x, FILE *f)
             label_value(f, kinds[k]);
             fprintf(f, "\",category=\"%s\"} %zu\n", cname, counts[k]);
         }
+    }
+    fputs("# HELP qkvm_objects Objects of the last run (declared, and what it found), by kind "
+          "and sync state.\n# TYPE qkvm_objects gauge\n", f);
+    for (int k = 0; k < MODEL_KIND_COUNT; k++) {
+        size_t any = 0;
+        for (int y = 0; y < INVENTORY_SYNC_COUNT; y++)
+            any += x->objects[k][y];
+        for (int y = 0; any && y < INVENTORY_SYNC_COUNT; y++)
+            fprintf(f, "qkvm_objects{kind=\"%s\",sync=\"%s\"} %zu\n",
+                    schema_kind_of((enum model_kind)k)->name,
+                    inventory_sync_name((enum inventory_sync)y), x->objects[k][y]);
     }
     size_t by[H_STATES] = { 0 };
     for (size_t i = 0; i < x->watches.n; i++)

@@ -179,7 +179,13 @@ static void record_placements(struct session *s, const struct session_unit *u,
 
 /* Nothing to change on the host, but the records follow the manifests
  * (a Disk now declared protect: true). -1 when they cannot be written. */
-static int records_only(struct session *s, const struct engine_opts *o)
+static void count_objects(struct engine_result *r, const struct inventory *inv)
+{
+    for (size_t i = 0; i < inv->n; i++)
+        r->objects[inv->v[i].kind][inv->v[i].sync]++;
+}
+
+static int records_only(struct session *s, const struct engine_opts *o, struct engine_result *r)
 {
     struct session_unit *u;
     size_t nu = session_units(s, &u);
@@ -195,6 +201,7 @@ static int records_only(struct session *s, const struct engine_opts *o)
         }
         struct inventory *inv = session_unit_inventory(s, &u[i]);
         session_record_seen(s, inv, true);
+        count_objects(r, inv);
         inventory_free(inv);
         record_placements(s, &u[i], NULL);
     }
@@ -212,7 +219,7 @@ void engine_apply(struct session *s, const struct engine_opts *o, struct engine_
     res->status = xcalloc(s->plan->n + 1, sizeof(*res->status));
     res->error = xcalloc(s->plan->n + 1, sizeof(*res->error));
     if (!s->plan->n) {
-        if (records_only(s, o) < 0) {
+        if (records_only(s, o, r) < 0) {
             r->rc = -1;
             res->failure = xstrdup("the ownership records cannot be written");
         }
@@ -290,6 +297,7 @@ void engine_apply(struct session *s, const struct engine_opts *o, struct engine_
             continue;               /* the moved VMs are seen on their new node next run */
         struct inventory *inv = session_unit_inventory(s, &u[i]);
         inventory_applied(inv, u[i].plan, &x[i].res);
+        count_objects(r, inv);
         if (o->journal) {
             session_record_seen(s, inv, true);
             resolve_healed(s, inv);

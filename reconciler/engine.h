@@ -13,6 +13,7 @@
 #define QKVM_ENGINE_H
 
 #include "apply.h"
+#include "inventory.h"
 #include "plan.h"
 #include "session.h"
 
@@ -40,6 +41,10 @@ struct engine_result {
     double seconds;
     unsigned long calls;         /* libvirt calls of every unit */
     const char *first_error;     /* of a failed or skipped action, or NULL */
+    /* the objects of the observed nodes after the apply, by kind and sync
+     * state (inventory rows: declared, orphans, stale...); VMs moving to
+     * another node are counted on the node they leave */
+    size_t objects[MODEL_KIND_COUNT][INVENTORY_SYNC_COUNT];
 };
 
 /* Items of the plan that will not be applied: conflicts, blocked changes,

@@ -117,6 +117,9 @@ EOF
         'printf "%s\n" "$body" | grep -qx "qkvm_runs_total{kind=\"sync\",result=\"ok\"} 1" &&
          printf "%s\n" "$body" | grep -qx "qkvm_nodes{state=\"ready\"} 1" &&
          printf "%s\n" "$body" | grep -q "^# TYPE qkvm_run_duration_seconds histogram"'
+    holds "run: /metrics counts the objects by sync state (both VMs synced, none missing)" \
+        'printf "%s\n" "$body" | grep -qx "qkvm_objects{kind=\"VM\",sync=\"Synced\"} 2" &&
+         printf "%s\n" "$body" | grep -qx "qkvm_objects{kind=\"VM\",sync=\"Missing\"} 0"'
     holds "run: promtool check metrics passes" 'printf "%s\n" "$body" | promtool check metrics'
     ct_prometheus
     ct_http /api/v1/status
