@@ -3,6 +3,7 @@
 
 #include "diag.h"
 #include "jsondoc.h"
+#include "junit.h"
 #include "tree.h"
 #include "yamldoc.h"
 
@@ -95,7 +96,12 @@ int cli_emit(const struct cli *c, struct tree *t, bool stream,
              const void *payload)
 {
     int rc;
-    if (c->format == CLI_JSON) {
+    const char *kind = tree_str(t, "kind", "");
+    if (c->format == CLI_JUNIT && strcmp(kind, "DriftReport") != 0 && strcmp(kind, "Plan") != 0)
+        return cli_error("-o junit is for plan and drift only");
+    if (c->format == CLI_JUNIT) {
+        rc = junit_write(stdout, t);
+    } else if (c->format == CLI_JSON) {
         rc = jsondoc_emit(stdout, t);
     } else if (c->format == CLI_YAML || !table) {
         if (stream && t->type == TREE_SEQ)

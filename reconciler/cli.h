@@ -31,7 +31,7 @@ enum cli_exit {
     CLI_EXIT_INVALID = 3,    /* invalid manifests */
 };
 
-enum cli_format { CLI_TABLE, CLI_WIDE, CLI_JSON, CLI_YAML };
+enum cli_format { CLI_TABLE, CLI_WIDE, CLI_JSON, CLI_YAML, CLI_JUNIT };
 
 struct cli {
     const char **files;

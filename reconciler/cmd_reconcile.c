@@ -6,6 +6,7 @@
 #include "apply.h"
 #include "arena.h"
 #include "engine.h"
+#include "inventory.h"
 #include "place.h"
 #include "plan.h"
 #include "report.h"
@@ -43,7 +44,11 @@ CLI_COMMAND(cmd_plan)
     (void)argc;
     (void)argv;
     struct arena *a = arena_new();
-    int rc = cli_emit(c, report_plan_tree(a, s->plan, NULL), false, plan_table, NULL);
+    struct tree *t = report_plan_tree(a, s->plan, NULL);
+    struct inventory *inv = session_inventory(s);
+    report_add_objects(a, t, inv);
+    int rc = cli_emit(c, t, false, plan_table, NULL);
+    inventory_free(inv);
     arena_free(a);
     bool changes = report_plan_has_changes(s->plan);
     if (rc == CLI_EXIT_OK && c->detailed_exitcode && changes)
@@ -206,7 +211,11 @@ CLI_COMMAND(cmd_drift)
     (void)argc;
     (void)argv;
     struct arena *a = arena_new();
-    int rc = cli_emit(c, report_drift_tree(a, s->plan), false, drift_table, NULL);
+    struct tree *t = report_drift_tree(a, s->plan);
+    struct inventory *inv = session_inventory(s);
+    report_add_objects(a, t, inv);
+    int rc = cli_emit(c, t, false, drift_table, NULL);
+    inventory_free(inv);
     if (rc == CLI_EXIT_OK && s->plan->ndrift)
         rc = CLI_EXIT_CHANGES;
     if (s->run) {

@@ -73,7 +73,7 @@ static const char global_help[] =
     "  -f, --file PATH       manifests: a file or a directory (recursive *.yaml, *.yml);\n"
     "                        may be repeated\n"
     "  -c, --connect URI     libvirt URI of the implicit node (no Node manifests)\n"
-    "  -o, --output FORMAT   table (default), wide, json or yaml\n"
+    "  -o, --output FORMAT   table (default), wide, json, yaml or junit (plan, drift)\n"
     "      --state PATH      state database (default /var/lib/qkvm/state.db as root,\n"
     "                        else $XDG_STATE_HOME/qkvm/state.db)\n"
     "      --connect-timeout D\n"
@@ -481,8 +481,10 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
                 o->format = CLI_JSON;
             else if (strcmp(optarg, "yaml") == 0)
                 o->format = CLI_YAML;
+            else if (strcmp(optarg, "junit") == 0)
+                o->format = CLI_JUNIT;
             else {
-                cli_error("unknown output format '%s' (table, wide, json or yaml)", optarg);
+                cli_error("unknown output format '%s' (table, wide, json, yaml or junit)", optarg);
                 return -1;
             }
             break;
@@ -761,6 +763,10 @@ static int run(struct cli *c, const struct command *cmd, int argc, char **argv)
         has_wide |= strcmp(cmd->name, wide[i]) == 0;
     if (c->format == CLI_WIDE && !has_wide)
         return cli_error("-o wide is for get, history and events; %s prints table, json or yaml",
+                         cmd->name);
+    /* -o junit before anything runs (an apply is not undone by a refusal to print) */
+    if (c->format == CLI_JUNIT && strcmp(cmd->name, "plan") != 0 && strcmp(cmd->name, "drift") != 0)
+        return cli_error("-o junit is for plan and drift; %s prints table, json or yaml",
                          cmd->name);
     if (argc < cmd->min_args || argc > cmd->max_args) {
         if (cmd->need & SESSION_MANIFESTS)

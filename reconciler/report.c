@@ -4,6 +4,7 @@
 
 #include "apply.h"
 #include "arena.h"
+#include "inventory.h"
 #include "plan.h"
 #include "schema.h"
 #include "tree.h"
@@ -116,7 +117,7 @@ bool report_plan_has_changes(const struct plan *p)
     return false;
 }
 
-static bool attention(const char *type)
+bool report_note_attention(const char *type)
 {
     return strcmp(type, "conflict") == 0 || strcmp(type, "blocked") == 0 ||
            strcmp(type, "deletion-refused") == 0 || strcmp(type, "unschedulable") == 0 ||
@@ -174,7 +175,7 @@ void report_plan_text(FILE *out, const struct tree *t, bool color)
             fputc('\n', out);
         for (size_t i = 0; i < notes->len; i++) {
             const struct tree *n = notes->u.items[i];
-            nattention += attention(tree_str(n, "type", ""));
+            nattention += report_note_attention(tree_str(n, "type", ""));
             fprintf(out, "  %s!%s   %-32s %s\n", color ? C_BOLD C_YELLOW : "", reset,
                     obj_at(obj, sizeof(obj), n), tree_str(n, "message", ""));
         }
@@ -350,6 +351,26 @@ struct tree *report_finding_tree(struct arena *a, const char *category, const ch
     tree_map_add(a, m, "since", since ? tree_new_int(a, since / 1000) : tree_new_null(a));
     tree_map_add(a, m, "sinceRun", since_run ? tree_new_int(a, since_run) : tree_new_null(a));
     return m;
+}
+
+void report_add_objects(struct arena *a, struct tree *root, const struct inventory *inv)
+{
+    bool fleet = tree_get(root, "nodes") != NULL;
+    struct tree *l = tree_new_seq(a);
+    for (size_t i = 0; inv && i < inv->n; i++) {
+        const struct inventory_row *r = &inv->v[i];
+        if (r->kind == MODEL_NODE && !fleet)
+            continue;                  /* the implicit node: the report's "node" */
+        struct tree *m = tree_new_map(a);
+        tree_map_str(a, m, "kind", schema_kinds[r->kind].name);
+        tree_map_str(a, m, "name", r->name);
+        if (fleet && r->node)
+            tree_map_str(a, m, "node", r->node);
+        tree_map_str(a, m, "sync", inventory_sync_name(r->sync));
+        tree_map_str(a, m, "state", r->state);
+        tree_seq_add(a, l, m);
+    }
+    tree_map_add(a, root, "objects", l);
 }
 
 struct tree *report_drift_tree(struct arena *a, const struct plan *p)

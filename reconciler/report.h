@@ -11,6 +11,7 @@
 
 struct apply_result;
 struct arena;
+struct inventory;
 struct plan;
 struct tree;
 
@@ -25,6 +26,10 @@ struct tree *report_plan_tree(struct arena *a, const struct plan *p,
                               const struct apply_result *r);
 void report_drift_text(FILE *out, const struct tree *drift, bool color);
 struct tree *report_drift_tree(struct arena *a, const struct plan *p);
+/* "objects": every object the run judged (inventory rows: declared, and
+ * what it found), {kind, name, node (a fleet's), sync, state}; what
+ * -o junit makes its test cases of. */
+void report_add_objects(struct arena *a, struct tree *root, const struct inventory *inv);
 /* One drift finding, the one shape drift, history and describe print:
  * {category, kind, name, field, desired, actual, message, since,
  * sinceRun}; field, desired and actual are null for a finding that is not
@@ -36,5 +41,8 @@ struct tree *report_finding_tree(struct arena *a, const char *category, const ch
 /* Does the plan change anything (actions) or need attention (notes other
  * than pending restarts)? */
 bool report_plan_has_changes(const struct plan *p);
+/* A plan note of this type ("conflict", "blocked"...) needs attention:
+ * something will not be applied (not so "restart-pending", "protected"). */
+bool report_note_attention(const char *type);
 
 #endif

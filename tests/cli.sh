@@ -176,6 +176,13 @@ check "get with too many arguments: its usage" 1 '' "get takes KIND \[NAME\], e.
 check "-v is not hidden by -q" 0 '' 'qkvm: read 4 files' -- -v -q validate -f examples/minimal/vm.yaml -f examples/minimal/network.yaml -f examples/minimal/storage.yaml -f examples/minimal/project.yaml
 check "history of an empty database says which database" 0 "no runs recorded in $TESTTMP/empty.db" '' -- history --state "$TESTTMP/empty.db"
 check "-o wide where it adds nothing is refused" 1 '' "-o wide is for get, history and events" -- -o wide plan -f examples/minimal
+check "-o junit is refused before apply runs" 1 '' "-o junit is for plan and drift; apply prints" -- -o junit apply -f examples/minimal -c test:///default --yes --state "$TESTTMP/junit-refused.db"
+if [ ! -e "$TESTTMP/junit-refused.db" ]; then
+    pass "-o junit refused: nothing ran (no state database)"
+else
+    fail "-o junit refused: nothing ran (no state database)" "$TESTTMP/junit-refused.db exists"
+fi
+check "an unknown -o names junit among the formats" 1 '' "table, wide, json, yaml or junit" -- -o xml plan -f examples/minimal
 
 # QKVM_HOST_PATHS: the only directories a manifest may name on a host
 QKVM_HOST_PATHS=/srv/boot:/var/log/qkvm check "QKVM_HOST_PATHS refuses boot, consoleLog and file:// outside it (.. included)" 3 '' \

@@ -7,7 +7,9 @@
 #   owned        the ownership record of pools and volumes (optional), in the
 #                text format of earlier versions (STATE.owned): every case
 #                with one also tests its import into the state database
-#   args         extra flags, e.g. --prune or -o json (optional)
+#   args         extra flags, e.g. --prune or -o json (optional); with
+#                -o junit, the output is also checked against
+#                tests/data/junit/junit.xsd (xmllint)
 #   command      plan (default) or drift
 #   expected     exit code, stderr and stdout; the host path is written HOST
 if [ -z "${passed+x}" ]; then . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"; fi
@@ -26,6 +28,15 @@ for c in tests/data/plan/*/; do
         --state "$st/state.db" "${args[@]}"
     sed "s#test://$PWD/$c/host.xml#HOST#g" "$TESTTMP/plan.out" >"$TESTTMP/plan.norm"
     expect_file "plan/$name" "$TESTTMP/plan.norm" "$c/expected"
+    case " ${args[*]-} " in
+    *" -o junit "*)
+        # the XML alone (run_qkvm's stdout) against the JUnit schema
+        if out=$(xmllint --noout --schema tests/data/junit/junit.xsd "$TESTTMP/stdout" 2>&1); then
+            pass "plan/$name: valid JUnit XML"
+        else
+            fail "plan/$name: valid JUnit XML" "$out"
+        fi ;;
+    esac
     if [ -f "$c/owned" ]; then
         # imported into the store once, the file kept as STATE.owned.imported;
         # the same command again reads ownership from the store alone

@@ -1,0 +1,114 @@
+/* xmlout.c — see xmlout.h. */
+#include "xmlout.h"
+
+#include "arena.h"
+
+#include <libxml/chvalid.h>
+#include <libxml/xmlstring.h>
+#include <libxml/xmlwriter.h>
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct xmlout {
+    xmlBufferPtr buf;
+    xmlTextWriterPtr w;
+    bool failed;                   /* a call of libxml2 failed */
+    char *clean;                   /* the last string made valid (reused) */
+    size_t cap;
+};
+
+struct xmlout *xmlout_new(void)
+{
+    struct xmlout *o = xcalloc(1, sizeof(*o));
+    o->buf = xmlBufferCreate();
+    o->w = o->buf ? xmlNewTextWriterMemory(o->buf, 0) : NULL;
+    if (!o->w || xmlTextWriterSetIndent(o->w, 1) < 0 ||
+        xmlTextWriterSetIndentString(o->w, BAD_CAST "  ") < 0 ||
+        xmlTextWriterStartDocument(o->w, NULL, "UTF-8", NULL) < 0)
+        o->failed = true;
+    return o;
+}
+
+/* s as valid XML 1.0 text: each UTF-8 character libxml2 decodes and
+ * xmlIsChar accepts is kept; anything else becomes U+FFFD. */
+static const xmlChar *clean(struct xmlout *o, const char *s)
+{
+    size_t n = strlen(s), at = 0;
+    if (o->cap < n * 3 + 1) {              /* one replacement (3 bytes) per byte at most */
+        o->cap = n * 3 + 1;
+        o->clean = xrealloc(o->clean, o->cap);
+    }
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int len = (int)(n - (size_t)(p - (const unsigned char *)s));
+        int c = xmlGetUTF8Char(p, &len);
+        if (c < 0 || len <= 0 || !xmlIsChar((unsigned)c)) {
+            memcpy(o->clean + at, "\xef\xbf\xbd", 3);
+            at += 3;
+            p++;
+            continue;
+        }
+        memcpy(o->clean + at, p, (size_t)len);
+        at += (size_t)len;
+        p += len;
+    }
+    o->clean[at] = '\0';
+    return BAD_CAST o->clean;
+}
+
+void xmlout_start(struct xmlout *o, const char *element)
+{
+    if (!o->failed && xmlTextWriterStartElement(o->w, BAD_CAST element) < 0)
+        o->failed = true;
+}
+
+void xmlout_attr(struct xmlout *o, const char *name, const char *value)
+{
+    if (value && !o->failed &&
+        xmlTextWriterWriteAttribute(o->w, BAD_CAST name, clean(o, value)) < 0)
+        o->failed = true;
+}
+
+void xmlout_attrf(struct xmlout *o, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *v = NULL;
+    if (vasprintf(&v, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    xmlout_attr(o, name, v);
+    free(v);
+}
+
+void xmlout_text(struct xmlout *o, const char *text)
+{
+    if (text && !o->failed && xmlTextWriterWriteString(o->w, clean(o, text)) < 0)
+        o->failed = true;
+}
+
+void xmlout_end(struct xmlout *o)
+{
+    if (!o->failed && xmlTextWriterEndElement(o->w) < 0)
+        o->failed = true;
+}
+
+int xmlout_finish(struct xmlout *o, FILE *out)
+{
+    int rc = 0;
+    if (o->failed || xmlTextWriterEndDocument(o->w) < 0)
+        rc = -1;
+    if (o->w)
+        xmlFreeTextWriter(o->w);   /* flushes into buf */
+    if (rc == 0 && fwrite(xmlBufferContent(o->buf), 1, (size_t)xmlBufferLength(o->buf), out) !=
+                       (size_t)xmlBufferLength(o->buf))
+        rc = -1;
+    if (o->buf)
+        xmlBufferFree(o->buf);
+    free(o->clean);
+    free(o);
+    return rc;
+}
