@@ -45,8 +45,11 @@ CLI_COMMAND(cmd_plan)
     (void)argv;
     struct arena *a = arena_new();
     struct tree *t = report_plan_tree(a, s->plan, NULL);
-    struct inventory *inv = session_inventory(s);
-    report_add_objects(a, t, inv);
+    /* the objects: for the formats that print them (a table does not) */
+    struct inventory *inv = c->format == CLI_TABLE || c->format == CLI_WIDE
+                                ? NULL : session_inventory(s);
+    if (inv)
+        report_add_objects(a, t, inv);
     int rc = cli_emit(c, t, false, plan_table, NULL);
     inventory_free(inv);
     arena_free(a);
@@ -212,8 +215,11 @@ CLI_COMMAND(cmd_drift)
     (void)argv;
     struct arena *a = arena_new();
     struct tree *t = report_drift_tree(a, s->plan);
-    struct inventory *inv = session_inventory(s);
-    report_add_objects(a, t, inv);
+    /* the objects: for the formats that print them (a table does not) */
+    struct inventory *inv = c->format == CLI_TABLE || c->format == CLI_WIDE
+                                ? NULL : session_inventory(s);
+    if (inv)
+        report_add_objects(a, t, inv);
     int rc = cli_emit(c, t, false, drift_table, NULL);
     inventory_free(inv);
     if (rc == CLI_EXIT_OK && s->plan->ndrift)
