@@ -361,11 +361,28 @@ void report_add_objects(struct arena *a, struct tree *root, const struct invento
         const struct inventory_row *r = &inv->v[i];
         if (r->kind == MODEL_NODE && !fleet)
             continue;                  /* the implicit node: the report's "node" */
+        /* a fleet's objects of a node: its Node, networks, pools, disks,
+         * VMs (not "-", a VM placed nowhere); the rest is the fleet's */
+        bool of_node = r->kind == MODEL_NODE || r->kind == MODEL_NETWORK ||
+                       r->kind == MODEL_POOL || r->kind == MODEL_DISK || r->kind == MODEL_VM;
+        const char *node = fleet && of_node && r->node && strcmp(r->node, "-") != 0 ? r->node
+                                                                                 : NULL;
+        bool dup = false;              /* a fleet's Policy, Image... once */
+        for (size_t k = 0; !node && fleet && k < l->len && !dup; k++) {
+            const struct tree *o = l->u.items[k];
+            dup = !tree_get(o, "node") && strcmp(tree_str(o, "kind", ""),
+                                                 schema_kinds[r->kind].name) == 0 &&
+                  strcmp(tree_str(o, "name", ""), r->name) == 0;
+        }
+        if (dup)
+            continue;
         struct tree *m = tree_new_map(a);
         tree_map_str(a, m, "kind", schema_kinds[r->kind].name);
         tree_map_str(a, m, "name", r->name);
-        if (fleet && r->node)
-            tree_map_str(a, m, "node", r->node);
+        if (node)
+            tree_map_str(a, m, "node", node);
+        if (r->kind == MODEL_DISK && r->pool)
+            tree_map_str(a, m, "pool", r->pool);
         tree_map_str(a, m, "sync", inventory_sync_name(r->sync));
         tree_map_str(a, m, "state", r->state);
         tree_seq_add(a, l, m);

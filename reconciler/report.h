@@ -27,7 +27,8 @@ struct tree *report_plan_tree(struct arena *a, const struct plan *p,
 void report_drift_text(FILE *out, const struct tree *drift, bool color);
 struct tree *report_drift_tree(struct arena *a, const struct plan *p);
 /* "objects": every object the run judged (inventory rows: declared, and
- * what it found), {kind, name, node (a fleet's), sync, state}; what
+ * what it found), {kind, name, node (a fleet's node objects: Node,
+ * Network, Pool, Disk, a placed VM), pool (Disks), sync, state}; what
  * -o junit makes its test cases of. */
 void report_add_objects(struct arena *a, struct tree *root, const struct inventory *inv);
 /* One drift finding, the one shape drift, history and describe print:

@@ -4,7 +4,6 @@
 #include "arena.h"
 
 #include <libxml/chvalid.h>
-#include <libxml/xmlstring.h>
 #include <libxml/xmlwriter.h>
 
 #include <stdarg.h>
@@ -32,8 +31,34 @@ struct xmlout *xmlout_new(void)
     return o;
 }
 
-/* s as valid XML 1.0 text: each UTF-8 character libxml2 decodes and
- * xmlIsChar accepts is kept; anything else becomes U+FFFD. */
+/* The length of the well-formed UTF-8 sequence at p (n bytes left) and
+ * its code point, or 0 when it is not one: a lone continuation byte, a
+ * lead byte without its continuations, an overlong form, a surrogate, or
+ * above U+10FFFF. Strict by hand: libxml2's xmlGetUTF8Char (2.9) takes
+ * overlong forms, which an XML parser then refuses. */
+static int utf8_char(const unsigned char *p, size_t n, unsigned *cp)
+{
+    static const unsigned min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+    int len = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3
+            : (p[0] & 0xF8) == 0xF0 ? 4 : 0;
+    if (!len || (size_t)len > n)
+        return 0;
+    unsigned c = len == 1 ? p[0] : p[0] & (0x7F >> len);
+    for (int i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        c = (c << 6) | (p[i] & 0x3F);
+    }
+    if (c < min[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        return 0;
+    *cp = c;
+    return len;
+}
+
+/* s as valid XML 1.0 text: each well-formed UTF-8 character that
+ * xmlIsChar accepts (not a control character, U+FFFE or U+FFFF) is kept;
+ * a character it refuses is replaced whole, any other byte one by one,
+ * by U+FFFD. */
 static const xmlChar *clean(struct xmlout *o, const char *s)
 {
     size_t n = strlen(s), at = 0;
@@ -41,14 +66,14 @@ static const xmlChar *clean(struct xmlout *o, const char *s)
         o->cap = n * 3 + 1;
         o->clean = xrealloc(o->clean, o->cap);
     }
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        int len = (int)(n - (size_t)(p - (const unsigned char *)s));
-        int c = xmlGetUTF8Char(p, &len);
-        if (c < 0 || len <= 0 || !xmlIsChar((unsigned)c)) {
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        unsigned c = 0;
+        int len = utf8_char(p, (size_t)(end - p), &c);
+        if (!len || !xmlIsChar(c)) {
             memcpy(o->clean + at, "\xef\xbf\xbd", 3);
             at += 3;
-            p++;
+            p += len ? len : 1;
             continue;
         }
         memcpy(o->clean + at, p, (size_t)len);

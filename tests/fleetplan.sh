@@ -8,7 +8,8 @@
 #   owned        ownership records (optional), in the text format of
 #                earlier versions, imported into the store by the first run
 #   runs         the commands, one per line (default: plan); -f and --state
-#                are added. Reading commands (get) come first: the AGE a
+#                are added; with -o junit the output is also checked against
+#                tests/data/junit/junit.xsd (xmllint). Reading commands (get) come first: the AGE a
 #                recorded run leaves would depend on the clock
 #   expected     for each: the command, exit code, stderr and stdout; the
 #                case's directory is DIR, the manifests' M, an apply's time
@@ -28,6 +29,14 @@ for c in tests/data/fleet/*/; do
     while read -r -a cmd; do
         [ ${#cmd[@]} -gt 0 ] || continue
         run_qkvm "$TESTTMP/fleet.out" "${cmd[@]}" -f "$w/m" --state "$w/state.db"
+        case " ${cmd[*]} " in
+        *" -o junit "*)      # the XML alone (run_qkvm's stdout) against the JUnit schema
+            if out=$(xmllint --noout --schema tests/data/junit/junit.xsd "$TESTTMP/stdout" 2>&1); then
+                pass "fleet/$name: ${cmd[*]}: valid JUnit XML"
+            else
+                fail "fleet/$name: ${cmd[*]}: valid JUnit XML" "$out"
+            fi ;;
+        esac
         { printf '=== %s\n' "${cmd[*]}"; cat "$TESTTMP/fleet.out"; } |
             sed -e "s#$PWD/$c#DIR#g" -e "s#$w/m#M#g" -e 's/ ([0-9.]* s)\.$/ (T s)./' \
                 >>"$TESTTMP/fleet.norm"

@@ -64,11 +64,17 @@ static void test_junit__drift_per_node(void **state)
     tree_seq_add(a, fs, f3);
     tree_map_add(a, r, "findings", fs);
     char *x = render(r);
-    /* 4 cases (web-1 fails twice: still one failing case), 2 failing */
+    /* 4 cases (web-1 has two findings: one failing case, one failure
+     * element with both), 2 failing */
     assert_non_null(strstr(x, "<testsuites name=\"qkvm drift\" tests=\"4\" failures=\"2\" errors=\"0\">"));
     assert_non_null(strstr(x, "<testsuite name=\"drift hv1\" tests=\"2\" failures=\"1\""));
     assert_non_null(strstr(x, "<testsuite name=\"drift hv2\" tests=\"2\" failures=\"1\""));
-    assert_non_null(strstr(x, "message=\"changed: spec.memory (want 2GiB, is 1GiB)\""));
+    assert_non_null(strstr(x, "<failure type=\"several\" message=\"changed: spec.memory (want 2GiB, is 1GiB); stopped: spec.state (want -, is -)\""));
+    char *second = strstr(x, "<failure");
+    assert_non_null(second);
+    second = strstr(second + 1, "<failure");
+    assert_non_null(second);                             /* the File's */
+    assert_null(strstr(second + 1, "<failure"));
     assert_non_null(strstr(x, "<testcase classname=\"qkvm.hv1.VM\" name=\"VM/web-2\"/>"));
     assert_non_null(strstr(x, "name=\"File/pool/stray.img\""));
     free(x);
@@ -96,6 +102,43 @@ static void test_junit__hostile_text(void **state)
     assert_non_null(strstr(x, "bell\xef\xbf\xbd bad\xef\xbf\xbd ok \xc3\xa9"));
     free(x);
     arena_free(a);
+}
+
+/* Bytes that are not well-formed UTF-8 (overlong forms, surrogates, lone
+ * continuation bytes, a cut sequence) and characters XML cannot hold
+ * become U+FFFD; well-formed characters, 4-byte ones included, stay. */
+static void test_junit__bad_bytes(void **state)
+{
+    (void)state;
+    static const struct { const char *in, *out; } cases[] = {
+        { "a\xc1\xbf", "a\xef\xbf\xbd\xef\xbf\xbd" },                 /* overlong '?' */
+        { "\xe0\x81\x81", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },      /* overlong */
+        { "\xed\xb0\x90", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },      /* a surrogate */
+        { "\xef\xbf\xbf", "\xef\xbf\xbd" },                          /* U+FFFF: whole */
+        { "\x90\x90", "\xef\xbf\xbd\xef\xbf\xbd" },                    /* continuations */
+        { "x\xe2\x82", "x\xef\xbf\xbd\xef\xbf\xbd" },                   /* cut at the end */
+        { "\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+        { "\x1b[0m", "\xef\xbf\xbd[0m" },                              /* a control character */
+        { "\xf0\x9f\x98\x80 \xc3\xa9\t", "\xf0\x9f\x98\x80 \xc3\xa9\t" },    /* kept */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct arena *a = arena_new();
+        struct tree *r = tree_new_map(a), *fs = tree_new_seq(a);
+        tree_map_str(a, r, "kind", "DriftReport");
+        tree_map_str(a, r, "node", "test:///default");
+        struct tree *f = item(a, NULL, "File", "p/f");
+        tree_map_str(a, f, "category", "orphan-file");
+        tree_map_str(a, f, "message", cases[i].in);
+        tree_seq_add(a, fs, f);
+        tree_map_add(a, r, "findings", fs);
+        char *x = render(r);
+        char want[128];
+        snprintf(want, sizeof(want), "File/p/f: orphan-file: %s</failure>", cases[i].out);
+        if (!strstr(x, want))
+            fail_msg("case %zu: no '%s' in\n%s", i, want, x);
+        free(x);
+        arena_free(a);
+    }
 }
 
 static void test_junit__plan_notes(void **state)
@@ -140,6 +183,7 @@ int main(void)
         cmocka_unit_test(test_junit__drift_per_node),
         cmocka_unit_test(test_junit__hostile_text),
         cmocka_unit_test(test_junit__plan_notes),
+        cmocka_unit_test(test_junit__bad_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
