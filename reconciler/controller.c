@@ -1436,6 +1436,9 @@ static void observe_findings(struct ctl *x, const struct plan *p, const struct s
     for (size_t i = 0; i < p->ndrift; i++) {
         const struct drift_finding *d = &p->drift[i];
         const char *node = sc ? sc->node : d->node;
+        if (sc && !in_scope(sc, node, d->kind, d->name, drift_category_name(d->category),
+                            d->field))
+            continue;                        /* kept from before: not this check's to say */
         bool seen = false;
         for (size_t k = 0; k < x->findings.n && !seen; k++)
             seen = known_is(&x->findings.v[k], d, node);
@@ -1502,8 +1505,11 @@ static void snapshot_scope(struct ctl *x, const struct plan *p, const struct sco
                       tree_str(d, "field", NULL)))
             tree_seq_add(a, drift, tree_copy(a, d));
     }
-    for (size_t i = 0; i < p->ndrift; i++)
-        tree_seq_add(a, drift, drift_item(a, &p->drift[i], sc->node));
+    for (size_t i = 0; i < p->ndrift; i++) {
+        const struct drift_finding *d = &p->drift[i];
+        if (in_scope(sc, sc->node, d->kind, d->name, drift_category_name(d->category), d->field))
+            tree_seq_add(a, drift, drift_item(a, d, sc->node));
+    }
     struct tree *nodes = x->nodes ? tree_copy(a, x->nodes) : tree_new_seq(a);
     arena_free(x->snap);
     x->snap = a;
@@ -1996,18 +2002,20 @@ static bool quick_check(struct ctl *x, const struct ev_note *ev, size_t nev)
      * those of these VMs), as a full observation records them */
     int64_t run = 0;
     struct store_finding *f = arena_alloc(s.a, (p->ndrift + 1) * sizeof(*f));
+    size_t nf = 0;
     for (size_t i = 0; i < p->ndrift; i++) {
         const struct drift_finding *d = &p->drift[i];
-        f[i] = (struct store_finding){ drift_category_name(d->category), d->kind, d->name,
-                                       d->field, d->desired, d->actual, d->message, 0, 0, 0,
-                                       0 };
+        if (in_scope(&sc, sc.node, d->kind, d->name, drift_category_name(d->category), d->field))
+            f[nf++] = (struct store_finding){ drift_category_name(d->category), d->kind,
+                                              d->name, d->field, d->desired, d->actual,
+                                              d->message, 0, 0, 0, 0 };
     }
     struct store_findings_scope fsc = { "VM", names, n, drift_category_name(DRIFT_DISK_MISSING),
                                         SCOPE_NOT_FIELD };
     if (store_run_begin(st, "observe", obs->uri, x->source,
                         x->good_commit[0] ? x->good_commit : "", &run, err, sizeof(err)) < 0 ||
         store_begin(st, err, sizeof(err)) < 0 ||
-        store_findings_record_scoped(st, run, obs->uri, &fsc, f, p->ndrift, err,
+        store_findings_record_scoped(st, run, obs->uri, &fsc, f, nf, err,
                                      sizeof(err)) < 0 ||
         store_commit(st, err, sizeof(err)) < 0 ||
         store_run_end(st, run, result, summary, NULL, err, sizeof(err)) < 0) {

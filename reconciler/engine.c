@@ -185,6 +185,35 @@ static void count_objects(struct engine_result *r, const struct inventory *inv)
         r->objects[inv->v[i].kind][inv->v[i].sync]++;
 }
 
+/* A fleet's objects counted once: every node's inventory has the fleet's
+ * Nodes, Policies and Project too, and none has a VM no node can take nor
+ * the objects of a node that was not observed. Those come from the
+ * session's inventory, which has each once. */
+static void count_fleet(struct session *s, struct engine_result *r)
+{
+    if (!s->nnodes)
+        return;
+    static const enum model_kind fleet[] = { MODEL_NODE, MODEL_POLICY, MODEL_PROJECT };
+    for (size_t k = 0; k < sizeof(fleet) / sizeof(fleet[0]); k++)
+        memset(r->objects[fleet[k]], 0, sizeof(r->objects[fleet[k]]));
+    struct inventory *inv = session_inventory(s);
+    for (size_t i = 0; inv && i < inv->n; i++) {
+        const struct inventory_row *row = &inv->v[i];
+        bool of_fleet = row->kind == MODEL_NODE || row->kind == MODEL_POLICY ||
+                        row->kind == MODEL_PROJECT;
+        bool elsewhere = row->sync == INVENTORY_UNSCHEDULABLE ||
+                         (row->sync == INVENTORY_UNKNOWN && !row->obs);
+        /* a Policy or the Project is a row of each node: the first one
+         * (rows are sorted by kind and name) */
+        bool again = of_fleet && row->kind != MODEL_NODE && i > 0 &&
+                     inv->v[i - 1].kind == row->kind &&
+                     strcmp(inv->v[i - 1].name, row->name) == 0;
+        if ((of_fleet && !again) || (!of_fleet && elsewhere))
+            r->objects[row->kind][row->sync]++;
+    }
+    inventory_free(inv);
+}
+
 static int records_only(struct session *s, const struct engine_opts *o, struct engine_result *r)
 {
     struct session_unit *u;
@@ -223,6 +252,7 @@ void engine_apply(struct session *s, const struct engine_opts *o, struct engine_
             r->rc = -1;
             res->failure = xstrdup("the ownership records cannot be written");
         }
+        count_fleet(s, r);
         arena_free(a);
         return;
     }
@@ -304,6 +334,7 @@ void engine_apply(struct session *s, const struct engine_opts *o, struct engine_
         }
         inventory_free(inv);
     }
+    count_fleet(s, r);
     for (size_t i = 0; i < s->plan->n && !r->first_error; i++)
         if (res->status[i] == APPLY_FAILED || res->status[i] == APPLY_SKIPPED)
             r->first_error = res->error[i];

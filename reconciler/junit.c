@@ -8,8 +8,9 @@
  * sync Foreign, is left out), or one a finding, action or note names that
  * is not among them (an orphan file, a stray process). What names it is
  * matched by kind and name, and by node when both say one (a fleet's notes
- * may not: they match the object on any node); a finding's Volume
- * POOL/NAME is the Disk NAME of pool POOL. Its outcome:
+ * may not: they match the object on any node; the fleet's objects, a
+ * Policy or the Project, have none: they match an item of any node); a
+ * finding's Volume POOL/NAME is the Disk NAME of pool POOL. Its outcome:
  *   - a failure, one per case (Jenkins reads only the first): every
  *     finding of it (drift), every action and every note that needs
  *     attention (plan), joined; or, with none, an object whose sync says
@@ -48,8 +49,9 @@ static bool names(const struct tcase *c, const struct tree *x)
 {
     const char *node = tree_str(x, "node", NULL), *kind = tree_str(x, "kind", "");
     const char *name = tree_str(x, "name", "");
-    if (node && !same(node, c->node))
-        return false;                           /* an item of a node: that node's case */
+    if (node && c->node && !same(node, c->node))
+        return false;                           /* an item of a node: that node's case,
+                                                 * or the fleet's (a Project's refusal) */
     if (strcmp(kind, "Volume") == 0 && strcmp(c->kind, "Disk") == 0 && c->pool) {
         size_t pl = strlen(c->pool);            /* Volume POOL/NAME is Disk NAME in POOL */
         return strncmp(name, c->pool, pl) == 0 && name[pl] == '/' &&

@@ -361,10 +361,12 @@ void report_add_objects(struct arena *a, struct tree *root, const struct invento
         const struct inventory_row *r = &inv->v[i];
         if (r->kind == MODEL_NODE && !fleet)
             continue;                  /* the implicit node: the report's "node" */
-        /* a fleet's objects of a node: its Node, networks, pools, disks,
-         * VMs (not "-", a VM placed nowhere); the rest is the fleet's */
+        /* a fleet's objects of a node: its Node, networks, pools, images
+         * (uploaded to each node), disks, VMs (not "-", a VM placed
+         * nowhere); the rest (Policies, the Project) is the fleet's */
         bool of_node = r->kind == MODEL_NODE || r->kind == MODEL_NETWORK ||
-                       r->kind == MODEL_POOL || r->kind == MODEL_DISK || r->kind == MODEL_VM;
+                       r->kind == MODEL_POOL || r->kind == MODEL_IMAGE ||
+                       r->kind == MODEL_DISK || r->kind == MODEL_VM;
         const char *node = fleet && of_node && r->node && strcmp(r->node, "-") != 0 ? r->node
                                                                                  : NULL;
         bool dup = false;              /* a fleet's Policy, Image... once */

@@ -184,6 +184,41 @@ else
 fi
 check "an unknown -o names junit among the formats" 1 '' "table, wide, json, yaml or junit" -- -o xml plan -f examples/minimal
 
+# qkvm_objects of a fleet: the controller on test-driver nodes (the
+# placement case: hv4 unreachable, two VMs no node takes) counts each
+# object once: a Node or Policy not once per node, an unschedulable VM and
+# the unreachable node's objects too
+F="$TESTTMP/fleet-objects"
+mkdir -p "$F/m"
+for f in tests/data/fleet/placement/manifests/*.yaml; do
+    sed "s#@DIR@#$PWD/tests/data/fleet/placement#g" "$f" >"$F/m/$(basename "$f")"
+done
+$WRAP "$QKVM" run -f "$F/m" --state "$F/state.db" --listen 127.0.0.1:0 --observe-interval 1h \
+    >"$F/log" 2>&1 &
+fpid=$!
+for i in $(seq 1 1200); do
+    grep -q "sync run [0-9]*:" "$F/log" && break
+    kill -0 "$fpid" 2>/dev/null || break
+    sleep 0.1
+done
+fport=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$F/log" | head -1)
+fm=$(curl -s "http://127.0.0.1:$fport/metrics" | grep '^qkvm_objects' | grep -v ' 0$' | sort)
+kill -TERM "$fpid" 2>/dev/null
+wait "$fpid" 2>/dev/null
+want='qkvm_objects{kind="Network",sync="Synced"} 4
+qkvm_objects{kind="Network",sync="Unknown"} 1
+qkvm_objects{kind="Node",sync="Synced"} 3
+qkvm_objects{kind="Node",sync="Unknown"} 1
+qkvm_objects{kind="Policy",sync="Synced"} 2
+qkvm_objects{kind="VM",sync="Synced"} 7
+qkvm_objects{kind="VM",sync="Unschedulable"} 2'
+if [ "$fm" = "$want" ]; then
+    pass "run: a fleet's qkvm_objects counts each object once (unreachable node and unschedulable VMs included)"
+else
+    fail "run: a fleet's qkvm_objects counts each object once (unreachable node and unschedulable VMs included)" "$fm
+$(tail -5 "$F/log")"
+fi
+
 # QKVM_HOST_PATHS: the only directories a manifest may name on a host
 QKVM_HOST_PATHS=/srv/boot:/var/log/qkvm check "QKVM_HOST_PATHS refuses boot, consoleLog and file:// outside it (.. included)" 3 '' \
     "escape.yaml:19:18: spec.boot.kernel of VM 'v' is /etc/shadow, outside the directories QKVM_HOST_PATHS allows" -- \

@@ -177,6 +177,57 @@ static void test_junit__plan_notes(void **state)
     arena_free(a);
 }
 
+/* Matching: a Volume finding is its Disk's case; a fleet's Project (no
+ * node) takes a note of any node; a node-less note takes the object's
+ * case on its node; an object of a node not observed is skipped. */
+static void test_junit__matching(void **state)
+{
+    (void)state;
+    struct arena *a = arena_new();
+    struct tree *r = tree_new_map(a), *objs = tree_new_seq(a), *notes = tree_new_seq(a);
+    tree_map_str(a, r, "kind", "Plan");
+    tree_map_str(a, r, "node", "2 nodes (hv1, hv2)");
+    tree_map_add(a, r, "nodes", tree_new_seq(a));
+    struct tree *disk = item(a, "hv1", "Disk", "iso");
+    tree_map_str(a, disk, "pool", "local");
+    tree_map_str(a, disk, "sync", "Orphan");
+    tree_seq_add(a, objs, disk);
+    struct tree *proj = item(a, NULL, "Project", "p");
+    tree_map_str(a, proj, "sync", "Synced");
+    tree_seq_add(a, objs, proj);
+    struct tree *n2 = item(a, "hv2", "Node", "hv2");
+    tree_map_str(a, n2, "sync", "Synced");
+    tree_seq_add(a, objs, n2);
+    struct tree *lab = item(a, "hv2", "Network", "lab");
+    tree_map_str(a, lab, "sync", "Unknown");
+    tree_seq_add(a, objs, lab);
+    tree_map_add(a, r, "objects", objs);
+    struct tree *acts = tree_new_seq(a), *del = item(a, "hv1", "Volume", "local/iso");
+    tree_map_str(a, del, "action", "delete");
+    tree_map_str(a, del, "reason", "stale");
+    tree_seq_add(a, acts, del);
+    tree_map_add(a, r, "actions", acts);
+    struct tree *refused = item(a, "hv1", "Project", "p");
+    tree_map_str(a, refused, "type", "deletion-refused");
+    tree_map_str(a, refused, "message", "too many");
+    tree_seq_add(a, notes, refused);
+    struct tree *down = item(a, NULL, "Node", "hv2");
+    tree_map_str(a, down, "type", "unreachable");
+    tree_map_str(a, down, "message", "no answer");
+    tree_seq_add(a, notes, down);
+    tree_map_add(a, r, "notes", notes);
+    char *x = render(r);
+    /* 4 cases, no more: nothing made a case of its own */
+    assert_non_null(strstr(x, "<testsuites name=\"qkvm plan\" tests=\"4\" failures=\"3\""));
+    assert_non_null(strstr(x, "name=\"Disk/iso\">\n      <failure type=\"delete\""));
+    assert_non_null(strstr(x, "name=\"Project/p\">\n      <failure type=\"deletion-refused\""));
+    assert_non_null(strstr(x, "name=\"Node/hv2\">\n      <failure type=\"unreachable\""));
+    assert_non_null(strstr(x, "name=\"Network/lab\">\n      <skipped"));
+    assert_null(strstr(x, "name=\"Volume/"));      /* no case of its own */
+    free(x);
+    arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_junit__hostile_text),
         cmocka_unit_test(test_junit__plan_notes),
         cmocka_unit_test(test_junit__bad_bytes),
+        cmocka_unit_test(test_junit__matching),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
