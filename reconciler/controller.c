@@ -1873,26 +1873,28 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
     session_end(&s, result, summary, first);
     double secs = (double)(mono_ms() - t0) / 1000;
     count_run(x, kind, result, secs);
-    log_line(x, result == STORE_RUN_FAILED ? "error" : "info", NULL, "%s run %lld: %s: %s (%.2f s)",
-             so.cmd, run_id, store_result_name(result), summary, secs);
     free(x->last_error);
     x->last_error = first ? xstrdup(first) : NULL;
-    if (sync) {
-        if (result == STORE_RUN_OK && !res->interrupted) {
-            snprintf(x->synced_rev, sizeof(x->synced_rev), "%s", x->good_rev);
-            snprintf(x->synced_commit, sizeof(x->synced_commit), "%s", x->good_commit);
-            x->sync_failures = 0;
-            x->sync_at = 0;
-            x->last_sync_ok_wall = store_now();
-            pthread_mutex_lock(&x->mu);
-            x->ready = true;
-            pthread_mutex_unlock(&x->mu);
-        } else if (!res->interrupted) {
-            sync_retry(x, "failed");
-        }
-    } else {
+    bool synced = sync && result == STORE_RUN_OK && !res->interrupted;
+    if (synced) {
+        snprintf(x->synced_rev, sizeof(x->synced_rev), "%s", x->good_rev);
+        snprintf(x->synced_commit, sizeof(x->synced_commit), "%s", x->good_commit);
+        x->sync_failures = 0;
+        x->sync_at = 0;
+        x->last_sync_ok_wall = store_now();
+        pthread_mutex_lock(&x->mu);
+        x->ready = true;
+        pthread_mutex_unlock(&x->mu);
+    } else if (!sync) {
         x->last_observe_wall = store_now();
     }
+    /* served (status, metrics, readiness) before the line that says the
+     * run is done: a reader of the log may ask at once */
+    rebuild_status(x);
+    log_line(x, result == STORE_RUN_FAILED ? "error" : "info", NULL, "%s run %lld: %s: %s (%.2f s)",
+             so.cmd, run_id, store_result_name(result), summary, secs);
+    if (sync && !synced && !res->interrupted)
+        sync_retry(x, "failed");
     if (kind == RUN_FAILOVER && result == STORE_RUN_FAILED && !res->interrupted)
         x->failover_at = mono_ms() + doubling(SYNC_RETRY_MS, SYNC_RETRY_MAX_MS,
                                               x->failover_failures++);   /* again, later */
