@@ -177,8 +177,7 @@ static void record_placements(struct session *s, const struct session_unit *u,
     }
 }
 
-/* Nothing to change on the host, but the records follow the manifests
- * (a Disk now declared protect: true). -1 when they cannot be written. */
+/* A node's objects by kind and sync state (engine_result.objects). */
 static void count_objects(struct engine_result *r, const struct inventory *inv)
 {
     for (size_t i = 0; i < inv->n; i++)
@@ -214,6 +213,8 @@ static void count_fleet(struct session *s, struct engine_result *r)
     inventory_free(inv);
 }
 
+/* Nothing to change on the host, but the records follow the manifests
+ * (a Disk now declared protect: true). -1 when they cannot be written. */
 static int records_only(struct session *s, const struct engine_opts *o, struct engine_result *r)
 {
     struct session_unit *u;
