@@ -39,19 +39,26 @@ static void drift_table(FILE *out, const struct cli *c, const struct tree *t,
     report_drift_text(out, t, stdout_color(c));
 }
 
+/* A plan's or drift report's tree with its "objects", for the formats
+ * that print them (a table does not: no inventory is built for it). */
+static struct tree *with_objects(const struct cli *c, struct session *s, struct arena *a,
+                                 struct tree *t)
+{
+    if (c->format == CLI_TABLE || c->format == CLI_WIDE)
+        return t;
+    struct inventory *inv = session_inventory(s);
+    report_add_objects(a, t, inv);
+    inventory_free(inv);
+    return t;
+}
+
 CLI_COMMAND(cmd_plan)
 {
     (void)argc;
     (void)argv;
     struct arena *a = arena_new();
-    struct tree *t = report_plan_tree(a, s->plan, NULL);
-    /* the objects: for the formats that print them (a table does not) */
-    struct inventory *inv = c->format == CLI_TABLE || c->format == CLI_WIDE
-                                ? NULL : session_inventory(s);
-    if (inv)
-        report_add_objects(a, t, inv);
+    struct tree *t = with_objects(c, s, a, report_plan_tree(a, s->plan, NULL));
     int rc = cli_emit(c, t, false, plan_table, NULL);
-    inventory_free(inv);
     arena_free(a);
     bool changes = report_plan_has_changes(s->plan);
     if (rc == CLI_EXIT_OK && c->detailed_exitcode && changes)
@@ -214,14 +221,8 @@ CLI_COMMAND(cmd_drift)
     (void)argc;
     (void)argv;
     struct arena *a = arena_new();
-    struct tree *t = report_drift_tree(a, s->plan);
-    /* the objects: for the formats that print them (a table does not) */
-    struct inventory *inv = c->format == CLI_TABLE || c->format == CLI_WIDE
-                                ? NULL : session_inventory(s);
-    if (inv)
-        report_add_objects(a, t, inv);
+    struct tree *t = with_objects(c, s, a, report_drift_tree(a, s->plan));
     int rc = cli_emit(c, t, false, drift_table, NULL);
-    inventory_free(inv);
     if (rc == CLI_EXIT_OK && s->plan->ndrift)
         rc = CLI_EXIT_CHANGES;
     if (s->run) {

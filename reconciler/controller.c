@@ -1772,6 +1772,7 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
         .cache_dir = c->cache_dir,
         .parallelism = c->parallelism,
         .journal = true,
+        .objects = true,             /* qkvm_objects */
         .hold = sync && !so.fenced ? NULL : hold,
         .hold_payload = x,
     };

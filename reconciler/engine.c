@@ -188,9 +188,9 @@ static void count_objects(struct engine_result *r, const struct inventory *inv)
  * Nodes, Policies and Project too, and none has a VM no node can take nor
  * the objects of a node that was not observed. Those come from the
  * session's inventory, which has each once. */
-static void count_fleet(struct session *s, struct engine_result *r)
+static void count_fleet(struct session *s, const struct engine_opts *o, struct engine_result *r)
 {
-    if (!s->nnodes)
+    if (!s->nnodes || !o->objects)
         return;
     static const enum model_kind fleet[] = { MODEL_NODE, MODEL_POLICY, MODEL_PROJECT };
     for (size_t k = 0; k < sizeof(fleet) / sizeof(fleet[0]); k++)
@@ -253,7 +253,7 @@ void engine_apply(struct session *s, const struct engine_opts *o, struct engine_
             r->rc = -1;
             res->failure = xstrdup("the ownership records cannot be written");
         }
-        count_fleet(s, r);
+        count_fleet(s, o, r);
         arena_free(a);
         return;
     }
@@ -335,7 +335,7 @@ void engine_apply(struct session *s, const struct engine_opts *o, struct engine_
         }
         inventory_free(inv);
     }
-    count_fleet(s, r);
+    count_fleet(s, o, r);
     for (size_t i = 0; i < s->plan->n && !r->first_error; i++)
         if (res->status[i] == APPLY_FAILED || res->status[i] == APPLY_SKIPPED)
             r->first_error = res->error[i];

@@ -28,6 +28,9 @@ struct engine_opts {
     const char *cache_dir;
     int parallelism;             /* 0: the default, 10 */
     bool journal;                /* false only to measure the journal (make bench) */
+    bool objects;                /* count a fleet's objects once (result.objects: the
+                                  * session's inventory, one more pass); a node's are
+                                  * counted from what the records use either way */
     /* Actions held back (the controller's drift in report mode): not
      * started, not journalled, their dependents held too. NULL: none. */
     const char *(*hold)(void *payload, const struct plan_action *pa);
@@ -43,7 +46,9 @@ struct engine_result {
     const char *first_error;     /* of a failed or skipped action, or NULL */
     /* the objects of the observed nodes after the apply, by kind and sync
      * state (inventory rows: declared, orphans, stale...); VMs moving to
-     * another node are counted on the node they leave */
+     * another node are counted on the node they leave; a fleet's are
+     * right only with opts.objects (its Nodes and Policies once, its
+     * unschedulable VMs and unreachable nodes' objects counted) */
     size_t objects[MODEL_KIND_COUNT][INVENTORY_SYNC_COUNT];
 };
 

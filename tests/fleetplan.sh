@@ -29,14 +29,7 @@ for c in tests/data/fleet/*/; do
     while read -r -a cmd; do
         [ ${#cmd[@]} -gt 0 ] || continue
         run_qkvm "$TESTTMP/fleet.out" "${cmd[@]}" -f "$w/m" --state "$w/state.db"
-        case " ${cmd[*]} " in
-        *" -o junit "*)      # the XML alone (run_qkvm's stdout) against the JUnit schema
-            if out=$(xmllint --noout --schema tests/data/junit/junit.xsd "$TESTTMP/stdout" 2>&1); then
-                pass "fleet/$name: ${cmd[*]}: valid JUnit XML"
-            else
-                fail "fleet/$name: ${cmd[*]}: valid JUnit XML" "$out"
-            fi ;;
-        esac
+        expect_junit "fleet/$name: ${cmd[*]}" "${cmd[@]}"
         { printf '=== %s\n' "${cmd[*]}"; cat "$TESTTMP/fleet.out"; } |
             sed -e "s#$PWD/$c#DIR#g" -e "s#$w/m#M#g" -e 's/ ([0-9.]* s)\.$/ (T s)./' \
                 >>"$TESTTMP/fleet.norm"

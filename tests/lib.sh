@@ -42,6 +42,19 @@ run_qkvm() {
     return 0
 }
 
+# expect_junit NAME ARGS...: when ARGS ask for -o junit, the last
+# run_qkvm's stdout (the XML alone) must validate against the JUnit schema.
+expect_junit() {
+    local name=$1 out
+    shift
+    case " $* " in *" -o junit "*) ;; *) return 0 ;; esac
+    if out=$(xmllint --noout --schema tests/data/junit/junit.xsd "$TESTTMP/stdout" 2>&1); then
+        pass "$name: valid JUnit XML"
+    else
+        fail "$name: valid JUnit XML" "$out"
+    fi
+}
+
 # expect_file NAME ACTUAL EXPECTED: compare, or rewrite with QKVM_REGENERATE.
 expect_file() {
     if [ -n "${QKVM_REGENERATE:-}" ]; then
