@@ -45,6 +45,8 @@ struct cli {
     const char *state;
     const char *cache_dir;   /* --cache-dir: the image cache (pull); NULL: fetch's default */
     enum cli_format format;
+    const char *output;      /* -o's word as given: `qkvm metrics` takes it as its file */
+    bool format_unknown;     /* -o named no format (refused unless the command is metrics) */
     bool quiet, verbose;
     bool color;              /* stderr is a terminal and NO_COLOR is unset */
     bool out_color;          /* the same for stdout */
@@ -122,6 +124,7 @@ CLI_COMMAND(cmd_version);
 CLI_COMMAND(cmd_plan);
 CLI_COMMAND(cmd_apply);
 CLI_COMMAND(cmd_drift);
+CLI_COMMAND(cmd_metrics);
 CLI_COMMAND(cmd_rebalance);
 CLI_COMMAND(cmd_history);
 CLI_COMMAND(cmd_events);

@@ -53,6 +53,7 @@
 #include "jsondoc.h"
 #include "observe.h"
 #include "manifest.h"
+#include "metrics.h"
 #include "schema.h"
 #include "session.h"
 #include "store.h"
@@ -87,9 +88,9 @@
 #define SYNC_RETRY_MAX_MS 300000
 #define HOOK_GAP_MS 2000
 
-/* Run durations' histogram buckets, seconds. */
-static const double buckets[] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300 };
-#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+/* Run durations' histogram buckets: metrics.c's. */
+#define NBUCKETS METRICS_BUCKETS
+#define buckets metrics_bucket_le
 
 enum run_kind { RUN_SYNC, RUN_OBSERVE, RUN_FAILOVER, RUN_KINDS };
 static const char *const run_kind_names[RUN_KINDS] = { "sync", "observe", "failover" };
@@ -102,8 +103,9 @@ struct heal {                 /* one object's heals, for the backoff */
 
 /* A node's health (see "node health" below). */
 enum health { H_UNKNOWN, H_READY, H_SUSPECT, H_FAILED, H_FENCED, H_MAINTENANCE, H_STATES };
-static const char *const health_names[H_STATES] = { "unknown", "ready", "suspect", "failed",
-                                                    "fenced", "maintenance" };
+/* the names: metrics.c's, which `qkvm metrics` prints too */
+#define health_names metrics_node_states
+_Static_assert(H_STATES == METRICS_NODE_STATES, "the node states of metrics.h");
 
 struct ctl;
 struct watch;
@@ -2190,139 +2192,50 @@ static void recover_node(struct ctl *x, struct watch *w)
 
 /* ---- what HTTP serves ---- */
 
-static void label_value(FILE *f, const char *v)
-{
-    for (; *v; v++) {
-        if (*v == '\\' || *v == '"')
-            fprintf(f, "\\%c", *v);
-        else if (*v == '\n')
-            fputs("\\n", f);
-        else
-            fputc(*v, f);
-    }
-}
-
 static void metrics_text(struct ctl *x, FILE *f)
 {
-    fputs("# HELP qkvm_runs_total Runs of the controller, by kind and result.\n"
-          "# TYPE qkvm_runs_total counter\n", f);
-    for (int k = 0; k < RUN_KINDS; k++)
-        for (int r = STORE_RUN_OK; r < STORE_RESULT_COUNT; r++)
-            if (r != STORE_RUN_INTERRUPTED && r != STORE_RUN_INVALID)
-                fprintf(f, "qkvm_runs_total{kind=\"%s\",result=\"%s\"} %lu\n",
-                        run_kind_names[k], store_result_name((enum store_result)r),
-                        x->runs[k][r]);
-    fputs("# HELP qkvm_run_duration_seconds How long the controller's runs took.\n"
-          "# TYPE qkvm_run_duration_seconds histogram\n", f);
+    struct metrics m = { .controller = true };
     for (int k = 0; k < RUN_KINDS; k++) {
-        unsigned long cum = 0;
-        for (size_t b = 0; b <= NBUCKETS; b++) {
-            cum += x->hist[k][b];
-            if (b < NBUCKETS)
-                fprintf(f, "qkvm_run_duration_seconds_bucket{kind=\"%s\",le=\"%g\"} %lu\n",
-                        run_kind_names[k], buckets[b], cum);
-            else
-                fprintf(f, "qkvm_run_duration_seconds_bucket{kind=\"%s\",le=\"+Inf\"} %lu\n",
-                        run_kind_names[k], cum);
-        }
-        fprintf(f, "qkvm_run_duration_seconds_sum{kind=\"%s\"} %.6f\n", run_kind_names[k],
-                x->hist_sum[k]);
-        fprintf(f, "qkvm_run_duration_seconds_count{kind=\"%s\"} %lu\n", run_kind_names[k], cum);
+        size_t slot = metrics_kind(&m, run_kind_names[k]);
+        memcpy(m.runs[slot], x->runs[k], sizeof(m.runs[slot]));
+        memcpy(m.hist[slot], x->hist[k], sizeof(m.hist[slot]));
+        m.hist_sum[slot] = x->hist_sum[k];
     }
-    fprintf(f, "# HELP qkvm_last_successful_sync_timestamp_seconds When a sync last "
-               "succeeded (0: never).\n"
-               "# TYPE qkvm_last_successful_sync_timestamp_seconds gauge\n"
-               "qkvm_last_successful_sync_timestamp_seconds %.3f\n",
-            (double)x->last_sync_ok_wall / 1000);
-    fputs("# HELP qkvm_sync_info The revision applied by the last successful sync.\n"
-          "# TYPE qkvm_sync_info gauge\n", f);
+    m.last_sync_ok = (double)x->last_sync_ok_wall / 1000;
     if (x->synced_rev[0]) {
-        fputs("qkvm_sync_info{revision=\"", f);
-        label_value(f, x->synced_rev);
-        fputs("\",commit=\"", f);
-        label_value(f, x->synced_commit);
-        fputs("\"} 1\n", f);
+        m.synced_rev = x->synced_rev;
+        m.synced_commit = x->synced_commit;
     }
-    fprintf(f, "# HELP qkvm_manifest_errors Errors in the last revision read (0: valid).\n"
-               "# TYPE qkvm_manifest_errors gauge\n"
-               "qkvm_manifest_errors %zu\n", x->manifest_errors);
-    fprintf(f, "# HELP qkvm_source_errors_total Revisions read that were invalid.\n"
-               "# TYPE qkvm_source_errors_total counter\n"
-               "qkvm_source_errors_total %lu\n", x->source_errors);
-    /* drift findings of the last run, by kind and category */
-    fputs("# HELP qkvm_drift_findings Drift found by the last run, by object kind and "
-          "category.\n# TYPE qkvm_drift_findings gauge\n", f);
-    for (size_t cat = 0; cat < DRIFT_CATEGORY_COUNT; cat++) {
-        const char *cname = drift_category_name((enum drift_category)cat);
-        /* the kinds that have some, in order of first appearance */
-        const char *kinds[32];
-        size_t nk = 0, counts[32] = { 0 };
-        for (size_t i = 0; x->drift && i < x->drift->len; i++) {
-            const struct tree *d = x->drift->u.items[i];
-            if (strcmp(tree_str(d, "category", ""), cname) != 0)
-                continue;
-            const char *kd = tree_str(d, "kind", "");
-            size_t k = 0;
-            while (k < nk && strcmp(kinds[k], kd) != 0)
-                k++;
-            if (k == nk && nk < 32)
-                kinds[nk++] = kd;
-            if (k < 32)
-                counts[k]++;
-        }
-        for (size_t k = 0; k < nk; k++) {
-            fputs("qkvm_drift_findings{kind=\"", f);
-            label_value(f, kinds[k]);
-            fprintf(f, "\",category=\"%s\"} %zu\n", cname, counts[k]);
-        }
+    m.manifest_errors = x->manifest_errors;
+    m.source_errors_known = true;
+    m.source_errors = x->source_errors;
+    for (size_t i = 0; x->drift && i < x->drift->len; i++) {
+        const struct tree *d = x->drift->u.items[i];
+        const char *cat = tree_str(d, "category", "");
+        for (unsigned c = 0; c < DRIFT_CATEGORY_COUNT; c++)
+            if (strcmp(cat, drift_category_name((enum drift_category)c)) == 0)
+                metrics_finding(&m, tree_str(d, "kind", ""), c);
     }
-    fputs("# HELP qkvm_objects Objects of the last run (declared, and what it found), by kind "
-          "and sync state.\n# TYPE qkvm_objects gauge\n", f);
-    for (int k = 0; k < MODEL_KIND_COUNT; k++) {
-        size_t any = 0;
-        for (int y = 0; y < INVENTORY_SYNC_COUNT; y++)
-            any += x->objects[k][y];
-        for (int y = 0; any && y < INVENTORY_SYNC_COUNT; y++)
-            fprintf(f, "qkvm_objects{kind=\"%s\",sync=\"%s\"} %zu\n",
-                    schema_kind_of((enum model_kind)k)->name,
-                    inventory_sync_name((enum inventory_sync)y), x->objects[k][y]);
-    }
+    memcpy(m.objects, x->objects, sizeof(m.objects));
     size_t by[H_STATES] = { 0 };
     for (size_t i = 0; i < x->watches.n; i++)
         if (x->watches.v[i]->wanted)
             by[x->watches.v[i]->state]++;
-    fputs("# HELP qkvm_nodes Nodes by health (unknown: not connected yet).\n"
-          "# TYPE qkvm_nodes gauge\n", f);
-    for (int h = 0; h < H_STATES; h++)
-        fprintf(f, "qkvm_nodes{state=\"%s\"} %zu\n", health_names[h], by[h]);
-    fprintf(f, "# HELP qkvm_fences_total Fences of failed nodes, by result.\n"
-               "# TYPE qkvm_fences_total counter\n"
-               "qkvm_fences_total{result=\"success\"} %lu\n"
-               "qkvm_fences_total{result=\"failure\"} %lu\n", x->fences_ok, x->fences_failed);
-    fprintf(f, "# HELP qkvm_failovers_total VMs started on another node after theirs was "
-               "fenced, by result.\n"
-               "# TYPE qkvm_failovers_total counter\n"
-               "qkvm_failovers_total{result=\"success\"} %lu\n"
-               "qkvm_failovers_total{result=\"failure\"} %lu\n", x->failovers_ok,
-            x->failovers_failed);
-    fprintf(f, "# HELP qkvm_stale_copies_removed_total Copies of moved VMs removed from nodes "
-               "that came back after a fence.\n"
-               "# TYPE qkvm_stale_copies_removed_total counter\n"
-               "qkvm_stale_copies_removed_total %lu\n", x->stale_removed);
-    fprintf(f, "# HELP qkvm_apply_failures_total Actions of the controller's runs that failed.\n"
-               "# TYPE qkvm_apply_failures_total counter\n"
-               "qkvm_apply_failures_total %lu\n", x->apply_failures);
-    fprintf(f, "# HELP qkvm_heals_total Drift repairs (drift.mode heal), by result.\n"
-               "# TYPE qkvm_heals_total counter\n"
-               "qkvm_heals_total{result=\"done\"} %lu\nqkvm_heals_total{result=\"failed\"} %lu\n",
-            x->heals_done, x->heals_failed);
-    fprintf(f, "# HELP qkvm_webhooks_total Webhook requests, by result.\n"
-               "# TYPE qkvm_webhooks_total counter\n"
-               "qkvm_webhooks_total{result=\"accepted\"} %lu\n"
-               "qkvm_webhooks_total{result=\"refused\"} %lu\n", atomic_load(&x->hooks_ok),
-            atomic_load(&x->hooks_refused));
-    fprintf(f, "# HELP qkvm_ready Whether a sync has succeeded since the controller started.\n"
-               "# TYPE qkvm_ready gauge\nqkvm_ready %d\n", x->ready ? 1 : 0);
+    m.nstates = H_STATES;
+    m.states = health_names;
+    m.nodes = by;
+    m.fences_ok = x->fences_ok;
+    m.fences_failed = x->fences_failed;
+    m.failovers_ok = x->failovers_ok;
+    m.failovers_failed = x->failovers_failed;
+    m.stale_removed = x->stale_removed;
+    m.apply_failures = x->apply_failures;
+    m.heals_done = x->heals_done;
+    m.heals_failed = x->heals_failed;
+    m.hooks_ok = atomic_load(&x->hooks_ok);
+    m.hooks_refused = atomic_load(&x->hooks_refused);
+    m.ready = x->ready;
+    metrics_write(f, &m);
 }
 
 static void rebuild_status(struct ctl *x)

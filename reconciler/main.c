@@ -188,6 +188,19 @@ static const struct command commands[] = {
       "disk file is missing, and qemu processes no domain accounts for. Fields in\n"
       "a selecting Policy's drift.ignore are left out. Exit 2 when anything is\n"
       "found, 0 when nothing is.\n" },
+    { "metrics", cmd_metrics, SESSION_MANIFESTS | SESSION_INVALID_OK | SESSION_RECORD | SESSION_CONNECT | SESSION_DEEP | SESSION_PLAN, 0, 0, "-f PATH [-c URI] [-o FILE]",
+      "print the Prometheus metrics of the manifests' nodes (node_exporter's textfile)",
+      "For hosts without the controller (a systemd timer, cron): observe as\n"
+      "'qkvm drift' does (the run is journalled and its findings recorded) and print\n"
+      "the metrics 'qkvm run' serves at /metrics, with the same names and labels:\n"
+      "drift findings, objects by sync state, nodes, and, from the state database,\n"
+      "runs by kind and result with their durations, the last successful apply or\n"
+      "sync, failed actions, heals, fences and failovers (over the runs the\n"
+      "database keeps). Invalid manifests: qkvm_manifest_errors says how many, exit 3.\n"
+      "  -o, --output FILE  write FILE instead of stdout, atomically (a temporary\n"
+      "                     file in its directory, renamed over it), mode 0644\n"
+      "Exit 0, or 2 when there is drift (the metrics are written either way), 1 when\n"
+      "they could not be written.\n" },
     { "rebalance", cmd_rebalance, SESSION_MANIFESTS | SESSION_RECORD | SESSION_LOCK | SESSION_CONNECT | SESSION_PLAN, 0, 0, "-f PATH [--threshold PCT] [--cpu-interval D] [--apply [--yes]] [-o json]",
       "even out the load of a fleet's nodes by live migration (DRS)",
       "For manifests that declare several Nodes: a node is over the threshold\n"
@@ -473,6 +486,8 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
             o->node = optarg;
             break;
         case 'o':
+            o->output = optarg;
+            o->format_unknown = false;
             if (strcmp(optarg, "table") == 0)
                 o->format = CLI_TABLE;
             else if (strcmp(optarg, "wide") == 0)
@@ -483,10 +498,8 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
                 o->format = CLI_YAML;
             else if (strcmp(optarg, "junit") == 0)
                 o->format = CLI_JUNIT;
-            else {
-                cli_error("unknown output format '%s' (table, wide, json, yaml or junit)", optarg);
-                return -1;
-            }
+            else
+                o->format_unknown = true;    /* a file for metrics; said in run() otherwise */
             break;
         case OPT_STATE:
             o->state = optarg;
@@ -756,6 +769,14 @@ static void findings(void *payload, const struct diag *d)
 /* Check the arguments, set up what the command needs, run it. */
 static int run(struct cli *c, const struct command *cmd, int argc, char **argv)
 {
+    /* `qkvm metrics -o FILE`: -o is its file (it prints one format) */
+    if (strcmp(cmd->name, "metrics") == 0) {
+        c->format = CLI_TABLE;
+        c->format_unknown = false;
+    } else if (c->format_unknown) {
+        return cli_error("unknown output format '%s' (table, wide, json, yaml or junit)",
+                         c->output);
+    }
     /* -o wide only where a table has more to show */
     static const char *const wide[] = { "get", "history", "events" };
     bool has_wide = false;

@@ -1807,3 +1807,71 @@ int store_events(struct store *s, struct arena *a, int64_t since, const char *ki
         return fail(s, err, errlen, "cannot read events");
     return 0;
 }
+
+/* ---- what `qkvm metrics` counts ---- */
+
+static const char SQL_STATS_RUNS[] =
+    "SELECT kind, result, ended - started FROM runs WHERE ended IS NOT NULL";
+static const char SQL_STATS_LAST_SYNC[] =
+    "SELECT ended, commit_id FROM runs WHERE kind IN ('apply', 'sync') AND result = 'ok' "
+    "ORDER BY ended DESC LIMIT 1";
+
+static unsigned long count_of(struct store *s, const char *sql, int *ok)
+{
+    int one;
+    long long v = pragma_int(s, sql, &one);
+    *ok &= one;
+    return v < 0 ? 0 : (unsigned long)v;
+}
+
+int store_stats(struct store *s, struct arena *a, struct store_stats *out, char *err,
+                size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    size_t cap = 0;
+    sqlite3_stmt *st = stmt(s, SQL_STATS_RUNS, err, errlen);
+    if (!st)
+        return -1;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *result = (const char *)sqlite3_column_text(st, 1);
+        enum store_result r = STORE_RUN_ERROR;
+        for (int i = 0; i < STORE_RESULT_COUNT; i++)
+            if (result && strcmp(result, store_result_name((enum store_result)i)) == 0)
+                r = (enum store_result)i;
+        *vec_append(a, out->runs, out->nruns, cap, 1) = (struct store_run_stat){
+            col_text(a, st, 0), r, (double)sqlite3_column_int64(st, 2) / 1000 };
+    }
+    sqlite3_reset(st);
+    if (step != SQLITE_DONE)
+        return fail(s, err, errlen, "cannot read the runs");
+    st = stmt(s, SQL_STATS_LAST_SYNC, err, errlen);
+    if (!st)
+        return -1;
+    if ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        out->last_sync_ok = sqlite3_column_int64(st, 0);
+        out->last_sync_commit = col_text(a, st, 1);
+    }
+    sqlite3_reset(st);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        return fail(s, err, errlen, "cannot read the last sync");
+    int ok = 1;
+    out->actions_failed = count_of(s, "SELECT count(*) FROM actions WHERE status = 'failed'", &ok);
+    out->heals_done = count_of(s, "SELECT count(*) FROM actions JOIN runs ON runs.id = actions.run "
+                                  "WHERE runs.kind = 'observe' AND actions.status = 'done'", &ok);
+    out->heals_failed = count_of(s, "SELECT count(*) FROM actions JOIN runs ON runs.id = "
+                                    "actions.run WHERE runs.kind = 'observe' AND "
+                                    "actions.status = 'failed'", &ok);
+    out->fences_ok = count_of(s, "SELECT count(*) FROM events WHERE reason = 'NodeFenced'", &ok);
+    out->fences_failed = count_of(s, "SELECT count(*) FROM events WHERE reason = 'FenceFailed'",
+                                  &ok);
+    out->failovers_ok = count_of(s, "SELECT count(*) FROM events WHERE reason = 'FailedOver'",
+                                 &ok);
+    out->failovers_failed = count_of(s, "SELECT count(*) FROM runs WHERE kind = 'failover' AND "
+                                        "result IN ('failed', 'error')", &ok);
+    out->stale_removed = count_of(s, "SELECT count(*) FROM events WHERE reason = "
+                                     "'StaleCopyRemoved'", &ok);
+    if (!ok)
+        return fail(s, err, errlen, "cannot count the runs' actions and events");
+    return 0;
+}

@@ -288,4 +288,27 @@ int store_events(struct store *s, struct arena *a, int64_t since, const char *ki
                  const char *name, long limit, struct store_event **out, size_t *n,
                  char *err, size_t errlen);
 
+/* ---- what `qkvm metrics` counts (over the runs the database keeps) ---- */
+
+struct store_run_stat {
+    const char *kind;
+    enum store_result result;
+    double seconds;
+};
+struct store_stats {
+    struct store_run_stat *runs;       /* every ended run */
+    size_t nruns;
+    int64_t last_sync_ok;              /* the end of the last apply or sync that
+                                        * succeeded, ms; 0 none */
+    const char *last_sync_commit;      /* its commit, or NULL/"" */
+    unsigned long actions_failed;      /* actions that failed, every kind of run */
+    unsigned long heals_done, heals_failed;   /* actions of observe runs */
+    unsigned long fences_ok, fences_failed;   /* NodeFenced, FenceFailed events */
+    unsigned long failovers_ok, failovers_failed;   /* FailedOver events; failover runs
+                                                     * that failed */
+    unsigned long stale_removed;       /* StaleCopyRemoved events */
+};
+int store_stats(struct store *s, struct arena *a, struct store_stats *out, char *err,
+                size_t errlen);
+
 #endif

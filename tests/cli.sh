@@ -219,6 +219,42 @@ else
 $(tail -5 "$F/log")"
 fi
 
+# qkvm metrics: the controller's exposition from one observation and the
+# state database, for node_exporter's textfile collector
+M="$TESTTMP/metrics"
+mkdir -p "$M"
+check "metrics prints the drift, the objects and the node (exit 2: drift)" 2 \
+    '^qkvm_drift_findings\{kind="VM",category="missing"\} 1$' '' -- \
+    metrics -f examples/minimal -c test:///default --state "$M/state.db"
+grep -qx 'qkvm_objects{kind="VM",sync="Missing"} 1' "$TESTTMP/o" &&
+    grep -qx 'qkvm_nodes{state="ready"} 1' "$TESTTMP/o" &&
+    grep -qx 'qkvm_manifest_errors 0' "$TESTTMP/o" &&
+    pass "metrics: objects by sync state, nodes by state, no manifest error" ||
+    fail "metrics: objects by sync state, nodes by state, no manifest error" "$(cat "$TESTTMP/o")"
+if ! command -v promtool >/dev/null; then
+    fail "metrics: promtool check metrics passes" "promtool is not installed (tools/install-deps testbed installs prometheus)"
+elif out=$(promtool check metrics <"$TESTTMP/o" 2>&1); then
+    pass "metrics: promtool check metrics passes"
+else
+    fail "metrics: promtool check metrics passes" "$out"
+fi
+check "metrics -o FILE writes the file, nothing on stdout" 2 '' '' -- \
+    metrics -f examples/minimal -c test:///default --state "$M/state.db" -o "$M/qkvm.prom"
+if [ "$(stat -c %a "$M/qkvm.prom" 2>/dev/null)" = 644 ] &&
+   grep -qx 'qkvm_runs_total{kind="metrics",result="drift"} 1' "$M/qkvm.prom" &&
+   [ "$(ls "$M" | grep -c tmp)" = 0 ]; then
+    pass "metrics -o: mode 0644, the earlier run counted from the state database, no temporary file left"
+else
+    fail "metrics -o: mode 0644, the earlier run counted from the state database, no temporary file left" "$(ls -la "$M"; cat "$M/qkvm.prom" 2>&1 | head -20)"
+fi
+cp "$M/qkvm.prom" "$M/before.prom"
+touch "$M/not-a-dir"
+check "metrics -o into a path that cannot be written: exit 1, the path and why" 1 '' \
+    "cannot write '$M/not-a-dir/qkvm.prom': Not a directory" -- \
+    metrics -f examples/minimal -c test:///default --state "$M/state.db" -o "$M/not-a-dir/qkvm.prom"
+check "metrics of invalid manifests: exit 3, qkvm_manifest_errors says how many" 3 '^qkvm_manifest_errors [1-9]' '*' -- \
+    metrics -f tests/data/invalid/many-errors-sorted.yaml -c test:///default --state "$M/state.db"
+
 # QKVM_HOST_PATHS: the only directories a manifest may name on a host
 QKVM_HOST_PATHS=/srv/boot:/var/log/qkvm check "QKVM_HOST_PATHS refuses boot, consoleLog and file:// outside it (.. included)" 3 '' \
     "escape.yaml:19:18: spec.boot.kernel of VM 'v' is /etc/shadow, outside the directories QKVM_HOST_PATHS allows" -- \

@@ -121,6 +121,15 @@ EOF
         'printf "%s\n" "$body" | grep -qx "qkvm_objects{kind=\"VM\",sync=\"Synced\"} 2" &&
          printf "%s\n" "$body" | grep -qx "qkvm_objects{kind=\"VM\",sync=\"Missing\"} 0"'
     holds "run: promtool check metrics passes" 'printf "%s\n" "$body" | promtool check metrics'
+    # qkvm metrics (for hosts without the controller) writes the same
+    # families: every one it prints is the controller's, with its type
+    local mrc=0
+    $WRAP "$QKVM" metrics -f "$CT/m" -c "$IT_URI" --state "$CT/metrics.db" -o "$CT/qkvm.prom" \
+        >"$CT/metrics.out" 2>&1 || mrc=$?
+    holds "run: qkvm metrics prints the controller's metric families (same names and types)" \
+        '{ [ "$mrc" = 0 ] || [ "$mrc" = 2 ]; } && [ "$(grep -c "^# TYPE" "$CT/qkvm.prom")" -ge 10 ] &&
+         ! grep "^# TYPE" "$CT/qkvm.prom" | grep -vxFf <(printf "%s\n" "$body" | grep "^# TYPE") &&
+         grep -qx "qkvm_objects{kind=\"VM\",sync=\"Synced\"} 2" "$CT/qkvm.prom"'
     ct_prometheus
     ct_http /api/v1/status
     holds "run: /api/v1/status names the synced revision" \
