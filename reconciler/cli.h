@@ -46,6 +46,7 @@ struct cli {
     const char *cache_dir;   /* --cache-dir: the image cache (pull); NULL: fetch's default */
     enum cli_format format;
     const char *output;      /* -o's word as given: `qkvm metrics` takes it as its file */
+    const char *html;        /* report --html FILE */
     bool format_unknown;     /* -o named no format (refused unless the command is metrics) */
     bool quiet, verbose;
     bool color;              /* stderr is a terminal and NO_COLOR is unset */
@@ -103,6 +104,17 @@ enum model_kind;
 struct store_event;
 int cli_kind_arg(const char *word, enum model_kind *k);
 struct tree *cli_event_tree(struct arena *a, const struct store_event *ev);
+/* A run as history prints it; `actions` is its number of actions, or (one
+ * run, acts) the list. */
+struct store_run;
+struct tree *cli_run_tree(struct arena *a, const struct store_run *r, struct tree *acts);
+
+/* Write path atomically: fn writes into a temporary file in path's
+ * directory, which is flushed, synced, given mode 0644 and renamed over
+ * path, so a reader never sees half of it. An error is said (with path)
+ * and returns -1; nothing is left behind. */
+int cli_write_atomically(const char *path, int (*fn)(FILE *f, const void *payload),
+                         const void *payload);
 
 /* Seconds on a monotonic clock. */
 double cli_now(void);
@@ -125,6 +137,7 @@ CLI_COMMAND(cmd_plan);
 CLI_COMMAND(cmd_apply);
 CLI_COMMAND(cmd_drift);
 CLI_COMMAND(cmd_metrics);
+CLI_COMMAND(cmd_report);
 CLI_COMMAND(cmd_rebalance);
 CLI_COMMAND(cmd_history);
 CLI_COMMAND(cmd_events);

@@ -31,8 +31,7 @@ static const char *duration(struct arena *a, const struct tree *run)
     return arena_printf(a, "%lldm%02llds", s / 60, s % 60);
 }
 
-/* A run; `actions` is its number of actions, or (one run, acts) the list. */
-static struct tree *run_tree(struct arena *a, const struct store_run *r, struct tree *acts)
+struct tree *cli_run_tree(struct arena *a, const struct store_run *r, struct tree *acts)
 {
     struct tree *t = tree_new_map(a);
     tree_map_int(a, t, "id", r->id);
@@ -189,7 +188,7 @@ static int history_one(const struct cli *c, struct store *st, const char *arg)
         tree_seq_add(a, fs, report_finding_tree(a, f[i].category, f[i].kind, f[i].name,
                                                 f[i].field, f[i].desired, f[i].actual,
                                                 f[i].message, f[i].opened, f[i].opened_run));
-    struct tree *t = run_tree(a, &r, acts);
+    struct tree *t = cli_run_tree(a, &r, acts);
     tree_map_add(a, t, "findings", fs);
     rc = cli_emit(c, t, false, run_table, NULL);
     arena_free(a);
@@ -273,7 +272,7 @@ CLI_COMMAND(cmd_history)
         tree_map_str(a, list, "apiVersion", SCHEMA_API_VERSION);
         tree_map_str(a, list, "kind", "RunList");
         for (size_t i = n; i-- > 0;)
-            tree_seq_add(a, items, run_tree(a, &runs[i], NULL));
+            tree_seq_add(a, items, cli_run_tree(a, &runs[i], NULL));
         tree_map_add(a, list, "items", items);
         rc = cli_emit(c, list, false, runs_table, store_path(st));
     }

@@ -30,41 +30,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Write the exposition to path through a temporary file and rename. */
-static int write_atomically(const char *path, const struct metrics *m)
+static int write_metrics(FILE *f, const void *payload)
 {
-    char *tmp = NULL;
-    if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
-        abort();
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        cli_error("cannot write '%s': %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        cli_error("cannot write '%s': %s", path, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    metrics_write(f, m);
-    int e = 0;
-    if (fflush(f) != 0 || ferror(f) || fchmod(fd, 0644) < 0 || fsync(fd) < 0)
-        e = errno ? errno : EIO;
-    if (fclose(f) != 0 && !e)
-        e = errno ? errno : EIO;
-    if (!e && rename(tmp, path) < 0)
-        e = errno;
-    if (e) {
-        cli_error("cannot write '%s': %s", path, strerror(e));
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
+    metrics_write(f, payload);
     return 0;
 }
 
@@ -122,7 +90,7 @@ CLI_COMMAND(cmd_metrics)
     }
     int rc = CLI_EXIT_OK;
     if (c->output) {
-        if (write_atomically(c->output, &m) < 0)
+        if (cli_write_atomically(c->output, write_metrics, &m) < 0)
             rc = CLI_EXIT_ERROR;
     } else {
         metrics_write(stdout, &m);

@@ -42,6 +42,7 @@
 #include "cli.h"
 
 #include "arena.h"
+#include "dashboard.h"
 #include "diag.h"
 #include "digest.h"
 #include "engine.h"
@@ -52,6 +53,7 @@
 #include "inventory.h"
 #include "jsondoc.h"
 #include "observe.h"
+#include "report.h"
 #include "manifest.h"
 #include "metrics.h"
 #include "schema.h"
@@ -216,7 +218,7 @@ struct ctl {
     size_t manifest_errors;           /* of the last revision read */
     char *last_error;                 /* of the last run or read, or NULL */
     struct arena *snap;               /* drift and nodes of the last run */
-    struct tree *drift, *nodes;
+    struct tree *drift, *nodes, *foreign;
     struct arena *errs_a;             /* the last invalid revision's errors */
     struct tree *errors;
     size_t nodes_ready, nodes_unreachable;
@@ -230,6 +232,9 @@ struct ctl {
     unsigned long fences_ok, fences_failed, failovers_ok, failovers_failed, stale_removed;
     struct arena *fo_a;               /* the recent failovers shown in the status */
     struct tree *failovers;
+    struct arena *objects_a;          /* the last full run's objects (rows), for the */
+    struct tree *objects_list;        /* status and the dashboard; a quick check keeps them */
+    const char *project;              /* the last run's (objects_a) */
 };
 
 static volatile sig_atomic_t stop_sig, hup_sig;
@@ -1513,10 +1518,12 @@ static void snapshot_scope(struct ctl *x, const struct plan *p, const struct sco
             tree_seq_add(a, drift, drift_item(a, d, sc->node));
     }
     struct tree *nodes = x->nodes ? tree_copy(a, x->nodes) : tree_new_seq(a);
+    struct tree *foreign = x->foreign ? tree_copy(a, x->foreign) : NULL;
     arena_free(x->snap);
     x->snap = a;
     x->drift = drift;
     x->nodes = nodes;
+    x->foreign = foreign;
 }
 
 /* The drift and nodes the status and metrics show, from the run's plan. */
@@ -1527,6 +1534,7 @@ static void snapshot(struct ctl *x, const struct session *s)
     struct arena *a = x->snap;
     x->drift = tree_new_seq(a);
     x->nodes = tree_new_seq(a);
+    x->foreign = s->plan ? tree_get(report_drift_tree(a, s->plan), "foreign") : NULL;
     x->nodes_ready = x->nodes_unreachable = 0;
     for (size_t i = 0; s->plan && i < s->plan->ndrift; i++)
         tree_seq_add(a, x->drift, drift_item(a, &s->plan->drift[i], s->plan->drift[i].node));
@@ -1548,6 +1556,31 @@ static void snapshot(struct ctl *x, const struct session *s)
         tree_seq_add(a, x->nodes, t);
         s->obs ? x->nodes_ready++ : x->nodes_unreachable++;
     }
+}
+
+/* What the apply made right is no longer drift: the findings of an object
+ * every action of which was done leave the status (as the state database
+ * closes them), so that the status, the metrics and the dashboard do not
+ * show, after a sync, the VMs it has just created as missing. */
+static void drop_applied(struct ctl *x, const struct plan *p, const struct apply_result *res)
+{
+    if (!x->drift || !p->n)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < x->drift->len; i++) {
+        const struct tree *d = x->drift->u.items[i];
+        const char *kind = tree_str(d, "kind", ""), *name = tree_str(d, "name", "");
+        bool done = false, undone = false;
+        for (size_t j = 0; j < p->n; j++) {
+            const struct plan_action *pa = &p->v[j];
+            if (strcmp(schema_kinds[pa->kind].name, kind) != 0 || strcmp(pa->name, name) != 0)
+                continue;
+            res->status[j] == APPLY_DONE ? (done = true) : (undone = true);
+        }
+        if (!done || undone)
+            x->drift->u.items[k++] = x->drift->u.items[i];
+    }
+    x->drift->len = (uint32_t)k;
 }
 
 /* The VMs this run started on other nodes because theirs was fenced: a
@@ -1778,8 +1811,15 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
         .hold = sync && !so.fenced ? NULL : hold,
         .hold_payload = x,
     };
+    struct arena *oa = arena_new();   /* the objects as rows: status and dashboard */
+    eo.list_arena = oa;
+    eo.list = tree_new_seq(oa);
     struct engine_result er;
     engine_apply(&s, &eo, &er);
+    arena_free(x->objects_a);
+    x->objects_a = oa;
+    x->objects_list = eo.list;
+    x->project = arena_strdup(oa, s.plan && s.plan->project ? s.plan->project : "");
     if (log)
         fclose(log);
     pthread_mutex_destroy(&k.mu);
@@ -1788,6 +1828,7 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
     const struct apply_result *res = &er.res;
     memcpy(x->objects, er.objects, sizeof(x->objects));
     events_acted(x, s.plan, res);
+    drop_applied(x, s.plan, res);
     for (size_t i = 0; i < s.plan->n; i++) {
         const struct plan_action *pa = &s.plan->v[i];
         const char *to = pa->verb == PLAN_MIGRATE ? pa->target : pa->node;
@@ -2308,6 +2349,9 @@ static void rebuild_status(struct ctl *x)
     tree_map_add(a, t, "nodes", nodes);
     tree_map_add(a, t, "failovers", x->failovers ? x->failovers : tree_new_seq(a));
     tree_map_add(a, t, "drift", x->drift ? x->drift : tree_new_seq(a));
+    tree_map_str(a, t, "project", x->project ? x->project : "");
+    tree_map_add(a, t, "objects", x->objects_list ? x->objects_list : tree_new_seq(a));
+    tree_map_add(a, t, "foreign", x->foreign ? x->foreign : tree_new_seq(a));
     char *j = jsondoc_string(t);
     arena_free(a);
     pthread_mutex_lock(&x->mu);
@@ -2381,6 +2425,63 @@ static void webhook(struct ctl *x, const struct httpd_request *rq, struct httpd_
     respond(rs, 202, NULL, "accepted: fetching\n");
 }
 
+/* GET / (the page) and /api/v1/report (its tree): the dashboard of the
+ * status the loop last published, so that they and /api/v1/status say the
+ * same, with the runs and events of the state database read on this
+ * thread's own connection. */
+static void dashboard(struct ctl *x, bool html, struct httpd_response *rs)
+{
+    pthread_mutex_lock(&x->mu);
+    char *status = xstrdup(x->status ? x->status : "{}");
+    pthread_mutex_unlock(&x->mu);
+    struct arena *a = arena_new();
+    struct tree *st = jsondoc_parse(a, status);
+    free(status);
+    bool dflt;
+    char *path = session_state_path(x->c->state, &dflt);
+    char err[1024];
+    struct store *db = store_open(path, STORE_READ, err, sizeof(err));
+    free(path);
+    struct dashboard_in in = {
+        .project = tree_str(st, "project", ""),
+        .source = tree_str(st, "source", ""),
+        .commit = tree_str(st, "commit", ""),
+        .last_sync = tree_str(st, "lastSync", ""),
+        .synced_commit = tree_str(st, "syncedCommit", ""),
+        .nodes = tree_get(st, "nodes"),
+        .findings = tree_get(st, "drift"),
+        .objects = tree_get(st, "objects"),
+        .foreign = tree_get(st, "foreign"),
+        .live = true,
+    };
+    struct tree *t = dashboard_tree(a, &in, db, store_now());
+    if (!db)
+        tree_seq_add(a, tree_get(t, "errors"),
+                     tree_new_str(a, arena_printf(a, "the state database cannot be read: %s", err)));
+    store_close(db);
+    char *body = NULL;
+    size_t len = 0;
+    if (html) {
+        FILE *f = open_memstream(&body, &len);
+        if (f) {
+            dashboard_html(f, t);
+            fclose(f);
+        }
+    } else {
+        body = jsondoc_string(t);
+        len = body ? strlen(body) : 0;
+    }
+    arena_free(a);
+    if (!body) {
+        respond(rs, 500, NULL, "the report could not be made\n");
+        return;
+    }
+    rs->status = 200;
+    rs->content_type = html ? "text/html; charset=utf-8" : "application/json";
+    rs->body = body;
+    rs->len = len;
+}
+
 static void on_http(void *payload, const struct httpd_request *rq, struct httpd_response *rs)
 {
     struct ctl *x = payload;
@@ -2394,15 +2495,21 @@ static void on_http(void *payload, const struct httpd_request *rq, struct httpd_
     }
     bool get = strcmp(rq->method, "GET") == 0 || strcmp(rq->method, "HEAD") == 0;
     const char *p = rq->path;
-    bool known = strcmp(p, "/healthz") == 0 || strcmp(p, "/readyz") == 0 ||
-                 strcmp(p, "/metrics") == 0 || strcmp(p, "/api/v1/status") == 0;
+    bool page = strcmp(p, "/") == 0 || strcmp(p, "/index.html") == 0;
+    bool known = page || strcmp(p, "/healthz") == 0 || strcmp(p, "/readyz") == 0 ||
+                 strcmp(p, "/metrics") == 0 || strcmp(p, "/api/v1/status") == 0 ||
+                 strcmp(p, "/api/v1/report") == 0;
     if (!known) {
-        respond(rs, 404, NULL, "not found: /healthz, /readyz, /metrics, /api/v1/status, "
-                               "/api/v1/webhook\n");
+        respond(rs, 404, NULL, "not found: /, /healthz, /readyz, /metrics, /api/v1/status, "
+                               "/api/v1/report, /api/v1/webhook\n");
         return;
     }
     if (!get) {
         respond(rs, 405, NULL, "method not allowed: GET\n");
+        return;
+    }
+    if (page || strcmp(p, "/api/v1/report") == 0) {
+        dashboard(x, page, rs);
         return;
     }
     pthread_mutex_lock(&x->mu);
@@ -2836,6 +2943,7 @@ out:
     arena_free(x.snap);
     arena_free(x.errs_a);
     arena_free(x.fo_a);
+    arena_free(x.objects_a);
     pthread_mutex_destroy(&x.mu);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include "arena.h"
 #include "inventory.h"
 #include "observe.h"
+#include "report.h"
 #include "schema.h"
 #include "store.h"
 #include "text.h"
@@ -178,10 +179,18 @@ static void record_placements(struct session *s, const struct session_unit *u,
 }
 
 /* A node's objects by kind and sync state (engine_result.objects). */
-static void count_objects(struct engine_result *r, const struct inventory *inv)
+static void count_objects(struct session *s, const struct engine_opts *o,
+                          struct engine_result *r, const struct inventory *inv)
 {
-    for (size_t i = 0; i < inv->n; i++)
-        r->objects[inv->v[i].kind][inv->v[i].sync]++;
+    for (size_t i = 0; i < inv->n; i++) {
+        const struct inventory_row *row = &inv->v[i];
+        r->objects[row->kind][row->sync]++;
+        /* a fleet's Nodes, Policies and Project: count_fleet's */
+        if (o->objects && o->list &&
+            !(s->nnodes && (row->kind == MODEL_NODE || row->kind == MODEL_POLICY ||
+                            row->kind == MODEL_PROJECT)))
+            report_add_object(o->list_arena, o->list, row, s->nnodes > 0);
+    }
 }
 
 /* A fleet's objects counted once: every node's inventory has the fleet's
@@ -207,8 +216,11 @@ static void count_fleet(struct session *s, const struct engine_opts *o, struct e
         bool again = of_fleet && row->kind != MODEL_NODE && i > 0 &&
                      inv->v[i - 1].kind == row->kind &&
                      strcmp(inv->v[i - 1].name, row->name) == 0;
-        if ((of_fleet && !again) || (!of_fleet && elsewhere))
+        if ((of_fleet && !again) || (!of_fleet && elsewhere)) {
             r->objects[row->kind][row->sync]++;
+            if (o->list)
+                report_add_object(o->list_arena, o->list, row, true);
+        }
     }
     inventory_free(inv);
 }
@@ -231,7 +243,7 @@ static int records_only(struct session *s, const struct engine_opts *o, struct e
         }
         struct inventory *inv = session_unit_inventory(s, &u[i]);
         session_record_seen(s, inv, true);
-        count_objects(r, inv);
+        count_objects(s, o, r, inv);
         inventory_free(inv);
         record_placements(s, &u[i], NULL);
     }
@@ -328,7 +340,7 @@ void engine_apply(struct session *s, const struct engine_opts *o, struct engine_
             continue;               /* the moved VMs are seen on their new node next run */
         struct inventory *inv = session_unit_inventory(s, &u[i]);
         inventory_applied(inv, u[i].plan, &x[i].res);
-        count_objects(r, inv);
+        count_objects(s, o, r, inv);
         if (o->journal) {
             session_record_seen(s, inv, true);
             resolve_healed(s, inv);

@@ -20,6 +20,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+struct arena;
+struct tree;
+
 struct engine_opts {
     int shutdown_timeout_ms;
     const char *commit;          /* recorded in the marks; "" for a directory */
@@ -31,6 +34,11 @@ struct engine_opts {
     bool objects;                /* count a fleet's objects once (result.objects: the
                                   * session's inventory, one more pass); a node's are
                                   * counted from what the records use either way */
+    /* With objects: the same objects as rows (report_add_object's
+     * {kind, name, node, pool, sync, state, labels}) added to this list,
+     * in list_arena (the dashboard's; NULL: none) */
+    struct arena *list_arena;
+    struct tree *list;
     /* Actions held back (the controller's drift in report mode): not
      * started, not journalled, their dependents held too. NULL: none. */
     const char *(*hold)(void *payload, const struct plan_action *pa);

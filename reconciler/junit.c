@@ -17,8 +17,8 @@
  *     it cannot be reconciled (Conflict, Blocked, Failed, Unsupported,
  *     Unschedulable);
  *   - skipped: its node was not observed (sync Unknown);
- *   - passed otherwise. A plan's other notes (a restart pending) are its
- *     system-out.
+ *   - passed otherwise. Its labels ("labels: k=v, ...") and a plan's other
+ *     notes (a restart pending) are its system-out.
  */
 #include "junit.h"
 
@@ -149,6 +149,15 @@ int junit_write(FILE *out, const struct tree *r)
                                             .name = tree_str(o, "name", ""),
                                             .pool = tree_str(o, "pool", NULL),
                                             .sync = tree_str(o, "sync", NULL) };
+        /* its labels, in system-out: what a CI system can search by */
+        const struct tree *lb = tree_get(o, "labels");
+        for (size_t k = 0; lb && lb->type == TREE_MAP && k < lb->len; k++) {
+            struct tcase *c = &cases.v[cases.n - 1];
+            const struct tree *v = lb->u.pairs[k].value;
+            c->out = arena_printf(a, "%s%s%s=%s", c->out ? c->out : "labels: ",
+                                  c->out ? ", " : "", lb->u.pairs[k].key->u.str,
+                                  v->type == TREE_SCALAR ? v->u.str : "");
+        }
     }
     for (size_t l = 0; l < 2 && lists[l]; l++) {
         const struct tree *v = tree_get(r, lists[l]);

@@ -201,6 +201,20 @@ static const struct command commands[] = {
       "                     file in its directory, renamed over it), mode 0644\n"
       "Exit 0, or 2 when there is drift (the metrics are written either way), 1 when\n"
       "they could not be written.\n" },
+    { "report", cmd_report, SESSION_MANIFESTS | SESSION_RECORD | SESSION_CONNECT | SESSION_DEEP | SESSION_PLAN, 0, 0, "-f PATH [-c URI] [--html FILE] [-o json|yaml]",
+      "the drift report people look at: an HTML page, or its tree as JSON",
+      "Observe as 'qkvm drift' does (the run is journalled, its findings recorded)\n"
+      "and report the fleet: a summary (objects in sync, drifted, missing, stale,\n"
+      "orphans, foreign; nodes by state), each node's objects, every drifted field\n"
+      "(desired vs actual), orphans and what to do about them, and from the state\n"
+      "database the recent runs, failovers and fences and a timeline of events.\n"
+      "  --html FILE  write the report as one self-contained HTML page (no external\n"
+      "               script, font or style; sortable and filterable, readable\n"
+      "               without JavaScript), atomically, mode 0644\n"
+      "Without --html: a short summary, or with -o json or yaml the report's tree\n"
+      "(the one the page is made from, and what 'qkvm run' serves at /api/v1/report).\n"
+      "Exit 2 when there is drift (the report is written either way), 1 when it\n"
+      "could not be written.\n" },
     { "rebalance", cmd_rebalance, SESSION_MANIFESTS | SESSION_RECORD | SESSION_LOCK | SESSION_CONNECT | SESSION_PLAN, 0, 0, "-f PATH [--threshold PCT] [--cpu-interval D] [--apply [--yes]] [-o json]",
       "even out the load of a fleet's nodes by live migration (DRS)",
       "For manifests that declare several Nodes: a node is over the threshold\n"
@@ -354,7 +368,7 @@ enum { OPT_STATE = 256, OPT_REFERENCE, OPT_YES, OPT_PRUNE, OPT_ADOPT, OPT_DETAIL
        OPT_PARALLELISM, OPT_CPU_INTERVAL, OPT_LISTEN, OPT_TOKEN_FILE, OPT_LOG_FORMAT,
        OPT_DEBOUNCE, OPT_OBSERVE_INTERVAL, OPT_NODE_GRACE, OPT_FENCE_TIMEOUT, OPT_GIT, OPT_REF,
        OPT_PATH, OPT_GIT_TOKEN_FILE, OPT_GIT_SSH_KEY, OPT_GIT_CACHE, OPT_WEBHOOK_SECRET_FILE,
-       OPT_INTERVAL, OPT_VERIFY_COMMITS };
+       OPT_INTERVAL, OPT_VERIFY_COMMITS, OPT_HTML };
 
 static const struct option long_opts[] = {
     { "file", required_argument, NULL, 'f' },
@@ -400,6 +414,7 @@ static const struct option long_opts[] = {
     { "webhook-secret-file", required_argument, NULL, OPT_WEBHOOK_SECRET_FILE },
     { "interval", required_argument, NULL, OPT_INTERVAL },
     { "verify-commits", required_argument, NULL, OPT_VERIFY_COMMITS },
+    { "html", required_argument, NULL, OPT_HTML },
     { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
     { "keepalive-interval", required_argument, NULL, OPT_KEEPALIVE_INTERVAL },
     { "keepalive-count", required_argument, NULL, OPT_KEEPALIVE_COUNT },
@@ -412,6 +427,7 @@ static const struct flag_cmds {
     const char *flag, *cmds;
 } flag_cmds[] = {
     { OPT_YES, "--yes", " apply rebalance " },
+    { OPT_HTML, "--html", " report " },
     { OPT_PRUNE, "--prune", " apply plan " },
     { OPT_ADOPT, "--adopt", " apply plan " },
     { OPT_DETAILED, "--detailed-exitcode", " plan " },
@@ -624,6 +640,9 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
         }
         case OPT_TOKEN_FILE:
             o->token_file = optarg;
+            break;
+        case OPT_HTML:
+            o->html = optarg;
             break;
         case OPT_LOG_FORMAT:
             if (strcmp(optarg, "json") != 0 && strcmp(optarg, "plain") != 0) {

@@ -353,42 +353,53 @@ struct tree *report_finding_tree(struct arena *a, const char *category, const ch
     return m;
 }
 
+void report_add_object(struct arena *a, struct tree *list, const struct inventory_row *r,
+                       bool fleet)
+{
+    if (r->kind == MODEL_NODE && !fleet)
+        return;                        /* the implicit node: the report's "node" */
+    /* a fleet's objects of a node: its Node, networks, pools, images
+     * (uploaded to each node), disks, VMs (not "-", a VM placed
+     * nowhere); the rest (Policies, the Project) is the fleet's */
+    bool of_node = r->kind == MODEL_NODE || r->kind == MODEL_NETWORK ||
+                   r->kind == MODEL_POOL || r->kind == MODEL_IMAGE ||
+                   r->kind == MODEL_DISK || r->kind == MODEL_VM;
+    const char *node = fleet && of_node && r->node && strcmp(r->node, "-") != 0 ? r->node
+                                                                             : NULL;
+    for (size_t k = 0; !node && fleet && k < list->len; k++) {
+        const struct tree *o = list->u.items[k];    /* a fleet's Policy, Image... once */
+        if (!tree_get(o, "node") && strcmp(tree_str(o, "kind", ""),
+                                           schema_kinds[r->kind].name) == 0 &&
+            strcmp(tree_str(o, "name", ""), r->name) == 0)
+            return;
+    }
+    struct tree *m = tree_new_map(a);
+    tree_map_str(a, m, "kind", schema_kinds[r->kind].name);
+    tree_map_str(a, m, "name", r->name);
+    if (node)
+        tree_map_str(a, m, "node", node);
+    if (r->kind == MODEL_DISK && r->pool)
+        tree_map_str(a, m, "pool", r->pool);
+    tree_map_str(a, m, "sync", inventory_sync_name(r->sync));
+    tree_map_str(a, m, "state", r->state);
+    /* the declared labels (else the observed ones): user-written text
+     * every renderer escapes; left out when there are none */
+    const struct model_object *o = r->want ? r->want : r->seen;
+    if (o && o->meta.labels.n) {
+        struct tree *lm = tree_new_map(a);
+        for (size_t k = 0; k < o->meta.labels.n; k++)
+            tree_map_str(a, lm, o->meta.labels.v[k].key, o->meta.labels.v[k].value);
+        tree_map_add(a, m, "labels", lm);
+    }
+    tree_seq_add(a, list, m);
+}
+
 void report_add_objects(struct arena *a, struct tree *root, const struct inventory *inv)
 {
     bool fleet = tree_get(root, "nodes") != NULL;
     struct tree *l = tree_new_seq(a);
-    for (size_t i = 0; inv && i < inv->n; i++) {
-        const struct inventory_row *r = &inv->v[i];
-        if (r->kind == MODEL_NODE && !fleet)
-            continue;                  /* the implicit node: the report's "node" */
-        /* a fleet's objects of a node: its Node, networks, pools, images
-         * (uploaded to each node), disks, VMs (not "-", a VM placed
-         * nowhere); the rest (Policies, the Project) is the fleet's */
-        bool of_node = r->kind == MODEL_NODE || r->kind == MODEL_NETWORK ||
-                       r->kind == MODEL_POOL || r->kind == MODEL_IMAGE ||
-                       r->kind == MODEL_DISK || r->kind == MODEL_VM;
-        const char *node = fleet && of_node && r->node && strcmp(r->node, "-") != 0 ? r->node
-                                                                                 : NULL;
-        bool dup = false;              /* a fleet's Policy, Image... once */
-        for (size_t k = 0; !node && fleet && k < l->len && !dup; k++) {
-            const struct tree *o = l->u.items[k];
-            dup = !tree_get(o, "node") && strcmp(tree_str(o, "kind", ""),
-                                                 schema_kinds[r->kind].name) == 0 &&
-                  strcmp(tree_str(o, "name", ""), r->name) == 0;
-        }
-        if (dup)
-            continue;
-        struct tree *m = tree_new_map(a);
-        tree_map_str(a, m, "kind", schema_kinds[r->kind].name);
-        tree_map_str(a, m, "name", r->name);
-        if (node)
-            tree_map_str(a, m, "node", node);
-        if (r->kind == MODEL_DISK && r->pool)
-            tree_map_str(a, m, "pool", r->pool);
-        tree_map_str(a, m, "sync", inventory_sync_name(r->sync));
-        tree_map_str(a, m, "state", r->state);
-        tree_seq_add(a, l, m);
-    }
+    for (size_t i = 0; inv && i < inv->n; i++)
+        report_add_object(a, l, &inv->v[i], fleet);
     tree_map_add(a, root, "objects", l);
 }
 

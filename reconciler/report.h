@@ -28,9 +28,15 @@ void report_drift_text(FILE *out, const struct tree *drift, bool color);
 struct tree *report_drift_tree(struct arena *a, const struct plan *p);
 /* "objects": every object the run judged (inventory rows: declared, and
  * what it found), {kind, name, node (a fleet's node objects: Node,
- * Network, Pool, Disk, a placed VM), pool (Disks), sync, state}; what
+ * Network, Pool, Disk, a placed VM), pool (Disks), sync, state, labels}; what
  * -o junit makes its test cases of. */
 void report_add_objects(struct arena *a, struct tree *root, const struct inventory *inv);
+/* One inventory row onto such a list (fleet: rows of a node name it; a
+ * fleet's Policy or Project is added once). "labels" (a map) is there
+ * when the object has any. */
+struct inventory_row;
+void report_add_object(struct arena *a, struct tree *list, const struct inventory_row *r,
+                       bool fleet);
 /* One drift finding, the one shape drift, history and describe print:
  * {category, kind, name, field, desired, actual, message, since,
  * sinceRun}; field, desired and actual are null for a finding that is not

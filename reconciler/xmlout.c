@@ -55,33 +55,35 @@ static int utf8_char(const unsigned char *p, size_t n, unsigned *cp)
     return len;
 }
 
-/* s as valid XML 1.0 text: each well-formed UTF-8 character that
- * xmlIsChar accepts (not a control character, U+FFFE or U+FFFF) is kept;
- * a character it refuses is replaced whole, any other byte one by one,
- * by U+FFFD. */
-static const xmlChar *clean(struct xmlout *o, const char *s)
+const char *xmlout_valid(const char *s, char **buf, size_t *cap)
 {
     size_t n = strlen(s), at = 0;
-    if (o->cap < n * 3 + 1) {              /* one replacement (3 bytes) per byte at most */
-        o->cap = n * 3 + 1;
-        o->clean = xrealloc(o->clean, o->cap);
+    if (*cap < n * 3 + 1) {                /* one replacement (3 bytes) per byte at most */
+        *cap = n * 3 + 1;
+        *buf = xrealloc(*buf, *cap);
     }
+    char *out = *buf;
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     while (p < end) {
         unsigned c = 0;
         int len = utf8_char(p, (size_t)(end - p), &c);
         if (!len || !xmlIsChar(c)) {
-            memcpy(o->clean + at, "\xef\xbf\xbd", 3);
+            memcpy(out + at, "\xef\xbf\xbd", 3);
             at += 3;
             p += len ? len : 1;
             continue;
         }
-        memcpy(o->clean + at, p, (size_t)len);
+        memcpy(out + at, p, (size_t)len);
         at += (size_t)len;
         p += len;
     }
-    o->clean[at] = '\0';
-    return BAD_CAST o->clean;
+    out[at] = '\0';
+    return out;
+}
+
+static const xmlChar *clean(struct xmlout *o, const char *s)
+{
+    return BAD_CAST xmlout_valid(s, &o->clean, &o->cap);
 }
 
 void xmlout_start(struct xmlout *o, const char *element)

@@ -24,4 +24,12 @@ void xmlout_end(struct xmlout *w);
  * write failed. */
 int xmlout_finish(struct xmlout *w, FILE *out);
 
+/* s as valid XML 1.0 text, in *buf (grown as needed, the caller's to
+ * free): each well-formed UTF-8 character that xmlIsChar accepts (not a
+ * control character, U+FFFE or U+FFFF) is kept; a character it refuses is
+ * replaced whole, any other byte one by one, by U+FFFD. For the HTML
+ * libxml2 builds (dashboard.c) too. */
+#include <stddef.h>
+const char *xmlout_valid(const char *s, char **buf, size_t *cap);
+
 #endif

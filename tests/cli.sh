@@ -1,36 +1,7 @@
 # tests/cli.sh — the command line as a user meets it (sourced by tests/run).
 if [ -z "${passed+x}" ]; then . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"; fi
 
-# check NAME EXPECTED_EXIT GREP_STDOUT GREP_STDERR -- ARGS...
-# An empty pattern means "must be empty"; '*' means "anything".
-check() {
-    local name=$1 want=$2 out_pat=$3 err_pat=$4; shift 5
-    local rc=0
-    timeout 60 $WRAP "$QKVM" "$@" >"$TESTTMP/o" 2>"$TESTTMP/e" || rc=$?
-    local why=""
-    [ "$rc" -eq "$want" ] || why="exit $rc, expected $want"
-    if [ -z "$why" ]; then
-        case "$out_pat" in
-        '*') ;;
-        '') [ -s "$TESTTMP/o" ] && why="stdout not empty" ;;
-        *) grep -qE -- "$out_pat" "$TESTTMP/o" || why="stdout lacks /$out_pat/" ;;
-        esac
-    fi
-    if [ -z "$why" ]; then
-        case "$err_pat" in
-        '*') ;;
-        '') [ -s "$TESTTMP/e" ] && why="stderr not empty" ;;
-        *) grep -qE -- "$err_pat" "$TESTTMP/e" || why="stderr lacks /$err_pat/" ;;
-        esac
-    fi
-    if [ -z "$why" ]; then
-        pass "$name"
-    else
-        fail "$name" "$why
-stdout: $(head -c 600 "$TESTTMP/o")
-stderr: $(head -c 600 "$TESTTMP/e")"
-    fi
-}
+# check (tests/lib.sh) runs qkvm and checks its exit code and streams.
 
 # help, version, usage errors
 check "--help" 0 '^Usage: qkvm' '' -- --help

@@ -271,6 +271,31 @@ EOF
     else
         fail "run: paused again, reported again" "$(cat "$CT_LOG")"
     fi
+    # the dashboard, live: / and /api/v1/report from the status the loop
+    # published and the state database; in Chromium, the page shows the
+    # paused VM, then, with no reload, that the check saw it resumed
+    ct_http /api/v1/report
+    holds "run: /api/v1/report is the Report tree of the status (ct-disk paused, ct-web synced, the runs)" \
+        'echo "$body" | jq -e "(.kind == \"Report\") and .live and (.findings | map(select(.name == \"ct-disk\" and .category == \"paused\")) | length == 1) and (.objects | map(select(.name == \"ct-web\" and .sync == \"Synced\")) | length == 1) and (.runs | length >= 3)" >/dev/null'
+    ct_http /
+    holds "run: / serves the page (HTML, the paused VM in it)" \
+        '[ "$code" = 200 ] && printf "%s" "$body" | head -c 15 | grep -qx "<!DOCTYPE html>" && printf "%s" "$body" | grep -q ">ct-disk<"'
+    local fifo="$CT/page.fifo" cdp_out="$CT/page.json" cdp_pid
+    mkfifo "$fifo"
+    python3 tests/cdp.py "http://127.0.0.1:$CT_PORT/" --mark "$fifo" --timeout 180 \
+        --step "document.querySelector('#drift').innerText.indexOf('ct-disk') >= 0" \
+        --step "new Promise(function(ok){var t0=Date.now();(function look(){var d=document.querySelector('#drift');if(d&&d.innerText.indexOf('ct-disk')<0)return ok([Date.now()-t0, document.getElementById('live').textContent]);if(Date.now()-t0>90000)return ok(null);setTimeout(look,100);})();})" \
+        >"$cdp_out" 2>&1 &
+    cdp_pid=$!
+    if timeout 120 head -n 1 "$fifo" >/dev/null; then
+        V resume ct-disk >/dev/null
+        ct_wait "observe run [0-9]+: ok: 0 findings; vm/ct-disk, from its events" 2
+    fi
+    wait "$cdp_pid"
+    holds "run: the live page in Chromium: no console error, the paused VM shown, then gone without a reload once resumed" \
+        'jq -e "(.console | length == 0) and (.exceptions | length == 0) and .results[0] == true and (.results[1][1] | startswith(\"live: updated\"))" "$cdp_out" >/dev/null'
+    V suspend ct-disk >/dev/null
+    ct_wait "drift: VM/ct-disk: paused" 3
     local qpid
     qpid=$(cat "${QKVM_TESTBED:-/tmp/qkvm-testbed}/$IT_NODE/run/qemu/ct-new.pid")
     kill -KILL "$qpid"

@@ -42,6 +42,38 @@ run_qkvm() {
     return 0
 }
 
+# check NAME EXIT STDOUT-PATTERN STDERR-PATTERN -- ARGS...: run qkvm with
+# ARGS (stdout in $TESTTMP/o, stderr in $TESTTMP/e); the exit code must be
+# EXIT and each stream match its extended regex ('' empty, '*' anything).
+check() {
+    local name=$1 want=$2 out_pat=$3 err_pat=$4; shift 5
+    local rc=0
+    timeout 60 $WRAP "$QKVM" "$@" >"$TESTTMP/o" 2>"$TESTTMP/e" || rc=$?
+    local why=""
+    [ "$rc" -eq "$want" ] || why="exit $rc, expected $want"
+    if [ -z "$why" ]; then
+        case "$out_pat" in
+        '*') ;;
+        '') [ -s "$TESTTMP/o" ] && why="stdout not empty" ;;
+        *) grep -qE -- "$out_pat" "$TESTTMP/o" || why="stdout lacks /$out_pat/" ;;
+        esac
+    fi
+    if [ -z "$why" ]; then
+        case "$err_pat" in
+        '*') ;;
+        '') [ -s "$TESTTMP/e" ] && why="stderr not empty" ;;
+        *) grep -qE -- "$err_pat" "$TESTTMP/e" || why="stderr lacks /$err_pat/" ;;
+        esac
+    fi
+    if [ -z "$why" ]; then
+        pass "$name"
+    else
+        fail "$name" "$why
+stdout: $(head -c 600 "$TESTTMP/o")
+stderr: $(head -c 600 "$TESTTMP/e")"
+    fi
+}
+
 # expect_junit NAME ARGS...: when ARGS ask for -o junit, the last
 # run_qkvm's stdout (the XML alone) must validate against the JUnit schema.
 expect_junit() {
