@@ -99,12 +99,17 @@ CLI_COMMAND(cmd_report)
         .objects = tree_get(d, "objects"),
         .foreign = tree_get(d, "foreign"),
     };
+    double t0 = cli_now();
     struct tree *t = dashboard_tree(a, &in, s->st, store_now());
+    double t1 = cli_now();
     free(src);
     int rc = CLI_EXIT_OK;
     if (c->html) {
         if (cli_write_atomically(c->html, write_page, t) < 0)
             rc = CLI_EXIT_ERROR;
+        else if (c->verbose)
+            cli_info(c, "report: tree %.1f ms, page %.1f ms", (t1 - t0) * 1000,
+                     (cli_now() - t1) * 1000);
         else
             cli_info(c, "wrote %s: %zu finding%s", c->html, s->plan->ndrift,
                      s->plan->ndrift == 1 ? "" : "s");

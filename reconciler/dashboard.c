@@ -209,7 +209,8 @@ static const char style[] =
     "#filterbar input{width:24em;max-width:90%}"
     "details summary{cursor:pointer;font-weight:600;margin:.4em 0}"
     ".none{color:var(--mute)}.stale-banner{color:var(--bad)}"
-    "tr.hidden{display:none}";
+    "tr.hidden{display:none}"
+    "section,details.group{content-visibility:auto;contain-intrinsic-size:auto 40em}";
 
 /* Sorting (a click on a header), filtering (the box, or #filter=TEXT in
  * the address) and, served live, the refresh: /api/v1/status is polled
@@ -241,7 +242,7 @@ static const char script[] =
     " if(location.hash!==h)history.replaceState(null,'',h||location.pathname+location.search);}\n"
     "bar.hidden=false;\n"
     "var m=/^#filter=(.*)$/.exec(location.hash);if(m){try{box.value=decodeURIComponent(m[1]);}catch(e){box.value=m[1];}}\n"
-    "box.addEventListener('input',filter);hook();filter();\n"
+    "box.addEventListener('input',filter);hook();if(box.value)filter();\n"
     "if(document.body.getAttribute('data-live')!=='true')return;\n"
     "var last=null,note=document.getElementById('live');\n"
     "function refresh(){fetch('api/v1/status',{cache:'no-store'}).then(function(r){\n"
@@ -668,6 +669,9 @@ int dashboard_html(FILE *out, const struct tree *t)
     char title[400];
     snprintf(title, sizeof(title), "qkvm report%s%s", *project ? ": " : "", project);
     el(p, head, "title", title);
+    xmlNodePtr icon = el(p, head, "link", NULL);     /* no favicon request: it loads nothing */
+    attr(p, icon, "rel", "icon");
+    attr(p, icon, "href", "data:,");
     el(p, head, "style", style);
     xmlNodePtr body = el(p, html, "body", NULL);
     attr(p, body, "data-live", tree_bool(t, "live") ? "true" : "false");

@@ -25,9 +25,11 @@ class P(HTMLParser):
         a = dict(attrs)
         if tag == "script":
             s.scripts += 1
-        if "src" in a or tag in ("link", "iframe", "object", "embed", "img"):
+        if "src" in a or tag in ("iframe", "object", "embed", "img"):
             s.bad.append((tag, attrs))
-        if "href" in a and not a["href"].startswith("#"):
+        if tag == "link" and a.get("href") != "data:,":
+            s.bad.append((tag, attrs))
+        if "href" in a and not a["href"].startswith("#") and a["href"] != "data:,":
             s.bad.append((tag, attrs))
         if "id" in a:
             s.ids.add(a["id"])
