@@ -72,6 +72,9 @@ struct cli {
     const char *git_url, *git_ref, *git_path;   /* --git, --ref, --path */
     const char *git_token_file, *git_ssh_key, *git_cache;
     const char *webhook_secret_file;
+    const char *alertmanager;            /* --alertmanager URL */
+    const char *notify_webhook_file;     /* --notify-webhook-file: URLs, one per line */
+    const char *notify_secret_file;      /* --notify-secret-file: signs the deliveries */
     const char *verify_keyring;  /* --verify-commits KEYRING */
     long long interval_ms;   /* --interval: Git fetches; -1 unset (1 min) */
     long long node_grace_ms; /* --node-grace; -1 unset (10 s) */

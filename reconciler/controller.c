@@ -56,6 +56,7 @@
 #include "report.h"
 #include "manifest.h"
 #include "metrics.h"
+#include "notify.h"
 #include "schema.h"
 #include "session.h"
 #include "store.h"
@@ -235,6 +236,7 @@ struct ctl {
     struct arena *objects_a;          /* the last full run's objects (rows), for the */
     struct tree *objects_list;        /* status and the dashboard; a quick check keeps them */
     const char *project;              /* the last run's (objects_a) */
+    struct notify *notify;            /* --alertmanager, --notify-webhook-file; or NULL */
 };
 
 static volatile sig_atomic_t stop_sig, hup_sig;
@@ -935,6 +937,21 @@ static void node_event(struct ctl *x, const char *node, const char *type, const 
     if (!st || store_event(st, &ev, err, sizeof(err)) < 0)
         log_line(x, "error", NULL, "node %s: cannot record %s: %s", node, reason, err);
     store_close(st);
+    /* a fence that failed stands until the node is fenced or back */
+    struct notify_alert al = {
+        .group = "fence", .severity = "critical",
+        .labels = { { "alertname", "QkvmFenceFailed" }, { "project", x->project ? x->project : "" },
+                    { "node", node } },
+        .fired = "FenceFailed", .resolved = "FenceRecovered" };
+    if (strcmp(reason, "FenceFailed") == 0) {
+        char sum[600];
+        snprintf(sum, sizeof(sum), "the fence of node %s failed", node);
+        al.summary = sum;
+        al.description = msg;
+        notify_fire(x->notify, &al);
+    } else if (strcmp(reason, "NodeFenced") == 0 || strcmp(reason, "NodeRecovered") == 0) {
+        notify_resolve(x->notify, al.labels);
+    }
 }
 
 /* Of node's events since `since` (ms since the epoch), the reason of the
@@ -1583,6 +1600,35 @@ static void drop_applied(struct ctl *x, const struct plan *p, const struct apply
     x->drift->len = (uint32_t)k;
 }
 
+/* An action that failed stands as an alert until an action on the same
+ * object is done (a later run's, or its retry's). */
+static void notify_applied(struct ctl *x, struct session *s, const struct apply_result *res)
+{
+    for (size_t i = 0; x->notify && i < s->plan->n; i++) {
+        const struct plan_action *pa = &s->plan->v[i];
+        const char *node = pa->node;
+        if (!node && s->nnodes) {
+            const struct session_node *sn = session_vm_node(s, pa->name, NULL);
+            node = sn ? sn->name : NULL;
+        }
+        if (!node)
+            node = s->node ? s->node : s->uri ? s->uri : "";
+        struct notify_alert al = {
+            .group = "apply", .severity = "critical",
+            .labels = { { "alertname", "QkvmApplyFailed" }, { "project", x->project ? x->project : "" },
+                        { "node", node }, { "kind", schema_kinds[pa->kind].name }, { "name", pa->name } },
+            .fired = "ApplyFailed", .resolved = "ApplyRecovered" };
+        if (res->status[i] == APPLY_FAILED) {
+            al.summary = arena_printf(s->a, "%s %s/%s on %s failed", plan_verb_name(pa->verb),
+                                      schema_kinds[pa->kind].name, pa->name, node);
+            al.description = res->error[i];
+            notify_fire(x->notify, &al);
+        } else if (res->status[i] == APPLY_DONE) {
+            notify_resolve(x->notify, al.labels);
+        }
+    }
+}
+
 /* The VMs this run started on other nodes because theirs was fenced: a
  * FailedOver event each (what ha.maxRestarts counts), logged, counted,
  * listed in the status. */
@@ -1628,6 +1674,16 @@ static void failover_record(struct ctl *x, struct session *s, const struct apply
         if (s->st && store_event(s->st, &ev, err, sizeof(err)) < 0)
             log_line(x, "error", obj, "cannot record the failover of %s: %s", obj, err);
         log_line(x, "warn", obj, "failover: %s %s", obj, msg);
+        /* an event, not a state: its alert ends by itself after an hour */
+        struct notify_alert al = {
+            .group = "failover", .severity = "warning",
+            .labels = { { "alertname", "QkvmFailedOver" }, { "project", x->project ? x->project : "" },
+                        { "vm", name }, { "from", from }, { "to", to ? to->name : "" } },
+            .summary = arena_printf(s->a, "VM %s failed over from %s to %s", name, from,
+                                    to ? to->name : "?"),
+            .description = msg, .fired = "FailedOver",
+            .ends_ms = store_now() + 3600 * 1000 };
+        notify_fire(x->notify, &al);
         if (!x->fo_a) {
             x->fo_a = arena_new();
             x->failovers = tree_new_seq(x->fo_a);
@@ -1829,6 +1885,7 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
     memcpy(x->objects, er.objects, sizeof(x->objects));
     events_acted(x, s.plan, res);
     drop_applied(x, s.plan, res);
+    notify_applied(x, &s, res);
     for (size_t i = 0; i < s.plan->n; i++) {
         const struct plan_action *pa = &s.plan->v[i];
         const char *to = pa->verb == PLAN_MIGRATE ? pa->target : pa->node;
@@ -2279,6 +2336,60 @@ static void metrics_text(struct ctl *x, FILE *f)
     metrics_write(f, &m);
 }
 
+/* What stands now for the notifier: each drift finding of the status
+ * (one alert per object, category and field: the same finding seen again
+ * is the same alert), and each node failed or fenced. */
+static void notify_standing(struct ctl *x)
+{
+    if (!x->notify)
+        return;
+    const char *project = x->project ? x->project : "";
+    struct arena *a = arena_new();
+    size_t n = x->drift ? x->drift->len : 0, k = 0;
+    struct notify_alert *v = xcalloc(n + 1, sizeof(*v));
+    for (size_t i = 0; i < n; i++) {
+        const struct tree *d = x->drift->u.items[i];
+        const char *node = tree_str(d, "node", x->nodes && x->nodes->len == 1
+                                                   ? tree_str(x->nodes->u.items[0], "name", "")
+                                                   : "");
+        const char *kind = tree_str(d, "kind", ""), *name = tree_str(d, "name", "");
+        const char *cat = tree_str(d, "category", ""), *field = tree_str(d, "field", "");
+        const char *want = tree_str(d, "desired", NULL), *is = tree_str(d, "actual", NULL);
+        v[k++] = (struct notify_alert){
+            .group = "drift", .severity = "warning",
+            .labels = { { "alertname", "QkvmDrift" }, { "project", project }, { "node", node },
+                        { "kind", kind }, { "name", name }, { "category", cat },
+                        { "field", field } },
+            .summary = arena_printf(a, "drift on %s: %s/%s %s%s%s", node, kind, name, cat,
+                                    *field ? " " : "", field),
+            .description = want || is ? arena_printf(a, "%s (want %s, is %s)",
+                                                     tree_str(d, "message", ""),
+                                                     want ? want : "-", is ? is : "-")
+                                      : tree_str(d, "message", ""),
+            .fired = "DriftDetected", .resolved = "DriftResolved" };
+    }
+    notify_group(x->notify, "drift", v, k);
+    free(v);
+    v = xcalloc(x->watches.n + 1, sizeof(*v));
+    k = 0;
+    for (size_t i = 0; i < x->watches.n; i++) {
+        const struct watch *w = x->watches.v[i];
+        if (!w->wanted || (w->state != H_FAILED && w->state != H_FENCED))
+            continue;
+        v[k++] = (struct notify_alert){
+            .group = "node", .severity = "critical",
+            .labels = { { "alertname", "QkvmNodeFailed" }, { "project", project },
+                        { "node", w->name } },
+            .summary = arena_printf(a, "node %s failed", w->name),
+            .description = arena_printf(a, "%s%s%s", health_names[w->state], w->why ? ": " : "",
+                                        w->why ? w->why : ""),
+            .fired = "NodeFailed", .resolved = "NodeRecovered" };
+    }
+    notify_group(x->notify, "node", v, k);
+    free(v);
+    arena_free(a);
+}
+
 static void rebuild_status(struct ctl *x)
 {
     char *m = NULL;
@@ -2360,6 +2471,7 @@ static void rebuild_status(struct ctl *x)
     x->metrics = m;
     x->status = j;
     pthread_mutex_unlock(&x->mu);
+    notify_standing(x);
 }
 
 static bool token_ok(struct ctl *x, const struct httpd_request *rq)
@@ -2518,7 +2630,21 @@ static void on_http(void *payload, const struct httpd_request *rq, struct httpd_
     else if (strcmp(p, "/readyz") == 0)
         respond(rs, x->ready ? 200 : 503, NULL,
                 x->ready ? "ready\n" : "not ready: no sync has succeeded yet\n");
-    else if (strcmp(p, "/metrics") == 0)
+    else if (strcmp(p, "/metrics") == 0 && x->notify) {
+        /* the notifier's counters as they are now, after the last run's */
+        char *m = NULL;
+        size_t mlen = 0;
+        FILE *f = open_memstream(&m, &mlen);
+        if (f) {
+            struct notify_stats st;
+            notify_stats(x->notify, &st);
+            fputs(x->metrics ? x->metrics : "", f);
+            metrics_write_notify(f, &st);
+            fclose(f);
+        }
+        respond(rs, 200, "text/plain; version=0.0.4; charset=utf-8", m);
+        free(m);
+    } else if (strcmp(p, "/metrics") == 0)
         respond(rs, 200, "text/plain; version=0.0.4; charset=utf-8", x->metrics);
     else
         respond(rs, 200, "application/json", x->status);
@@ -2575,6 +2701,92 @@ static char *read_token(const char *path, const char *flag)
         return NULL;
     }
     return xstrdup(buf);
+}
+
+/* The notifier's log lines, in the controller's log (from its thread, as
+ * apply's threads write theirs). */
+static void notify_log(void *payload, const char *level, const char *msg)
+{
+    log_msg(payload, level, NULL, msg);
+}
+
+/* --alertmanager, --notify-webhook-file (URLs, one per line; blank lines
+ * and # comments skipped), --notify-secret-file. -1 when a file cannot be
+ * read or holds no URL (said). */
+static int notify_start(struct ctl *x)
+{
+    const struct cli *c = x->c;
+    if (!c->alertmanager && !c->notify_webhook_file)
+        return c->notify_secret_file ? (cli_error("--notify-secret-file without "
+                                                  "--notify-webhook-file signs nothing"), -1)
+                                     : 0;
+    VEC(char *) urls = { 0 };
+    if (c->notify_webhook_file) {
+        FILE *f = fopen(c->notify_webhook_file, "r");
+        if (!f) {
+            cli_error("--notify-webhook-file '%s': %s", c->notify_webhook_file, strerror(errno));
+            return -1;
+        }
+        char line[4096];
+        unsigned lineno = 0;
+        while (fgets(line, sizeof(line), f)) {
+            lineno++;
+            size_t n = strlen(line);
+            while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+                line[--n] = '\0';
+            const char *u = line + strspn(line, " \t");
+            if (!*u || *u == '#')
+                continue;
+            if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
+                char b[512];
+                cli_error("%s:%u: not an http:// or https:// URL: %s", c->notify_webhook_file,
+                          lineno, notify_shown_url(u, b, sizeof(b)));
+                fclose(f);
+                for (size_t i = 0; i < urls.n; i++)
+                    free(urls.v[i]);
+                vec_free(&urls);
+                return -1;
+            }
+            *vec_push(&urls) = xstrdup(u);
+        }
+        fclose(f);
+        if (!urls.n) {
+            cli_error("--notify-webhook-file '%s' holds no URL", c->notify_webhook_file);
+            vec_free(&urls);
+            return -1;
+        }
+    }
+    char *secret = NULL;
+    if (c->notify_secret_file && !(secret = read_token(c->notify_secret_file,
+                                                        "--notify-secret-file"))) {
+        for (size_t i = 0; i < urls.n; i++)
+            free(urls.v[i]);
+        vec_free(&urls);
+        return -1;
+    }
+    struct notify_opts o = {
+        .alertmanager = c->alertmanager,
+        .webhooks = (const char *const *)urls.v,
+        .nwebhooks = urls.n,
+        .secret = secret,
+        .secret_len = secret ? strlen(secret) : 0,
+        .log = notify_log,
+        .log_payload = x,
+    };
+    /* tests: a faster clock for retries and resends (milliseconds) */
+    const char *t = getenv("QKVM_NOTIFY_RETRY_MS");
+    if (t)
+        o.retry_first_ms = strtol(t, NULL, 10);
+    if ((t = getenv("QKVM_NOTIFY_RESEND_MS")))
+        o.resend_ms = strtol(t, NULL, 10);
+    x->notify = notify_new(&o);
+    for (size_t i = 0; i < urls.n; i++)
+        free(urls.v[i]);
+    vec_free(&urls);
+    if (secret)
+        memset(secret, 0, strlen(secret));
+    free(secret);
+    return 0;
 }
 
 /* One controller per state database: an flock()ed file beside it. */
@@ -2748,9 +2960,13 @@ CLI_COMMAND(cmd_run)
     if (x.ino < 0)
         cli_warning("inotify: %s; the source is read again every observation", strerror(errno));
     watch_all(&x);
-    rebuild_status(&x);
     struct httpd *h = NULL;
     int rc = CLI_EXIT_OK;
+    if (notify_start(&x) < 0) {
+        rc = CLI_EXIT_ERROR;
+        goto out;
+    }
+    rebuild_status(&x);
     if (c->listen) {
         char err[512];
         h = httpd_start(addr, port, on_http, &x, err, sizeof(err));
@@ -2758,8 +2974,8 @@ CLI_COMMAND(cmd_run)
             rc = cli_error("%s", err);
             goto out;
         }
-        log_line(&x, "info", NULL, "listening on %s%s%s:%d (/healthz /readyz /metrics "
-                 "/api/v1/status)", strchr(addr, ':') ? "[" : "", addr,
+        log_line(&x, "info", NULL, "listening on %s%s%s:%d (/ /healthz /readyz /metrics "
+                 "/api/v1/status /api/v1/report)", strchr(addr, ':') ? "[" : "", addr,
                  strchr(addr, ':') ? "]" : "", httpd_port(h));
     }
     int64_t debounce = c->debounce_ms >= 0 ? c->debounce_ms : 500;
@@ -2898,6 +3114,7 @@ CLI_COMMAND(cmd_run)
     log_line(&x, "info", NULL, "%s: stopped", stop_sig == SIGINT ? "SIGINT" : "SIGTERM");
 out:
     httpd_stop(h);
+    notify_free(x.notify);
     /* the threads that write to the wake pipe end first: fences, events */
     for (size_t i = 0; i < x.watches.n; i++) {
         fence_free(x.watches.v[i]->fence);

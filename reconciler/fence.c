@@ -265,7 +265,7 @@ static void run_redfish(struct fence *f, int64_t deadline)
     struct fetch_request rq = { "POST", arena_printf(f->a, "%s/Actions/ComputerSystem.Reset",
                                                      base),
                                 userpwd, "application/json", "{\"ResetType\": \"ForceOff\"}",
-                                deadline - mono_ms(), &f->cancel };
+                                deadline - mono_ms(), &f->cancel, NULL, NULL };
     if (rq.timeout_ms <= 0 || fetch_request(&rq, &rs, err, sizeof(err)) < 0) {
         setmsg(f, "redfish: %s", rq.timeout_ms <= 0 ? "timed out" : err);
         return;
@@ -289,7 +289,7 @@ static void run_redfish(struct fence *f, int64_t deadline)
             return;
         }
         struct fetch_request g = { "GET", base, userpwd, NULL, NULL, deadline - mono_ms(),
-                                   &f->cancel };
+                                   &f->cancel, NULL, NULL };
         if (g.timeout_ms <= 0)
             break;
         if (fetch_request(&g, &rs, err, sizeof(err)) == 0) {

@@ -1132,13 +1132,14 @@ int fetch_request(const struct fetch_request *rq, struct fetch_response *out, ch
     memset(out, 0, sizeof(*out));
     pthread_once(&global_once, global_init);
     if (global_rc != CURLE_OK) {
-        seterr(err, errlen, "%s %s: libcurl cannot start: %s", rq->method, rq->url,
-               curl_easy_strerror(global_rc));
+        seterr(err, errlen, "%s %s: libcurl cannot start: %s", rq->method,
+               rq->shown_url ? rq->shown_url : rq->url, curl_easy_strerror(global_rc));
         return -1;
     }
     CURL *h = curl_easy_init();
     if (!h) {
-        seterr(err, errlen, "%s %s: libcurl cannot make a handle", rq->method, rq->url);
+        seterr(err, errlen, "%s %s: libcurl cannot make a handle", rq->method,
+               rq->shown_url ? rq->shown_url : rq->url);
         return -1;
     }
     char curl_err[CURL_ERROR_SIZE] = "";
@@ -1150,6 +1151,8 @@ int fetch_request(const struct fetch_request *rq, struct fetch_response *out, ch
         headers = curl_slist_append(headers, ct);
     }
     headers = curl_slist_append(headers, "Accept: application/json");
+    for (const char *const *x = rq->headers; x && *x; x++)
+        headers = curl_slist_append(headers, *x);
     curl_easy_setopt(h, CURLOPT_URL, rq->url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
@@ -1179,8 +1182,8 @@ int fetch_request(const struct fetch_request *rq, struct fetch_response *out, ch
     CURLcode rc = curl_easy_perform(h);
     int ret = 0;
     if (rc != CURLE_OK) {
-        seterr(err, errlen, "%s %s: %s", rq->method, rq->url, *curl_err ? curl_err
-                                                                         : curl_easy_strerror(rc));
+        seterr(err, errlen, "%s %s: %s", rq->method, rq->shown_url ? rq->shown_url : rq->url,
+               *curl_err ? curl_err : curl_easy_strerror(rc));
         free(b.v);
         ret = -1;
     } else {

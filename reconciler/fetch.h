@@ -86,6 +86,8 @@ struct fetch_request {
     const char *body;          /* or NULL */
     long timeout_ms;           /* the whole request; 0: 30 s */
     const atomic_int *cancel;  /* or NULL: when it becomes non-zero, the request is abandoned */
+    const char *const *headers;/* more "Name: value" headers, NULL-terminated, or NULL */
+    const char *shown_url;     /* the URL as errors say it (one with a secret in it), or NULL */
 };
 struct fetch_response {
     long status;

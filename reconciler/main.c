@@ -333,9 +333,16 @@ static const struct command commands[] = {
       "  --verify-commits KEYRING\n"
       "                       apply only commits signed by a key of this OpenPGP\n"
       "                       keyring (exported public keys); others are reported\n"
-      "  --listen [ADDR:]PORT serve /healthz, /readyz, /metrics (Prometheus),\n"
-      "                       /api/v1/status and /api/v1/webhook; ADDR 127.0.0.1 by\n"
-      "                       default\n"
+      "  --listen [ADDR:]PORT serve the dashboard (/), /healthz, /readyz, /metrics\n"
+      "                       (Prometheus), /api/v1/status, /api/v1/report and\n"
+      "                       /api/v1/webhook; ADDR 127.0.0.1 by default\n"
+      "  --alertmanager URL   send alerts to this Alertmanager (API v2): drift, failed\n"
+      "                       nodes, fences and applies, failovers; resolved when over\n"
+      "  --notify-webhook-file F\n"
+      "                       POST the same as events (JSON, with a Slack-compatible\n"
+      "                       \"text\") to each URL of this file, one per line\n"
+      "  --notify-secret-file F\n"
+      "                       sign them: X-Qkvm-Signature-256: sha256=HMAC-SHA256\n"
       "  --webhook-secret-file F\n"
       "                       POST /api/v1/webhook signed with this secret\n"
       "                       (X-Hub-Signature-256: HMAC-SHA256) fetches at once\n"
@@ -368,7 +375,8 @@ enum { OPT_STATE = 256, OPT_REFERENCE, OPT_YES, OPT_PRUNE, OPT_ADOPT, OPT_DETAIL
        OPT_PARALLELISM, OPT_CPU_INTERVAL, OPT_LISTEN, OPT_TOKEN_FILE, OPT_LOG_FORMAT,
        OPT_DEBOUNCE, OPT_OBSERVE_INTERVAL, OPT_NODE_GRACE, OPT_FENCE_TIMEOUT, OPT_GIT, OPT_REF,
        OPT_PATH, OPT_GIT_TOKEN_FILE, OPT_GIT_SSH_KEY, OPT_GIT_CACHE, OPT_WEBHOOK_SECRET_FILE,
-       OPT_INTERVAL, OPT_VERIFY_COMMITS, OPT_HTML };
+       OPT_INTERVAL, OPT_VERIFY_COMMITS, OPT_HTML, OPT_ALERTMANAGER,
+       OPT_NOTIFY_WEBHOOK_FILE, OPT_NOTIFY_SECRET_FILE };
 
 static const struct option long_opts[] = {
     { "file", required_argument, NULL, 'f' },
@@ -415,6 +423,9 @@ static const struct option long_opts[] = {
     { "interval", required_argument, NULL, OPT_INTERVAL },
     { "verify-commits", required_argument, NULL, OPT_VERIFY_COMMITS },
     { "html", required_argument, NULL, OPT_HTML },
+    { "alertmanager", required_argument, NULL, OPT_ALERTMANAGER },
+    { "notify-webhook-file", required_argument, NULL, OPT_NOTIFY_WEBHOOK_FILE },
+    { "notify-secret-file", required_argument, NULL, OPT_NOTIFY_SECRET_FILE },
     { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
     { "keepalive-interval", required_argument, NULL, OPT_KEEPALIVE_INTERVAL },
     { "keepalive-count", required_argument, NULL, OPT_KEEPALIVE_COUNT },
@@ -428,6 +439,9 @@ static const struct flag_cmds {
 } flag_cmds[] = {
     { OPT_YES, "--yes", " apply rebalance " },
     { OPT_HTML, "--html", " report " },
+    { OPT_ALERTMANAGER, "--alertmanager", " run " },
+    { OPT_NOTIFY_WEBHOOK_FILE, "--notify-webhook-file", " run " },
+    { OPT_NOTIFY_SECRET_FILE, "--notify-secret-file", " run " },
     { OPT_PRUNE, "--prune", " apply plan " },
     { OPT_ADOPT, "--adopt", " apply plan " },
     { OPT_DETAILED, "--detailed-exitcode", " plan " },
@@ -624,6 +638,19 @@ static int parse_flags(struct cli *o, int argc, char **argv, bool stop_at_comman
             break;
         case OPT_WEBHOOK_SECRET_FILE:
             o->webhook_secret_file = optarg;
+            break;
+        case OPT_ALERTMANAGER:
+            if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0) {
+                cli_error("--alertmanager takes an http:// or https:// URL, not '%s'", optarg);
+                return -1;
+            }
+            o->alertmanager = optarg;
+            break;
+        case OPT_NOTIFY_WEBHOOK_FILE:
+            o->notify_webhook_file = optarg;
+            break;
+        case OPT_NOTIFY_SECRET_FILE:
+            o->notify_secret_file = optarg;
             break;
         case OPT_VERIFY_COMMITS:
             o->verify_keyring = optarg;

@@ -1,6 +1,8 @@
 /* metrics.c — see metrics.h. */
 #include "metrics.h"
 
+#include "notify.h"
+
 #include "plan.h"
 #include "schema.h"
 
@@ -159,4 +161,28 @@ void metrics_write(FILE *f, const struct metrics *m)
                "qkvm_webhooks_total{result=\"refused\"} %lu\n", m->hooks_ok, m->hooks_refused);
     fprintf(f, "# HELP qkvm_ready Whether a sync has succeeded since the controller started.\n"
                "# TYPE qkvm_ready gauge\nqkvm_ready %d\n", m->ready ? 1 : 0);
+}
+
+void metrics_write_notify(FILE *f, const struct notify_stats *st)
+{
+    static const char *const receivers[2] = { "alertmanager", "webhook" };
+    fputs("# HELP qkvm_notifications_total Requests to Alertmanager and webhooks, by result "
+          "(sent, failed: tried again or dropped, rejected by the receiver, dropped).\n"
+          "# TYPE qkvm_notifications_total counter\n", f);
+    for (int r = 0; r < 2; r++) {
+        fprintf(f, "qkvm_notifications_total{receiver=\"%s\",result=\"sent\"} %lu\n",
+                receivers[r], st->sent[r]);
+        fprintf(f, "qkvm_notifications_total{receiver=\"%s\",result=\"failed\"} %lu\n",
+                receivers[r], st->failed[r]);
+        fprintf(f, "qkvm_notifications_total{receiver=\"%s\",result=\"rejected\"} %lu\n",
+                receivers[r], st->rejected[r]);
+        fprintf(f, "qkvm_notifications_total{receiver=\"%s\",result=\"dropped\"} %lu\n",
+                receivers[r], st->dropped[r]);
+    }
+    fprintf(f, "# HELP qkvm_notifications_queued Webhook deliveries waiting to be made.\n"
+               "# TYPE qkvm_notifications_queued gauge\nqkvm_notifications_queued %zu\n",
+            st->queued);
+    fprintf(f, "# HELP qkvm_alerts_active Alerts standing now (drift, failed nodes, fences "
+               "and applies, recent failovers).\n"
+               "# TYPE qkvm_alerts_active gauge\nqkvm_alerts_active %zu\n", st->active);
 }

@@ -61,5 +61,10 @@ void metrics_run(struct metrics *m, const char *kind, enum store_result r, doubl
 /* Count one drift finding of object kind `kind`, category index `cat`. */
 void metrics_finding(struct metrics *m, const char *kind, unsigned cat);
 void metrics_write(FILE *f, const struct metrics *m);
+/* The controller's notifier (notify.h), written when /metrics is asked
+ * for: qkvm_notifications_total{receiver, result}, qkvm_notifications_queued,
+ * qkvm_alerts_active. */
+struct notify_stats;
+void metrics_write_notify(FILE *f, const struct notify_stats *st);
 
 #endif

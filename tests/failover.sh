@@ -189,6 +189,20 @@ fo_run() {
     for n in 1 2 3; do tools/testbed stop "fo$n$$" >/dev/null 2>&1; done
 }
 
+fo_hooks() {   # EVENT [LABEL=VALUE]: how many deliveries of EVENT (with that label) arrived
+    python3 - "$FO/hooks.log" "$1" "${2:-}" <<'ZZEND'
+import json, os, sys
+n = 0
+if os.path.exists(sys.argv[1]):
+    for line in open(sys.argv[1]):
+        b = json.loads(json.loads(line)["body"])
+        k, _, v = sys.argv[3].partition("=")
+        if b["event"] == sys.argv[2] and (not k or b["labels"].get(k) == v):
+            n += 1
+print(n)
+ZZEND
+}
+
 fo_cases() {
     # the fence: the test bed's (every process of the node killed), unless
     # $FO/fail-NODE exists; each call logged with what qkvm passed
@@ -203,9 +217,14 @@ exec "$PWD/tools/testbed" fence "\$1"
 EOF
     fo_manifests "$FO/m/fleet.yaml" 1
     CT_LOG="$FO/log"
+    # the controller's notifications, to a receiver on 127.0.0.1
+    python3 tests/hook-receiver.py "$FO/hook.port" "$FO/hooks.log" >/dev/null 2>&1 &
+    local hook_pid=$! i
+    for i in $(seq 1 300); do [ -s "$FO/hook.port" ] && break; sleep 0.1; done
+    printf 'http://127.0.0.1:%s/ok/fo\n' "$(cat "$FO/hook.port")" >"$FO/hooks.txt"
     $WRAP "$QKVM" run -f "$FO/m" --state "$FO/state.db" --listen 127.0.0.1:0 \
         --observe-interval 1h --debounce 100ms --node-grace 1s --fence-timeout 20s \
-        --shutdown-timeout 2 >"$CT_LOG" 2>&1 &
+        --shutdown-timeout 2 --notify-webhook-file "$FO/hooks.txt" >"$CT_LOG" 2>&1 &
     CT_PID=$!
     if ! ct_wait "sync run [0-9]+: ok"; then
         fail "failover: the first sync places every VM on fo1" "$(cat "$CT_LOG")"
@@ -281,6 +300,16 @@ assert n[\"state\"] == \"failed\" and \"BMC\" in n[\"message\"] and n[\"fence\"]
          printf "%s\n" "$body" | promtool check metrics'
     holds "failover: the events record each failover" \
         '"$QKVM" events vm fo-high --state "$FO/state.db" -o wide | grep -q "FailedOver.*started on fo2: fo1 was fenced"'
+    # and the webhook was told: the node failed, its fence failed then
+    # worked, each HA VM failed over
+    for i in $(seq 1 300); do
+        [ "$(fo_hooks FailedOver)" = 2 ] && [ "$(fo_hooks FenceRecovered)" = 1 ] && break
+        sleep 0.1
+    done
+    holds "failover: the webhook gets NodeFailed and FenceFailed for fo1, FenceRecovered once fenced, FailedOver for each HA VM" \
+        '[ "$(fo_hooks NodeFailed node=fo1)" = 1 ] && [ "$(fo_hooks FenceFailed node=fo1)" = 1 ] &&
+         [ "$(fo_hooks FenceRecovered node=fo1)" = 1 ] && [ "$(fo_hooks FailedOver vm=fo-high)" = 1 ] &&
+         [ "$(fo_hooks FailedOver vm=fo-low)" = 1 ] && [ "$(fo_hooks FailedOver vm=fo-plain)" = 0 ]'
 
     # fo1 comes back with its old definitions
     tools/testbed revive "fo1$$" >/dev/null
@@ -294,6 +323,9 @@ assert n[\"state\"] == \"failed\" and \"BMC\" in n[\"message\"] and n[\"fence\"]
         '! FO_V 1 dominfo fo-high >/dev/null 2>&1 && ! FO_V 1 dominfo fo-low >/dev/null 2>&1 &&
          [ "$(fo_where fo-high)$(fo_where fo-low)$(fo_where fo-plain)" = 231 ] &&
          [ "$(fo_qemus fo-high)$(fo_qemus fo-low)$(fo_qemus fo-plain)" = 111 ]'
+    for i in $(seq 1 300); do [ "$(fo_hooks NodeRecovered node=fo1)" = 1 ] && break; sleep 0.1; done
+    holds "failover: fo1 ready again: the webhook gets NodeRecovered, once" \
+        '[ "$(fo_hooks NodeRecovered node=fo1)" = 1 ] && [ "$(fo_hooks NodeFailed node=fo1)" = 1 ]'
 
     # fo2's fence is manual: nothing moves until an operator confirms
     tools/testbed crash "fo2$$"
@@ -320,6 +352,8 @@ assert n[\"state\"] == \"failed\" and \"BMC\" in n[\"message\"] and n[\"fence\"]
     local rc=0
     wait "$CT_PID" || rc=$?
     holds "failover: SIGTERM ends the controller with exit 0" '[ "$rc" = 0 ]'
+    kill "$hook_pid" 2>/dev/null
+    wait "$hook_pid" 2>/dev/null
     CT_LOG="$FO/log2"
     $WRAP "$QKVM" run -f "$FO/m" --state "$FO/state.db" --listen 127.0.0.1:0 \
         --observe-interval 1h --debounce 100ms --node-grace 1s --fence-timeout 20s \
