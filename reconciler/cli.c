@@ -129,8 +129,18 @@ double cli_now(void)
 }
 
 int cli_write_atomically(const char *path, int (*fn)(FILE *f, const void *payload),
-                         const void *payload)
+                         const void *payload, int mode)
 {
+    if (mode < 0) {                    /* an earlier file's, else what the umask leaves */
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+            mode = (int)(st.st_mode & 07777);
+        } else {
+            mode_t um = umask(0);
+            umask(um);
+            mode = (int)(0666 & ~um);
+        }
+    }
     char *tmp = NULL;
     if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
         abort();
@@ -150,7 +160,7 @@ int cli_write_atomically(const char *path, int (*fn)(FILE *f, const void *payloa
     }
     errno = 0;
     int e = fn(f, payload) < 0 ? (errno ? errno : EIO) : 0;
-    if (!e && (fflush(f) != 0 || ferror(f) || fchmod(fd, 0644) < 0 || fsync(fd) < 0))
+    if (!e && (fflush(f) != 0 || ferror(f) || fchmod(fd, (mode_t)mode) < 0 || fsync(fd) < 0))
         e = errno ? errno : EIO;
     if (fclose(f) != 0 && !e)
         e = errno ? errno : EIO;

@@ -113,11 +113,12 @@ struct store_run;
 struct tree *cli_run_tree(struct arena *a, const struct store_run *r, struct tree *acts);
 
 /* Write path atomically: fn writes into a temporary file in path's
- * directory, which is flushed, synced, given mode 0644 and renamed over
- * path, so a reader never sees half of it. An error is said (with path)
- * and returns -1; nothing is left behind. */
+ * directory, which is flushed, synced, given `mode` (-1: an earlier
+ * file's mode, else 0666 less the umask) and renamed over path, so a
+ * reader never sees half of it. An error is said (with path) and returns
+ * -1; nothing is left behind. */
 int cli_write_atomically(const char *path, int (*fn)(FILE *f, const void *payload),
-                         const void *payload);
+                         const void *payload, int mode);
 
 /* Seconds on a monotonic clock. */
 double cli_now(void);

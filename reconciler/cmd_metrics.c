@@ -90,7 +90,7 @@ CLI_COMMAND(cmd_metrics)
     }
     int rc = CLI_EXIT_OK;
     if (c->output) {
-        if (cli_write_atomically(c->output, write_metrics, &m) < 0)
+        if (cli_write_atomically(c->output, write_metrics, &m, 0644) < 0)
             rc = CLI_EXIT_ERROR;
     } else {
         metrics_write(stdout, &m);

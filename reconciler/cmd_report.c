@@ -98,6 +98,7 @@ CLI_COMMAND(cmd_report)
         .findings = tree_get(d, "findings"),
         .objects = tree_get(d, "objects"),
         .foreign = tree_get(d, "foreign"),
+        .fleet = s->nnodes > 0,
     };
     double t0 = cli_now();
     struct tree *t = dashboard_tree(a, &in, s->st, store_now());
@@ -105,7 +106,7 @@ CLI_COMMAND(cmd_report)
     free(src);
     int rc = CLI_EXIT_OK;
     if (c->html) {
-        if (cli_write_atomically(c->html, write_page, t) < 0)
+        if (cli_write_atomically(c->html, write_page, t, -1) < 0)
             rc = CLI_EXIT_ERROR;
         else if (c->verbose)
             cli_info(c, "report: tree %.1f ms, page %.1f ms", (t1 - t0) * 1000,

@@ -64,6 +64,7 @@
 #include "tree.h"
 #include "validate.h"
 #include "virt.h"
+#include "virtxml.h"
 #include "vec.h"
 
 #include <dirent.h>
@@ -152,6 +153,8 @@ struct watch {                /* a node: its connection for domain events, and i
     bool seen_ready;          /* ready once since the controller started */
     bool confirm_off;         /* fenced: a connection attempt must fail before failover */
     bool restored;            /* fenced by an earlier controller (the state database) */
+    bool fence_failed;        /* its last fence failed (a QkvmFenceFailed alert stands) */
+    char *fence_why;          /* what the fence said */
     int tries;                /* connection attempts failed in this state (backoff) */
 };
 
@@ -237,6 +240,7 @@ struct ctl {
     struct tree *objects_list;        /* status and the dashboard; a quick check keeps them */
     const char *project;              /* the last run's (objects_a) */
     struct notify *notify;            /* --alertmanager, --notify-webhook-file; or NULL */
+    long long generation;             /* of the status: each rebuild one more (the page polls) */
 };
 
 static volatile sig_atomic_t stop_sig, hup_sig;
@@ -268,7 +272,10 @@ static int64_t mono_ms(void)
 static void log_line(struct ctl *x, const char *level, const char *object, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static void log_msg(struct ctl *x, const char *level, const char *object, const char *msg)
+/* with_rev false: from a thread that runs beside the loop (the notifier),
+ * which must not read the revision the loop writes */
+static void log_msg_rev(struct ctl *x, const char *level, const char *object, const char *msg,
+                        bool with_rev)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -278,8 +285,8 @@ static void log_msg(struct ctl *x, const char *level, const char *object, const 
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
     char clean[2048];
     text_escape(clean, sizeof(clean), msg, strlen(msg));
-    const char *rev = x->good_rev[0] ? x->good_rev : "";
-    const char *commit = x->good_commit;
+    const char *rev = with_rev && x->good_rev[0] ? x->good_rev : "";
+    const char *commit = with_rev ? x->good_commit : "";
     if (x->json) {
         struct arena *a = arena_new();
         struct tree *t = tree_new_map(a);
@@ -301,6 +308,11 @@ static void log_msg(struct ctl *x, const char *level, const char *object, const 
                *commit ? commit : *rev ? rev : "-", clean);
     }
     fflush(stdout);
+}
+
+static void log_msg(struct ctl *x, const char *level, const char *object, const char *msg)
+{
+    log_msg_rev(x, level, object, msg, true);
 }
 
 static void log_line(struct ctl *x, const char *level, const char *object, const char *fmt, ...)
@@ -923,6 +935,8 @@ static void watch_nodes(struct ctl *x, const struct model *m)
 #define RECOVER_RETRY_MS 5000
 #define ALIVE_CHECK_MS 2000
 
+static void notify_standing(struct ctl *x);
+
 /* An event of a Node in the state database (best effort: logged). */
 static void node_event(struct ctl *x, const char *node, const char *type, const char *reason,
                        const char *msg)
@@ -937,20 +951,21 @@ static void node_event(struct ctl *x, const char *node, const char *type, const 
     if (!st || store_event(st, &ev, err, sizeof(err)) < 0)
         log_line(x, "error", NULL, "node %s: cannot record %s: %s", node, reason, err);
     store_close(st);
-    /* a fence that failed stands until the node is fenced or back */
-    struct notify_alert al = {
-        .group = "fence", .severity = "critical",
-        .labels = { { "alertname", "QkvmFenceFailed" }, { "project", x->project ? x->project : "" },
-                    { "node", node } },
-        .fired = "FenceFailed", .resolved = "FenceRecovered" };
-    if (strcmp(reason, "FenceFailed") == 0) {
-        char sum[600];
-        snprintf(sum, sizeof(sum), "the fence of node %s failed", node);
-        al.summary = sum;
-        al.description = msg;
-        notify_fire(x->notify, &al);
-    } else if (strcmp(reason, "NodeFenced") == 0 || strcmp(reason, "NodeRecovered") == 0) {
-        notify_resolve(x->notify, al.labels);
+    /* a fence that failed stands until the node is fenced or back (the
+     * "fence" group of notify_standing) */
+    bool failed = strcmp(reason, "FenceFailed") == 0;
+    if (failed || strcmp(reason, "NodeFenced") == 0 || strcmp(reason, "NodeRecovered") == 0) {
+        for (size_t i = 0; i < x->watches.n; i++) {
+            struct watch *w = x->watches.v[i];
+            if (strcmp(w->name, node) != 0)
+                continue;
+            w->fence_failed = failed;
+            if (failed) {
+                free(w->fence_why);
+                w->fence_why = xstrdup(msg ? msg : "");
+            }
+        }
+        notify_standing(x);
     }
 }
 
@@ -1000,6 +1015,8 @@ static void set_health(struct ctl *x, struct watch *w, enum health h, const char
     w->tries = 0;
     if (h == H_READY)
         w->seen_ready = true;
+    if (h == H_READY || h == H_MAINTENANCE || h == H_FENCED)
+        w->fence_failed = false;      /* fenced, or back: the failed fence is over */
     if (why) {
         free(w->why);
         w->why = xstrdup(why);
@@ -1541,6 +1558,24 @@ static void snapshot_scope(struct ctl *x, const struct plan *p, const struct sco
     x->drift = drift;
     x->nodes = nodes;
     x->foreign = foreign;
+    /* the checked VMs' rows follow: OutOfSync with a finding, Synced
+     * without (only between those two: a conflict or a blocked VM is not
+     * checked alone) */
+    for (size_t i = 0; x->objects_list && i < x->objects_list->len; i++) {
+        struct tree *o = x->objects_list->u.items[i];
+        const char *sync = tree_str(o, "sync", "");
+        if ((strcmp(sync, "Synced") != 0 && strcmp(sync, "OutOfSync") != 0) ||
+            !in_scope(sc, tree_str(o, "node", sc->node), tree_str(o, "kind", ""),
+                      tree_str(o, "name", ""), "", NULL))
+            continue;
+        bool found = false;
+        for (size_t k = 0; k < p->ndrift && !found; k++)
+            found = strcmp(p->drift[k].kind, "VM") == 0 &&
+                    strcmp(p->drift[k].name, tree_str(o, "name", "")) == 0;
+        for (size_t k = 0; k < o->len; k++)
+            if (strcmp(o->u.pairs[k].key->u.str, "sync") == 0)
+                o->u.pairs[k].value = tree_new_str(x->objects_a, found ? "OutOfSync" : "Synced");
+    }
 }
 
 /* The drift and nodes the status and metrics show, from the run's plan. */
@@ -1575,23 +1610,67 @@ static void snapshot(struct ctl *x, const struct session *s)
     }
 }
 
-/* What the apply made right is no longer drift: the findings of an object
- * every action of which was done leave the status (as the state database
- * closes them), so that the status, the metrics and the dashboard do not
- * show, after a sync, the VMs it has just created as missing. */
-static void drop_applied(struct ctl *x, const struct plan *p, const struct apply_result *res)
+/* Does action pa, done, make finding (category, field) right? Each
+ * category has the verbs that undo it; a changed field needs an update or
+ * replace that carries that field, applied (not blocked, not waiting for a
+ * restart). Orphans, stray files and processes, missing disk files: never
+ * an action's. */
+static bool fixes(const struct plan_action *pa, const char *cat, const char *field)
 {
+    enum plan_verb v = pa->verb;
+    if (strcmp(cat, "missing") == 0)
+        return v == PLAN_CREATE || v == PLAN_REPLACE;
+    if (strcmp(cat, "stopped") == 0)
+        return v == PLAN_START || v == PLAN_RESTART;
+    if (strcmp(cat, "running") == 0)
+        return v == PLAN_STOP;
+    if (strcmp(cat, "paused") == 0)
+        return v == PLAN_RESUME;
+    if (strcmp(cat, "stale") == 0)
+        return v == PLAN_DELETE;
+    if (strcmp(cat, "conflict") == 0)
+        return v == PLAN_ADOPT;
+    if (strcmp(cat, "changed") != 0 || (v != PLAN_UPDATE && v != PLAN_REPLACE))
+        return false;
+    if (v == PLAN_REPLACE && !field)
+        return true;
+    for (size_t k = 0; field && k < pa->nchanges; k++)
+        if (strcmp(pa->changes[k].field, field) == 0)
+            return pa->changes[k].how == DIFF_CONFIG || pa->changes[k].how == DIFF_LIVE ||
+                   pa->changes[k].how == DIFF_REPLACE;
+    return false;
+}
+
+/* What the apply made right is no longer drift: a finding that an action
+ * of this run undid (fixes(), on the finding's node) leaves the status, as
+ * the state database closes it; so the status, the metrics, the dashboard
+ * and the alerts do not show, after a sync, the VMs it has just created as
+ * missing. A finding no done action answers stays until the next
+ * observation says. */
+static void drop_applied(struct ctl *x, const struct session *s, const struct apply_result *res)
+{
+    const struct plan *p = s->plan;
     if (!x->drift || !p->n)
         return;
     size_t k = 0;
     for (size_t i = 0; i < x->drift->len; i++) {
         const struct tree *d = x->drift->u.items[i];
         const char *kind = tree_str(d, "kind", ""), *name = tree_str(d, "name", "");
+        const char *node = tree_str(d, "node", NULL), *cat = tree_str(d, "category", "");
+        const char *field = tree_str(d, "field", NULL);
         bool done = false, undone = false;
         for (size_t j = 0; j < p->n; j++) {
             const struct plan_action *pa = &p->v[j];
-            if (strcmp(schema_kinds[pa->kind].name, kind) != 0 || strcmp(pa->name, name) != 0)
+            if (strcmp(schema_kinds[pa->kind].name, kind) != 0 || strcmp(pa->name, name) != 0 ||
+                !fixes(pa, cat, field))
                 continue;
+            const char *on = pa->node;
+            if (!on && s->nnodes && pa->kind == MODEL_VM) {
+                const struct session_node *sn = session_vm_node(s, pa->name, NULL);
+                on = sn ? sn->name : NULL;
+            }
+            if (node && on && strcmp(node, on) != 0)
+                continue;                      /* the same name on another node */
             res->status[j] == APPLY_DONE ? (done = true) : (undone = true);
         }
         if (!done || undone)
@@ -1606,6 +1685,23 @@ static void notify_applied(struct ctl *x, struct session *s, const struct apply_
 {
     for (size_t i = 0; x->notify && i < s->plan->n; i++) {
         const struct plan_action *pa = &s->plan->v[i];
+        /* per object: its first action decides for all of them (a failure
+         * of any stands; all done resolves) */
+        bool first = true, failed = false;
+        size_t fail_at = i;
+        for (size_t j = 0; j < s->plan->n; j++) {
+            const struct plan_action *pb = &s->plan->v[j];
+            if (pb->kind != pa->kind || strcmp(pb->name, pa->name) != 0)
+                continue;
+            if (j < i)
+                first = false;
+            if (res->status[j] == APPLY_FAILED && !failed) {
+                failed = true;
+                fail_at = j;
+            }
+        }
+        if (!first)
+            continue;
         const char *node = pa->node;
         if (!node && s->nnodes) {
             const struct session_node *sn = session_vm_node(s, pa->name, NULL);
@@ -1618,12 +1714,17 @@ static void notify_applied(struct ctl *x, struct session *s, const struct apply_
             .labels = { { "alertname", "QkvmApplyFailed" }, { "project", x->project ? x->project : "" },
                         { "node", node }, { "kind", schema_kinds[pa->kind].name }, { "name", pa->name } },
             .fired = "ApplyFailed", .resolved = "ApplyRecovered" };
-        if (res->status[i] == APPLY_FAILED) {
-            al.summary = arena_printf(s->a, "%s %s/%s on %s failed", plan_verb_name(pa->verb),
+        bool all_done = true;
+        for (size_t j = 0; j < s->plan->n; j++)
+            if (s->plan->v[j].kind == pa->kind && strcmp(s->plan->v[j].name, pa->name) == 0)
+                all_done &= res->status[j] == APPLY_DONE;
+        if (failed) {
+            al.summary = arena_printf(s->a, "%s %s/%s on %s failed",
+                                      plan_verb_name(s->plan->v[fail_at].verb),
                                       schema_kinds[pa->kind].name, pa->name, node);
-            al.description = res->error[i];
+            al.description = res->error[fail_at];
             notify_fire(x->notify, &al);
-        } else if (res->status[i] == APPLY_DONE) {
+        } else if (all_done) {
             notify_resolve(x->notify, al.labels);
         }
     }
@@ -1662,6 +1763,14 @@ static void failover_record(struct ctl *x, struct session *s, const struct apply
             x->failovers_failed++;
             log_line(x, "error", obj, "failover of %s from %s to %s failed: %s", obj, from,
                      to ? to->name : "?", error ? error : "?");
+            struct store_event fe = { .at = store_now(), .run = s->run, .type = "Warning",
+                                      .reason = "FailoverFailed", .kind = "VM", .name = name,
+                                      .node = from,
+                                      .message = arena_printf(s->a, "not started on %s: %s",
+                                                              to ? to->name : "?",
+                                                              error ? error : "?") };
+            if (s->st && store_event(s->st, &fe, err, sizeof(err)) < 0)
+                log_line(x, "error", obj, "cannot record the failed failover of %s: %s", obj, err);
             continue;
         }
         x->failovers_ok++;
@@ -1884,7 +1993,7 @@ static void run_once(struct ctl *x, enum run_kind kind, bool deep)
     const struct apply_result *res = &er.res;
     memcpy(x->objects, er.objects, sizeof(x->objects));
     events_acted(x, s.plan, res);
-    drop_applied(x, s.plan, res);
+    drop_applied(x, &s, res);
     notify_applied(x, &s, res);
     for (size_t i = 0; i < s.plan->n; i++) {
         const struct plan_action *pa = &s.plan->v[i];
@@ -2368,7 +2477,14 @@ static void notify_standing(struct ctl *x)
                                       : tree_str(d, "message", ""),
             .fired = "DriftDetected", .resolved = "DriftResolved" };
     }
-    notify_group(x->notify, "drift", v, k);
+    /* a node this run could not see keeps its drift alerts as they were */
+    const char **unseen = xcalloc((x->nodes ? x->nodes->len : 0) + 1, sizeof(*unseen));
+    size_t nu = 0;
+    for (size_t i = 0; x->nodes && i < x->nodes->len; i++)
+        if (strcmp(tree_str(x->nodes->u.items[i], "state", ""), "ready") != 0)
+            unseen[nu++] = tree_str(x->nodes->u.items[i], "name", "");
+    notify_group(x->notify, "drift", v, k, "node", unseen);
+    free(unseen);
     free(v);
     v = xcalloc(x->watches.n + 1, sizeof(*v));
     k = 0;
@@ -2385,7 +2501,21 @@ static void notify_standing(struct ctl *x)
                                         w->why ? w->why : ""),
             .fired = "NodeFailed", .resolved = "NodeRecovered" };
     }
-    notify_group(x->notify, "node", v, k);
+    notify_group(x->notify, "node", v, k, NULL, NULL);
+    k = 0;
+    for (size_t i = 0; i < x->watches.n; i++) {
+        const struct watch *w = x->watches.v[i];
+        if (!w->wanted || !w->fence_failed)
+            continue;
+        v[k++] = (struct notify_alert){
+            .group = "fence", .severity = "critical",
+            .labels = { { "alertname", "QkvmFenceFailed" }, { "project", project },
+                        { "node", w->name } },
+            .summary = arena_printf(a, "the fence of node %s failed", w->name),
+            .description = w->fence_why,
+            .fired = "FenceFailed", .resolved = "FenceRecovered" };
+    }
+    notify_group(x->notify, "fence", v, k, NULL, NULL);
     free(v);
     arena_free(a);
 }
@@ -2461,6 +2591,11 @@ static void rebuild_status(struct ctl *x)
     tree_map_add(a, t, "failovers", x->failovers ? x->failovers : tree_new_seq(a));
     tree_map_add(a, t, "drift", x->drift ? x->drift : tree_new_seq(a));
     tree_map_str(a, t, "project", x->project ? x->project : "");
+    tree_map_int(a, t, "generation", ++x->generation);
+    bool fleet = false;
+    for (size_t i = 0; i < x->watches.n; i++)
+        fleet |= x->watches.v[i]->wanted && x->watches.v[i]->declared;
+    tree_map_bool(a, t, "fleet", fleet);
     tree_map_add(a, t, "objects", x->objects_list ? x->objects_list : tree_new_seq(a));
     tree_map_add(a, t, "foreign", x->foreign ? x->foreign : tree_new_seq(a));
     char *j = jsondoc_string(t);
@@ -2565,6 +2700,8 @@ static void dashboard(struct ctl *x, bool html, struct httpd_response *rs)
         .objects = tree_get(st, "objects"),
         .foreign = tree_get(st, "foreign"),
         .live = true,
+        .fleet = tree_bool(st, "fleet"),
+        .generation = tree_int(st, "generation", 0),
     };
     struct tree *t = dashboard_tree(a, &in, db, store_now());
     if (!db)
@@ -2575,9 +2712,12 @@ static void dashboard(struct ctl *x, bool html, struct httpd_response *rs)
     size_t len = 0;
     if (html) {
         FILE *f = open_memstream(&body, &len);
-        if (f) {
-            dashboard_html(f, t);
+        int hrc = f ? dashboard_html(f, t) : -1;
+        if (f)
             fclose(f);
+        if (hrc < 0) {
+            free(body);
+            body = NULL;
         }
     } else {
         body = jsondoc_string(t);
@@ -2707,7 +2847,7 @@ static char *read_token(const char *path, const char *flag)
  * apply's threads write theirs). */
 static void notify_log(void *payload, const char *level, const char *msg)
 {
-    log_msg(payload, level, NULL, msg);
+    log_msg_rev(payload, level, NULL, msg, false);
 }
 
 /* --alertmanager, --notify-webhook-file (URLs, one per line; blank lines
@@ -2786,7 +2926,7 @@ static int notify_start(struct ctl *x)
     if (secret)
         memset(secret, 0, strlen(secret));
     free(secret);
-    return 0;
+    return x->notify ? 0 : -1;
 }
 
 /* One controller per state database: an flock()ed file beside it. */
@@ -2966,6 +3106,7 @@ CLI_COMMAND(cmd_run)
         rc = CLI_EXIT_ERROR;
         goto out;
     }
+    virtxml_init();                   /* libxml2, before the HTTP thread renders pages */
     rebuild_status(&x);
     if (c->listen) {
         char err[512];
@@ -3120,6 +3261,7 @@ out:
         fence_free(x.watches.v[i]->fence);
         arena_free(x.watches.v[i]->fa);
         free(x.watches.v[i]->why);
+        free(x.watches.v[i]->fence_why);
         watch_drop(x.watches.v[i]);
         free(x.watches.v[i]->name);
         free(x.watches.v[i]->uri);

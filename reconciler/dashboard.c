@@ -65,11 +65,25 @@ static void count(struct arena *a, struct tree *m, const char *key)
     tree_map_int(a, m, key, 1);
 }
 
-/* The node a row or finding belongs to: its own, or the only node's. */
-static const char *node_of(const struct tree *x, const char *only)
+/* The node a row or finding belongs to: its own, or the only node's (of
+ * a fleet: not a Policy, the Project or a VM no node can take). */
+static const char *node_of(const struct tree *x, const char *only, bool fleet)
 {
-    const char *n = tree_str(x, "node", NULL);
-    return n ? n : only;
+    const char *n = tree_str(x, "node", NULL), *kind = tree_str(x, "kind", "");
+    if (n || !only)
+        return n;
+    if (fleet && (strcmp(kind, "Policy") == 0 || strcmp(kind, "Project") == 0 ||
+                  strcmp(tree_str(x, "sync", ""), "Unschedulable") == 0))
+        return NULL;
+    return only;
+}
+
+/* Not in sync: what needs someone (not another project's, not what an
+ * apply has just deleted). */
+static bool not_in_sync(const char *sync)
+{
+    return strcmp(sync, "Synced") != 0 && strcmp(sync, "Foreign") != 0 &&
+           strcmp(sync, "Deleted") != 0;
 }
 
 struct tree *dashboard_tree(struct arena *a, const struct dashboard_in *in, struct store *st,
@@ -85,6 +99,8 @@ struct tree *dashboard_tree(struct arena *a, const struct dashboard_in *in, stru
     tree_map_str(a, t, "kind", "Report");
     tree_map_int(a, t, "generated", now_ms / 1000);
     tree_map_bool(a, t, "live", in->live);
+    tree_map_bool(a, t, "fleet", in->fleet);
+    tree_map_int(a, t, "generation", in->generation);
     tree_map_str(a, t, "project", in->project ? in->project : "");
     tree_map_str(a, t, "source", in->source ? in->source : "");
     tree_map_str(a, t, "commit", in->commit ? in->commit : "");
@@ -121,15 +137,15 @@ struct tree *dashboard_tree(struct arena *a, const struct dashboard_in *in, stru
         struct tree *c = tree_copy(a, n);
         long long no = 0, nd = 0, nf = 0;
         for (size_t k = 0; k < objects->len; k++) {
-            const char *on = node_of(objects->u.items[k], only);
+            const char *on = node_of(objects->u.items[k], only, in->fleet);
             if (on && strcmp(on, name) == 0) {
                 no++;
-                if (strcmp(tree_str(objects->u.items[k], "sync", ""), "Synced") != 0)
+                if (not_in_sync(tree_str(objects->u.items[k], "sync", "")))
                     nd++;
             }
         }
         for (size_t k = 0; k < findings->len; k++) {
-            const char *fn = node_of(findings->u.items[k], only);
+            const char *fn = node_of(findings->u.items[k], only, in->fleet);
             if (fn && strcmp(fn, name) == 0)
                 nf++;
         }
@@ -243,20 +259,20 @@ static const char script[] =
     "bar.hidden=false;\n"
     "var m=/^#filter=(.*)$/.exec(location.hash);if(m){try{box.value=decodeURIComponent(m[1]);}catch(e){box.value=m[1];}}\n"
     "box.addEventListener('input',filter);hook();if(box.value)filter();\n"
-    "if(document.body.getAttribute('data-live')!=='true')return;\n"
-    "var last=null,note=document.getElementById('live');\n"
+    "if(document.body.getAttribute('data-live')!=='true'||location.protocol==='file:')return;\n"
+    "var shown=document.body.getAttribute('data-generation');\n"
+    "function say(t,bad){var n=document.getElementById('live');if(n){n.textContent=t;n.className=bad?'stale-banner':'';}}\n"
+    "function swap(d,sel){var a=d.querySelector(sel),b=document.querySelector(sel);if(a&&b)b.replaceWith(document.importNode(a,true));}\n"
     "function refresh(){fetch('api/v1/status',{cache:'no-store'}).then(function(r){\n"
-    "  if(!r.ok)throw new Error('HTTP '+r.status);return r.text();}).then(function(s){\n"
-    "  if(last!==null&&s!==last){return fetch(location.pathname,{cache:'no-store'}).then(function(r){\n"
+    "  if(!r.ok)throw new Error('HTTP '+r.status);return r.json();}).then(function(s){\n"
+    "  if(String(s.generation)===shown){say('live',false);return;}\n"
+    "  return fetch(location.pathname+location.search,{cache:'no-store'}).then(function(r){\n"
     "   if(!r.ok)throw new Error('HTTP '+r.status);return r.text();}).then(function(html){\n"
-    "   var d=new DOMParser().parseFromString(html,'text/html'),nm=d.querySelector('main'),om=document.querySelector('main');\n"
-    "   if(nm&&om){om.replaceWith(document.importNode(nm,true));hook();filter();}\n"
-    "   var nh=d.getElementById('generated'),oh=document.getElementById('generated');if(nh&&oh)oh.textContent=nh.textContent;\n"
-    "   last=s;note.textContent='live: updated '+new Date().toISOString().replace('T',' ').slice(0,19)+' UTC';\n"
-    "   note.className='';});}\n"
-    "  last=s;note.textContent='live';note.className='';})\n"
-    " .catch(function(e){note.textContent='the controller cannot be reached ('+e.message+'): this page may be out of date';\n"
-    "  note.className='stale-banner';});}\n"
+    "   var d=new DOMParser().parseFromString(html,'text/html');\n"
+    "   swap(d,'header');swap(d,'main');hook();filter();\n"
+    "   shown=d.body.getAttribute('data-generation');\n"
+    "   say('live: updated '+new Date().toISOString().replace('T',' ').slice(0,19)+' UTC',false);});})\n"
+    " .catch(function(e){say('the controller cannot be reached ('+e.message+'): this page may be out of date',true);});}\n"
     "refresh();setInterval(refresh,5000);\n"
     "})();\n";
 
@@ -487,13 +503,13 @@ static void orphans(struct page *p, xmlNodePtr main, const struct tree *t)
 }
 
 static void objects_table(struct page *p, xmlNodePtr parent, const struct tree *objs,
-                          const char *node, const char *only)
+                          const char *node, const char *only, bool fleet)
 {
     static const char *const cols[] = { "Kind", "Name", "Sync", "State", "Labels" };
     xmlNodePtr tb = table(p, parent, cols, 5, true);
     for (size_t i = 0; i < objs->len; i++) {
         const struct tree *o = objs->u.items[i];
-        const char *on = node_of(o, only);
+        const char *on = node_of(o, only, fleet);
         if (node ? !on || strcmp(on, node) != 0 : on != NULL)
             continue;
         xmlNodePtr tr = el(p, tb, "tr", NULL);
@@ -519,6 +535,7 @@ static void objects_table(struct page *p, xmlNodePtr parent, const struct tree *
 static void nodes(struct page *p, xmlNodePtr main, const struct tree *t)
 {
     const struct tree *ns = tree_get(t, "nodes"), *objs = tree_get(t, "objects");
+    bool fleet = tree_bool(t, "fleet");
     size_t n = ns ? ns->len : 0;
     xmlNodePtr s = section(p, main, "nodes", "Nodes", n);
     const char *only = n == 1 ? tree_str(ns->u.items[0], "name", NULL) : NULL;
@@ -543,7 +560,7 @@ static void nodes(struct page *p, xmlNodePtr main, const struct tree *t)
         const char *name = i < n ? tree_str(ns->u.items[i], "name", "") : NULL;
         size_t k = 0;
         for (size_t j = 0; j < objs->len; j++) {
-            const char *on = node_of(objs->u.items[j], only);
+            const char *on = node_of(objs->u.items[j], only, fleet);
             k += name ? on && strcmp(on, name) == 0 : on == NULL;
         }
         if (!k)
@@ -554,7 +571,7 @@ static void nodes(struct page *p, xmlNodePtr main, const struct tree *t)
         snprintf(h, sizeof(h), "%s%s (%zu object%s)", name ? "node " : "",
                  name ? name : "the fleet's own objects (placed on no node)", k, k == 1 ? "" : "s");
         el(p, d, "summary", h);
-        objects_table(p, d, objs, name, only);
+        objects_table(p, d, objs, name, only, fleet);
     }
 }
 
@@ -675,6 +692,9 @@ int dashboard_html(FILE *out, const struct tree *t)
     el(p, head, "style", style);
     xmlNodePtr body = el(p, html, "body", NULL);
     attr(p, body, "data-live", tree_bool(t, "live") ? "true" : "false");
+    char gen[32];
+    snprintf(gen, sizeof(gen), "%lld", tree_int(t, "generation", 0));
+    attr(p, body, "data-generation", gen);
     xmlNodePtr header = el(p, body, "header", NULL);
     el(p, header, "h1", title);
     xmlNodePtr m = elc(p, header, "p", "meta", NULL);

@@ -35,6 +35,9 @@ struct dashboard_in {
     const struct tree *objects;  /* report_add_object rows */
     const struct tree *foreign;  /* [{kind, name, project, node?}] */
     bool live;                   /* served by the controller: refresh itself */
+    bool fleet;                  /* the manifests declare Nodes: a Policy, the Project and
+                                  * an unschedulable VM are the fleet's, even with one Node */
+    long long generation;        /* the controller's status generation (the page polls it) */
 };
 
 /* The Report tree: the input, the summary counts, each node's counts, and

@@ -210,11 +210,11 @@ static const struct command commands[] = {
       "database the recent runs, failovers and fences and a timeline of events.\n"
       "  --html FILE  write the report as one self-contained HTML page (no external\n"
       "               script, font or style; sortable and filterable, readable\n"
-      "               without JavaScript), atomically, mode 0644\n"
+      "               without JavaScript), atomically (an earlier FILE's mode kept)\n"
       "Without --html: a short summary, or with -o json or yaml the report's tree\n"
       "(the one the page is made from, and what 'qkvm run' serves at /api/v1/report).\n"
-      "Exit 2 when there is drift (the report is written either way), 1 when it\n"
-      "could not be written.\n" },
+      "Exit 2 when there is drift (the report is written either way), 3 when the\n"
+      "manifests are invalid (nothing is written), 1 when it could not be written.\n" },
     { "rebalance", cmd_rebalance, SESSION_MANIFESTS | SESSION_RECORD | SESSION_LOCK | SESSION_CONNECT | SESSION_PLAN, 0, 0, "-f PATH [--threshold PCT] [--cpu-interval D] [--apply [--yes]] [-o json]",
       "even out the load of a fleet's nodes by live migration (DRS)",
       "For manifests that declare several Nodes: a node is over the threshold\n"

@@ -50,13 +50,15 @@ struct notify {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t th;
-    bool started, stop;
+    bool running, stop;
     atomic_int cancel;
     VEC(struct alert) alerts;
     VEC(struct delivery) queue;         /* in order of arrival */
-    bool am_dirty, am_failing;
+    bool am_failing;                    /* the last request failed: retrying with backoff */
     int am_tries;
-    int64_t am_due;
+    int64_t am_due;                     /* the next request, monotonic ms */
+    bool *hook_failing;                 /* per webhook: its last delivery failed */
+    int64_t started;                    /* wall ms: delivery ids are unique across restarts */
     unsigned long seq;
     struct notify_stats st;
 };
@@ -188,8 +190,8 @@ static void enqueue(struct notify *n, const struct alert *x, bool fired)
     if (!n->o.nwebhooks || !event)
         return;
     struct arena *a = arena_new();
-    char id[64], t[40], s[40], e[40];
-    snprintf(id, sizeof(id), "qkvm-%ld-%lu", (long)getpid(), ++n->seq);
+    char id[80], t[40], s[40], e[40];
+    snprintf(id, sizeof(id), "qkvm-%lld-%ld-%lu", (long long)n->started, (long)getpid(), ++n->seq);
     int64_t now = wall_ms();
     struct tree *b = tree_new_map(a);
     tree_map_int(a, b, "version", 1);
@@ -207,17 +209,36 @@ static void enqueue(struct notify *n, const struct alert *x, bool fired)
                                                                                    : now)));
     if (n->gen_url)
         tree_map_str(a, b, "generatorURL", n->gen_url);
-    /* Slack's incoming webhooks (and Mattermost's, Rocket.Chat's) show "text" */
-    tree_map_str(a, b, "text", arena_printf(a, "[qkvm] %s: %s%s%s", fired ? "FIRING" : "RESOLVED",
-                                            x->summary ? x->summary : event,
-                                            x->description && fired ? "\n" : "",
-                                            x->description && fired ? x->description : ""));
+    /* Slack's incoming webhooks (and Mattermost's, Rocket.Chat's) show
+     * "text", where <...> is markup (<!channel>, <url|label>): &, < and >
+     * of names and messages are escaped as Slack asks */
+    const char *raw = arena_printf(a, "[qkvm] %s: %s%s%s", fired ? "FIRING" : "RESOLVED",
+                                   x->summary ? x->summary : event,
+                                   x->description && fired ? "\n" : "",
+                                   x->description && fired ? x->description : "");
+    size_t rl = strlen(raw), k = 0;
+    char *text = arena_alloc(a, rl * 5 + 1);
+    for (size_t i = 0; i < rl; i++) {
+        const char *esc = raw[i] == '&' ? "&amp;" : raw[i] == '<' ? "&lt;" : raw[i] == '>' ? "&gt;"
+                                                                                          : NULL;
+        if (esc) {
+            memcpy(text + k, esc, strlen(esc));
+            k += strlen(esc);
+        } else {
+            text[k++] = raw[i];
+        }
+    }
+    text[k] = '\0';
+    tree_map_str(a, b, "text", text);
     char *body = jsondoc_string(b);
+    size_t dropped = 0;
     for (size_t h = 0; body && h < n->o.nwebhooks; h++) {
         if (n->queue.n >= NOTIFY_QUEUE_MAX) {
             struct delivery *old = &n->queue.v[0];
-            say(n, "error", "notify: the queue is full (%d deliveries): %s to %s dropped",
-                NOTIFY_QUEUE_MAX, old->what, n->hooks_shown[old->hook]);
+            if (!dropped++)
+                say(n, "error", "notify: the queue is full (%d deliveries): the oldest, %s to "
+                    "webhook %s, is dropped", NOTIFY_QUEUE_MAX, old->what,
+                    n->hooks_shown[old->hook]);
             n->st.dropped[1]++;
             delivery_dispose(old);
             memmove(n->queue.v, n->queue.v + 1, (n->queue.n - 1) * sizeof(*n->queue.v));
@@ -232,19 +253,59 @@ static void enqueue(struct notify *n, const struct alert *x, bool fired)
     arena_free(a);
 }
 
-static struct alert *find(struct notify *n, const char *key)
+/* The alert of key that stands: not resolved, not an event that has ended. */
+static struct alert *find(struct notify *n, const char *key, int64_t now)
 {
-    for (size_t i = 0; i < n->alerts.n; i++)
-        if (!n->alerts.v[i].done && strcmp(n->alerts.v[i].key, key) == 0)
-            return &n->alerts.v[i];
+    for (size_t i = 0; i < n->alerts.n; i++) {
+        struct alert *x = &n->alerts.v[i];
+        if (!x->done && !(x->ends && x->ends <= now) && strcmp(x->key, key) == 0)
+            return x;
+    }
     return NULL;
 }
 
-static void fire_locked(struct notify *n, const struct notify_alert *a)
+/* Alertmanager is told at once, unless it is being retried after a
+ * failure (its backoff holds) */
+static void am_soon(struct notify *n)
 {
-    char *key = key_of(a->labels);
-    struct alert *x = find(n, key);
-    if (x) {                                   /* it stands already: no news */
+    if (n->am_url && !n->am_failing)
+        n->am_due = 0;
+}
+
+/* Without Alertmanager nothing needs a resolved or ended alert any more. */
+static void prune(struct notify *n, int64_t now)
+{
+    if (n->am_url)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < n->alerts.n; i++) {
+        struct alert *x = &n->alerts.v[i];
+        if (x->done || (x->ends && x->ends <= now))
+            alert_dispose(x);
+        else
+            n->alerts.v[k++] = *x;
+    }
+    n->alerts.n = k;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static void fire_locked(struct notify *n, const struct notify_alert *a, char *key)
+{
+    int64_t now = wall_ms();
+    struct alert *x = find(n, key, now);
+    if (x) {                                   /* it stands already: no news, but what it
+                                                * says may have changed (Alertmanager's copy) */
+        if (!same_text(x->summary, a->summary) || !same_text(x->description, a->description)) {
+            free(x->summary);
+            free(x->description);
+            x->summary = dup_or_null(a->summary);
+            x->description = dup_or_null(a->description);
+            am_soon(n);
+        }
         free(key);
         return;
     }
@@ -262,7 +323,7 @@ static void fire_locked(struct notify *n, const struct notify_alert *a)
     }
     *vec_push(&n->alerts) = y;
     enqueue(n, &y, true);
-    n->am_dirty = true;
+    am_soon(n);
 }
 
 static void resolve_locked(struct notify *n, struct alert *x)
@@ -270,7 +331,7 @@ static void resolve_locked(struct notify *n, struct alert *x)
     x->done = true;
     x->ends = wall_ms();
     enqueue(n, x, false);
-    n->am_dirty = true;
+    am_soon(n);
 }
 
 void notify_fire(struct notify *n, const struct notify_alert *a)
@@ -278,31 +339,47 @@ void notify_fire(struct notify *n, const struct notify_alert *a)
     if (!n)
         return;
     pthread_mutex_lock(&n->mu);
-    fire_locked(n, a);
+    fire_locked(n, a, key_of(a->labels));
+    prune(n, wall_ms());
     pthread_cond_signal(&n->cv);
     pthread_mutex_unlock(&n->mu);
 }
 
-void notify_group(struct notify *n, const char *group, const struct notify_alert *v, size_t count)
+/* Does alert x carry label name=value for a value of keep? */
+static bool kept(const struct alert *x, const char *name, const char *const *keep)
+{
+    for (size_t i = 0; name && keep && i < x->nlabels; i++)
+        if (strcmp(x->labels[i][0], name) == 0)
+            for (const char *const *k = keep; *k; k++)
+                if (strcmp(*k, x->labels[i][1]) == 0)
+                    return true;
+    return false;
+}
+
+void notify_group(struct notify *n, const char *group, const struct notify_alert *v, size_t count,
+                  const char *keep_label, const char *const *keep)
 {
     if (!n)
         return;
+    char **keys = xcalloc(count + 1, sizeof(*keys));
+    for (size_t k = 0; k < count; k++)
+        keys[k] = key_of(v[k].labels);
     pthread_mutex_lock(&n->mu);
+    int64_t now = wall_ms();
     for (size_t i = 0; i < n->alerts.n; i++) {
         struct alert *x = &n->alerts.v[i];
-        if (x->done || !x->group || strcmp(x->group, group) != 0)
+        if (x->done || !x->group || strcmp(x->group, group) != 0 || kept(x, keep_label, keep))
             continue;
         bool still = false;
-        for (size_t k = 0; k < count && !still; k++) {
-            char *key = key_of(v[k].labels);
-            still = strcmp(key, x->key) == 0;
-            free(key);
-        }
+        for (size_t k = 0; k < count && !still; k++)
+            still = strcmp(keys[k], x->key) == 0;
         if (!still)
             resolve_locked(n, x);
     }
     for (size_t k = 0; k < count; k++)
-        fire_locked(n, &v[k]);
+        fire_locked(n, &v[k], keys[k]);         /* takes the key */
+    free(keys);
+    prune(n, now);
     pthread_cond_signal(&n->cv);
     pthread_mutex_unlock(&n->mu);
 }
@@ -313,9 +390,11 @@ void notify_resolve(struct notify *n, const char *const labels[][2])
         return;
     char *key = key_of(labels);
     pthread_mutex_lock(&n->mu);
-    struct alert *x = find(n, key);
+    int64_t now = wall_ms();
+    struct alert *x = find(n, key, now);
     if (x)
         resolve_locked(n, x);
+    prune(n, now);
     pthread_cond_signal(&n->cv);
     pthread_mutex_unlock(&n->mu);
     free(key);
@@ -329,8 +408,9 @@ void notify_stats(struct notify *n, struct notify_stats *out)
     pthread_mutex_lock(&n->mu);
     *out = n->st;
     out->queued = n->queue.n;
+    int64_t now = wall_ms();
     for (size_t i = 0; i < n->alerts.n; i++)
-        out->active += !n->alerts.v[i].done;
+        out->active += !n->alerts.v[i].done && !(n->alerts.v[i].ends && n->alerts.v[i].ends <= now);
     pthread_mutex_unlock(&n->mu);
 }
 
@@ -384,7 +464,7 @@ static void send_alertmanager(struct notify *n)
     }
     char *body = jsondoc_string(list);
     arena_free(a);
-    n->am_dirty = false;
+    n->am_due = INT64_MAX;                  /* a change meanwhile sets it again */
     pthread_mutex_unlock(&n->mu);
     struct fetch_request rq = { .method = "POST", .url = n->am_url, .shown_url = n->am_shown,
                                 .content_type = "application/json", .body = body,
@@ -398,14 +478,26 @@ static void send_alertmanager(struct notify *n)
     free(body);
     pthread_mutex_lock(&n->mu);
     int64_t mnow = mono_ms();
-    if (rc == 0 && rs.status >= 200 && rs.status < 300) {
-        n->st.sent[0]++;
-        if (n->am_failing)
-            say(n, "info", "notify: alertmanager %s takes the alerts again", n->am_shown);
+    bool changed = n->am_due != INT64_MAX;  /* fired or resolved during the request */
+    bool told_ok = rc == 0 && rs.status >= 200 && rs.status < 300;
+    bool refused = rc == 0 && !told_ok && !retryable(rs.status);
+    if (told_ok || refused) {
+        if (told_ok) {
+            n->st.sent[0]++;
+            if (n->am_failing)
+                say(n, "info", "notify: alertmanager %s takes the alerts again", n->am_shown);
+        } else {
+            /* not sooner than the resend: the same request would be refused */
+            n->st.rejected[0]++;
+            say(n, "error", "notify: alertmanager %s refused the alerts: HTTP %ld: %s; sending "
+                "them again in %lds", n->am_shown, rs.status, answer(ans, sizeof(ans), &rs),
+                resend / 1000);
+        }
         n->am_failing = false;
         n->am_tries = 0;
-        n->am_due = mnow + resend;
-        /* what was resolved, or has ended, and is now told goes */
+        n->am_due = changed && told_ok ? 0 : mnow + resend;
+        /* what was resolved, or has ended, and is now told (or refused:
+         * one bad alert must not hold the others back for ever) goes */
         size_t k = 0;
         for (size_t i = 0; i < n->alerts.n; i++) {
             struct alert *x = &n->alerts.v[i];
@@ -415,12 +507,8 @@ static void send_alertmanager(struct notify *n)
                 n->alerts.v[k++] = *x;
         }
         n->alerts.n = k;
-    } else if (rc == 0 && !retryable(rs.status)) {
-        n->st.rejected[0]++;
-        say(n, "error", "notify: alertmanager %s refused the alerts: HTTP %ld: %s", n->am_shown,
-            rs.status, answer(ans, sizeof(ans), &rs));
-        n->am_due = mnow + resend;          /* not sooner: the same request would be refused */
-        n->am_dirty = true;
+    } else if (n->stop) {
+        n->am_due = mnow;                   /* abandoned: stopping */
     } else {
         n->st.failed[0]++;
         n->am_tries++;
@@ -429,24 +517,43 @@ static void send_alertmanager(struct notify *n)
             snprintf(why, sizeof(why), "HTTP %ld: %s", rs.status, answer(ans, sizeof(ans), &rs));
         if (!n->am_failing || n->am_tries % 10 == 0)
             say(n, "error", "notify: alertmanager %s: %s; trying again in %.1fs (try %d)",
-                n->am_shown, rc == 0 ? why : err, (double)backoff(n, n->am_tries) / 1000,
+                n->am_shown, rc == 0 ? why : err,
+                (double)(backoff(n, n->am_tries) < resend ? backoff(n, n->am_tries) : resend) / 1000,
                 n->am_tries);
         n->am_failing = true;
-        n->am_due = mnow + backoff(n, n->am_tries);
-        n->am_dirty = true;
+        /* at most the resend interval: the standing alerts' endsAt is
+         * three of them ahead, and they must not lapse while it is down */
+        int64_t wait = backoff(n, n->am_tries);
+        n->am_due = mnow + (wait < resend ? wait : resend);
     }
     if (rc == 0)
         free(rs.body);
 }
 
-/* The first webhook delivery due, sent. Lock held, dropped meanwhile. */
+/* Put d back before the first delivery of its webhook still waiting, so
+ * that each webhook gets its deliveries in the order they were made (a
+ * resolution never overtakes its firing). */
+static void requeue(struct notify *n, struct delivery d)
+{
+    size_t at = n->queue.n;
+    for (size_t i = 0; i < n->queue.n; i++)
+        if (n->queue.v[i].hook == d.hook) {
+            at = i;
+            break;
+        }
+    *vec_push(&n->queue) = d;
+    memmove(n->queue.v + at + 1, n->queue.v + at, (n->queue.n - 1 - at) * sizeof(*n->queue.v));
+    n->queue.v[at] = d;
+}
+
+/* The delivery at `at`, sent. Lock held, dropped meanwhile. */
 static void send_webhook(struct notify *n, size_t at)
 {
     struct delivery d = n->queue.v[at];
     memmove(n->queue.v + at, n->queue.v + at + 1, (n->queue.n - at - 1) * sizeof(*n->queue.v));
     n->queue.n--;
     pthread_mutex_unlock(&n->mu);
-    char sig[100] = "", h_sig[120], h_id[120], h_ev[120];
+    char sig[72] = "", h_sig[128], h_id[128], h_ev[128];
     const char *headers[4] = { NULL };
     size_t nh = 0;
     snprintf(h_id, sizeof(h_id), "X-Qkvm-Delivery: %s", d.id);
@@ -464,40 +571,46 @@ static void send_webhook(struct notify *n, size_t at)
                                 .timeout_ms = n->o.timeout_ms > 0 ? n->o.timeout_ms : 10000,
                                 .cancel = &n->cancel, .headers = headers };
     struct fetch_response rs;
-    char err[1024], ans[256];
+    char err[1024], ans[256], why[1100];
     int rc = fetch_request(&rq, &rs, err, sizeof(err));
     pthread_mutex_lock(&n->mu);
+    if (rc == 0)
+        snprintf(why, sizeof(why), "HTTP %ld: %s", rs.status, answer(ans, sizeof(ans), &rs));
+    else
+        snprintf(why, sizeof(why), "%s", err);
     d.tries++;
     const char *shown = n->hooks_shown[d.hook];
+    bool *failing = &n->hook_failing[d.hook];
     if (rc == 0 && rs.status >= 200 && rs.status < 300) {
         n->st.sent[1]++;
-        if (d.tries > 1)
-            say(n, "info", "notify: webhook %s: %s delivered (try %d)", shown, d.what, d.tries);
+        if (*failing)
+            say(n, "info", "notify: webhook %s takes deliveries again: %s delivered (try %d)",
+                shown, d.what, d.tries);
+        *failing = false;
         delivery_dispose(&d);
+    } else if (n->stop) {
+        requeue(n, d);                      /* abandoned: stopping; counted as not made */
     } else if (rc == 0 && !retryable(rs.status)) {
         n->st.rejected[1]++;
-        say(n, "error", "notify: webhook %s refused %s: HTTP %ld: %s; not sent again", shown,
-            d.what, rs.status, answer(ans, sizeof(ans), &rs));
+        say(n, "error", "notify: webhook %s refused %s: %s; not sent again", shown, d.what, why);
         delivery_dispose(&d);
-    } else if (d.tries >= TRIES_MAX || n->stop) {
+    } else if (d.tries >= TRIES_MAX) {
         n->st.failed[1]++;
         n->st.dropped[1]++;
-        char why[400];
-        if (rc == 0)
-            snprintf(why, sizeof(why), "HTTP %ld: %s", rs.status, answer(ans, sizeof(ans), &rs));
-        say(n, "error", "notify: webhook %s: %s: %s; dropped after %d tries", shown, d.what,
-            rc == 0 ? why : err, d.tries);
+        say(n, "error", "notify: webhook %s: %s: %s; dropped after %d tries", shown, d.what, why,
+            d.tries);
         delivery_dispose(&d);
     } else {
         n->st.failed[1]++;
+        /* said when the webhook starts failing, then only when a delivery
+         * is dropped or it takes them again: a dead receiver is one line,
+         * not one per try */
+        if (!*failing)
+            say(n, "warn", "notify: webhook %s: %s: %s; trying again in %.1fs (its later "
+                "deliveries wait)", shown, d.what, why, (double)backoff(n, d.tries) / 1000);
+        *failing = true;
         d.due = mono_ms() + backoff(n, d.tries);
-        char why[400];
-        if (rc == 0)
-            snprintf(why, sizeof(why), "HTTP %ld: %s", rs.status, answer(ans, sizeof(ans), &rs));
-        say(n, "warn", "notify: webhook %s: %s: %s; trying again in %.1fs", shown, d.what,
-            rc == 0 ? why : err, (double)backoff(n, d.tries) / 1000);
-        *vec_push(&n->queue) = d;           /* behind the others: one receiver down does
-                                             * not hold up the rest */
+        requeue(n, d);
     }
     if (rc == 0)
         free(rs.body);
@@ -509,25 +622,34 @@ static void *thread_main(void *arg)
     pthread_mutex_lock(&n->mu);
     while (!n->stop) {
         int64_t now = mono_ms(), next = now + 3600 * 1000;
-        if (n->am_url && (n->am_dirty ? n->am_due <= now || !n->am_failing : n->am_due <= now)) {
+        long resend = n->o.resend_ms > 0 ? n->o.resend_ms : 60000;
+        prune(n, wall_ms());
+        if (n->am_url && n->am_due <= now) {
             if (n->alerts.n) {
                 send_alertmanager(n);
                 continue;
             }
-            n->am_dirty = false;             /* nothing to tell */
-            n->am_due = now + (n->o.resend_ms > 0 ? n->o.resend_ms : 60000);
+            n->am_due = now + resend;           /* nothing to tell */
         }
-        if (n->am_url)
-            next = n->am_due < next ? n->am_due : next;
+        if (n->am_url && n->am_due < next)
+            next = n->am_due;
+        /* the first delivery due, a webhook at a time in its order: one
+         * whose first delivery waits (a retry) holds its later ones */
         size_t due = n->queue.n;
-        for (size_t i = 0; i < n->queue.n; i++) {
-            if (n->queue.v[i].due <= now) {
+        bool *held = xcalloc(n->o.nwebhooks + 1, sizeof(*held));
+        for (size_t i = 0; i < n->queue.n && due == n->queue.n; i++) {
+            const struct delivery *d = &n->queue.v[i];
+            if (held[d->hook])
+                continue;
+            if (d->due <= now)
                 due = i;
-                break;
+            else {
+                held[d->hook] = true;
+                if (d->due < next)
+                    next = d->due;
             }
-            if (n->queue.v[i].due < next)
-                next = n->queue.v[i].due;
         }
+        free(held);
         if (due < n->queue.n) {
             send_webhook(n, due);
             continue;
@@ -566,12 +688,14 @@ struct notify *notify_new(const struct notify_opts *o)
         memcpy(n->secret, o->secret, o->secret_len);
         n->secret[o->secret_len] = '\0';
     }
+    n->started = wall_ms();
+    n->hook_failing = xcalloc(o->nwebhooks + 1, sizeof(*n->hook_failing));
     n->hooks = xcalloc(o->nwebhooks + 1, sizeof(*n->hooks));
     n->hooks_shown = xcalloc(o->nwebhooks + 1, sizeof(*n->hooks_shown));
     for (size_t i = 0; i < o->nwebhooks; i++) {
         char b[512];
         n->hooks[i] = xstrdup(o->webhooks[i]);
-        if (asprintf(&n->hooks_shown[i], "#%zu (%s)", i + 1,
+        if (asprintf(&n->hooks_shown[i], "#%zu (%s)", i + 1,           /* the i+1-th URL */
                      notify_shown_url(o->webhooks[i], b, sizeof(b))) < 0)
             abort();
     }
@@ -585,9 +709,13 @@ struct notify *notify_new(const struct notify_opts *o)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&n->cv, &ca);
     pthread_condattr_destroy(&ca);
-    n->started = pthread_create(&n->th, NULL, thread_main, n) == 0;
-    if (!n->started)
-        say(n, "error", "notify: the notifier cannot start: %s", strerror(errno));
+    int e = pthread_create(&n->th, NULL, thread_main, n);
+    n->running = e == 0;
+    if (e) {
+        say(n, "error", "notify: the notifier cannot start: %s", strerror(e));
+        notify_free(n);
+        return NULL;
+    }
     return n;
 }
 
@@ -600,7 +728,7 @@ void notify_free(struct notify *n)
     atomic_store(&n->cancel, 1);
     pthread_cond_signal(&n->cv);
     pthread_mutex_unlock(&n->mu);
-    if (n->started)
+    if (n->running)
         pthread_join(n->th, NULL);
     if (n->queue.n)
         say(n, "warn", "notify: stopping with %zu webhook deliver%s not made", n->queue.n,
@@ -617,6 +745,7 @@ void notify_free(struct notify *n)
     }
     free(n->hooks);
     free(n->hooks_shown);
+    free(n->hook_failing);
     free(n->am_url);
     free(n->am_shown);
     free(n->gen_url);

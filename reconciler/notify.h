@@ -17,11 +17,15 @@
  *     (X-Qkvm-Signature-256: sha256=HEX), with an id to deduplicate by
  *     (X-Qkvm-Delivery).
  * A request that fails for the network, a timeout or a 5xx/408/429 is
- * tried again with backoff (1 s doubling to 5 min, at most 10 tries); one
- * refused with another 4xx is not (a clear log line says what the
- * receiver answered). The queue holds at most NOTIFY_QUEUE_MAX deliveries;
- * beyond, the oldest is dropped and said. Nothing of this touches the
- * state database.
+ * tried again with backoff (1 s doubling to 5 min, at most 10 tries for a
+ * webhook; Alertmanager's wait is at most its resend interval, so that the
+ * standing alerts never lapse); one refused with another 4xx is not (a
+ * clear log line says what the receiver answered). Each webhook gets its
+ * deliveries in order: a retry holds that webhook's later ones, not the
+ * others'. The queue holds at most NOTIFY_QUEUE_MAX deliveries; beyond,
+ * the oldest is dropped and said. Nothing of this touches the state
+ * database. Restarted, the controller fires what stands again (new ids),
+ * and what was resolved while it was down is not told.
  */
 #ifndef QKVM_NOTIFY_H
 #define QKVM_NOTIFY_H
@@ -61,6 +65,7 @@ struct notify_alert {
     int64_t ends_ms;                   /* an event: it ends by itself then; 0: it stands */
 };
 
+/* NULL when its thread cannot start (said through o->log). */
 struct notify *notify_new(const struct notify_opts *o);
 /* Stop the thread (a request under way is abandoned) and free; what is
  * still queued is said in the log. NULL is fine. */
@@ -68,9 +73,12 @@ void notify_free(struct notify *n);
 
 /* It stands (again): news only when it did not. */
 void notify_fire(struct notify *n, const struct notify_alert *a);
-/* These are what stands in a's group now: the others of the group are
- * resolved, the new ones fire. */
-void notify_group(struct notify *n, const char *group, const struct notify_alert *v, size_t count);
+/* These are what stands in the group now: the others of the group are
+ * resolved, the new ones fire; but an alert whose label keep_label has a
+ * value of keep (NULL-terminated; a node that could not be seen) stays
+ * as it is. */
+void notify_group(struct notify *n, const char *group, const struct notify_alert *v, size_t count,
+                  const char *keep_label, const char *const *keep);
 /* The alert of these labels (as notify_alert's) is resolved, if it stood. */
 void notify_resolve(struct notify *n, const char *const labels[][2]);
 

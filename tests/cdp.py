@@ -13,6 +13,7 @@ show it) and prints one JSON object on stdout:
     {"console": [...errors and warnings the page logged...],
      "exceptions": [...uncaught exceptions...],
      "results": [...each step's value...],
+     "requests": [...every URL the page asked for, the page's own first...],
      "loadMs": the navigation's loadEventEnd (ms from its start)}
 
 The protocol is Chromium's --remote-debugging-pipe: JSON messages ended
@@ -122,13 +123,13 @@ def main():
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="qkvm-cdp.") as profile:
         b = Browser(profile, a.timeout)
-        out = {"console": [], "exceptions": [], "results": [], "loadMs": None}
+        out = {"console": [], "exceptions": [], "results": [], "requests": [], "loadMs": None}
         try:
             targets = b.send("Target.getTargets")["targetInfos"]
             page = next(t for t in targets if t["type"] == "page")
             sid = b.send("Target.attachToTarget",
                          {"targetId": page["targetId"], "flatten": True})["sessionId"]
-            for m in ("Page.enable", "Runtime.enable", "Log.enable"):
+            for m in ("Page.enable", "Runtime.enable", "Log.enable", "Network.enable"):
                 b.send(m, session=sid)
             b.events.clear()                      # about:blank's
             nav = b.send("Page.navigate", {"url": a.url}, session=sid)
@@ -152,12 +153,16 @@ def main():
                 if a.mark and step is a.step[0]:
                     with open(a.mark, "w") as f:
                         f.write("first step done\n")
+            # one more round trip: what the page logged last is read too
+            b.send("Runtime.evaluate", {"expression": "1"}, session=sid)
             if a.screenshot:
                 shot = b.send("Page.captureScreenshot", {"format": "png"}, session=sid)
                 with open(a.screenshot, "wb") as f:
                     f.write(base64.b64decode(shot["data"]))
             for m in b.events:
                 p = m.get("params", {})
+                if m.get("method") == "Network.requestWillBeSent":
+                    out["requests"].append(p.get("request", {}).get("url", ""))
                 if m.get("method") == "Runtime.consoleAPICalled" and p.get("type") in ("error", "warning", "assert"):
                     out["console"].append(" ".join(str(x.get("value", x.get("description", "")))
                                                    for x in p.get("args", [])))

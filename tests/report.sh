@@ -46,10 +46,18 @@ ZZEND
 else
     fail "report --html: self-contained (nothing loaded, one script), every section there" "$out"
 fi
-if [ "$(stat -c %a "$R/r.html")" = 644 ] && [ "$(ls "$R" | grep -c tmp)" = 0 ]; then
-    pass "report --html: mode 0644, no temporary file left"
+if [ "$(stat -c %a "$R/r.html")" = "$(printf '%o' $((0666 & ~$(umask))))" ] &&
+   [ "$(ls "$R" | grep -c tmp)" = 0 ]; then
+    pass "report --html: mode 0666 less the umask, no temporary file left"
 else
-    fail "report --html: mode 0644, no temporary file left" "$(ls -la "$R")"
+    fail "report --html: mode 0666 less the umask, no temporary file left" "$(ls -la "$R"; umask)"
+fi
+chmod 600 "$R/r.html"
+$WRAP "$QKVM" report -q -f examples/minimal -c test:///default --state "$R/state.db" --html "$R/r.html"
+if [ "$(stat -c %a "$R/r.html")" = 600 ]; then
+    pass "report --html: a page made private stays private when written again"
+else
+    fail "report --html: a page made private stays private when written again" "$(ls -la "$R/r.html")"
 fi
 check "report -o json: the Report tree" 2 '"kind": "Report"' '' -- \
     report -f examples/minimal -c test:///default --state "$R/state.db" -o json
@@ -65,8 +73,8 @@ o = [x for x in r["findings"] if x["category"] == "orphan"]
 assert o and all("import" in x["advice"] for x in o), o
 vm = [x for x in r["objects"] if x["kind"] == "VM" and x["name"] == "min-vm-1"]
 assert vm and vm[0]["labels"] == {"app": "demo"}, vm
-# the runs this database holds: the three reports so far, newest first
-assert [x["kind"] for x in r["runs"]] == ["report"] * 3, r["runs"]
+# the runs this database holds: the four reports so far, newest first
+assert [x["kind"] for x in r["runs"]] == ["report"] * 4, r["runs"]
 assert r["runs"][0]["id"] > r["runs"][1]["id"]
 assert any(e["reason"] == "DriftDetected" for e in r["events"]), r["events"][:3]
 ZZEND
@@ -91,6 +99,45 @@ fi
 check "report -o junit is refused before anything runs" 1 '' \
     "-o junit is for plan and drift" -- report -f examples/minimal -o junit
 check "--html is report's alone" 1 '' "html" -- drift -f examples/minimal --html "$R/x.html"
+
+# a fleet of one Node: its objects on it, the Policy and the Project the
+# fleet's own (not the node's)
+mkdir -p "$R/one/m"
+cp examples/minimal/*.yaml "$R/one/m/"
+cat >"$R/one/m/node.yaml" <<'EOF'
+apiVersion: qkvm.dev/v1
+kind: Node
+metadata: {name: n1}
+spec: {uri: "test:///default"}
+---
+apiVersion: qkvm.dev/v1
+kind: Policy
+metadata: {name: all}
+spec: {selector: {}, drift: {mode: report}}
+EOF
+check "report of a fleet of one Node" 2 '"kind": "Report"' '*' -- \
+    report -f "$R/one/m" --state "$R/one/state.db" -o json --html "$R/one/r.html"
+if out=$(python3 - "$TESTTMP/o" "$R/one/r.html" <<'ZZEND' 2>&1
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["fleet"] is True, r["fleet"]
+n1 = [n for n in r["nodes"] if n["name"] == "n1"][0]
+mine = [o for o in r["objects"] if o["kind"] in ("Policy", "Project")]
+assert len(mine) == 2, mine
+# the node's objects: its networks, pools, disks and VMs; not the Policy,
+# the Project or the VM no node can take (test:///default's own "test"
+# domain holds all of its memory: min-vm-1 is unschedulable)
+theirs = [o for o in r["objects"] if o["kind"] not in ("Policy", "Project") and o["sync"] != "Unschedulable"]
+assert n1["objects"] == len(theirs) and len(theirs) >= 4, (n1, r["objects"])
+assert any(o["sync"] == "Unschedulable" for o in r["objects"]), r["objects"]
+page = open(sys.argv[2], encoding="utf-8").read()
+assert "the fleet&#39;s own objects" in page or "the fleet's own objects" in page, "no group of the fleet's own objects"
+ZZEND
+); then
+    pass "report: one Node's objects are its own; the Policy and the Project are the fleet's"
+else
+    fail "report: one Node's objects are its own; the Policy and the Project are the fleet's" "$out"
+fi
 
 # hostile text: a domain name and a label value (in the qkvm mark of a
 # domain, as hand-edited XML could leave it) with markup, quotes and
@@ -155,6 +202,7 @@ else
 import json, sys, os
 d = json.loads(sys.argv[1])
 assert not d["console"] and not d["exceptions"], (d["console"], d["exceptions"])
+assert [u for u in d["requests"] if not u.startswith("file://") and not u.startswith("data:")] == [], d["requests"]
 text, filt, sort = d["results"]
 for s in ("min-vm-1", "localhost", "declared, not on the host", "Orphans", "qkvm import"):
     assert s in text, "%r is not visible" % s
