@@ -227,10 +227,11 @@ ZZEND
     fi
     # the hostile page runs no script of its text
     if out=$(timeout 120 python3 tests/cdp.py "file://$R/hostile/r.html" \
-             --step "[document.scripts.length, document.body.innerText.indexOf('note=<script>alert(\"x\")</script>')>=0]" 2>&1) &&
-       python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["results"][0]==[1,True] and not d["console"] and not d["exceptions"], d' "$out" 2>/dev/null; then
-        pass "report in Chromium: the hostile label is shown as text, no script of it runs"
+             --step "[document.scripts.length, document.body.innerText.indexOf('note=<script>alert(\"x\")</script>')>=0]" \
+             --step "(function(){var r=Array.prototype.find.call(document.querySelectorAll('#drift tbody tr'),function(tr){return tr.cells[2].innerText==='lab';});return r?[r.cells[3].innerText,r.cells[4].innerText,r.cells[6].innerText]:null;})()" 2>&1) &&
+       python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["results"][0]==[1,True] and d["results"][1]==["changed","spec.dhcp.hosts[52:54:00:10:00:21]","10.10.0.21"] and not d["console"] and not d["exceptions"], d' "$out" 2>/dev/null; then
+        pass "report in Chromium: the hostile label is shown as text, no script of it runs; the drifted field and its actual value are visible"
     else
-        fail "report in Chromium: the hostile label is shown as text, no script of it runs" "$out"
+        fail "report in Chromium: the hostile label is shown as text, no script of it runs; the drifted field and its actual value are visible" "$out"
     fi
 fi
