@@ -869,6 +869,7 @@ static void watch_nodes(struct ctl *x, const struct model *m)
         if (w->maintenance && w->state != H_FENCED && w->state != H_MAINTENANCE) {
             fence_free(w->fence);          /* an operator took it: no fence now */
             w->fence = NULL;
+            w->fence_failed = false;
             w->state = H_MAINTENANCE;
             w->since = mono_ms();
             w->since_wall = store_now();
@@ -886,6 +887,7 @@ static void watch_nodes(struct ctl *x, const struct model *m)
      * exit, and a new revision may want it again. */
     for (size_t i = 0; i < x->watches.n; i++)
         if (!x->watches.v[i]->wanted) {
+            x->watches.v[i]->fence_failed = false;
             watch_drop(x->watches.v[i]);
             fence_free(x->watches.v[i]->fence);
             x->watches.v[i]->fence = NULL;
@@ -1015,8 +1017,10 @@ static void set_health(struct ctl *x, struct watch *w, enum health h, const char
     w->tries = 0;
     if (h == H_READY)
         w->seen_ready = true;
-    if (h == H_READY || h == H_MAINTENANCE || h == H_FENCED)
-        w->fence_failed = false;      /* fenced, or back: the failed fence is over */
+    if (h == H_MAINTENANCE || h == H_FENCED)
+        w->fence_failed = false;      /* fenced, or an operator's: the failed fence is over
+                                       * (a node that answers again keeps it: its fence is
+                                       * still broken for the next failure) */
     if (why) {
         free(w->why);
         w->why = xstrdup(why);
@@ -1568,10 +1572,13 @@ static void snapshot_scope(struct ctl *x, const struct plan *p, const struct sco
             !in_scope(sc, tree_str(o, "node", sc->node), tree_str(o, "kind", ""),
                       tree_str(o, "name", ""), "", NULL))
             continue;
-        bool found = false;
-        for (size_t k = 0; k < p->ndrift && !found; k++)
-            found = strcmp(p->drift[k].kind, "VM") == 0 &&
-                    strcmp(p->drift[k].name, tree_str(o, "name", "")) == 0;
+        bool found = false;            /* in the merged drift: what the check kept counts */
+        for (size_t k = 0; k < x->drift->len && !found; k++) {
+            const struct tree *d = x->drift->u.items[k];
+            found = strcmp(tree_str(d, "kind", ""), "VM") == 0 &&
+                    strcmp(tree_str(d, "name", ""), tree_str(o, "name", "")) == 0 &&
+                    strcmp(tree_str(d, "node", ""), tree_str(o, "node", sc->node ? sc->node : "")) == 0;
+        }
         for (size_t k = 0; k < o->len; k++)
             if (strcmp(o->u.pairs[k].key->u.str, "sync") == 0)
                 o->u.pairs[k].value = tree_new_str(x->objects_a, found ? "OutOfSync" : "Synced");
@@ -1623,17 +1630,19 @@ static bool fixes(const struct plan_action *pa, const char *cat, const char *fie
     if (strcmp(cat, "stopped") == 0)
         return v == PLAN_START || v == PLAN_RESTART;
     if (strcmp(cat, "running") == 0)
-        return v == PLAN_STOP;
+        return v == PLAN_STOP || v == PLAN_PAUSE;
     if (strcmp(cat, "paused") == 0)
         return v == PLAN_RESUME;
     if (strcmp(cat, "stale") == 0)
         return v == PLAN_DELETE;
     if (strcmp(cat, "conflict") == 0)
         return v == PLAN_ADOPT;
-    if (strcmp(cat, "changed") != 0 || (v != PLAN_UPDATE && v != PLAN_REPLACE))
+    if (strcmp(cat, "changed") != 0)
         return false;
-    if (v == PLAN_REPLACE && !field)
-        return true;
+    if (v == PLAN_REPLACE || v == PLAN_RESTART)
+        return true;                       /* made anew from the manifests */
+    if (v != PLAN_UPDATE)
+        return false;
     for (size_t k = 0; field && k < pa->nchanges; k++)
         if (strcmp(pa->changes[k].field, field) == 0)
             return pa->changes[k].how == DIFF_CONFIG || pa->changes[k].how == DIFF_LIVE ||
@@ -1681,17 +1690,30 @@ static void drop_applied(struct ctl *x, const struct session *s, const struct ap
 
 /* An action that failed stands as an alert until an action on the same
  * object is done (a later run's, or its retry's). */
+/* The node an action acts on: its own (a fleet's), the VM's, the host's. */
+static const char *action_node(const struct session *s, const struct plan_action *pa)
+{
+    const char *node = pa->node;
+    if (!node && s->nnodes && pa->kind == MODEL_VM) {
+        const struct session_node *sn = session_vm_node(s, pa->name, NULL);
+        node = sn ? sn->name : NULL;
+    }
+    return node ? node : s->node ? s->node : s->uri ? s->uri : "";
+}
+
 static void notify_applied(struct ctl *x, struct session *s, const struct apply_result *res)
 {
     for (size_t i = 0; x->notify && i < s->plan->n; i++) {
         const struct plan_action *pa = &s->plan->v[i];
-        /* per object: its first action decides for all of them (a failure
-         * of any stands; all done resolves) */
-        bool first = true, failed = false;
+        const char *node = action_node(s, pa);
+        /* per object on a node: its first action there decides for all
+         * of them (a failure of any stands; all done resolves) */
+        bool first = true, failed = false, all_done = true;
         size_t fail_at = i;
         for (size_t j = 0; j < s->plan->n; j++) {
             const struct plan_action *pb = &s->plan->v[j];
-            if (pb->kind != pa->kind || strcmp(pb->name, pa->name) != 0)
+            if (pb->kind != pa->kind || strcmp(pb->name, pa->name) != 0 ||
+                strcmp(action_node(s, pb), node) != 0)
                 continue;
             if (j < i)
                 first = false;
@@ -1699,25 +1721,15 @@ static void notify_applied(struct ctl *x, struct session *s, const struct apply_
                 failed = true;
                 fail_at = j;
             }
+            all_done &= res->status[j] == APPLY_DONE;
         }
         if (!first)
             continue;
-        const char *node = pa->node;
-        if (!node && s->nnodes) {
-            const struct session_node *sn = session_vm_node(s, pa->name, NULL);
-            node = sn ? sn->name : NULL;
-        }
-        if (!node)
-            node = s->node ? s->node : s->uri ? s->uri : "";
         struct notify_alert al = {
             .group = "apply", .severity = "critical",
             .labels = { { "alertname", "QkvmApplyFailed" }, { "project", x->project ? x->project : "" },
                         { "node", node }, { "kind", schema_kinds[pa->kind].name }, { "name", pa->name } },
             .fired = "ApplyFailed", .resolved = "ApplyRecovered" };
-        bool all_done = true;
-        for (size_t j = 0; j < s->plan->n; j++)
-            if (s->plan->v[j].kind == pa->kind && strcmp(s->plan->v[j].name, pa->name) == 0)
-                all_done &= res->status[j] == APPLY_DONE;
         if (failed) {
             al.summary = arena_printf(s->a, "%s %s/%s on %s failed",
                                       plan_verb_name(s->plan->v[fail_at].verb),
@@ -3022,6 +3034,7 @@ CLI_COMMAND(cmd_run)
                      .fence_timeout_ms = c->fence_timeout_ms > 0 ? c->fence_timeout_ms : 60000 };
     pthread_mutex_init(&x.mu, NULL);
     pthread_mutex_init(&x.ev_mu, NULL);
+    x.generation = store_now();       /* a new process's pages differ from an old one's */
     x.snap = arena_new();
     if (c->token_file && !(x.token = read_token(c->token_file, "--token-file")))
         return CLI_EXIT_ERROR;

@@ -55,6 +55,7 @@ struct notify {
     VEC(struct alert) alerts;
     VEC(struct delivery) queue;         /* in order of arrival */
     bool am_failing;                    /* the last request failed: retrying with backoff */
+    bool am_changed;                    /* fired or resolved since the request was built */
     int am_tries;
     int64_t am_due;                     /* the next request, monotonic ms */
     bool *hook_failing;                 /* per webhook: its last delivery failed */
@@ -268,6 +269,7 @@ static struct alert *find(struct notify *n, const char *key, int64_t now)
  * failure (its backoff holds) */
 static void am_soon(struct notify *n)
 {
+    n->am_changed = true;
     if (n->am_url && !n->am_failing)
         n->am_due = 0;
 }
@@ -465,6 +467,7 @@ static void send_alertmanager(struct notify *n)
     char *body = jsondoc_string(list);
     arena_free(a);
     n->am_due = INT64_MAX;                  /* a change meanwhile sets it again */
+    n->am_changed = false;
     pthread_mutex_unlock(&n->mu);
     struct fetch_request rq = { .method = "POST", .url = n->am_url, .shown_url = n->am_shown,
                                 .content_type = "application/json", .body = body,
@@ -478,7 +481,7 @@ static void send_alertmanager(struct notify *n)
     free(body);
     pthread_mutex_lock(&n->mu);
     int64_t mnow = mono_ms();
-    bool changed = n->am_due != INT64_MAX;  /* fired or resolved during the request */
+    bool changed = n->am_changed;           /* fired or resolved during the request */
     bool told_ok = rc == 0 && rs.status >= 200 && rs.status < 300;
     bool refused = rc == 0 && !told_ok && !retryable(rs.status);
     if (told_ok || refused) {
