@@ -2873,11 +2873,13 @@ static int notify_start(struct ctl *x)
                                                   "--notify-webhook-file signs nothing"), -1)
                                      : 0;
     VEC(char *) urls = { 0 };
+    char *secret = NULL;
+    int rc = -1;
+    FILE *f = NULL;
     if (c->notify_webhook_file) {
-        FILE *f = fopen(c->notify_webhook_file, "r");
-        if (!f) {
+        if (!(f = fopen(c->notify_webhook_file, "r"))) {
             cli_error("--notify-webhook-file '%s': %s", c->notify_webhook_file, strerror(errno));
-            return -1;
+            goto out;
         }
         char line[4096];
         unsigned lineno = 0;
@@ -2893,29 +2895,18 @@ static int notify_start(struct ctl *x)
                 char b[512];
                 cli_error("%s:%u: not an http:// or https:// URL: %s", c->notify_webhook_file,
                           lineno, notify_shown_url(u, b, sizeof(b)));
-                fclose(f);
-                for (size_t i = 0; i < urls.n; i++)
-                    free(urls.v[i]);
-                vec_free(&urls);
-                return -1;
+                goto out;
             }
             *vec_push(&urls) = xstrdup(u);
         }
-        fclose(f);
         if (!urls.n) {
             cli_error("--notify-webhook-file '%s' holds no URL", c->notify_webhook_file);
-            vec_free(&urls);
-            return -1;
+            goto out;
         }
     }
-    char *secret = NULL;
-    if (c->notify_secret_file && !(secret = read_token(c->notify_secret_file,
-                                                        "--notify-secret-file"))) {
-        for (size_t i = 0; i < urls.n; i++)
-            free(urls.v[i]);
-        vec_free(&urls);
-        return -1;
-    }
+    if (c->notify_secret_file &&
+        !(secret = read_token(c->notify_secret_file, "--notify-secret-file")))
+        goto out;
     struct notify_opts o = {
         .alertmanager = c->alertmanager,
         .webhooks = (const char *const *)urls.v,
@@ -2931,14 +2922,18 @@ static int notify_start(struct ctl *x)
         o.retry_first_ms = strtol(t, NULL, 10);
     if ((t = getenv("QKVM_NOTIFY_RESEND_MS")))
         o.resend_ms = strtol(t, NULL, 10);
-    x->notify = notify_new(&o);
+    x->notify = notify_new(&o);       /* copies what it keeps */
+    rc = x->notify ? 0 : -1;
+out:
+    if (f)
+        fclose(f);
     for (size_t i = 0; i < urls.n; i++)
         free(urls.v[i]);
     vec_free(&urls);
     if (secret)
         memset(secret, 0, strlen(secret));
     free(secret);
-    return x->notify ? 0 : -1;
+    return rc;
 }
 
 /* One controller per state database: an flock()ed file beside it. */

@@ -278,6 +278,7 @@ static const char script[] =
 
 struct page {
     htmlDocPtr doc;
+    struct arena *a;               /* the page's scratch strings */
     char *buf;                     /* xmlout_valid's */
     size_t cap;
 };
@@ -430,14 +431,8 @@ static void labels_td(struct page *p, xmlNodePtr tr, const struct tree *labels)
     for (size_t i = 0; labels && labels->type == TREE_MAP && i < labels->len; i++) {
         const char *k = labels->u.pairs[i].key->u.str;
         const struct tree *v = labels->u.pairs[i].value;
-        const char *val = v->type == TREE_SCALAR ? v->u.str : "";
-        size_t n = strlen(k) + strlen(val) + 2;
-        char *b = malloc(n);
-        if (!b)
-            abort();
-        snprintf(b, n, "%s=%s", k, val);
-        elc(p, c, "span", "label", b);
-        free(b);
+        elc(p, c, "span", "label",
+            arena_printf(p->a, "%s=%s", k, v->type == TREE_SCALAR ? v->u.str : ""));
     }
 }
 
@@ -514,18 +509,8 @@ static void objects_table(struct page *p, xmlNodePtr parent, const struct tree *
             continue;
         xmlNodePtr tr = el(p, tb, "tr", NULL);
         td(p, tr, tree_str(o, "kind", ""));
-        const char *pool = tree_str(o, "pool", NULL);
-        if (pool) {
-            size_t n = strlen(pool) + strlen(tree_str(o, "name", "")) + 2;
-            char *b = malloc(n);
-            if (!b)
-                abort();
-            snprintf(b, n, "%s/%s", pool, tree_str(o, "name", ""));
-            td(p, tr, b);
-            free(b);
-        } else {
-            td(p, tr, tree_str(o, "name", ""));
-        }
+        const char *pool = tree_str(o, "pool", NULL), *name = tree_str(o, "name", "");
+        td(p, tr, pool ? arena_printf(p->a, "%s/%s", pool, name) : name);
         td_state(p, tr, tree_str(o, "sync", ""));
         td(p, tr, tree_str(o, "state", ""));
         labels_td(p, tr, tree_get(o, "labels"));
@@ -567,10 +552,10 @@ static void nodes(struct page *p, xmlNodePtr main, const struct tree *t)
             continue;
         xmlNodePtr d = elc(p, s, "details", "group", NULL);
         attr(p, d, "open", "");
-        char h[600];
-        snprintf(h, sizeof(h), "%s%s (%zu object%s)", name ? "node " : "",
-                 name ? name : "the fleet's own objects (placed on no node)", k, k == 1 ? "" : "s");
-        el(p, d, "summary", h);
+        el(p, d, "summary",
+           arena_printf(p->a, "%s%s (%zu object%s)", name ? "node " : "",
+                        name ? name : "the fleet's own objects (placed on no node)", k,
+                        k == 1 ? "" : "s"));
         objects_table(p, d, objs, name, only, fleet);
     }
 }
@@ -653,13 +638,7 @@ static void events(struct page *p, xmlNodePtr main, const struct tree *t, const 
         td_state(p, tr, tree_str(x, "type", ""));
         td(p, tr, tree_str(x, "reason", ""));
         const char *k = tree_str(x, "kind", ""), *nm = tree_str(x, "name", "");
-        size_t len = strlen(k) + strlen(nm) + 2;
-        char *o = malloc(len);
-        if (!o)
-            abort();
-        snprintf(o, len, "%s%s%s", k, *k && *nm ? "/" : "", nm);
-        td(p, tr, o);
-        free(o);
+        td(p, tr, arena_printf(p->a, "%s%s%s", k, *k && *nm ? "/" : "", nm));
         td(p, tr, tree_str(x, "node", ""));
         td(p, tr, tree_str(x, "message", ""));
     }
@@ -671,6 +650,7 @@ int dashboard_html(FILE *out, const struct tree *t)
     struct page *p = &pg;
     if (!p->doc)
         return -1;
+    p->a = arena_new();
     xmlCreateIntSubset(p->doc, BAD_CAST "html", NULL, NULL);
     xmlNodePtr html = el(p, NULL, "html", NULL);
     xmlDocSetRootElement(p->doc, html);
@@ -768,6 +748,7 @@ int dashboard_html(FILE *out, const struct tree *t)
     int rc = mem && len > 0 && fwrite(mem, 1, (size_t)len, out) == (size_t)len ? 0 : -1;
     xmlFree(mem);
     xmlFreeDoc(p->doc);
+    arena_free(p->a);
     free(p->buf);
     return rc;
 }

@@ -167,11 +167,7 @@ done
 $WRAP "$QKVM" run -f "$F/m" --state "$F/state.db" --listen 127.0.0.1:0 --observe-interval 1h \
     >"$F/log" 2>&1 &
 fpid=$!
-for i in $(seq 1 1200); do
-    grep -q "sync run [0-9]*:" "$F/log" && break
-    kill -0 "$fpid" 2>/dev/null || break
-    sleep 0.1
-done
+wait_until 1200 eval 'grep -q "sync run [0-9]*:" "$F/log" || ! kill -0 "$fpid" 2>/dev/null'
 fport=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$F/log" | head -1)
 fm=$(curl -s "http://127.0.0.1:$fport/metrics" | grep '^qkvm_objects' | grep -v ' 0$' | sort)
 kill -TERM "$fpid" 2>/dev/null

@@ -219,8 +219,8 @@ EOF
     CT_LOG="$FO/log"
     # the controller's notifications, to a receiver on 127.0.0.1
     python3 tests/hook-receiver.py "$FO/hook.port" "$FO/hooks.log" >/dev/null 2>&1 &
-    local hook_pid=$! i
-    for i in $(seq 1 300); do [ -s "$FO/hook.port" ] && break; sleep 0.1; done
+    local hook_pid=$!
+    wait_until 300 eval '[ -s "$FO/hook.port" ]'
     printf 'http://127.0.0.1:%s/ok/fo\n' "$(cat "$FO/hook.port")" >"$FO/hooks.txt"
     $WRAP "$QKVM" run -f "$FO/m" --state "$FO/state.db" --listen 127.0.0.1:0 \
         --observe-interval 1h --debounce 100ms --node-grace 1s --fence-timeout 20s \
@@ -302,10 +302,7 @@ assert n[\"state\"] == \"failed\" and \"BMC\" in n[\"message\"] and n[\"fence\"]
         '"$QKVM" events vm fo-high --state "$FO/state.db" -o wide | grep -q "FailedOver.*started on fo2: fo1 was fenced"'
     # and the webhook was told: the node failed, its fence failed then
     # worked, each HA VM failed over
-    for i in $(seq 1 300); do
-        [ "$(fo_hooks FailedOver)" = 2 ] && [ "$(fo_hooks FenceRecovered)" = 1 ] && break
-        sleep 0.1
-    done
+    wait_until 300 eval '[ "$(fo_hooks FailedOver)" = 2 ] && [ "$(fo_hooks FenceRecovered)" = 1 ]'
     holds "failover: the webhook gets NodeFailed and FenceFailed for fo1, FenceRecovered once fenced, FailedOver for each HA VM" \
         '[ "$(fo_hooks NodeFailed node=fo1)" = 1 ] && [ "$(fo_hooks FenceFailed node=fo1)" = 1 ] &&
          [ "$(fo_hooks FenceRecovered node=fo1)" = 1 ] && [ "$(fo_hooks FailedOver vm=fo-high)" = 1 ] &&
@@ -323,7 +320,7 @@ assert n[\"state\"] == \"failed\" and \"BMC\" in n[\"message\"] and n[\"fence\"]
         '! FO_V 1 dominfo fo-high >/dev/null 2>&1 && ! FO_V 1 dominfo fo-low >/dev/null 2>&1 &&
          [ "$(fo_where fo-high)$(fo_where fo-low)$(fo_where fo-plain)" = 231 ] &&
          [ "$(fo_qemus fo-high)$(fo_qemus fo-low)$(fo_qemus fo-plain)" = 111 ]'
-    for i in $(seq 1 300); do [ "$(fo_hooks NodeRecovered node=fo1)" = 1 ] && break; sleep 0.1; done
+    wait_until 300 eval '[ "$(fo_hooks NodeRecovered node=fo1)" = 1 ]'
     holds "failover: fo1 ready again: the webhook gets NodeRecovered, once" \
         '[ "$(fo_hooks NodeRecovered node=fo1)" = 1 ] && [ "$(fo_hooks NodeFailed node=fo1)" = 1 ]'
 

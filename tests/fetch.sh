@@ -36,17 +36,6 @@ fetch_cleanup() {
     NGINX_PID="" S3_PID=""
 }
 
-# ft_wait TRIES CMD...: run CMD every 0.1 s until it succeeds, at most
-# TRIES times; 1 when it never did
-ft_wait() {
-    local n=$1; shift
-    until "$@"; do
-        n=$((n - 1))
-        [ "$n" -gt 0 ] || return 1
-        sleep 0.1
-    done
-}
-
 ft_port() { tools/httpd port; }
 
 ft_answers() { curl -s -o /dev/null --max-time 2 "$1"; }
@@ -67,7 +56,7 @@ EOF
         node "$FT/s3rver.js" -d "$FT/s3data" -a 127.0.0.1 -p "$S3PORT" \
         --configure-bucket images >"$FT/s3rver.log" 2>&1 &
     S3_PID=$!
-    ft_wait 300 ft_answers "http://127.0.0.1:$S3PORT/"
+    wait_until 300 ft_answers "http://127.0.0.1:$S3PORT/"
 }
 
 ft_gets() { grep -c "^GET $1 " "$FT/nginx/access.log" 2>/dev/null; }
@@ -332,13 +321,13 @@ fetch_cases() {
     timeout 300 $WRAP "$QKVM" pull -f "$FT/m/big" --cache-dir "$FT/cache-big" >"$FT/big1.o" 2>"$FT/big1.e" & bp=$!
     ft_partsize() { stat -c %s "$part" 2>/dev/null || echo 0; }
     ft_grown() { [ "$(ft_partsize)" -gt 600000 ]; }
-    if ft_wait 1200 ft_grown; then
+    if wait_until 1200 ft_grown; then
         pass "a slow download is under way (the .part grows)"
     else
         fail "a slow download is under way (the .part grows)" "size $(ft_partsize) after 120 s"
     fi
     kill -9 "$NGINX_PID"
-    ft_wait 100 ft_gone "$NGINX_PID"
+    wait_until 100 ft_gone "$NGINX_PID"
     NGINX_PID=""
     wait "$bp" || brc=$?
     ft_holds "nginx killed mid-download: pull fails (exit 1)" '[ "$brc" = 1 ]'

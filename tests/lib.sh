@@ -42,6 +42,19 @@ run_qkvm() {
     return 0
 }
 
+# wait_until TRIES CMD...: run CMD every 0.1 s until it succeeds, at most
+# TRIES times (a condition: `wait_until 300 eval '[ -s "$f" ]'`). What the
+# suites wait on is an event (a file, a log line, a delivery); the tries
+# only bound a wait that would never end.
+wait_until() {
+    local n=$1; shift
+    until "$@"; do
+        n=$((n - 1))
+        [ "$n" -gt 0 ] || return 1
+        sleep 0.1
+    done
+}
+
 # check NAME EXIT STDOUT-PATTERN STDERR-PATTERN -- ARGS...: run qkvm with
 # ARGS (stdout in $TESTTMP/o, stderr in $TESTTMP/e); the exit code must be
 # EXIT and each stream match its extended regex ('' empty, '*' anything).

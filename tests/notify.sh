@@ -8,14 +8,16 @@ if [ -z "${passed+x}" ]; then . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"; fi
 N="$TESTTMP/notify"
 mkdir -p "$N/m" "$N/am"
 
-nt_wait() {   # TRIES COMMAND: until COMMAND is true, every 0.1 s, at most TRIES times
-    local n=$1 i
-    shift
-    for i in $(seq 1 "$n"); do
-        eval "$1" && return 0
-        sleep 0.1
-    done
-    return 1
+nt_stop() {   # NAME LOG: SIGTERM to the controller $NT_PID; it must exit 0
+    local rc=0
+    kill -TERM "$NT_PID"
+    wait "$NT_PID" || rc=$?
+    if [ "$rc" = 0 ]; then
+        pass "$1"
+    else
+        fail "$1" "exit $rc
+$(tail -5 "$2")"
+    fi
 }
 nt_free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -59,8 +61,8 @@ prometheus-alertmanager --config.file="$N/am/am.yml" --storage.path="$N/am/data"
 AM_PID=$!
 python3 tests/hook-receiver.py "$N/hook.port" "$N/hooks.log" >/dev/null 2>&1 &
 HOOK_PID=$!
-if ! nt_wait 300 'curl -sf "http://127.0.0.1:$AM_PORT/-/ready" >/dev/null' ||
-   ! nt_wait 300 '[ -s "$N/hook.port" ]'; then
+if ! wait_until 300 eval 'curl -sf "http://127.0.0.1:$AM_PORT/-/ready" >/dev/null' ||
+   ! wait_until 300 eval '[ -s "$N/hook.port" ]'; then
     fail "notify: Alertmanager and the receiver start" "$(cat "$N/am/log")"
 fi
 HP=$(cat "$N/hook.port" 2>/dev/null)
@@ -91,17 +93,17 @@ QKVM_NOTIFY_RETRY_MS=100 QKVM_NOTIFY_RESEND_MS=500 $WRAP "$QKVM" run -f "$N/m" -
     --notify-secret-file "$N/secret" >"$N/log" 2>&1 &
 NT_PID=$!
 NT_PORT=
-nt_wait 600 '[ -n "$(sed -n "s/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p" "$N/log")" ]' &&
+wait_until 600 eval '[ -n "$(sed -n "s/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p" "$N/log")" ]' &&
     NT_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$N/log" | head -1)
 
-if nt_wait 600 '[ "$(am_alerts)" = "stray-1 orphan active nt localhost" ]'; then
+if wait_until 600 eval '[ "$(am_alerts)" = "stray-1 orphan active nt localhost" ]'; then
     pass "notify: the orphan is an active alert in Alertmanager (labels: name, category, project, node)"
 else
     fail "notify: the orphan is an active alert in Alertmanager (labels: name, category, project, node)" \
         "alerts: $(am_alerts)
 $(cat "$N/log")"
 fi
-if nt_wait 600 '[ "$(hooks /ok/ DriftDetected stray-1)" = 1 ] && [ "$(hooks /flaky/ DriftDetected stray-1)" = 2 ] &&
+if wait_until 600 eval '[ "$(hooks /ok/ DriftDetected stray-1)" = 1 ] && [ "$(hooks /flaky/ DriftDetected stray-1)" = 2 ] &&
                 [ "$(hooks /reject/ DriftDetected stray-1)" = 1 ]'; then
     pass "notify: each webhook gets the drift; the one that answered 503 gets it again, the one that answered 400 does not"
 else
@@ -143,9 +145,9 @@ fi
 
 # a standing drift is one alert: two more full observations send nothing new
 kill -HUP "$NT_PID"
-nt_wait 600 '[ "$(grep -cE "observe run [0-9]+: drift" "$N/log")" -ge 1 ]'
+wait_until 600 eval '[ "$(grep -cE "observe run [0-9]+: drift" "$N/log")" -ge 1 ]'
 kill -HUP "$NT_PID"
-nt_wait 600 '[ "$(grep -cE "observe run [0-9]+: drift" "$N/log")" -ge 2 ]'
+wait_until 600 eval '[ "$(grep -cE "observe run [0-9]+: drift" "$N/log")" -ge 2 ]'
 if [ "$(grep -cE "observe run [0-9]+: drift: 1 finding" "$N/log")" = 2 ] &&
    [ "$(hooks /ok/ DriftDetected stray-1)" = 1 ] && [ "$(am_alerts | wc -l)" = 1 ]; then
     pass "notify: a drift seen by three runs is one alert and one delivery"
@@ -156,8 +158,8 @@ fi
 # gone: the next observation resolves it, in Alertmanager and the webhooks
 nt_host 0
 kill -HUP "$NT_PID"
-if nt_wait 600 '[ "$(hooks /ok/ DriftResolved stray-1)" = 1 ]' &&
-   nt_wait 600 '[ -z "$(am_alerts)" ]'; then
+if wait_until 600 eval '[ "$(hooks /ok/ DriftResolved stray-1)" = 1 ]' &&
+   wait_until 600 eval '[ -z "$(am_alerts)" ]'; then
     pass "notify: the orphan gone, the alert is resolved in Alertmanager and DriftResolved is delivered"
 else
     fail "notify: the orphan gone, the alert is resolved in Alertmanager and DriftResolved is delivered" \
@@ -187,14 +189,7 @@ else
     fail "notify: /metrics counts the deliveries by receiver and result; promtool passes" \
         "$(printf '%s\n' "$m" | grep -E 'notif|alerts'; printf '%s\n' "$m" | promtool check metrics 2>&1)"
 fi
-kill -TERM "$NT_PID"
-rc=0
-wait "$NT_PID" || rc=$?
-if [ "$rc" = 0 ]; then
-    pass "notify: the controller stops cleanly (exit 0)"
-else
-    fail "notify: the controller stops cleanly (exit 0)" "exit $rc"
-fi
+nt_stop "notify: the controller stops cleanly (exit 0)" "$N/log"
 
 # an Alertmanager that cannot be reached never holds up a reconcile
 nt_host 1
@@ -202,21 +197,13 @@ DEAD=$(nt_free_port)
 QKVM_NOTIFY_RETRY_MS=100 $WRAP "$QKVM" run -f "$N/m" -c "test://$N/host.xml" --state "$N/state2.db" \
     --listen 127.0.0.1:0 --observe-interval 1h --alertmanager "http://127.0.0.1:$DEAD" >"$N/log2" 2>&1 &
 NT_PID=$!
-if nt_wait 600 'grep -qE "sync run 1: ok" "$N/log2"' &&
-   nt_wait 600 'grep -qE "notify: alertmanager http://127.0.0.1:$DEAD: .*(Connection refused|connect).*; trying again in" "$N/log2"'; then
+if wait_until 600 eval 'grep -qE "sync run 1: ok" "$N/log2"' &&
+   wait_until 600 eval 'grep -qE "notify: alertmanager http://127.0.0.1:$DEAD: .*(Connection refused|connect).*; trying again in" "$N/log2"'; then
     pass "notify: Alertmanager unreachable: the sync is made, the failure said, tried again"
 else
     fail "notify: Alertmanager unreachable: the sync is made, the failure said, tried again" "$(cat "$N/log2")"
 fi
-kill -TERM "$NT_PID"
-rc=0
-wait "$NT_PID" || rc=$?
-if [ "$rc" = 0 ]; then
-    pass "notify: with Alertmanager still unreachable, the controller stops cleanly (exit 0)"
-else
-    fail "notify: with Alertmanager still unreachable, the controller stops cleanly (exit 0)" "exit $rc
-$(tail -5 "$N/log2")"
-fi
+nt_stop "notify: with Alertmanager still unreachable, the controller stops cleanly (exit 0)" "$N/log2"
 kill "$AM_PID" "$HOOK_PID" 2>/dev/null
 wait "$AM_PID" "$HOOK_PID" 2>/dev/null
 
